@@ -1,0 +1,37 @@
+// Lint rules for the whole tree. Import boundaries follow the dependency rule of the design:
+// shared <- faastore <- worker; shared <- master; master and worker never import each other.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const forbid = (patterns, message) => ({
+  'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'error',
+    },
+  },
+  { files: ['shared/**/*.ts'], rules: forbid(['**/master/**', '**/worker/**', '**/faastore/**', '**/deploy/**'], 'shared imports nothing of ours') },
+  { files: ['faastore/**/*.ts'], rules: forbid(['**/master/**', '**/worker/**', '**/deploy/**'], 'faastore imports only shared') },
+  { files: ['worker/**/*.ts'], rules: forbid(['**/master/**', '**/deploy/**'], 'worker never imports master') },
+  { files: ['master/**/*.ts'], rules: forbid(['**/worker/**', '**/faastore/**', '**/deploy/**'], 'master never imports worker or faastore') },
+  { files: ['deploy/cli/**/*.ts', 'test/**/*.ts'], rules: { 'no-console': 'off' } },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+);
