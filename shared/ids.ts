@@ -27,7 +27,10 @@ export function newInvocationId(nowMs: number = Date.now()): InvocationId {
 function parser<T extends string>(kind: string, re: RegExp) {
   return (value: unknown): T => {
     if (typeof value !== 'string' || !re.test(value)) {
-      throw new AppError('BAD_REQUEST', `invalid ${kind} ${JSON.stringify(value)}: must match ${re.source}`);
+      throw new AppError(
+        'BAD_REQUEST',
+        `invalid ${kind} ${JSON.stringify(value)}: must match ${re.source}`,
+      );
     }
     return value as T;
   };

@@ -1,0 +1,125 @@
+/**
+ * Workflow documents → compiled DAGs. The one entry point for the master, the CLI and the tests:
+ * YAML text → parse (limits, syntax errors with line and column) → structural and semantic
+ * checks (every problem at once, each with its path) → `WorkflowDag`.
+ * Native documents have `flow:` or `dag:`; FaaSFlow's flat format (a `functions:` list) is
+ * imported by `flat.ts`.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { WorkflowDag } from '../../shared/dag/types.js';
+import { normalize } from '../../shared/dag/graph.js';
+import { DagBuilder, WORKFLOW_INPUT } from './builder.js';
+import { compileDagForm } from './dag-form.js';
+import { Issues, type Issue } from './diagnostics.js';
+import { checkExpression } from './expr.js';
+import { importFlat, isFlatWorkflow } from './flat.js';
+import { compileStep, finishDag } from './flow.js';
+import { readFunctions } from './functions.js';
+import { WORKFLOW_NAME_RE } from './limits.js';
+import { describe, isObj, onlyKeys, readString, type Obj } from './read.js';
+import { locateIssues, parseYaml } from './yaml.js';
+
+export { formatIssue, invalidWorkflow, type Issue } from './diagnostics.js';
+export { LIMITS } from './limits.js';
+
+export interface LoadOptions {
+  /** Name used when the document has none (FaaSFlow flat files): e.g. the folder name. */
+  name?: string;
+  /** FaaSFlow flat format: multiplies every function's runtime (default 1). */
+  runtimeScale?: number;
+}
+
+export interface LoadResult {
+  dag: WorkflowDag | null;
+  issues: Issue[];
+  warnings: string[];
+}
+
+const TOP_KEYS = ['name', 'description', 'functions', 'flow', 'dag', 'output'];
+
+export function loadWorkflow(text: string, options: LoadOptions = {}): LoadResult {
+  const issues = new Issues();
+  const parsed = parseYaml(text, issues);
+  if (!parsed) return { dag: null, issues: issues.list, warnings: [] };
+  const result = compileDocument(parsed.value, options, issues);
+  locateIssues(issues, parsed);
+  return { ...result, issues: issues.list, dag: issues.ok ? result.dag : null };
+}
+
+export async function loadWorkflowFile(path: string, options: LoadOptions = {}): Promise<LoadResult> {
+  const text = await readFile(path, 'utf8');
+  return loadWorkflow(text, { name: options.name ?? defaultName(path), ...options });
+}
+
+/** A workflow name from a file path: the file name, or the folder for `flat_workflow.yaml`. */
+export function defaultName(path: string): string {
+  const file = basename(path).replace(/\.(ya?ml|json)$/i, '');
+  const raw = /^(flat_)?workflow\d*$/.test(file) ? basename(dirname(path)) : file;
+  const name = raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return WORKFLOW_NAME_RE.test(name) ? name : 'workflow';
+}
+
+function compileDocument(doc: unknown, options: LoadOptions, issues: Issues): Omit<LoadResult, 'issues'> {
+  if (!isObj(doc)) {
+    issues.add('', `the document must be a mapping with name, functions and flow (or dag), got ${describe(doc)}`);
+    return { dag: null, warnings: [] };
+  }
+  // A `functions:` list means FaaSFlow's flat format, unless the document has a native flow.
+  if (isFlatWorkflow(doc) && doc['flow'] === undefined && doc['dag'] === undefined) {
+    const flat = importFlat(doc, options.name ?? 'workflow', options.runtimeScale === undefined ? {} : { runtimeScale: options.runtimeScale });
+    for (const i of flat.issues) issues.list.push(i);
+    return { dag: flat.dag, warnings: flat.warnings };
+  }
+  return compileNative(doc, issues);
+}
+
+function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
+  onlyKeys(doc, TOP_KEYS, '', issues);
+  const name = readString(doc, 'name', '', issues, {
+    required: true,
+    pattern: WORKFLOW_NAME_RE,
+    hint: 'lower-case letters, digits and -, starting with a letter or digit, at most 63 characters',
+  });
+  const functions = readFunctions(doc['functions'], 'functions', issues);
+  const hasFlow = doc['flow'] !== undefined && doc['flow'] !== null;
+  const hasDag = doc['dag'] !== undefined && doc['dag'] !== null;
+  if (hasFlow === hasDag) {
+    issues.add('', hasFlow ? 'has both flow and dag; use one of them' : 'has no flow: add `flow:` (structured steps) or `dag:` (nodes with after:)');
+    return { dag: null, warnings: [] };
+  }
+  const b = new DagBuilder(functions);
+  let output: WorkflowDag['output'];
+  let nodes = b.nodes;
+  let edges = b.edges;
+  if (hasFlow) {
+    const last = compileStep(doc['flow'], 'flow', b, WORKFLOW_INPUT, { issues, depth: 0 });
+    const closed = finishDag(b, last, name ?? 'workflow', 'flow', functions);
+    ({ output, nodes, edges } = closed);
+  } else {
+    const compiled = compileDagForm(doc['dag'], 'dag', b, issues);
+    if (!compiled) return { dag: null, warnings: [] };
+    output = compiled.output;
+  }
+  if (b.overLimit) issues.add(hasFlow ? 'flow' : 'dag', `compiles to more than the limit of nodes or edges (see LIMITS)`);
+  const warnings = checkFunctionRefs(b, functions, issues);
+  const outputExpr = readString(doc, 'output', '', issues, { hint: 'a JSONata expression over the workflow result' });
+  if (outputExpr !== undefined) checkExpression(outputExpr, 'output', issues);
+  if (!issues.ok || name === undefined) return { dag: null, warnings };
+  const format = hasFlow ? 'flow' : 'dag';
+  const dag = normalize({ name, format, functions, nodes, edges, output, ...(outputExpr ? { outputExpr } : {}) });
+  return { dag, warnings };
+}
+
+function checkFunctionRefs(b: DagBuilder, functions: WorkflowDag['functions'], issues: Issues): string[] {
+  const defined = Object.keys(functions);
+  const used = new Set<string>();
+  for (const ref of b.functionRefs) {
+    used.add(ref.fn);
+    if (ref.fn !== '' && functions[ref.fn] === undefined) {
+      const list = defined.length === 0 ? 'the catalogue is empty' : `defined: ${defined.slice(0, 20).join(', ')}`;
+      issues.add(ref.path, `function ${JSON.stringify(ref.fn)} is not defined under functions (${list})`);
+    }
+  }
+  return defined.filter((f) => !used.has(f)).map((f) => `function ${JSON.stringify(f)} is defined but never used`);
+}

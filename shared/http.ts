@@ -1,0 +1,67 @@
+/**
+ * What the master's and the worker's fastify apps share: one error handler that turns every
+ * failure into `{code, message, details?}` with the right status, a not-found handler, auth by
+ * cluster token, and the content-type parsers (binary bodies as Buffers).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { AppError } from './errors.js';
+
+export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: number): void {
+  app.setErrorHandler((err: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toAppError(err, bodyLimitBytes);
+    if (e.statusCode >= 500) req.log.error({ err }, 'request failed');
+    else req.log.debug({ err: e }, 'request rejected');
+    void reply.status(e.statusCode).send(e.toWire());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+}
+
+function toAppError(err: FastifyError | AppError, bodyLimitBytes: number): AppError {
+  if (err instanceof AppError) return err;
+  const fe = err as FastifyError & { validation?: unknown[]; validationContext?: string };
+  if (fe.validation) {
+    return new AppError('BAD_REQUEST', `invalid request ${fe.validationContext ?? ''}: ${fe.message}`.replace(/ +/g, ' '), {
+      details: { validation: fe.validation },
+    });
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('PAYLOAD_TOO_LARGE', `request body is larger than the limit of ${bodyLimitBytes} bytes (configure bodyLimitBytes to raise it)`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', `${fe.message}; send application/json (or application/yaml where a workflow is expected)`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('BAD_REQUEST', 'the JSON body is empty');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('BAD_REQUEST', `malformed JSON body: ${fe.message}`);
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError || fe.statusCode === 400) return new AppError('BAD_REQUEST', `malformed request: ${err.message}`);
+  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new AppError('BAD_REQUEST', err.message, { statusCode: fe.statusCode });
+  }
+  return new AppError('INTERNAL', err.message, { cause: err });
+}
+
+/** Rejects requests without `authorization: Bearer <token>` (401), except the listed paths. */
+export function requireToken(app: FastifyInstance, token: string | undefined, open: readonly string[] = ['/healthz']): void {
+  if (!token) return;
+  const expected = Buffer.from(`Bearer ${token}`);
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (open.includes(req.url.split('?')[0] ?? '')) return done();
+    const got = Buffer.from(req.headers.authorization ?? '');
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      req.log.warn({ ip: req.ip, url: req.url }, 'rejected request without a valid cluster token');
+      return done(new AppError('UNAUTHORIZED', 'missing or wrong cluster token (authorization: Bearer <token>)'));
+    }
+    done();
+  });
+}
+
+/** Accepts binary bodies as Buffers. */
+export function acceptBinary(app: FastifyInstance): void {
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+}

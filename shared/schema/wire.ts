@@ -1,0 +1,170 @@
+/**
+ * Wire types between master and workers (TypeBox schemas; the TS types are derived from them).
+ * These are contracts (DESIGN §4): change them only in backwards-compatible ways.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { WorkflowDag } from '../dag/types.js';
+
+export const Id = Type.String({ minLength: 1, maxLength: 128 });
+
+/** Where a stored value lives. `inline` carries it (base64 of the encoded value). */
+export const StoredRef = Type.Union([
+  Type.Object({ tier: Type.Literal('inline'), data: Type.String(), sizeBytes: Type.Integer({ minimum: 0 }) }),
+  Type.Object({ tier: Type.Literal('memory'), key: Type.String(), worker: Id, sizeBytes: Type.Integer({ minimum: 0 }) }),
+  Type.Object({
+    tier: Type.Literal('redis'),
+    key: Type.String(),
+    sizeBytes: Type.Integer({ minimum: 0 }),
+    worker: Type.Optional(Id),
+  }),
+  Type.Object({
+    tier: Type.Literal('peer'),
+    key: Type.String(),
+    worker: Id,
+    url: Type.String(),
+    sizeBytes: Type.Integer({ minimum: 0 }),
+  }),
+]);
+export type StoredRef = Static<typeof StoredRef>;
+
+/** Which worker runs each partition group of one invocation, and how to reach it. */
+export const Placement = Type.Object({
+  /** Worker id per group index. */
+  groups: Type.Array(Id),
+  /** Base URL per worker id. */
+  workers: Type.Record(Type.String(), Type.String()),
+});
+export type Placement = Static<typeof Placement>;
+
+export const DispatchMode = Type.Union([Type.Literal('worker'), Type.Literal('master')]);
+export type DispatchMode = Static<typeof DispatchMode>;
+
+/** What every worker taking part in an invocation must know; travels with each trigger. */
+export const InvocationContext = Type.Object({
+  tenant: Type.String(),
+  /** Epoch ms after which the invocation has timed out. */
+  deadline: Type.Number(),
+  /** The invocation input. */
+  input: StoredRef,
+  /** Base URL of the master, where completions are reported. */
+  master: Type.String(),
+  /** `worker`: workers trigger each other (WorkerSP); `master`: every trigger goes through the master (MasterSP). */
+  mode: DispatchMode,
+});
+export type InvocationContext = Static<typeof InvocationContext>;
+
+/**
+ * One parent edge arriving at a node (or, with `from: null`, the start of a source node).
+ * Exactly one of `ref` (the parent's output) or `skip: true`.
+ */
+export const Trigger = Type.Object({
+  invocationId: Id,
+  workflow: Type.String(),
+  version: Type.Integer({ minimum: 1 }),
+  node: Type.String(),
+  from: Type.Union([Type.String(), Type.Null()]),
+  ref: Type.Optional(StoredRef),
+  skip: Type.Optional(Type.Boolean()),
+  placement: Placement,
+  ctx: InvocationContext,
+});
+export type Trigger = Static<typeof Trigger>;
+
+export const TriggerBatch = Type.Object({ triggers: Type.Array(Trigger, { minItems: 1, maxItems: 10_000 }) });
+export type TriggerBatch = Static<typeof TriggerBatch>;
+
+export const WireErrorSchema = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+});
+
+export const StorageTier = Type.Union([
+  Type.Literal('none'),
+  Type.Literal('inline'),
+  Type.Literal('memory'),
+  Type.Literal('redis'),
+  Type.Literal('peer'),
+]);
+
+/** One node execution as the invocation timeline shows it. */
+export const StepRecord = Type.Object({
+  node: Type.String(),
+  worker: Type.String(),
+  status: Type.Union([Type.Literal('succeeded'), Type.Literal('skipped'), Type.Literal('failed')]),
+  kind: Type.String(),
+  attempts: Type.Integer({ minimum: 0 }),
+  /** Epoch ms when the last parent edge arrived (the node became ready). */
+  readyAt: Type.Number(),
+  startedAt: Type.Number(),
+  finishedAt: Type.Number(),
+  /** ready → running: waiting for a sandbox slot. */
+  queueMs: Type.Number(),
+  cold: Type.Boolean(),
+  inputBytes: Type.Integer({ minimum: 0 }),
+  outputBytes: Type.Integer({ minimum: 0 }),
+  /** Where the output went. */
+  tier: StorageTier,
+  /** Foreach: how many items ran. */
+  items: Type.Optional(Type.Integer({ minimum: 0 })),
+  allocation: Type.Optional(Type.Object({ cpu: Type.Number(), memoryMb: Type.Number() })),
+  peakMemoryMb: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  cpuTimeMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  error: Type.Optional(WireErrorSchema),
+});
+export type StepRecord = Static<typeof StepRecord>;
+
+/** Worker → master, batched. */
+export const Report = Type.Union([
+  Type.Object({ kind: Type.Literal('step'), invocationId: Id, step: StepRecord }),
+  Type.Object({
+    kind: Type.Literal('sink'),
+    invocationId: Id,
+    node: Type.String(),
+    skipped: Type.Boolean(),
+    output: Type.Optional(StoredRef),
+  }),
+  Type.Object({ kind: Type.Literal('failed'), invocationId: Id, node: Type.String(), error: WireErrorSchema }),
+]);
+export type Report = Static<typeof Report>;
+
+export const ReportBatch = Type.Object({ reports: Type.Array(Report, { minItems: 1 }) });
+export type ReportBatch = Static<typeof ReportBatch>;
+
+export const Capacity = Type.Object({
+  cpu: Type.Number({ minimum: 0 }),
+  memoryMb: Type.Number({ minimum: 0 }),
+});
+export type Capacity = Static<typeof Capacity>;
+
+export const WorkerLoad = Type.Object({
+  running: Type.Integer({ minimum: 0 }),
+  queued: Type.Integer({ minimum: 0 }),
+  invocations: Type.Integer({ minimum: 0 }),
+  memoryBytes: Type.Integer({ minimum: 0 }),
+});
+export type WorkerLoad = Static<typeof WorkerLoad>;
+
+export const Registration = Type.Object({
+  id: Id,
+  url: Type.String({ minLength: 1 }),
+  capacity: Capacity,
+  runtime: Type.Union([Type.Literal('process'), Type.Literal('docker')]),
+  version: Type.String(),
+});
+export type Registration = Static<typeof Registration>;
+
+export const Heartbeat = Type.Object({ load: WorkerLoad });
+export type Heartbeat = Static<typeof Heartbeat>;
+
+/** Master → worker: a workflow version to hold. `dag` is checked with `checkDag` on arrival. */
+export const Deployment = Type.Object({
+  workflow: Type.String(),
+  version: Type.Integer({ minimum: 1 }),
+  dag: Type.Unsafe<WorkflowDag>(Type.Object({}, { additionalProperties: true })),
+  /** Partition group per node id (index into the placement's `groups`). */
+  groupOf: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+  /** Handler files, base64, by the relative path the catalogue names. */
+  files: Type.Record(Type.String(), Type.String()),
+});
+export type Deployment = Static<typeof Deployment>;

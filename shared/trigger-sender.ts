@@ -1,0 +1,97 @@
+/**
+ * At-least-once delivery of triggers (DESIGN §4), used by workers (to peers) and by the master
+ * (starts, and relaying in MasterSP mode). Triggers for one URL created in the same tick travel
+ * in one POST /v1/trigger; a batch is retried with backoff while the error is retryable and the
+ * deadline allows. Receivers are idempotent, so a redelivered batch changes nothing.
+ */
+import { AppError } from './errors.js';
+import { errorFromResponse, type HttpClient } from './http-client.js';
+import { backoffMs, delay } from './retry.js';
+import type { Trigger } from './schema/wire.js';
+
+interface Pending {
+  triggers: Trigger[];
+  deadline: number;
+  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+}
+
+export interface TriggerSenderOptions {
+  /** Per-attempt limit of one request. Default 5 s. */
+  attemptTimeoutMs?: number;
+  /** Longest a trigger is retried, whatever the invocation deadline. Default 30 s. */
+  maxTriggerMs?: number;
+}
+
+export class TriggerSender {
+  private readonly pending = new Map<string, Pending>();
+  private scheduled = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly options: TriggerSenderOptions = {},
+  ) {}
+
+  /** Resolves once the receiver answered 2xx; rejects with WORKER_UNREACHABLE or its 4xx error. */
+  send(url: string, triggers: readonly Trigger[], deadline: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let p = this.pending.get(url);
+      if (!p) {
+        p = { triggers: [], deadline, waiters: [] };
+        this.pending.set(url, p);
+      }
+      p.triggers.push(...triggers);
+      p.deadline = Math.max(p.deadline, deadline);
+      p.waiters.push({ resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batches = [...this.pending];
+    this.pending.clear();
+    for (const [url, p] of batches) {
+      this.deliver(url, p).then(
+        () => p.waiters.forEach((w) => w.resolve()),
+        (err: unknown) => p.waiters.forEach((w) => w.reject(err)),
+      );
+    }
+  }
+
+  private async deliver(url: string, p: Pending): Promise<void> {
+    const limit = Math.min(p.deadline, Date.now() + (this.options.maxTriggerMs ?? 30_000));
+    const body = JSON.stringify({ triggers: p.triggers });
+    for (let attempt = 1; ; attempt++) {
+      let err: AppError;
+      try {
+        const res = await this.http.request(`${url}/v1/trigger`, {
+          method: 'POST',
+          body,
+          contentType: 'application/json',
+          timeoutMs: this.options.attemptTimeoutMs ?? 5_000,
+        });
+        if (res.status < 300) return;
+        err = errorFromResponse(`${url}/v1/trigger`, res.status, res.body);
+      } catch (e) {
+        err = AppError.from(e, 'WORKER_UNREACHABLE');
+      }
+      const wait = backoffMs(attempt, { baseMs: 20, maxMs: 2_000 });
+      if (!err.retryable || Date.now() + wait >= limit || this.abort.signal.aborted) {
+        const nodes = p.triggers.map((t) => t.node).join(', ');
+        throw new AppError(err.retryable ? 'WORKER_UNREACHABLE' : err.code, `triggering ${nodes} on ${url} failed after ${attempt} attempt(s): ${err.message}`, {
+          cause: err,
+          details: err.details,
+        });
+      }
+      await delay(wait, this.abort.signal).catch(() => undefined);
+    }
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * `faasflow bench partition`: how long partitioning takes, end to end and alone.
+ *
+ * Cases: FaaSFlow's Genome scalability files (10, 25, 50, 100 and 200 nodes) and generated
+ * layered DAGs of 1,000 and 10,000 tasks, written out in FaaSFlow's flat format so that they go
+ * through the same path. For each case, after a warm-up:
+ * - end to end: YAML text → `YAML.parse` → `importFlat` → `partition`;
+ * - partition alone, and FaaSFlow's grouping (`partitionFaasflow`) on the same DAG for scale;
+ * - heap: bytes allocated by one `partition` call (heapUsed after − before, after a GC when node
+ *   runs with --expose-gc; otherwise a rough figure).
+ * p50 and p99 are nearest-rank over the repetitions. Prints a table and returns the figures.
+ *
+ * Runs from source (vitest, tsx) and compiled (`node dist/test/bench/partition.js`): the benchmark
+ * files are found by walking up from this file to the folder holding `package.json` and then
+ * `../shared/benchmarks/faasflow`, unless `benchmarksDir` or FAASFLOW_BENCHMARKS says otherwise.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import YAML from 'yaml';
+import { partition, partitionFaasflow, type PartitionOptions } from '../../master/partition/index.js';
+import { importFlat } from '../../master/workflow/flat.js';
+import type { WorkflowDag } from '../../shared/dag/types.js';
+import { generateDag } from '../helpers/generate-dag.js';
+
+export interface PartitionBenchOptions {
+  /** FaaSFlow's benchmark folder. Default: FAASFLOW_BENCHMARKS, else found from the repo root. */
+  benchmarksDir?: string;
+  /** Genome scalability sizes to run. Default [10, 25, 50, 100, 200]. */
+  genomeSizes?: number[];
+  /** Generated DAG sizes to run. Default [1000, 10000]. */
+  generatedSizes?: number[];
+  /** Repetitions per case up to 1,000 nodes (at least 20). Default 30. */
+  repetitions?: number;
+  /** Repetitions per case above 1,000 nodes. Default 5. */
+  largeRepetitions?: number;
+  /** Unmeasured runs before each case. Default 3 (1 above 1,000 nodes). */
+  warmup?: number;
+  /** Partition options. Default `{ workers: 3 }` with the partitioner's defaults. */
+  partitionOptions?: PartitionOptions;
+  /** Where the table goes. Default console.log. */
+  print?: (line: string) => void;
+}
+
+export interface Percentiles {
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface PartitionBenchRow {
+  name: string;
+  nodes: number;
+  edges: number;
+  repetitions: number;
+  /** Parse YAML + import + partition. */
+  endToEnd: Percentiles;
+  partition: Percentiles;
+  faasflow: Percentiles;
+  /** Heap allocated by one partition call, in MB. */
+  heapDeltaMb: number;
+  groups: number;
+  localMb: number;
+  totalMb: number;
+}
+
+export interface BenchReport {
+  suite: 'partition';
+  /** Whether heap figures were taken after a forced GC (node --expose-gc). */
+  gcExposed: boolean;
+  rows: PartitionBenchRow[];
+}
+
+const MB = 1024 * 1024;
+
+export async function runPartitionBench(options: PartitionBenchOptions = {}): Promise<BenchReport> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const dir = options.benchmarksDir ?? process.env['FAASFLOW_BENCHMARKS'] ?? findBenchmarks();
+  const partitionOptions = options.partitionOptions ?? { workers: 3 };
+  const cases: { name: string; text: () => string }[] = [
+    ...(options.genomeSizes ?? [10, 25, 50, 100, 200]).map((size) => ({
+      name: `genome-${size}`,
+      text: () => readFileSync(join(dir, 'genome-scalability', `${size}.yaml`), 'utf8'),
+    })),
+    ...(options.generatedSizes ?? [1000, 10_000]).map((size) => ({
+      name: `generated-${size}`,
+      text: () => toFlatYaml(generateDag({ nodes: size, seed: size, kinds: 'tasks' })),
+    })),
+  ];
+
+  const rows: PartitionBenchRow[] = [];
+  print(header());
+  for (const c of cases) {
+    const text = c.text();
+    const load = (): WorkflowDag => importText(text, c.name);
+    const dag = load();
+    const large = dag.nodes.length > 1000;
+    const repetitions = large ? (options.largeRepetitions ?? 5) : Math.max(20, options.repetitions ?? 30);
+    const warmup = options.warmup ?? (large ? 1 : 3);
+    for (let i = 0; i < warmup; i++) partition(load(), partitionOptions);
+
+    const endToEnd = sample(repetitions, () => partition(load(), partitionOptions));
+    const alone = sample(repetitions, () => partition(dag, partitionOptions));
+    const faasflow = sample(repetitions, () => partitionFaasflow(dag, partitionOptions));
+    const result = partition(dag, partitionOptions);
+    const row: PartitionBenchRow = {
+      name: c.name,
+      nodes: dag.nodes.length,
+      edges: dag.edges.length,
+      repetitions,
+      endToEnd,
+      partition: alone,
+      faasflow,
+      heapDeltaMb: heapDeltaMb(() => partition(dag, partitionOptions)),
+      groups: result.groups.length,
+      localMb: result.localBytes / MB,
+      totalMb: result.totalBytes / MB,
+    };
+    rows.push(row);
+    print(formatRow(row));
+    // Let other work (and a CLI's signal handlers) run between cases.
+    await new Promise((done) => setImmediate(done));
+  }
+  const gcExposed = typeof globalThis.gc === 'function';
+  if (!gcExposed) print('(heap figures without --expose-gc include garbage from earlier runs)');
+  return { suite: 'partition', gcExposed, rows };
+}
+
+function importText(text: string, name: string): WorkflowDag {
+  const { dag, issues } = importFlat(YAML.parse(text) as Record<string, unknown>, name);
+  if (!dag) {
+    const first = issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; ');
+    throw new Error(`benchmark ${name} does not import: ${first}`);
+  }
+  return dag;
+}
+
+/** A tasks-only DAG in FaaSFlow's flat format: each edge is one input parameter of its bytes. */
+export function toFlatYaml(dag: WorkflowDag): string {
+  const children = new Map<string, string[]>();
+  const inputs = new Map<string, Record<string, unknown>>();
+  for (const e of dag.edges) {
+    children.set(e.from, [...(children.get(e.from) ?? []), e.to]);
+    const into = inputs.get(e.to) ?? {};
+    into[`from_${e.from}`] = { type: 'normal', value: { function: e.from, parameter: 'out' }, size: e.bytes };
+    inputs.set(e.to, into);
+  }
+  const functions = dag.nodes.map((node) => {
+    if (node.kind !== 'task') throw new Error(`toFlatYaml takes tasks only; ${node.id} is a ${node.kind}`);
+    const spec = dag.functions[node.fn]!;
+    const next = children.get(node.id);
+    return {
+      name: node.id,
+      source: node.fn,
+      runtime: spec.runtimeMs / 1000,
+      ...(inputs.has(node.id) ? { input: inputs.get(node.id) } : {}),
+      output: { out: { type: 'normal', size: spec.outputBytes } },
+      ...(next ? { next: { type: 'pass', nodes: next } } : {}),
+    };
+  });
+  return YAML.stringify({ functions });
+}
+
+function sample(repetitions: number, run: () => unknown): Percentiles {
+  const times: number[] = [];
+  for (let i = 0; i < repetitions; i++) {
+    const start = performance.now();
+    run();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const rank = (p: number): number => times[Math.min(times.length - 1, Math.ceil(p * times.length) - 1)]!;
+  return { p50Ms: rank(0.5), p99Ms: rank(0.99) };
+}
+
+function heapDeltaMb(run: () => unknown): number {
+  globalThis.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  run();
+  const after = process.memoryUsage().heapUsed;
+  return Math.max(0, after - before) / MB;
+}
+
+function header(): string {
+  const cols = ['case', 'nodes', 'edges', 'reps', 'e2e p50', 'e2e p99', 'part p50', 'part p99'];
+  const more = ['FaaSFlow p50', 'heap MB', 'groups', 'local/total MB'];
+  return [...cols, ...more].map((c, i) => (i === 0 ? c.padEnd(16) : c.padStart(i === 11 ? 16 : 10))).join('');
+}
+
+function formatRow(r: PartitionBenchRow): string {
+  const ms = (x: number): string => x.toFixed(x < 10 ? 3 : 1).padStart(10);
+  return [
+    r.name.padEnd(16),
+    String(r.nodes).padStart(10),
+    String(r.edges).padStart(10),
+    String(r.repetitions).padStart(10),
+    ms(r.endToEnd.p50Ms),
+    ms(r.endToEnd.p99Ms),
+    ms(r.partition.p50Ms),
+    ms(r.partition.p99Ms),
+    ms(r.faasflow.p50Ms),
+    r.heapDeltaMb.toFixed(2).padStart(10),
+    String(r.groups).padStart(10),
+    `${r.localMb.toFixed(1)}/${r.totalMb.toFixed(1)}`.padStart(16),
+  ].join('');
+}
+
+/** Walks up from this file to each folder with a package.json until the benchmarks are beside it. */
+function findBenchmarks(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) {
+      const candidate = resolve(dir, '..', 'shared', 'benchmarks', 'faasflow');
+      if (existsSync(candidate)) return candidate;
+    }
+    if (dirname(dir) === dir) {
+      throw new Error(
+        `FaaSFlow benchmarks not found: no ../shared/benchmarks/faasflow beside a package.json above ${start}; ` +
+          'set FAASFLOW_BENCHMARKS or pass benchmarksDir',
+      );
+    }
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runPartitionBench().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,214 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AppError } from '../../shared/errors.js';
+import { FunctionPool, type PooledChild } from '../../worker/sandbox/pool.js';
+import type { Allocation } from '../../worker/sandbox/types.js';
+
+class FakeChild implements PooledChild {
+  usable = true;
+  killed = false;
+  readonly exited: Promise<void>;
+  private markExited!: () => void;
+
+  constructor(
+    readonly id: string,
+    readonly heapMb: number,
+  ) {
+    this.exited = new Promise((resolve) => (this.markExited = resolve));
+  }
+
+  kill(): void {
+    this.killed = true;
+    this.usable = false;
+    this.markExited();
+  }
+}
+
+const small: Allocation = { cpu: 1, memoryMb: 128 };
+
+function makePool(maxConcurrency = 2, idleMs = 60_000) {
+  const started: FakeChild[] = [];
+  let pending: { resolve: () => void; reject: (e: unknown) => void }[] | null = null;
+  const pool = new FunctionPool<FakeChild>({
+    label: 'wf@1/fn',
+    maxConcurrency,
+    idleMs,
+    start: (allocation) => {
+      const child = new FakeChild(`c${started.length}`, allocation.memoryMb);
+      started.push(child);
+      if (pending === null) return Promise.resolve(child);
+      return new Promise<FakeChild>((resolve, reject) => {
+        pending!.push({ resolve: () => resolve(child), reject });
+      });
+    },
+  });
+  return {
+    pool,
+    started,
+    /** From now on, starts wait until `finishStarts` is called. */
+    holdStarts: () => (pending = []),
+    finishStarts: () => {
+      const held = pending ?? [];
+      pending = null;
+      for (const p of held) p.resolve();
+    },
+  };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('FunctionPool', () => {
+  it('starts a child cold, then reuses it warm', async () => {
+    const { pool, started } = makePool();
+    const first = await pool.acquire(small);
+    expect(first.cold).toBe(true);
+    pool.release(first.child);
+    const second = await pool.acquire(small);
+    expect(second).toMatchObject({ cold: false, queueMs: 0, initMs: 0 });
+    expect(second.child).toBe(first.child);
+    expect(started).toHaveLength(1);
+  });
+
+  it('reuses the most recently idle child first', async () => {
+    const { pool } = makePool();
+    const a = await pool.acquire(small);
+    const b = await pool.acquire(small);
+    pool.release(a.child);
+    pool.release(b.child);
+    expect((await pool.acquire(small)).child).toBe(b.child);
+  });
+
+  it('queues requests beyond the cap and serves them first in, first out', async () => {
+    const { pool, started } = makePool(1);
+    const holder = await pool.acquire(small);
+    const order: string[] = [];
+    const w1 = pool.acquire(small).then((l) => (order.push('w1'), l));
+    const w2 = pool.acquire(small).then((l) => (order.push('w2'), l));
+    expect(pool.stats()).toEqual({ warm: 0, busy: 1, queued: 2 });
+    pool.release(holder.child);
+    const l1 = await w1;
+    expect(l1.child).toBe(holder.child);
+    expect(l1.cold).toBe(false);
+    expect(l1.queueMs).toBeGreaterThanOrEqual(0);
+    pool.release(l1.child);
+    await w2;
+    expect(order).toEqual(['w1', 'w2']);
+    expect(started).toHaveLength(1);
+  });
+
+  it('counts children still starting against the cap', async () => {
+    const { pool, started, holdStarts, finishStarts } = makePool(1);
+    holdStarts();
+    const first = pool.acquire(small);
+    const second = pool.acquire(small);
+    expect(pool.stats()).toEqual({ warm: 0, busy: 1, queued: 1 });
+    finishStarts();
+    pool.release((await first).child);
+    expect((await second).child).toBe(started[0]);
+  });
+
+  it('never hands out a child that died, and gives its slot to the queue', async () => {
+    const { pool, started } = makePool(1);
+    const lease = await pool.acquire(small);
+    const waiting = pool.acquire(small);
+    lease.child.usable = false;
+    pool.release(lease.child);
+    const next = await waiting;
+    expect(next.child).not.toBe(lease.child);
+    expect(next.cold).toBe(true);
+    expect(lease.child.killed).toBe(true);
+    expect(started).toHaveLength(2);
+  });
+
+  it('forgets an idle child that exited on its own', async () => {
+    const { pool } = makePool();
+    const lease = await pool.acquire(small);
+    pool.release(lease.child);
+    lease.child.usable = false;
+    pool.forget(lease.child);
+    expect(pool.stats().warm).toBe(0);
+    expect((await pool.acquire(small)).cold).toBe(true);
+  });
+
+  it('replaces an idle child too small for the requested memory', async () => {
+    const { pool } = makePool(1);
+    const lease = await pool.acquire(small);
+    pool.release(lease.child);
+    const bigger = await pool.acquire({ cpu: 1, memoryMb: 512 });
+    expect(bigger.cold).toBe(true);
+    expect(bigger.child.heapMb).toBe(512);
+    expect(lease.child.killed).toBe(true);
+  });
+
+  it('evicts a child idle for idleMs', async () => {
+    vi.useFakeTimers();
+    const { pool } = makePool(2, 1000);
+    const lease = await pool.acquire(small);
+    pool.release(lease.child);
+    vi.advanceTimersByTime(999);
+    expect(lease.child.killed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(lease.child.killed).toBe(true);
+    expect(pool.stats().warm).toBe(0);
+  });
+
+  it('cancels a queued request when its signal aborts, keeping the rest of the queue', async () => {
+    const { pool } = makePool(1);
+    const holder = await pool.acquire(small);
+    const controller = new AbortController();
+    const cancelled = pool.acquire(small, controller.signal);
+    const kept = pool.acquire(small);
+    controller.abort();
+    await expect(cancelled).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(pool.stats().queued).toBe(1);
+    pool.release(holder.child);
+    expect((await kept).child).toBe(holder.child);
+  });
+
+  it('prewarms up to the cap', async () => {
+    const { pool, started } = makePool(2);
+    await pool.prewarm(5, small);
+    expect(started).toHaveLength(2);
+    expect(pool.stats()).toEqual({ warm: 2, busy: 0, queued: 0 });
+  });
+
+  it('reports a failed start to the request that needed it, and serves the next one', async () => {
+    let fail = true;
+    const pool = new FunctionPool<FakeChild>({
+      label: 'wf@1/fn',
+      maxConcurrency: 1,
+      idleMs: 1000,
+      start: () =>
+        fail
+          ? Promise.reject(new AppError('SANDBOX_UNAVAILABLE', 'no'))
+          : Promise.resolve(new FakeChild('ok', 128)),
+    });
+    await expect(pool.acquire(small)).rejects.toMatchObject({ code: 'SANDBOX_UNAVAILABLE' });
+    fail = false;
+    expect((await pool.acquire(small)).child.id).toBe('ok');
+  });
+
+  it('on close fails queued requests, kills every child and refuses new requests', async () => {
+    const { pool, started } = makePool(1);
+    const busy = await pool.acquire(small);
+    const queued = pool.acquire(small);
+    await pool.close('undeployed');
+    await expect(queued).rejects.toMatchObject({ code: 'SANDBOX_UNAVAILABLE' });
+    await expect(queued).rejects.toThrow(/undeployed/);
+    expect(busy.child.killed).toBe(true);
+    expect(started.every((c) => c.killed)).toBe(true);
+    await expect(pool.acquire(small)).rejects.toMatchObject({ code: 'SANDBOX_UNAVAILABLE' });
+  });
+
+  it('on close retires a child that finishes starting afterwards', async () => {
+    const { pool, started, holdStarts, finishStarts } = makePool(1);
+    holdStarts();
+    const request = pool.acquire(small);
+    const closing = pool.close('closed');
+    finishStarts();
+    await closing;
+    await expect(request).rejects.toMatchObject({ code: 'SANDBOX_UNAVAILABLE' });
+    expect(started[0]!.killed).toBe(true);
+  });
+});

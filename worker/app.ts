@@ -1,0 +1,93 @@
+/**
+ * The worker's HTTP surface (built here, listened to in server.ts):
+ * POST /v1/trigger · PUT/DELETE /v1/deployments · GET /v1/objects/:key · POST /v1/objects/fetch ·
+ * POST /v1/invocations/:id/release · GET /healthz · GET /metrics.
+ */
+import { Type } from '@sinclair/typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../shared/logger.js';
+import { acceptBinary, installErrorHandling, requireToken } from '../shared/http.js';
+import { Deployment, StoredRef, Trigger, TriggerBatch } from '../shared/schema/wire.js';
+import type { FaaStore } from '../faastore/index.js';
+import type { Engine } from './engine/engine.js';
+import type { Sandbox } from './sandbox/types.js';
+import type { DeploymentManager } from './deployer.js';
+
+export interface WorkerAppDeps {
+  workerId: string;
+  engine: Engine;
+  store: FaaStore;
+  sandbox: Sandbox;
+  deployer: DeploymentManager;
+  logger: Logger;
+  bodyLimitBytes: number;
+  token?: string;
+}
+
+export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = d.logger;
+  const app = Fastify({ loggerInstance, bodyLimit: d.bodyLimitBytes, disableRequestLogging: true });
+  installErrorHandling(app, d.bodyLimitBytes);
+  requireToken(app, d.token, ['/healthz', '/metrics']);
+  acceptBinary(app);
+
+  app.post('/v1/trigger', { schema: { body: Type.Union([TriggerBatch, Trigger]) } }, async (req, reply) => {
+    const body = req.body as Trigger | TriggerBatch;
+    const triggers = 'triggers' in body ? body.triggers : [body];
+    d.engine.accept(triggers);
+    return reply.status(202).send({ accepted: triggers.length });
+  });
+
+  app.put(
+    '/v1/deployments/:workflow/:version',
+    { schema: { body: Deployment, params: Type.Object({ workflow: Type.String(), version: Type.Integer({ minimum: 1 }) }) } },
+    async (req, reply) => {
+      const created = await d.deployer.deploy(req.body as Deployment);
+      return reply.status(created ? 201 : 200).send({ workflow: (req.body as Deployment).workflow, version: (req.body as Deployment).version });
+    },
+  );
+
+  app.delete('/v1/deployments/:workflow', { schema: { params: Type.Object({ workflow: Type.String() }) } }, async (req, reply) => {
+    await d.deployer.remove((req.params as { workflow: string }).workflow);
+    return reply.status(204).send();
+  });
+
+  app.get('/v1/objects/:key', { schema: { params: Type.Object({ key: Type.String() }) } }, async (req, reply) => {
+    const buf = await d.store.serveLocal((req.params as { key: string }).key);
+    return reply.type('application/octet-stream').send(buf);
+  });
+
+  app.post('/v1/objects/fetch', { schema: { body: Type.Object({ ref: StoredRef }) } }, async (req, reply) => {
+    const buf = await d.store.getBuffer((req.body as { ref: StoredRef }).ref);
+    return reply.type('application/octet-stream').send(buf);
+  });
+
+  app.post('/v1/invocations/:id/release', { schema: { params: Type.Object({ id: Type.String() }) } }, async (req, reply) => {
+    await d.engine.release((req.params as { id: string }).id);
+    return reply.status(204).send();
+  });
+
+  app.get('/healthz', () => ({ status: 'ok', worker: d.workerId, ...d.engine.load }));
+
+  app.get('/metrics', async (_req, reply) => {
+    const s = d.sandbox.stats();
+    const st = d.store.stats();
+    const lines = [
+      '# TYPE faasflow_worker_running_nodes gauge',
+      `faasflow_worker_running_nodes ${d.engine.load.running}`,
+      '# TYPE faasflow_worker_invocations gauge',
+      `faasflow_worker_invocations ${d.engine.load.invocations}`,
+      '# TYPE faasflow_worker_sandboxes gauge',
+      `faasflow_worker_sandboxes ${s.sandboxes}`,
+      '# TYPE faasflow_worker_sandboxes_busy gauge',
+      `faasflow_worker_sandboxes_busy ${s.busy}`,
+      '# TYPE faasflow_store_memory_bytes gauge',
+      `faasflow_store_memory_bytes ${st.memoryBytes}`,
+      '# TYPE faasflow_store_spilled_bytes gauge',
+      `faasflow_store_spilled_bytes ${st.spilledBytes}`,
+    ];
+    return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
+  });
+
+  return app;
+}

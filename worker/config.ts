@@ -1,0 +1,47 @@
+/** Worker configuration: flags > FAASFLOW_* environment > defaults. */
+import { Type, type Static } from '@sinclair/typebox';
+import { availableParallelism, totalmem } from 'node:os';
+import { envFor, loadConfig, type RawConfig } from '../shared/config.js';
+
+export const WorkerConfigSchema = Type.Object({
+  /** Unique worker id. Default: `w-<port>-<pid>`, set at start. */
+  workerId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' })),
+  /** Address to bind. */
+  host: Type.String({ default: '127.0.0.1' }),
+  /** Port to bind; 0 picks a free one. */
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
+  /** URL other processes use to reach this worker. Default: http://host:port. */
+  advertiseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** Base URL of the master. */
+  masterUrl: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:8080' }),
+  /** Redis for cross-worker objects; without it they are fetched from the producing worker. */
+  redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /** Prefix of every Redis key this worker writes. */
+  redisPrefix: Type.String({ default: 'ff:' }),
+  runtime: Type.Union([Type.Literal('process'), Type.Literal('docker')], { default: 'process' }),
+  /** Cores this worker offers. Default: the machine's. */
+  cpu: Type.Number({ minimum: 0.1, default: availableParallelism() }),
+  /** MB this worker offers. Default: the machine's. */
+  memoryMb: Type.Integer({ minimum: 128, default: Math.floor(totalmem() / 1024 / 1024) }),
+  /** FaaStore in-memory quota, MB. */
+  memoryQuotaMb: Type.Integer({ minimum: 1, default: 512 }),
+  /** Values up to this size travel inside triggers. */
+  inlineMaxBytes: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 4096 }),
+  /** Largest request body accepted (trigger batches, deployments with handler files). */
+  bodyLimitBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
+  heartbeatMs: Type.Integer({ minimum: 50, default: 1000 }),
+  /** Where deployed handler files are written. Default: a temp folder per worker. */
+  dataDir: Type.Optional(Type.String()),
+  /** Shared cluster token; when set, every request must carry it. */
+  token: Type.Optional(Type.String({ minLength: 8 })),
+  /** Warm sandboxes per function at most (process sandbox). */
+  maxConcurrencyPerFunction: Type.Integer({ minimum: 1, default: 8 }),
+  /** Idle sandboxes are stopped after this long. */
+  idleMs: Type.Integer({ minimum: 1000, default: 600_000 }),
+});
+
+export type WorkerConfig = Static<typeof WorkerConfigSchema>;
+
+export function loadWorkerConfig(flags: RawConfig = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return loadConfig(WorkerConfigSchema, envFor(WorkerConfigSchema, env), flags);
+}

@@ -1,0 +1,53 @@
+/**
+ * Takes deployments from the master: writes the handler files under the worker's data folder,
+ * indexes the DAG for the engine and registers every function with the sandbox.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { AppError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { Deployment } from '../shared/schema/wire.js';
+import { deploymentKey, functionKey, indexDeployment, type IndexedDeployment } from './engine/deployments.js';
+import type { Engine } from './engine/engine.js';
+import type { Sandbox } from './sandbox/types.js';
+
+export class DeploymentManager {
+  private readonly held = new Map<string, IndexedDeployment>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly sandbox: Sandbox,
+    private readonly dataDir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Returns true when the version is new here. Idempotent. */
+  async deploy(d: Deployment): Promise<boolean> {
+    const key = deploymentKey(d.workflow, d.version);
+    if (this.held.has(key)) return false;
+    const baseDir = join(this.dataDir, d.workflow, String(d.version));
+    await mkdir(baseDir, { recursive: true });
+    for (const [rel, base64] of Object.entries(d.files)) {
+      const target = resolve(baseDir, rel);
+      if (!target.startsWith(baseDir + sep)) throw new AppError('BAD_REQUEST', `file path ${JSON.stringify(rel)} escapes the deployment folder`);
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, Buffer.from(base64, 'base64'));
+    }
+    const indexed = indexDeployment(d, baseDir);
+    for (const fn of Object.values(d.dag.functions)) {
+      await this.sandbox.deploy({ key: functionKey(d.workflow, d.version, fn.name), workflow: d.workflow, version: d.version, fn, baseDir });
+    }
+    this.held.set(key, indexed);
+    this.engine.addDeployment(indexed);
+    this.logger.info({ workflow: d.workflow, version: d.version, nodes: d.dag.nodes.length }, 'deployment added');
+    return true;
+  }
+
+  async remove(workflow: string): Promise<void> {
+    for (const dep of this.engine.removeDeployments(workflow)) {
+      this.held.delete(deploymentKey(dep.workflow, dep.version));
+      for (const fn of Object.keys(dep.dag.functions)) await this.sandbox.undeploy(functionKey(dep.workflow, dep.version, fn));
+    }
+    await rm(join(this.dataDir, workflow), { recursive: true, force: true });
+  }
+}

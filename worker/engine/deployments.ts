@@ -1,0 +1,56 @@
+/**
+ * The workflow versions this worker holds. Each deployment indexes its DAG for the hot path:
+ * node by id, parent count, outgoing edges with branches, and the partition group of each node.
+ */
+import { checkDag } from '../../shared/dag/check.js';
+import type { DagEdge, DagNode, WorkflowDag } from '../../shared/dag/types.js';
+import { AppError } from '../../shared/errors.js';
+import type { Deployment } from '../../shared/schema/wire.js';
+
+export interface IndexedNode {
+  node: DagNode;
+  parents: number;
+  children: DagEdge[];
+  group: number;
+  isSink: boolean;
+}
+
+export interface IndexedDeployment {
+  workflow: string;
+  version: number;
+  dag: WorkflowDag;
+  nodes: Map<string, IndexedNode>;
+  /** Directory holding the deployment's handler files. */
+  baseDir: string;
+}
+
+export function indexDeployment(d: Deployment, baseDir: string): IndexedDeployment {
+  const problems = checkDag(d.dag);
+  if (problems.length > 0) {
+    throw new AppError('WORKFLOW_INVALID', `deployment ${d.workflow}@${d.version} has a malformed DAG: ${problems.slice(0, 3).join('; ')}`, {
+      details: { problems },
+    });
+  }
+  const nodes = new Map<string, IndexedNode>();
+  const sinks = new Set<string>(d.dag.sinks);
+  for (const node of d.dag.nodes) {
+    const group = d.groupOf[node.id];
+    if (group === undefined) {
+      throw new AppError('WORKFLOW_INVALID', `deployment ${d.workflow}@${d.version}: node ${node.id} has no group`);
+    }
+    nodes.set(node.id, { node, parents: 0, children: [], group, isSink: sinks.has(node.id) });
+  }
+  for (const e of d.dag.edges) {
+    nodes.get(e.from)!.children.push(e);
+    nodes.get(e.to)!.parents++;
+  }
+  return { workflow: d.workflow, version: d.version, dag: d.dag, nodes, baseDir };
+}
+
+export function deploymentKey(workflow: string, version: number): string {
+  return `${workflow}@${version}`;
+}
+
+export function functionKey(workflow: string, version: number, fn: string): string {
+  return `${workflow}@${version}/${fn}`;
+}

@@ -1,0 +1,334 @@
+/**
+ * The worker's workflow engine: the per-invocation state table and the trigger rules (DESIGN §4).
+ *
+ * - A trigger records one parent edge of one node: the *set* of arrived edges makes redelivery
+ *   harmless. A node runs once all its parent edges have arrived; if every one is a skip, the node
+ *   is skipped and sends skips on. Sources start from a `from: null` trigger.
+ * - When a node finishes, its output goes to FaaStore once, with the count of local and remote
+ *   consumers, and each child edge is triggered: locally by a direct call, remotely through the
+ *   transport (batched per peer). Edges of a switch's untaken cases carry skips.
+ * - Sinks, failures and every step are reported to the master; nothing waits on downstream work.
+ * - State is plain data per invocation and is dropped on release/cancel or, as a safety net, a
+ *   minute after the invocation's deadline.
+ */
+import { assemble, type Arrival } from '../../shared/dag/template.js';
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { Deployment, InvocationContext, Placement, StepRecord, StoredRef, Trigger } from '../../shared/schema/wire.js';
+import type { Sandbox } from '../sandbox/types.js';
+import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deployments.js';
+import { executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
+import { Expressions } from './expressions.js';
+import type { DataPlane, Transport } from './ports.js';
+import { Val } from './value.js';
+
+type EdgeArrival = StoredRef | 'skip';
+
+interface NodeState {
+  arrivals: Map<string, EdgeArrival>;
+  status: 'waiting' | 'running' | 'done';
+  readyAt: number;
+}
+
+interface InvocationState {
+  id: string;
+  dep: IndexedDeployment;
+  ctx: InvocationContext;
+  placement: Placement;
+  nodes: Map<string, NodeState>;
+  abort: AbortController;
+  workflowInput?: Promise<Val>;
+  failed: boolean;
+}
+
+export interface EngineOptions {
+  workerId: string;
+  sandbox: Sandbox;
+  store: DataPlane;
+  transport: Transport;
+  logger: Logger;
+  now?: () => number;
+  /** How long after its deadline an abandoned invocation's state is kept. Default 60 s. */
+  gcGraceMs?: number;
+}
+
+const START = '$start';
+
+export class Engine {
+  private readonly deployments = new Map<string, IndexedDeployment>();
+  private readonly invocations = new Map<string, InvocationState>();
+  /** Invocations already released or cancelled: late triggers for them are ignored. */
+  private readonly ended = new Map<string, number>();
+  private readonly exprs = new Expressions();
+  private readonly now: () => number;
+  private readonly gc = new AbortController();
+  private running = 0;
+
+  constructor(private readonly o: EngineOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    const every = 5_000;
+    const timer = setInterval(() => this.sweep(), every);
+    timer.unref();
+    this.gc.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  }
+
+  get load(): { running: number; invocations: number } {
+    return { running: this.running, invocations: this.invocations.size };
+  }
+
+  addDeployment(dep: IndexedDeployment): void {
+    this.deployments.set(deploymentKey(dep.workflow, dep.version), dep);
+  }
+
+  removeDeployments(workflow: string): IndexedDeployment[] {
+    const removed: IndexedDeployment[] = [];
+    for (const [key, dep] of this.deployments) {
+      if (dep.workflow === workflow) {
+        this.deployments.delete(key);
+        removed.push(dep);
+      }
+    }
+    return removed;
+  }
+
+  hasDeployment(d: Pick<Deployment, 'workflow' | 'version'>): boolean {
+    return this.deployments.has(deploymentKey(d.workflow, d.version));
+  }
+
+  /**
+   * Records triggers (synchronously, so a 202 means recorded) and starts every node that became
+   * ready. Throws WORKFLOW_NOT_FOUND for an unknown deployment and CONFLICT for a node placed on
+   * another worker; nothing of the batch is recorded then.
+   */
+  accept(triggers: readonly Trigger[]): void {
+    for (const t of triggers) this.check(t);
+    for (const t of triggers) this.record(t);
+  }
+
+  private check(t: Trigger): IndexedNode {
+    const dep = this.deployments.get(deploymentKey(t.workflow, t.version));
+    if (!dep) throw new AppError('WORKFLOW_NOT_FOUND', `workflow ${t.workflow} version ${t.version} is not deployed on worker ${this.o.workerId}`);
+    const node = dep.nodes.get(t.node);
+    if (!node) throw new AppError('BAD_REQUEST', `workflow ${t.workflow}@${t.version} has no node ${JSON.stringify(t.node)}`);
+    const owner = t.placement.groups[node.group];
+    if (owner !== this.o.workerId) {
+      throw new AppError('CONFLICT', `node ${t.node} is placed on worker ${owner ?? '(none)'}, not on ${this.o.workerId}`);
+    }
+    return node;
+  }
+
+  private record(t: Trigger): void {
+    if (this.ended.has(t.invocationId)) return;
+    let inv = this.invocations.get(t.invocationId);
+    if (!inv) {
+      const dep = this.deployments.get(deploymentKey(t.workflow, t.version))!;
+      inv = { id: t.invocationId, dep, ctx: t.ctx, placement: t.placement, nodes: new Map(), abort: new AbortController(), failed: false };
+      this.invocations.set(t.invocationId, inv);
+    }
+    if (inv.failed) return;
+    let ns = inv.nodes.get(t.node);
+    if (!ns) {
+      ns = { arrivals: new Map(), status: 'waiting', readyAt: 0 };
+      inv.nodes.set(t.node, ns);
+    }
+    const from = t.from ?? START;
+    if (ns.status !== 'waiting' || ns.arrivals.has(from)) return;
+    ns.arrivals.set(from, t.skip === true || t.ref === undefined ? 'skip' : t.ref);
+    const node = inv.dep.nodes.get(t.node)!;
+    if (ns.arrivals.size >= Math.max(1, node.parents)) {
+      ns.status = 'running';
+      ns.readyAt = this.now();
+      this.run(inv, node, ns);
+    }
+  }
+
+  private run(inv: InvocationState, node: IndexedNode, ns: NodeState): void {
+    this.running++;
+    this.execute(inv, node, ns)
+      .catch((err: unknown) => this.fail(inv, node, ns, err))
+      .finally(() => {
+        this.running--;
+      });
+  }
+
+  private async execute(inv: InvocationState, node: IndexedNode, ns: NodeState): Promise<void> {
+    const id = node.node.id;
+    const arrivals = [...ns.arrivals.values()];
+    if (node.parents > 0 && arrivals.every((a) => a === 'skip')) {
+      ns.status = 'done';
+      this.report(inv, { ...this.emptyStep(inv, node, ns), status: 'skipped' });
+      if (node.isSink) this.o.transport.report(inv.ctx.master, { kind: 'sink', invocationId: inv.id, node: id, skipped: true });
+      this.dispatch(inv, node, null, undefined);
+      return;
+    }
+    const input = await this.assembleInput(inv, node, ns);
+    const env = this.env(inv, await this.workflowInput(inv));
+    const outcome = await executeNode(node.node, input, env);
+    if (inv.failed || inv.abort.signal.aborted) return;
+    ns.status = 'done';
+    const { ref, tier } = await this.store(inv, node, outcome);
+    const step: StepRecord = { ...stepOf(id, node.node, env, ns.readyAt, outcome, input.sizeBytes), tier };
+    this.report(inv, step);
+    if (node.isSink) this.o.transport.report(inv.ctx.master, { kind: 'sink', invocationId: inv.id, node: id, skipped: false, output: ref });
+    this.dispatch(inv, node, ref, outcome.branch);
+  }
+
+  private async assembleInput(inv: InvocationState, node: IndexedNode, ns: NodeState): Promise<Val> {
+    const t = node.node.input;
+    if (t.kind === 'input') return this.workflowInput(inv);
+    if (t.kind === 'node') {
+      const a = ns.arrivals.get(t.node);
+      return a === undefined || a === 'skip' ? Val.fromValue(null) : Val.fromBuffer(await this.o.store.getBuffer(a));
+    }
+    const values = new Map<string, Arrival>();
+    await Promise.all(
+      [...ns.arrivals].map(async ([from, a]) => {
+        if (from === START) return;
+        values.set(from, a === 'skip' ? { skip: true } : { skip: false, value: Val.fromBuffer(await this.o.store.getBuffer(a)).decodedValue });
+      }),
+    );
+    const wf = (await this.workflowInput(inv)).decodedValue;
+    return Val.fromValue(assemble(t, (n) => values.get(n), wf));
+  }
+
+  private workflowInput(inv: InvocationState): Promise<Val> {
+    inv.workflowInput ??= this.o.store.getBuffer(inv.ctx.input).then((b) => Val.fromBuffer(b));
+    return inv.workflowInput;
+  }
+
+  private env(inv: InvocationState, workflowInput: Val): ExecEnv {
+    const dep = inv.dep;
+    return {
+      invocationId: inv.id,
+      workflow: dep.workflow,
+      version: dep.version,
+      functions: dep.dag.functions,
+      workflowInput,
+      deadline: inv.ctx.deadline,
+      signal: inv.abort.signal,
+      sandbox: this.o.sandbox,
+      exprs: this.exprs,
+      workerId: this.o.workerId,
+      now: this.now,
+      onStep: (step) => this.report(inv, step),
+    };
+  }
+
+  private async store(inv: InvocationState, node: IndexedNode, outcome: NodeOutcome): Promise<{ ref: StoredRef; tier: StepRecord['tier'] }> {
+    let local = 0;
+    let remote = node.isSink ? 1 : 0;
+    for (const e of node.children) {
+      if (e.branch !== undefined && e.branch !== outcome.branch) continue;
+      if (inv.ctx.mode === 'worker' && this.ownerOf(inv, e.to) === this.o.workerId) local++;
+      else remote++;
+    }
+    const ref = await this.o.store.put(inv.id, node.node.id, outcome.output.encoded, { local, remote });
+    return { ref, tier: ref.tier };
+  }
+
+  private ownerOf(inv: InvocationState, nodeId: string): string | undefined {
+    const group = inv.dep.nodes.get(nodeId)?.group;
+    return group === undefined ? undefined : inv.placement.groups[group];
+  }
+
+  /** Triggers every child edge: data on taken edges, skips on the rest (all skips when ref is null). */
+  private dispatch(inv: InvocationState, node: IndexedNode, ref: StoredRef | null, branch: number | undefined): void {
+    if (node.children.length === 0) return;
+    const local: Trigger[] = [];
+    const remote = new Map<string, Trigger[]>();
+    for (const e of node.children) {
+      const skip = ref === null || (e.branch !== undefined && e.branch !== branch);
+      const t: Trigger = {
+        invocationId: inv.id,
+        workflow: inv.dep.workflow,
+        version: inv.dep.version,
+        node: e.to,
+        from: node.node.id,
+        placement: inv.placement,
+        ctx: inv.ctx,
+        ...(skip ? { skip: true } : { ref: ref }),
+      };
+      const owner = this.ownerOf(inv, e.to);
+      if (inv.ctx.mode === 'worker' && owner === this.o.workerId) {
+        local.push(t);
+        continue;
+      }
+      const url = inv.ctx.mode === 'master' ? inv.ctx.master : owner === undefined ? undefined : inv.placement.workers[owner];
+      if (url === undefined) {
+        this.fail(inv, node, undefined, new AppError('WORKER_UNREACHABLE', `no worker address for node ${e.to} (worker ${owner ?? 'unknown'})`));
+        return;
+      }
+      const list = remote.get(url) ?? [];
+      list.push(t);
+      remote.set(url, list);
+    }
+    for (const [url, triggers] of remote) {
+      this.o.transport.sendTriggers(url, triggers, inv.ctx.deadline).catch((err: unknown) => this.fail(inv, node, undefined, err));
+    }
+    for (const t of local) this.record(t);
+  }
+
+  private fail(inv: InvocationState, node: IndexedNode, ns: NodeState | undefined, err: unknown): void {
+    const e = AppError.from(err);
+    if (inv.failed || this.ended.has(inv.id)) return;
+    inv.failed = true;
+    if (ns) {
+      ns.status = 'done';
+      this.report(inv, { ...this.emptyStep(inv, node, ns), status: 'failed', error: e.toWire() });
+    }
+    this.o.logger.warn({ invocationId: inv.id, node: node.node.id, err: e }, 'node failed');
+    this.o.transport.report(inv.ctx.master, { kind: 'failed', invocationId: inv.id, node: node.node.id, error: e.toWire() });
+  }
+
+  private emptyStep(inv: InvocationState, node: IndexedNode, ns: NodeState): StepRecord {
+    const now = this.now();
+    return {
+      node: node.node.id,
+      worker: this.o.workerId,
+      status: 'succeeded',
+      kind: node.node.kind,
+      attempts: 0,
+      readyAt: ns.readyAt,
+      startedAt: ns.readyAt,
+      finishedAt: now,
+      queueMs: 0,
+      cold: false,
+      inputBytes: 0,
+      outputBytes: 0,
+      tier: 'none',
+    };
+  }
+
+  private report(inv: InvocationState, step: StepRecord): void {
+    this.o.transport.report(inv.ctx.master, { kind: 'step', invocationId: inv.id, step });
+  }
+
+  /** Drops an invocation's state and frees its objects (the master calls this when it ends). */
+  async release(invocationId: string): Promise<void> {
+    const inv = this.invocations.get(invocationId);
+    this.invocations.delete(invocationId);
+    this.ended.set(invocationId, this.now());
+    inv?.abort.abort(new AppError('CANCELLED', `invocation ${invocationId} ended`));
+    await this.o.store.releaseInvocation(invocationId);
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    const grace = this.o.gcGraceMs ?? 60_000;
+    for (const [id, inv] of this.invocations) {
+      if (inv.ctx.deadline + grace < now) {
+        this.o.logger.warn({ invocationId: id }, 'dropping abandoned invocation');
+        this.release(id).catch((err: unknown) => this.o.logger.warn({ err, invocationId: id }, 'release failed'));
+      }
+    }
+    for (const [id, at] of this.ended) if (at + 10 * grace < now) this.ended.delete(id);
+  }
+
+  close(): void {
+    this.gc.abort();
+    for (const inv of this.invocations.values()) inv.abort.abort(new AppError('CANCELLED', 'worker is shutting down'));
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * Runs one node of any kind on this worker: a task in a sandbox (with retries, backoff and the
+ * invocation deadline), a pass node, a switch (which branch is taken), or a foreach (its body
+ * DAG once per item, at most `concurrency` at a time, entirely on this worker).
+ * Input and output reshaping (JSONata) happen here, around the node's own work.
+ */
+import { topologicalOrder } from '../../shared/dag/graph.js';
+import { assemble, type Arrival } from '../../shared/dag/template.js';
+import type { DagEdge, DagNode, ForeachNode, FunctionSpec, SwitchNode, TaskNode, WorkflowDag } from '../../shared/dag/types.js';
+import { AppError } from '../../shared/errors.js';
+import type { NodeId } from '../../shared/ids.js';
+import { backoffMs, delay } from '../../shared/retry.js';
+import type { StepRecord } from '../../shared/schema/wire.js';
+import type { Sandbox } from '../sandbox/types.js';
+import type { Expressions } from './expressions.js';
+import { functionKey } from './deployments.js';
+import { Val } from './value.js';
+
+export interface ExecEnv {
+  invocationId: string;
+  workflow: string;
+  version: number;
+  functions: Record<string, FunctionSpec>;
+  workflowInput: Val;
+  /** Epoch ms. */
+  deadline: number;
+  signal: AbortSignal;
+  sandbox: Sandbox;
+  exprs: Expressions;
+  workerId: string;
+  now: () => number;
+  /** Timeline records of nodes inside foreach bodies. */
+  onStep(step: StepRecord): void;
+}
+
+export interface NodeOutcome {
+  output: Val;
+  /** Switch: the case taken, -1 for the implicit default. */
+  branch?: number;
+  items?: number;
+  attempts: number;
+  cold: boolean;
+  queueMs: number;
+  startedAt: number;
+  allocation?: { cpu: number; memoryMb: number };
+  peakMemoryMb?: number | null;
+  cpuTimeMs?: number | null;
+}
+
+/** Runs `node` on an already assembled input (before its own `inputExpr`). */
+export async function executeNode(node: DagNode, input: Val, env: ExecEnv, label: string = node.id): Promise<NodeOutcome> {
+  const where = `node ${label}`;
+  let current = input;
+  if (node.inputExpr !== undefined) {
+    current = Val.fromValue(await env.exprs.evaluate(node.inputExpr, current.decodedValue, `${where} input`));
+  }
+  const startedAt = env.now();
+  let outcome: NodeOutcome;
+  switch (node.kind) {
+    case 'pass':
+      outcome = { output: current, attempts: 0, cold: false, queueMs: 0, startedAt };
+      break;
+    case 'switch':
+      outcome = { output: current, branch: await chooseBranch(node, current, env, where), attempts: 0, cold: false, queueMs: 0, startedAt };
+      break;
+    case 'task':
+      outcome = await runTask(node, current, env, label);
+      break;
+    case 'foreach':
+      outcome = await runForeach(node, current, env, label, startedAt);
+      break;
+  }
+  if (node.outputExpr !== undefined) {
+    outcome.output = Val.fromValue(await env.exprs.evaluate(node.outputExpr, outcome.output.decodedValue, `${where} output`));
+  }
+  return outcome;
+}
+
+async function chooseBranch(node: SwitchNode, input: Val, env: ExecEnv, where: string): Promise<number> {
+  for (const [i, c] of node.cases.entries()) {
+    if (c.when === null) return i;
+    if (await env.exprs.test(c.when, input.decodedValue, `${where} case ${i}`)) return i;
+  }
+  return -1;
+}
+
+async function runTask(node: TaskNode, input: Val, env: ExecEnv, label: string): Promise<NodeOutcome> {
+  const fn = env.functions[node.fn];
+  if (!fn) throw new AppError('FUNCTION_FAILED', `node ${label}: function ${node.fn} is not deployed`, { retryable: false });
+  const key = functionKey(env.workflow, env.version, fn.name);
+  const allocation = { cpu: fn.cpu, memoryMb: fn.memoryMb };
+  const startedAt = env.now();
+  for (let attempt = 1; ; attempt++) {
+    const remainingMs = env.deadline - env.now();
+    if (remainingMs <= 0) {
+      throw new AppError('INVOCATION_TIMEOUT', `node ${label}: the invocation deadline passed before function ${fn.name} could run`);
+    }
+    try {
+      const r = await env.sandbox.run(key, {
+        invocationId: env.invocationId,
+        node: label,
+        attempt,
+        input: input.encoded,
+        workflowInput: env.workflowInput.encoded,
+        timeoutMs: Math.min(fn.timeoutMs, remainingMs),
+        allocation,
+        signal: env.signal,
+      });
+      return {
+        output: Val.fromBuffer(r.output),
+        attempts: attempt,
+        cold: r.cold,
+        queueMs: r.queueMs,
+        startedAt,
+        allocation,
+        peakMemoryMb: r.peakMemoryMb,
+        cpuTimeMs: r.cpuTimeMs,
+      };
+    } catch (err) {
+      const e = AppError.from(err, 'FUNCTION_FAILED');
+      const last = !e.retryable || attempt > fn.retries || env.signal.aborted;
+      if (last) {
+        const tries = attempt === 1 ? '' : ` after ${attempt} attempts`;
+        throw new AppError(e.code, `function ${fn.name} (node ${label}) failed${tries}: ${e.message}`, {
+          details: { function: fn.name, node: label, attempts: attempt, ...(isRecord(e.details) ? e.details : {}) },
+          retryable: false,
+          cause: e,
+        });
+      }
+      const wait = Math.min(backoffMs(attempt), Math.max(0, env.deadline - env.now()));
+      await delay(wait, env.signal);
+    }
+  }
+}
+
+async function runForeach(node: ForeachNode, input: Val, env: ExecEnv, label: string, startedAt: number): Promise<NodeOutcome> {
+  const items = await env.exprs.evaluate(node.items, input.decodedValue, `node ${label} items`);
+  if (!Array.isArray(items)) {
+    throw new AppError('FUNCTION_FAILED', `node ${label}: items expression ${JSON.stringify(node.items)} gave ${typeof items}, expected an array`, {
+      retryable: false,
+    });
+  }
+  const results: unknown[] = new Array<unknown>(items.length);
+  let next = 0;
+  let cold = false;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      const r = await runLocalDag(node.body, Val.fromValue(items[i]), env, `${label}[${i}]`);
+      results[i] = r.output.decodedValue;
+      cold ||= r.cold;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(node.concurrency, items.length) }, worker));
+  return { output: Val.fromValue(results), items: items.length, attempts: 1, cold, queueMs: 0, startedAt };
+}
+
+interface LocalResult {
+  arrival: Arrival;
+  branch?: number;
+}
+
+const ORDER = new WeakMap<WorkflowDag, { order: NodeId[]; parents: Map<NodeId, DagEdge[]> }>();
+
+function plan(dag: WorkflowDag): { order: NodeId[]; parents: Map<NodeId, DagEdge[]> } {
+  let p = ORDER.get(dag);
+  if (!p) {
+    const topo = topologicalOrder(dag.nodes, dag.edges);
+    if (!topo.order) throw new AppError('WORKFLOW_INVALID', 'foreach body has a cycle');
+    const parents = new Map<NodeId, DagEdge[]>();
+    for (const e of dag.edges) parents.set(e.to, [...(parents.get(e.to) ?? []), e]);
+    p = { order: topo.order, parents };
+    ORDER.set(dag, p);
+  }
+  return p;
+}
+
+/** Runs a whole DAG on this worker with the values in memory (foreach bodies). */
+export async function runLocalDag(dag: WorkflowDag, input: Val, env: ExecEnv, prefix: string): Promise<{ output: Val; cold: boolean }> {
+  const { order, parents } = plan(dag);
+  const nodes = new Map(dag.nodes.map((n) => [n.id, n]));
+  const results = new Map<NodeId, Promise<LocalResult>>();
+  let cold = false;
+  for (const id of order) {
+    const node = nodes.get(id)!;
+    const incoming = parents.get(id) ?? [];
+    results.set(
+      id,
+      (async (): Promise<LocalResult> => {
+        const arrived = new Map<NodeId, Arrival>();
+        for (const e of incoming) {
+          const r = await results.get(e.from)!;
+          const skip = r.arrival.skip || (e.branch !== undefined && e.branch !== r.branch);
+          arrived.set(e.from, skip ? { skip: true } : r.arrival);
+        }
+        if (incoming.length > 0 && [...arrived.values()].every((a) => a.skip)) return { arrival: { skip: true } };
+        const value = incoming.length === 0 && node.input.kind === 'input' ? input : Val.fromValue(assemble(node.input, (n) => arrived.get(n), input.decodedValue));
+        const label = `${prefix}/${id}`;
+        const readyAt = env.now();
+        try {
+          const out = await executeNode(node, value, env, label);
+          cold ||= out.cold;
+          env.onStep(stepOf(label, node, env, readyAt, out, value.sizeBytes));
+          return { arrival: { skip: false, value: out.output.decodedValue }, ...(out.branch === undefined ? {} : { branch: out.branch }) };
+        } catch (err) {
+          env.onStep({ ...baseStep(label, node, env, readyAt), status: 'failed', error: AppError.from(err).toWire() });
+          throw err;
+        }
+      })(),
+    );
+  }
+  // Surface the first failure rather than an unhandled rejection of a later node.
+  const settled = await Promise.allSettled(results.values());
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  const finals = new Map<NodeId, Arrival>();
+  for (const [id, p] of results) finals.set(id, (await p).arrival);
+  return { output: Val.fromValue(assemble(dag.output, (n) => finals.get(n), input.decodedValue)), cold };
+}
+
+function baseStep(label: string, node: DagNode, env: ExecEnv, readyAt: number): StepRecord {
+  const now = env.now();
+  return {
+    node: label,
+    worker: env.workerId,
+    status: 'succeeded',
+    kind: node.kind,
+    attempts: 0,
+    readyAt,
+    startedAt: readyAt,
+    finishedAt: now,
+    queueMs: 0,
+    cold: false,
+    inputBytes: 0,
+    outputBytes: 0,
+    tier: 'none',
+  };
+}
+
+export function stepOf(label: string, node: DagNode, env: ExecEnv, readyAt: number, out: NodeOutcome, inputBytes: number): StepRecord {
+  const step: StepRecord = {
+    ...baseStep(label, node, env, readyAt),
+    attempts: out.attempts,
+    startedAt: out.startedAt,
+    queueMs: out.queueMs,
+    cold: out.cold,
+    inputBytes,
+    outputBytes: out.output.sizeBytes,
+  };
+  if (out.items !== undefined) step.items = out.items;
+  if (out.allocation) step.allocation = out.allocation;
+  if (out.peakMemoryMb !== undefined) step.peakMemoryMb = out.peakMemoryMb;
+  if (out.cpuTimeMs !== undefined) step.cpuTimeMs = out.cpuTimeMs;
+  return step;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

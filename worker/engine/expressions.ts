@@ -1,0 +1,48 @@
+/**
+ * JSONata evaluation for the engine: expressions are compiled once per deployment and cached by
+ * source. Evaluation errors become FUNCTION_FAILED errors naming the node and the expression.
+ */
+import jsonata from 'jsonata';
+import { AppError } from '../../shared/errors.js';
+
+type Compiled = ReturnType<typeof jsonata>;
+
+export class Expressions {
+  private readonly cache = new Map<string, Compiled>();
+
+  compile(source: string): Compiled {
+    let c = this.cache.get(source);
+    if (!c) {
+      c = jsonata(source);
+      this.cache.set(source, c);
+    }
+    return c;
+  }
+
+  async evaluate(source: string, input: unknown, where: string): Promise<unknown> {
+    try {
+      const value = (await this.compile(source).evaluate(input)) as unknown;
+      return toPlain(value);
+    } catch (err) {
+      const message = (err as { message?: string }).message ?? String(err);
+      throw new AppError('FUNCTION_FAILED', `${where}: expression ${JSON.stringify(source)} failed: ${message}`, {
+        retryable: false,
+        cause: err,
+      });
+    }
+  }
+
+  /** Evaluates a switch condition; JSONata truthiness (empty sequence, null, false, 0, '' are false). */
+  async test(source: string, input: unknown, where: string): Promise<boolean> {
+    const v = await this.evaluate(source, input, where);
+    if (Array.isArray(v)) return v.length > 0 && v.some(Boolean);
+    return Boolean(v);
+  }
+}
+
+/** JSONata marks result sequences with extra properties; normalise to plain values. */
+function toPlain(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (Array.isArray(value)) return Array.from(value as unknown[], (v) => (v === undefined ? null : v));
+  return value;
+}

@@ -1,0 +1,19 @@
+/**
+ * What the engine needs from the rest of the worker, as interfaces: the data plane (FaaStore),
+ * the sandbox, the transport to other workers and the master, and a clock. The engine is tested
+ * with real implementations of each; the interfaces keep it free of drivers.
+ */
+import type { Report, StoredRef, Trigger } from '../../shared/schema/wire.js';
+
+export interface DataPlane {
+  put(invocationId: string, key: string, value: Buffer, consumers: { local: number; remote: number }): Promise<StoredRef>;
+  getBuffer(ref: StoredRef): Promise<Buffer>;
+  releaseInvocation(invocationId: string): Promise<void>;
+}
+
+export interface Transport {
+  /** Delivers triggers to the worker (or master relay) at `url`; retries until `deadline` (epoch ms). */
+  sendTriggers(url: string, triggers: Trigger[], deadline: number): Promise<void>;
+  /** Queues a report for the master at `masterUrl`; batched and retried by the transport. */
+  report(masterUrl: string, report: Report): void;
+}

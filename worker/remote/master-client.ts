@@ -1,0 +1,59 @@
+/**
+ * The worker's side of membership: register with the master (retrying until it answers or the
+ * worker stops) and send heartbeats with capacity and load; a 404 on heartbeat means the master
+ * forgot us (restart) and triggers a new registration.
+ */
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { backoffMs, delay } from '../../shared/retry.js';
+import type { Registration, WorkerLoad } from '../../shared/schema/wire.js';
+import type { HttpClient } from '../../shared/http-client.js';
+
+export class MasterClient {
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly masterUrl: string,
+    private readonly registration: Registration,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Registers, retrying with backoff until the master answers or `close()`. */
+  async register(): Promise<void> {
+    for (let attempt = 1; !this.abort.signal.aborted; attempt++) {
+      try {
+        await this.http.json(`${this.masterUrl}/v1/workers`, 'POST', this.registration, 30_000);
+        this.logger.info({ master: this.masterUrl }, 'registered with master');
+        return;
+      } catch (err) {
+        const e = AppError.from(err);
+        if (!e.retryable) throw e;
+        if (attempt === 1 || attempt % 20 === 0) this.logger.warn({ err: e, master: this.masterUrl }, 'master not reachable yet, retrying');
+        await delay(backoffMs(attempt, { baseMs: 100, maxMs: 2000 }), this.abort.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Heartbeats every `everyMs` until `close()`. */
+  startHeartbeats(everyMs: number, load: () => WorkerLoad): void {
+    const loop = async (): Promise<void> => {
+      while (!this.abort.signal.aborted) {
+        await delay(everyMs, this.abort.signal).catch(() => undefined);
+        if (this.abort.signal.aborted) return;
+        try {
+          await this.http.json(`${this.masterUrl}/v1/workers/${encodeURIComponent(this.registration.id)}/heartbeat`, 'POST', { load: load() }, Math.max(1000, everyMs * 2));
+        } catch (err) {
+          const e = AppError.from(err);
+          if (e.statusCode === 404) await this.register();
+          else this.logger.warn({ err: e }, 'heartbeat failed');
+        }
+      }
+    };
+    loop().catch((err: unknown) => this.logger.error({ err }, 'heartbeat loop stopped'));
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+}

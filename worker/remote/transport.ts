@@ -1,0 +1,84 @@
+/**
+ * Delivery of triggers to peers (through the shared TriggerSender) and reports to the master.
+ * Reports are batched per tick too, retried a few times, then dropped with a warning (the master
+ * times the invocation out rather than hang).
+ */
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { backoffMs, delay } from '../../shared/retry.js';
+import type { Report, Trigger } from '../../shared/schema/wire.js';
+import type { PeerFetcher } from '../../faastore/index.js';
+import type { Transport } from '../engine/ports.js';
+import { errorFromResponse, type HttpClient } from '../../shared/http-client.js';
+import { TriggerSender, type TriggerSenderOptions } from '../../shared/trigger-sender.js';
+
+export interface HttpTransportOptions extends TriggerSenderOptions {
+  /** Attempts for one batch of reports. Default 5. */
+  reportAttempts?: number;
+}
+
+export class HttpTransport implements Transport, PeerFetcher {
+  private readonly triggers: TriggerSender;
+  private readonly reports = new Map<string, Report[]>();
+  private flushScheduled = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly logger: Logger,
+    private readonly options: HttpTransportOptions = {},
+  ) {
+    this.triggers = new TriggerSender(http, options);
+  }
+
+  sendTriggers(url: string, triggers: Trigger[], deadline: number): Promise<void> {
+    return this.triggers.send(url, triggers, deadline);
+  }
+
+  report(masterUrl: string, report: Report): void {
+    const list = this.reports.get(masterUrl) ?? [];
+    list.push(report);
+    this.reports.set(masterUrl, list);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const reports = [...this.reports];
+      this.reports.clear();
+      for (const [url, list] of reports) void this.sendReports(url, list);
+    });
+  }
+
+  private async sendReports(url: string, reports: Report[]): Promise<void> {
+    const attempts = this.options.reportAttempts ?? 5;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        await this.http.json(`${url}/v1/internal/reports`, 'POST', { reports }, this.options.attemptTimeoutMs ?? 5_000);
+        return;
+      } catch (err) {
+        const e = AppError.from(err);
+        if (!e.retryable || attempt === attempts || this.abort.signal.aborted) {
+          this.logger.warn({ err: e, master: url, reports: reports.length }, 'reports dropped');
+          return;
+        }
+        await delay(backoffMs(attempt, { baseMs: 50, maxMs: 2_000 }), this.abort.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** FaaStore's peer tier: reads an object held by another worker. */
+  async fetch(url: string, key: string, timeoutMs: number): Promise<Buffer> {
+    const res = await this.http.request(`${url}/v1/objects/${encodeURIComponent(key)}`, { method: 'GET', timeoutMs });
+    if (res.status === 200) return res.body;
+    throw errorFromResponse(`${url}/v1/objects`, res.status, res.body);
+  }
+
+  close(): void {
+    this.abort.abort();
+    this.triggers.close();
+  }
+}

@@ -1,0 +1,489 @@
+/**
+ * One runtime child: a Node process running `runtime/server.js`, its unix-socket connection, its
+ * cgroup, and the one request it runs at a time.
+ *
+ * Invariants: the process starts with a clean environment (PATH, HOME=/tmp: the machine's
+ * NODE_EXTRA_CA_CERTS alone costs ~47 ms per start) and joins its cgroup right after spawn; a run
+ * settles exactly once (result, handler error, timeout, cancellation, or the child's death,
+ * classified as OOM when the cgroup's OOM counter moved or V8 ran out of heap, else as a crash);
+ * after a timeout, cancellation or death the child is never reused; its cgroup is removed after
+ * the process has exited, then `exited` resolves.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { AppError, type ErrorCode } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { ChildCgroup } from './cgroup.js';
+import {
+  encodeFrame,
+  FrameDecoder,
+  LISTENING_LINE,
+  type Frame,
+  type RuntimeSource,
+} from './runtime/protocol.js';
+import type { Allocation, RunRequest } from './types.js';
+
+export interface ChildOptions {
+  id: string;
+  /** Deployment key, used in messages. */
+  label: string;
+  fnName: string;
+  source: RuntimeSource;
+  serverPath: string;
+  socketDir: string;
+  cwd: string;
+  allocation: Allocation;
+  cgroup: ChildCgroup | null;
+  startTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface ChildRunResult {
+  output: Buffer;
+  durationMs: number;
+  peakMemoryMb: number | null;
+  cpuTimeMs: number | null;
+}
+
+interface PendingRun {
+  id: number;
+  resolve: (r: ChildRunResult) => void;
+  reject: (err: AppError) => void;
+}
+
+const STDERR_TAIL_BYTES = 4096;
+const HEAP_OOM_RE =
+  /heap out of memory|Reached heap limit|Allocation failed - process out of memory/;
+
+export class RuntimeChild {
+  readonly id: string;
+  /** V8 old-space limit the process started with; a run needing more gets a new child. */
+  readonly heapMb: number;
+  readonly exited: Promise<void>;
+  private allocation: Allocation;
+  private socket: Socket | null = null;
+  private readonly decoder = new FrameDecoder();
+  private pending: PendingRun | null = null;
+  private readyWaiter: ((frame: Frame) => void) | null = null;
+  private nextRunId = 1;
+  private stderrTail = '';
+  /** Set once the child must not be reused: it was killed, or it is dying. */
+  private doomed = false;
+  /** Set when we signalled the process (its exit is expected). */
+  private killed = false;
+  private exitHandled = false;
+  private markExited!: () => void;
+
+  private constructor(
+    private readonly opts: ChildOptions,
+    private readonly proc: ChildProcessByStdio<null, Readable, Readable>,
+  ) {
+    this.id = opts.id;
+    this.allocation = opts.allocation;
+    this.heapMb = opts.allocation.memoryMb;
+    this.exited = new Promise((resolve) => (this.markExited = resolve));
+    proc.stderr.on('data', (c: Buffer) => this.onStderr(c));
+    // 'exit' can precede the last stderr bytes (V8's heap-OOM report); wait briefly for 'close'.
+    proc.once('exit', () => {
+      this.doomed = true;
+      const late = setTimeout(() => this.onExit(), 100);
+      proc.once('close', () => {
+        clearTimeout(late);
+        this.onExit();
+      });
+    });
+    // A failed spawn emits 'error' and may never emit 'exit'.
+    proc.once('error', () => {
+      if (proc.pid === undefined) this.onExit();
+    });
+  }
+
+  /** Spawns the child, loads the function; rejects with SANDBOX_UNAVAILABLE or FUNCTION_FAILED. */
+  static async start(opts: ChildOptions): Promise<RuntimeChild> {
+    const socketPath = join(opts.socketDir, `${opts.id}.sock`);
+    const proc = spawn(
+      process.execPath,
+      [
+        `--max-old-space-size=${Math.max(16, Math.floor(opts.allocation.memoryMb))}`,
+        opts.serverPath,
+        '--socket',
+        socketPath,
+      ],
+      {
+        cwd: opts.cwd,
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/tmp' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const child = new RuntimeChild(opts, proc);
+    const deadline = AbortSignal.timeout(opts.startTimeoutMs);
+    try {
+      if (proc.pid !== undefined) opts.cgroup?.join(proc.pid);
+      await child.waitListening(deadline);
+      await child.connect(socketPath, deadline);
+      await child.init(deadline);
+      return child;
+    } catch (err) {
+      child.kill();
+      await child.exited;
+      throw err instanceof AppError
+        ? err
+        : child.unavailable(`could not start: ${(err as Error).message}`, err);
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  /** True while the child can take another request. */
+  get usable(): boolean {
+    return !this.doomed;
+  }
+
+  get currentAllocation(): Allocation {
+    return this.allocation;
+  }
+
+  /** Applies CPU quota and memory limit now (µs: a cgroup write); a no-op when unchanged. */
+  resize(allocation: Allocation): void {
+    if (allocation.cpu === this.allocation.cpu && allocation.memoryMb === this.allocation.memoryMb)
+      return;
+    this.opts.cgroup?.setLimits(allocation);
+    this.allocation = { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
+  }
+
+  readLimits(): ReturnType<ChildCgroup['readLimits']> | null {
+    return this.opts.cgroup?.readLimits() ?? null;
+  }
+
+  run(req: RunRequest): Promise<ChildRunResult> {
+    if (this.doomed || this.socket === null) {
+      return Promise.reject(this.unavailable('is not running'));
+    }
+    if (this.pending !== null)
+      return Promise.reject(this.unavailable('is busy (one run at a time)'));
+    const { timeoutMs, signal } = req;
+    const id = this.nextRunId++;
+    const cgroup = this.opts.cgroup;
+    const mark = cgroup?.startRun() ?? null;
+    return new Promise<ChildRunResult>((resolve, reject) => {
+      const startedMs = performance.now();
+      const settle = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.pending = null;
+      };
+      const onAbort = (): void => {
+        settle();
+        this.kill();
+        reject(
+          new AppError('CANCELLED', `run of ${this.opts.label} cancelled`, {
+            details: { reason: String(signal?.reason) },
+          }),
+        );
+      };
+      const timer = setTimeout(() => {
+        settle();
+        this.kill();
+        reject(
+          new AppError(
+            'FUNCTION_TIMEOUT',
+            `function ${this.opts.label} timed out after ${timeoutMs} ms (its timeoutMs limit)`,
+            { details: { fn: this.opts.fnName, timeoutMs } },
+          ),
+        );
+      }, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending = {
+        id,
+        resolve: (r) => {
+          settle();
+          const usage = mark === null || cgroup === null ? null : cgroup.finishRun(mark);
+          resolve({
+            output: r.output,
+            durationMs: performance.now() - startedMs,
+            peakMemoryMb: usage?.peakMemoryMb ?? null,
+            cpuTimeMs: usage?.cpuTimeMs ?? r.cpuTimeMs,
+          });
+        },
+        reject: (err) => {
+          settle();
+          reject(err);
+        },
+      };
+      this.send({
+        kind: 'run',
+        id,
+        invocationId: req.invocationId,
+        node: req.node,
+        attempt: req.attempt,
+        timeoutMs,
+        input: req.input,
+        workflowInput: req.workflowInput ?? null,
+      });
+      if (signal?.aborted === true) onAbort();
+    });
+  }
+
+  /** SIGKILL (or `signal`); the child is never reused. `exited` resolves once it is gone. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.killed = true;
+    this.terminate(signal);
+  }
+
+  private terminate(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.doomed = true;
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+  }
+
+  private waitListening(deadline: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let seen = '';
+      const onData = (chunk: Buffer): void => {
+        seen += chunk.toString('utf8');
+        const at = seen.indexOf(`${LISTENING_LINE}\n`);
+        if (at < 0) return;
+        done();
+        const rest = seen.slice(at + LISTENING_LINE.length + 1);
+        if (rest !== '') this.logOutput('stdout', rest);
+        this.proc.stdout.on('data', (c: Buffer) => this.logOutput('stdout', c.toString('utf8')));
+        resolve();
+      };
+      const onExit = (): void => {
+        done();
+        reject(this.unavailable(`exited while starting: ${this.describeExit()}`));
+      };
+      const onError = (err: Error): void => {
+        done();
+        reject(this.unavailable(`could not be spawned: ${err.message}`, err));
+      };
+      const onTimeout = (): void => {
+        done();
+        reject(
+          this.unavailable(`did not listen within ${this.opts.startTimeoutMs} ms (startTimeoutMs)`),
+        );
+      };
+      const done = (): void => {
+        this.proc.stdout.off('data', onData);
+        this.proc.off('exit', onExit);
+        this.proc.off('error', onError);
+        deadline.removeEventListener('abort', onTimeout);
+      };
+      this.proc.stdout.on('data', onData);
+      this.proc.once('exit', onExit);
+      this.proc.once('error', onError);
+      deadline.addEventListener('abort', onTimeout, { once: true });
+    });
+  }
+
+  private connect(socketPath: string, deadline: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(socketPath);
+      const onError = (err: Error): void =>
+        reject(this.unavailable(`socket ${socketPath}: ${err.message}`, err));
+      const onTimeout = (): void => {
+        socket.destroy();
+        reject(
+          this.unavailable(`did not accept a connection within ${this.opts.startTimeoutMs} ms`),
+        );
+      };
+      deadline.addEventListener('abort', onTimeout, { once: true });
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        socket.off('error', onError);
+        deadline.removeEventListener('abort', onTimeout);
+        this.socket = socket;
+        socket.on('data', (chunk: Buffer) => this.onData(chunk));
+        // A broken connection means a dead or broken child; the exit handler classifies it.
+        socket.on('error', () => this.terminate());
+        socket.on('close', () => this.terminate());
+        resolve();
+      });
+    });
+  }
+
+  private init(deadline: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onTimeout = (): void => {
+        this.readyWaiter = null;
+        reject(
+          this.unavailable(
+            `did not load ${this.opts.fnName} within ${this.opts.startTimeoutMs} ms`,
+          ),
+        );
+      };
+      deadline.addEventListener('abort', onTimeout, { once: true });
+      void this.exited.then(() => {
+        if (this.readyWaiter === null) return;
+        this.readyWaiter = null;
+        deadline.removeEventListener('abort', onTimeout);
+        reject(
+          new AppError(
+            'FUNCTION_CRASHED',
+            `function ${this.opts.label} exited while loading (${this.describeExit()})`,
+            {
+              retryable: false,
+              details: {
+                phase: 'init',
+                exitCode: this.proc.exitCode,
+                signal: this.proc.signalCode,
+                stderr: this.stderrTail,
+              },
+            },
+          ),
+        );
+      });
+      this.readyWaiter = (frame) => {
+        this.readyWaiter = null;
+        deadline.removeEventListener('abort', onTimeout);
+        if (frame.kind === 'ready') resolve();
+        else if (frame.kind === 'error') {
+          reject(
+            new AppError(
+              'FUNCTION_FAILED',
+              `loading function ${this.opts.label} failed: ${frame.message}`,
+              {
+                retryable: false,
+                details: {
+                  phase: 'init',
+                  message: frame.message,
+                  stack: frame.stack,
+                  name: frame.name,
+                },
+              },
+            ),
+          );
+        } else reject(this.unavailable(`answered init with a ${frame.kind} frame`));
+      };
+      this.send({ kind: 'init', fnName: this.opts.fnName, source: this.opts.source });
+    });
+  }
+
+  private send(frame: Frame): void {
+    const socket = this.socket;
+    if (socket === null) return;
+    const pieces = encodeFrame(frame);
+    if (pieces.length === 1) {
+      socket.write(pieces[0]!);
+      return;
+    }
+    socket.cork();
+    for (const piece of pieces) socket.write(piece);
+    socket.uncork();
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.fail('FUNCTION_CRASHED', `sent a malformed frame: ${(err as Error).message}`);
+      return;
+    }
+    for (const frame of frames) this.onFrame(frame);
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.readyWaiter !== null) {
+      this.readyWaiter(frame);
+      return;
+    }
+    const pending = this.pending;
+    if (frame.kind !== 'result' && frame.kind !== 'error') {
+      this.fail('FUNCTION_CRASHED', `sent an unexpected ${frame.kind} frame`);
+      return;
+    }
+    // A late answer to a run already settled (timed out, cancelled) is dropped.
+    if (pending === null || frame.id !== pending.id) return;
+    if (frame.kind === 'result') {
+      pending.resolve({
+        output: frame.output,
+        durationMs: 0,
+        peakMemoryMb: null,
+        cpuTimeMs: frame.cpuTimeUs / 1000,
+      });
+      return;
+    }
+    pending.reject(
+      new AppError('FUNCTION_FAILED', `function ${this.opts.label} threw: ${frame.message}`, {
+        details: { message: frame.message, stack: frame.stack, name: frame.name },
+      }),
+    );
+  }
+
+  /** Protocol violation: kill the child and fail the run in flight. */
+  private fail(code: ErrorCode, what: string): void {
+    const pending = this.pending;
+    this.kill();
+    pending?.reject(new AppError(code, `sandbox ${this.id} of ${this.opts.label} ${what}`));
+  }
+
+  private onStderr(chunk: Buffer): void {
+    const text = chunk.toString('utf8');
+    this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    this.logOutput('stderr', text);
+  }
+
+  private logOutput(stream: 'stdout' | 'stderr', text: string): void {
+    this.opts.logger.debug({ sandboxId: this.id, stream, text: text.trimEnd() }, 'function output');
+  }
+
+  private onExit(): void {
+    if (this.exitHandled) return;
+    this.exitHandled = true;
+    const wasKilled = this.killed;
+    this.doomed = true;
+    const pending = this.pending;
+    if (pending !== null) {
+      const oom = (this.opts.cgroup?.oomKills() ?? 0) > 0 || HEAP_OOM_RE.test(this.stderrTail);
+      const details = {
+        fn: this.opts.fnName,
+        exitCode: this.proc.exitCode,
+        signal: this.proc.signalCode,
+        memoryMb: this.allocation.memoryMb,
+        stderr: this.stderrTail,
+      };
+      pending.reject(
+        oom
+          ? new AppError(
+              'FUNCTION_OOM',
+              `function ${this.opts.label} ran out of memory (limit ${this.allocation.memoryMb} MB)`,
+              { details },
+            )
+          : new AppError(
+              'FUNCTION_CRASHED',
+              `function ${this.opts.label} exited mid-run (${this.describeExit()})`,
+              { details },
+            ),
+      );
+    } else if (!wasKilled) {
+      this.opts.logger.warn(
+        { sandboxId: this.id, exit: this.describeExit() },
+        'idle sandbox exited',
+      );
+    }
+    this.socket?.destroy();
+    const removal = this.opts.cgroup?.remove() ?? Promise.resolve();
+    removal
+      .catch((err: unknown) =>
+        this.opts.logger.warn({ err, sandboxId: this.id }, 'cgroup removal failed'),
+      )
+      .finally(() => this.markExited());
+  }
+
+  private describeExit(): string {
+    const { exitCode, signalCode } = this.proc;
+    const how = signalCode !== null ? `signal ${signalCode}` : `exit code ${exitCode}`;
+    const tail = this.stderrTail.trim();
+    return tail === '' ? how : `${how}; stderr: ${tail.slice(-500)}`;
+  }
+
+  private unavailable(what: string, cause?: unknown): AppError {
+    return new AppError('SANDBOX_UNAVAILABLE', `sandbox ${this.id} of ${this.opts.label} ${what}`, {
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+}

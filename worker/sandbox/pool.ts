@@ -1,0 +1,252 @@
+/**
+ * The warm pool of one deployed function: children run one request at a time (like Lambda), are
+ * reused most-recently-idle first, evicted after `idleMs` idle, and capped at `maxConcurrency`
+ * (children running, starting or idle); requests beyond the cap wait FIFO and report the wait as
+ * `queueMs`.
+ *
+ * Invariants: a request is settled exactly once; a child is in exactly one of idle, busy, or
+ * retired; a dead or killed child never returns to idle, and the slot it frees goes to the head of
+ * the queue. Generic over the child type so the Docker sandbox can reuse it.
+ */
+import { performance } from 'node:perf_hooks';
+import { AppError } from '../../shared/errors.js';
+import type { Allocation } from './types.js';
+
+/** What the pool needs of a sandbox child. */
+export interface PooledChild {
+  readonly id: string;
+  /** Largest memory allocation this child can honour (e.g. its V8 heap limit). */
+  readonly heapMb: number;
+  readonly usable: boolean;
+  readonly exited: Promise<void>;
+  kill(): void;
+}
+
+export interface PoolOptions<C extends PooledChild> {
+  /** Deployment key, for messages. */
+  label: string;
+  /** Starts one child sized for `allocation`. */
+  start: (allocation: Allocation) => Promise<C>;
+  /** Children (running, starting or idle) at most. */
+  maxConcurrency: number;
+  /** Idle children are killed after this long. */
+  idleMs: number;
+}
+
+export interface Lease<C> {
+  child: C;
+  cold: boolean;
+  queueMs: number;
+  initMs: number;
+}
+
+interface Waiter<C> {
+  allocation: Allocation;
+  enqueuedMs: number;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+  resolve: (lease: Lease<C>) => void;
+  reject: (err: unknown) => void;
+}
+
+export class FunctionPool<C extends PooledChild> {
+  private readonly idle: C[] = [];
+  private readonly busy = new Set<C>();
+  private readonly idleTimers = new Map<C, NodeJS.Timeout>();
+  private readonly queue: Waiter<C>[] = [];
+  private readonly exits = new Set<Promise<void>>();
+  private starting = 0;
+  private readonly startingNow = new Set<Promise<C>>();
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions<C>) {}
+
+  stats(): { warm: number; busy: number; queued: number } {
+    return {
+      warm: this.idle.length,
+      busy: this.busy.size + this.starting,
+      queued: this.queue.length,
+    };
+  }
+
+  /** Live children, idle or busy. */
+  children(): C[] {
+    return [...this.idle, ...this.busy];
+  }
+
+  /** A child for one request: warm if one fits, else a new one, else a place in the queue. */
+  acquire(allocation: Allocation, signal?: AbortSignal): Promise<Lease<C>> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (signal?.aborted === true) return Promise.reject(cancelled(this.opts.label));
+    const warm = this.takeIdle(allocation.memoryMb);
+    if (warm !== null) return Promise.resolve({ child: warm, cold: false, queueMs: 0, initMs: 0 });
+    if (this.total() < this.opts.maxConcurrency) return this.startFor(allocation, 0);
+    return new Promise<Lease<C>>((resolve, reject) => {
+      const waiter: Waiter<C> = {
+        allocation,
+        enqueuedMs: performance.now(),
+        signal,
+        onAbort: () => {
+          const at = this.queue.indexOf(waiter);
+          if (at >= 0) this.queue.splice(at, 1);
+          reject(cancelled(this.opts.label));
+        },
+        resolve,
+        reject,
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.queue.push(waiter);
+    });
+  }
+
+  /** Returns a child after its run: to the next waiter, to idle, or (when dead) nowhere. */
+  release(child: C): void {
+    this.busy.delete(child);
+    if (this.closed || !child.usable) {
+      this.retire(child);
+      this.pump();
+      return;
+    }
+    const waiter = this.queue.shift();
+    if (waiter === undefined) {
+      this.idle.push(child);
+      const timer = setTimeout(() => this.evict(child), this.opts.idleMs);
+      timer.unref();
+      this.idleTimers.set(child, timer);
+      return;
+    }
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    const queueMs = performance.now() - waiter.enqueuedMs;
+    if (child.heapMb >= waiter.allocation.memoryMb) {
+      this.busy.add(child);
+      waiter.resolve({ child, cold: false, queueMs, initMs: 0 });
+      return;
+    }
+    this.retire(child);
+    this.startFor(waiter.allocation, queueMs).then(waiter.resolve, waiter.reject);
+  }
+
+  /** Starts children until `count` are idle (bounded by the cap). */
+  async prewarm(count: number, allocation: Allocation): Promise<void> {
+    const wanted = Math.min(count, this.opts.maxConcurrency) - this.idle.length;
+    const room = this.opts.maxConcurrency - this.total();
+    const leases = await Promise.allSettled(
+      Array.from({ length: Math.max(0, Math.min(wanted, room)) }, () =>
+        this.startFor(allocation, 0),
+      ),
+    );
+    for (const l of leases) if (l.status === 'fulfilled') this.release(l.value.child);
+    const failed = leases.find((l) => l.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  /** Forgets a child that is gone or going (called when it exits on its own). */
+  forget(child: C): void {
+    const at = this.idle.indexOf(child);
+    if (at >= 0) {
+      this.idle.splice(at, 1);
+      this.clearIdleTimer(child);
+      this.pump();
+    }
+  }
+
+  /** Kills every child, fails every waiter; resolves when all children have exited. */
+  async close(reason: string): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.queue.splice(0)) {
+      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.reject(this.closedError(reason));
+    }
+    for (const child of this.idle.splice(0)) this.retire(child);
+    // Busy children stay in `busy` until their run's owner releases them; only kill them here.
+    for (const child of this.busy) this.retire(child);
+    // Children still starting are retired by startFor as they come up.
+    await Promise.allSettled([...this.startingNow]);
+    await Promise.all([...this.exits]);
+  }
+
+  private total(): number {
+    return this.idle.length + this.busy.size + this.starting;
+  }
+
+  private takeIdle(memoryMb: number): C | null {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const child = this.idle[i]!;
+      if (!child.usable || child.heapMb < memoryMb) continue;
+      this.idle.splice(i, 1);
+      this.clearIdleTimer(child);
+      this.busy.add(child);
+      return child;
+    }
+    // At the cap with only too-small idle children: replace one rather than queue forever.
+    if (this.total() >= this.opts.maxConcurrency) {
+      const small = this.idle.shift();
+      if (small !== undefined) this.retire(small);
+    }
+    return null;
+  }
+
+  private async startFor(allocation: Allocation, queueMs: number): Promise<Lease<C>> {
+    this.starting++;
+    const startedMs = performance.now();
+    const start = this.opts.start(allocation);
+    this.startingNow.add(start);
+    let child: C;
+    try {
+      child = await start;
+    } finally {
+      this.starting--;
+      this.startingNow.delete(start);
+    }
+    if (this.closed) {
+      this.retire(child);
+      throw this.closedError();
+    }
+    this.busy.add(child);
+    return { child, cold: true, queueMs, initMs: performance.now() - startedMs };
+  }
+
+  /** Gives freed capacity to the head of the queue. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.total() < this.opts.maxConcurrency && !this.closed) {
+      const waiter = this.queue.shift()!;
+      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      const queueMs = performance.now() - waiter.enqueuedMs;
+      this.startFor(waiter.allocation, queueMs).then(waiter.resolve, (err: unknown) => {
+        waiter.reject(err);
+        this.pump();
+      });
+    }
+  }
+
+  private evict(child: C): void {
+    const at = this.idle.indexOf(child);
+    if (at < 0) return;
+    this.idle.splice(at, 1);
+    this.retire(child);
+  }
+
+  private retire(child: C): void {
+    this.clearIdleTimer(child);
+    child.kill();
+    const exit = child.exited.finally(() => this.exits.delete(exit));
+    this.exits.add(exit);
+  }
+
+  private clearIdleTimer(child: C): void {
+    const timer = this.idleTimers.get(child);
+    if (timer !== undefined) clearTimeout(timer);
+    this.idleTimers.delete(child);
+  }
+
+  private closedError(reason = 'closed'): AppError {
+    return new AppError(
+      'SANDBOX_UNAVAILABLE',
+      `function ${this.opts.label} is not available: ${reason}`,
+    );
+  }
+}
+
+function cancelled(label: string): AppError {
+  return new AppError('CANCELLED', `run of ${label} cancelled while waiting for a sandbox`);
+}

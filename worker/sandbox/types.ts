@@ -1,0 +1,87 @@
+/**
+ * The Sandbox interface: where the worker engine runs one function call. Two implementations
+ * share it (process children here, Docker containers later) and the same runtime server
+ * (`runtime/server.ts`) speaking the same frames (`runtime/protocol.ts`).
+ *
+ * A sandbox does not retry: a failed run is reported once, as an AppError with one of
+ * FUNCTION_FAILED, FUNCTION_TIMEOUT, FUNCTION_OOM, FUNCTION_CRASHED, SANDBOX_UNAVAILABLE (or
+ * CANCELLED when the caller's signal aborts). Retry policy belongs to the engine.
+ */
+import type { FunctionSpec } from '../../shared/dag/types.js';
+
+export interface FunctionDeployment {
+  /** `${workflow}@${version}/${fn}`; pools are kept per key. */
+  key: string;
+  workflow: string;
+  version: number;
+  fn: FunctionSpec;
+  /** Directory `handler` paths resolve against. */
+  baseDir: string;
+}
+
+export interface Allocation {
+  /** Cores; fractions allowed (0.5 = half a core of CFS quota). */
+  cpu: number;
+  memoryMb: number;
+}
+
+export interface RunRequest {
+  invocationId: string;
+  node: string;
+  attempt: number;
+  /** `encodeValue(step input)`. */
+  input: Buffer;
+  /** `encodeValue(invocation input)`: `ctx.workflowInput` and synthetic field pass-through. */
+  workflowInput?: Buffer;
+  /** Limit on the handler's run, counted from when the request reaches the sandbox child. */
+  timeoutMs: number;
+  allocation: Allocation;
+  /** Aborting cancels a queued run, or kills the child of a running one (CANCELLED). */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  /** `encodeValue(result)`. */
+  output: Buffer;
+  /** True when this run had to start its sandbox. */
+  cold: boolean;
+  /** Time spent waiting for a free slot under the per-function concurrency cap. */
+  queueMs: number;
+  /** Time spent starting the sandbox and loading the handler (0 when warm). */
+  initMs: number;
+  /** Handler run as seen by the worker: request sent → result received. */
+  durationMs: number;
+  /** Peak memory of the sandbox during this run; null without cgroups. */
+  peakMemoryMb: number | null;
+  /** CPU time used by the sandbox during this run; null when it cannot be measured. */
+  cpuTimeMs: number | null;
+  sandboxId: string;
+}
+
+export interface FunctionStats {
+  /** Started children waiting for work. */
+  warm: number;
+  /** Children running a request (or starting for one). */
+  busy: number;
+  /** Requests waiting under the concurrency cap. */
+  queued: number;
+}
+
+export interface SandboxStats {
+  sandboxes: number;
+  busy: number;
+  perFunction: Record<string, FunctionStats>;
+}
+
+export interface Sandbox {
+  readonly kind: 'process' | 'docker';
+  /** Idempotent per key; `prewarm` starts that many sandboxes ahead of the first run. */
+  deploy(d: FunctionDeployment, options?: { prewarm?: number }): Promise<void>;
+  run(key: string, req: RunRequest): Promise<RunResult>;
+  /** Changes a live sandbox's CPU quota and memory limit (harvesting). */
+  resize(sandboxId: string, allocation: Allocation): Promise<void>;
+  undeploy(key: string): Promise<void>;
+  stats(): SandboxStats;
+  /** Idempotent; kills every child and removes every cgroup this sandbox made. */
+  close(): Promise<void>;
+}

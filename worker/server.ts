@@ -1,0 +1,131 @@
+/**
+ * A running worker: owns the store, the sandbox, the engine, the HTTP server and the membership
+ * loop, and closes them in reverse order. `main.ts` only reads config and signals.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { parseWorkerId, type WorkerId } from '../shared/ids.js';
+import type { Logger } from '../shared/logger.js';
+import { createRedisTier, FaaStore } from '../faastore/index.js';
+import { buildWorkerApp } from './app.js';
+import type { WorkerConfig } from './config.js';
+import { DeploymentManager } from './deployer.js';
+import { Engine } from './engine/engine.js';
+import { HttpClient } from '../shared/http-client.js';
+import { MasterClient } from './remote/master-client.js';
+import { HttpTransport } from './remote/transport.js';
+import { ProcessSandbox } from './sandbox/process.js';
+import type { Sandbox } from './sandbox/types.js';
+
+export const WORKER_VERSION = '0.1.0';
+
+export class WorkerServer {
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly id: WorkerId,
+    readonly url: string,
+    private readonly app: FastifyInstance,
+    private readonly engine: Engine,
+    private readonly store: FaaStore,
+    private readonly sandbox: Sandbox,
+    private readonly http: HttpClient,
+    private readonly transport: HttpTransport,
+    private readonly master: MasterClient,
+    private readonly dataDir: { path: string; owned: boolean },
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(config: WorkerConfig, rootLogger: Logger): Promise<WorkerServer> {
+    const port = config.port;
+    const provisionalId = config.workerId ?? `w-${process.pid}`;
+    const id = parseWorkerId(provisionalId);
+    const logger = rootLogger.child({ workerId: id });
+    const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
+    const transport = new HttpTransport(http, logger);
+    const dataDir = config.dataDir
+      ? { path: config.dataDir, owned: false }
+      : { path: await mkdtemp(join(tmpdir(), `faasflow-${id}-`)), owned: true };
+    const sandbox = await ProcessSandbox.create({
+      workerId: id,
+      logger,
+      maxConcurrencyPerFunction: config.maxConcurrencyPerFunction,
+      idleMs: config.idleMs,
+    });
+    // The advertised URL is known only after listen when port is 0; the store needs it for peer
+    // refs, so listen first on a placeholder app is not possible: bind the port explicitly.
+    const redis = config.redisUrl ? await createRedisTier(config.redisUrl, { prefix: config.redisPrefix }) : null;
+    let url = config.advertiseUrl ?? '';
+    const storeRef: { store?: FaaStore } = {};
+    const engine = new Engine({
+      workerId: id,
+      sandbox,
+      store: {
+        put: (...a) => storeRef.store!.put(...a),
+        getBuffer: (r) => storeRef.store!.getBuffer(r),
+        releaseInvocation: async (i) => {
+          await storeRef.store!.releaseInvocation(i);
+        },
+      },
+      transport,
+      logger,
+    });
+    const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
+    const lazyStore = new Proxy({} as FaaStore, { get: (_t, p) => Reflect.get(storeRef.store!, p, storeRef.store) as unknown });
+    const app = buildWorkerApp({
+      workerId: id,
+      engine,
+      store: lazyStore,
+      sandbox,
+      deployer,
+      logger,
+      bodyLimitBytes: config.bodyLimitBytes,
+      ...(config.token === undefined ? {} : { token: config.token }),
+    });
+    await app.listen({ host: config.host, port });
+    const address = app.server.address();
+    const boundPort = typeof address === 'object' && address ? address.port : port;
+    if (url === '') url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
+    storeRef.store = await FaaStore.create({
+      workerId: id,
+      workerUrl: url,
+      redis,
+      peer: transport,
+      inlineMaxBytes: config.inlineMaxBytes,
+      memoryQuotaBytes: config.memoryQuotaMb * 1024 * 1024,
+      logger,
+    });
+    engine.start();
+    const master = new MasterClient(
+      http,
+      config.masterUrl,
+      { id, url, capacity: { cpu: config.cpu, memoryMb: config.memoryMb }, runtime: config.runtime, version: WORKER_VERSION },
+      logger,
+    );
+    const server = new WorkerServer(id, url, app, engine, storeRef.store, sandbox, http, transport, master, dataDir, logger);
+    logger.info({ url, master: config.masterUrl, runtime: sandbox.kind, redis: config.redisUrl ? 'configured' : 'none (peer tier)' }, 'worker listening');
+    await master.register();
+    master.startHeartbeats(config.heartbeatMs, () => {
+      const s = sandbox.stats();
+      return { running: engine.load.running, queued: Object.values(s.perFunction).reduce((a, f) => a + f.queued, 0), invocations: engine.load.invocations, memoryBytes: storeRef.store!.stats().memoryBytes };
+    });
+    return server;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.master.close();
+      await this.app.close();
+      this.engine.close();
+      this.transport.close();
+      await this.sandbox.close();
+      await this.store.close();
+      await this.http.close();
+      if (this.dataDir.owned) await rm(this.dataDir.path, { recursive: true, force: true });
+      this.logger.info('worker stopped');
+    })();
+    return this.closing;
+  }
+}
