@@ -7,7 +7,11 @@ export function parseFlags(argv: readonly string[]): Record<string, string | boo
   return parseArgs(argv).flags;
 }
 
-export function parseArgs(argv: readonly string[]): { flags: Record<string, string | boolean>; positional: string[] } {
+export function parseArgs(
+  argv: readonly string[],
+  /** Flags that never take a value, so `--json FILE` leaves FILE positional. */
+  booleans: ReadonlySet<string> = new Set(),
+): { flags: Record<string, string | boolean>; positional: string[] } {
   const flags: Record<string, string | boolean> = {};
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -24,7 +28,7 @@ export function parseArgs(argv: readonly string[]): { flags: Record<string, stri
     const rawKey = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     const key = rawKey.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
     if (eq !== -1) flags[key] = arg.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags[key] = argv[++i]!;
+    else if (!booleans.has(key) && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags[key] = argv[++i]!;
     else flags[key] = true;
   }
   return { flags, positional };

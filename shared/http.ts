@@ -49,11 +49,9 @@ function toAppError(err: FastifyError | AppError, bodyLimitBytes: number): AppEr
 /** Rejects requests without `authorization: Bearer <token>` (401), except the listed paths. */
 export function requireToken(app: FastifyInstance, token: string | undefined, open: readonly string[] = ['/healthz']): void {
   if (!token) return;
-  const expected = Buffer.from(`Bearer ${token}`);
   app.addHook('onRequest', (req, _reply, done) => {
     if (open.includes(req.url.split('?')[0] ?? '')) return done();
-    const got = Buffer.from(req.headers.authorization ?? '');
-    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+    if (!tokenMatches(req.headers.authorization, token)) {
       req.log.warn({ ip: req.ip, url: req.url }, 'rejected request without a valid cluster token');
       return done(new AppError('UNAUTHORIZED', 'missing or wrong cluster token (authorization: Bearer <token>)'));
     }
@@ -64,4 +62,11 @@ export function requireToken(app: FastifyInstance, token: string | undefined, op
 /** Accepts binary bodies as Buffers. */
 export function acceptBinary(app: FastifyInstance): void {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+}
+
+/** Constant-time check of an `authorization: Bearer <token>` header. */
+export function tokenMatches(header: string | undefined, token: string): boolean {
+  const expected = Buffer.from(`Bearer ${token}`);
+  const got = Buffer.from(header ?? '');
+  return got.length === expected.length && timingSafeEqual(got, expected);
 }

@@ -29,6 +29,8 @@ export interface IndexedGraph {
   sendBytes: Float64Array;
   /** Node indices in a topological order. */
   topo: Int32Array;
+  /** Position of each node in `topo`. */
+  topoPosition: Int32Array;
   /** Edges sorted by (from, to): endpoints as node indices, and bytes. */
   edgeFrom: Int32Array;
   edgeTo: Int32Array;
@@ -36,6 +38,8 @@ export interface IndexedGraph {
   /** Incoming edges of node v: `inEdges[inStart[v] .. inStart[v + 1])`, ascending edge index. */
   inStart: Int32Array;
   inEdges: Int32Array;
+  /** Outgoing edges of node u: edge indices `outStart[u] .. outStart[u + 1]` (sorted by from). */
+  outStart: Int32Array;
 }
 
 interface Demand {
@@ -99,11 +103,17 @@ export function indexGraph(
   const inEdges = new Int32Array(m);
   for (let k = 0; k < m; k++) inEdges[fill[edgeTo[k]!]!++] = k;
 
-  const topo = kahn(n, edgeFrom, edgeTo, inStart);
+  const outStart = new Int32Array(n + 1);
+  for (let k = 0; k < m; k++) outStart[edgeFrom[k]! + 1]!++;
+  for (let v = 0; v < n; v++) outStart[v + 1]! += outStart[v]!;
+
+  const topo = kahn(n, edgeTo, inStart, outStart);
   if (topo === null) {
     const cycle = topologicalOrder(dag.nodes, dag.edges).cycle ?? [];
     invalid(where, `the graph has a cycle: ${cycle.join(' -> ')}`);
   }
+  const topoPosition = new Int32Array(n);
+  for (let t = 0; t < n; t++) topoPosition[topo[t]!] = t;
   const level = new Int32Array(n);
   for (const v of topo) {
     for (let i = inStart[v]!; i < inStart[v + 1]!; i++) {
@@ -138,21 +148,20 @@ export function indexGraph(
     level,
     sendBytes,
     topo,
+    topoPosition,
     edgeFrom,
     edgeTo,
     edgeBytes,
     inStart,
     inEdges,
+    outStart,
   };
 }
 
-/** Kahn's algorithm over the CSR arrays; out-edges of u are contiguous because edges are sorted. */
-function kahn(n: number, edgeFrom: Int32Array, edgeTo: Int32Array, inStart: Int32Array): Int32Array | null {
+/** Kahn's algorithm over the CSR arrays; `null` when the graph has a cycle. */
+function kahn(n: number, edgeTo: Int32Array, inStart: Int32Array, outStart: Int32Array): Int32Array | null {
   const indegree = new Int32Array(n);
   for (let v = 0; v < n; v++) indegree[v] = inStart[v + 1]! - inStart[v]!;
-  const outStart = new Int32Array(n + 1);
-  for (let k = 0; k < edgeFrom.length; k++) outStart[edgeFrom[k]! + 1]!++;
-  for (let v = 0; v < n; v++) outStart[v + 1]! += outStart[v]!;
   const topo = new Int32Array(n);
   let head = 0;
   let tail = 0;

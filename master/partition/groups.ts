@@ -30,6 +30,9 @@ export class Groups {
   /** Number of groups. */
   count: number;
   private readonly parent: Int32Array;
+  /** Members of each group as a ring: next[v] is the next member; two rings join in O(1). */
+  private readonly next: Int32Array;
+  private readonly size: Int32Array;
   private readonly memoryMb: Float64Array;
   private readonly cpuPeak: Float64Array;
   private readonly localBytes: Float64Array;
@@ -45,6 +48,8 @@ export class Groups {
     const n = graph.ids.length;
     this.count = n;
     this.parent = Int32Array.from({ length: n }, (_, v) => v);
+    this.next = Int32Array.from({ length: n }, (_, v) => v);
+    this.size = new Int32Array(n).fill(1);
     this.memoryMb = Float64Array.from(graph.memoryMb);
     this.cpuPeak = Float64Array.from(graph.cpu);
     this.localBytes = new Float64Array(n);
@@ -76,16 +81,31 @@ export class Groups {
     for (let v = 0; v < into.length; v++) into[v] = this.find(v);
   }
 
+  /** Number of nodes in the group rooted at `root`. */
+  sizeOf(root: number): number {
+    return this.size[root]!;
+  }
+
+  /** Calls `visit` with every member of the group rooted at `root`. */
+  forEachMember(root: number, visit: (v: number) => void): void {
+    let v = root;
+    do {
+      visit(v);
+      v = this.next[v]!;
+    } while (v !== root);
+  }
+
   /** Merges the groups of nodes `a` and `b` when the result fits; says whether it did. */
   tryMerge(a: number, b: number): boolean {
     const ra = this.find(a);
     const rb = this.find(b);
-    if (ra === rb || !this.fits(ra, rb)) return false;
-    this.union(ra, rb);
+    if (ra === rb || !this.canMerge(ra, rb)) return false;
+    this.merge(ra, rb);
     return true;
   }
 
-  private fits(ra: number, rb: number): boolean {
+  /** Whether the groups rooted at `ra` and `rb` (distinct roots) fit one worker together. */
+  canMerge(ra: number, rb: number): boolean {
     const { capacity, memoryQuotaBytes } = this.options;
     if (this.memoryMb[ra]! + this.memoryMb[rb]! > capacity.memoryMb + EPSILON) return false;
     const between = this.neighbours[ra]!.get(rb) ?? 0;
@@ -101,12 +121,17 @@ export class Groups {
     return true;
   }
 
-  private union(ra: number, rb: number): void {
+  /** Joins the groups rooted at `ra` and `rb` (distinct, checked by canMerge); returns the root. */
+  merge(ra: number, rb: number): number {
     // The root keeps the larger neighbour map, so only the smaller one is re-pointed.
     const [root, gone] =
       this.neighbours[ra]!.size >= this.neighbours[rb]!.size ? [ra, rb] : [rb, ra];
     this.parent[gone] = root;
     this.count--;
+    const after = this.next[root]!;
+    this.next[root] = this.next[gone]!;
+    this.next[gone] = after;
+    this.size[root]! += this.size[gone]!;
     this.memoryMb[root]! += this.memoryMb[gone]!;
     this.localBytes[root]! += this.localBytes[gone]!;
 
@@ -136,6 +161,7 @@ export class Groups {
     this.levels[root] = large;
     this.levels[gone] = EMPTY as Map<number, number>;
     this.cpuPeak[root] = peak;
+    return root;
   }
 }
 

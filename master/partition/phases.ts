@@ -21,20 +21,49 @@ export function mergeAlongCriticalPaths(
 ): void {
   const solver = new CriticalPathSolver(graph);
   const root = new Int32Array(graph.ids.length);
+  const { edgeFrom, edgeTo } = graph;
   const byWeight = (a: number, b: number): number => weightMs[b]! - weightMs[a]! || a - b;
+  groups.fillRoots(root);
+  let path = solver.solve(weightMs, root);
   while (groups.count > 1) {
-    groups.fillRoots(root);
-    const path = solver.solve(weightMs, root);
-    const candidates = path.edges.filter((e) => root[graph.edgeFrom[e]!] !== root[graph.edgeTo[e]!]);
+    const candidates = path.edges.filter((e) => root[edgeFrom[e]!] !== root[edgeTo[e]!]);
     candidates.sort(byWeight);
-    let merged = 0;
+    const madeLocal: number[] = [];
     for (const e of candidates) {
-      if (!groups.tryMerge(graph.edgeFrom[e]!, graph.edgeTo[e]!)) continue;
-      merged++;
+      const a = root[edgeFrom[e]!]!;
+      const b = root[edgeTo[e]!]!;
+      if (a === b || !groups.canMerge(a, b)) continue;
+      collectEdgesBetween(graph, groups, root, a, b, madeLocal);
+      const merged = groups.merge(a, b);
+      groups.forEachMember(merged, (v) => {
+        root[v] = merged;
+      });
       if (perRound === 'first') break;
     }
-    if (merged === 0) return;
+    if (madeLocal.length === 0) return;
+    path = solver.update(weightMs, root, madeLocal);
   }
+}
+
+/** Appends the edges between groups `a` and `b` (roots, per `root`), scanning the smaller one. */
+function collectEdgesBetween(
+  graph: IndexedGraph,
+  groups: Groups,
+  root: Int32Array,
+  a: number,
+  b: number,
+  into: number[],
+): void {
+  const [small, other] = groups.sizeOf(a) <= groups.sizeOf(b) ? [a, b] : [b, a];
+  const { inStart, inEdges, outStart, edgeFrom, edgeTo } = graph;
+  groups.forEachMember(small, (v) => {
+    for (let i = inStart[v]!; i < inStart[v + 1]!; i++) {
+      if (root[edgeFrom[inEdges[i]!]!] === other) into.push(inEdges[i]!);
+    }
+    for (let e = outStart[v]!; e < outStart[v + 1]!; e++) {
+      if (root[edgeTo[e]!] === other) into.push(e);
+    }
+  });
 }
 
 /**

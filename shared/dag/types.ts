@@ -26,7 +26,7 @@ export type FunctionSource =
  * Used for FaaSFlow's benchmarks and for load tests.
  */
 export interface SyntheticSpec {
-  /** Wall time the function takes, in ms (before the caller's runtime scale). Default 0. */
+  /** Wall time the function takes, in ms (importers apply any runtime scale before). Default 0. */
   sleepMs: number;
   /** Burn CPU instead of sleeping. Default false. */
   busy?: boolean;

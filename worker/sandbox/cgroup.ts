@@ -156,25 +156,29 @@ export class Cgroups {
   /** A new group for one child, or null when cgroups are not in use. */
   group(name: string, allocation: Allocation): ChildCgroup | null {
     const { mode } = this;
-    let group: ChildCgroup;
-    switch (mode.kind) {
-      case 'none':
-        return null;
-      case 'v1':
-        group = new V1Group(name, mode, this.root);
-        break;
-      case 'v2':
-        group = new V2Group(name, join(mode.mountPath, this.root, name));
-        break;
-      default:
-        return mode satisfies never;
+    if (mode.kind === 'none') return null;
+    try {
+      const group =
+        mode.kind === 'v1'
+          ? new V1Group(name, mode, this.root)
+          : new V2Group(name, join(mode.mountPath, this.root, name));
+      group.setLimits(allocation);
+      return group;
+    } catch (err) {
+      for (const base of this.bases()) tryRmdir(join(base, this.root, name));
+      throw new AppError('SANDBOX_UNAVAILABLE', `creating cgroup ${this.root}/${name} failed`, {
+        cause: err,
+        details: { reason: err instanceof Error ? err.message : String(err) },
+      });
     }
-    group.setLimits(allocation);
-    return group;
   }
 
-  /** Removes the root directories this instance created (left in place while another uses them). */
+  /**
+   * Removes our root (`root` is ours alone, even when a crashed predecessor made it) and the
+   * ancestors this instance created; a directory still in use by another instance stays.
+   */
   close(): void {
+    for (const base of this.bases()) tryRmdir(join(base, this.root));
     for (const dir of this.created.reverse()) tryRmdir(dir);
     this.created.length = 0;
   }

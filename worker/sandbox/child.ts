@@ -12,7 +12,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { AppError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ChildCgroup } from './cgroup.js';
@@ -78,13 +78,15 @@ export class RuntimeChild {
 
   private constructor(
     private readonly opts: ChildOptions,
-    private readonly proc: ChildProcessByStdio<null, Readable, Readable>,
+    private readonly proc: ChildProcessByStdio<Writable, Readable, Readable>,
   ) {
     this.id = opts.id;
     this.allocation = opts.allocation;
     this.heapMb = opts.allocation.memoryMb;
     this.exited = new Promise((resolve) => (this.markExited = resolve));
     proc.stderr.on('data', (c: Buffer) => this.onStderr(c));
+    // stdin only tells the child we are alive (it exits when the pipe closes); never written.
+    proc.stdin.on('error', () => undefined);
     // 'exit' can precede the last stderr bytes (V8's heap-OOM report); wait briefly for 'close'.
     proc.once('exit', () => {
       this.doomed = true;
@@ -110,11 +112,14 @@ export class RuntimeChild {
         opts.serverPath,
         '--socket',
         socketPath,
+        '--accept-timeout-ms',
+        String(opts.startTimeoutMs),
+        '--exit-with-stdin',
       ],
       {
         cwd: opts.cwd,
         env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/tmp' },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       },
     );
     const child = new RuntimeChild(opts, proc);
@@ -126,7 +131,7 @@ export class RuntimeChild {
       await child.init(deadline);
       return child;
     } catch (err) {
-      child.kill();
+      child.kill('start failed');
       await child.exited;
       throw err instanceof AppError
         ? err
@@ -178,7 +183,7 @@ export class RuntimeChild {
       };
       const onAbort = (): void => {
         settle();
-        this.kill();
+        this.kill('cancelled');
         reject(
           new AppError('CANCELLED', `run of ${this.opts.label} cancelled`, {
             details: { reason: String(signal?.reason) },
@@ -187,7 +192,7 @@ export class RuntimeChild {
       };
       const timer = setTimeout(() => {
         settle();
-        this.kill();
+        this.kill('timed out');
         reject(
           new AppError(
             'FUNCTION_TIMEOUT',
@@ -228,15 +233,19 @@ export class RuntimeChild {
     });
   }
 
-  /** SIGKILL (or `signal`); the child is never reused. `exited` resolves once it is gone. */
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+  /**
+   * SIGKILLs the child, which is never reused; `exited` resolves once it is gone. A run still in
+   * flight fails with SANDBOX_UNAVAILABLE (retryable: the function did nothing wrong).
+   */
+  kill(reason = 'stopped by the worker'): void {
     this.killed = true;
-    this.terminate(signal);
+    this.pending?.reject(this.unavailable(`was stopped mid-run: ${reason}`));
+    this.terminate();
   }
 
-  private terminate(signal: NodeJS.Signals = 'SIGKILL'): void {
+  private terminate(): void {
     this.doomed = true;
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 
   private waitListening(deadline: AbortSignal): Promise<void> {
@@ -416,9 +425,8 @@ export class RuntimeChild {
 
   /** Protocol violation: kill the child and fail the run in flight. */
   private fail(code: ErrorCode, what: string): void {
-    const pending = this.pending;
-    this.kill();
-    pending?.reject(new AppError(code, `sandbox ${this.id} of ${this.opts.label} ${what}`));
+    this.pending?.reject(new AppError(code, `sandbox ${this.id} of ${this.opts.label} ${what}`));
+    this.kill(what);
   }
 
   private onStderr(chunk: Buffer): void {

@@ -19,7 +19,8 @@ export interface PooledChild {
   readonly heapMb: number;
   readonly usable: boolean;
   readonly exited: Promise<void>;
-  kill(): void;
+  /** Stops the child for good; a run in flight fails, naming `reason`. */
+  kill(reason: string): void;
 }
 
 export interface PoolOptions<C extends PooledChild> {
@@ -103,7 +104,7 @@ export class FunctionPool<C extends PooledChild> {
   release(child: C): void {
     this.busy.delete(child);
     if (this.closed || !child.usable) {
-      this.retire(child);
+      this.retire(child, this.closed ? 'function closed' : 'no longer usable');
       this.pump();
       return;
     }
@@ -122,7 +123,7 @@ export class FunctionPool<C extends PooledChild> {
       waiter.resolve({ child, cold: false, queueMs, initMs: 0 });
       return;
     }
-    this.retire(child);
+    this.retire(child, 'replaced by a child with a larger memory allocation');
     this.startFor(waiter.allocation, queueMs).then(waiter.resolve, waiter.reject);
   }
 
@@ -157,9 +158,9 @@ export class FunctionPool<C extends PooledChild> {
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
       waiter.reject(this.closedError(reason));
     }
-    for (const child of this.idle.splice(0)) this.retire(child);
+    for (const child of this.idle.splice(0)) this.retire(child, reason);
     // Busy children stay in `busy` until their run's owner releases them; only kill them here.
-    for (const child of this.busy) this.retire(child);
+    for (const child of this.busy) this.retire(child, reason);
     // Children still starting are retired by startFor as they come up.
     await Promise.allSettled([...this.startingNow]);
     await Promise.all([...this.exits]);
@@ -181,7 +182,8 @@ export class FunctionPool<C extends PooledChild> {
     // At the cap with only too-small idle children: replace one rather than queue forever.
     if (this.total() >= this.opts.maxConcurrency) {
       const small = this.idle.shift();
-      if (small !== undefined) this.retire(small);
+      if (small !== undefined)
+        this.retire(small, 'replaced by a child with a larger memory allocation');
     }
     return null;
   }
@@ -199,7 +201,7 @@ export class FunctionPool<C extends PooledChild> {
       this.startingNow.delete(start);
     }
     if (this.closed) {
-      this.retire(child);
+      this.retire(child, 'function closed');
       throw this.closedError();
     }
     this.busy.add(child);
@@ -223,12 +225,12 @@ export class FunctionPool<C extends PooledChild> {
     const at = this.idle.indexOf(child);
     if (at < 0) return;
     this.idle.splice(at, 1);
-    this.retire(child);
+    this.retire(child, `idle for ${this.opts.idleMs} ms`);
   }
 
-  private retire(child: C): void {
+  private retire(child: C, reason: string): void {
     this.clearIdleTimer(child);
-    child.kill();
+    child.kill(reason);
     const exit = child.exited.finally(() => this.exits.delete(exit));
     this.exits.add(exit);
   }

@@ -48,6 +48,9 @@ export interface ProcessSandboxOptions {
   serverPath?: string;
 }
 
+/** Below this a Node child cannot even start. */
+const MIN_MEMORY_MB = 32;
+
 interface Deployed {
   deployment: FunctionDeployment;
   source: RuntimeSource;
@@ -165,6 +168,7 @@ export class ProcessSandbox implements Sandbox {
         details: { key, deployed: [...this.deployed.keys()] },
       });
     }
+    checkRequest(key, req);
     const lease = await entry.pool.acquire(req.allocation, req.signal);
     const { child } = lease;
     try {
@@ -235,7 +239,7 @@ export class ProcessSandbox implements Sandbox {
     const pools = [...this.deployed.values()].map((e) => e.pool);
     this.deployed.clear();
     await Promise.all(pools.map((p) => p.close('sandbox closed')));
-    await Promise.all([...this.children.values()].map((c) => (c.kill(), c.exited)));
+    await Promise.all([...this.children.values()].map((c) => (c.kill('sandbox closed'), c.exited)));
     this.cgroups.close();
     rmSync(this.socketDir, { recursive: true, force: true });
   }
@@ -276,6 +280,24 @@ export class ProcessSandbox implements Sandbox {
   private assertOpen(): void {
     if (this.closing !== null)
       throw new AppError('SANDBOX_UNAVAILABLE', 'process sandbox is closed');
+  }
+}
+
+function checkRequest(key: string, req: RunRequest): void {
+  const problems: string[] = [];
+  if (!Number.isFinite(req.timeoutMs) || req.timeoutMs <= 0) {
+    problems.push(`timeoutMs must be a positive number of ms, got ${req.timeoutMs}`);
+  }
+  if (!Number.isFinite(req.allocation.cpu) || req.allocation.cpu <= 0) {
+    problems.push(`allocation.cpu must be a positive number of cores, got ${req.allocation.cpu}`);
+  }
+  if (!Number.isFinite(req.allocation.memoryMb) || req.allocation.memoryMb < MIN_MEMORY_MB) {
+    problems.push(`allocation.memoryMb must be ≥ ${MIN_MEMORY_MB}, got ${req.allocation.memoryMb}`);
+  }
+  if (problems.length > 0) {
+    throw new AppError('BAD_REQUEST', `invalid run request for ${key}: ${problems.join('; ')}`, {
+      details: { key, problems },
+    });
   }
 }
 

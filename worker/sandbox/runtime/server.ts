@@ -1,6 +1,7 @@
 /**
  * The runtime server: runs inside a sandbox (a child process or a container), loads one function
- * and runs it on request. Usage: `node server.js --socket PATH`.
+ * and runs it on request. Usage: `node server.js --socket PATH [--accept-timeout-ms N]
+ * [--exit-with-stdin]`.
  *
  * It listens on the unix socket PATH, prints `LISTENING_LINE` on stdout, and serves one
  * connection (its worker) with the frames of `protocol.ts`: `init` → `ready` | `error{id:0}`,
@@ -9,9 +10,11 @@
  *
  * Invariants: a throwing handler (synchronously, asynchronously, or from a stray callback) is
  * reported on the run it belongs to and the server keeps serving; the server exits cleanly on
- * SIGTERM or when its worker's connection closes (so a dead worker leaves no orphans); it removes
- * the temp file of inline code on exit. It imports only node builtins, `shared/codec` and files of
- * this folder, so the folder can be copied into a container image.
+ * SIGTERM, when its worker's connection closes, when no worker connects in time, and (with
+ * `--exit-with-stdin`) when its stdin closes, so a dead worker leaves no orphans; no file it makes
+ * (socket, inline-code module) outlives the moment it is no longer needed. It imports only node
+ * builtins, `shared/codec` and files of this folder, so the folder can be copied into a container
+ * image.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -50,12 +53,31 @@ let server: Server | null = null;
 /** Runs not yet answered; a stray uncaught error is charged to them. */
 const inFlight = new Set<number>();
 
+const USAGE = `usage: server.js --socket PATH [--accept-timeout-ms N] [--exit-with-stdin]
+  --socket PATH            unix socket to listen on (the worker connects to it)
+  --accept-timeout-ms N    exit when no worker has connected after N ms (default 30000)
+  --exit-with-stdin        exit when stdin closes (the spawning worker died)
+`;
+
+function usage(problem: string): never {
+  process.stderr.write(`faasflow-runtime: ${problem}\n${USAGE}`);
+  process.exit(2);
+}
+
 function main(argv: readonly string[]): void {
-  const at = argv.indexOf('--socket');
-  const path = at >= 0 ? argv[at + 1] : undefined;
-  if (path === undefined || path === '') {
-    process.stderr.write('usage: server.js --socket PATH (a unix socket path to listen on)\n');
-    process.exit(2);
+  let path: string | undefined;
+  let acceptTimeoutMs = 30_000;
+  let exitWithStdin = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--socket') path = argv[++i];
+    else if (arg === '--accept-timeout-ms') acceptTimeoutMs = Number(argv[++i]);
+    else if (arg === '--exit-with-stdin') exitWithStdin = true;
+    else usage(`unknown argument ${JSON.stringify(arg)}`);
+  }
+  if (path === undefined || path === '') usage('--socket PATH is required');
+  if (!Number.isInteger(acceptTimeoutMs) || acceptTimeoutMs <= 0) {
+    usage('--accept-timeout-ms must be a positive integer');
   }
   socketPath = resolve(path);
   removeSocketFile();
@@ -64,6 +86,19 @@ function main(argv: readonly string[]): void {
   process.on('exit', cleanup);
   process.on('uncaughtException', (err) => strayError(err));
   process.on('unhandledRejection', (reason) => strayError(reason));
+  if (exitWithStdin) {
+    // The worker holds the other end of our stdin; it closes when the worker dies, however.
+    process.stdin.on('end', () => shutdown(0));
+    process.stdin.on('error', () => shutdown(0));
+    process.stdin.resume();
+  }
+  // A worker that dies between spawning us and connecting must not leave us waiting forever.
+  const acceptTimer = setTimeout(() => {
+    if (connection !== null) return;
+    process.stderr.write(`faasflow-runtime: no worker connected within ${acceptTimeoutMs} ms\n`);
+    shutdown(1);
+  }, acceptTimeoutMs);
+  acceptTimer.unref();
   server = createServer(accept);
   server.on('error', (err) => {
     process.stderr.write(`faasflow-runtime: cannot listen on ${socketPath}: ${err.message}\n`);

@@ -1,0 +1,15 @@
+/** `faasflow bench <suite>`: dispatch to the suites in test/bench/. */
+import { CliError } from './client.js';
+
+export async function runBench(positional: string[], flags: Record<string, string | boolean>): Promise<number> {
+  const suite = positional[0];
+  switch (suite) {
+    case 'partition': {
+      const { runPartitionBench } = await import('../../test/bench/partition.js');
+      await runPartitionBench(flags['smoke'] === true ? { genomeSizes: [10, 200], generatedSizes: [1000], repetitions: 20, largeRepetitions: 2 } : {});
+      return 0;
+    }
+    default:
+      throw new CliError(`unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition`, 2);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * A local cluster: one master and N workers as separate Node processes on this machine, for
+ * `faasflow up`, the end-to-end tests and the benchmarks. Readiness comes from the master's
+ * /healthz (all workers registered); stop sends SIGTERM, then SIGKILL after a grace period.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface LocalClusterOptions {
+  workers: number;
+  /** Master port; 0 picks a free one. */
+  port?: number;
+  redisUrl?: string;
+  runtime?: 'process' | 'docker';
+  mode?: 'worker' | 'master';
+  placement?: 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash';
+  /** Where the processes' logs go (one file each). Default: a temp folder. */
+  logDir: string;
+  logLevel?: string;
+  /** Extra environment for every process (FAASFLOW_* settings). */
+  env?: Record<string, string>;
+  /** Extra flags per worker index. */
+  workerFlags?: (index: number) => string[];
+  readyTimeoutMs?: number;
+}
+
+export interface ClusterProcess {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+}
+
+/** The compiled entry points, whether running from dist/ or from TypeScript sources. */
+export function distRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // Compiled: dist/deploy/local-cluster.js → dist. Sources: deploy/local-cluster.ts → <repo>/dist.
+  const compiled = resolve(here, '..');
+  if (existsSync(join(compiled, 'master', 'main.js'))) return compiled;
+  const fromSource = resolve(here, '..', 'dist');
+  if (existsSync(join(fromSource, 'master', 'main.js'))) return fromSource;
+  throw new Error(`compiled master not found under ${compiled} or ${fromSource}: run \`npm run build\` first`);
+}
+
+/** The environment children start with: ours minus what slows every Node start. */
+function childEnv(extra: Record<string, string> | undefined, logLevel: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: logLevel, ...extra };
+  delete env['NODE_EXTRA_CA_CERTS'];
+  delete env['NODE_OPTIONS'];
+  delete env['VITEST'];
+  return env;
+}
+
+export class LocalCluster {
+  readonly processes: ClusterProcess[] = [];
+  masterUrl = '';
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly o: LocalClusterOptions) {}
+
+  async start(): Promise<this> {
+    mkdirSync(this.o.logDir, { recursive: true });
+    const dist = distRoot();
+    const logLevel = this.o.logLevel ?? process.env['LOG_LEVEL'] ?? 'info';
+    const port = this.o.port ?? 0;
+    const masterFlags = [`--port=${port}`, `--mode=${this.o.mode ?? 'worker'}`, `--placement=${this.o.placement ?? 'greedy-jsq'}`];
+    const master = this.spawn('master', join(dist, 'master', 'main.js'), masterFlags, logLevel);
+    this.masterUrl = await this.waitForListening(master, 'master listening');
+    for (let i = 1; i <= this.o.workers; i++) {
+      const flags = [`--worker-id=w${i}`, `--master-url=${this.masterUrl}`, `--runtime=${this.o.runtime ?? 'process'}`, ...(this.o.workerFlags?.(i) ?? [])];
+      if (this.o.redisUrl) flags.push(`--redis-url=${this.o.redisUrl}`);
+      this.spawn(`worker-${i}`, join(dist, 'worker', 'main.js'), flags, logLevel);
+    }
+    await this.waitForWorkers(this.o.workers, this.o.readyTimeoutMs ?? 30_000);
+    return this;
+  }
+
+  private spawn(name: string, script: string, flags: string[], logLevel: string): ClusterProcess {
+    const logFile = join(this.o.logDir, `${name}.log`);
+    const out = createWriteStream(logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [script, ...flags], { env: childEnv(this.o.env, logLevel), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    const p = { name, child, logFile };
+    this.processes.push(p);
+    return p;
+  }
+
+  /** Reads the process's log lines until one with `msg` and a `url`. */
+  private waitForListening(p: ClusterProcess, msg: string): Promise<string> {
+    return new Promise((resolveUrl, reject) => {
+      let buffer = '';
+      const timer = setTimeout(() => reject(new Error(`${p.name} did not start within 15 s; see ${p.logFile}`)), 15_000);
+      const onData = (chunk: Buffer): void => {
+        buffer += chunk.toString('utf8');
+        for (const line of buffer.split('\n')) {
+          if (!line.includes(msg)) continue;
+          try {
+            const rec = JSON.parse(line) as { url?: string };
+            if (rec.url) {
+              clearTimeout(timer);
+              p.child.stdout?.off('data', onData);
+              resolveUrl(rec.url);
+              return;
+            }
+          } catch {
+            // partial line; wait for more
+          }
+        }
+      };
+      p.child.stdout?.on('data', onData);
+      p.child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${p.name} exited with code ${code} before it was ready; see ${p.logFile}`));
+      });
+    });
+  }
+
+  async waitForWorkers(count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`${this.masterUrl}/healthz`);
+        const body = (await res.json()) as { workers?: number };
+        if ((body.workers ?? 0) >= count) return;
+      } catch {
+        // not up yet
+      }
+      const dead = this.processes.find((p) => p.child.exitCode !== null);
+      if (dead) throw new Error(`${dead.name} exited with code ${dead.child.exitCode}; see ${dead.logFile}`);
+      await sleep(50);
+    }
+    throw new Error(`only some of ${count} workers registered within ${timeoutMs} ms; logs in ${this.o.logDir}`);
+  }
+
+  /** Stops one process (SIGTERM, then SIGKILL after `graceMs`). */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
+    const p = this.processes.find((x) => x.name === name);
+    if (p) await stopChild(p.child, signal, graceMs);
+  }
+
+  stop(graceMs = 5_000): Promise<void> {
+    this.stopping ??= Promise.all([...this.processes].reverse().map((p) => stopChild(p.child, 'SIGTERM', graceMs))).then(() => undefined);
+    return this.stopping;
+  }
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}

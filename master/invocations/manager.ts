@@ -1,0 +1,274 @@
+/**
+ * Runs invocations from the master's side: places the groups, sends the start triggers, collects
+ * the workers' reports (steps, sinks, failures), assembles the output, enforces the deadline,
+ * fails invocations whose workers die, and tells every worker involved to release the
+ * invocation's state and objects when it ends. The master is never on the path between two
+ * functions in WorkerSP mode; in MasterSP mode it relays every trigger itself.
+ */
+import { randomBytes } from 'node:crypto';
+import { decodeValue, encodeValue } from '../../shared/codec.js';
+import { assemble, type Arrival } from '../../shared/dag/template.js';
+import { AppError } from '../../shared/errors.js';
+import type { HttpClient } from '../../shared/http-client.js';
+import { newInvocationId } from '../../shared/ids.js';
+import type { Logger } from '../../shared/logger.js';
+import type { DispatchMode, Placement, Report, StoredRef, Trigger } from '../../shared/schema/wire.js';
+import type { TriggerSender } from '../../shared/trigger-sender.js';
+import jsonata from 'jsonata';
+import { place, type PlacementStrategy } from '../placement/index.js';
+import type { DeploymentTracker } from '../registry/deployments.js';
+import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
+import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
+import { MAX_STEPS, toJsonSafe, type InvocationRecord } from './record.js';
+
+export interface InvocationManagerOptions {
+  catalog: WorkflowCatalog;
+  registry: WorkerRegistry;
+  deployments: DeploymentTracker;
+  http: HttpClient;
+  sender: TriggerSender;
+  logger: Logger;
+  masterUrl: () => string;
+  mode: DispatchMode;
+  placement: PlacementStrategy;
+  inlineMaxBytes: number;
+  retain: number;
+  tenant?: string;
+}
+
+export interface StartRequest {
+  input: unknown;
+  timeoutMs: number;
+}
+
+export class InvocationManager {
+  private readonly records = new Map<string, InvocationRecord>();
+  private readonly inputs = new Map<string, Buffer>();
+  private cursor = 0;
+
+  constructor(private readonly o: InvocationManagerOptions) {
+    o.registry.onDeath((w) => this.onWorkerDeath(w));
+  }
+
+  get(id: string): InvocationRecord {
+    const r = this.records.get(id);
+    if (!r) throw new AppError('INVOCATION_NOT_FOUND', `invocation ${JSON.stringify(id)} is unknown (finished invocations are kept for the last ${this.o.retain})`);
+    return r;
+  }
+
+  /** Invocation inputs too large to inline, served to workers by GET /v1/objects/:key. */
+  inputObject(key: string): Buffer {
+    const b = this.inputs.get(key);
+    if (!b) throw new AppError('OBJECT_NOT_FOUND', `object ${key} is not held by the master`);
+    return b;
+  }
+
+  get running(): number {
+    let n = 0;
+    for (const r of this.records.values()) if (r.status === 'running') n++;
+    return n;
+  }
+
+  async start(workflow: string, req: StartRequest): Promise<InvocationRecord> {
+    const v = this.o.catalog.latest(workflow);
+    const workers = this.o.registry.ready().filter((w) => this.o.deployments.holds(w.id, v));
+    const id = newInvocationId();
+    const placement = this.placement(v, workers, id);
+    const now = Date.now();
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const r: InvocationRecord = {
+      id,
+      workflow: v.name,
+      version: v.version,
+      status: 'running',
+      startedAt: now,
+      deadline: now + req.timeoutMs,
+      placement,
+      pendingSinks: new Set(v.dag.sinks),
+      sinkOutputs: new Map(),
+      steps: [],
+      stepsDropped: 0,
+      done,
+      settle,
+    };
+    this.records.set(id, r);
+    this.trim();
+    const input = this.inputRef(r, encodeValue(req.input));
+    r.timer = setTimeout(() => this.finish(r, 'timed_out', undefined, new AppError('INVOCATION_TIMEOUT', `invocation ${id} did not finish within ${req.timeoutMs} ms`)), req.timeoutMs);
+    r.timer.unref();
+    for (const w of new Set(placement.groups)) this.adjustInflight(w, +1);
+    const ctx = { tenant: this.o.tenant ?? 'default', deadline: r.deadline, input, master: this.o.masterUrl(), mode: this.o.mode };
+    const byUrl = new Map<string, Trigger[]>();
+    for (const node of v.dag.sources) {
+      const owner = placement.groups[v.partition.groupOf[node]!]!;
+      const t: Trigger = { invocationId: id, workflow: v.name, version: v.version, node, from: null, ref: input, placement, ctx };
+      const url = placement.workers[owner]!;
+      byUrl.set(url, [...(byUrl.get(url) ?? []), t]);
+    }
+    await Promise.all(
+      [...byUrl].map(([url, triggers]) =>
+        this.o.sender.send(url, triggers, r.deadline).catch((err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err))),
+      ),
+    );
+    return r;
+  }
+
+  private placement(v: WorkflowVersion, workers: WorkerView[], key: string): Placement {
+    const groups = place({
+      strategy: this.o.placement,
+      workers: workers.map((w) => ({ id: w.id, cpu: w.capacity.cpu, load: w.load.running + w.load.queued + w.inflight })),
+      groups: v.partition.groups.length,
+      weights: v.partition.groups.map((g) => g.length),
+      key,
+      cursor: this.cursor,
+    });
+    this.cursor += v.partition.groups.length;
+    const urls: Record<string, string> = {};
+    for (const w of workers) if (groups.includes(w.id)) urls[w.id] = w.url;
+    return { groups, workers: urls };
+  }
+
+  private inputRef(r: InvocationRecord, buf: Buffer): StoredRef {
+    if (buf.length <= this.o.inlineMaxBytes) return { tier: 'inline', data: buf.toString('base64'), sizeBytes: buf.length };
+    const key = `input:${r.id}:${randomBytes(4).toString('hex')}`;
+    this.inputs.set(key, buf);
+    r.inputKey = key;
+    return { tier: 'peer', key, worker: 'master', url: this.o.masterUrl(), sizeBytes: buf.length };
+  }
+
+  /** Worker reports, in any order and possibly repeated. */
+  accept(reports: readonly Report[]): void {
+    for (const rep of reports) {
+      const r = this.records.get(rep.invocationId);
+      if (!r) continue;
+      switch (rep.kind) {
+        case 'step':
+          if (r.steps.length < MAX_STEPS) r.steps.push(rep.step);
+          else r.stepsDropped++;
+          break;
+        case 'sink':
+          if (r.status !== 'running' || !r.pendingSinks.delete(rep.node)) break;
+          r.sinkOutputs.set(rep.node, rep.skipped ? null : (rep.output ?? null));
+          if (r.pendingSinks.size === 0) this.complete(r);
+          break;
+        case 'failed':
+          this.finish(r, 'failed', undefined, AppError.fromWire(rep.error));
+          break;
+      }
+    }
+  }
+
+  /** MasterSP: every trigger comes here and is forwarded to the worker that owns its node. */
+  relay(triggers: readonly Trigger[]): void {
+    const byUrl = new Map<string, Trigger[]>();
+    for (const t of triggers) {
+      const r = this.records.get(t.invocationId);
+      if (!r || r.status !== 'running') continue;
+      const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+      const group = v?.partition.groupOf[t.node];
+      const owner = group === undefined ? undefined : r.placement.groups[group];
+      const url = owner === undefined ? undefined : r.placement.workers[owner];
+      if (url === undefined) throw new AppError('BAD_REQUEST', `cannot route node ${t.node} of invocation ${t.invocationId}`);
+      byUrl.set(url, [...(byUrl.get(url) ?? []), t]);
+    }
+    for (const [url, list] of byUrl) {
+      this.o.sender.send(url, list, list[0]!.ctx.deadline).catch((err: unknown) => {
+        const r = this.records.get(list[0]!.invocationId);
+        if (r) this.finish(r, 'failed', undefined, AppError.from(err));
+      });
+    }
+  }
+
+  private complete(r: InvocationRecord): void {
+    this.assembleOutput(r).then(
+      (output) => this.finish(r, 'succeeded', output),
+      (err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err)),
+    );
+  }
+
+  private async assembleOutput(r: InvocationRecord): Promise<unknown> {
+    const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+    if (!v) throw new AppError('WORKFLOW_NOT_FOUND', `workflow ${r.workflow} version ${r.version} was deleted while running`);
+    const values = new Map<string, Arrival>();
+    await Promise.all(
+      [...r.sinkOutputs].map(async ([node, ref]) => {
+        if (ref === null) return values.set(node, { skip: true });
+        const owner = r.placement.groups[v.partition.groupOf[node]!]!;
+        const buf = ref.tier === 'inline' ? Buffer.from(ref.data, 'base64') : await this.fetchObject(r.placement.workers[owner]!, ref);
+        return values.set(node, { skip: false, value: decodeValue(buf) });
+      }),
+    );
+    let out = assemble(v.dag.output, (n) => values.get(n), null);
+    if (v.dag.outputExpr !== undefined) {
+      try {
+        out = (await jsonata(v.dag.outputExpr).evaluate(out)) as unknown;
+      } catch (err) {
+        throw new AppError('FUNCTION_FAILED', `workflow output expression failed: ${(err as Error).message}`, { retryable: false });
+      }
+    }
+    return toJsonSafe(out ?? null);
+  }
+
+  private async fetchObject(url: string, ref: StoredRef): Promise<Buffer> {
+    const res = await this.o.http.request(`${url}/v1/objects/fetch`, { method: 'POST', body: JSON.stringify({ ref }), contentType: 'application/json', timeoutMs: 30_000 });
+    if (res.status !== 200) throw new AppError('STORE_UNAVAILABLE', `fetching the output from ${url} failed with ${res.status}: ${res.body.toString('utf8', 0, 200)}`);
+    return res.body;
+  }
+
+  private finish(r: InvocationRecord, status: InvocationRecord['status'], output?: unknown, error?: AppError): void {
+    if (r.status !== 'running') return;
+    r.status = status;
+    r.finishedAt = Date.now();
+    if (status === 'succeeded') r.output = output;
+    if (error) r.error = error.toWire();
+    if (r.timer) clearTimeout(r.timer);
+    if (r.inputKey) this.inputs.delete(r.inputKey);
+    for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
+    r.settle();
+    this.release(r);
+    this.o.logger.debug({ invocationId: r.id, status }, 'invocation finished');
+  }
+
+  private release(r: InvocationRecord): void {
+    for (const url of new Set(Object.values(r.placement.workers))) {
+      this.o.http
+        .request(`${url}/v1/invocations/${r.id}/release`, { method: 'POST', timeoutMs: 10_000 })
+        .catch((err: unknown) => this.o.logger.warn({ err, invocationId: r.id, worker: url }, 'release failed'));
+    }
+  }
+
+  private adjustInflight(workerId: string, delta: number): void {
+    const w = this.o.registry.get(workerId);
+    if (w) w.inflight = Math.max(0, w.inflight + delta);
+  }
+
+  private onWorkerDeath(w: WorkerView): void {
+    this.o.deployments.forget(w.id);
+    for (const r of this.records.values()) {
+      if (r.status === 'running' && r.placement.groups.includes(w.id)) {
+        this.finish(r, 'failed', undefined, new AppError('WORKER_UNREACHABLE', `worker ${w.id} stopped responding while running invocation ${r.id}`));
+      }
+    }
+  }
+
+  cancel(id: string): InvocationRecord {
+    const r = this.get(id);
+    this.finish(r, 'cancelled', undefined, new AppError('CANCELLED', `invocation ${id} was cancelled`));
+    return r;
+  }
+
+  private trim(): void {
+    if (this.records.size <= this.o.retain) return;
+    for (const [id, r] of this.records) {
+      if (this.records.size <= this.o.retain) break;
+      if (r.status !== 'running') this.records.delete(id);
+    }
+  }
+
+  close(): void {
+    for (const r of this.records.values()) {
+      if (r.status === 'running') this.finish(r, 'cancelled', undefined, new AppError('CANCELLED', 'the master is shutting down'));
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/** An invocation as the master keeps it, and its public shape (DESIGN §9). */
+import type { WireError } from '../../shared/errors.js';
+import type { Placement, StepRecord, StoredRef } from '../../shared/schema/wire.js';
+
+export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+
+export interface InvocationRecord {
+  id: string;
+  workflow: string;
+  version: number;
+  status: InvocationStatus;
+  startedAt: number;
+  finishedAt?: number;
+  deadline: number;
+  placement: Placement;
+  pendingSinks: Set<string>;
+  sinkOutputs: Map<string, StoredRef | null>;
+  steps: StepRecord[];
+  stepsDropped: number;
+  output?: unknown;
+  error?: WireError;
+  /** Resolves when the invocation leaves `running`. */
+  done: Promise<void>;
+  settle: () => void;
+  timer?: NodeJS.Timeout;
+  /** Key of the input object the master serves, when the input was too large to inline. */
+  inputKey?: string;
+}
+
+/** Largest number of steps kept per invocation; the rest are counted, not kept. */
+export const MAX_STEPS = 20_000;
+
+export function publicView(r: InvocationRecord, withSteps = true): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    invocationId: r.id,
+    workflow: r.workflow,
+    version: r.version,
+    status: r.status,
+    startedAt: new Date(r.startedAt).toISOString(),
+    finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),
+    durationMs: (r.finishedAt ?? Date.now()) - r.startedAt,
+  };
+  if (r.status === 'succeeded') view['output'] = r.output ?? null;
+  if (r.error) view['error'] = r.error;
+  if (withSteps) {
+    view['steps'] = [...r.steps].sort((a, b) => a.readyAt - b.readyAt || (a.node < b.node ? -1 : 1));
+    if (r.stepsDropped > 0) view['stepsDropped'] = r.stepsDropped;
+  }
+  return view;
+}
+
+/** Buffers inside an output become `{ "$base64": "..." }` in JSON answers. */
+export function toJsonSafe(value: unknown): unknown {
+  if (value instanceof Uint8Array) return { $base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (Array.isArray(value)) return value.map(toJsonSafe);
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toJsonSafe(v);
+    return out;
+  }
+  return value;
+}

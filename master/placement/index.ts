@@ -1,0 +1,70 @@
+/**
+ * Placement of an invocation's partition groups on workers (DESIGN §3). Pure: workers and their
+ * load in, a worker id per group out.
+ * - greedy-jsq (default): a group is a composition; each group goes to the worker with the
+ *   shortest queue at that moment (load relative to capacity, counting what this invocation has
+ *   already placed), and all its functions follow it.
+ * - jsq: every group independently to the least-loaded worker (without counting this invocation).
+ * - round-robin: groups dealt to workers in turn, continuing across invocations.
+ * - hash: group i of invocation k to worker hash(k, i) — stable, load-blind.
+ */
+import { createHash } from 'node:crypto';
+import { AppError } from '../../shared/errors.js';
+
+export type PlacementStrategy = 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash';
+
+export interface PlacementWorker {
+  id: string;
+  cpu: number;
+  /** Work queued or running on it now (nodes running + queued + groups in flight). */
+  load: number;
+}
+
+export interface PlacementInput {
+  strategy: PlacementStrategy;
+  workers: readonly PlacementWorker[];
+  /** Number of partition groups. */
+  groups: number;
+  /** Relative weight of each group (e.g. its node count); default 1 each. */
+  weights?: readonly number[];
+  /** Invocation key for `hash`. */
+  key: string;
+  /** Cursor for `round-robin`, advanced by the caller. */
+  cursor: number;
+}
+
+export function place(input: PlacementInput): string[] {
+  const workers = [...input.workers].sort((a, b) => (a.id < b.id ? -1 : 1));
+  if (workers.length === 0) throw new AppError('NO_WORKERS', 'no worker is ready to run this workflow; start one with `faasflow worker --master URL`');
+  const out: string[] = [];
+  switch (input.strategy) {
+    case 'round-robin':
+      for (let g = 0; g < input.groups; g++) out.push(workers[(input.cursor + g) % workers.length]!.id);
+      return out;
+    case 'hash':
+      for (let g = 0; g < input.groups; g++) {
+        const h = createHash('sha1').update(`${input.key}:${g}`).digest().readUInt32BE(0);
+        out.push(workers[h % workers.length]!.id);
+      }
+      return out;
+    case 'jsq':
+    case 'greedy-jsq': {
+      const extra = new Map<string, number>();
+      for (let g = 0; g < input.groups; g++) {
+        let best = workers[0]!;
+        let bestScore = Infinity;
+        for (const w of workers) {
+          const counted = input.strategy === 'greedy-jsq' ? (extra.get(w.id) ?? 0) : 0;
+          const score = (w.load + counted) / Math.max(w.cpu, 0.1);
+          if (score < bestScore) {
+            best = w;
+            bestScore = score;
+          }
+        }
+        out.push(best.id);
+        extra.set(best.id, (extra.get(best.id) ?? 0) + (input.weights?.[g] ?? 1));
+      }
+      return out;
+    }
+  }
+}

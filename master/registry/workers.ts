@@ -1,0 +1,97 @@
+/**
+ * Worker membership: registration, heartbeats with capacity and load, and death detection.
+ * A worker is `ready` once the master has pushed it every current deployment; it is `dead` when
+ * its heartbeats stop, and listeners are told so they can fail the invocations placed on it.
+ */
+import type { Capacity, Registration, WorkerLoad } from '../../shared/schema/wire.js';
+
+export interface WorkerView {
+  id: string;
+  url: string;
+  capacity: Capacity;
+  runtime: Registration['runtime'];
+  version: string;
+  status: 'registering' | 'ready' | 'dead';
+  load: WorkerLoad;
+  /** Invocation groups the master has placed on it that are still running. */
+  inflight: number;
+  registeredAt: number;
+  lastSeenAt: number;
+}
+
+export class WorkerRegistry {
+  private readonly workers = new Map<string, WorkerView>();
+  private readonly deathListeners: ((w: WorkerView) => void)[] = [];
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  register(r: Registration): WorkerView {
+    const now = this.now();
+    const prev = this.workers.get(r.id);
+    const w: WorkerView = {
+      ...r,
+      status: 'registering',
+      load: { running: 0, queued: 0, invocations: 0, memoryBytes: 0 },
+      inflight: prev?.status === 'dead' ? 0 : (prev?.inflight ?? 0),
+      registeredAt: now,
+      lastSeenAt: now,
+    };
+    this.workers.set(r.id, w);
+    return w;
+  }
+
+  markReady(id: string): void {
+    const w = this.workers.get(id);
+    if (w && w.status === 'registering') w.status = 'ready';
+  }
+
+  /** False when the worker is unknown or dead (it must register again). */
+  heartbeat(id: string, load: WorkerLoad): boolean {
+    const w = this.workers.get(id);
+    if (!w || w.status === 'dead') return false;
+    w.load = load;
+    w.lastSeenAt = this.now();
+    return true;
+  }
+
+  get(id: string): WorkerView | undefined {
+    return this.workers.get(id);
+  }
+
+  list(): WorkerView[] {
+    return [...this.workers.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  ready(): WorkerView[] {
+    return this.list().filter((w) => w.status === 'ready');
+  }
+
+  onDeath(listener: (w: WorkerView) => void): void {
+    this.deathListeners.push(listener);
+  }
+
+  /** Marks workers whose heartbeats stopped as dead; returns them. */
+  sweep(): WorkerView[] {
+    const now = this.now();
+    const dead: WorkerView[] = [];
+    for (const w of this.workers.values()) {
+      if (w.status !== 'dead' && now - w.lastSeenAt > this.timeoutMs) {
+        w.status = 'dead';
+        dead.push(w);
+      }
+    }
+    for (const w of dead) for (const l of this.deathListeners) l(w);
+    return dead;
+  }
+
+  /** Marks one worker dead at once (it stopped answering requests). */
+  markDead(id: string): void {
+    const w = this.workers.get(id);
+    if (!w || w.status === 'dead') return;
+    w.status = 'dead';
+    for (const l of this.deathListeners) l(w);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Routes workers use: registration, heartbeats, reports, the MasterSP trigger relay and the
+ * invocation inputs the master serves; plus the public worker list, health and metrics.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../shared/errors.js';
+import { Heartbeat, Registration, ReportBatch, Trigger, TriggerBatch } from '../../shared/schema/wire.js';
+import type { MasterContext } from './context.js';
+
+export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
+  app.post('/v1/workers', { schema: { body: Registration } }, async (req) => {
+    const reg = req.body as Registration;
+    const w = c.registry.register(reg);
+    c.deployments.forget(w.id);
+    for (const v of c.catalog.current()) await c.deployments.push(w, v);
+    c.registry.markReady(w.id);
+    req.log.info({ worker: w.id, url: w.url }, 'worker registered');
+    return { id: w.id, status: 'ready', heartbeatTimeoutMs: c.config.workerTimeoutMs };
+  });
+
+  app.post('/v1/workers/:id/heartbeat', { schema: { body: Heartbeat, params: Type.Object({ id: Type.String() }) } }, (req) => {
+    const id = (req.params as { id: string }).id;
+    if (!c.registry.heartbeat(id, (req.body as Heartbeat).load)) {
+      throw new AppError('NOT_FOUND', `worker ${id} is not registered (or was marked dead); register again`);
+    }
+    return { ok: true };
+  });
+
+  app.get('/v1/workers', () => ({
+    workers: c.registry.list().map((w) => ({
+      id: w.id,
+      url: w.url,
+      status: w.status,
+      runtime: w.runtime,
+      capacity: w.capacity,
+      load: { ...w.load, inflight: w.inflight },
+      registeredAt: new Date(w.registeredAt).toISOString(),
+      lastSeenAt: new Date(w.lastSeenAt).toISOString(),
+    })),
+  }));
+
+  app.post('/v1/internal/reports', { schema: { body: ReportBatch } }, async (req, reply) => {
+    c.invocations.accept((req.body as ReportBatch).reports);
+    return reply.status(202).send({ accepted: (req.body as ReportBatch).reports.length });
+  });
+
+  app.post('/v1/trigger', { schema: { body: Type.Union([TriggerBatch, Trigger]) } }, async (req, reply) => {
+    const body = req.body as Trigger | TriggerBatch;
+    const triggers = 'triggers' in body ? body.triggers : [body];
+    c.invocations.relay(triggers);
+    return reply.status(202).send({ accepted: triggers.length });
+  });
+
+  app.get('/v1/objects/:key', { schema: { params: Type.Object({ key: Type.String() }) } }, async (req, reply) =>
+    reply.type('application/octet-stream').send(c.invocations.inputObject((req.params as { key: string }).key)),
+  );
+
+  app.get('/healthz', () => ({ status: 'ok', workers: c.registry.ready().length, running: c.invocations.running }));
+
+  app.get('/metrics', async (_req, reply) => {
+    const workers = c.registry.list();
+    const lines = [
+      '# TYPE faasflow_master_workers gauge',
+      ...['ready', 'registering', 'dead'].map((s) => `faasflow_master_workers{status="${s}"} ${workers.filter((w) => w.status === s).length}`),
+      '# TYPE faasflow_master_invocations_running gauge',
+      `faasflow_master_invocations_running ${c.invocations.running}`,
+      '# TYPE faasflow_master_workflows gauge',
+      `faasflow_master_workflows ${c.catalog.current().length}`,
+    ];
+    return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
+  });
+}

@@ -1,0 +1,14 @@
+/** What the master's routes share. */
+import type { MasterConfig } from '../config.js';
+import type { InvocationManager } from '../invocations/manager.js';
+import type { DeploymentTracker } from '../registry/deployments.js';
+import type { WorkerRegistry } from '../registry/workers.js';
+import type { WorkflowCatalog } from '../workflow/catalog.js';
+
+export interface MasterContext {
+  config: MasterConfig;
+  catalog: WorkflowCatalog;
+  registry: WorkerRegistry;
+  deployments: DeploymentTracker;
+  invocations: InvocationManager;
+}

@@ -1,0 +1,92 @@
+/** Workflow routes (DESIGN §9): upload (YAML or JSON with handler files), list, get, delete. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../shared/errors.js';
+import { partition } from '../partition/index.js';
+import { invalidWorkflow, loadWorkflow } from '../workflow/index.js';
+import type { MasterContext } from './context.js';
+
+
+export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
+  app.post('/v1/workflows', async (req, reply) => {
+    const upload = readUpload(req.body, req.headers['content-type']);
+    const result = loadWorkflow(upload.yaml, upload.name === undefined ? {} : { name: upload.name });
+    if (!result.dag) throw invalidWorkflow(result.issues);
+    const dag = result.dag;
+    const missing = Object.values(dag.functions)
+      .filter((f) => f.source.kind === 'handler' && upload.files[f.source.path] === undefined)
+      .map((f) => `${f.name} (${f.source.kind === 'handler' ? f.source.path : ''})`);
+    if (missing.length > 0) {
+      throw new AppError('WORKFLOW_INVALID', `handler files are missing from the upload: ${missing.join(', ')}; send JSON {yaml, files: {"<path>": "<base64>"}} (faasflow deploy does this)`, {
+        details: { missing },
+      });
+    }
+    const workers = Math.max(1, c.registry.ready().length);
+    const parts = partition(dag, { workers, bandwidthBytesPerSec: c.config.bandwidthBytesPerSec });
+    const v = c.catalog.add({ name: dag.name, dag, partition: parts, files: upload.files, warnings: result.warnings });
+    await Promise.all(c.registry.ready().map((w) => c.deployments.push(w, v)));
+    return reply.status(201).send({
+      name: v.name,
+      version: v.version,
+      nodes: dag.nodes.length,
+      edges: dag.edges.length,
+      groups: parts.groups,
+      warnings: v.warnings,
+    });
+  });
+
+  app.get('/v1/workflows', () => ({
+    workflows: c.catalog.current().map((v) => ({
+      name: v.name,
+      version: v.version,
+      nodes: v.dag.nodes.length,
+      edges: v.dag.edges.length,
+      groups: v.partition.groups.length,
+      createdAt: v.createdAt,
+    })),
+  }));
+
+  app.get('/v1/workflows/:name', { schema: { params: Type.Object({ name: Type.String() }) } }, (req) => {
+    const name = (req.params as { name: string }).name;
+    const v = c.catalog.latest(name);
+    return {
+      name: v.name,
+      version: v.version,
+      versions: c.catalog.versions(name).map((x) => ({ version: x.version, createdAt: x.createdAt })),
+      dag: v.dag,
+      groups: v.partition.groups,
+      localBytes: v.partition.localBytes,
+      totalBytes: v.partition.totalBytes,
+      warnings: v.warnings,
+    };
+  });
+
+  app.delete('/v1/workflows/:name', { schema: { params: Type.Object({ name: Type.String() }) } }, async (req, reply) => {
+    const name = (req.params as { name: string }).name;
+    c.catalog.remove(name);
+    c.deployments.forgetWorkflow(name);
+    await Promise.all(c.registry.ready().map((w) => c.deployments.undeploy(w, name)));
+    return reply.status(204).send();
+  });
+}
+
+function readUpload(body: unknown, contentType: string | undefined): { yaml: string; files: Record<string, string>; name?: string } {
+  if (typeof body === 'string') return { yaml: body, files: {} };
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    const problems: string[] = [];
+    if (typeof b['yaml'] !== 'string' || b['yaml'] === '') problems.push('yaml must be the workflow text (a non-empty string)');
+    const files = b['files'] ?? {};
+    if (typeof files !== 'object' || files === null || Array.isArray(files) || !Object.values(files).every((f) => typeof f === 'string')) {
+      problems.push('files must map relative paths to base64 strings');
+    }
+    for (const k of Object.keys(b)) if (!['yaml', 'files', 'name'].includes(k)) problems.push(`unknown field ${JSON.stringify(k)}; expected yaml, files, name`);
+    if (b['name'] !== undefined && typeof b['name'] !== 'string') problems.push('name must be a string');
+    if (problems.length > 0) throw new AppError('BAD_REQUEST', `invalid upload: ${problems.join('; ')}`);
+    const out: { yaml: string; files: Record<string, string>; name?: string } = { yaml: b['yaml'] as string, files: files as Record<string, string> };
+    if (typeof b['name'] === 'string') out.name = b['name'];
+    return out;
+  }
+  throw new AppError('BAD_REQUEST', `send the workflow as application/yaml, or as JSON {yaml, files?} (got ${contentType ?? 'no content type'})`);
+}
+
