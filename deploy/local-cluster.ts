@@ -17,8 +17,9 @@ export interface LocalClusterOptions {
   runtime?: 'process' | 'docker';
   mode?: 'worker' | 'master';
   placement?: 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash';
-  /** Where the processes' logs go (one file each). Default: a temp folder. */
+  /** Where the processes' logs go (one file each). */
   logDir: string;
+  /** Readiness is read from the logs, so levels above `info` are raised to `info`. */
   logLevel?: string;
   /** Extra environment for every process (FAASFLOW_* settings). */
   env?: Record<string, string>;
@@ -63,7 +64,8 @@ export class LocalCluster {
   async start(): Promise<this> {
     mkdirSync(this.o.logDir, { recursive: true });
     const dist = distRoot();
-    const logLevel = this.o.logLevel ?? process.env['LOG_LEVEL'] ?? 'info';
+    const requested = this.o.logLevel ?? process.env['LOG_LEVEL'] ?? 'info';
+    const logLevel = ['trace', 'debug', 'info'].includes(requested) ? requested : 'info';
     const port = this.o.port ?? 0;
     const masterFlags = [`--port=${port}`, `--mode=${this.o.mode ?? 'worker'}`, `--placement=${this.o.placement ?? 'greedy-jsq'}`];
     const master = this.spawn('master', join(dist, 'master', 'main.js'), masterFlags, logLevel);

@@ -1,5 +1,5 @@
 /** The master's fastify app (no listen here): parsers, error handling, auth, routes. */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installErrorHandling, tokenMatches } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import { clusterRoutes } from './routes/cluster.js';
@@ -12,7 +12,7 @@ const CLUSTER_PATHS = ['/v1/workers', '/v1/internal/', '/v1/trigger', '/v1/objec
 
 export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger;
-  const app = Fastify({ loggerInstance, bodyLimit: c.config.bodyLimitBytes, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance, bodyLimit: c.config.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }) });
   installErrorHandling(app, c.config.bodyLimitBytes);
   app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),

@@ -4,7 +4,7 @@
  * POST /v1/invocations/:id/release · GET /healthz · GET /metrics.
  */
 import { Type } from '@sinclair/typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
 import { acceptBinary, installErrorHandling, requireToken } from '../shared/http.js';
 import { Deployment, StoredRef, Trigger, TriggerBatch } from '../shared/schema/wire.js';
@@ -26,7 +26,7 @@ export interface WorkerAppDeps {
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = d.logger;
-  const app = Fastify({ loggerInstance, bodyLimit: d.bodyLimitBytes, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance, bodyLimit: d.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }) });
   installErrorHandling(app, d.bodyLimitBytes);
   requireToken(app, d.token, ['/healthz', '/metrics']);
   acceptBinary(app);

@@ -59,7 +59,8 @@ export function indexGraph(
   const index = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const id = nodes[i]!.id;
-    if (index.has(id)) invalid(where, `node id ${id} appears more than once; node ids must be unique`);
+    if (index.has(id))
+      invalid(where, `node id ${id} appears more than once; node ids must be unique`);
     index.set(id, i);
   }
 
@@ -75,7 +76,10 @@ export function indexGraph(
       invalid(where, `edge ${edge.from} -> ${edge.to} names ${missing}, which is not a node`);
     }
     if (!Number.isFinite(edge.bytes) || edge.bytes < 0) {
-      invalid(where, `edge ${edge.from} -> ${edge.to} has bytes ${String(edge.bytes)}; must be a finite number ≥ 0`);
+      invalid(
+        where,
+        `edge ${edge.from} -> ${edge.to} has bytes ${String(edge.bytes)}; must be a finite number ≥ 0`,
+      );
     }
     rawFrom[e] = from;
     rawTo[e] = to;
@@ -159,7 +163,12 @@ export function indexGraph(
 }
 
 /** Kahn's algorithm over the CSR arrays; `null` when the graph has a cycle. */
-function kahn(n: number, edgeTo: Int32Array, inStart: Int32Array, outStart: Int32Array): Int32Array | null {
+function kahn(
+  n: number,
+  edgeTo: Int32Array,
+  inStart: Int32Array,
+  outStart: Int32Array,
+): Int32Array | null {
   const indegree = new Int32Array(n);
   for (let v = 0; v < n; v++) indegree[v] = inStart[v + 1]! - inStart[v]!;
   const topo = new Int32Array(n);
@@ -191,11 +200,15 @@ function nodeDemand(node: DagNode, functions: WorkflowDag['functions'], where: s
 }
 
 function functionDemand(fn: string, spec: FunctionSpec | undefined, nodePath: string): Demand {
-  if (spec === undefined) invalid('', `node ${nodePath} runs function ${fn}, which is not in the catalogue`);
+  if (spec === undefined)
+    invalid('', `node ${nodePath} runs function ${fn}, which is not in the catalogue`);
   for (const key of ['runtimeMs', 'cpu', 'memoryMb'] as const) {
     const value = spec[key];
     if (!Number.isFinite(value) || value < 0) {
-      invalid('', `function ${fn} (node ${nodePath}) has ${key} ${String(value)}; must be a finite number ≥ 0`);
+      invalid(
+        '',
+        `function ${fn} (node ${nodePath}) has ${key} ${String(value)}; must be a finite number ≥ 0`,
+      );
     }
   }
   return { runtimeMs: spec.runtimeMs, cpu: spec.cpu, memoryMb: spec.memoryMb };
@@ -208,12 +221,22 @@ function foreachDemand(
 ): Demand {
   const { concurrency, estimatedWidth } = node;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    invalid(where, `foreach ${node.id} has concurrency ${String(concurrency)}; must be an integer ≥ 1`);
+    invalid(
+      where,
+      `foreach ${node.id} has concurrency ${String(concurrency)}; must be an integer ≥ 1`,
+    );
   }
   if (!Number.isFinite(estimatedWidth) || estimatedWidth < 0) {
-    invalid(where, `foreach ${node.id} has estimatedWidth ${String(estimatedWidth)}; must be a finite number ≥ 0`);
+    invalid(
+      where,
+      `foreach ${node.id} has estimatedWidth ${String(estimatedWidth)}; must be a finite number ≥ 0`,
+    );
   }
-  const body = indexGraph(node.body, { ...functions, ...node.body.functions }, `${where}${node.id}.body.`);
+  const body = indexGraph(
+    node.body,
+    { ...functions, ...node.body.functions },
+    `${where}${node.id}.body.`,
+  );
   const copies = Math.min(concurrency, estimatedWidth);
   const waves = Math.ceil(estimatedWidth / concurrency);
   let memoryMb = 0;

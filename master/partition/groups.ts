@@ -54,7 +54,9 @@ export class Groups {
     this.cpuPeak = Float64Array.from(graph.cpu);
     this.localBytes = new Float64Array(n);
     this.levels = Array.from({ length: n }, (_, v) =>
-      graph.cpu[v]! > 0 ? new Map([[graph.level[v]!, graph.cpu[v]!]]) : (EMPTY as Map<number, number>),
+      graph.cpu[v]! > 0
+        ? new Map([[graph.level[v]!, graph.cpu[v]!]])
+        : (EMPTY as Map<number, number>),
     );
     this.neighbours = Array.from({ length: n }, () => new Map<number, number>());
     for (let e = 0; e < graph.edgeFrom.length; e++) {

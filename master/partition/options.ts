@@ -78,7 +78,10 @@ export function resolveOptions(options: PartitionOptions): ResolvedOptions {
     Number.isInteger(options.workers) && options.workers >= 1,
     `workers must be an integer ≥ 1, got ${String(options.workers)}`,
   );
-  check(isPositive(capacity.cpu), `capacity.cpu must be a finite number > 0, got ${String(capacity.cpu)}`);
+  check(
+    isPositive(capacity.cpu),
+    `capacity.cpu must be a finite number > 0, got ${String(capacity.cpu)}`,
+  );
   check(
     isPositive(capacity.memoryMb),
     `capacity.memoryMb must be a finite number > 0, got ${String(capacity.memoryMb)}`,

@@ -3,14 +3,14 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
 import { partition } from '../partition/index.js';
-import { invalidWorkflow, loadWorkflow } from '../workflow/index.js';
+import { invalidWorkflow, loadWorkflow, type LoadOptions } from '../workflow/index.js';
 import type { MasterContext } from './context.js';
 
 
 export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
   app.post('/v1/workflows', async (req, reply) => {
     const upload = readUpload(req.body, req.headers['content-type']);
-    const result = loadWorkflow(upload.yaml, upload.name === undefined ? {} : { name: upload.name });
+    const result = loadWorkflow(upload.yaml, upload.options);
     if (!result.dag) throw invalidWorkflow(result.issues);
     const dag = result.dag;
     const missing = Object.values(dag.functions)
@@ -21,8 +21,17 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
         details: { missing },
       });
     }
-    const workers = Math.max(1, c.registry.ready().length);
-    const parts = partition(dag, { workers, bandwidthBytesPerSec: c.config.bandwidthBytesPerSec });
+    // Groups must fit the smallest ready worker; with none yet, the partitioner's defaults apply.
+    const ready = c.registry.ready();
+    const capacity =
+      ready.length === 0
+        ? undefined
+        : { cpu: Math.min(...ready.map((w) => w.capacity.cpu)), memoryMb: Math.min(...ready.map((w) => w.capacity.memoryMb)) };
+    const parts = partition(dag, {
+      workers: Math.max(1, ready.length),
+      bandwidthBytesPerSec: c.config.bandwidthBytesPerSec,
+      ...(capacity ? { capacity } : {}),
+    });
     const v = c.catalog.add({ name: dag.name, dag, partition: parts, files: upload.files, warnings: result.warnings });
     await Promise.all(c.registry.ready().map((w) => c.deployments.push(w, v)));
     return reply.status(201).send({
@@ -70,8 +79,16 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
   });
 }
 
-function readUpload(body: unknown, contentType: string | undefined): { yaml: string; files: Record<string, string>; name?: string } {
-  if (typeof body === 'string') return { yaml: body, files: {} };
+interface Upload {
+  yaml: string;
+  files: Record<string, string>;
+  options: LoadOptions;
+}
+
+const UPLOAD_KEYS = ['yaml', 'files', 'name', 'runtimeScale', 'sizeScale'];
+
+function readUpload(body: unknown, contentType: string | undefined): Upload {
+  if (typeof body === 'string') return { yaml: body, files: {}, options: {} };
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
     const b = body as Record<string, unknown>;
     const problems: string[] = [];
@@ -80,12 +97,17 @@ function readUpload(body: unknown, contentType: string | undefined): { yaml: str
     if (typeof files !== 'object' || files === null || Array.isArray(files) || !Object.values(files).every((f) => typeof f === 'string')) {
       problems.push('files must map relative paths to base64 strings');
     }
-    for (const k of Object.keys(b)) if (!['yaml', 'files', 'name'].includes(k)) problems.push(`unknown field ${JSON.stringify(k)}; expected yaml, files, name`);
+    for (const k of Object.keys(b)) if (!UPLOAD_KEYS.includes(k)) problems.push(`unknown field ${JSON.stringify(k)}; expected ${UPLOAD_KEYS.join(', ')}`);
     if (b['name'] !== undefined && typeof b['name'] !== 'string') problems.push('name must be a string');
+    for (const k of ['runtimeScale', 'sizeScale']) {
+      if (b[k] !== undefined && typeof b[k] !== 'number') problems.push(`${k} must be a number (FaaSFlow flat workflows only)`);
+    }
     if (problems.length > 0) throw new AppError('BAD_REQUEST', `invalid upload: ${problems.join('; ')}`);
-    const out: { yaml: string; files: Record<string, string>; name?: string } = { yaml: b['yaml'] as string, files: files as Record<string, string> };
-    if (typeof b['name'] === 'string') out.name = b['name'];
-    return out;
+    const options: LoadOptions = {};
+    if (typeof b['name'] === 'string') options.name = b['name'];
+    if (typeof b['runtimeScale'] === 'number') options.runtimeScale = b['runtimeScale'];
+    if (typeof b['sizeScale'] === 'number') options.sizeScale = b['sizeScale'];
+    return { yaml: b['yaml'] as string, files: files as Record<string, string>, options };
   }
   throw new AppError('BAD_REQUEST', `send the workflow as application/yaml, or as JSON {yaml, files?} (got ${contentType ?? 'no content type'})`);
 }

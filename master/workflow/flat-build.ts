@@ -26,6 +26,7 @@ export const FLAT_MIN_TIMEOUT_MS = 60_000;
 export interface BuildOptions {
   runtimeScale: number;
   defaultForeachWidth: number;
+  sizeScale: number;
 }
 
 export function buildDag(
@@ -39,7 +40,7 @@ export function buildDag(
   for (const e of graph.entries) {
     const kind = graph.kinds.get(e.name);
     if (kind === 'task' || kind === 'foreach') {
-      functions.set(e.name, syntheticFunction(e, options.runtimeScale, keyWidths.get(e.name)));
+      functions.set(e.name, syntheticFunction(e, options.runtimeScale, keyWidths.get(e.name), options.sizeScale));
     }
   }
 
@@ -129,9 +130,10 @@ function syntheticFunction(
   e: FlatEntry,
   runtimeScale: number,
   keys: Map<string, number> | undefined,
+  sizeScale: number,
 ): FunctionSpec {
   const runtimeMs = Math.round(e.runtimeSec * 1000 * runtimeScale);
-  const fields = Object.fromEntries(e.outputs.map((p) => [p.name, p.sizeBytes ?? 0]));
+  const fields = Object.fromEntries(e.outputs.map((p) => [p.name, Math.round((p.sizeBytes ?? 0) * sizeScale)]));
   const builtin =
     keys && keys.size > 0
       ? { sleepMs: runtimeMs, fields, keys: Object.fromEntries(keys) }

@@ -52,6 +52,11 @@ export interface FlatImportOptions {
   runtimeScale?: number;
   /** Foreach width when the consumer gives no `split_ratio`. Default 8. */
   defaultForeachWidth?: number;
+  /**
+   * Multiplies the size of what synthetic functions emit (0..1); edge weights for partitioning
+   * keep the declared sizes. Lets tests run Cycles' 1.2 GB shape with less data. Default 1.
+   */
+  sizeScale?: number;
 }
 
 export interface FlatImportResult {
@@ -92,6 +97,7 @@ export function importFlat(
     `an integer from 1 to ${MAX_FOREACH_WIDTH}`,
     issues,
   );
+  const sizeScale = checkOption(options, 'sizeScale', 1, (v) => v >= 0 && v <= 1, 'a number from 0 to 1', issues);
   if (typeof name !== 'string' || !WORKFLOW_NAME_RE.test(name)) {
     issues.add(
       '',
@@ -117,7 +123,7 @@ export function importFlat(
   );
   warnForeachWidths(graph.foreach, warnings);
   if (!issues.ok) return { dag: null, issues: issues.list, warnings };
-  const dag = buildDag(graph, name, { runtimeScale, defaultForeachWidth }, output);
+  const dag = buildDag(graph, name, { runtimeScale, defaultForeachWidth, sizeScale }, output);
   return { dag, issues: [], warnings };
 }
 

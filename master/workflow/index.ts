@@ -28,6 +28,8 @@ export interface LoadOptions {
   name?: string;
   /** FaaSFlow flat format: multiplies every function's runtime (default 1). */
   runtimeScale?: number;
+  /** FaaSFlow flat format: multiplies the bytes synthetic functions emit, 0..1 (default 1). */
+  sizeScale?: number;
 }
 
 export interface LoadResult {
@@ -67,7 +69,11 @@ function compileDocument(doc: unknown, options: LoadOptions, issues: Issues): Om
   }
   // A `functions:` list means FaaSFlow's flat format, unless the document has a native flow.
   if (isFlatWorkflow(doc) && doc['flow'] === undefined && doc['dag'] === undefined) {
-    const flat = importFlat(doc, options.name ?? 'workflow', options.runtimeScale === undefined ? {} : { runtimeScale: options.runtimeScale });
+    const flatOptions = {
+      ...(options.runtimeScale === undefined ? {} : { runtimeScale: options.runtimeScale }),
+      ...(options.sizeScale === undefined ? {} : { sizeScale: options.sizeScale }),
+    };
+    const flat = importFlat(doc, options.name ?? 'workflow', flatOptions);
     for (const i of flat.issues) issues.list.push(i);
     return { dag: flat.dag, warnings: flat.warnings };
   }

@@ -18,7 +18,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
-import { partition, partitionFaasflow, type PartitionOptions } from '../../master/partition/index.js';
+import {
+  partition,
+  partitionFaasflow,
+  type PartitionOptions,
+} from '../../master/partition/index.js';
 import { importFlat } from '../../master/workflow/flat.js';
 import { loadWorkflow, type Issue } from '../../master/workflow/index.js';
 import type { WorkflowDag } from '../../shared/dag/types.js';
@@ -97,7 +101,9 @@ export async function runPartitionBench(options: PartitionBenchOptions = {}): Pr
     const load = (): WorkflowDag => c.load(text);
     const dag = load();
     const large = dag.nodes.length > 1000;
-    const repetitions = large ? (options.largeRepetitions ?? 5) : Math.max(20, options.repetitions ?? 30);
+    const repetitions = large
+      ? (options.largeRepetitions ?? 5)
+      : Math.max(20, options.repetitions ?? 30);
     const warmup = options.warmup ?? (large ? 1 : 3);
     for (let i = 0; i < warmup; i++) partition(load(), partitionOptions);
 
@@ -139,7 +145,10 @@ function loadNativeText(text: string, name: string): WorkflowDag {
 }
 
 function failed(name: string, issues: Issue[]): never {
-  const first = issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; ');
+  const first = issues
+    .slice(0, 3)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join('; ');
   throw new Error(`benchmark ${name} does not import: ${first}`);
 }
 
@@ -160,7 +169,8 @@ export function toNativeYaml(dag: WorkflowDag): string {
   }
   const nodes: Record<string, unknown> = {};
   for (const node of dag.nodes) {
-    if (node.kind !== 'task') throw new Error(`toNativeYaml takes tasks only; ${node.id} is a ${node.kind}`);
+    if (node.kind !== 'task')
+      throw new Error(`toNativeYaml takes tasks only; ${node.id} is a ${node.kind}`);
     const parents = after.get(node.id);
     nodes[node.id] = parents ? { task: node.fn, after: parents } : { task: node.fn };
   }
@@ -175,7 +185,8 @@ function sample(repetitions: number, run: () => unknown): Percentiles {
     times.push(performance.now() - start);
   }
   times.sort((a, b) => a - b);
-  const rank = (p: number): number => times[Math.min(times.length - 1, Math.ceil(p * times.length) - 1)]!;
+  const rank = (p: number): number =>
+    times[Math.min(times.length - 1, Math.ceil(p * times.length) - 1)]!;
   return { p50Ms: rank(0.5), p99Ms: rank(0.99) };
 }
 
@@ -190,7 +201,9 @@ function heapDeltaMb(run: () => unknown): number {
 function header(): string {
   const cols = ['case', 'nodes', 'edges', 'reps', 'e2e p50', 'e2e p99', 'part p50', 'part p99'];
   const more = ['FaaSFlow p50', 'heap MB', 'groups', 'local/total MB'];
-  return [...cols, ...more].map((c, i) => (i === 0 ? c.padEnd(16) : c.padStart(i === 11 ? 16 : 13))).join('');
+  return [...cols, ...more]
+    .map((c, i) => (i === 0 ? c.padEnd(16) : c.padStart(i === 11 ? 16 : 13)))
+    .join('');
 }
 
 function formatRow(r: PartitionBenchRow): string {

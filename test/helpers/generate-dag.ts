@@ -46,9 +46,15 @@ export function generateDag(options: GenerateOptions): WorkflowDag {
   const pad = String(n - 1).length;
   const ids = Array.from({ length: n }, (_, i) => `n${String(i).padStart(pad, '0')}` as NodeId);
 
-  const parents = options.shape === 'random'
-    ? randomParents(n, options.edgesPerNode ?? 2, rand)
-    : layeredParents(n, options.width ?? Math.max(2, Math.round(Math.sqrt(n))), options.edgesPerNode ?? 2, rand);
+  const parents =
+    options.shape === 'random'
+      ? randomParents(n, options.edgesPerNode ?? 2, rand)
+      : layeredParents(
+          n,
+          options.width ?? Math.max(2, Math.round(Math.sqrt(n))),
+          options.edgesPerNode ?? 2,
+          rand,
+        );
 
   const kinds = ids.map(() => pickKind(options.kinds ?? 'mixed', rand));
   const fns = ids.map(() => fnNames[Math.floor(rand() * fnNames.length)]!);
@@ -57,8 +63,13 @@ export function generateDag(options: GenerateOptions): WorkflowDag {
   for (let v = 0; v < n; v++) {
     for (const u of parents[v]!) {
       children[u]!.push(v);
-      const declared = kinds[u] === 'task' ? functions[fns[u]!]!.outputBytes : logUniform(rand, 1e3, 3e7);
-      const edge: DagEdge = { from: ids[u]!, to: ids[v]!, bytes: Math.round(declared * pickShare(rand)) };
+      const declared =
+        kinds[u] === 'task' ? functions[fns[u]!]!.outputBytes : logUniform(rand, 1e3, 3e7);
+      const edge: DagEdge = {
+        from: ids[u]!,
+        to: ids[v]!,
+        bytes: Math.round(declared * pickShare(rand)),
+      };
       if (kinds[u] === 'switch') edge.branch = children[u]!.length - 1;
       edges.push(edge);
     }
@@ -118,7 +129,12 @@ function pickKind(mode: 'mixed' | 'tasks', rand: () => number): Kind {
   return r < 0.8 ? 'task' : r < 0.87 ? 'pass' : r < 0.93 ? 'switch' : 'foreach';
 }
 
-function layeredParents(n: number, width: number, edgesPerNode: number, rand: () => number): number[][] {
+function layeredParents(
+  n: number,
+  width: number,
+  edgesPerNode: number,
+  rand: () => number,
+): number[][] {
   const layerOf: number[] = [];
   const layers: number[][] = [];
   let v = 0;

@@ -200,6 +200,19 @@ describe('process sandbox', () => {
     await expect(missing).rejects.toThrow(/not found: .*nope\/missing\.js/);
   });
 
+  it('rejects a run request with an invalid timeout or allocation, naming each field', async () => {
+    const d = deployment(fnSpec('ok'), 'invalid');
+    await sandbox.deploy(d);
+    const bad = sandbox.run(
+      d.key,
+      request(1, { timeoutMs: 0, allocation: { cpu: -1, memoryMb: 8 } }),
+    );
+    await expect(bad).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(bad).rejects.toThrow(
+      /timeoutMs must be a positive .*allocation\.cpu must be a positive .*allocation\.memoryMb must be ≥ 32, got 8/,
+    );
+  });
+
   it('rejects a run for a key that is not deployed', async () => {
     await expect(sandbox.run('ghost@1/fn', request(1))).rejects.toMatchObject({
       code: 'NOT_FOUND',

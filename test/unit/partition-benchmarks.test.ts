@@ -8,7 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { partition, partitionFaasflow, type PartitionResult } from '../../master/partition/index.js';
+import {
+  partition,
+  partitionFaasflow,
+  type PartitionResult,
+} from '../../master/partition/index.js';
 import { importFlat } from '../../master/workflow/flat.js';
 import type { WorkflowDag } from '../../shared/dag/types.js';
 import { faasflowBenchmarks, PAPER_BENCHMARKS } from '../helpers/paths.js';
@@ -17,7 +21,10 @@ const MB = 1024 * 1024;
 
 function loadFlat(name: string): WorkflowDag {
   const text = readFileSync(join(faasflowBenchmarks(), name, 'flat_workflow.yaml'), 'utf8');
-  const { dag, issues } = importFlat(YAML.parse(text) as Record<string, unknown>, name.replace(/_/g, '-'));
+  const { dag, issues } = importFlat(
+    YAML.parse(text) as Record<string, unknown>,
+    name.replace(/_/g, '-'),
+  );
   if (!dag) throw new Error(`${name} does not import: ${JSON.stringify(issues.slice(0, 3))}`);
   return dag;
 }
@@ -42,7 +49,8 @@ describe('partition on the FaaSFlow paper benchmarks', () => {
     }
     const mb = (bytes: number): string => (bytes / MB).toFixed(1).padStart(9);
     const lines = [...rows.values()].map(
-      (r) => `${r.name.padEnd(18)}${mb(r.ours.totalBytes)}${mb(r.ours.localBytes)}${mb(r.theirs.localBytes)}`,
+      (r) =>
+        `${r.name.padEnd(18)}${mb(r.ours.totalBytes)}${mb(r.ours.localBytes)}${mb(r.theirs.localBytes)}`,
     );
     console.log(['benchmark          total MB  ours MB  FaaSFlow MB (local)', ...lines].join('\n'));
   });

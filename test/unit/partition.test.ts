@@ -38,7 +38,13 @@ function tasks(
   const functions: Record<string, FunctionSpec> = {};
   const nodes: DagNode[] = Object.entries(runtimes).map(([id, runtimeMs]) => {
     functions[`f_${id}`] = fn(`f_${id}`, { runtimeMs, ...over });
-    return { id: id as NodeId, kind: 'task', fn: `f_${id}`, path: `dag.${id}`, input: { kind: 'input' } };
+    return {
+      id: id as NodeId,
+      kind: 'task',
+      fn: `f_${id}`,
+      path: `dag.${id}`,
+      input: { kind: 'input' },
+    };
   });
   return normalize({
     name: 'test',
@@ -57,7 +63,11 @@ function isLocal(result: PartitionResult, from: string, to: string): boolean {
 }
 
 /** Recomputes each group's demands independently of the partitioner and checks the rule. */
-function expectValidPartition(dag: WorkflowDag, result: PartitionResult, options: PartitionOptions): void {
+function expectValidPartition(
+  dag: WorkflowDag,
+  result: PartitionResult,
+  options: PartitionOptions,
+): void {
   const capacity = options.capacity ?? { cpu: 8, memoryMb: 16384 };
   const quota = options.memoryQuotaBytes ?? 1024 ** 3;
   const ids = dag.nodes.map((n) => n.id as string).sort();
@@ -66,7 +76,9 @@ function expectValidPartition(dag: WorkflowDag, result: PartitionResult, options
     expect([...group].sort()).toEqual(group);
     for (const id of group) expect(result.groupOf[id]).toBe(g);
   });
-  expect(result.groups.map((group) => group[0])).toEqual(result.groups.map((group) => group[0]).sort());
+  expect(result.groups.map((group) => group[0])).toEqual(
+    result.groups.map((group) => group[0]).sort(),
+  );
 
   const order = topologicalOrder(dag.nodes, dag.edges).order!;
   const level = new Map<string, number>(order.map((id) => [id, 0]));
@@ -97,7 +109,10 @@ function expectValidPartition(dag: WorkflowDag, result: PartitionResult, options
   expect(result.totalBytes).toBe(dag.edges.reduce((sum, e) => sum + e.bytes, 0));
 }
 
-function demand(node: DagNode, functions: WorkflowDag['functions']): { cpu: number; memoryMb: number } {
+function demand(
+  node: DagNode,
+  functions: WorkflowDag['functions'],
+): { cpu: number; memoryMb: number } {
   switch (node.kind) {
     case 'task':
       return { cpu: functions[node.fn]!.cpu, memoryMb: functions[node.fn]!.memoryMb };
@@ -106,7 +121,10 @@ function demand(node: DagNode, functions: WorkflowDag['functions']): { cpu: numb
       const body = node.body.nodes[0]!;
       if (body.kind !== 'task') throw new Error('generated foreach bodies are one task');
       const copies = Math.min(node.concurrency, node.estimatedWidth);
-      return { cpu: functions[body.fn]!.cpu * copies, memoryMb: functions[body.fn]!.memoryMb * copies };
+      return {
+        cpu: functions[body.fn]!.cpu * copies,
+        memoryMb: functions[body.fn]!.memoryMb * copies,
+      };
     }
     case 'pass':
     case 'switch':
@@ -133,7 +151,11 @@ describe('partition', () => {
   it('puts every node in exactly one group and respects capacity and quota', () => {
     for (const seed of [1, 2, 3]) {
       const dag = generateDag({ nodes: 120, seed, shape: seed === 2 ? 'random' : 'layered' });
-      const options = { workers: 3, capacity: { cpu: 4, memoryMb: 2048 }, memoryQuotaBytes: 40 * MB };
+      const options = {
+        workers: 3,
+        capacity: { cpu: 4, memoryMb: 2048 },
+        memoryQuotaBytes: 40 * MB,
+      };
       expectValidPartition(dag, partition(dag, options), options);
       expectValidPartition(dag, partitionFaasflow(dag, options), options);
     }
@@ -151,8 +173,15 @@ describe('partition', () => {
   });
 
   it('merges each connected component into one group when capacity is unlimited', () => {
-    const two = tasks({ a: 1, b: 1, c: 1, x: 1, y: 1 }, [['a', 'b', 0], ['b', 'c', 5], ['x', 'y', 7]]);
-    expect(partition(two, HUGE).groups).toEqual([['a', 'b', 'c'], ['x', 'y']]);
+    const two = tasks({ a: 1, b: 1, c: 1, x: 1, y: 1 }, [
+      ['a', 'b', 0],
+      ['b', 'c', 5],
+      ['x', 'y', 7],
+    ]);
+    expect(partition(two, HUGE).groups).toEqual([
+      ['a', 'b', 'c'],
+      ['x', 'y'],
+    ]);
     for (const seed of [5, 6]) {
       const dag = generateDag({ nodes: 200, seed, shape: seed === 6 ? 'random' : 'layered' });
       const result = partition(dag, HUGE);
@@ -162,11 +191,18 @@ describe('partition', () => {
   });
 
   it('packs unconnected groups together with a single worker when they fit', () => {
-    const two = tasks({ a: 1, b: 1, c: 1, x: 1, y: 1 }, [['a', 'b', 0], ['b', 'c', 5], ['x', 'y', 7]]);
+    const two = tasks({ a: 1, b: 1, c: 1, x: 1, y: 1 }, [
+      ['a', 'b', 0],
+      ['b', 'c', 5],
+      ['x', 'y', 7],
+    ]);
     expect(partition(two, { ...HUGE, workers: 1 }).groups).toEqual([['a', 'b', 'c', 'x', 'y']]);
     // Three tasks of 256 MB per worker: {a, b, c} fills one, {x, y} the next.
     const tight = { workers: 1, capacity: { cpu: 8, memoryMb: 768 } };
-    expect(partition(two, tight).groups).toEqual([['a', 'b', 'c'], ['x', 'y']]);
+    expect(partition(two, tight).groups).toEqual([
+      ['a', 'b', 'c'],
+      ['x', 'y'],
+    ]);
   });
 
   it('merges nothing when a worker holds only one function', () => {
@@ -192,7 +228,10 @@ describe('partition', () => {
     const options = { workers: 2, capacity: { cpu: 8, memoryMb: 512 } };
     const ours = partition(dag, options);
     expect(isLocal(ours, 'a', 'c')).toBe(true);
-    expect(ours.groups).toEqual([['a', 'c'], ['b', 'd']]);
+    expect(ours.groups).toEqual([
+      ['a', 'c'],
+      ['b', 'd'],
+    ]);
     // FaaSFlow weighs every edge out of a by a's whole output, so it cannot tell a -> c apart.
     expect(isLocal(partitionFaasflow(dag, options), 'a', 'c')).toBe(false);
   });
@@ -223,11 +262,25 @@ describe('partition', () => {
   });
 
   it('lets two tasks share a group only when their cores fit side by side', () => {
-    const parallel = tasks({ a: 100, b: 100, c: 100 }, [['a', 'b', MB], ['a', 'c', MB]], { cpu: 4 });
+    const parallel = tasks(
+      { a: 100, b: 100, c: 100 },
+      [
+        ['a', 'b', MB],
+        ['a', 'c', MB],
+      ],
+      { cpu: 4 },
+    );
     const options = { workers: 3, capacity: { cpu: 4, memoryMb: 16384 } };
     const result = partition(parallel, options);
     expect(result.groupOf['b']).not.toBe(result.groupOf['c']);
-    const chain = tasks({ a: 100, b: 100, c: 100 }, [['a', 'b', MB], ['b', 'c', MB]], { cpu: 4 });
+    const chain = tasks(
+      { a: 100, b: 100, c: 100 },
+      [
+        ['a', 'b', MB],
+        ['b', 'c', MB],
+      ],
+      { cpu: 4 },
+    );
     expect(partition(chain, options).groups).toEqual([['a', 'b', 'c']]);
   });
 
@@ -268,7 +321,9 @@ describe('partition', () => {
       edges: [{ from: 'a' as NodeId, to: 'loop' as NodeId, bytes: 0 }],
     });
     // 4 copies × 1024 MB + 256 MB for a: fits 4352 MB, not 4351.
-    expect(partition(dag, { workers: 3, capacity: { cpu: 8, memoryMb: 4352 } }).groups).toHaveLength(1);
+    expect(
+      partition(dag, { workers: 3, capacity: { cpu: 8, memoryMb: 4352 } }).groups,
+    ).toHaveLength(1);
     const apart = partition(dag, { workers: 3, capacity: { cpu: 8, memoryMb: 4351 } });
     expect(apart.groups).toHaveLength(2);
     expect(apart.criticalPathMs).toBe(10 + 50 * 3);
@@ -276,7 +331,14 @@ describe('partition', () => {
 
   it('partitions an empty DAG into no groups', () => {
     const result = partition(tasks({}, []), { workers: 1 });
-    expect(result).toEqual({ groups: [], groupOf: {}, edges: [], localBytes: 0, totalBytes: 0, criticalPathMs: 0 });
+    expect(result).toEqual({
+      groups: [],
+      groupOf: {},
+      edges: [],
+      localBytes: 0,
+      totalBytes: 0,
+      criticalPathMs: 0,
+    });
   });
 
   it('rejects invalid options naming each one and what would be valid', () => {
@@ -284,19 +346,28 @@ describe('partition', () => {
     const call = (): unknown =>
       partition(dag, { workers: 0, capacity: { cpu: -1, memoryMb: 10 }, bandwidthBytesPerSec: 0 });
     expect(call).toThrow(AppError);
-    expect(call).toThrow(/workers must be an integer ≥ 1, got 0.*capacity\.cpu.*bandwidthBytesPerSec/);
+    expect(call).toThrow(
+      /workers must be an integer ≥ 1, got 0.*capacity\.cpu.*bandwidthBytesPerSec/,
+    );
   });
 
   it('rejects a DAG with an edge to an unknown node or an unknown function', () => {
     const dag = tasks({ a: 1, b: 1 }, [['a', 'b', 1]]);
     const dangling = { ...dag, edges: [{ from: 'a' as NodeId, to: 'zz' as NodeId, bytes: 1 }] };
-    expect(() => partition(dangling, { workers: 1 })).toThrow(/edge a -> zz names zz, which is not a node/);
+    expect(() => partition(dangling, { workers: 1 })).toThrow(
+      /edge a -> zz names zz, which is not a node/,
+    );
     const unknown = { ...dag, functions: {} };
-    expect(() => partition(unknown, { workers: 1 })).toThrow(/node a runs function f_a, which is not in the catalogue/);
+    expect(() => partition(unknown, { workers: 1 })).toThrow(
+      /node a runs function f_a, which is not in the catalogue/,
+    );
   });
 
   it('rejects a cyclic DAG naming the cycle', () => {
-    const dag = tasks({ a: 1, b: 1 }, [['a', 'b', 1], ['b', 'a', 1]]);
+    const dag = tasks({ a: 1, b: 1 }, [
+      ['a', 'b', 1],
+      ['b', 'a', 1],
+    ]);
     expect(() => partition(dag, { workers: 1 })).toThrow(/cycle: a -> b -> a/);
   });
 

@@ -25,6 +25,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../../shared/errors.js';
@@ -116,7 +117,11 @@ export interface RunUsage {
 /** The cgroup of one sandbox child. */
 export interface ChildCgroup {
   readonly name: string;
-  join(pid: number): void;
+  /**
+   * Moves the process in. Async on purpose: a v1 migration waits for an RCU grace period
+   * (~10-20 ms), which must neither block the event loop nor be paid in series per hierarchy.
+   */
+  join(pid: number): Promise<void>;
   setLimits(allocation: Allocation): void;
   /** Resets the peak-memory watermark and marks CPU usage; call right before a run. */
   startRun(): RunMark;
@@ -265,6 +270,18 @@ function write(file: string, value: string): void {
   }
 }
 
+async function writeAsync(file: string, value: string): Promise<void> {
+  try {
+    await writeFile(file, value);
+  } catch (err) {
+    throw new AppError(
+      'INTERNAL',
+      `writing ${JSON.stringify(value)} to ${file} failed: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
 function readText(file: string): string | null {
   try {
     return readFileSync(file, 'utf8');
@@ -367,8 +384,8 @@ class V1Group implements ChildCgroup {
         : new ControlFile(join(this.cpuacctDir, 'cpuacct.usage'), 'r');
   }
 
-  join(pid: number): void {
-    for (const dir of this.dirs()) write(join(dir, 'cgroup.procs'), String(pid));
+  async join(pid: number): Promise<void> {
+    await Promise.all(this.dirs().map((dir) => writeAsync(join(dir, 'cgroup.procs'), String(pid))));
   }
 
   setLimits(allocation: Allocation): void {
@@ -443,8 +460,8 @@ class V2Group implements ChildCgroup {
     if (existsSync(join(dir, 'memory.swap.max'))) write(join(dir, 'memory.swap.max'), '0');
   }
 
-  join(pid: number): void {
-    write(join(this.dir, 'cgroup.procs'), String(pid));
+  join(pid: number): Promise<void> {
+    return writeAsync(join(this.dir, 'cgroup.procs'), String(pid));
   }
 
   setLimits(allocation: Allocation): void {

@@ -125,8 +125,11 @@ export class RuntimeChild {
     const child = new RuntimeChild(opts, proc);
     const deadline = AbortSignal.timeout(opts.startTimeoutMs);
     try {
-      if (proc.pid !== undefined) opts.cgroup?.join(proc.pid);
+      // Joining overlaps the child's boot; both must finish before the handler loads.
+      const joined = proc.pid === undefined ? undefined : opts.cgroup?.join(proc.pid);
+      joined?.catch(() => undefined); // observed below; not unhandled if listening fails first
       await child.waitListening(deadline);
+      await joined;
       await child.connect(socketPath, deadline);
       await child.init(deadline);
       return child;
@@ -146,10 +149,6 @@ export class RuntimeChild {
   /** True while the child can take another request. */
   get usable(): boolean {
     return !this.doomed;
-  }
-
-  get currentAllocation(): Allocation {
-    return this.allocation;
   }
 
   /** Applies CPU quota and memory limit now (µs: a cgroup write); a no-op when unchanged. */

@@ -108,7 +108,7 @@ export class FunctionPool<C extends PooledChild> {
       this.pump();
       return;
     }
-    const waiter = this.queue.shift();
+    const waiter = this.queue.pop();
     if (waiter === undefined) {
       this.idle.push(child);
       const timer = setTimeout(() => this.evict(child), this.opts.idleMs);

@@ -198,6 +198,12 @@ export class ProcessSandbox implements Sandbox {
         }),
       );
     }
+    const problems = allocationProblems(allocation);
+    if (problems.length > 0) {
+      return Promise.reject(
+        new AppError('BAD_REQUEST', `invalid resize of ${sandboxId}: ${problems.join('; ')}`),
+      );
+    }
     child.resize(allocation);
     return Promise.resolve();
   }
@@ -283,17 +289,23 @@ export class ProcessSandbox implements Sandbox {
   }
 }
 
+function allocationProblems(a: Allocation): string[] {
+  const problems: string[] = [];
+  if (!Number.isFinite(a.cpu) || a.cpu <= 0) {
+    problems.push(`allocation.cpu must be a positive number of cores, got ${a.cpu}`);
+  }
+  if (!Number.isFinite(a.memoryMb) || a.memoryMb < MIN_MEMORY_MB) {
+    problems.push(`allocation.memoryMb must be ≥ ${MIN_MEMORY_MB}, got ${a.memoryMb}`);
+  }
+  return problems;
+}
+
 function checkRequest(key: string, req: RunRequest): void {
   const problems: string[] = [];
   if (!Number.isFinite(req.timeoutMs) || req.timeoutMs <= 0) {
     problems.push(`timeoutMs must be a positive number of ms, got ${req.timeoutMs}`);
   }
-  if (!Number.isFinite(req.allocation.cpu) || req.allocation.cpu <= 0) {
-    problems.push(`allocation.cpu must be a positive number of cores, got ${req.allocation.cpu}`);
-  }
-  if (!Number.isFinite(req.allocation.memoryMb) || req.allocation.memoryMb < MIN_MEMORY_MB) {
-    problems.push(`allocation.memoryMb must be ≥ ${MIN_MEMORY_MB}, got ${req.allocation.memoryMb}`);
-  }
+  problems.push(...allocationProblems(req.allocation));
   if (problems.length > 0) {
     throw new AppError('BAD_REQUEST', `invalid run request for ${key}: ${problems.join('; ')}`, {
       details: { key, problems },
