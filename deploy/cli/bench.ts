@@ -9,6 +9,7 @@ export async function runBench(positional: string[], flags: Record<string, strin
       await runPartitionBench(flags['smoke'] === true ? { genomeSizes: [10, 200], generatedSizes: [1000], repetitions: 20, largeRepetitions: 2 } : {});
       return 0;
     }
+    case undefined:
     default:
       throw new CliError(`unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition`, 2);
   }

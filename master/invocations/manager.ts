@@ -69,7 +69,7 @@ export class InvocationManager {
     return n;
   }
 
-  async start(workflow: string, req: StartRequest): Promise<InvocationRecord> {
+  start(workflow: string, req: StartRequest): InvocationRecord {
     const v = this.o.catalog.latest(workflow);
     const workers = this.o.registry.ready().filter((w) => this.o.deployments.holds(w.id, v));
     const id = newInvocationId();
@@ -106,11 +106,11 @@ export class InvocationManager {
       const url = placement.workers[owner]!;
       byUrl.set(url, [...(byUrl.get(url) ?? []), t]);
     }
-    await Promise.all(
-      [...byUrl].map(([url, triggers]) =>
-        this.o.sender.send(url, triggers, r.deadline).catch((err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err))),
-      ),
-    );
+    // Not awaited: a worker that dies before taking the start is caught by the death sweep or
+    // the delivery deadline, and the caller waits on `r.done` either way.
+    for (const [url, triggers] of byUrl) {
+      this.o.sender.send(url, triggers, r.deadline).catch((err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err)));
+    }
     return r;
   }
 

@@ -24,7 +24,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
       if (timeoutMs > c.config.maxTimeoutMs) {
         throw new AppError('BAD_REQUEST', `timeoutMs ${timeoutMs} is over the limit of ${c.config.maxTimeoutMs} ms`);
       }
-      const r = await c.invocations.start((req.params as { name: string }).name, { input: body.input ?? null, timeoutMs });
+      const r = c.invocations.start((req.params as { name: string }).name, { input: body.input ?? null, timeoutMs });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
       await r.done;
       const view = publicView(r, false);

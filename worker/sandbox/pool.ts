@@ -108,7 +108,7 @@ export class FunctionPool<C extends PooledChild> {
       this.pump();
       return;
     }
-    const waiter = this.queue.pop();
+    const waiter = this.queue.shift();
     if (waiter === undefined) {
       this.idle.push(child);
       const timer = setTimeout(() => this.evict(child), this.opts.idleMs);
