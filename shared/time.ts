@@ -17,3 +17,8 @@ export function formatMs(ms: number): string {
   if (ms < 1000) return `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
   return `${(ms / 1000).toFixed(2)} s`;
 }
+
+/** Epoch milliseconds with sub-millisecond precision, for timelines (Date.now() is whole ms). */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}

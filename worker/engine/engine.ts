@@ -19,6 +19,7 @@ import type { Sandbox } from '../sandbox/types.js';
 import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deployments.js';
 import { executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
 import { Expressions } from './expressions.js';
+import { preciseNow } from '../../shared/time.js';
 import type { DataPlane, Transport } from './ports.js';
 import { Val } from './value.js';
 
@@ -65,7 +66,7 @@ export class Engine {
   private running = 0;
 
   constructor(private readonly o: EngineOptions) {
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? preciseNow;
   }
 
   start(): void {
