@@ -49,6 +49,13 @@ export function loadWorkflow(text: string, options: LoadOptions = {}): LoadResul
   return { ...result, issues: issues.list, dag: issues.ok ? result.dag : null };
 }
 
+/** Compiles an already parsed document (no YAML positions in issues). */
+export function compileWorkflow(doc: unknown, options: LoadOptions = {}): LoadResult {
+  const issues = new Issues();
+  const result = compileDocument(doc, options, issues);
+  return { ...result, issues: issues.list, dag: issues.ok ? result.dag : null };
+}
+
 export async function loadWorkflowFile(path: string, options: LoadOptions = {}): Promise<LoadResult> {
   const text = await readFile(path, 'utf8');
   return loadWorkflow(text, { name: options.name ?? defaultName(path), ...options });
