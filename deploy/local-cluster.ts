@@ -23,6 +23,8 @@ export interface LocalClusterOptions {
   logLevel?: string;
   /** Extra environment for every process (FAASFLOW_* settings). */
   env?: Record<string, string>;
+  /** Extra flags for the master. */
+  masterFlags?: string[];
   /** Extra flags per worker index. */
   workerFlags?: (index: number) => string[];
   readyTimeoutMs?: number;
@@ -67,7 +69,12 @@ export class LocalCluster {
     const requested = this.o.logLevel ?? process.env['LOG_LEVEL'] ?? 'info';
     const logLevel = ['trace', 'debug', 'info'].includes(requested) ? requested : 'info';
     const port = this.o.port ?? 0;
-    const masterFlags = [`--port=${port}`, `--mode=${this.o.mode ?? 'worker'}`, `--placement=${this.o.placement ?? 'greedy-jsq'}`];
+    const masterFlags = [
+      `--port=${port}`,
+      `--mode=${this.o.mode ?? 'worker'}`,
+      `--placement=${this.o.placement ?? 'greedy-jsq'}`,
+      ...(this.o.masterFlags ?? []),
+    ];
     const master = this.spawn('master', join(dist, 'master', 'main.js'), masterFlags, logLevel);
     this.masterUrl = await this.waitForListening(master, 'master listening');
     for (let i = 1; i <= this.o.workers; i++) {

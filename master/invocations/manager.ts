@@ -16,6 +16,7 @@ import type { DispatchMode, Placement, Report, StoredRef, Trigger } from '../../
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import jsonata from 'jsonata';
 import { place, type PlacementStrategy } from '../placement/index.js';
+import { assertInput } from '../workflow/input-schema.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
 import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
@@ -35,6 +36,9 @@ export interface InvocationManagerOptions {
   retain: number;
   tenant?: string;
 }
+
+/** Longest wait for the last steps of a finished invocation before answering without them. */
+const TIMELINE_GRACE_MS = 1_000;
 
 export interface StartRequest {
   input: unknown;
@@ -71,6 +75,7 @@ export class InvocationManager {
 
   start(workflow: string, req: StartRequest): InvocationRecord {
     const v = this.o.catalog.latest(workflow);
+    if (v.dag.inputSchema) assertInput(v.name, v.dag.inputSchema, req.input);
     const workers = this.o.registry.ready().filter((w) => this.o.deployments.holds(w.id, v));
     const id = newInvocationId();
     const placement = this.placement(v, workers, id);
@@ -89,6 +94,8 @@ export class InvocationManager {
       sinkOutputs: new Map(),
       steps: [],
       stepsDropped: 0,
+      stepped: new Set(),
+      sinksDone: false,
       done,
       settle,
     };
@@ -146,11 +153,16 @@ export class InvocationManager {
         case 'step':
           if (r.steps.length < MAX_STEPS) r.steps.push(rep.step);
           else r.stepsDropped++;
+          if (!rep.step.node.includes('[')) r.stepped.add(rep.step.node);
+          if (r.sinksDone) this.maybeComplete(r);
           break;
         case 'sink':
           if (r.status !== 'running' || !r.pendingSinks.delete(rep.node)) break;
           r.sinkOutputs.set(rep.node, rep.skipped ? null : (rep.output ?? null));
-          if (r.pendingSinks.size === 0) this.complete(r);
+          if (r.pendingSinks.size === 0) {
+            r.sinksDone = true;
+            this.maybeComplete(r);
+          }
           break;
         case 'failed':
           this.finish(r, 'failed', undefined, AppError.fromWire(rep.error));
@@ -180,7 +192,25 @@ export class InvocationManager {
     }
   }
 
+  /**
+   * Every sink is done. Steps of other workers may still be in flight (reports from different
+   * workers are not ordered), so the result waits until every node has its step — at most
+   * `TIMELINE_GRACE_MS` — and callers then see a complete timeline.
+   */
+  private maybeComplete(r: InvocationRecord): void {
+    if (r.status !== 'running') return;
+    const nodes = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version)?.dag.nodes.length ?? 0;
+    if (r.stepped.size >= nodes) {
+      if (r.completeTimer) clearTimeout(r.completeTimer);
+      this.complete(r);
+    } else {
+      r.completeTimer ??= setTimeout(() => this.complete(r), TIMELINE_GRACE_MS);
+    }
+  }
+
   private complete(r: InvocationRecord): void {
+    if (r.status !== 'running' || r.completing) return;
+    r.completing = true;
     this.assembleOutput(r).then(
       (output) => this.finish(r, 'succeeded', output),
       (err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err)),
@@ -223,6 +253,7 @@ export class InvocationManager {
     if (status === 'succeeded') r.output = output;
     if (error) r.error = error.toWire();
     if (r.timer) clearTimeout(r.timer);
+    if (r.completeTimer) clearTimeout(r.completeTimer);
     if (r.inputKey) this.inputs.delete(r.inputKey);
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
     r.settle();

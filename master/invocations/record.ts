@@ -17,6 +17,13 @@ export interface InvocationRecord {
   sinkOutputs: Map<string, StoredRef | null>;
   steps: StepRecord[];
   stepsDropped: number;
+  /** Top-level nodes with a step so far (the timeline is complete when all have one). */
+  stepped: Set<string>;
+  /** Set once every sink has reported; the output is assembled when the timeline is complete too. */
+  sinksDone: boolean;
+  completeTimer?: NodeJS.Timeout;
+  /** The output is being assembled. */
+  completing?: boolean;
   output?: unknown;
   error?: WireError;
   /** Resolves when the invocation leaves `running`. */

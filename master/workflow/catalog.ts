@@ -20,10 +20,14 @@ export interface WorkflowVersion {
 
 export class WorkflowCatalog {
   private readonly workflows = new Map<string, WorkflowVersion[]>();
+  /** Highest version ever given per name, kept across `remove` so `name@version` is never reused. */
+  private readonly lastVersion = new Map<string, number>();
 
   add(entry: Omit<WorkflowVersion, 'version' | 'createdAt'>, now: Date = new Date()): WorkflowVersion {
     const versions = this.workflows.get(entry.name) ?? [];
-    const v: WorkflowVersion = { ...entry, version: (versions.at(-1)?.version ?? 0) + 1, createdAt: now.toISOString() };
+    const version = (this.lastVersion.get(entry.name) ?? 0) + 1;
+    const v: WorkflowVersion = { ...entry, version, createdAt: now.toISOString() };
+    this.lastVersion.set(entry.name, version);
     versions.push(v);
     this.workflows.set(entry.name, versions);
     return v;

@@ -16,6 +16,7 @@ import { checkExpression } from './expr.js';
 import { importFlat, isFlatWorkflow } from './flat.js';
 import { compileStep, finishDag } from './flow.js';
 import { readFunctions } from './functions.js';
+import { checkInputSchema } from './input-schema.js';
 import { WORKFLOW_NAME_RE } from './limits.js';
 import { describe, isObj, onlyKeys, readString, type Obj } from './read.js';
 import { locateIssues, parseYaml } from './yaml.js';
@@ -38,7 +39,7 @@ export interface LoadResult {
   warnings: string[];
 }
 
-const TOP_KEYS = ['name', 'description', 'functions', 'flow', 'dag', 'output'];
+const TOP_KEYS = ['name', 'description', 'functions', 'inputSchema', 'flow', 'dag', 'output'];
 
 export function loadWorkflow(text: string, options: LoadOptions = {}): LoadResult {
   const issues = new Issues();
@@ -118,9 +119,20 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
   const warnings = checkFunctionRefs(b, functions, issues);
   const outputExpr = readString(doc, 'output', '', issues, { hint: 'a JSONata expression over the workflow result' });
   if (outputExpr !== undefined) checkExpression(outputExpr, 'output', issues);
+  const inputSchema = doc['inputSchema'];
+  if (inputSchema !== undefined) checkInputSchema(inputSchema, 'inputSchema', issues);
   if (!issues.ok || name === undefined) return { dag: null, warnings };
   const format = hasFlow ? 'flow' : 'dag';
-  const dag = normalize({ name, format, functions, nodes, edges, output, ...(outputExpr ? { outputExpr } : {}) });
+  const dag = normalize({
+    name,
+    format,
+    functions,
+    nodes,
+    edges,
+    output,
+    ...(outputExpr ? { outputExpr } : {}),
+    ...(inputSchema !== undefined ? { inputSchema: inputSchema as Record<string, unknown> } : {}),
+  });
   return { dag, warnings };
 }
 

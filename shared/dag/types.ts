@@ -151,4 +151,6 @@ export interface WorkflowDag {
   output: InputTemplate;
   /** JSONata applied to the assembled output. */
   outputExpr?: string;
+  /** JSON Schema every invocation input must satisfy (checked by the master). */
+  inputSchema?: Record<string, unknown>;
 }

@@ -114,6 +114,11 @@ describe('workflow validation errors', () => {
     find(list, 'dag.b.after[0]', /not a target/);
   });
 
+  it('rejects an input schema that is not a valid JSON Schema', () => {
+    find(issues(`name: s\nfunctions: { f: ${OK_FN} }\ninputSchema: { type: 7 }\nflow: f`), 'inputSchema', /not a valid JSON Schema/);
+    find(issues(`name: s\nfunctions: { f: ${OK_FN} }\ninputSchema: [1]\nflow: f`), 'inputSchema', /must be a JSON Schema object/);
+  });
+
   it('limits YAML alias expansion (billion laughs)', () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
     for (let i = 0; i < 8; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`);

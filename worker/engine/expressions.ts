@@ -34,10 +34,16 @@ export class Expressions {
 
   /** Evaluates a switch condition; JSONata truthiness (empty sequence, null, false, 0, '' are false). */
   async test(source: string, input: unknown, where: string): Promise<boolean> {
-    const v = await this.evaluate(source, input, where);
-    if (Array.isArray(v)) return v.length > 0 && v.some(Boolean);
-    return Boolean(v);
+    return truthy(await this.evaluate(source, input, where));
   }
+}
+
+/** JSONata's effective boolean value (`$boolean`): empty objects, and arrays of only falsy members, are false. */
+function truthy(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(truthy);
+  if (typeof v === 'object' && v !== null) return Object.keys(v).length > 0;
+  if (typeof v === 'number') return v !== 0 && !Number.isNaN(v);
+  return typeof v === 'string' ? v.length > 0 : v === true;
 }
 
 /** JSONata marks result sequences with extra properties; normalise to plain values. */

@@ -20,6 +20,7 @@ export interface HttpTransportOptions extends TriggerSenderOptions {
 export class HttpTransport implements Transport, PeerFetcher {
   private readonly triggers: TriggerSender;
   private readonly reports = new Map<string, Report[]>();
+  private readonly reportsInFlight = new Set<string>();
   private flushScheduled = false;
   private readonly abort = new AbortController();
 
@@ -47,9 +48,23 @@ export class HttpTransport implements Transport, PeerFetcher {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      const reports = [...this.reports];
-      this.reports.clear();
-      for (const [url, list] of reports) void this.sendReports(url, list);
+      for (const url of this.reports.keys()) this.pump(url);
+    });
+  }
+
+  /**
+   * One batch in flight per master, so reports arrive in the order they were made (a node's
+   * step before the sink completion that follows it); what queues meanwhile goes in the next.
+   */
+  private pump(url: string): void {
+    if (this.reportsInFlight.has(url)) return;
+    const list = this.reports.get(url);
+    if (!list || list.length === 0) return;
+    this.reports.delete(url);
+    this.reportsInFlight.add(url);
+    void this.sendReports(url, list).finally(() => {
+      this.reportsInFlight.delete(url);
+      this.pump(url);
     });
   }
 
