@@ -16,7 +16,8 @@ import type { DeploymentManager } from './deployer.js';
 export interface WorkerAppDeps {
   workerId: string;
   engine: Engine;
-  store: FaaStore;
+  /** The store is created once the server knows its own URL, after listen. */
+  store: () => FaaStore;
   sandbox: Sandbox;
   deployer: DeploymentManager;
   logger: Logger;
@@ -53,12 +54,12 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   });
 
   app.get('/v1/objects/:key', { schema: { params: Type.Object({ key: Type.String() }) } }, async (req, reply) => {
-    const buf = await d.store.serveLocal((req.params as { key: string }).key);
+    const buf = await d.store().serveLocal((req.params as { key: string }).key);
     return reply.type('application/octet-stream').send(buf);
   });
 
   app.post('/v1/objects/fetch', { schema: { body: Type.Object({ ref: StoredRef }) } }, async (req, reply) => {
-    const buf = await d.store.getBuffer((req.body as { ref: StoredRef }).ref);
+    const buf = await d.store().getBuffer((req.body as { ref: StoredRef }).ref);
     return reply.type('application/octet-stream').send(buf);
   });
 
@@ -71,7 +72,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
 
   app.get('/metrics', async (_req, reply) => {
     const s = d.sandbox.stats();
-    const st = d.store.stats();
+    const st = d.store().stats();
     const lines = [
       '# TYPE faasflow_worker_running_nodes gauge',
       `faasflow_worker_running_nodes ${d.engine.load.running}`,

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { AppError } from '../shared/errors.js';
 import { parseWorkerId, type WorkerId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedisTier, FaaStore } from '../faastore/index.js';
@@ -54,30 +55,34 @@ export class WorkerServer {
       maxConcurrencyPerFunction: config.maxConcurrencyPerFunction,
       idleMs: config.idleMs,
     });
-    // The advertised URL is known only after listen when port is 0; the store needs it for peer
-    // refs, so listen first on a placeholder app is not possible: bind the port explicitly.
+    // The store writes this worker's URL into peer refs, and the URL is known only after listen
+    // (port 0), so the store is created after listen; the engine and routes reach it through
+    // `late`, which nothing calls before it is set (no trigger can arrive before registration).
     const redis = config.redisUrl ? await createRedisTier(config.redisUrl, { prefix: config.redisPrefix }) : null;
     let url = config.advertiseUrl ?? '';
-    const storeRef: { store?: FaaStore } = {};
+    const late: { store?: FaaStore } = {};
+    const store = (): FaaStore => {
+      if (!late.store) throw new AppError('STORE_UNAVAILABLE', 'the worker is still starting');
+      return late.store;
+    };
     const engine = new Engine({
       workerId: id,
       sandbox,
       store: {
-        put: (...a) => storeRef.store!.put(...a),
-        getBuffer: (r) => storeRef.store!.getBuffer(r),
+        put: (...a) => store().put(...a),
+        getBuffer: (r) => store().getBuffer(r),
         releaseInvocation: async (i) => {
-          await storeRef.store!.releaseInvocation(i);
+          await store().releaseInvocation(i);
         },
       },
       transport,
       logger,
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
-    const lazyStore = new Proxy({} as FaaStore, { get: (_t, p) => Reflect.get(storeRef.store!, p, storeRef.store) as unknown });
     const app = buildWorkerApp({
       workerId: id,
       engine,
-      store: lazyStore,
+      store,
       sandbox,
       deployer,
       logger,
@@ -88,7 +93,7 @@ export class WorkerServer {
     const address = app.server.address();
     const boundPort = typeof address === 'object' && address ? address.port : port;
     if (url === '') url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
-    storeRef.store = await FaaStore.create({
+    late.store = await FaaStore.create({
       workerId: id,
       workerUrl: url,
       redis,
@@ -104,12 +109,12 @@ export class WorkerServer {
       { id, url, capacity: { cpu: config.cpu, memoryMb: config.memoryMb }, runtime: config.runtime, version: WORKER_VERSION },
       logger,
     );
-    const server = new WorkerServer(id, url, app, engine, storeRef.store, sandbox, http, transport, master, dataDir, logger);
+    const server = new WorkerServer(id, url, app, engine, late.store, sandbox, http, transport, master, dataDir, logger);
     logger.info({ url, master: config.masterUrl, runtime: sandbox.kind, redis: config.redisUrl ? 'configured' : 'none (peer tier)' }, 'worker listening');
     await master.register();
     master.startHeartbeats(config.heartbeatMs, () => {
       const s = sandbox.stats();
-      return { running: engine.load.running, queued: Object.values(s.perFunction).reduce((a, f) => a + f.queued, 0), invocations: engine.load.invocations, memoryBytes: storeRef.store!.stats().memoryBytes };
+      return { running: engine.load.running, queued: Object.values(s.perFunction).reduce((a, f) => a + f.queued, 0), invocations: engine.load.invocations, memoryBytes: store().stats().memoryBytes };
     });
     return server;
   }

@@ -325,7 +325,7 @@ export class Engine {
         this.release(id).catch((err: unknown) => this.o.logger.warn({ err, invocationId: id }, 'release failed'));
       }
     }
-    for (const [id, at] of this.ended) if (at + 10 * grace < now) this.ended.delete(id);
+    for (const [id, at] of this.ended) if (at + grace < now) this.ended.delete(id);
   }
 
   close(): void {
