@@ -12,19 +12,32 @@ const CLUSTER_PATHS = ['/v1/workers', '/v1/internal/', '/v1/trigger', '/v1/objec
 
 export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger;
-  const app = Fastify({ loggerInstance, bodyLimit: c.config.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: c.config.bodyLimitBytes,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   installErrorHandling(app, c.config.bodyLimitBytes);
-  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'],
+    { parseAs: 'string' },
+    (_req, body, done) => done(null, body),
   );
   if (c.config.token !== undefined) {
     const token = c.config.token;
     app.addHook('onRequest', (req, reply, done) => {
       const path = req.url.split('?')[0] ?? '';
-      const guarded = CLUSTER_PATHS.some((p) => path.startsWith(p)) && !(req.method === 'GET' && path === '/v1/workers');
+      const guarded =
+        CLUSTER_PATHS.some((p) => path.startsWith(p)) &&
+        !(req.method === 'GET' && path === '/v1/workers');
       if (!guarded || tokenMatches(req.headers.authorization, token)) return done();
       req.log.warn({ ip: req.ip, url: req.url }, 'rejected cluster request without a valid token');
-      void reply.status(401).send({ code: 'UNAUTHORIZED', message: 'missing or wrong cluster token (authorization: Bearer <token>)' });
+      void reply
+        .status(401)
+        .send({
+          code: 'UNAUTHORIZED',
+          message: 'missing or wrong cluster token (authorization: Bearer <token>)',
+        });
     });
   }
   workflowRoutes(app, c);

@@ -10,9 +10,17 @@ export const MasterConfigSchema = Type.Object({
   /** `worker`: WorkerSP (workers trigger each other); `master`: MasterSP baseline. */
   mode: Type.Union([Type.Literal('worker'), Type.Literal('master')], { default: 'worker' }),
   /** Placement of partition groups on workers, per invocation. */
-  placement: Type.Union([Type.Literal('greedy-jsq'), Type.Literal('jsq'), Type.Literal('round-robin'), Type.Literal('hash')], {
-    default: 'greedy-jsq',
-  }),
+  placement: Type.Union(
+    [
+      Type.Literal('greedy-jsq'),
+      Type.Literal('jsq'),
+      Type.Literal('round-robin'),
+      Type.Literal('hash'),
+    ],
+    {
+      default: 'greedy-jsq',
+    },
+  ),
   /** Largest request body (workflow uploads, invocation inputs). */
   bodyLimitBytes: Type.Integer({ minimum: 1024, default: 32 * 1024 * 1024 }),
   /** Invocation inputs up to this size travel inside triggers; larger ones are served by the master. */
@@ -32,6 +40,9 @@ export const MasterConfigSchema = Type.Object({
 
 export type MasterConfig = Static<typeof MasterConfigSchema>;
 
-export function loadMasterConfig(flags: RawConfig = {}, env: NodeJS.ProcessEnv = process.env): MasterConfig {
+export function loadMasterConfig(
+  flags: RawConfig = {},
+  env: NodeJS.ProcessEnv = process.env,
+): MasterConfig {
   return loadConfig(MasterConfigSchema, envFor(MasterConfigSchema, env), flags);
 }

@@ -48,7 +48,10 @@ export class MasterServer {
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     if (url === '') url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-    const sweep = setInterval(() => registry.sweep(), Math.max(100, Math.floor(config.workerTimeoutMs / 4)));
+    const sweep = setInterval(
+      () => registry.sweep(),
+      Math.max(100, Math.floor(config.workerTimeoutMs / 4)),
+    );
     sweep.unref();
     logger.info({ url, mode: config.mode, placement: config.placement }, 'master listening');
     return new MasterServer(url, app, invocations, http, sender, sweep, logger);

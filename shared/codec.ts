@@ -34,7 +34,9 @@ export function encodeValue(value: Value): Buffer {
   const attachments: Uint8Array[] = [];
   // Swap Buffers for placeholders before stringify: Buffer.toJSON would first expand each one
   // into an array of numbers (180 ms and hundreds of MB for a 20 MB Buffer).
-  const json = JSON.stringify(extractBytes(value === undefined ? null : value, attachments, new Set()));
+  const json = JSON.stringify(
+    extractBytes(value === undefined ? null : value, attachments, new Set()),
+  );
   const jsonBytes = Buffer.from(json ?? 'null', 'utf8');
   if (attachments.length === 0) {
     const out = Buffer.allocUnsafe(jsonBytes.length + 1);
@@ -84,7 +86,8 @@ function extractBytes(value: unknown, out: Uint8Array[], path: Set<object>): unk
     path.delete(value);
     return copy ?? value;
   }
-  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+    return value;
   path.add(value);
   let copy: Record<string, unknown> | null = null;
   for (const [k, v] of Object.entries(value)) {

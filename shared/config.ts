@@ -20,7 +20,10 @@ export function envFor(schema: TObject, env: NodeJS.ProcessEnv, prefix = 'FAASFL
   return out;
 }
 
-export function loadConfig<T extends TObject>(schema: T, ...sources: RawConfig[]): Readonly<Static<T>> {
+export function loadConfig<T extends TObject>(
+  schema: T,
+  ...sources: RawConfig[]
+): Readonly<Static<T>> {
   const merged: Record<string, unknown> = {};
   for (const source of sources) {
     for (const [k, v] of Object.entries(source)) if (v !== undefined) merged[k] = v;
@@ -29,7 +32,9 @@ export function loadConfig<T extends TObject>(schema: T, ...sources: RawConfig[]
   for (const key of Object.keys(merged)) {
     const prop = schema.properties[key];
     if (!prop) {
-      problems.push(`unknown option ${key}; valid options: ${Object.keys(schema.properties).join(', ')}`);
+      problems.push(
+        `unknown option ${key}; valid options: ${Object.keys(schema.properties).join(', ')}`,
+      );
       continue;
     }
     merged[key] = coerce(prop, merged[key]);
@@ -37,10 +42,14 @@ export function loadConfig<T extends TObject>(schema: T, ...sources: RawConfig[]
   const withDefaults = Value.Default(schema, merged) as Record<string, unknown>;
   for (const e of Value.Errors(schema, withDefaults)) {
     const key = e.path.replace(/^\//, '') || '(config)';
-    problems.push(`${key}: ${e.message}${describeSchema(e.schema)} (got ${JSON.stringify(e.value)})`);
+    problems.push(
+      `${key}: ${e.message}${describeSchema(e.schema)} (got ${JSON.stringify(e.value)})`,
+    );
   }
   if (problems.length > 0) {
-    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
   }
   return Object.freeze(withDefaults as Static<T>);
 }
@@ -61,7 +70,9 @@ function coerce(schema: TSchema, value: unknown): unknown {
 
 function describeSchema(schema: TSchema): string {
   const s = schema as { anyOf?: { const?: unknown }[]; minimum?: number; maximum?: number };
-  if (s.anyOf?.every((x) => x.const !== undefined)) return `; one of ${s.anyOf.map((x) => JSON.stringify(x.const)).join(', ')}`;
-  if (s.minimum !== undefined || s.maximum !== undefined) return `; from ${s.minimum ?? '-∞'} to ${s.maximum ?? '∞'}`;
+  if (s.anyOf?.every((x) => x.const !== undefined))
+    return `; one of ${s.anyOf.map((x) => JSON.stringify(x.const)).join(', ')}`;
+  if (s.minimum !== undefined || s.maximum !== undefined)
+    return `; from ${s.minimum ?? '-∞'} to ${s.maximum ?? '∞'}`;
   return '';
 }

@@ -28,7 +28,8 @@ export function parseArgs(
     const rawKey = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     const key = rawKey.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
     if (eq !== -1) flags[key] = arg.slice(eq + 1);
-    else if (!booleans.has(key) && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags[key] = argv[++i]!;
+    else if (!booleans.has(key) && i + 1 < argv.length && !argv[i + 1]!.startsWith('--'))
+      flags[key] = argv[++i]!;
     else flags[key] = true;
   }
   return { flags, positional };

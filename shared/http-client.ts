@@ -23,7 +23,11 @@ export class HttpClient {
     let p = this.pools.get(origin);
     if (!p) {
       if (this.closed) throw new AppError('WORKER_UNREACHABLE', 'http client is closed');
-      p = new Pool(origin, { connections: this.options.connections ?? 16, keepAliveTimeout: 30_000, pipelining: 1 });
+      p = new Pool(origin, {
+        connections: this.options.connections ?? 16,
+        keepAliveTimeout: 30_000,
+        pipelining: 1,
+      });
       this.pools.set(origin, p);
     }
     return p;
@@ -32,7 +36,12 @@ export class HttpClient {
   /** Sends a request; resolves with status and body bytes. Network failures become WORKER_UNREACHABLE. */
   async request(
     url: string,
-    init: { method: Dispatcher.HttpMethod; body?: string | Buffer; contentType?: string; timeoutMs: number },
+    init: {
+      method: Dispatcher.HttpMethod;
+      body?: string | Buffer;
+      contentType?: string;
+      timeoutMs: number;
+    },
   ): Promise<{ status: number; body: Buffer }> {
     const u = new URL(url);
     const headers: Record<string, string> = {};
@@ -51,15 +60,26 @@ export class HttpClient {
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, body };
     } catch (err) {
-      throw new AppError('WORKER_UNREACHABLE', `${init.method} ${u.origin}${u.pathname} failed: ${(err as Error).message}`, { cause: err });
+      throw new AppError(
+        'WORKER_UNREACHABLE',
+        `${init.method} ${u.origin}${u.pathname} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
-  async json(url: string, method: Dispatcher.HttpMethod, payload: unknown, timeoutMs: number): Promise<unknown> {
+  async json(
+    url: string,
+    method: Dispatcher.HttpMethod,
+    payload: unknown,
+    timeoutMs: number,
+  ): Promise<unknown> {
     const res = await this.request(url, {
       method,
       timeoutMs,
-      ...(payload === undefined ? {} : { body: JSON.stringify(payload), contentType: 'application/json' }),
+      ...(payload === undefined
+        ? {}
+        : { body: JSON.stringify(payload), contentType: 'application/json' }),
     });
     if (res.status >= 400) throw errorFromResponse(url, res.status, res.body);
     return res.body.length === 0 ? null : (JSON.parse(res.body.toString('utf8')) as unknown);
@@ -86,5 +106,9 @@ export function errorFromResponse(url: string, status: number, body: Buffer): Ap
     const e = AppError.fromWire(parsed, status);
     return new AppError(e.code, e.message, { details: e.details, statusCode: status, retryable });
   }
-  return new AppError(retryable ? 'WORKER_UNREACHABLE' : 'BAD_REQUEST', `${url} answered ${status}`, { statusCode: status, retryable });
+  return new AppError(
+    retryable ? 'WORKER_UNREACHABLE' : 'BAD_REQUEST',
+    `${url} answered ${status}`,
+    { statusCode: status, retryable },
+  );
 }

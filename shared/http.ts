@@ -15,7 +15,9 @@ export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: numbe
     void reply.status(e.statusCode).send(e.toWire());
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+    void reply
+      .status(404)
+      .send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 }
 
@@ -23,15 +25,25 @@ function toAppError(err: FastifyError | AppError, bodyLimitBytes: number): AppEr
   if (err instanceof AppError) return err;
   const fe = err as FastifyError & { validation?: unknown[]; validationContext?: string };
   if (fe.validation) {
-    return new AppError('BAD_REQUEST', `invalid request ${fe.validationContext ?? ''}: ${fe.message}`.replace(/ +/g, ' '), {
-      details: { validation: fe.validation },
-    });
+    return new AppError(
+      'BAD_REQUEST',
+      `invalid request ${fe.validationContext ?? ''}: ${fe.message}`.replace(/ +/g, ' '),
+      {
+        details: { validation: fe.validation },
+      },
+    );
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('PAYLOAD_TOO_LARGE', `request body is larger than the limit of ${bodyLimitBytes} bytes (configure bodyLimitBytes to raise it)`);
+      return new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `request body is larger than the limit of ${bodyLimitBytes} bytes (configure bodyLimitBytes to raise it)`,
+      );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('UNSUPPORTED_MEDIA_TYPE', `${fe.message}; send application/json (or application/yaml where a workflow is expected)`);
+      return new AppError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `${fe.message}; send application/json (or application/yaml where a workflow is expected)`,
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('BAD_REQUEST', 'the JSON body is empty');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -39,7 +51,8 @@ function toAppError(err: FastifyError | AppError, bodyLimitBytes: number): AppEr
     default:
       break;
   }
-  if (err instanceof SyntaxError || fe.statusCode === 400) return new AppError('BAD_REQUEST', `malformed request: ${err.message}`);
+  if (err instanceof SyntaxError || fe.statusCode === 400)
+    return new AppError('BAD_REQUEST', `malformed request: ${err.message}`);
   if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new AppError('BAD_REQUEST', err.message, { statusCode: fe.statusCode });
   }
@@ -47,13 +60,22 @@ function toAppError(err: FastifyError | AppError, bodyLimitBytes: number): AppEr
 }
 
 /** Rejects requests without `authorization: Bearer <token>` (401), except the listed paths. */
-export function requireToken(app: FastifyInstance, token: string | undefined, open: readonly string[] = ['/healthz']): void {
+export function requireToken(
+  app: FastifyInstance,
+  token: string | undefined,
+  open: readonly string[] = ['/healthz'],
+): void {
   if (!token) return;
   app.addHook('onRequest', (req, _reply, done) => {
     if (open.includes(req.url.split('?')[0] ?? '')) return done();
     if (!tokenMatches(req.headers.authorization, token)) {
       req.log.warn({ ip: req.ip, url: req.url }, 'rejected request without a valid cluster token');
-      return done(new AppError('UNAUTHORIZED', 'missing or wrong cluster token (authorization: Bearer <token>)'));
+      return done(
+        new AppError(
+          'UNAUTHORIZED',
+          'missing or wrong cluster token (authorization: Bearer <token>)',
+        ),
+      );
     }
     done();
   });
@@ -61,7 +83,9 @@ export function requireToken(app: FastifyInstance, token: string | undefined, op
 
 /** Accepts binary bodies as Buffers. */
 export function acceptBinary(app: FastifyInstance): void {
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
 }
 
 /** Constant-time check of an `authorization: Bearer <token>` header. */

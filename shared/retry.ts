@@ -9,7 +9,11 @@ export interface BackoffOptions {
 }
 
 /** Delay before retry number `attempt` (1-based): uniform in [c/2, c], c = min(max, base·2^(attempt-1)). */
-export function backoffMs(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const base = options.baseMs ?? 100;
   const max = options.maxMs ?? 5000;
   const ceiling = Math.min(max, base * 2 ** Math.max(0, attempt - 1));

@@ -82,10 +82,14 @@ export class TriggerSender {
       const wait = backoffMs(attempt, { baseMs: 20, maxMs: 2_000 });
       if (!err.retryable || Date.now() + wait >= limit || this.abort.signal.aborted) {
         const nodes = p.triggers.map((t) => t.node).join(', ');
-        throw new AppError(err.retryable ? 'WORKER_UNREACHABLE' : err.code, `triggering ${nodes} on ${url} failed after ${attempt} attempt(s): ${err.message}`, {
-          cause: err,
-          details: err.details,
-        });
+        throw new AppError(
+          err.retryable ? 'WORKER_UNREACHABLE' : err.code,
+          `triggering ${nodes} on ${url} failed after ${attempt} attempt(s): ${err.message}`,
+          {
+            cause: err,
+            details: err.details,
+          },
+        );
       }
       await delay(wait, this.abort.signal).catch(() => undefined);
     }

@@ -27,46 +27,80 @@ export interface WorkerAppDeps {
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = d.logger;
-  const app = Fastify({ loggerInstance, bodyLimit: d.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: d.bodyLimitBytes,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   installErrorHandling(app, d.bodyLimitBytes);
   requireToken(app, d.token, ['/healthz', '/metrics']);
   acceptBinary(app);
 
-  app.post('/v1/trigger', { schema: { body: Type.Union([TriggerBatch, Trigger]) } }, async (req, reply) => {
-    const body = req.body as Trigger | TriggerBatch;
-    const triggers = 'triggers' in body ? body.triggers : [body];
-    d.engine.accept(triggers);
-    return reply.status(202).send({ accepted: triggers.length });
-  });
-
-  app.put(
-    '/v1/deployments/:workflow/:version',
-    { schema: { body: Deployment, params: Type.Object({ workflow: Type.String(), version: Type.Integer({ minimum: 1 }) }) } },
+  app.post(
+    '/v1/trigger',
+    { schema: { body: Type.Union([TriggerBatch, Trigger]) } },
     async (req, reply) => {
-      const created = await d.deployer.deploy(req.body as Deployment);
-      return reply.status(created ? 201 : 200).send({ workflow: (req.body as Deployment).workflow, version: (req.body as Deployment).version });
+      const body = req.body as Trigger | TriggerBatch;
+      const triggers = 'triggers' in body ? body.triggers : [body];
+      d.engine.accept(triggers);
+      return reply.status(202).send({ accepted: triggers.length });
     },
   );
 
-  app.delete('/v1/deployments/:workflow', { schema: { params: Type.Object({ workflow: Type.String() }) } }, async (req, reply) => {
-    await d.deployer.remove((req.params as { workflow: string }).workflow);
-    return reply.status(204).send();
-  });
+  app.put(
+    '/v1/deployments/:workflow/:version',
+    {
+      schema: {
+        body: Deployment,
+        params: Type.Object({ workflow: Type.String(), version: Type.Integer({ minimum: 1 }) }),
+      },
+    },
+    async (req, reply) => {
+      const created = await d.deployer.deploy(req.body as Deployment);
+      return reply
+        .status(created ? 201 : 200)
+        .send({
+          workflow: (req.body as Deployment).workflow,
+          version: (req.body as Deployment).version,
+        });
+    },
+  );
 
-  app.get('/v1/objects/:key', { schema: { params: Type.Object({ key: Type.String() }) } }, async (req, reply) => {
-    const buf = await d.store().serveLocal((req.params as { key: string }).key);
-    return reply.type('application/octet-stream').send(buf);
-  });
+  app.delete(
+    '/v1/deployments/:workflow',
+    { schema: { params: Type.Object({ workflow: Type.String() }) } },
+    async (req, reply) => {
+      await d.deployer.remove((req.params as { workflow: string }).workflow);
+      return reply.status(204).send();
+    },
+  );
 
-  app.post('/v1/objects/fetch', { schema: { body: Type.Object({ ref: StoredRef }) } }, async (req, reply) => {
-    const buf = await d.store().getBuffer((req.body as { ref: StoredRef }).ref);
-    return reply.type('application/octet-stream').send(buf);
-  });
+  app.get(
+    '/v1/objects/:key',
+    { schema: { params: Type.Object({ key: Type.String() }) } },
+    async (req, reply) => {
+      const buf = await d.store().serveLocal((req.params as { key: string }).key);
+      return reply.type('application/octet-stream').send(buf);
+    },
+  );
 
-  app.post('/v1/invocations/:id/release', { schema: { params: Type.Object({ id: Type.String() }) } }, async (req, reply) => {
-    await d.engine.release((req.params as { id: string }).id);
-    return reply.status(204).send();
-  });
+  app.post(
+    '/v1/objects/fetch',
+    { schema: { body: Type.Object({ ref: StoredRef }) } },
+    async (req, reply) => {
+      const buf = await d.store().getBuffer((req.body as { ref: StoredRef }).ref);
+      return reply.type('application/octet-stream').send(buf);
+    },
+  );
+
+  app.post(
+    '/v1/invocations/:id/release',
+    { schema: { params: Type.Object({ id: Type.String() }) } },
+    async (req, reply) => {
+      await d.engine.release((req.params as { id: string }).id);
+      return reply.status(204).send();
+    },
+  );
 
   app.get('/healthz', () => ({ status: 'ok', worker: d.workerId, ...d.engine.load }));
 

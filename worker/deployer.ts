@@ -7,7 +7,12 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Deployment } from '../shared/schema/wire.js';
-import { deploymentKey, functionKey, indexDeployment, type IndexedDeployment } from './engine/deployments.js';
+import {
+  deploymentKey,
+  functionKey,
+  indexDeployment,
+  type IndexedDeployment,
+} from './engine/deployments.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
 
@@ -29,24 +34,38 @@ export class DeploymentManager {
     await mkdir(baseDir, { recursive: true });
     for (const [rel, base64] of Object.entries(d.files)) {
       const target = resolve(baseDir, rel);
-      if (!target.startsWith(baseDir + sep)) throw new AppError('BAD_REQUEST', `file path ${JSON.stringify(rel)} escapes the deployment folder`);
+      if (!target.startsWith(baseDir + sep))
+        throw new AppError(
+          'BAD_REQUEST',
+          `file path ${JSON.stringify(rel)} escapes the deployment folder`,
+        );
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, Buffer.from(base64, 'base64'));
     }
     const indexed = indexDeployment(d, baseDir);
     for (const fn of Object.values(d.dag.functions)) {
-      await this.sandbox.deploy({ key: functionKey(d.workflow, d.version, fn.name), workflow: d.workflow, version: d.version, fn, baseDir });
+      await this.sandbox.deploy({
+        key: functionKey(d.workflow, d.version, fn.name),
+        workflow: d.workflow,
+        version: d.version,
+        fn,
+        baseDir,
+      });
     }
     this.held.set(key, indexed);
     this.engine.addDeployment(indexed);
-    this.logger.info({ workflow: d.workflow, version: d.version, nodes: d.dag.nodes.length }, 'deployment added');
+    this.logger.info(
+      { workflow: d.workflow, version: d.version, nodes: d.dag.nodes.length },
+      'deployment added',
+    );
     return true;
   }
 
   async remove(workflow: string): Promise<void> {
     for (const dep of this.engine.removeDeployments(workflow)) {
       this.held.delete(deploymentKey(dep.workflow, dep.version));
-      for (const fn of Object.keys(dep.dag.functions)) await this.sandbox.undeploy(functionKey(dep.workflow, dep.version, fn));
+      for (const fn of Object.keys(dep.dag.functions))
+        await this.sandbox.undeploy(functionKey(dep.workflow, dep.version, fn));
     }
     await rm(join(this.dataDir, workflow), { recursive: true, force: true });
   }

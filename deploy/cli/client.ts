@@ -12,7 +12,12 @@ export class CliError extends Error {
   }
 }
 
-async function call(master: string, method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(
+  master: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(`${master}${path}`, {
@@ -21,14 +26,28 @@ async function call(master: string, method: string, path: string, body?: unknown
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (err) {
-    throw new CliError(`cannot reach the master at ${master} (${(err as Error).message}); start one with \`faasflow up\` or pass --master URL`);
+    throw new CliError(
+      `cannot reach the master at ${master} (${(err as Error).message}); start one with \`faasflow up\` or pass --master URL`,
+    );
   }
   const text = await res.text();
   const parsed: unknown = text === '' ? null : JSON.parse(text);
   if (!res.ok) {
-    const e = parsed as { code?: string; message?: string; details?: { issues?: { path: string; message: string; line?: number }[] } };
-    const issues = e.details?.issues?.map((i) => `\n  ${i.path || '(document)'}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('') ?? '';
-    throw new CliError(`${res.status} ${e.code ?? ''}: ${e.message ?? text}${issues}`, e.code === 'WORKFLOW_INVALID' ? 2 : 1);
+    const e = parsed as {
+      code?: string;
+      message?: string;
+      details?: { issues?: { path: string; message: string; line?: number }[] };
+    };
+    const issues =
+      e.details?.issues
+        ?.map(
+          (i) => `\n  ${i.path || '(document)'}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`,
+        )
+        .join('') ?? '';
+    throw new CliError(
+      `${res.status} ${e.code ?? ''}: ${e.message ?? text}${issues}`,
+      e.code === 'WORKFLOW_INVALID' ? 2 : 1,
+    );
   }
   return parsed;
 }
@@ -68,8 +87,18 @@ export async function readInput(arg: string | undefined): Promise<unknown> {
   }
 }
 
-export function invoke(master: string, name: string, input: unknown, wait: boolean, timeoutMs?: number): Promise<unknown> {
-  return call(master, 'POST', `/v1/workflows/${encodeURIComponent(name)}/invocations`, { input, wait, ...(timeoutMs ? { timeoutMs } : {}) });
+export function invoke(
+  master: string,
+  name: string,
+  input: unknown,
+  wait: boolean,
+  timeoutMs?: number,
+): Promise<unknown> {
+  return call(master, 'POST', `/v1/workflows/${encodeURIComponent(name)}/invocations`, {
+    input,
+    wait,
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
 }
 
 export function status(master: string, id: string): Promise<unknown> {

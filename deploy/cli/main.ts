@@ -29,7 +29,8 @@ function int(flags: Record<string, string | boolean>, key: string, fallback: num
   const v = flags[key];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new CliError(`--${key} must be a non-negative integer, got ${String(v)}`, 2);
+  if (!Number.isInteger(n) || n < 0)
+    throw new CliError(`--${key} must be a non-negative integer, got ${String(v)}`, 2);
   return n;
 }
 
@@ -43,7 +44,8 @@ function str(flags: Record<string, string | boolean>, key: string): string | und
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { flags, positional } = parseArgs(rest, BOOLEAN);
-  const master = str(flags, 'master') ?? process.env['FAASFLOW_MASTER_URL'] ?? 'http://127.0.0.1:8080';
+  const master =
+    str(flags, 'master') ?? process.env['FAASFLOW_MASTER_URL'] ?? 'http://127.0.0.1:8080';
   const print = (v: unknown): void => console.log(JSON.stringify(v, null, 2));
   switch (command) {
     case undefined:
@@ -54,24 +56,48 @@ async function main(argv: string[]): Promise<number> {
     case 'up': {
       const runtime = str(flags, 'runtime') ?? 'process';
       const mode = str(flags, 'mode') ?? 'worker';
-      if (runtime !== 'process' && runtime !== 'docker') throw new CliError('--runtime must be process or docker', 2);
-      if (mode !== 'worker' && mode !== 'master') throw new CliError('--mode must be worker or master', 2);
+      if (runtime !== 'process' && runtime !== 'docker')
+        throw new CliError('--runtime must be process or docker', 2);
+      if (mode !== 'worker' && mode !== 'master')
+        throw new CliError('--mode must be worker or master', 2);
       const redisUrl = str(flags, 'redis');
-      return up({ workers: int(flags, 'workers', 2), port: int(flags, 'port', 8080), runtime, mode, demo: flags['demo'] === true, exitAfterDemo: flags['exit'] === true, ...(redisUrl ? { redisUrl } : {}) });
+      return up({
+        workers: int(flags, 'workers', 2),
+        port: int(flags, 'port', 8080),
+        runtime,
+        mode,
+        demo: flags['demo'] === true,
+        exitAfterDemo: flags['exit'] === true,
+        ...(redisUrl ? { redisUrl } : {}),
+      });
     }
     case 'master':
       process.argv = [process.argv[0]!, 'master', ...rest];
       await import('../../master/main.js');
       return new Promise<number>(() => undefined);
     case 'worker':
-      process.argv = [process.argv[0]!, 'worker', ...rest.map((a) => (a === '--master' ? '--master-url' : a.startsWith('--master=') ? `--master-url=${a.slice(9)}` : a))];
+      process.argv = [
+        process.argv[0]!,
+        'worker',
+        ...rest.map((a) =>
+          a === '--master'
+            ? '--master-url'
+            : a.startsWith('--master=')
+              ? `--master-url=${a.slice(9)}`
+              : a,
+        ),
+      ];
       await import('../../worker/main.js');
       return new Promise<number>(() => undefined);
     case 'validate': {
       const file = positional[0];
       if (!file) throw new CliError('usage: faasflow validate FILE [--workers N] [--json]', 2);
       const scale = str(flags, 'runtimeScale');
-      return validate(file, { workers: Math.max(1, int(flags, 'workers', 1)), json: flags['json'] === true, ...(scale ? { runtimeScale: Number(scale) } : {}) });
+      return validate(file, {
+        workers: Math.max(1, int(flags, 'workers', 1)),
+        json: flags['json'] === true,
+        ...(scale ? { runtimeScale: Number(scale) } : {}),
+      });
     }
     case 'deploy': {
       const file = positional[0];
@@ -83,7 +109,13 @@ async function main(argv: string[]): Promise<number> {
       const name = positional[0];
       if (!name) throw new CliError('usage: faasflow invoke NAME [--input JSON|@file]', 2);
       const timeout = str(flags, 'timeout');
-      const r = (await invoke(master, name, await readInput(str(flags, 'input')), flags['noWait'] !== true, timeout ? Number(timeout) : undefined)) as { status?: string };
+      const r = (await invoke(
+        master,
+        name,
+        await readInput(str(flags, 'input')),
+        flags['noWait'] !== true,
+        timeout ? Number(timeout) : undefined,
+      )) as { status?: string };
       print(r);
       return r.status === undefined || r.status === 'succeeded' ? 0 : 1;
     }

@@ -23,7 +23,10 @@ export interface UpOptions {
 export function examplesDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   // dist/deploy/cli → repo/deploy/examples; deploy/cli → deploy/examples
-  for (const candidate of [resolve(here, '..', 'examples'), resolve(here, '..', '..', '..', 'deploy', 'examples')]) {
+  for (const candidate of [
+    resolve(here, '..', 'examples'),
+    resolve(here, '..', '..', '..', 'deploy', 'examples'),
+  ]) {
     try {
       if (readdirSync(candidate).some((f) => f.endsWith('.yaml'))) return candidate;
     } catch {
@@ -58,7 +61,9 @@ export async function up(o: UpOptions): Promise<number> {
     return 1;
   }
   const m = cluster.masterUrl;
-  console.log(`faasflow: master ${m} with ${o.workers} worker${o.workers === 1 ? '' : 's'} (${o.runtime} sandboxes, ${o.redisUrl ? `Redis ${o.redisUrl}` : 'no Redis: peer data tier'}, ${o.mode === 'worker' ? 'WorkerSP' : 'MasterSP'}) up in ${Date.now() - started} ms`);
+  console.log(
+    `faasflow: master ${m} with ${o.workers} worker${o.workers === 1 ? '' : 's'} (${o.runtime} sandboxes, ${o.redisUrl ? `Redis ${o.redisUrl}` : 'no Redis: peer data tier'}, ${o.mode === 'worker' ? 'WorkerSP' : 'MasterSP'}) up in ${Date.now() - started} ms`,
+  );
   console.log(`  logs: ${logDir}`);
   if (o.demo) {
     try {
@@ -80,20 +85,39 @@ export async function up(o: UpOptions): Promise<number> {
 
 async function demo(master: string): Promise<void> {
   const dir = examplesDir();
-  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   console.log('\ndeploying the examples:');
   for (const f of files) {
-    const r = (await deploy(master, join(dir, f))) as { name: string; version: number; nodes: number; groups: unknown[] };
-    console.log(`  ${r.name} v${r.version}: ${r.nodes} nodes in ${r.groups.length} group${r.groups.length === 1 ? '' : 's'}`);
+    const r = (await deploy(master, join(dir, f))) as {
+      name: string;
+      version: number;
+      nodes: number;
+      groups: unknown[];
+    };
+    console.log(
+      `  ${r.name} v${r.version}: ${r.nodes} nodes in ${r.groups.length} group${r.groups.length === 1 ? '' : 's'}`,
+    );
   }
   const input = { video: 'cats.mp4', segments: 6 };
   console.log(`\ninvoking video-analytics with ${JSON.stringify(input)}:`);
-  const r = (await invoke(master, 'video-analytics', input, true)) as { invocationId: string; status: string; output: unknown; durationMs: number; error?: unknown };
+  const r = (await invoke(master, 'video-analytics', input, true)) as {
+    invocationId: string;
+    status: string;
+    output: unknown;
+    durationMs: number;
+    error?: unknown;
+  };
   console.log(`  ${r.status} in ${r.durationMs} ms → ${JSON.stringify(r.output ?? r.error)}`);
   if (r.status !== 'succeeded') throw new Error(`the demo invocation ${r.status}`);
   console.log('\nnext:');
-  console.log(`  timeline:   curl ${master}/v1/invocations/${r.invocationId}   (or: faasflow status ${r.invocationId} --master ${master})`);
+  console.log(
+    `  timeline:   curl ${master}/v1/invocations/${r.invocationId}   (or: faasflow status ${r.invocationId} --master ${master})`,
+  );
   console.log(`  invoke:     faasflow invoke hello --input '{"name":"ada"}' --master ${master}`);
   console.log(`  workers:    curl ${master}/v1/workers`);
-  console.log(`  your own:   faasflow validate my.yaml && faasflow deploy my.yaml --master ${master}`);
+  console.log(
+    `  your own:   faasflow validate my.yaml && faasflow deploy my.yaml --master ${master}`,
+  );
 }

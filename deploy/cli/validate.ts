@@ -10,7 +10,10 @@ export interface ValidateOptions {
 
 /** Returns the exit code: 0 valid, 2 invalid. */
 export async function validate(file: string, o: ValidateOptions): Promise<number> {
-  const r = await loadWorkflowFile(file, o.runtimeScale === undefined ? {} : { runtimeScale: o.runtimeScale });
+  const r = await loadWorkflowFile(
+    file,
+    o.runtimeScale === undefined ? {} : { runtimeScale: o.runtimeScale },
+  );
   if (!r.dag) {
     if (o.json) console.log(JSON.stringify({ valid: false, errors: r.issues }, null, 2));
     else {
@@ -45,7 +48,9 @@ export async function validate(file: string, o: ValidateOptions): Promise<number
   console.log(`  nodes ${summary.nodes}, edges ${summary.edges}, functions ${summary.functions}`);
   console.log(`  sources: ${dag.sources.join(', ')}`);
   console.log(`  sinks:   ${dag.sinks.join(', ')}`);
-  console.log(`  groups on ${o.workers} worker${o.workers === 1 ? '' : 's'}: ${p.groups.length}; edge bytes kept local: ${pct.toFixed(1)}% of ${p.totalBytes}`);
+  console.log(
+    `  groups on ${o.workers} worker${o.workers === 1 ? '' : 's'}: ${p.groups.length}; edge bytes kept local: ${pct.toFixed(1)}% of ${p.totalBytes}`,
+  );
   p.groups.forEach((g, i) => console.log(`    [${i}] ${g.join(', ')}`));
   for (const w of r.warnings) console.log(`  warning: ${w}`);
   return 0;

@@ -12,7 +12,13 @@ import { AppError } from '../../shared/errors.js';
 import type { HttpClient } from '../../shared/http-client.js';
 import { newInvocationId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
-import type { DispatchMode, Placement, Report, StoredRef, Trigger } from '../../shared/schema/wire.js';
+import type {
+  DispatchMode,
+  Placement,
+  Report,
+  StoredRef,
+  Trigger,
+} from '../../shared/schema/wire.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import jsonata from 'jsonata';
 import { place, type PlacementStrategy } from '../placement/index.js';
@@ -56,7 +62,11 @@ export class InvocationManager {
 
   get(id: string): InvocationRecord {
     const r = this.records.get(id);
-    if (!r) throw new AppError('INVOCATION_NOT_FOUND', `invocation ${JSON.stringify(id)} is unknown (finished invocations are kept for the last ${this.o.retain})`);
+    if (!r)
+      throw new AppError(
+        'INVOCATION_NOT_FOUND',
+        `invocation ${JSON.stringify(id)} is unknown (finished invocations are kept for the last ${this.o.retain})`,
+      );
     return r;
   }
 
@@ -102,21 +112,50 @@ export class InvocationManager {
     this.records.set(id, r);
     this.trim();
     const input = this.inputRef(r, encodeValue(req.input));
-    r.timer = setTimeout(() => this.finish(r, 'timed_out', undefined, new AppError('INVOCATION_TIMEOUT', `invocation ${id} did not finish within ${req.timeoutMs} ms`)), req.timeoutMs);
+    r.timer = setTimeout(
+      () =>
+        this.finish(
+          r,
+          'timed_out',
+          undefined,
+          new AppError(
+            'INVOCATION_TIMEOUT',
+            `invocation ${id} did not finish within ${req.timeoutMs} ms`,
+          ),
+        ),
+      req.timeoutMs,
+    );
     r.timer.unref();
     for (const w of new Set(placement.groups)) this.adjustInflight(w, +1);
-    const ctx = { tenant: this.o.tenant ?? 'default', deadline: r.deadline, input, master: this.o.masterUrl(), mode: this.o.mode };
+    const ctx = {
+      tenant: this.o.tenant ?? 'default',
+      deadline: r.deadline,
+      input,
+      master: this.o.masterUrl(),
+      mode: this.o.mode,
+    };
     const byUrl = new Map<string, Trigger[]>();
     for (const node of v.dag.sources) {
       const owner = placement.groups[v.partition.groupOf[node]!]!;
-      const t: Trigger = { invocationId: id, workflow: v.name, version: v.version, node, from: null, ref: input, placement, ctx };
+      const t: Trigger = {
+        invocationId: id,
+        workflow: v.name,
+        version: v.version,
+        node,
+        from: null,
+        ref: input,
+        placement,
+        ctx,
+      };
       const url = placement.workers[owner]!;
       byUrl.set(url, [...(byUrl.get(url) ?? []), t]);
     }
     // Not awaited: a worker that dies before taking the start is caught by the death sweep or
     // the delivery deadline, and the caller waits on `r.done` either way.
     for (const [url, triggers] of byUrl) {
-      this.o.sender.send(url, triggers, r.deadline).catch((err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err)));
+      this.o.sender
+        .send(url, triggers, r.deadline)
+        .catch((err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err)));
     }
     return r;
   }
@@ -124,7 +163,11 @@ export class InvocationManager {
   private placement(v: WorkflowVersion, workers: WorkerView[], key: string): Placement {
     const groups = place({
       strategy: this.o.placement,
-      workers: workers.map((w) => ({ id: w.id, cpu: w.capacity.cpu, load: w.load.running + w.load.queued + w.inflight })),
+      workers: workers.map((w) => ({
+        id: w.id,
+        cpu: w.capacity.cpu,
+        load: w.load.running + w.load.queued + w.inflight,
+      })),
       groups: v.partition.groups.length,
       weights: v.partition.groups.map((g) => g.length),
       key,
@@ -137,7 +180,8 @@ export class InvocationManager {
   }
 
   private inputRef(r: InvocationRecord, buf: Buffer): StoredRef {
-    if (buf.length <= this.o.inlineMaxBytes) return { tier: 'inline', data: buf.toString('base64'), sizeBytes: buf.length };
+    if (buf.length <= this.o.inlineMaxBytes)
+      return { tier: 'inline', data: buf.toString('base64'), sizeBytes: buf.length };
     const key = `input:${r.id}:${randomBytes(4).toString('hex')}`;
     this.inputs.set(key, buf);
     r.inputKey = key;
@@ -181,7 +225,11 @@ export class InvocationManager {
       const group = v?.partition.groupOf[t.node];
       const owner = group === undefined ? undefined : r.placement.groups[group];
       const url = owner === undefined ? undefined : r.placement.workers[owner];
-      if (url === undefined) throw new AppError('BAD_REQUEST', `cannot route node ${t.node} of invocation ${t.invocationId}`);
+      if (url === undefined)
+        throw new AppError(
+          'BAD_REQUEST',
+          `cannot route node ${t.node} of invocation ${t.invocationId}`,
+        );
       byUrl.set(url, [...(byUrl.get(url) ?? []), t]);
     }
     for (const [url, list] of byUrl) {
@@ -199,7 +247,9 @@ export class InvocationManager {
    */
   private maybeComplete(r: InvocationRecord): void {
     if (r.status !== 'running') return;
-    const nodes = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version)?.dag.nodes.length ?? 0;
+    const nodes =
+      this.o.catalog.versions(r.workflow).find((x) => x.version === r.version)?.dag.nodes.length ??
+      0;
     if (r.stepped.size >= nodes) {
       if (r.completeTimer) clearTimeout(r.completeTimer);
       this.complete(r);
@@ -219,13 +269,20 @@ export class InvocationManager {
 
   private async assembleOutput(r: InvocationRecord): Promise<unknown> {
     const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
-    if (!v) throw new AppError('WORKFLOW_NOT_FOUND', `workflow ${r.workflow} version ${r.version} was deleted while running`);
+    if (!v)
+      throw new AppError(
+        'WORKFLOW_NOT_FOUND',
+        `workflow ${r.workflow} version ${r.version} was deleted while running`,
+      );
     const values = new Map<string, Arrival>();
     await Promise.all(
       [...r.sinkOutputs].map(async ([node, ref]) => {
         if (ref === null) return values.set(node, { skip: true });
         const owner = r.placement.groups[v.partition.groupOf[node]!]!;
-        const buf = ref.tier === 'inline' ? Buffer.from(ref.data, 'base64') : await this.fetchObject(r.placement.workers[owner]!, ref);
+        const buf =
+          ref.tier === 'inline'
+            ? Buffer.from(ref.data, 'base64')
+            : await this.fetchObject(r.placement.workers[owner]!, ref);
         return values.set(node, { skip: false, value: decodeValue(buf) });
       }),
     );
@@ -234,19 +291,37 @@ export class InvocationManager {
       try {
         out = (await jsonata(v.dag.outputExpr).evaluate(out)) as unknown;
       } catch (err) {
-        throw new AppError('FUNCTION_FAILED', `workflow output expression failed: ${(err as Error).message}`, { retryable: false });
+        throw new AppError(
+          'FUNCTION_FAILED',
+          `workflow output expression failed: ${(err as Error).message}`,
+          { retryable: false },
+        );
       }
     }
     return toJsonSafe(out ?? null);
   }
 
   private async fetchObject(url: string, ref: StoredRef): Promise<Buffer> {
-    const res = await this.o.http.request(`${url}/v1/objects/fetch`, { method: 'POST', body: JSON.stringify({ ref }), contentType: 'application/json', timeoutMs: 30_000 });
-    if (res.status !== 200) throw new AppError('STORE_UNAVAILABLE', `fetching the output from ${url} failed with ${res.status}: ${res.body.toString('utf8', 0, 200)}`);
+    const res = await this.o.http.request(`${url}/v1/objects/fetch`, {
+      method: 'POST',
+      body: JSON.stringify({ ref }),
+      contentType: 'application/json',
+      timeoutMs: 30_000,
+    });
+    if (res.status !== 200)
+      throw new AppError(
+        'STORE_UNAVAILABLE',
+        `fetching the output from ${url} failed with ${res.status}: ${res.body.toString('utf8', 0, 200)}`,
+      );
     return res.body;
   }
 
-  private finish(r: InvocationRecord, status: InvocationRecord['status'], output?: unknown, error?: AppError): void {
+  private finish(
+    r: InvocationRecord,
+    status: InvocationRecord['status'],
+    output?: unknown,
+    error?: AppError,
+  ): void {
     if (r.status !== 'running') return;
     r.status = status;
     r.finishedAt = Date.now();
@@ -265,7 +340,9 @@ export class InvocationManager {
     for (const url of new Set(Object.values(r.placement.workers))) {
       this.o.http
         .request(`${url}/v1/invocations/${r.id}/release`, { method: 'POST', timeoutMs: 10_000 })
-        .catch((err: unknown) => this.o.logger.warn({ err, invocationId: r.id, worker: url }, 'release failed'));
+        .catch((err: unknown) =>
+          this.o.logger.warn({ err, invocationId: r.id, worker: url }, 'release failed'),
+        );
     }
   }
 
@@ -278,14 +355,27 @@ export class InvocationManager {
     this.o.deployments.forget(w.id);
     for (const r of this.records.values()) {
       if (r.status === 'running' && r.placement.groups.includes(w.id)) {
-        this.finish(r, 'failed', undefined, new AppError('WORKER_UNREACHABLE', `worker ${w.id} stopped responding while running invocation ${r.id}`));
+        this.finish(
+          r,
+          'failed',
+          undefined,
+          new AppError(
+            'WORKER_UNREACHABLE',
+            `worker ${w.id} stopped responding while running invocation ${r.id}`,
+          ),
+        );
       }
     }
   }
 
   cancel(id: string): InvocationRecord {
     const r = this.get(id);
-    this.finish(r, 'cancelled', undefined, new AppError('CANCELLED', `invocation ${id} was cancelled`));
+    this.finish(
+      r,
+      'cancelled',
+      undefined,
+      new AppError('CANCELLED', `invocation ${id} was cancelled`),
+    );
     return r;
   }
 
@@ -299,7 +389,13 @@ export class InvocationManager {
 
   close(): void {
     for (const r of this.records.values()) {
-      if (r.status === 'running') this.finish(r, 'cancelled', undefined, new AppError('CANCELLED', 'the master is shutting down'));
+      if (r.status === 'running')
+        this.finish(
+          r,
+          'cancelled',
+          undefined,
+          new AppError('CANCELLED', 'the master is shutting down'),
+        );
     }
   }
 }

@@ -50,7 +50,9 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
   if (r.status === 'succeeded') view['output'] = r.output ?? null;
   if (r.error) view['error'] = r.error;
   if (withSteps) {
-    view['steps'] = [...r.steps].sort((a, b) => a.readyAt - b.readyAt || (a.node < b.node ? -1 : 1));
+    view['steps'] = [...r.steps].sort(
+      (a, b) => a.readyAt - b.readyAt || (a.node < b.node ? -1 : 1),
+    );
     if (r.stepsDropped > 0) view['stepsDropped'] = r.stepsDropped;
   }
   return view;
@@ -58,7 +60,10 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
 
 /** Buffers inside an output become `{ "$base64": "..." }` in JSON answers. */
 export function toJsonSafe(value: unknown): unknown {
-  if (value instanceof Uint8Array) return { $base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (value instanceof Uint8Array)
+    return {
+      $base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+    };
   if (Array.isArray(value)) return value.map(toJsonSafe);
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};

@@ -35,11 +35,16 @@ export interface PlacementInput {
 
 export function place(input: PlacementInput): string[] {
   const workers = [...input.workers].sort((a, b) => (a.id < b.id ? -1 : 1));
-  if (workers.length === 0) throw new AppError('NO_WORKERS', 'no worker is ready to run this workflow; start one with `faasflow worker --master URL`');
+  if (workers.length === 0)
+    throw new AppError(
+      'NO_WORKERS',
+      'no worker is ready to run this workflow; start one with `faasflow worker --master URL`',
+    );
   const out: string[] = [];
   switch (input.strategy) {
     case 'round-robin':
-      for (let g = 0; g < input.groups; g++) out.push(workers[(input.cursor + g) % workers.length]!.id);
+      for (let g = 0; g < input.groups; g++)
+        out.push(workers[(input.cursor + g) % workers.length]!.id);
       return out;
     case 'hash':
       for (let g = 0; g < input.groups; g++) {

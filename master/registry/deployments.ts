@@ -26,27 +26,47 @@ export class DeploymentTracker {
   }
 
   forgetWorkflow(name: string): void {
-    for (const set of this.held.values()) for (const k of [...set]) if (k.startsWith(`${name}@`)) set.delete(k);
+    for (const set of this.held.values())
+      for (const k of [...set]) if (k.startsWith(`${name}@`)) set.delete(k);
   }
 
   /** Pushes a version to a worker; resolves true when it holds it. */
   async push(worker: WorkerView, v: WorkflowVersion): Promise<boolean> {
-    const body: Deployment = { workflow: v.name, version: v.version, dag: v.dag, groupOf: v.partition.groupOf, files: v.files };
+    const body: Deployment = {
+      workflow: v.name,
+      version: v.version,
+      dag: v.dag,
+      groupOf: v.partition.groupOf,
+      files: v.files,
+    };
     try {
-      await this.http.json(`${worker.url}/v1/deployments/${encodeURIComponent(v.name)}/${v.version}`, 'PUT', body, 60_000);
+      await this.http.json(
+        `${worker.url}/v1/deployments/${encodeURIComponent(v.name)}/${v.version}`,
+        'PUT',
+        body,
+        60_000,
+      );
       const set = this.held.get(worker.id) ?? new Set<string>();
       set.add(`${v.name}@${v.version}`);
       this.held.set(worker.id, set);
       return true;
     } catch (err) {
-      this.logger.warn({ err, worker: worker.id, workflow: v.name, version: v.version }, 'deployment push failed');
+      this.logger.warn(
+        { err, worker: worker.id, workflow: v.name, version: v.version },
+        'deployment push failed',
+      );
       return false;
     }
   }
 
   async undeploy(worker: WorkerView, name: string): Promise<void> {
     try {
-      await this.http.json(`${worker.url}/v1/deployments/${encodeURIComponent(name)}`, 'DELETE', undefined, 30_000);
+      await this.http.json(
+        `${worker.url}/v1/deployments/${encodeURIComponent(name)}`,
+        'DELETE',
+        undefined,
+        30_000,
+      );
     } catch (err) {
       this.logger.warn({ err, worker: worker.id, workflow: name }, 'undeploy failed');
     }

@@ -5,7 +5,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
-import { Heartbeat, Registration, ReportBatch, Trigger, TriggerBatch } from '../../shared/schema/wire.js';
+import {
+  Heartbeat,
+  Registration,
+  ReportBatch,
+  Trigger,
+  TriggerBatch,
+} from '../../shared/schema/wire.js';
 import type { MasterContext } from './context.js';
 
 export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
@@ -19,13 +25,20 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     return { id: w.id, status: 'ready', heartbeatTimeoutMs: c.config.workerTimeoutMs };
   });
 
-  app.post('/v1/workers/:id/heartbeat', { schema: { body: Heartbeat, params: Type.Object({ id: Type.String() }) } }, (req) => {
-    const id = (req.params as { id: string }).id;
-    if (!c.registry.heartbeat(id, (req.body as Heartbeat).load)) {
-      throw new AppError('NOT_FOUND', `worker ${id} is not registered (or was marked dead); register again`);
-    }
-    return { ok: true };
-  });
+  app.post(
+    '/v1/workers/:id/heartbeat',
+    { schema: { body: Heartbeat, params: Type.Object({ id: Type.String() }) } },
+    (req) => {
+      const id = (req.params as { id: string }).id;
+      if (!c.registry.heartbeat(id, (req.body as Heartbeat).load)) {
+        throw new AppError(
+          'NOT_FOUND',
+          `worker ${id} is not registered (or was marked dead); register again`,
+        );
+      }
+      return { ok: true };
+    },
+  );
 
   app.get('/v1/workers', () => ({
     workers: c.registry.list().map((w) => ({
@@ -45,24 +58,40 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     return reply.status(202).send({ accepted: (req.body as ReportBatch).reports.length });
   });
 
-  app.post('/v1/trigger', { schema: { body: Type.Union([TriggerBatch, Trigger]) } }, async (req, reply) => {
-    const body = req.body as Trigger | TriggerBatch;
-    const triggers = 'triggers' in body ? body.triggers : [body];
-    c.invocations.relay(triggers);
-    return reply.status(202).send({ accepted: triggers.length });
-  });
-
-  app.get('/v1/objects/:key', { schema: { params: Type.Object({ key: Type.String() }) } }, async (req, reply) =>
-    reply.type('application/octet-stream').send(c.invocations.inputObject((req.params as { key: string }).key)),
+  app.post(
+    '/v1/trigger',
+    { schema: { body: Type.Union([TriggerBatch, Trigger]) } },
+    async (req, reply) => {
+      const body = req.body as Trigger | TriggerBatch;
+      const triggers = 'triggers' in body ? body.triggers : [body];
+      c.invocations.relay(triggers);
+      return reply.status(202).send({ accepted: triggers.length });
+    },
   );
 
-  app.get('/healthz', () => ({ status: 'ok', workers: c.registry.ready().length, running: c.invocations.running }));
+  app.get(
+    '/v1/objects/:key',
+    { schema: { params: Type.Object({ key: Type.String() }) } },
+    async (req, reply) =>
+      reply
+        .type('application/octet-stream')
+        .send(c.invocations.inputObject((req.params as { key: string }).key)),
+  );
+
+  app.get('/healthz', () => ({
+    status: 'ok',
+    workers: c.registry.ready().length,
+    running: c.invocations.running,
+  }));
 
   app.get('/metrics', async (_req, reply) => {
     const workers = c.registry.list();
     const lines = [
       '# TYPE faasflow_master_workers gauge',
-      ...['ready', 'registering', 'dead'].map((s) => `faasflow_master_workers{status="${s}"} ${workers.filter((w) => w.status === s).length}`),
+      ...['ready', 'registering', 'dead'].map(
+        (s) =>
+          `faasflow_master_workers{status="${s}"} ${workers.filter((w) => w.status === s).length}`,
+      ),
       '# TYPE faasflow_master_invocations_running gauge',
       `faasflow_master_invocations_running ${c.invocations.running}`,
       '# TYPE faasflow_master_workflows gauge',

@@ -17,14 +17,25 @@ const InvokeBody = Type.Object(
 export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
   app.post(
     '/v1/workflows/:name/invocations',
-    { schema: { params: Type.Object({ name: Type.String() }), body: Type.Union([InvokeBody, Type.Null()]) } },
+    {
+      schema: {
+        params: Type.Object({ name: Type.String() }),
+        body: Type.Union([InvokeBody, Type.Null()]),
+      },
+    },
     async (req, reply) => {
       const body = (req.body ?? {}) as { input?: unknown; wait?: boolean; timeoutMs?: number };
       const timeoutMs = body.timeoutMs ?? c.config.defaultTimeoutMs;
       if (timeoutMs > c.config.maxTimeoutMs) {
-        throw new AppError('BAD_REQUEST', `timeoutMs ${timeoutMs} is over the limit of ${c.config.maxTimeoutMs} ms`);
+        throw new AppError(
+          'BAD_REQUEST',
+          `timeoutMs ${timeoutMs} is over the limit of ${c.config.maxTimeoutMs} ms`,
+        );
       }
-      const r = c.invocations.start((req.params as { name: string }).name, { input: body.input ?? null, timeoutMs });
+      const r = c.invocations.start((req.params as { name: string }).name, {
+        input: body.input ?? null,
+        timeoutMs,
+      });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
       await r.done;
       const view = publicView(r, false);
@@ -38,11 +49,15 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
     },
   );
 
-  app.get('/v1/invocations/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, (req) =>
-    publicView(c.invocations.get((req.params as { id: string }).id)),
+  app.get(
+    '/v1/invocations/:id',
+    { schema: { params: Type.Object({ id: Type.String() }) } },
+    (req) => publicView(c.invocations.get((req.params as { id: string }).id)),
   );
 
-  app.post('/v1/invocations/:id/cancel', { schema: { params: Type.Object({ id: Type.String() }) } }, (req) =>
-    publicView(c.invocations.cancel((req.params as { id: string }).id), false),
+  app.post(
+    '/v1/invocations/:id/cancel',
+    { schema: { params: Type.Object({ id: Type.String() }) } },
+    (req) => publicView(c.invocations.cancel((req.params as { id: string }).id), false),
   );
 }

@@ -6,7 +6,6 @@ import { partition } from '../partition/index.js';
 import { invalidWorkflow, loadWorkflow, type LoadOptions } from '../workflow/index.js';
 import type { MasterContext } from './context.js';
 
-
 export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
   app.post('/v1/workflows', async (req, reply) => {
     const upload = readUpload(req.body, req.headers['content-type']);
@@ -17,22 +16,35 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
       .filter((f) => f.source.kind === 'handler' && upload.files[f.source.path] === undefined)
       .map((f) => `${f.name} (${f.source.kind === 'handler' ? f.source.path : ''})`);
     if (missing.length > 0) {
-      throw new AppError('WORKFLOW_INVALID', `handler files are missing from the upload: ${missing.join(', ')}; send JSON {yaml, files: {"<path>": "<base64>"}} (faasflow deploy does this)`, {
-        details: { missing },
-      });
+      throw new AppError(
+        'WORKFLOW_INVALID',
+        `handler files are missing from the upload: ${missing.join(', ')}; send JSON {yaml, files: {"<path>": "<base64>"}} (faasflow deploy does this)`,
+        {
+          details: { missing },
+        },
+      );
     }
     // Groups must fit the smallest ready worker; with none yet, the partitioner's defaults apply.
     const ready = c.registry.ready();
     const capacity =
       ready.length === 0
         ? undefined
-        : { cpu: Math.min(...ready.map((w) => w.capacity.cpu)), memoryMb: Math.min(...ready.map((w) => w.capacity.memoryMb)) };
+        : {
+            cpu: Math.min(...ready.map((w) => w.capacity.cpu)),
+            memoryMb: Math.min(...ready.map((w) => w.capacity.memoryMb)),
+          };
     const parts = partition(dag, {
       workers: Math.max(1, ready.length),
       bandwidthBytesPerSec: c.config.bandwidthBytesPerSec,
       ...(capacity ? { capacity } : {}),
     });
-    const v = c.catalog.add({ name: dag.name, dag, partition: parts, files: upload.files, warnings: result.warnings });
+    const v = c.catalog.add({
+      name: dag.name,
+      dag,
+      partition: parts,
+      files: upload.files,
+      warnings: result.warnings,
+    });
     await Promise.all(c.registry.ready().map((w) => c.deployments.push(w, v)));
     return reply.status(201).send({
       name: v.name,
@@ -55,28 +67,38 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
     })),
   }));
 
-  app.get('/v1/workflows/:name', { schema: { params: Type.Object({ name: Type.String() }) } }, (req) => {
-    const name = (req.params as { name: string }).name;
-    const v = c.catalog.latest(name);
-    return {
-      name: v.name,
-      version: v.version,
-      versions: c.catalog.versions(name).map((x) => ({ version: x.version, createdAt: x.createdAt })),
-      dag: v.dag,
-      groups: v.partition.groups,
-      localBytes: v.partition.localBytes,
-      totalBytes: v.partition.totalBytes,
-      warnings: v.warnings,
-    };
-  });
+  app.get(
+    '/v1/workflows/:name',
+    { schema: { params: Type.Object({ name: Type.String() }) } },
+    (req) => {
+      const name = (req.params as { name: string }).name;
+      const v = c.catalog.latest(name);
+      return {
+        name: v.name,
+        version: v.version,
+        versions: c.catalog
+          .versions(name)
+          .map((x) => ({ version: x.version, createdAt: x.createdAt })),
+        dag: v.dag,
+        groups: v.partition.groups,
+        localBytes: v.partition.localBytes,
+        totalBytes: v.partition.totalBytes,
+        warnings: v.warnings,
+      };
+    },
+  );
 
-  app.delete('/v1/workflows/:name', { schema: { params: Type.Object({ name: Type.String() }) } }, async (req, reply) => {
-    const name = (req.params as { name: string }).name;
-    c.catalog.remove(name);
-    c.deployments.forgetWorkflow(name);
-    await Promise.all(c.registry.ready().map((w) => c.deployments.undeploy(w, name)));
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/v1/workflows/:name',
+    { schema: { params: Type.Object({ name: Type.String() }) } },
+    async (req, reply) => {
+      const name = (req.params as { name: string }).name;
+      c.catalog.remove(name);
+      c.deployments.forgetWorkflow(name);
+      await Promise.all(c.registry.ready().map((w) => c.deployments.undeploy(w, name)));
+      return reply.status(204).send();
+    },
+  );
 }
 
 interface Upload {
@@ -92,23 +114,36 @@ function readUpload(body: unknown, contentType: string | undefined): Upload {
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
     const b = body as Record<string, unknown>;
     const problems: string[] = [];
-    if (typeof b['yaml'] !== 'string' || b['yaml'] === '') problems.push('yaml must be the workflow text (a non-empty string)');
+    if (typeof b['yaml'] !== 'string' || b['yaml'] === '')
+      problems.push('yaml must be the workflow text (a non-empty string)');
     const files = b['files'] ?? {};
-    if (typeof files !== 'object' || files === null || Array.isArray(files) || !Object.values(files).every((f) => typeof f === 'string')) {
+    if (
+      typeof files !== 'object' ||
+      files === null ||
+      Array.isArray(files) ||
+      !Object.values(files).every((f) => typeof f === 'string')
+    ) {
       problems.push('files must map relative paths to base64 strings');
     }
-    for (const k of Object.keys(b)) if (!UPLOAD_KEYS.includes(k)) problems.push(`unknown field ${JSON.stringify(k)}; expected ${UPLOAD_KEYS.join(', ')}`);
-    if (b['name'] !== undefined && typeof b['name'] !== 'string') problems.push('name must be a string');
+    for (const k of Object.keys(b))
+      if (!UPLOAD_KEYS.includes(k))
+        problems.push(`unknown field ${JSON.stringify(k)}; expected ${UPLOAD_KEYS.join(', ')}`);
+    if (b['name'] !== undefined && typeof b['name'] !== 'string')
+      problems.push('name must be a string');
     for (const k of ['runtimeScale', 'sizeScale']) {
-      if (b[k] !== undefined && typeof b[k] !== 'number') problems.push(`${k} must be a number (FaaSFlow flat workflows only)`);
+      if (b[k] !== undefined && typeof b[k] !== 'number')
+        problems.push(`${k} must be a number (FaaSFlow flat workflows only)`);
     }
-    if (problems.length > 0) throw new AppError('BAD_REQUEST', `invalid upload: ${problems.join('; ')}`);
+    if (problems.length > 0)
+      throw new AppError('BAD_REQUEST', `invalid upload: ${problems.join('; ')}`);
     const options: LoadOptions = {};
     if (typeof b['name'] === 'string') options.name = b['name'];
     if (typeof b['runtimeScale'] === 'number') options.runtimeScale = b['runtimeScale'];
     if (typeof b['sizeScale'] === 'number') options.sizeScale = b['sizeScale'];
     return { yaml: b['yaml'] as string, files: files as Record<string, string>, options };
   }
-  throw new AppError('BAD_REQUEST', `send the workflow as application/yaml, or as JSON {yaml, files?} (got ${contentType ?? 'no content type'})`);
+  throw new AppError(
+    'BAD_REQUEST',
+    `send the workflow as application/yaml, or as JSON {yaml, files?} (got ${contentType ?? 'no content type'})`,
+  );
 }
-

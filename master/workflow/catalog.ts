@@ -23,7 +23,10 @@ export class WorkflowCatalog {
   /** Highest version ever given per name, kept across `remove` so `name@version` is never reused. */
   private readonly lastVersion = new Map<string, number>();
 
-  add(entry: Omit<WorkflowVersion, 'version' | 'createdAt'>, now: Date = new Date()): WorkflowVersion {
+  add(
+    entry: Omit<WorkflowVersion, 'version' | 'createdAt'>,
+    now: Date = new Date(),
+  ): WorkflowVersion {
     const versions = this.workflows.get(entry.name) ?? [];
     const version = (this.lastVersion.get(entry.name) ?? 0) + 1;
     const v: WorkflowVersion = { ...entry, version, createdAt: now.toISOString() };
@@ -47,7 +50,9 @@ export class WorkflowCatalog {
 
   /** The newest version of every workflow. */
   current(): WorkflowVersion[] {
-    return [...this.workflows.values()].map((l) => l.at(-1)!).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return [...this.workflows.values()]
+      .map((l) => l.at(-1)!)
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
   remove(name: string): void {
@@ -56,5 +61,8 @@ export class WorkflowCatalog {
 }
 
 function notFound(name: string): AppError {
-  return new AppError('WORKFLOW_NOT_FOUND', `workflow ${JSON.stringify(name)} is not deployed (GET /v1/workflows lists the deployed ones)`);
+  return new AppError(
+    'WORKFLOW_NOT_FOUND',
+    `workflow ${JSON.stringify(name)} is not deployed (GET /v1/workflows lists the deployed ones)`,
+  );
 }

@@ -40,7 +40,10 @@ export function buildDag(
   for (const e of graph.entries) {
     const kind = graph.kinds.get(e.name);
     if (kind === 'task' || kind === 'foreach') {
-      functions.set(e.name, syntheticFunction(e, options.runtimeScale, keyWidths.get(e.name), options.sizeScale));
+      functions.set(
+        e.name,
+        syntheticFunction(e, options.runtimeScale, keyWidths.get(e.name), options.sizeScale),
+      );
     }
   }
 
@@ -133,7 +136,9 @@ function syntheticFunction(
   sizeScale: number,
 ): FunctionSpec {
   const runtimeMs = Math.round(e.runtimeSec * 1000 * runtimeScale);
-  const fields = Object.fromEntries(e.outputs.map((p) => [p.name, Math.round((p.sizeBytes ?? 0) * sizeScale)]));
+  const fields = Object.fromEntries(
+    e.outputs.map((p) => [p.name, Math.round((p.sizeBytes ?? 0) * sizeScale)]),
+  );
   const builtin =
     keys && keys.size > 0
       ? { sleepMs: runtimeMs, fields, keys: Object.fromEntries(keys) }

@@ -97,7 +97,14 @@ export function importFlat(
     `an integer from 1 to ${MAX_FOREACH_WIDTH}`,
     issues,
   );
-  const sizeScale = checkOption(options, 'sizeScale', 1, (v) => v >= 0 && v <= 1, 'a number from 0 to 1', issues);
+  const sizeScale = checkOption(
+    options,
+    'sizeScale',
+    1,
+    (v) => v >= 0 && v <= 1,
+    'a number from 0 to 1',
+    issues,
+  );
   if (typeof name !== 'string' || !WORKFLOW_NAME_RE.test(name)) {
     issues.add(
       '',

@@ -15,7 +15,7 @@
 import type { InputTemplate, PassNode, WorkflowDag } from '../../shared/dag/types.js';
 import type { NodeId } from '../../shared/ids.js';
 import { normalize } from '../../shared/dag/graph.js';
-import type { DagBuilder} from './builder.js';
+import type { DagBuilder } from './builder.js';
 import { WORKFLOW_INPUT, type Feed, type FeedEdge } from './builder.js';
 import { at, type Issues } from './diagnostics.js';
 import { checkExpression } from './expr.js';
@@ -33,7 +33,13 @@ interface Ctx {
   depth: number;
 }
 
-export function compileStep(value: unknown, path: string, b: DagBuilder, feed: Feed, ctx: Ctx): Feed {
+export function compileStep(
+  value: unknown,
+  path: string,
+  b: DagBuilder,
+  feed: Feed,
+  ctx: Ctx,
+): Feed {
   if (ctx.depth > LIMITS.stepDepth) {
     ctx.issues.add(path, `steps are nested more than ${LIMITS.stepDepth} levels deep`);
     return feed;
@@ -41,14 +47,20 @@ export function compileStep(value: unknown, path: string, b: DagBuilder, feed: F
   if (b.overLimit) return feed;
   if (typeof value === 'string') return compileTask({}, value, path, path, b, feed, ctx);
   if (!isObj(value)) {
-    ctx.issues.add(path, `must be a step: a mapping with one of ${STEP_KINDS.join(', ')} (or a function name), got ${describe(value)}`);
+    ctx.issues.add(
+      path,
+      `must be a step: a mapping with one of ${STEP_KINDS.join(', ')} (or a function name), got ${describe(value)}`,
+    );
     return feed;
   }
   const kinds = STEP_KINDS.filter((k) => value[k] !== undefined);
   if (kinds.length !== 1) {
-    ctx.issues.add(path, kinds.length === 0
-      ? `is not a step: expected one of ${STEP_KINDS.join(', ')}`
-      : `has ${kinds.join(' and ')}; a step is exactly one of ${STEP_KINDS.join(', ')}`);
+    ctx.issues.add(
+      path,
+      kinds.length === 0
+        ? `is not a step: expected one of ${STEP_KINDS.join(', ')}`
+        : `has ${kinds.join(' and ')}; a step is exactly one of ${STEP_KINDS.join(', ')}`,
+    );
     return feed;
   }
   const kind: StepKind = kinds[0]!;
@@ -58,9 +70,13 @@ export function compileStep(value: unknown, path: string, b: DagBuilder, feed: F
     case 'task':
       return compileTask(value, value['task'], at(path, 'task'), path, b, feed, ctx);
     case 'sequence':
-      return reshape(value, path, b, feed, ctx, (f) => compileSequence(value['sequence'], at(path, 'sequence'), b, f, inner));
+      return reshape(value, path, b, feed, ctx, (f) =>
+        compileSequence(value['sequence'], at(path, 'sequence'), b, f, inner),
+      );
     case 'parallel':
-      return reshape(value, path, b, feed, ctx, (f) => compileParallel(value['parallel'], at(path, 'parallel'), b, f, inner));
+      return reshape(value, path, b, feed, ctx, (f) =>
+        compileParallel(value['parallel'], at(path, 'parallel'), b, f, inner),
+      );
     case 'switch':
       return compileSwitch(value, path, b, feed, inner);
     case 'foreach':
@@ -70,7 +86,12 @@ export function compileStep(value: unknown, path: string, b: DagBuilder, feed: F
 
 function compileSequence(value: unknown, path: string, b: DagBuilder, feed: Feed, ctx: Ctx): Feed {
   if (!Array.isArray(value) || value.length === 0) {
-    ctx.issues.add(path, Array.isArray(value) ? 'is empty; a sequence needs at least one step' : `must be a list of steps, got ${describe(value)}`);
+    ctx.issues.add(
+      path,
+      Array.isArray(value)
+        ? 'is empty; a sequence needs at least one step'
+        : `must be a list of steps, got ${describe(value)}`,
+    );
     return feed;
   }
   let current = feed;
@@ -82,11 +103,19 @@ function compileSequence(value: unknown, path: string, b: DagBuilder, feed: Feed
 
 function compileParallel(value: unknown, path: string, b: DagBuilder, feed: Feed, ctx: Ctx): Feed {
   if (!Array.isArray(value) || value.length === 0) {
-    ctx.issues.add(path, Array.isArray(value) ? 'is empty; parallel needs at least one branch' : `must be a list of branches, got ${describe(value)}`);
+    ctx.issues.add(
+      path,
+      Array.isArray(value)
+        ? 'is empty; parallel needs at least one branch'
+        : `must be a list of branches, got ${describe(value)}`,
+    );
     return feed;
   }
   const branches = value.map((step, i) => compileStep(step, at(path, i), b, feed, ctx));
-  return { template: { kind: 'array', items: branches.map((f) => f.template) }, edges: branches.flatMap((f) => f.edges) };
+  return {
+    template: { kind: 'array', items: branches.map((f) => f.template) },
+    edges: branches.flatMap((f) => f.edges),
+  };
 }
 
 function compileTask(
@@ -103,7 +132,10 @@ function compileTask(
     return feed;
   }
   const id = nodeId(step, fn, path, b, ctx);
-  b.addNode({ kind: 'task', id, path, fn, input: feed.template, ...exprs(step, path, ctx, true) }, feed);
+  b.addNode(
+    { kind: 'task', id, path, fn, input: feed.template, ...exprs(step, path, ctx, true) },
+    feed,
+  );
   b.functionRefs.push({ fn, path: fnPath });
   return single(id);
 }
@@ -112,23 +144,45 @@ function compileSwitch(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx: 
   const casesPath = at(path, 'switch');
   const cases = step['switch'];
   if (!Array.isArray(cases) || cases.length === 0) {
-    ctx.issues.add(casesPath, Array.isArray(cases) ? 'is empty; a switch needs at least one case' : `must be a list of cases ({ when, do } or { default }), got ${describe(cases)}`);
+    ctx.issues.add(
+      casesPath,
+      Array.isArray(cases)
+        ? 'is empty; a switch needs at least one case'
+        : `must be a list of cases ({ when, do } or { default }), got ${describe(cases)}`,
+    );
     return feed;
   }
   const id = nodeId(step, 'switch', path, b, ctx);
   const { inputExpr } = exprs(step, path, ctx, false);
   const compiledCases: { when: string | null; path: string }[] = [];
   const outs: Feed[] = [];
-  const switchFeed = (branch: number): Feed => ({ template: { kind: 'node', node: id }, edges: [{ node: id, branch }] });
-  b.addNode({ kind: 'switch', id, path, input: feed.template, cases: compiledCases, ...(inputExpr ? { inputExpr } : {}) }, feed);
+  const switchFeed = (branch: number): Feed => ({
+    template: { kind: 'node', node: id },
+    edges: [{ node: id, branch }],
+  });
+  b.addNode(
+    {
+      kind: 'switch',
+      id,
+      path,
+      input: feed.template,
+      cases: compiledCases,
+      ...(inputExpr ? { inputExpr } : {}),
+    },
+    feed,
+  );
   let hasDefault = false;
   cases.forEach((c, i) => {
     const cp = at(casesPath, i);
     if (!isObj(c)) {
-      ctx.issues.add(cp, `must be { when: <JSONata>, do: <step> } or { default: <step> }, got ${describe(c)}`);
+      ctx.issues.add(
+        cp,
+        `must be { when: <JSONata>, do: <step> } or { default: <step> }, got ${describe(c)}`,
+      );
       return;
     }
-    if (hasDefault) ctx.issues.add(cp, 'comes after the default case and can never run; default must be last');
+    if (hasDefault)
+      ctx.issues.add(cp, 'comes after the default case and can never run; default must be last');
     if (c['default'] !== undefined) {
       onlyKeys(c, ['default'], cp, ctx.issues);
       hasDefault = true;
@@ -137,9 +191,13 @@ function compileSwitch(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx: 
       return;
     }
     onlyKeys(c, ['when', 'do'], cp, ctx.issues);
-    const when = readString(c, 'when', cp, ctx.issues, { required: true, hint: 'a JSONata condition such as "flagged = true"' });
+    const when = readString(c, 'when', cp, ctx.issues, {
+      required: true,
+      hint: 'a JSONata condition such as "flagged = true"',
+    });
     if (when !== undefined) checkExpression(when, at(cp, 'when'), ctx.issues);
-    if (c['do'] === undefined) ctx.issues.add(at(cp, 'do'), 'is required: the step to run when the case matches');
+    if (c['do'] === undefined)
+      ctx.issues.add(at(cp, 'do'), 'is required: the step to run when the case matches');
     compiledCases.push({ when: when ?? 'false', path: cp });
     outs.push(compileStep(c['do'], at(cp, 'do'), b, switchFeed(i), ctx));
   });
@@ -157,15 +215,30 @@ function compileForeach(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx:
   const fp = at(path, 'foreach');
   const spec = step['foreach'];
   if (!isObj(spec)) {
-    ctx.issues.add(fp, `must be { items: <JSONata>, concurrency?: 1..1000, do: <step> }, got ${describe(spec)}`);
+    ctx.issues.add(
+      fp,
+      `must be { items: <JSONata>, concurrency?: 1..1000, do: <step> }, got ${describe(spec)}`,
+    );
     return feed;
   }
   onlyKeys(spec, ['items', 'concurrency', 'width', 'do'], fp, ctx.issues);
-  const items = readString(spec, 'items', fp, ctx.issues, { required: true, hint: 'a JSONata expression giving the array, such as "$.segments"' });
+  const items = readString(spec, 'items', fp, ctx.issues, {
+    required: true,
+    hint: 'a JSONata expression giving the array, such as "$.segments"',
+  });
   if (items !== undefined) checkExpression(items, at(fp, 'items'), ctx.issues);
-  const concurrency = readInt(spec, 'concurrency', fp, ctx.issues, { min: 1, max: 1000, fallback: DEFAULT_FOREACH_CONCURRENCY });
-  const width = readInt(spec, 'width', fp, ctx.issues, { min: 1, max: 100_000, fallback: DEFAULT_FOREACH_WIDTH });
-  if (spec['do'] === undefined) ctx.issues.add(at(fp, 'do'), 'is required: the step to run for each item');
+  const concurrency = readInt(spec, 'concurrency', fp, ctx.issues, {
+    min: 1,
+    max: 1000,
+    fallback: DEFAULT_FOREACH_CONCURRENCY,
+  });
+  const width = readInt(spec, 'width', fp, ctx.issues, {
+    min: 1,
+    max: 100_000,
+    fallback: DEFAULT_FOREACH_WIDTH,
+  });
+  if (spec['do'] === undefined)
+    ctx.issues.add(at(fp, 'do'), 'is required: the step to run for each item');
   const bodyBuilder = b.child();
   const bodyOut = compileStep(spec['do'], at(fp, 'do'), bodyBuilder, WORKFLOW_INPUT, ctx);
   const body = finishDag(bodyBuilder, bodyOut, 'body', 'flow', {});
@@ -173,7 +246,17 @@ function compileForeach(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx:
   const id = nodeId(step, 'foreach', path, b, ctx);
   const out = body.sinks.reduce((s, n) => s + bodyBuilder.estimatedOutputBytes(n), 0) * width;
   b.addNode(
-    { kind: 'foreach', id, path, input: feed.template, items: items ?? '$', concurrency, body, estimatedWidth: width, ...exprs(step, path, ctx, true) },
+    {
+      kind: 'foreach',
+      id,
+      path,
+      input: feed.template,
+      items: items ?? '$',
+      concurrency,
+      body,
+      estimatedWidth: width,
+      ...exprs(step, path, ctx, true),
+    },
     feed,
     out,
   );
@@ -181,7 +264,14 @@ function compileForeach(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx:
 }
 
 /** Adds a pass node before (input:) and after (output:) a step that has no node of its own. */
-function reshape(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx: Ctx, inner: (f: Feed) => Feed): Feed {
+function reshape(
+  step: Obj,
+  path: string,
+  b: DagBuilder,
+  feed: Feed,
+  ctx: Ctx,
+  inner: (f: Feed) => Feed,
+): Feed {
   let f = feed;
   const inputExpr = readExpr(step, 'input', path, ctx);
   if (inputExpr !== undefined) {
@@ -200,11 +290,21 @@ function outputPass(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx: Ctx
   return single(id);
 }
 
-function passNode(id: NodeId, path: string, input: InputTemplate, e: { inputExpr?: string; outputExpr?: string }): PassNode {
+function passNode(
+  id: NodeId,
+  path: string,
+  input: InputTemplate,
+  e: { inputExpr?: string; outputExpr?: string },
+): PassNode {
   return { kind: 'pass', id, path, input, ...e };
 }
 
-function exprs(step: Obj, path: string, ctx: Ctx, withOutput: boolean): { inputExpr?: string; outputExpr?: string } {
+function exprs(
+  step: Obj,
+  path: string,
+  ctx: Ctx,
+  withOutput: boolean,
+): { inputExpr?: string; outputExpr?: string } {
   const out: { inputExpr?: string; outputExpr?: string } = {};
   const inputExpr = readExpr(step, 'input', path, ctx);
   if (inputExpr !== undefined) out.inputExpr = inputExpr;
@@ -225,10 +325,16 @@ function stepName(step: Obj): string | undefined {
 }
 
 function nodeId(step: Obj, base: string, path: string, b: DagBuilder, ctx: Ctx): NodeId {
-  const name = readString(step, 'name', path, ctx.issues, { pattern: STEP_NAME_RE, hint: 'letters, digits, _ and -, at most 63 characters' });
+  const name = readString(step, 'name', path, ctx.issues, {
+    pattern: STEP_NAME_RE,
+    hint: 'letters, digits, _ and -, at most 63 characters',
+  });
   if (name === undefined) return b.uniqueId(base);
   if (!b.reserve(name)) {
-    ctx.issues.add(at(path, 'name'), `duplicate step name ${JSON.stringify(name)}; names must be unique in the workflow`);
+    ctx.issues.add(
+      at(path, 'name'),
+      `duplicate step name ${JSON.stringify(name)}; names must be unique in the workflow`,
+    );
     return b.uniqueId(name);
   }
   return name as NodeId;
@@ -250,7 +356,8 @@ export function finishDag(
   functions: WorkflowDag['functions'],
 ): WorkflowDag {
   let output: InputTemplate = last.template;
-  const plain = last.edges.length === 1 && last.edges[0]!.branch === undefined && last.template.kind === 'node';
+  const plain =
+    last.edges.length === 1 && last.edges[0]!.branch === undefined && last.template.kind === 'node';
   if (!plain && last.edges.length > 0) {
     const id = b.uniqueId('end');
     b.addNode(passNode(id, '', last.template, {}), last);

@@ -57,7 +57,10 @@ export function compileWorkflow(doc: unknown, options: LoadOptions = {}): LoadRe
   return { ...result, issues: issues.list, dag: issues.ok ? result.dag : null };
 }
 
-export async function loadWorkflowFile(path: string, options: LoadOptions = {}): Promise<LoadResult> {
+export async function loadWorkflowFile(
+  path: string,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
   const text = await readFile(path, 'utf8');
   return loadWorkflow(text, { name: options.name ?? defaultName(path), ...options });
 }
@@ -66,13 +69,24 @@ export async function loadWorkflowFile(path: string, options: LoadOptions = {}):
 export function defaultName(path: string): string {
   const file = basename(path).replace(/\.(ya?ml|json)$/i, '');
   const raw = /^(flat_)?workflow\d*$/.test(file) ? basename(dirname(path)) : file;
-  const name = raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  const name = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
   return WORKFLOW_NAME_RE.test(name) ? name : 'workflow';
 }
 
-function compileDocument(doc: unknown, options: LoadOptions, issues: Issues): Omit<LoadResult, 'issues'> {
+function compileDocument(
+  doc: unknown,
+  options: LoadOptions,
+  issues: Issues,
+): Omit<LoadResult, 'issues'> {
   if (!isObj(doc)) {
-    issues.add('', `the document must be a mapping with name, functions and flow (or dag), got ${describe(doc)}`);
+    issues.add(
+      '',
+      `the document must be a mapping with name, functions and flow (or dag), got ${describe(doc)}`,
+    );
     return { dag: null, warnings: [] };
   }
   // A `functions:` list means FaaSFlow's flat format, unless the document has a native flow.
@@ -99,7 +113,12 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
   const hasFlow = doc['flow'] !== undefined && doc['flow'] !== null;
   const hasDag = doc['dag'] !== undefined && doc['dag'] !== null;
   if (hasFlow === hasDag) {
-    issues.add('', hasFlow ? 'has both flow and dag; use one of them' : 'has no flow: add `flow:` (structured steps) or `dag:` (nodes with after:)');
+    issues.add(
+      '',
+      hasFlow
+        ? 'has both flow and dag; use one of them'
+        : 'has no flow: add `flow:` (structured steps) or `dag:` (nodes with after:)',
+    );
     return { dag: null, warnings: [] };
   }
   const b = new DagBuilder(functions);
@@ -115,9 +134,15 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
     if (!compiled) return { dag: null, warnings: [] };
     output = compiled.output;
   }
-  if (b.overLimit) issues.add(hasFlow ? 'flow' : 'dag', `compiles to more than the limit of nodes or edges (see LIMITS)`);
+  if (b.overLimit)
+    issues.add(
+      hasFlow ? 'flow' : 'dag',
+      `compiles to more than the limit of nodes or edges (see LIMITS)`,
+    );
   const warnings = checkFunctionRefs(b, functions, issues);
-  const outputExpr = readString(doc, 'output', '', issues, { hint: 'a JSONata expression over the workflow result' });
+  const outputExpr = readString(doc, 'output', '', issues, {
+    hint: 'a JSONata expression over the workflow result',
+  });
   if (outputExpr !== undefined) checkExpression(outputExpr, 'output', issues);
   const inputSchema = doc['inputSchema'];
   if (inputSchema !== undefined) checkInputSchema(inputSchema, 'inputSchema', issues);
@@ -136,15 +161,27 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
   return { dag, warnings };
 }
 
-function checkFunctionRefs(b: DagBuilder, functions: WorkflowDag['functions'], issues: Issues): string[] {
+function checkFunctionRefs(
+  b: DagBuilder,
+  functions: WorkflowDag['functions'],
+  issues: Issues,
+): string[] {
   const defined = Object.keys(functions);
   const used = new Set<string>();
   for (const ref of b.functionRefs) {
     used.add(ref.fn);
     if (ref.fn !== '' && functions[ref.fn] === undefined) {
-      const list = defined.length === 0 ? 'the catalogue is empty' : `defined: ${defined.slice(0, 20).join(', ')}`;
-      issues.add(ref.path, `function ${JSON.stringify(ref.fn)} is not defined under functions (${list})`);
+      const list =
+        defined.length === 0
+          ? 'the catalogue is empty'
+          : `defined: ${defined.slice(0, 20).join(', ')}`;
+      issues.add(
+        ref.path,
+        `function ${JSON.stringify(ref.fn)} is not defined under functions (${list})`,
+      );
     }
   }
-  return defined.filter((f) => !used.has(f)).map((f) => `function ${JSON.stringify(f)} is defined but never used`);
+  return defined
+    .filter((f) => !used.has(f))
+    .map((f) => `function ${JSON.stringify(f)} is defined but never used`);
 }

@@ -39,8 +39,14 @@ function compile(schema: object): ValidateFunction {
 export function assertInput(workflow: string, schema: object, input: unknown): void {
   const validate = compile(schema);
   if (validate(input)) return;
-  const problems = (validate.errors ?? []).map((e) => `input${e.instancePath.replace(/\//g, '.')} ${e.message ?? 'is invalid'}`);
-  throw new AppError('INPUT_INVALID', `the input does not match the input schema of ${workflow}: ${problems.join('; ')}`, {
-    details: { problems },
-  });
+  const problems = (validate.errors ?? []).map(
+    (e) => `input${e.instancePath.replace(/\//g, '.')} ${e.message ?? 'is invalid'}`,
+  );
+  throw new AppError(
+    'INPUT_INVALID',
+    `the input does not match the input schema of ${workflow}: ${problems.join('; ')}`,
+    {
+      details: { problems },
+    },
+  );
 }

@@ -26,22 +26,27 @@ export function checkDag(dag: WorkflowDag, functions = dag.functions): string[] 
     (parents.get(e.to) ?? parents.set(e.to, new Set()).get(e.to)!).add(e.from);
     (children.get(e.from) ?? children.set(e.from, new Set()).get(e.from)!).add(e.to);
     const fromSwitch = kinds.get(e.from) === 'switch';
-    if (fromSwitch !== (e.branch !== undefined)) problems.push(`edge ${key}: branch must be set exactly on edges leaving a switch`);
+    if (fromSwitch !== (e.branch !== undefined))
+      problems.push(`edge ${key}: branch must be set exactly on edges leaving a switch`);
   }
   const topo = topologicalOrder(dag.nodes, dag.edges);
   if (topo.cycle) problems.push(`cycle ${topo.cycle.join(' -> ')}`);
   for (const n of dag.nodes) {
     for (const ref of templateNodes(n.input)) {
-      if (!parents.get(n.id)?.has(ref)) problems.push(`node ${n.id} reads ${ref} without an edge from it`);
+      if (!parents.get(n.id)?.has(ref))
+        problems.push(`node ${n.id} reads ${ref} without an edge from it`);
     }
     if (n.kind === 'task' && functions[n.fn] === undefined) {
       problems.push(`node ${n.id} runs undefined function ${n.fn}`);
     }
-    if (n.kind === 'foreach') problems.push(...checkDag(n.body, functions).map((p) => `${n.id}.body: ${p}`));
+    if (n.kind === 'foreach')
+      problems.push(...checkDag(n.body, functions).map((p) => `${n.id}.body: ${p}`));
   }
   const sources = dag.nodes.filter((n) => !parents.has(n.id)).map((n) => n.id);
   const sinks = dag.nodes.filter((n) => !children.has(n.id)).map((n) => n.id);
-  if (sources.join() !== dag.sources.join()) problems.push(`sources ${dag.sources.join()} should be ${sources.join()}`);
-  if (sinks.join() !== dag.sinks.join()) problems.push(`sinks ${dag.sinks.join()} should be ${sinks.join()}`);
+  if (sources.join() !== dag.sources.join())
+    problems.push(`sources ${dag.sources.join()} should be ${sources.join()}`);
+  if (sinks.join() !== dag.sinks.join())
+    problems.push(`sinks ${dag.sinks.join()} should be ${sinks.join()}`);
   return problems;
 }

@@ -63,7 +63,10 @@ function findCycle(
 ): NodeId[] {
   // Iterative DFS restricted to nodes Kahn could not order; every such node reaches a cycle.
   const state = new Map<NodeId, 1 | 2>();
-  const starts = nodes.map((n) => n.id).filter((id) => !acyclic.has(id)).sort(compareIds);
+  const starts = nodes
+    .map((n) => n.id)
+    .filter((id) => !acyclic.has(id))
+    .sort(compareIds);
   for (const start of starts) {
     if (state.has(start)) continue;
     const stack: { id: NodeId; next: number }[] = [{ id: start, next: 0 }];
@@ -124,7 +127,10 @@ export function nodeMap(dag: Pick<WorkflowDag, 'nodes'>): Map<NodeId, DagNode> {
 }
 
 /** Nodes referenced by an input template. */
-export function templateNodes(t: WorkflowDag['output'], into: Set<NodeId> = new Set()): Set<NodeId> {
+export function templateNodes(
+  t: WorkflowDag['output'],
+  into: Set<NodeId> = new Set(),
+): Set<NodeId> {
   switch (t.kind) {
     case 'node':
       into.add(t.node);

@@ -38,7 +38,12 @@ export function assemble(t: InputTemplate, resolve: Resolver, workflowInput: unk
       const out: Record<string, unknown> = {};
       for (const item of t.items) {
         const v = assemble(item, resolve, workflowInput);
-        if (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)) {
+        if (
+          typeof v === 'object' &&
+          v !== null &&
+          !Array.isArray(v) &&
+          !(v instanceof Uint8Array)
+        ) {
           Object.assign(out, v);
         }
       }

@@ -9,8 +9,17 @@ export const Id = Type.String({ minLength: 1, maxLength: 128 });
 
 /** Where a stored value lives. `inline` carries it (base64 of the encoded value). */
 export const StoredRef = Type.Union([
-  Type.Object({ tier: Type.Literal('inline'), data: Type.String(), sizeBytes: Type.Integer({ minimum: 0 }) }),
-  Type.Object({ tier: Type.Literal('memory'), key: Type.String(), worker: Id, sizeBytes: Type.Integer({ minimum: 0 }) }),
+  Type.Object({
+    tier: Type.Literal('inline'),
+    data: Type.String(),
+    sizeBytes: Type.Integer({ minimum: 0 }),
+  }),
+  Type.Object({
+    tier: Type.Literal('memory'),
+    key: Type.String(),
+    worker: Id,
+    sizeBytes: Type.Integer({ minimum: 0 }),
+  }),
   Type.Object({
     tier: Type.Literal('redis'),
     key: Type.String(),
@@ -70,7 +79,9 @@ export const Trigger = Type.Object({
 });
 export type Trigger = Static<typeof Trigger>;
 
-export const TriggerBatch = Type.Object({ triggers: Type.Array(Trigger, { minItems: 1, maxItems: 10_000 }) });
+export const TriggerBatch = Type.Object({
+  triggers: Type.Array(Trigger, { minItems: 1, maxItems: 10_000 }),
+});
 export type TriggerBatch = Static<typeof TriggerBatch>;
 
 export const WireErrorSchema = Type.Object({
@@ -124,7 +135,12 @@ export const Report = Type.Union([
     skipped: Type.Boolean(),
     output: Type.Optional(StoredRef),
   }),
-  Type.Object({ kind: Type.Literal('failed'), invocationId: Id, node: Type.String(), error: WireErrorSchema }),
+  Type.Object({
+    kind: Type.Literal('failed'),
+    invocationId: Id,
+    node: Type.String(),
+    error: WireErrorSchema,
+  }),
 ]);
 export type Report = Static<typeof Report>;
 

@@ -18,7 +18,9 @@ let api: Api;
 const dir = faasflowBenchmarks();
 
 function nodesOf(bench: string): string[] {
-  const doc = parse(readFileSync(join(dir, bench, 'flat_workflow.yaml'), 'utf8')) as { functions: { name: string }[] };
+  const doc = parse(readFileSync(join(dir, bench, 'flat_workflow.yaml'), 'utf8')) as {
+    functions: { name: string }[];
+  };
   return doc.functions.map((f) => f.name).sort();
 }
 
@@ -26,7 +28,11 @@ beforeAll(async () => {
   ({ cluster, api } = await startCluster({ workers: 3, workerFlags: () => ['--cpu=2'] }));
   for (const b of PAPER_BENCHMARKS) {
     const name = b.replace(/_/g, '-');
-    await api.deploy(join(dir, b, 'flat_workflow.yaml'), { name, runtimeScale: 0.01, sizeScale: 0.05 });
+    await api.deploy(join(dir, b, 'flat_workflow.yaml'), {
+      name,
+      runtimeScale: 0.01,
+      sizeScale: 0.05,
+    });
   }
 });
 
@@ -34,7 +40,10 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function runOnce(bench: string, input: unknown): Promise<{ output: unknown; steps: { node: string; status: string; worker: string }[] }> {
+async function runOnce(
+  bench: string,
+  input: unknown,
+): Promise<{ output: unknown; steps: { node: string; status: string; worker: string }[] }> {
   const r = await api.invoke(bench.replace(/_/g, '-'), input, { timeoutMs: 60_000 });
   expect(r.error ?? null).toBeNull();
   expect(r.status).toBe('succeeded');
@@ -44,20 +53,30 @@ async function runOnce(bench: string, input: unknown): Promise<{ output: unknown
 }
 
 describe("FaaSFlow's paper benchmarks", () => {
-  it.each(PAPER_BENCHMARKS.filter((b) => b !== 'illgal_recognizer' && b !== 'video'))('%s runs every node exactly once', async (bench) => {
-    const { output, steps } = await runOnce(bench, {});
-    expect(steps.map((s) => s.node).sort()).toEqual(nodesOf(bench));
-    expect(steps.every((s) => s.status === 'succeeded')).toBe(true);
-    // Output: global_output when the benchmark declares one (wordcount), else the sink list.
-    expect(output).toEqual(bench === 'wordcount' ? { result: expect.anything() } : { sinks: expect.any(Array) });
-    expect(new Set(steps.map((s) => s.worker)).size).toBeGreaterThanOrEqual(1);
-  });
+  it.each(PAPER_BENCHMARKS.filter((b) => b !== 'illgal_recognizer' && b !== 'video'))(
+    '%s runs every node exactly once',
+    async (bench) => {
+      const { output, steps } = await runOnce(bench, {});
+      expect(steps.map((s) => s.node).sort()).toEqual(nodesOf(bench));
+      expect(steps.every((s) => s.status === 'succeeded')).toBe(true);
+      // Output: global_output when the benchmark declares one (wordcount), else the sink list.
+      expect(output).toEqual(
+        bench === 'wordcount' ? { result: expect.anything() } : { sinks: expect.any(Array) },
+      );
+      expect(new Set(steps.map((s) => s.worker)).size).toBeGreaterThanOrEqual(1);
+    },
+  );
 
   it('video takes the split branch when asked, skipping simple_process', async () => {
     const { steps } = await runOnce('video', { split: true });
     expect(steps.map((s) => s.node).sort()).toEqual(nodesOf('video'));
     const status = Object.fromEntries(steps.map((s) => [s.node, s.status]));
-    expect(status).toMatchObject({ split: 'succeeded', transcode: 'succeeded', merge: 'succeeded', simple_process: 'skipped' });
+    expect(status).toMatchObject({
+      split: 'succeeded',
+      transcode: 'succeeded',
+      merge: 'succeeded',
+      simple_process: 'skipped',
+    });
   });
 
   it.each([

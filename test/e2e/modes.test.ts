@@ -55,8 +55,14 @@ describe.skipIf(!haveRedis)('MasterSP baseline', () => {
   let api: Api;
 
   beforeAll(async () => {
-    ({ cluster, api } = await startCluster({ workers: 2, mode: 'master', redisUrl: redisUrl(), workerFlags: () => [`--redis-prefix=${uniquePrefix('e2e-msp')}`] }));
-    for (const f of ['sequence', 'fanout', 'switch-join', 'foreach']) await api.deploy(join(fixtures, `${f}.yaml`));
+    ({ cluster, api } = await startCluster({
+      workers: 2,
+      mode: 'master',
+      redisUrl: redisUrl(),
+      workerFlags: () => [`--redis-prefix=${uniquePrefix('e2e-msp')}`],
+    }));
+    for (const f of ['sequence', 'fanout', 'switch-join', 'foreach'])
+      await api.deploy(join(fixtures, `${f}.yaml`));
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -64,9 +70,18 @@ describe.skipIf(!haveRedis)('MasterSP baseline', () => {
 
   it('gives the same results as WorkerSP', async () => {
     expect((await api.invoke('e2e-sequence', { n: 1 })).output).toBe(10);
-    expect((await api.invoke('e2e-fanout', { base: 100 })).output).toEqual({ total: 836, count: 8 });
-    expect((await api.invoke('e2e-switch-join', { text: 'bad' })).output).toEqual({ published: '***', via: 'mosaic' });
-    expect((await api.invoke('e2e-foreach', { count: 10 })).output).toMatchObject({ n: 10, sum: 285 });
+    expect((await api.invoke('e2e-fanout', { base: 100 })).output).toEqual({
+      total: 836,
+      count: 8,
+    });
+    expect((await api.invoke('e2e-switch-join', { text: 'bad' })).output).toEqual({
+      published: '***',
+      via: 'mosaic',
+    });
+    expect((await api.invoke('e2e-foreach', { count: 10 })).output).toMatchObject({
+      n: 10,
+      sum: 285,
+    });
   });
 
   it('keeps no data in worker memory: non-inline outputs go to Redis', async () => {
@@ -83,7 +98,10 @@ describe('worker failure', () => {
   let api: Api;
 
   beforeAll(async () => {
-    ({ cluster, api } = await startCluster({ workers: 1, env: { FAASFLOW_WORKER_TIMEOUT_MS: '1000', FAASFLOW_HEARTBEAT_MS: '200' } }));
+    ({ cluster, api } = await startCluster({
+      workers: 1,
+      env: { FAASFLOW_WORKER_TIMEOUT_MS: '1000', FAASFLOW_HEARTBEAT_MS: '200' },
+    }));
     await api.deploy(join(fixtures, 'timeout.yaml'));
   });
   afterAll(async () => {

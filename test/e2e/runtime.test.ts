@@ -26,7 +26,17 @@ beforeAll(async () => {
     masterFlags: [`--body-limit-bytes=${BODY_LIMIT}`],
     workerFlags: () => ['--memory-mb=3072', '--cpu=2'],
   }));
-  for (const f of ['sequence', 'fanout', 'foreach', 'switch-join', 'dag-join', 'big-payload', 'retry-timeout', 'timeout', 'failing']) {
+  for (const f of [
+    'sequence',
+    'fanout',
+    'foreach',
+    'switch-join',
+    'dag-join',
+    'big-payload',
+    'retry-timeout',
+    'timeout',
+    'failing',
+  ]) {
     await api.deploy(join(fixtures, `${f}.yaml`));
   }
 });
@@ -72,8 +82,16 @@ describe('workflows run end to end', () => {
     const clean = await api.invoke('e2e-switch-join', { text: 'a good day' });
     expect(clean.output).toEqual({ published: 'a good day', via: 'extract' });
     const inv = await api.invocation(clean.invocationId);
-    const status = Object.fromEntries(inv.steps.map((s: { node: string; status: string }) => [s.node, s.status]));
-    expect(status).toMatchObject({ check: 'succeeded', switch: 'succeeded', mosaic: 'skipped', extract: 'succeeded', publish: 'succeeded' });
+    const status = Object.fromEntries(
+      inv.steps.map((s: { node: string; status: string }) => [s.node, s.status]),
+    );
+    expect(status).toMatchObject({
+      check: 'succeeded',
+      switch: 'succeeded',
+      mosaic: 'skipped',
+      extract: 'succeeded',
+      publish: 'succeeded',
+    });
   });
 
   it('gives an explicit-DAG join an object keyed by parent', async () => {
@@ -87,7 +105,10 @@ describe('workflows run end to end', () => {
     expect(r.status).toBe('succeeded');
     const expected = Buffer.alloc(bytes);
     for (let i = 0; i < bytes; i += 4096) expected[i] = (i / 4096) & 0xff;
-    expect(r.output).toEqual({ bytes, sha256: createHash('sha256').update(expected).digest('hex') });
+    expect(r.output).toEqual({
+      bytes,
+      sha256: createHash('sha256').update(expected).digest('hex'),
+    });
     const inv = await api.invocation(r.invocationId);
     const produce = inv.steps.find((s: { node: string }) => s.node === 'produce');
     const consume = inv.steps.find((s: { node: string }) => s.node === 'consume');
@@ -123,7 +144,12 @@ describe('workflows run end to end', () => {
   it('records a timeline with worker, times, queue wait, cold/warm, bytes and storage tier', async () => {
     const r = await api.invoke('e2e-sequence', { n: 2 });
     const inv = await api.invocation(r.invocationId);
-    expect(inv).toMatchObject({ invocationId: r.invocationId, workflow: 'e2e-sequence', status: 'succeeded', output: 14 });
+    expect(inv).toMatchObject({
+      invocationId: r.invocationId,
+      workflow: 'e2e-sequence',
+      status: 'succeeded',
+      output: 14,
+    });
     expect(inv.steps).toHaveLength(4);
     for (const s of inv.steps) {
       expect(s.worker).toMatch(/^w[123]$/);
@@ -149,7 +175,9 @@ describe('workflows run end to end', () => {
 
 describe('bad input at every door', () => {
   it('rejects malformed JSON with 400 and a code', async () => {
-    const r = await api.request('POST', '/v1/workflows/e2e-sequence/invocations', '{"input": ', { 'content-type': 'application/json' });
+    const r = await api.request('POST', '/v1/workflows/e2e-sequence/invocations', '{"input": ', {
+      'content-type': 'application/json',
+    });
     expect(r.status).toBe(400);
     expect(r.body.code).toBe('BAD_REQUEST');
   });
@@ -162,7 +190,11 @@ describe('bad input at every door', () => {
   });
 
   it('rejects wrong types and unknown fields in an invocation body', async () => {
-    const r = await api.request('POST', '/v1/workflows/e2e-sequence/invocations', { input: 1, wait: 'yes', extra: true });
+    const r = await api.request('POST', '/v1/workflows/e2e-sequence/invocations', {
+      input: 1,
+      wait: 'yes',
+      extra: true,
+    });
     expect(r.status).toBe(400);
     expect(r.body.code).toBe('BAD_REQUEST');
   });
@@ -170,37 +202,52 @@ describe('bad input at every door', () => {
   it('answers 413 for a body over the limit', async () => {
     // Read the answer the way curl does, even if the server closes before taking the whole body.
     const body = JSON.stringify({ input: 'x'.repeat(BODY_LIMIT + 1024) });
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = httpRequest(`${api.url}/v1/workflows/e2e-sequence/invocations`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      });
-      req.on('response', (res) => {
-        let t = '';
-        res.on('data', (c: Buffer) => (t += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: t }));
-      });
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        reject(err);
-      });
-      req.end(body);
-    });
+    const { status, text } = await new Promise<{ status: number; text: string }>(
+      (resolve, reject) => {
+        const req = httpRequest(`${api.url}/v1/workflows/e2e-sequence/invocations`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        });
+        req.on('response', (res) => {
+          let t = '';
+          res.on('data', (c: Buffer) => (t += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: t }));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          reject(err);
+        });
+        req.end(body);
+      },
+    );
     expect(status).toBe(413);
-    expect(JSON.parse(text)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining(String(BODY_LIMIT)) });
+    expect(JSON.parse(text)).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      message: expect.stringContaining(String(BODY_LIMIT)),
+    });
   });
 
   it('rejects an invalid workflow with every issue and keeps the deployed version', async () => {
-    const bad = 'name: e2e-sequence\nfunctions:\n  inc: { cpu: 99 }\nflow: { sequence: [inc, ghost] }\n';
-    const r = await api.request('POST', '/v1/workflows', bad, { 'content-type': 'application/yaml' });
+    const bad =
+      'name: e2e-sequence\nfunctions:\n  inc: { cpu: 99 }\nflow: { sequence: [inc, ghost] }\n';
+    const r = await api.request('POST', '/v1/workflows', bad, {
+      'content-type': 'application/yaml',
+    });
     expect(r.status).toBe(400);
     expect(r.body.code).toBe('WORKFLOW_INVALID');
-    expect(r.body.details.issues.map((i: { path: string }) => i.path)).toEqual(expect.arrayContaining(['functions.inc', 'functions.inc.cpu', 'flow.sequence[1]']));
+    expect(r.body.details.issues.map((i: { path: string }) => i.path)).toEqual(
+      expect.arrayContaining(['functions.inc', 'functions.inc.cpu', 'flow.sequence[1]']),
+    );
     const still = await api.invoke('e2e-sequence', { n: 1 });
     expect(still.output).toBe(10);
   });
 
   it('rejects an input that does not match the workflow input schema, listing the problems', async () => {
-    const r = await api.request('POST', '/v1/workflows/e2e-sequence/invocations', { input: { n: 'one' } });
+    const r = await api.request('POST', '/v1/workflows/e2e-sequence/invocations', {
+      input: { n: 'one' },
+    });
     expect(r.status).toBe(400);
     expect(r.body.code).toBe('INPUT_INVALID');
     expect(r.body.message).toContain('input.n must be integer');

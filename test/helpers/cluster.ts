@@ -10,13 +10,20 @@ import { LocalCluster, type LocalClusterOptions } from '../../deploy/local-clust
 
 export interface Api {
   url: string;
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any }>;
   deploy(file: string, extra?: Record<string, unknown>): Promise<any>;
   invoke(name: string, input: unknown, extra?: Record<string, unknown>): Promise<any>;
   invocation(id: string): Promise<any>;
 }
 
-export async function startCluster(o: Partial<LocalClusterOptions> & { workers: number }): Promise<{ cluster: LocalCluster; api: Api }> {
+export async function startCluster(
+  o: Partial<LocalClusterOptions> & { workers: number },
+): Promise<{ cluster: LocalCluster; api: Api }> {
   const logDir = mkdtempSync(join(tmpdir(), 'faasflow-e2e-'));
   const cluster = new LocalCluster({ logLevel: process.env['LOG_LEVEL'] ?? 'info', ...o, logDir });
   try {
@@ -29,7 +36,12 @@ export async function startCluster(o: Partial<LocalClusterOptions> & { workers: 
 }
 
 export function client(url: string): Api {
-  const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const request = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
       if (typeof body === 'string' || body instanceof Buffer) init.body = body;
@@ -57,28 +69,36 @@ export function client(url: string): Api {
       const doc = parse(yaml) as { functions?: Record<string, { handler?: string }> };
       if (doc.functions && !Array.isArray(doc.functions)) {
         for (const f of Object.values(doc.functions)) {
-          if (f.handler) files[f.handler] = readFileSync(join(dirname(file), f.handler)).toString('base64');
+          if (f.handler)
+            files[f.handler] = readFileSync(join(dirname(file), f.handler)).toString('base64');
         }
       }
       const r = await request('POST', '/v1/workflows', { yaml, files, ...extra });
-      if (r.status !== 201) throw new Error(`deploy ${file}: ${r.status} ${JSON.stringify(r.body)}`);
+      if (r.status !== 201)
+        throw new Error(`deploy ${file}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body;
     },
     async invoke(name, input, extra = {}) {
       const r = await request('POST', `/v1/workflows/${name}/invocations`, { input, ...extra });
-      if (r.status !== 200 && r.status !== 202) throw new Error(`invoke ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+      if (r.status !== 200 && r.status !== 202)
+        throw new Error(`invoke ${name}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body;
     },
     async invocation(id) {
       const r = await request('GET', `/v1/invocations/${id}`);
-      if (r.status !== 200) throw new Error(`invocation ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+      if (r.status !== 200)
+        throw new Error(`invocation ${id}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body;
     },
   };
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes. */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -88,7 +108,10 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -16,7 +16,10 @@ export function repoRoot(from: string = dirname(fileURLToPath(import.meta.url)))
 
 /** FaaSFlow's benchmark workflows: FAASFLOW_BENCHMARKS, else ../shared/benchmarks/faasflow. */
 export function faasflowBenchmarks(): string {
-  return process.env['FAASFLOW_BENCHMARKS'] ?? resolve(repoRoot(), '..', 'shared', 'benchmarks', 'faasflow');
+  return (
+    process.env['FAASFLOW_BENCHMARKS'] ??
+    resolve(repoRoot(), '..', 'shared', 'benchmarks', 'faasflow')
+  );
 }
 
 export const PAPER_BENCHMARKS = [

@@ -17,7 +17,11 @@ describe('value codec', () => {
     const b = Buffer.alloc(0);
     const value = { a, list: [1, { b, c: 'x' }], raw: new Uint8Array([9, 8]) };
     const encoded = encodeValue(value);
-    const decoded = decodeValue(encoded) as { a: Buffer; list: [number, { b: Buffer; c: string }]; raw: Buffer };
+    const decoded = decodeValue(encoded) as {
+      a: Buffer;
+      list: [number, { b: Buffer; c: string }];
+      raw: Buffer;
+    };
     expect(Buffer.compare(decoded.a, a)).toBe(0);
     expect(decoded.list[1].b.length).toBe(0);
     expect(decoded.list[1].c).toBe('x');
@@ -42,7 +46,9 @@ describe('value codec', () => {
 
   it('maps undefined to null and Dates to their JSON form', () => {
     expect(decodeValue(encodeValue(undefined))).toBeNull();
-    expect(decodeValue(encodeValue({ at: new Date(0) }))).toEqual({ at: '1970-01-01T00:00:00.000Z' });
+    expect(decodeValue(encodeValue({ at: new Date(0) }))).toEqual({
+      at: '1970-01-01T00:00:00.000Z',
+    });
   });
 
   it('rejects cycles with a clear error', () => {

@@ -41,7 +41,9 @@ describe('structured flow', () => {
   });
 
   it('gives every parallel branch the same input and the next step the array of outputs', () => {
-    const dag = compile(`name: p\n${FNS}\nflow:\n  sequence:\n    - task: a\n    - parallel: [ {task: b}, {task: c} ]\n    - task: d`);
+    const dag = compile(
+      `name: p\n${FNS}\nflow:\n  sequence:\n    - task: a\n    - parallel: [ {task: b}, {task: c} ]\n    - task: d`,
+    );
     expect(node(dag, 'b').input).toEqual({ kind: 'node', node: 'a' });
     expect(node(dag, 'c').input).toEqual({ kind: 'node', node: 'a' });
     expect(node(dag, 'd').input).toEqual({
@@ -62,7 +64,9 @@ describe('structured flow', () => {
   });
 
   it('compiles a switch whose untaken cases are skipped and whose join stays reachable', () => {
-    const dag = compile(`name: sw\n${FNS}\nflow:\n  sequence:\n    - task: a\n    - switch:\n        - when: "flagged = true"\n          do: { task: b }\n        - default: { task: c }\n    - task: d`);
+    const dag = compile(
+      `name: sw\n${FNS}\nflow:\n  sequence:\n    - task: a\n    - switch:\n        - when: "flagged = true"\n          do: { task: b }\n        - default: { task: c }\n    - task: d`,
+    );
     const sw = node(dag, 'switch');
     expect(sw.kind).toBe('switch');
     expect(dag.edges.filter((e) => e.from === 'switch').map((e) => [e.to, e.branch])).toEqual([
@@ -81,7 +85,9 @@ describe('structured flow', () => {
   });
 
   it('passes the input on through an implicit default when a switch has no default case', () => {
-    const dag = compile(`name: sw\n${FNS}\nflow:\n  sequence:\n    - task: a\n    - switch: [ { when: "x > 1", do: b } ]\n    - task: d`);
+    const dag = compile(
+      `name: sw\n${FNS}\nflow:\n  sequence:\n    - task: a\n    - switch: [ { when: "x > 1", do: b } ]\n    - task: d`,
+    );
     expect(dag.edges.filter((e) => e.to === 'd').map((e) => [e.from, e.branch])).toEqual([
       ['b', undefined],
       ['switch', -1],
@@ -89,7 +95,9 @@ describe('structured flow', () => {
   });
 
   it('compiles foreach to one node whose body runs per item', () => {
-    const dag = compile(`name: fe\n${FNS}\nflow:\n  sequence:\n    - task: a\n    - foreach: { items: "$.parts", concurrency: 3, do: { sequence: [b, c] } }\n    - task: d`);
+    const dag = compile(
+      `name: fe\n${FNS}\nflow:\n  sequence:\n    - task: a\n    - foreach: { items: "$.parts", concurrency: 3, do: { sequence: [b, c] } }\n    - task: d`,
+    );
     const fe = node(dag, 'foreach');
     if (fe.kind !== 'foreach') throw new Error('not a foreach');
     expect(fe.items).toBe('$.parts');
@@ -105,7 +113,9 @@ describe('structured flow', () => {
   });
 
   it('attaches input and output reshaping to nodes, with pass nodes where a step has none', () => {
-    const dag = compile(`name: r\n${FNS}\nflow:\n  sequence:\n    - { task: a, input: "$.x", output: "{ 'y': $ }" }\n    - parallel: [b, c]\n      output: "$[0]"`);
+    const dag = compile(
+      `name: r\n${FNS}\nflow:\n  sequence:\n    - { task: a, input: "$.x", output: "{ 'y': $ }" }\n    - parallel: [b, c]\n      output: "$[0]"`,
+    );
     const a = node(dag, 'a');
     expect(a.inputExpr).toBe('$.x');
     expect(a.outputExpr).toBe("{ 'y': $ }");
@@ -116,7 +126,9 @@ describe('structured flow', () => {
 
 describe('explicit dag', () => {
   it('gives a join an object keyed by parent', () => {
-    const dag = compile(`name: d\n${FNS}\ndag:\n  x: { task: a }\n  y: { task: b, after: [x] }\n  z: { task: c, after: [x] }\n  w: { task: d, after: [y, z] }`);
+    const dag = compile(
+      `name: d\n${FNS}\ndag:\n  x: { task: a }\n  y: { task: b, after: [x] }\n  z: { task: c, after: [x] }\n  w: { task: d, after: [y, z] }`,
+    );
     expect(node(dag, 'w').input).toEqual({
       kind: 'object',
       fields: { y: { kind: 'node', node: 'y' }, z: { kind: 'node', node: 'z' } },
@@ -127,7 +139,9 @@ describe('explicit dag', () => {
   });
 
   it('keys the output by sink when there are several', () => {
-    const dag = compile(`name: d\n${FNS}\ndag:\n  x: { task: a }\n  y: { task: b, after: x }\n  z: { task: c, after: [x] }`);
+    const dag = compile(
+      `name: d\n${FNS}\ndag:\n  x: { task: a }\n  y: { task: b, after: x }\n  z: { task: c, after: [x] }`,
+    );
     expect(dag.sinks).toEqual(['y', 'z']);
     expect(dag.output.kind).toBe('object');
   });
@@ -144,9 +158,12 @@ describe('explicit dag', () => {
 });
 
 describe('examples', () => {
-  it.each(['hello', 'video-analytics', 'genome-like', 'moderation'])('compiles deploy/examples/%s.yaml', (name) => {
-    const text = readFileSync(join(repoRoot(), `deploy/examples/${name}.yaml`), 'utf8');
-    const dag = compile(text);
-    expect(dag.name).toBe(name);
-  });
+  it.each(['hello', 'video-analytics', 'genome-like', 'moderation'])(
+    'compiles deploy/examples/%s.yaml',
+    (name) => {
+      const text = readFileSync(join(repoRoot(), `deploy/examples/${name}.yaml`), 'utf8');
+      const dag = compile(text);
+      expect(dag.name).toBe(name);
+    },
+  );
 });

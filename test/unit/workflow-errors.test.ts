@@ -15,7 +15,10 @@ function issues(yaml: string): Issue[] {
 
 function find(list: Issue[], path: string, pattern: RegExp): Issue {
   const hit = list.find((i) => i.path === path && pattern.test(i.message));
-  if (!hit) throw new Error(`no issue at ${path} matching ${pattern}; got ${JSON.stringify(list, null, 1)}`);
+  if (!hit)
+    throw new Error(
+      `no issue at ${path} matching ${pattern}; got ${JSON.stringify(list, null, 1)}`,
+    );
   return hit;
 }
 
@@ -23,20 +26,26 @@ const OK_FN = `{ code: "export default async (x) => x" }`;
 
 describe('workflow validation errors', () => {
   it('names the nodes of a cycle', () => {
-    const list = issues(`name: c\nfunctions: { f: ${OK_FN} }\ndag:\n  a: { task: f, after: [c] }\n  b: { task: f, after: [a] }\n  c: { task: f, after: [b] }`);
+    const list = issues(
+      `name: c\nfunctions: { f: ${OK_FN} }\ndag:\n  a: { task: f, after: [c] }\n  b: { task: f, after: [a] }\n  c: { task: f, after: [b] }`,
+    );
     const cycle = find(list, 'dag', /cycle/);
     for (const n of ['a', 'b', 'c']) expect(cycle.message).toContain(n);
   });
 
   it('rejects a function used but not defined, listing the defined ones', () => {
-    const list = issues(`name: u\nfunctions: { f: ${OK_FN} }\nflow: { sequence: [ { task: f }, { task: g } ] }`);
+    const list = issues(
+      `name: u\nfunctions: { f: ${OK_FN} }\nflow: { sequence: [ { task: f }, { task: g } ] }`,
+    );
     const i = find(list, 'flow.sequence[1].task', /"g" is not defined/);
     expect(i.message).toContain('defined: f');
     expect(i.line).toBe(3);
   });
 
   it('rejects unknown node references in after and switch targets', () => {
-    const list = issues(`name: u\nfunctions: { f: ${OK_FN} }\ndag:\n  a: { task: f, after: [nope] }\n  s: { switch: [ { when: "true", to: [ghost] } ] }`);
+    const list = issues(
+      `name: u\nfunctions: { f: ${OK_FN} }\ndag:\n  a: { task: f, after: [nope] }\n  s: { switch: [ { when: "true", to: [ghost] } ] }`,
+    );
     find(list, 'dag.a.after[0]', /unknown node "nope"/);
     find(list, 'dag.s.switch[0].to[0]', /unknown node "ghost"/);
   });
@@ -45,12 +54,16 @@ describe('workflow validation errors', () => {
     const dup = issues(`name: d\nfunctions:\n  f: ${OK_FN}\n  f: ${OK_FN}\nflow: f`);
     expect(dup[0]!.message).toMatch(/YAML syntax error.*unique/i);
     expect(dup[0]!.line).toBe(4);
-    const steps = issues(`name: d\nfunctions: { f: ${OK_FN} }\nflow: { sequence: [ { task: f, name: x }, { task: f, name: x } ] }`);
+    const steps = issues(
+      `name: d\nfunctions: { f: ${OK_FN} }\nflow: { sequence: [ { task: f, name: x }, { task: f, name: x } ] }`,
+    );
     find(steps, 'flow.sequence[1].name', /duplicate step name "x"/);
   });
 
   it('rejects resources out of range, saying what is valid', () => {
-    const list = issues(`name: r\nfunctions:\n  f: { code: "export default () => 1", cpu: 9, memory: 200, timeout: 2h, retries: -1 }\nflow: f`);
+    const list = issues(
+      `name: r\nfunctions:\n  f: { code: "export default () => 1", cpu: 9, memory: 200, timeout: 2h, retries: -1 }\nflow: f`,
+    );
     find(list, 'functions.f.cpu', /from 1 to 8/);
     find(list, 'functions.f.memory', /128 to 8192 in steps of 128/);
     find(list, 'functions.f.timeout', /duration/);
@@ -58,7 +71,11 @@ describe('workflow validation errors', () => {
   });
 
   it('rejects empty flows and documents without a flow', () => {
-    find(issues(`name: e\nfunctions: { f: ${OK_FN} }\nflow: { sequence: [] }`), 'flow.sequence', /empty/);
+    find(
+      issues(`name: e\nfunctions: { f: ${OK_FN} }\nflow: { sequence: [] }`),
+      'flow.sequence',
+      /empty/,
+    );
     find(issues(`name: e\nfunctions: { f: ${OK_FN} }`), '', /has no flow/);
     find(issues(`name: e\nfunctions: { f: ${OK_FN} }\ndag: {}`), 'dag', /empty/);
   });
@@ -78,7 +95,11 @@ describe('workflow validation errors', () => {
   it('rejects steps nested deeper than the limit', () => {
     let step = 'f';
     for (let i = 0; i <= LIMITS.stepDepth + 1; i++) step = `{ sequence: [ ${step} ] }`;
-    find(issues(`name: deep\nfunctions: { f: ${OK_FN} }\nflow: ${step}`), 'flow' + '.sequence[0]'.repeat(LIMITS.stepDepth + 1), /nested more than/);
+    find(
+      issues(`name: deep\nfunctions: { f: ${OK_FN} }\nflow: ${step}`),
+      'flow' + '.sequence[0]'.repeat(LIMITS.stepDepth + 1),
+      /nested more than/,
+    );
   });
 
   it('rejects non-object roots and wrong types', () => {
@@ -91,37 +112,75 @@ describe('workflow validation errors', () => {
   });
 
   it('reports JSONata syntax errors at their path, without evaluating anything', () => {
-    const list = issues(`name: j\nfunctions: { f: ${OK_FN} }\nflow:\n  switch:\n    - when: "a = = b"\n      do: f\n  input: "$.("`);
+    const list = issues(
+      `name: j\nfunctions: { f: ${OK_FN} }\nflow:\n  switch:\n    - when: "a = = b"\n      do: f\n  input: "$.("`,
+    );
     find(list, 'flow.switch[0].when', /invalid JSONata/);
     find(list, 'flow.input', /invalid JSONata/);
   });
 
   it('reports every problem at once', () => {
-    const list = issues(`name: Bad_Name\nfunctions:\n  f: { cpu: 0 }\nflow: { sequence: [ g, { bogus: 1 } ] }\nextra: 1`);
+    const list = issues(
+      `name: Bad_Name\nfunctions:\n  f: { cpu: 0 }\nflow: { sequence: [ g, { bogus: 1 } ] }\nextra: 1`,
+    );
     expect(list.map((i) => i.path)).toEqual(
-      expect.arrayContaining(['name', 'functions.f', 'functions.f.cpu', 'flow.sequence[0]', 'flow.sequence[1]', 'extra']),
+      expect.arrayContaining([
+        'name',
+        'functions.f',
+        'functions.f.cpu',
+        'flow.sequence[0]',
+        'flow.sequence[1]',
+        'extra',
+      ]),
     );
   });
 
   it('rejects a source other than exactly one of handler, code, builtin, image', () => {
-    find(issues(`name: s\nfunctions: { f: { cpu: 1 } }\nflow: f`), 'functions.f', /exactly one source/);
-    find(issues(`name: s\nfunctions: { f: { code: "x", image: "a:b" } }\nflow: f`), 'functions.f', /code and image/);
-    find(issues(`name: s\nfunctions: { f: { handler: "../etc/passwd.js" } }\nflow: f`), 'functions.f.handler', /relative path/);
+    find(
+      issues(`name: s\nfunctions: { f: { cpu: 1 } }\nflow: f`),
+      'functions.f',
+      /exactly one source/,
+    );
+    find(
+      issues(`name: s\nfunctions: { f: { code: "x", image: "a:b" } }\nflow: f`),
+      'functions.f',
+      /code and image/,
+    );
+    find(
+      issues(`name: s\nfunctions: { f: { handler: "../etc/passwd.js" } }\nflow: f`),
+      'functions.f.handler',
+      /relative path/,
+    );
   });
 
   it('rejects a node that depends on a switch without being one of its targets', () => {
-    const list = issues(`name: s\nfunctions: { f: ${OK_FN} }\ndag:\n  s: { switch: [ { when: "true", to: [a] } ] }\n  a: { task: f }\n  b: { task: f, after: [s] }`);
+    const list = issues(
+      `name: s\nfunctions: { f: ${OK_FN} }\ndag:\n  s: { switch: [ { when: "true", to: [a] } ] }\n  a: { task: f }\n  b: { task: f, after: [s] }`,
+    );
     find(list, 'dag.b.after[0]', /not a target/);
   });
 
   it('rejects an input schema that is not a valid JSON Schema', () => {
-    find(issues(`name: s\nfunctions: { f: ${OK_FN} }\ninputSchema: { type: 7 }\nflow: f`), 'inputSchema', /not a valid JSON Schema/);
-    find(issues(`name: s\nfunctions: { f: ${OK_FN} }\ninputSchema: [1]\nflow: f`), 'inputSchema', /must be a JSON Schema object/);
+    find(
+      issues(`name: s\nfunctions: { f: ${OK_FN} }\ninputSchema: { type: 7 }\nflow: f`),
+      'inputSchema',
+      /not a valid JSON Schema/,
+    );
+    find(
+      issues(`name: s\nfunctions: { f: ${OK_FN} }\ninputSchema: [1]\nflow: f`),
+      'inputSchema',
+      /must be a JSON Schema object/,
+    );
   });
 
   it('limits YAML alias expansion (billion laughs)', () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 0; i < 8; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`);
+    for (let i = 0; i < 8; i++)
+      lines.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(',')}]`,
+      );
     const r = loadWorkflow(lines.join('\n'));
     expect(r.dag).toBeNull();
     expect(r.issues[0]!.message).toMatch(/alias|could not be loaded|excessive/i);
@@ -144,10 +203,14 @@ describe('parser robustness (fuzz)', () => {
   it('never throws on mutated real documents (byte edits)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.nat(seed.length), fc.nat(8), fc.string({ maxLength: 6 })), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.tuple(fc.nat(seed.length), fc.nat(8), fc.string({ maxLength: 6 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
         (edits) => {
           let text = seed;
-          for (const [pos, del, ins] of edits) text = text.slice(0, pos) + ins + text.slice(pos + del);
+          for (const [pos, del, ins] of edits)
+            text = text.slice(0, pos) + ins + text.slice(pos + del);
           const r = loadWorkflow(text);
           expect(r.dag === null ? r.issues.length > 0 : r.issues.length === 0).toBe(true);
         },
@@ -157,10 +220,44 @@ describe('parser robustness (fuzz)', () => {
   });
 
   it('never throws on random JSON-like documents with workflow keys', () => {
-    const leaf = fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom('f', 'a', 'sequence', '$.x'));
-    const key = fc.constantFrom('name', 'functions', 'flow', 'dag', 'task', 'sequence', 'parallel', 'switch', 'foreach', 'when', 'do', 'default', 'items', 'after', 'to', 'code', 'builtin', 'cpu', 'memory', 'f', 'a', 'b');
+    const leaf = fc.oneof(
+      fc.string({ maxLength: 10 }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom('f', 'a', 'sequence', '$.x'),
+    );
+    const key = fc.constantFrom(
+      'name',
+      'functions',
+      'flow',
+      'dag',
+      'task',
+      'sequence',
+      'parallel',
+      'switch',
+      'foreach',
+      'when',
+      'do',
+      'default',
+      'items',
+      'after',
+      'to',
+      'code',
+      'builtin',
+      'cpu',
+      'memory',
+      'f',
+      'a',
+      'b',
+    );
     const doc = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(key, tie('value'), { maxKeys: 5 })),
+      value: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 5 }),
+      ),
     })).value;
     fc.assert(
       fc.property(doc, (value) => {

@@ -27,16 +27,23 @@ export interface IndexedDeployment {
 export function indexDeployment(d: Deployment, baseDir: string): IndexedDeployment {
   const problems = checkDag(d.dag);
   if (problems.length > 0) {
-    throw new AppError('WORKFLOW_INVALID', `deployment ${d.workflow}@${d.version} has a malformed DAG: ${problems.slice(0, 3).join('; ')}`, {
-      details: { problems },
-    });
+    throw new AppError(
+      'WORKFLOW_INVALID',
+      `deployment ${d.workflow}@${d.version} has a malformed DAG: ${problems.slice(0, 3).join('; ')}`,
+      {
+        details: { problems },
+      },
+    );
   }
   const nodes = new Map<string, IndexedNode>();
   const sinks = new Set<string>(d.dag.sinks);
   for (const node of d.dag.nodes) {
     const group = d.groupOf[node.id];
     if (group === undefined) {
-      throw new AppError('WORKFLOW_INVALID', `deployment ${d.workflow}@${d.version}: node ${node.id} has no group`);
+      throw new AppError(
+        'WORKFLOW_INVALID',
+        `deployment ${d.workflow}@${d.version}: node ${node.id} has no group`,
+      );
     }
     nodes.set(node.id, { node, parents: 0, children: [], group, isSink: sinks.has(node.id) });
   }

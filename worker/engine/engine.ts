@@ -14,10 +14,17 @@
 import { assemble, type Arrival } from '../../shared/dag/template.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { Deployment, InvocationContext, Placement, StepRecord, StoredRef, Trigger } from '../../shared/schema/wire.js';
+import type {
+  Deployment,
+  InvocationContext,
+  Placement,
+  StepRecord,
+  StoredRef,
+  Trigger,
+} from '../../shared/schema/wire.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deployments.js';
-import { executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
+import { baseStep, executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
 import { Expressions } from './expressions.js';
 import { preciseNow } from '../../shared/time.js';
 import type { DataPlane, Transport } from './ports.js';
@@ -111,12 +118,23 @@ export class Engine {
 
   private check(t: Trigger): IndexedNode {
     const dep = this.deployments.get(deploymentKey(t.workflow, t.version));
-    if (!dep) throw new AppError('WORKFLOW_NOT_FOUND', `workflow ${t.workflow} version ${t.version} is not deployed on worker ${this.o.workerId}`);
+    if (!dep)
+      throw new AppError(
+        'WORKFLOW_NOT_FOUND',
+        `workflow ${t.workflow} version ${t.version} is not deployed on worker ${this.o.workerId}`,
+      );
     const node = dep.nodes.get(t.node);
-    if (!node) throw new AppError('BAD_REQUEST', `workflow ${t.workflow}@${t.version} has no node ${JSON.stringify(t.node)}`);
+    if (!node)
+      throw new AppError(
+        'BAD_REQUEST',
+        `workflow ${t.workflow}@${t.version} has no node ${JSON.stringify(t.node)}`,
+      );
     const owner = t.placement.groups[node.group];
     if (owner !== this.o.workerId) {
-      throw new AppError('CONFLICT', `node ${t.node} is placed on worker ${owner ?? '(none)'}, not on ${this.o.workerId}`);
+      throw new AppError(
+        'CONFLICT',
+        `node ${t.node} is placed on worker ${owner ?? '(none)'}, not on ${this.o.workerId}`,
+      );
     }
     return node;
   }
@@ -126,7 +144,15 @@ export class Engine {
     let inv = this.invocations.get(t.invocationId);
     if (!inv) {
       const dep = this.deployments.get(deploymentKey(t.workflow, t.version))!;
-      inv = { id: t.invocationId, dep, ctx: t.ctx, placement: t.placement, nodes: new Map(), abort: new AbortController(), failed: false };
+      inv = {
+        id: t.invocationId,
+        dep,
+        ctx: t.ctx,
+        placement: t.placement,
+        nodes: new Map(),
+        abort: new AbortController(),
+        failed: false,
+      };
       this.invocations.set(t.invocationId, inv);
     }
     if (inv.failed) return;
@@ -160,8 +186,14 @@ export class Engine {
     const arrivals = [...ns.arrivals.values()];
     if (node.parents > 0 && arrivals.every((a) => a === 'skip')) {
       ns.status = 'done';
-      this.report(inv, { ...this.emptyStep(inv, node, ns), status: 'skipped' });
-      if (node.isSink) this.o.transport.report(inv.ctx.master, { kind: 'sink', invocationId: inv.id, node: id, skipped: true });
+      this.report(inv, { ...this.emptyStep(node, ns), status: 'skipped' });
+      if (node.isSink)
+        this.o.transport.report(inv.ctx.master, {
+          kind: 'sink',
+          invocationId: inv.id,
+          node: id,
+          skipped: true,
+        });
       this.dispatch(inv, node, null, undefined);
       return;
     }
@@ -171,24 +203,45 @@ export class Engine {
     if (inv.failed || inv.abort.signal.aborted) return;
     ns.status = 'done';
     const { ref, tier } = await this.store(inv, node, outcome);
-    const step: StepRecord = { ...stepOf(id, node.node, env, ns.readyAt, outcome, input.sizeBytes), tier };
+    const step: StepRecord = {
+      ...stepOf(id, node.node, env, ns.readyAt, outcome, input.sizeBytes),
+      tier,
+    };
     this.report(inv, step);
-    if (node.isSink) this.o.transport.report(inv.ctx.master, { kind: 'sink', invocationId: inv.id, node: id, skipped: false, output: ref });
+    if (node.isSink)
+      this.o.transport.report(inv.ctx.master, {
+        kind: 'sink',
+        invocationId: inv.id,
+        node: id,
+        skipped: false,
+        output: ref,
+      });
     this.dispatch(inv, node, ref, outcome.branch);
   }
 
-  private async assembleInput(inv: InvocationState, node: IndexedNode, ns: NodeState): Promise<Val> {
+  private async assembleInput(
+    inv: InvocationState,
+    node: IndexedNode,
+    ns: NodeState,
+  ): Promise<Val> {
     const t = node.node.input;
     if (t.kind === 'input') return this.workflowInput(inv);
     if (t.kind === 'node') {
       const a = ns.arrivals.get(t.node);
-      return a === undefined || a === 'skip' ? Val.fromValue(null) : Val.fromBuffer(await this.o.store.getBuffer(a));
+      return a === undefined || a === 'skip'
+        ? Val.fromValue(null)
+        : Val.fromBuffer(await this.o.store.getBuffer(a));
     }
     const values = new Map<string, Arrival>();
     await Promise.all(
       [...ns.arrivals].map(async ([from, a]) => {
         if (from === START) return;
-        values.set(from, a === 'skip' ? { skip: true } : { skip: false, value: Val.fromBuffer(await this.o.store.getBuffer(a)).decodedValue });
+        values.set(
+          from,
+          a === 'skip'
+            ? { skip: true }
+            : { skip: false, value: Val.fromBuffer(await this.o.store.getBuffer(a)).decodedValue },
+        );
       }),
     );
     const wf = (await this.workflowInput(inv)).decodedValue;
@@ -218,7 +271,11 @@ export class Engine {
     };
   }
 
-  private async store(inv: InvocationState, node: IndexedNode, outcome: NodeOutcome): Promise<{ ref: StoredRef; tier: StepRecord['tier'] }> {
+  private async store(
+    inv: InvocationState,
+    node: IndexedNode,
+    outcome: NodeOutcome,
+  ): Promise<{ ref: StoredRef; tier: StepRecord['tier'] }> {
     let local = 0;
     let remote = node.isSink ? 1 : 0;
     for (const e of node.children) {
@@ -226,7 +283,10 @@ export class Engine {
       if (inv.ctx.mode === 'worker' && this.ownerOf(inv, e.to) === this.o.workerId) local++;
       else remote++;
     }
-    const ref = await this.o.store.put(inv.id, node.node.id, outcome.output.encoded, { local, remote });
+    const ref = await this.o.store.put(inv.id, node.node.id, outcome.output.encoded, {
+      local,
+      remote,
+    });
     return { ref, tier: ref.tier };
   }
 
@@ -236,7 +296,12 @@ export class Engine {
   }
 
   /** Triggers every child edge: data on taken edges, skips on the rest (all skips when ref is null). */
-  private dispatch(inv: InvocationState, node: IndexedNode, ref: StoredRef | null, branch: number | undefined): void {
+  private dispatch(
+    inv: InvocationState,
+    node: IndexedNode,
+    ref: StoredRef | null,
+    branch: number | undefined,
+  ): void {
     if (node.children.length === 0) return;
     const local: Trigger[] = [];
     const remote = new Map<string, Trigger[]>();
@@ -257,9 +322,22 @@ export class Engine {
         local.push(t);
         continue;
       }
-      const url = inv.ctx.mode === 'master' ? inv.ctx.master : owner === undefined ? undefined : inv.placement.workers[owner];
+      const url =
+        inv.ctx.mode === 'master'
+          ? inv.ctx.master
+          : owner === undefined
+            ? undefined
+            : inv.placement.workers[owner];
       if (url === undefined) {
-        this.fail(inv, node, undefined, new AppError('WORKER_UNREACHABLE', `no worker address for node ${e.to} (worker ${owner ?? 'unknown'})`));
+        this.fail(
+          inv,
+          node,
+          undefined,
+          new AppError(
+            'WORKER_UNREACHABLE',
+            `no worker address for node ${e.to} (worker ${owner ?? 'unknown'})`,
+          ),
+        );
         return;
       }
       const list = remote.get(url) ?? [];
@@ -267,40 +345,37 @@ export class Engine {
       remote.set(url, list);
     }
     for (const [url, triggers] of remote) {
-      this.o.transport.sendTriggers(url, triggers, inv.ctx.deadline).catch((err: unknown) => this.fail(inv, node, undefined, err));
+      this.o.transport
+        .sendTriggers(url, triggers, inv.ctx.deadline)
+        .catch((err: unknown) => this.fail(inv, node, undefined, err));
     }
     for (const t of local) this.record(t);
   }
 
-  private fail(inv: InvocationState, node: IndexedNode, ns: NodeState | undefined, err: unknown): void {
+  private fail(
+    inv: InvocationState,
+    node: IndexedNode,
+    ns: NodeState | undefined,
+    err: unknown,
+  ): void {
     const e = AppError.from(err);
     if (inv.failed || this.ended.has(inv.id)) return;
     inv.failed = true;
     if (ns) {
       ns.status = 'done';
-      this.report(inv, { ...this.emptyStep(inv, node, ns), status: 'failed', error: e.toWire() });
+      this.report(inv, { ...this.emptyStep(node, ns), status: 'failed', error: e.toWire() });
     }
     this.o.logger.warn({ invocationId: inv.id, node: node.node.id, err: e }, 'node failed');
-    this.o.transport.report(inv.ctx.master, { kind: 'failed', invocationId: inv.id, node: node.node.id, error: e.toWire() });
+    this.o.transport.report(inv.ctx.master, {
+      kind: 'failed',
+      invocationId: inv.id,
+      node: node.node.id,
+      error: e.toWire(),
+    });
   }
 
-  private emptyStep(inv: InvocationState, node: IndexedNode, ns: NodeState): StepRecord {
-    const now = this.now();
-    return {
-      node: node.node.id,
-      worker: this.o.workerId,
-      status: 'succeeded',
-      kind: node.node.kind,
-      attempts: 0,
-      readyAt: ns.readyAt,
-      startedAt: ns.readyAt,
-      finishedAt: now,
-      queueMs: 0,
-      cold: false,
-      inputBytes: 0,
-      outputBytes: 0,
-      tier: 'none',
-    };
+  private emptyStep(node: IndexedNode, ns: NodeState): StepRecord {
+    return baseStep(node.node.id, node.node.kind, this.o.workerId, ns.readyAt, this.now());
   }
 
   private report(inv: InvocationState, step: StepRecord): void {
@@ -322,7 +397,9 @@ export class Engine {
     for (const [id, inv] of this.invocations) {
       if (inv.ctx.deadline + grace < now) {
         this.o.logger.warn({ invocationId: id }, 'dropping abandoned invocation');
-        this.release(id).catch((err: unknown) => this.o.logger.warn({ err, invocationId: id }, 'release failed'));
+        this.release(id).catch((err: unknown) =>
+          this.o.logger.warn({ err, invocationId: id }, 'release failed'),
+        );
       }
     }
     for (const [id, at] of this.ended) if (at + grace < now) this.ended.delete(id);
@@ -330,6 +407,7 @@ export class Engine {
 
   close(): void {
     this.gc.abort();
-    for (const inv of this.invocations.values()) inv.abort.abort(new AppError('CANCELLED', 'worker is shutting down'));
+    for (const inv of this.invocations.values())
+      inv.abort.abort(new AppError('CANCELLED', 'worker is shutting down'));
   }
 }

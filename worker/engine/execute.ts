@@ -6,7 +6,15 @@
  */
 import { topologicalOrder } from '../../shared/dag/graph.js';
 import { assemble, type Arrival } from '../../shared/dag/template.js';
-import type { DagEdge, DagNode, ForeachNode, FunctionSpec, SwitchNode, TaskNode, WorkflowDag } from '../../shared/dag/types.js';
+import type {
+  DagEdge,
+  DagNode,
+  ForeachNode,
+  FunctionSpec,
+  SwitchNode,
+  TaskNode,
+  WorkflowDag,
+} from '../../shared/dag/types.js';
 import { AppError } from '../../shared/errors.js';
 import type { NodeId } from '../../shared/ids.js';
 import { backoffMs, delay } from '../../shared/retry.js';
@@ -48,11 +56,18 @@ export interface NodeOutcome {
 }
 
 /** Runs `node` on an already assembled input (before its own `inputExpr`). */
-export async function executeNode(node: DagNode, input: Val, env: ExecEnv, label: string = node.id): Promise<NodeOutcome> {
+export async function executeNode(
+  node: DagNode,
+  input: Val,
+  env: ExecEnv,
+  label: string = node.id,
+): Promise<NodeOutcome> {
   const where = `node ${label}`;
   let current = input;
   if (node.inputExpr !== undefined) {
-    current = Val.fromValue(await env.exprs.evaluate(node.inputExpr, current.decodedValue, `${where} input`));
+    current = Val.fromValue(
+      await env.exprs.evaluate(node.inputExpr, current.decodedValue, `${where} input`),
+    );
   }
   const startedAt = env.now();
   let outcome: NodeOutcome;
@@ -61,7 +76,14 @@ export async function executeNode(node: DagNode, input: Val, env: ExecEnv, label
       outcome = { output: current, attempts: 0, cold: false, queueMs: 0, startedAt };
       break;
     case 'switch':
-      outcome = { output: current, branch: await chooseBranch(node, current, env, where), attempts: 0, cold: false, queueMs: 0, startedAt };
+      outcome = {
+        output: current,
+        branch: await chooseBranch(node, current, env, where),
+        attempts: 0,
+        cold: false,
+        queueMs: 0,
+        startedAt,
+      };
       break;
     case 'task':
       outcome = await runTask(node, current, env, label);
@@ -71,12 +93,19 @@ export async function executeNode(node: DagNode, input: Val, env: ExecEnv, label
       break;
   }
   if (node.outputExpr !== undefined) {
-    outcome.output = Val.fromValue(await env.exprs.evaluate(node.outputExpr, outcome.output.decodedValue, `${where} output`));
+    outcome.output = Val.fromValue(
+      await env.exprs.evaluate(node.outputExpr, outcome.output.decodedValue, `${where} output`),
+    );
   }
   return outcome;
 }
 
-async function chooseBranch(node: SwitchNode, input: Val, env: ExecEnv, where: string): Promise<number> {
+async function chooseBranch(
+  node: SwitchNode,
+  input: Val,
+  env: ExecEnv,
+  where: string,
+): Promise<number> {
   for (const [i, c] of node.cases.entries()) {
     if (c.when === null) return i;
     if (await env.exprs.test(c.when, input.decodedValue, `${where} case ${i}`)) return i;
@@ -84,16 +113,27 @@ async function chooseBranch(node: SwitchNode, input: Val, env: ExecEnv, where: s
   return -1;
 }
 
-async function runTask(node: TaskNode, input: Val, env: ExecEnv, label: string): Promise<NodeOutcome> {
+async function runTask(
+  node: TaskNode,
+  input: Val,
+  env: ExecEnv,
+  label: string,
+): Promise<NodeOutcome> {
   const fn = env.functions[node.fn];
-  if (!fn) throw new AppError('FUNCTION_FAILED', `node ${label}: function ${node.fn} is not deployed`, { retryable: false });
+  if (!fn)
+    throw new AppError('FUNCTION_FAILED', `node ${label}: function ${node.fn} is not deployed`, {
+      retryable: false,
+    });
   const key = functionKey(env.workflow, env.version, fn.name);
   const allocation = { cpu: fn.cpu, memoryMb: fn.memoryMb };
   const startedAt = env.now();
   for (let attempt = 1; ; attempt++) {
     const remainingMs = env.deadline - env.now();
     if (remainingMs <= 0) {
-      throw new AppError('INVOCATION_TIMEOUT', `node ${label}: the invocation deadline passed before function ${fn.name} could run`);
+      throw new AppError(
+        'INVOCATION_TIMEOUT',
+        `node ${label}: the invocation deadline passed before function ${fn.name} could run`,
+      );
     }
     try {
       const r = await env.sandbox.run(key, {
@@ -121,11 +161,20 @@ async function runTask(node: TaskNode, input: Val, env: ExecEnv, label: string):
       const last = !e.retryable || attempt > fn.retries || env.signal.aborted;
       if (last) {
         const tries = attempt === 1 ? '' : ` after ${attempt} attempts`;
-        throw new AppError(e.code, `function ${fn.name} (node ${label}) failed${tries}: ${e.message}`, {
-          details: { function: fn.name, node: label, attempts: attempt, ...(isRecord(e.details) ? e.details : {}) },
-          retryable: false,
-          cause: e,
-        });
+        throw new AppError(
+          e.code,
+          `function ${fn.name} (node ${label}) failed${tries}: ${e.message}`,
+          {
+            details: {
+              function: fn.name,
+              node: label,
+              attempts: attempt,
+              ...(isRecord(e.details) ? e.details : {}),
+            },
+            retryable: false,
+            cause: e,
+          },
+        );
       }
       const wait = Math.min(backoffMs(attempt), Math.max(0, env.deadline - env.now()));
       await delay(wait, env.signal);
@@ -133,12 +182,22 @@ async function runTask(node: TaskNode, input: Val, env: ExecEnv, label: string):
   }
 }
 
-async function runForeach(node: ForeachNode, input: Val, env: ExecEnv, label: string, startedAt: number): Promise<NodeOutcome> {
+async function runForeach(
+  node: ForeachNode,
+  input: Val,
+  env: ExecEnv,
+  label: string,
+  startedAt: number,
+): Promise<NodeOutcome> {
   const items = await env.exprs.evaluate(node.items, input.decodedValue, `node ${label} items`);
   if (!Array.isArray(items)) {
-    throw new AppError('FUNCTION_FAILED', `node ${label}: items expression ${JSON.stringify(node.items)} gave ${typeof items}, expected an array`, {
-      retryable: false,
-    });
+    throw new AppError(
+      'FUNCTION_FAILED',
+      `node ${label}: items expression ${JSON.stringify(node.items)} gave ${typeof items}, expected an array`,
+      {
+        retryable: false,
+      },
+    );
   }
   const results: unknown[] = new Array<unknown>(items.length);
   let next = 0;
@@ -152,7 +211,14 @@ async function runForeach(node: ForeachNode, input: Val, env: ExecEnv, label: st
     }
   };
   await Promise.all(Array.from({ length: Math.min(node.concurrency, items.length) }, worker));
-  return { output: Val.fromValue(results), items: items.length, attempts: 1, cold, queueMs: 0, startedAt };
+  return {
+    output: Val.fromValue(results),
+    items: items.length,
+    attempts: 1,
+    cold,
+    queueMs: 0,
+    startedAt,
+  };
 }
 
 interface LocalResult {
@@ -176,7 +242,12 @@ function plan(dag: WorkflowDag): { order: NodeId[]; parents: Map<NodeId, DagEdge
 }
 
 /** Runs a whole DAG on this worker with the values in memory (foreach bodies). */
-export async function runLocalDag(dag: WorkflowDag, input: Val, env: ExecEnv, prefix: string): Promise<{ output: Val; cold: boolean }> {
+export async function runLocalDag(
+  dag: WorkflowDag,
+  input: Val,
+  env: ExecEnv,
+  prefix: string,
+): Promise<{ output: Val; cold: boolean }> {
   const { order, parents } = plan(dag);
   const nodes = new Map(dag.nodes.map((n) => [n.id, n]));
   const results = new Map<NodeId, Promise<LocalResult>>();
@@ -193,17 +264,28 @@ export async function runLocalDag(dag: WorkflowDag, input: Val, env: ExecEnv, pr
           const skip = r.arrival.skip || (e.branch !== undefined && e.branch !== r.branch);
           arrived.set(e.from, skip ? { skip: true } : r.arrival);
         }
-        if (incoming.length > 0 && [...arrived.values()].every((a) => a.skip)) return { arrival: { skip: true } };
-        const value = incoming.length === 0 && node.input.kind === 'input' ? input : Val.fromValue(assemble(node.input, (n) => arrived.get(n), input.decodedValue));
+        if (incoming.length > 0 && [...arrived.values()].every((a) => a.skip))
+          return { arrival: { skip: true } };
+        const value =
+          incoming.length === 0 && node.input.kind === 'input'
+            ? input
+            : Val.fromValue(assemble(node.input, (n) => arrived.get(n), input.decodedValue));
         const label = `${prefix}/${id}`;
         const readyAt = env.now();
         try {
           const out = await executeNode(node, value, env, label);
           cold ||= out.cold;
           env.onStep(stepOf(label, node, env, readyAt, out, value.sizeBytes));
-          return { arrival: { skip: false, value: out.output.decodedValue }, ...(out.branch === undefined ? {} : { branch: out.branch }) };
+          return {
+            arrival: { skip: false, value: out.output.decodedValue },
+            ...(out.branch === undefined ? {} : { branch: out.branch }),
+          };
         } catch (err) {
-          env.onStep({ ...baseStep(label, node, env, readyAt), status: 'failed', error: AppError.from(err).toWire() });
+          env.onStep({
+            ...baseStep(label, node.kind, env.workerId, readyAt, env.now()),
+            status: 'failed',
+            error: AppError.from(err).toWire(),
+          });
           throw err;
         }
       })(),
@@ -215,16 +297,25 @@ export async function runLocalDag(dag: WorkflowDag, input: Val, env: ExecEnv, pr
   if (failed) throw failed.reason;
   const finals = new Map<NodeId, Arrival>();
   for (const [id, p] of results) finals.set(id, (await p).arrival);
-  return { output: Val.fromValue(assemble(dag.output, (n) => finals.get(n), input.decodedValue)), cold };
+  return {
+    output: Val.fromValue(assemble(dag.output, (n) => finals.get(n), input.decodedValue)),
+    cold,
+  };
 }
 
-function baseStep(label: string, node: DagNode, env: ExecEnv, readyAt: number): StepRecord {
-  const now = env.now();
+/** A step with nothing measured yet: what skipped and failed nodes report. */
+export function baseStep(
+  label: string,
+  kind: DagNode['kind'],
+  workerId: string,
+  readyAt: number,
+  now: number,
+): StepRecord {
   return {
     node: label,
-    worker: env.workerId,
+    worker: workerId,
     status: 'succeeded',
-    kind: node.kind,
+    kind,
     attempts: 0,
     readyAt,
     startedAt: readyAt,
@@ -237,9 +328,16 @@ function baseStep(label: string, node: DagNode, env: ExecEnv, readyAt: number): 
   };
 }
 
-export function stepOf(label: string, node: DagNode, env: ExecEnv, readyAt: number, out: NodeOutcome, inputBytes: number): StepRecord {
+export function stepOf(
+  label: string,
+  node: DagNode,
+  env: ExecEnv,
+  readyAt: number,
+  out: NodeOutcome,
+  inputBytes: number,
+): StepRecord {
   const step: StepRecord = {
-    ...baseStep(label, node, env, readyAt),
+    ...baseStep(label, node.kind, env.workerId, readyAt, env.now()),
     attempts: out.attempts,
     startedAt: out.startedAt,
     queueMs: out.queueMs,

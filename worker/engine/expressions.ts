@@ -25,10 +25,14 @@ export class Expressions {
       return toPlain(value);
     } catch (err) {
       const message = (err as { message?: string }).message ?? String(err);
-      throw new AppError('FUNCTION_FAILED', `${where}: expression ${JSON.stringify(source)} failed: ${message}`, {
-        retryable: false,
-        cause: err,
-      });
+      throw new AppError(
+        'FUNCTION_FAILED',
+        `${where}: expression ${JSON.stringify(source)} failed: ${message}`,
+        {
+          retryable: false,
+          cause: err,
+        },
+      );
     }
   }
 
@@ -49,6 +53,7 @@ function truthy(v: unknown): boolean {
 /** JSONata marks result sequences with extra properties; normalise to plain values. */
 function toPlain(value: unknown): unknown {
   if (value === undefined) return null;
-  if (Array.isArray(value)) return Array.from(value as unknown[], (v) => (v === undefined ? null : v));
+  if (Array.isArray(value))
+    return Array.from(value as unknown[], (v) => (v === undefined ? null : v));
   return value;
 }

@@ -6,7 +6,12 @@
 import type { Report, StoredRef, Trigger } from '../../shared/schema/wire.js';
 
 export interface DataPlane {
-  put(invocationId: string, key: string, value: Buffer, consumers: { local: number; remote: number }): Promise<StoredRef>;
+  put(
+    invocationId: string,
+    key: string,
+    value: Buffer,
+    consumers: { local: number; remote: number },
+  ): Promise<StoredRef>;
   getBuffer(ref: StoredRef): Promise<Buffer>;
   releaseInvocation(invocationId: string): Promise<void>;
 }

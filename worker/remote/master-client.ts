@@ -29,8 +29,14 @@ export class MasterClient {
       } catch (err) {
         const e = AppError.from(err);
         if (!e.retryable) throw e;
-        if (attempt === 1 || attempt % 20 === 0) this.logger.warn({ err: e, master: this.masterUrl }, 'master not reachable yet, retrying');
-        await delay(backoffMs(attempt, { baseMs: 100, maxMs: 2000 }), this.abort.signal).catch(() => undefined);
+        if (attempt === 1 || attempt % 20 === 0)
+          this.logger.warn(
+            { err: e, master: this.masterUrl },
+            'master not reachable yet, retrying',
+          );
+        await delay(backoffMs(attempt, { baseMs: 100, maxMs: 2000 }), this.abort.signal).catch(
+          () => undefined,
+        );
       }
     }
   }
@@ -42,7 +48,12 @@ export class MasterClient {
         await delay(everyMs, this.abort.signal).catch(() => undefined);
         if (this.abort.signal.aborted) return;
         try {
-          await this.http.json(`${this.masterUrl}/v1/workers/${encodeURIComponent(this.registration.id)}/heartbeat`, 'POST', { load: load() }, Math.max(1000, everyMs * 2));
+          await this.http.json(
+            `${this.masterUrl}/v1/workers/${encodeURIComponent(this.registration.id)}/heartbeat`,
+            'POST',
+            { load: load() },
+            Math.max(1000, everyMs * 2),
+          );
         } catch (err) {
           const e = AppError.from(err);
           if (e.statusCode === 404) await this.register();

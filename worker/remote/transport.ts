@@ -72,7 +72,12 @@ export class HttpTransport implements Transport, PeerFetcher {
     const attempts = this.options.reportAttempts ?? 5;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        await this.http.json(`${url}/v1/internal/reports`, 'POST', { reports }, this.options.attemptTimeoutMs ?? 5_000);
+        await this.http.json(
+          `${url}/v1/internal/reports`,
+          'POST',
+          { reports },
+          this.options.attemptTimeoutMs ?? 5_000,
+        );
         return;
       } catch (err) {
         const e = AppError.from(err);
@@ -80,14 +85,19 @@ export class HttpTransport implements Transport, PeerFetcher {
           this.logger.warn({ err: e, master: url, reports: reports.length }, 'reports dropped');
           return;
         }
-        await delay(backoffMs(attempt, { baseMs: 50, maxMs: 2_000 }), this.abort.signal).catch(() => undefined);
+        await delay(backoffMs(attempt, { baseMs: 50, maxMs: 2_000 }), this.abort.signal).catch(
+          () => undefined,
+        );
       }
     }
   }
 
   /** FaaStore's peer tier: reads an object held by another worker. */
   async fetch(url: string, key: string, timeoutMs: number): Promise<Buffer> {
-    const res = await this.http.request(`${url}/v1/objects/${encodeURIComponent(key)}`, { method: 'GET', timeoutMs });
+    const res = await this.http.request(`${url}/v1/objects/${encodeURIComponent(key)}`, {
+      method: 'GET',
+      timeoutMs,
+    });
     if (res.status === 200) return res.body;
     throw errorFromResponse(`${url}/v1/objects`, res.status, res.body);
   }
