@@ -1,16 +1,35 @@
 /** `faasflow bench <suite>`: dispatch to the suites in test/bench/. */
 import { CliError } from './client.js';
 
-export async function runBench(positional: string[], flags: Record<string, string | boolean>): Promise<number> {
+export async function runBench(
+  positional: string[],
+  flags: Record<string, string | boolean>,
+): Promise<number> {
   const suite = positional[0];
   switch (suite) {
     case 'partition': {
       const { runPartitionBench } = await import('../../test/bench/partition.js');
-      await runPartitionBench(flags['smoke'] === true ? { genomeSizes: [10, 200], generatedSizes: [1000], repetitions: 20, largeRepetitions: 2 } : {});
+      await runPartitionBench(
+        flags['smoke'] === true
+          ? { genomeSizes: [10, 200], generatedSizes: [1000], repetitions: 20, largeRepetitions: 2 }
+          : {},
+      );
+      return 0;
+    }
+    case 'overhead': {
+      const { overheadOptionsFromFlags } = await import('../../test/bench/overhead-flags.js');
+      const { runOverheadBench } = await import('../../test/bench/overhead.js');
+      const parsed = overheadOptionsFromFlags(flags);
+      if ('error' in parsed) throw new CliError(`bench overhead: ${parsed.error}`, 2);
+      // Missed goals are printed, not failures: exit 0 whenever the suite completes.
+      await runOverheadBench(parsed.options);
       return 0;
     }
     case undefined:
     default:
-      throw new CliError(`unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition`, 2);
+      throw new CliError(
+        `unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition, overhead`,
+        2,
+      );
   }
 }

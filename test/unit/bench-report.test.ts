@@ -33,7 +33,14 @@ describe('percentile', () => {
 describe('summarize', () => {
   it('sorts a copy and reports count, p50, p99, mean, min and max', () => {
     const samples = [5, 1, 4, 2, 3];
-    expect(summarize(samples)).toEqual({ count: 5, p50Ms: 3, p99Ms: 5, meanMs: 3, minMs: 1, maxMs: 5 });
+    expect(summarize(samples)).toEqual({
+      count: 5,
+      p50Ms: 3,
+      p99Ms: 5,
+      meanMs: 3,
+      minMs: 1,
+      maxMs: 5,
+    });
     expect(samples).toEqual([5, 1, 4, 2, 3]);
   });
 
@@ -57,12 +64,26 @@ describe('formatDuration', () => {
 
 describe('formatTable', () => {
   it('aligns columns under the header with a rule, left or right as asked', () => {
-    const lines = formatTable(['metric', 'p50'], [['a', '1 ms'], ['longer name', '10 ms']], ['left']);
-    expect(lines).toEqual(['metric          p50', '-----------  -----', 'a            1 ms', 'longer name  10 ms']);
+    const lines = formatTable(
+      ['metric', 'p50'],
+      [
+        ['a', '1 ms'],
+        ['longer name', '10 ms'],
+      ],
+      ['left'],
+    );
+    expect(lines).toEqual([
+      'metric         p50',
+      '-----------  -----',
+      'a             1 ms',
+      'longer name  10 ms',
+    ]);
   });
 
   it('names the row whose cell count does not match the header', () => {
-    expect(() => formatTable(['a', 'b'], [['1', '2'], ['3']])).toThrow(/row 1 has 1 cells; the header has 2/);
+    expect(() => formatTable(['a', 'b'], [['1', '2'], ['3']])).toThrow(
+      /row 1 has 1 cells; the header has 2/,
+    );
   });
 });
 
@@ -76,7 +97,9 @@ describe('run metadata', () => {
   });
 
   it('quotes arguments of the command line that a shell would split', () => {
-    expect(commandLine(['node', 'main.js', 'bench', '--out', "my dir's"])).toBe(`node main.js bench --out 'my dir'\\''s'`);
+    expect(commandLine(['node', 'main.js', 'bench', '--out', "my dir's"])).toBe(
+      `node main.js bench --out 'my dir'\\''s'`,
+    );
   });
 
   it('makes sortable file-name timestamps', () => {
