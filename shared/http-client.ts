@@ -27,6 +27,7 @@ export class HttpClient {
         connections: this.options.connections ?? 16,
         keepAliveTimeout: 30_000,
         pipelining: 1,
+        connect: { timeout: 5_000 },
       });
       this.pools.set(origin, p);
     }
@@ -53,9 +54,9 @@ export class HttpClient {
         method: init.method,
         headers,
         body: init.body ?? null,
+        // undici's own timers; an AbortSignal per request would cost a timer on the hot path.
         headersTimeout: init.timeoutMs,
         bodyTimeout: init.timeoutMs,
-        signal: AbortSignal.timeout(init.timeoutMs),
       });
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, body };

@@ -94,6 +94,20 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   );
 
   app.post(
+    '/v1/invocations/release',
+    {
+      schema: {
+        body: Type.Object({ invocationIds: Type.Array(Type.String(), { minItems: 1, maxItems: 10_000 }) }),
+      },
+    },
+    async (req, reply) => {
+      const { invocationIds } = req.body as { invocationIds: string[] };
+      await Promise.all(invocationIds.map((id) => d.engine.release(id)));
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
     '/v1/invocations/:id/release',
     { schema: { params: Type.Object({ id: Type.String() }) } },
     async (req, reply) => {

@@ -54,6 +54,8 @@ export interface StartRequest {
 export class InvocationManager {
   private readonly records = new Map<string, InvocationRecord>();
   private readonly inputs = new Map<string, Buffer>();
+  private readonly releases = new Map<string, string[]>();
+  private readonly releasing = new Set<string>();
   private cursor = 0;
 
   constructor(private readonly o: InvocationManagerOptions) {
@@ -166,10 +168,12 @@ export class InvocationManager {
       workers: workers.map((w) => ({
         id: w.id,
         cpu: w.capacity.cpu,
+        memoryMb: w.capacity.memoryMb,
         load: w.load.running + w.load.queued + w.inflight,
       })),
       groups: v.partition.groups.length,
       weights: v.partition.groups.map((g) => g.length),
+      memoryMb: groupMemoryMb(v),
       key,
       cursor: this.cursor,
     });
@@ -336,14 +340,31 @@ export class InvocationManager {
     this.o.logger.debug({ invocationId: r.id, status }, 'invocation finished');
   }
 
+  /**
+   * Workers free an invocation's state and objects when told; releases for the same worker are
+   * batched (one request in flight per worker), so they cost little on a busy cluster.
+   */
   private release(r: InvocationRecord): void {
     for (const url of new Set(Object.values(r.placement.workers))) {
-      this.o.http
-        .request(`${url}/v1/invocations/${r.id}/release`, { method: 'POST', timeoutMs: 10_000 })
-        .catch((err: unknown) =>
-          this.o.logger.warn({ err, invocationId: r.id, worker: url }, 'release failed'),
-        );
+      const list = this.releases.get(url) ?? [];
+      list.push(r.id);
+      this.releases.set(url, list);
+      if (!this.releasing.has(url)) setImmediate(() => this.sendReleases(url));
     }
+  }
+
+  private sendReleases(url: string): void {
+    const ids = this.releases.get(url);
+    if (!ids || ids.length === 0 || this.releasing.has(url)) return;
+    this.releases.delete(url);
+    this.releasing.add(url);
+    this.o.http
+      .json(`${url}/v1/invocations/release`, 'POST', { invocationIds: ids }, 10_000)
+      .catch((err: unknown) => this.o.logger.warn({ err, worker: url, invocations: ids.length }, 'release failed'))
+      .finally(() => {
+        this.releasing.delete(url);
+        this.sendReleases(url);
+      });
   }
 
   private adjustInflight(workerId: string, delta: number): void {
@@ -398,4 +419,19 @@ export class InvocationManager {
         );
     }
   }
+}
+
+/** MB the warm sandboxes of each partition group take (foreach bodies at their concurrency). */
+function groupMemoryMb(v: WorkflowVersion): number[] {
+  const nodes = new Map(v.dag.nodes.map((n) => [n.id as string, n]));
+  const bodyMb = (dag: WorkflowVersion['dag']): number =>
+    dag.nodes.reduce((sum, n) => sum + (n.kind === 'task' ? (v.dag.functions[n.fn]?.memoryMb ?? 0) : 0), 0);
+  return v.partition.groups.map((group) =>
+    group.reduce((sum, id) => {
+      const n = nodes.get(id);
+      if (n?.kind === 'task') return sum + (v.dag.functions[n.fn]?.memoryMb ?? 0);
+      if (n?.kind === 'foreach') return sum + bodyMb(n.body) * Math.min(n.concurrency, n.estimatedWidth);
+      return sum;
+    }, 0),
+  );
 }

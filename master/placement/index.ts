@@ -3,7 +3,8 @@
  * load in, a worker id per group out.
  * - greedy-jsq (default): a group is a composition; each group goes to the worker with the
  *   shortest queue at that moment (load relative to capacity, counting what this invocation has
- *   already placed), and all its functions follow it.
+ *   already placed) among those with room for its memory next to the invocation's other groups
+ *   there, and all its functions follow it.
  * - jsq: every group independently to the least-loaded worker (without counting this invocation).
  * - round-robin: groups dealt to workers in turn, continuing across invocations.
  * - hash: group i of invocation k to worker hash(k, i) — stable, load-blind.
@@ -16,6 +17,8 @@ export type PlacementStrategy = 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash';
 export interface PlacementWorker {
   id: string;
   cpu: number;
+  /** MB the worker offers; groups of one invocation are kept within it when possible. */
+  memoryMb?: number;
   /** Work queued or running on it now (nodes running + queued + groups in flight). */
   load: number;
 }
@@ -27,6 +30,8 @@ export interface PlacementInput {
   groups: number;
   /** Relative weight of each group (e.g. its node count); default 1 each. */
   weights?: readonly number[];
+  /** MB each group's sandboxes take (greedy-jsq keeps an invocation's groups within a worker's memory). */
+  memoryMb?: readonly number[];
   /** Invocation key for `hash`. */
   key: string;
   /** Cursor for `round-robin`, advanced by the caller. */
@@ -55,10 +60,16 @@ export function place(input: PlacementInput): string[] {
     case 'jsq':
     case 'greedy-jsq': {
       const extra = new Map<string, number>();
+      const usedMb = new Map<string, number>();
       for (let g = 0; g < input.groups; g++) {
-        let best = workers[0]!;
+        const needMb = input.memoryMb?.[g] ?? 0;
+        const fits = (w: PlacementWorker): boolean =>
+          w.memoryMb === undefined || (usedMb.get(w.id) ?? 0) + needMb <= w.memoryMb;
+        const roomy = input.strategy === 'greedy-jsq' ? workers.filter(fits) : workers;
+        const candidates = roomy.length > 0 ? roomy : workers;
+        let best = candidates[0]!;
         let bestScore = Infinity;
-        for (const w of workers) {
+        for (const w of candidates) {
           const counted = input.strategy === 'greedy-jsq' ? (extra.get(w.id) ?? 0) : 0;
           const score = (w.load + counted) / Math.max(w.cpu, 0.1);
           if (score < bestScore) {
@@ -68,6 +79,7 @@ export function place(input: PlacementInput): string[] {
         }
         out.push(best.id);
         extra.set(best.id, (extra.get(best.id) ?? 0) + (input.weights?.[g] ?? 1));
+        usedMb.set(best.id, (usedMb.get(best.id) ?? 0) + needMb);
       }
       return out;
     }

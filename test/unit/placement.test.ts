@@ -174,3 +174,22 @@ describe('place', () => {
     });
   });
 });
+
+describe('greedy-jsq and memory', () => {
+  it('keeps an invocation’s groups within each worker’s memory when another worker has room', () => {
+    const workers = [
+      { id: 'a', cpu: 2, load: 0, memoryMb: 3072 },
+      { id: 'b', cpu: 2, load: 0, memoryMb: 3072 },
+    ];
+    const out = place({ strategy: 'greedy-jsq', workers, groups: 2, memoryMb: [2048, 2048], weights: [1, 1], key: 'k', cursor: 0 });
+    expect(new Set(out).size).toBe(2);
+  });
+
+  it('still places a group when no worker has room, on the least loaded', () => {
+    const workers = [
+      { id: 'a', cpu: 2, load: 5, memoryMb: 1024 },
+      { id: 'b', cpu: 2, load: 1, memoryMb: 1024 },
+    ];
+    expect(place({ strategy: 'greedy-jsq', workers, groups: 1, memoryMb: [4096], key: 'k', cursor: 0 })).toEqual(['b']);
+  });
+});

@@ -16,6 +16,7 @@ import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type {
   Deployment,
+  Report,
   InvocationContext,
   Placement,
   StepRecord,
@@ -47,6 +48,9 @@ interface InvocationState {
   abort: AbortController;
   workflowInput?: Promise<Val>;
   failed: boolean;
+  /** Steps not yet sent to the master (see `report`). */
+  steps: StepRecord[];
+  stepTimer?: NodeJS.Timeout;
 }
 
 export interface EngineOptions {
@@ -61,6 +65,10 @@ export interface EngineOptions {
 }
 
 const START = '$start';
+/** Longest a finished node's step waits before it is sent to the master. */
+const STEP_FLUSH_MS = 50;
+/** Abort reason of released invocations (one instance: releases are on the hot path). */
+const RELEASED = new AppError('CANCELLED', 'the invocation ended');
 
 export class Engine {
   private readonly deployments = new Map<string, IndexedDeployment>();
@@ -152,6 +160,7 @@ export class Engine {
         nodes: new Map(),
         abort: new AbortController(),
         failed: false,
+        steps: [],
       };
       this.invocations.set(t.invocationId, inv);
     }
@@ -187,13 +196,7 @@ export class Engine {
     if (node.parents > 0 && arrivals.every((a) => a === 'skip')) {
       ns.status = 'done';
       this.report(inv, { ...this.emptyStep(node, ns), status: 'skipped' });
-      if (node.isSink)
-        this.o.transport.report(inv.ctx.master, {
-          kind: 'sink',
-          invocationId: inv.id,
-          node: id,
-          skipped: true,
-        });
+      if (node.isSink) this.sendToMaster(inv, { kind: 'sink', invocationId: inv.id, node: id, skipped: true });
       this.dispatch(inv, node, null, undefined);
       return;
     }
@@ -208,14 +211,9 @@ export class Engine {
       tier,
     };
     this.report(inv, step);
-    if (node.isSink)
-      this.o.transport.report(inv.ctx.master, {
-        kind: 'sink',
-        invocationId: inv.id,
-        node: id,
-        skipped: false,
-        output: ref,
-      });
+    if (node.isSink) {
+      this.sendToMaster(inv, { kind: 'sink', invocationId: inv.id, node: id, skipped: false, output: ref });
+    }
     this.dispatch(inv, node, ref, outcome.branch);
   }
 
@@ -344,6 +342,8 @@ export class Engine {
       list.push(t);
       remote.set(url, list);
     }
+    // The master hears of this worker's steps before the work moves on to another worker.
+    if (remote.size > 0) this.flushSteps(inv);
     for (const [url, triggers] of remote) {
       this.o.transport
         .sendTriggers(url, triggers, inv.ctx.deadline)
@@ -366,20 +366,37 @@ export class Engine {
       this.report(inv, { ...this.emptyStep(node, ns), status: 'failed', error: e.toWire() });
     }
     this.o.logger.warn({ invocationId: inv.id, node: node.node.id, err: e }, 'node failed');
-    this.o.transport.report(inv.ctx.master, {
-      kind: 'failed',
-      invocationId: inv.id,
-      node: node.node.id,
-      error: e.toWire(),
-    });
+    this.sendToMaster(inv, { kind: 'failed', invocationId: inv.id, node: node.node.id, error: e.toWire() });
   }
 
   private emptyStep(node: IndexedNode, ns: NodeState): StepRecord {
     return baseStep(node.node.id, node.node.kind, this.o.workerId, ns.readyAt, this.now());
   }
 
+  /**
+   * Steps are held per invocation and sent in one batch: with the invocation's sink or failure
+   * report, before its work moves to another worker, or after `STEP_FLUSH_MS` at the latest.
+   * That is one report per worker per invocation in the common case instead of one per node.
+   */
   private report(inv: InvocationState, step: StepRecord): void {
-    this.o.transport.report(inv.ctx.master, { kind: 'step', invocationId: inv.id, step });
+    inv.steps.push(step);
+    if (!inv.stepTimer) {
+      inv.stepTimer = setTimeout(() => this.flushSteps(inv), STEP_FLUSH_MS);
+      inv.stepTimer.unref();
+    }
+  }
+
+  private flushSteps(inv: InvocationState): void {
+    if (inv.stepTimer) clearTimeout(inv.stepTimer);
+    inv.stepTimer = undefined;
+    for (const step of inv.steps) this.o.transport.report(inv.ctx.master, { kind: 'step', invocationId: inv.id, step });
+    inv.steps = [];
+  }
+
+  /** Sink and failure reports: this worker's pending steps go first, in the same batch. */
+  private sendToMaster(inv: InvocationState, report: Report): void {
+    this.flushSteps(inv);
+    this.o.transport.report(inv.ctx.master, report);
   }
 
   /** Drops an invocation's state and frees its objects (the master calls this when it ends). */
@@ -387,7 +404,10 @@ export class Engine {
     const inv = this.invocations.get(invocationId);
     this.invocations.delete(invocationId);
     this.ended.set(invocationId, this.now());
-    inv?.abort.abort(new AppError('CANCELLED', `invocation ${invocationId} ended`));
+    if (inv) {
+      this.flushSteps(inv);
+      inv.abort.abort(RELEASED);
+    }
     await this.o.store.releaseInvocation(invocationId);
   }
 
