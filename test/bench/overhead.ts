@@ -85,12 +85,10 @@ export type WorkflowRole = keyof typeof WORKFLOWS;
 /** Workers offer this much, so two 2048 MB functions cannot share one. */
 const WORKER_MEMORY_MB = 3072;
 /**
- * The partitioner splits the remote chain by memory, but greedy-JSQ placement does not look at
- * memory and, on load figures from heartbeats, often puts both groups on one worker (18 of 20
- * in a trial run). Round-robin deals the two groups of every invocation to the two workers, so
- * each one has a remote edge. Single-group workflows run whole on one worker either way.
+ * The default placement: greedy-JSQ keeps an invocation's groups within each worker's memory,
+ * so the two 2048 MB groups of the remote chain land on different workers.
  */
-const PLACEMENT = 'round-robin';
+const PLACEMENT = 'greedy-jsq';
 const INPUT = { n: 1 };
 
 type LoopedRole = Exclude<WorkflowRole, 'single'>;
