@@ -2,9 +2,27 @@
  * The command-line options of `faasflow bench overhead`, checked all at once: every problem is
  * reported together, naming the flag and what would be valid.
  */
-import type { OverheadBenchOptions } from './overhead.js';
 
 /** `--smoke`: only has to complete and print the table (CI). */
+export interface OverheadBenchOptions {
+  /** Measure an existing cluster instead of starting one. */
+  masterUrl?: string;
+  /** Measured invocations per workflow (closed loop). Default 500. */
+  iterations?: number;
+  /** Unmeasured invocations per workflow first. Default 50. */
+  warmup?: number;
+  /** Concurrent callers for throughput. Default 32. */
+  concurrency?: number;
+  /** Measured throughput time, in ms. Default 5000. */
+  throughputMs?: number;
+  /** Where the JSON report goes. Default `.bench` under the current directory. */
+  reportDir?: string;
+  /** Recorded in the report as the command that reproduces the run. Default: process.argv. */
+  command?: string;
+  /** Where progress and the table go. Default console.log. */
+  print?: (line: string) => void;
+}
+
 export const SMOKE: OverheadBenchOptions = { iterations: 20, warmup: 10, throughputMs: 1_000 };
 
 export type FlagsResult = { options: OverheadBenchOptions } | { error: string };

@@ -39,6 +39,7 @@ import {
   type WorkflowRun,
 } from './overhead-rows.js';
 import { measureSandboxFloor } from './overhead-sandbox.js';
+import type { OverheadBenchOptions } from './overhead-flags.js';
 import {
   summarizeTimeline,
   type TimelineSamples,
@@ -53,24 +54,7 @@ import {
   type Summary,
 } from './report.js';
 
-export interface OverheadBenchOptions {
-  /** Measure an existing cluster instead of starting one. */
-  masterUrl?: string;
-  /** Measured invocations per workflow (closed loop). Default 500. */
-  iterations?: number;
-  /** Unmeasured invocations per workflow first. Default 50. */
-  warmup?: number;
-  /** Concurrent callers for throughput. Default 32. */
-  concurrency?: number;
-  /** Measured throughput time, in ms. Default 5000. */
-  throughputMs?: number;
-  /** Where the JSON report goes. Default `.bench` under the current directory. */
-  reportDir?: string;
-  /** Recorded in the report as the command that reproduces the run. Default: process.argv. */
-  command?: string;
-  /** Where progress and the table go. Default console.log. */
-  print?: (line: string) => void;
-}
+export type { OverheadBenchOptions } from './overhead-flags.js';
 
 /** The workflows, by role; files in test/fixtures/bench. */
 export const WORKFLOWS = {
