@@ -12,6 +12,9 @@ import type { Transport } from '../engine/ports.js';
 import { errorFromResponse, type HttpClient } from '../../shared/http-client.js';
 import { TriggerSender, type TriggerSenderOptions } from '../../shared/trigger-sender.js';
 
+/** Reports held for one master while it cannot be reached. */
+const MAX_QUEUED_REPORTS = 100_000;
+
 export interface HttpTransportOptions extends TriggerSenderOptions {
   /** Attempts for one batch of reports. Default 5. */
   reportAttempts?: number;
@@ -22,6 +25,7 @@ export class HttpTransport implements Transport, PeerFetcher {
   private readonly reports = new Map<string, Report[]>();
   private readonly reportsInFlight = new Set<string>();
   private flushScheduled = false;
+  private warnedOverflow = false;
   private readonly abort = new AbortController();
 
   constructor(
@@ -38,6 +42,12 @@ export class HttpTransport implements Transport, PeerFetcher {
 
   report(masterUrl: string, report: Report): void {
     const list = this.reports.get(masterUrl) ?? [];
+    // A master that stays unreachable must not grow this queue without bound: keep the newest.
+    if (list.length >= MAX_QUEUED_REPORTS) {
+      list.splice(0, list.length - MAX_QUEUED_REPORTS + 1);
+      if (!this.warnedOverflow) this.logger.warn({ master: masterUrl }, 'report queue full, dropping oldest');
+      this.warnedOverflow = true;
+    }
     list.push(report);
     this.reports.set(masterUrl, list);
     this.scheduleFlush();
