@@ -12,6 +12,8 @@ import type { Trigger } from './schema/wire.js';
 interface Pending {
   triggers: Trigger[];
   deadline: number;
+  /** Retries stop when every sender of the batch has given up (e.g. its invocation ended). */
+  signals: AbortSignal[];
   waiters: { resolve: () => void; reject: (err: unknown) => void }[];
 }
 
@@ -33,13 +35,14 @@ export class TriggerSender {
   ) {}
 
   /** Resolves once the receiver answered 2xx; rejects with WORKER_UNREACHABLE or its 4xx error. */
-  send(url: string, triggers: readonly Trigger[], deadline: number): Promise<void> {
+  send(url: string, triggers: readonly Trigger[], deadline: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       let p = this.pending.get(url);
       if (!p) {
-        p = { triggers: [], deadline, waiters: [] };
+        p = { triggers: [], deadline, waiters: [], signals: [] };
         this.pending.set(url, p);
       }
+      if (signal) p.signals.push(signal);
       p.triggers.push(...triggers);
       p.deadline = Math.max(p.deadline, deadline);
       p.waiters.push({ resolve, reject });
@@ -80,7 +83,8 @@ export class TriggerSender {
         err = AppError.from(e, 'WORKER_UNREACHABLE');
       }
       const wait = backoffMs(attempt, { baseMs: 20, maxMs: 2_000 });
-      if (!err.retryable || Date.now() + wait >= limit || this.abort.signal.aborted) {
+      const abandoned = p.signals.length > 0 && p.signals.length === p.waiters.length && p.signals.every((s) => s.aborted);
+      if (!err.retryable || Date.now() + wait >= limit || this.abort.signal.aborted || abandoned) {
         const nodes = p.triggers.map((t) => t.node).join(', ');
         throw new AppError(
           err.retryable ? 'WORKER_UNREACHABLE' : err.code,

@@ -346,7 +346,7 @@ export class Engine {
     if (remote.size > 0) this.flushSteps(inv);
     for (const [url, triggers] of remote) {
       this.o.transport
-        .sendTriggers(url, triggers, inv.ctx.deadline)
+        .sendTriggers(url, triggers, inv.ctx.deadline, inv.abort.signal)
         .catch((err: unknown) => this.fail(inv, node, undefined, err));
     }
     for (const t of local) this.record(t);

@@ -36,8 +36,8 @@ export class HttpTransport implements Transport, PeerFetcher {
     this.triggers = new TriggerSender(http, options);
   }
 
-  sendTriggers(url: string, triggers: Trigger[], deadline: number): Promise<void> {
-    return this.triggers.send(url, triggers, deadline);
+  sendTriggers(url: string, triggers: Trigger[], deadline: number, signal?: AbortSignal): Promise<void> {
+    return this.triggers.send(url, triggers, deadline, signal);
   }
 
   report(masterUrl: string, report: Report): void {
