@@ -28,6 +28,11 @@ export interface LocalClusterOptions {
   /** Extra flags per worker index. */
   workerFlags?: (index: number) => string[];
   readyTimeoutMs?: number;
+  /**
+   * A command prefix per process (`master`, `worker-<i>`) that runs it elsewhere, e.g.
+   * `['ip', 'netns', 'exec', 'ns1']` (it must exec the program, so signals reach it).
+   */
+  launcher?: (name: string) => string[];
 }
 
 export interface ClusterProcess {
@@ -89,7 +94,8 @@ export class LocalCluster {
   private spawn(name: string, script: string, flags: string[], logLevel: string): ClusterProcess {
     const logFile = join(this.o.logDir, `${name}.log`);
     const out = createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [script, ...flags], { env: childEnv(this.o.env, logLevel), stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...prefix] = [...(this.o.launcher?.(name) ?? []), process.execPath];
+    const child = spawn(command, [...prefix, script, ...flags], { env: childEnv(this.o.env, logLevel), stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     const p = { name, child, logFile };
