@@ -38,6 +38,12 @@ export const WorkerConfigSchema = Type.Object({
   maxConcurrencyPerFunction: Type.Integer({ minimum: 1, default: 8 }),
   /** Idle sandboxes are stopped after this long. */
   idleMs: Type.Integer({ minimum: 1000, default: 600_000 }),
+  /** Docker runtime: the engine's unix socket. Default DOCKER_HOST (unix://…) or /var/run/docker.sock. */
+  dockerSocket: Type.Optional(Type.String({ minLength: 1 })),
+  /** Docker runtime: image of handler, code and builtin functions (bash deploy/runtime-image/build.sh). */
+  runtimeImage: Type.String({ minLength: 1, default: 'faasflow-runtime:latest' }),
+  /** Docker runtime: containers started per function when it is deployed. */
+  prewarm: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
 });
 
 export type WorkerConfig = Static<typeof WorkerConfigSchema>;

@@ -17,7 +17,7 @@ import { Engine } from './engine/engine.js';
 import { HttpClient } from '../shared/http-client.js';
 import { MasterClient } from './remote/master-client.js';
 import { HttpTransport } from './remote/transport.js';
-import { ProcessSandbox } from './sandbox/process.js';
+import { openSandbox } from './sandbox/docker-select.js';
 import type { Sandbox } from './sandbox/types.js';
 
 export const WORKER_VERSION = '0.1.0';
@@ -49,11 +49,16 @@ export class WorkerServer {
     const dataDir = config.dataDir
       ? { path: config.dataDir, owned: false }
       : { path: await mkdtemp(join(tmpdir(), `faasflow-${id}-`)), owned: true };
-    const sandbox = await ProcessSandbox.create({
+    // runtime docker falls back to the process sandbox, with a warning, when no engine answers.
+    const sandbox = await openSandbox({
+      runtime: config.runtime,
       workerId: id,
       logger,
       maxConcurrencyPerFunction: config.maxConcurrencyPerFunction,
       idleMs: config.idleMs,
+      ...(config.dockerSocket === undefined ? {} : { dockerSocket: config.dockerSocket }),
+      runtimeImage: config.runtimeImage,
+      prewarm: config.prewarm,
     });
     // The store writes this worker's URL into peer refs, and the URL is known only after listen
     // (port 0), so the store is created after listen; the engine and routes reach it through
@@ -106,12 +111,18 @@ export class WorkerServer {
     const master = new MasterClient(
       http,
       config.masterUrl,
-      { id, url, capacity: { cpu: config.cpu, memoryMb: config.memoryMb }, runtime: config.runtime, version: WORKER_VERSION },
+      { id, url, capacity: { cpu: config.cpu, memoryMb: config.memoryMb }, runtime: sandbox.kind, version: WORKER_VERSION },
       logger,
     );
     const server = new WorkerServer(id, url, app, engine, late.store, sandbox, http, transport, master, dataDir, logger);
     logger.info({ url, master: config.masterUrl, runtime: sandbox.kind, redis: config.redisUrl ? 'configured' : 'none (peer tier)' }, 'worker listening');
-    await master.register();
+    try {
+      await master.register();
+    } catch (err) {
+      // Refused by the master (e.g. a wrong cluster token): leave nothing behind.
+      await server.close();
+      throw err;
+    }
     master.startHeartbeats(config.heartbeatMs, () => {
       const s = sandbox.stats();
       return { running: engine.load.running, queued: Object.values(s.perFunction).reduce((a, f) => a + f.queued, 0), invocations: engine.load.invocations, memoryBytes: store().stats().memoryBytes };

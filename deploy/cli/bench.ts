@@ -16,6 +16,15 @@ export async function runBench(
       );
       return 0;
     }
+    case 'sandbox': {
+      const { runSandboxBench } = await import('../../test/bench/sandbox.js');
+      const only = flags['runtime'];
+      await runSandboxBench({
+        ...(only === 'process' || only === 'docker' ? { sandboxes: [only] } : {}),
+        ...(flags['smoke'] === true ? { coldSamples: 3, warmup: 20, warmIterations: 100 } : {}),
+      });
+      return 0;
+    }
     case 'overhead': {
       const { overheadOptionsFromFlags } = await import('../../test/bench/overhead-flags.js');
       const { runOverheadBench } = await import('../../test/bench/overhead.js');
@@ -28,7 +37,7 @@ export async function runBench(
     case undefined:
     default:
       throw new CliError(
-        `unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition, overhead`,
+        `unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition, overhead, sandbox`,
         2,
       );
   }

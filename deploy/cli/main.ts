@@ -19,7 +19,7 @@ usage:
   faasflow invoke NAME [--input JSON|@file] [--no-wait] [--timeout MS] [--master URL]
   faasflow status ID [--master URL]
   faasflow workers [--master URL]
-  faasflow bench <suite> [options]      suites: partition, overhead (see README)
+  faasflow bench <suite> [options]      suites: partition, overhead, sandbox (see README)
 
 The master URL defaults to $FAASFLOW_MASTER_URL or http://127.0.0.1:8080.`;
 

@@ -26,7 +26,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../../shared/errors.js';
 import type { Allocation } from './types.js';
@@ -364,17 +364,22 @@ class V1Group implements ChildCgroup {
   private readonly hasMemsw: boolean;
   private readonly maxUsage: ControlFile;
   private readonly cpuUsage: ControlFile | null;
-  private limitBytes = Number.POSITIVE_INFINITY;
+  private limitBytes: number;
 
+  /** `owned: false` opens a group someone else made and removes (see `cgroupOfProcess`). */
   constructor(
     readonly name: string,
     mode: Extract<CgroupMode, { kind: 'v1' }>,
     root: string,
+    private readonly owned = true,
   ) {
     this.cpuDir = join(mode.cpuPath, root, name);
     this.cpuacctDir = mode.cpuacctPath === null ? null : join(mode.cpuacctPath, root, name);
     this.memoryDir = join(mode.memoryPath, root, name);
-    for (const dir of this.dirs()) mkdirSync(dir, { recursive: true });
+    if (owned) for (const dir of this.dirs()) mkdirSync(dir, { recursive: true });
+    // setLimits orders its writes against the limit in force (a fresh group's is unlimited).
+    this.limitBytes =
+      readNumber(join(this.memoryDir, 'memory.limit_in_bytes')) ?? Number.POSITIVE_INFINITY;
     this.periodUs = readNumber(join(this.cpuDir, 'cpu.cfs_period_us')) ?? 100_000;
     this.hasMemsw = existsSync(join(this.memoryDir, 'memory.memsw.limit_in_bytes'));
     this.maxUsage = new ControlFile(join(this.memoryDir, 'memory.max_usage_in_bytes'), 'r+');
@@ -431,7 +436,7 @@ class V1Group implements ChildCgroup {
   remove(): Promise<void> {
     this.maxUsage.close();
     this.cpuUsage?.close();
-    return removeDirs(this.dirs());
+    return this.owned ? removeDirs(this.dirs()) : Promise.resolve();
   }
 
   private cpuUsageUs(): number | null {
@@ -450,14 +455,18 @@ class V2Group implements ChildCgroup {
   private peakResettable = true;
   private readonly cpuStat: ControlFile;
 
+  /** `owned: false` opens a group someone else made and removes (see `cgroupOfProcess`). */
   constructor(
     readonly name: string,
     private readonly dir: string,
+    private readonly owned = true,
   ) {
-    mkdirSync(dir, { recursive: true });
+    if (owned) mkdirSync(dir, { recursive: true });
     this.peak = new ControlFile(join(dir, 'memory.peak'), 'r+');
     this.cpuStat = new ControlFile(join(dir, 'cpu.stat'), 'r', 1024);
-    if (existsSync(join(dir, 'memory.swap.max'))) write(join(dir, 'memory.swap.max'), '0');
+    if (owned && existsSync(join(dir, 'memory.swap.max'))) {
+      write(join(dir, 'memory.swap.max'), '0');
+    }
   }
 
   join(pid: number): Promise<void> {
@@ -500,6 +509,35 @@ class V2Group implements ChildCgroup {
   remove(): Promise<void> {
     this.peak.close();
     this.cpuStat.close();
-    return removeDirs([this.dir]);
+    return this.owned ? removeDirs([this.dir]) : Promise.resolve();
+  }
+}
+
+/**
+ * The cgroup of a process someone else made (a container's, made by its engine), found through
+ * `/proc/<pid>/cgroup`: the same limit writes and usage, peak and OOM reads as our own groups,
+ * but `remove()` only closes our handles, and `join()` must not be used. Null when the mode is
+ * `none`, the process is gone, or its cpu and memory groups are not at the same path (v1).
+ */
+export function cgroupOfProcess(mode: CgroupMode, pid: number): ChildCgroup | null {
+  if (mode.kind === 'none') return null;
+  const paths = new Map<string, string>();
+  for (const line of (readText(`/proc/${pid}/cgroup`) ?? '').split('\n')) {
+    const m = /^\d+:([^:]*):(\/.*)$/.exec(line);
+    if (m === null) continue;
+    for (const controller of m[1]!.split(',')) paths.set(controller, m[2]!);
+  }
+  const path = mode.kind === 'v2' ? paths.get('') : paths.get('memory');
+  if (path === undefined || path === '/') return null;
+  if (mode.kind === 'v1' && paths.get('cpu') !== path) return null;
+  try {
+    if (mode.kind === 'v2') {
+      const dir = join(mode.mountPath, path);
+      return existsSync(dir) ? new V2Group(basename(path), dir, false) : null;
+    }
+    if (!existsSync(join(mode.memoryPath, path))) return null;
+    return new V1Group(basename(path), mode, dirname(path), false);
+  } catch {
+    return null; // the process and its groups went away while we looked
   }
 }
