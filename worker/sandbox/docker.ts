@@ -27,15 +27,8 @@ import {
   planContainer,
   type ContainerPlan,
 } from './docker-spec.js';
-import { FunctionPool } from './pool.js';
-import type {
-  Allocation,
-  FunctionDeployment,
-  RunRequest,
-  RunResult,
-  Sandbox,
-  SandboxStats,
-} from './types.js';
+import { PooledSandbox } from './pooled.js';
+import type { Allocation, FunctionDeployment } from './types.js';
 
 export interface DockerSandboxOptions {
   workerId: WorkerId;
@@ -67,12 +60,6 @@ export interface DockerSandboxOptions {
 /** Below this a Node container cannot even start. */
 const MIN_MEMORY_MB = 32;
 
-interface Deployed {
-  deployment: FunctionDeployment;
-  plan: ContainerPlan;
-  pool: FunctionPool<ContainerChild>;
-}
-
 interface Settings {
   workerId: WorkerId;
   runtimeImage: string;
@@ -84,12 +71,9 @@ interface Settings {
   tmpfsMb: number;
 }
 
-export class DockerSandbox implements Sandbox {
+export class DockerSandbox extends PooledSandbox<ContainerChild, ContainerPlan> {
   readonly kind = 'docker' as const;
-  private readonly deployed = new Map<string, Deployed>();
-  private readonly children = new Map<string, ContainerChild>();
   private nextChild = 0;
-  private closing: Promise<void> | null = null;
 
   private constructor(
     private readonly client: DockerClient,
@@ -97,8 +81,15 @@ export class DockerSandbox implements Sandbox {
     readonly cgroupMode: CgroupMode,
     private readonly socketRoot: string,
     private readonly instance: string,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    super(logger, {
+      maxConcurrency: settings.maxConcurrency,
+      idleMs: settings.idleMs,
+      prewarm: settings.prewarm,
+      minMemoryMb: MIN_MEMORY_MB,
+    });
+  }
 
   /**
    * Whether an engine answers at `socketPath` within `timeoutMs`, without throwing: the worker
@@ -179,83 +170,18 @@ export class DockerSandbox implements Sandbox {
     return new DockerSandbox(client, settings, cgroupMode, socketRoot, instance, logger);
   }
 
-  async deploy(d: FunctionDeployment, options: { prewarm?: number } = {}): Promise<void> {
-    this.assertOpen();
-    let entry = this.deployed.get(d.key);
-    if (entry === undefined) {
-      const plan = planContainer(d, this.settings.runtimeImage);
-      if (plan.ownImage && !(await this.client.imageExists(plan.image))) {
-        throw new AppError(
-          'SANDBOX_UNAVAILABLE',
-          `image ${plan.image} of function ${d.key} is not on the Docker engine at ${this.client.socketPath}: build or load it on this host (docker build / docker load; images are never pulled); it must speak the runtime protocol (deploy/runtime-image/README.md)`,
-          { retryable: false, details: { key: d.key, image: plan.image } },
-        );
-      }
-      entry = {
-        deployment: d,
-        plan,
-        pool: new FunctionPool<ContainerChild>({
-          label: d.key,
-          maxConcurrency: this.settings.maxConcurrency,
-          idleMs: this.settings.idleMs,
-          start: (allocation) => this.startChild(d, plan, allocation),
-        }),
-      };
-      this.deployed.set(d.key, entry);
-      this.logger.debug({ key: d.key, image: plan.image }, 'function deployed');
-    }
-    const prewarm = options.prewarm ?? this.settings.prewarm;
-    if (prewarm > 0) await entry.pool.prewarm(prewarm, { cpu: d.fn.cpu, memoryMb: d.fn.memoryMb });
-  }
-
-  async run(key: string, req: RunRequest): Promise<RunResult> {
-    this.assertOpen();
-    const entry = this.deployed.get(key);
-    if (entry === undefined) {
-      throw new AppError('NOT_FOUND', `function ${key} is not deployed on this sandbox`, {
-        details: { key, deployed: [...this.deployed.keys()] },
-      });
-    }
-    checkRequest(key, req);
-    const lease = await entry.pool.acquire(req.allocation, req.signal);
-    const { child } = lease;
-    try {
-      await child.resize(req.allocation);
-      const r = await child.run(req);
-      return {
-        output: r.output,
-        cold: lease.cold,
-        queueMs: lease.queueMs,
-        initMs: lease.initMs,
-        durationMs: r.durationMs,
-        peakMemoryMb: r.peakMemoryMb,
-        cpuTimeMs: r.cpuTimeMs,
-        sandboxId: child.id,
-      };
-    } finally {
-      entry.pool.release(child);
-    }
-  }
-
-  resize(sandboxId: string, allocation: Allocation): Promise<void> {
-    const child = this.children.get(sandboxId);
-    if (child === undefined || !child.usable) {
-      return Promise.reject(
-        new AppError('NOT_FOUND', `sandbox ${sandboxId} is not running on this worker`, {
-          details: { sandboxId },
-        }),
+  protected async prepare(d: FunctionDeployment): Promise<ContainerPlan> {
+    const plan = planContainer(d, this.settings.runtimeImage);
+    if (plan.ownImage && !(await this.client.imageExists(plan.image))) {
+      throw new AppError(
+        'SANDBOX_UNAVAILABLE',
+        `image ${plan.image} of function ${d.key} is not on the Docker engine at ${this.client.socketPath}: build or load it on this host (docker build / docker load; images are never pulled); it must speak the runtime protocol (deploy/runtime-image/README.md)`,
+        { retryable: false, details: { key: d.key, image: plan.image } },
       );
     }
-    const problems = allocationProblems(allocation);
-    if (problems.length > 0) {
-      return Promise.reject(
-        new AppError('BAD_REQUEST', `invalid resize of ${sandboxId}: ${problems.join('; ')}`),
-      );
-    }
-    return child.resize(allocation);
+    return plan;
   }
 
-  /** The limits the kernel holds for a container; null without direct cgroup access. */
   limitsOf(sandboxId: string): ReturnType<ContainerChild['limits']['read']> {
     return this.children.get(sandboxId)?.limits.read() ?? null;
   }
@@ -275,34 +201,7 @@ export class DockerSandbox implements Sandbox {
     return new Map([...this.children].map(([id, c]) => [id, c.containerId]));
   }
 
-  async undeploy(key: string): Promise<void> {
-    const entry = this.deployed.get(key);
-    if (entry === undefined) return;
-    this.deployed.delete(key);
-    await entry.pool.close('undeployed');
-  }
-
-  stats(): SandboxStats {
-    const perFunction: SandboxStats['perFunction'] = {};
-    let busy = 0;
-    for (const [key, { pool }] of this.deployed) {
-      const s = pool.stats();
-      perFunction[key] = s;
-      busy += s.busy;
-    }
-    return { sandboxes: this.children.size, busy, perFunction };
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
-    const pools = [...this.deployed.values()].map((e) => e.pool);
-    this.deployed.clear();
-    await Promise.all(pools.map((p) => p.close('sandbox closed')));
-    await Promise.all([...this.children.values()].map((c) => (c.kill('sandbox closed'), c.exited)));
+  protected async release(): Promise<void> {
     // Anything that escaped tracking (a create whose answer was lost) still carries our label.
     const swept = await removeOwned(this.client, this.settings.workerId).catch((err: unknown) => {
       this.logger.warn({ err }, 'sweeping containers at close failed');
@@ -313,19 +212,12 @@ export class DockerSandbox implements Sandbox {
     this.logger.info('docker sandbox closed');
   }
 
-  private async startChild(
+  protected startOne(
     d: FunctionDeployment,
     plan: ContainerPlan,
     allocation: Allocation,
   ): Promise<ContainerChild> {
-    this.assertOpen();
-    const child = await this.startContainer(d, plan, allocation);
-    this.children.set(child.id, child);
-    void child.exited.then(() => {
-      this.children.delete(child.id);
-      this.deployed.get(d.key)?.pool.forget(child);
-    });
-    return child;
+    return this.startContainer(d, plan, allocation);
   }
 
   private async startContainer(
@@ -367,11 +259,6 @@ export class DockerSandbox implements Sandbox {
       logger: this.logger,
     });
   }
-
-  private assertOpen(): void {
-    if (this.closing !== null)
-      throw new AppError('SANDBOX_UNAVAILABLE', 'docker sandbox is closed');
-  }
 }
 
 /** Removes every container labelled with `workerId`; returns how many there were. */
@@ -379,28 +266,4 @@ async function removeOwned(client: DockerClient, workerId: string): Promise<numb
   const owned = await client.list({ [LABELS.worker]: workerId });
   await Promise.all(owned.map((c) => client.remove(c.id)));
   return owned.length;
-}
-
-function allocationProblems(a: Allocation): string[] {
-  const problems: string[] = [];
-  if (!Number.isFinite(a.cpu) || a.cpu <= 0) {
-    problems.push(`allocation.cpu must be a positive number of cores, got ${a.cpu}`);
-  }
-  if (!Number.isFinite(a.memoryMb) || a.memoryMb < MIN_MEMORY_MB) {
-    problems.push(`allocation.memoryMb must be ≥ ${MIN_MEMORY_MB}, got ${a.memoryMb}`);
-  }
-  return problems;
-}
-
-function checkRequest(key: string, req: RunRequest): void {
-  const problems: string[] = [];
-  if (!Number.isFinite(req.timeoutMs) || req.timeoutMs <= 0) {
-    problems.push(`timeoutMs must be a positive number of ms, got ${req.timeoutMs}`);
-  }
-  problems.push(...allocationProblems(req.allocation));
-  if (problems.length > 0) {
-    throw new AppError('BAD_REQUEST', `invalid run request for ${key}: ${problems.join('; ')}`, {
-      details: { key, problems },
-    });
-  }
 }

@@ -18,16 +18,9 @@ import type { WorkerId } from '../../shared/ids.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { Cgroups, describeCgroupMode, detectCgroupMode, type CgroupMode } from './cgroup.js';
 import { RuntimeChild } from './child.js';
-import { FunctionPool } from './pool.js';
+import { PooledSandbox } from './pooled.js';
 import type { RuntimeSource } from './runtime/protocol.js';
-import type {
-  Allocation,
-  FunctionDeployment,
-  RunRequest,
-  RunResult,
-  Sandbox,
-  SandboxStats,
-} from './types.js';
+import type { Allocation, FunctionDeployment } from './types.js';
 
 export interface ProcessSandboxOptions {
   workerId: WorkerId;
@@ -51,12 +44,6 @@ export interface ProcessSandboxOptions {
 /** Below this a Node child cannot even start. */
 const MIN_MEMORY_MB = 32;
 
-interface Deployed {
-  deployment: FunctionDeployment;
-  source: RuntimeSource;
-  pool: FunctionPool<RuntimeChild>;
-}
-
 /**
  * The compiled runtime server: `./runtime/server.js` next to this file when running compiled,
  * `<repo>/dist/worker/sandbox/runtime/server.js` when running from TypeScript sources.
@@ -74,23 +61,22 @@ export function locateRuntimeServer(): string {
   );
 }
 
-export class ProcessSandbox implements Sandbox {
+export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
   readonly kind = 'process' as const;
-  private readonly deployed = new Map<string, Deployed>();
-  private readonly children = new Map<string, RuntimeChild>();
   private nextChild = 0;
-  private closing: Promise<void> | null = null;
 
   private constructor(
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly cgroups: Cgroups,
     private readonly socketDir: string,
     private readonly serverPath: string,
     private readonly instance: string,
-    private readonly maxConcurrency: number,
-    private readonly idleMs: number,
+    maxConcurrency: number,
+    idleMs: number,
     private readonly startTimeoutMs: number,
-  ) {}
+  ) {
+    super(logger, { maxConcurrency, idleMs, prewarm: 0, minMemoryMb: MIN_MEMORY_MB });
+  }
 
   static create(options: ProcessSandboxOptions): Promise<ProcessSandbox> {
     const logger = (options.logger ?? silentLogger).child({
@@ -138,76 +124,6 @@ export class ProcessSandbox implements Sandbox {
     return this.cgroups.mode;
   }
 
-  async deploy(d: FunctionDeployment, options: { prewarm?: number } = {}): Promise<void> {
-    this.assertOpen();
-    let entry = this.deployed.get(d.key);
-    if (entry === undefined) {
-      const source = runtimeSource(d);
-      entry = {
-        deployment: d,
-        source,
-        pool: new FunctionPool<RuntimeChild>({
-          label: d.key,
-          maxConcurrency: this.maxConcurrency,
-          idleMs: this.idleMs,
-          start: (allocation) => this.startChild(d, source, allocation),
-        }),
-      };
-      this.deployed.set(d.key, entry);
-      this.logger.debug({ key: d.key }, 'function deployed');
-    }
-    const prewarm = options.prewarm ?? 0;
-    if (prewarm > 0) await entry.pool.prewarm(prewarm, { cpu: d.fn.cpu, memoryMb: d.fn.memoryMb });
-  }
-
-  async run(key: string, req: RunRequest): Promise<RunResult> {
-    this.assertOpen();
-    const entry = this.deployed.get(key);
-    if (entry === undefined) {
-      throw new AppError('NOT_FOUND', `function ${key} is not deployed on this sandbox`, {
-        details: { key, deployed: [...this.deployed.keys()] },
-      });
-    }
-    checkRequest(key, req);
-    const lease = await entry.pool.acquire(req.allocation, req.signal);
-    const { child } = lease;
-    try {
-      child.resize(req.allocation);
-      const r = await child.run(req);
-      return {
-        output: r.output,
-        cold: lease.cold,
-        queueMs: lease.queueMs,
-        initMs: lease.initMs,
-        durationMs: r.durationMs,
-        peakMemoryMb: r.peakMemoryMb,
-        cpuTimeMs: r.cpuTimeMs,
-        sandboxId: child.id,
-      };
-    } finally {
-      entry.pool.release(child);
-    }
-  }
-
-  resize(sandboxId: string, allocation: Allocation): Promise<void> {
-    const child = this.children.get(sandboxId);
-    if (child === undefined || !child.usable) {
-      return Promise.reject(
-        new AppError('NOT_FOUND', `sandbox ${sandboxId} is not running on this worker`, {
-          details: { sandboxId },
-        }),
-      );
-    }
-    const problems = allocationProblems(allocation);
-    if (problems.length > 0) {
-      return Promise.reject(
-        new AppError('BAD_REQUEST', `invalid resize of ${sandboxId}: ${problems.join('; ')}`),
-      );
-    }
-    child.resize(allocation);
-    return Promise.resolve();
-  }
-
   /** The limits a child's cgroup holds now; null without cgroups or for an unknown child. */
   limitsOf(sandboxId: string): ReturnType<RuntimeChild['readLimits']> {
     return this.children.get(sandboxId)?.readLimits() ?? null;
@@ -218,44 +134,15 @@ export class ProcessSandbox implements Sandbox {
     return [...this.children.values()].flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
   }
 
-  async undeploy(key: string): Promise<void> {
-    const entry = this.deployed.get(key);
-    if (entry === undefined) return;
-    this.deployed.delete(key);
-    await entry.pool.close(`undeployed`);
+  protected prepare(d: FunctionDeployment): Promise<RuntimeSource> {
+    return Promise.resolve(runtimeSource(d));
   }
 
-  stats(): SandboxStats {
-    const perFunction: SandboxStats['perFunction'] = {};
-    let busy = 0;
-    for (const [key, { pool }] of this.deployed) {
-      const s = pool.stats();
-      perFunction[key] = s;
-      busy += s.busy;
-    }
-    return { sandboxes: this.children.size, busy, perFunction };
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
-    const pools = [...this.deployed.values()].map((e) => e.pool);
-    this.deployed.clear();
-    await Promise.all(pools.map((p) => p.close('sandbox closed')));
-    await Promise.all([...this.children.values()].map((c) => (c.kill('sandbox closed'), c.exited)));
-    this.cgroups.close();
-    rmSync(this.socketDir, { recursive: true, force: true });
-  }
-
-  private async startChild(
+  protected async startOne(
     d: FunctionDeployment,
     source: RuntimeSource,
     allocation: Allocation,
   ): Promise<RuntimeChild> {
-    this.assertOpen();
     const id = `${this.instance}-${(this.nextChild++).toString(36)}`;
     const startedMs = performance.now();
     const child = await RuntimeChild.start({
@@ -271,11 +158,6 @@ export class ProcessSandbox implements Sandbox {
       startTimeoutMs: this.startTimeoutMs,
       logger: this.logger,
     });
-    this.children.set(id, child);
-    void child.exited.then(() => {
-      this.children.delete(id);
-      this.deployed.get(d.key)?.pool.forget(child);
-    });
     this.logger.debug(
       { key: d.key, sandboxId: id, startMs: performance.now() - startedMs },
       'sandbox started',
@@ -283,33 +165,10 @@ export class ProcessSandbox implements Sandbox {
     return child;
   }
 
-  private assertOpen(): void {
-    if (this.closing !== null)
-      throw new AppError('SANDBOX_UNAVAILABLE', 'process sandbox is closed');
-  }
-}
-
-function allocationProblems(a: Allocation): string[] {
-  const problems: string[] = [];
-  if (!Number.isFinite(a.cpu) || a.cpu <= 0) {
-    problems.push(`allocation.cpu must be a positive number of cores, got ${a.cpu}`);
-  }
-  if (!Number.isFinite(a.memoryMb) || a.memoryMb < MIN_MEMORY_MB) {
-    problems.push(`allocation.memoryMb must be ≥ ${MIN_MEMORY_MB}, got ${a.memoryMb}`);
-  }
-  return problems;
-}
-
-function checkRequest(key: string, req: RunRequest): void {
-  const problems: string[] = [];
-  if (!Number.isFinite(req.timeoutMs) || req.timeoutMs <= 0) {
-    problems.push(`timeoutMs must be a positive number of ms, got ${req.timeoutMs}`);
-  }
-  problems.push(...allocationProblems(req.allocation));
-  if (problems.length > 0) {
-    throw new AppError('BAD_REQUEST', `invalid run request for ${key}: ${problems.join('; ')}`, {
-      details: { key, problems },
-    });
+  protected release(): Promise<void> {
+    this.cgroups.close();
+    rmSync(this.socketDir, { recursive: true, force: true });
+    return Promise.resolve();
   }
 }
 

@@ -1,0 +1,202 @@
+/**
+ * What every pooled sandbox shares (process children and Docker containers alike): the
+ * deployments, one warm `FunctionPool` per function, the live children, request checks, run,
+ * resize, undeploy, stats and an idempotent close. Subclasses say how a function is prepared
+ * (`prepare`), how a child starts (`startOne`) and what else closing releases (`release`).
+ */
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { FunctionPool, type PooledChild } from './pool.js';
+import type {
+  Allocation,
+  FunctionDeployment,
+  RunRequest,
+  RunResult,
+  Sandbox,
+  SandboxStats,
+} from './types.js';
+
+/** A child the sandbox can run requests on. */
+export interface RunnableChild extends PooledChild {
+  resize(allocation: Allocation): void | Promise<void>;
+  run(
+    req: RunRequest,
+  ): Promise<{
+    output: Buffer;
+    durationMs: number;
+    peakMemoryMb: number | null;
+    cpuTimeMs: number | null;
+  }>;
+}
+
+export interface PoolSettings {
+  maxConcurrency: number;
+  idleMs: number;
+  /** Children started per function at deploy unless `deploy` says otherwise. */
+  prewarm: number;
+  /** Smallest memory allocation a run may ask for. */
+  minMemoryMb: number;
+}
+
+interface Deployed<C extends RunnableChild> {
+  deployment: FunctionDeployment;
+  pool: FunctionPool<C>;
+}
+
+export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sandbox {
+  abstract readonly kind: 'process' | 'docker';
+  protected readonly deployed = new Map<string, Deployed<C>>();
+  protected readonly children = new Map<string, C>();
+  private closing: Promise<void> | null = null;
+
+  protected constructor(
+    protected readonly logger: Logger,
+    private readonly poolSettings: PoolSettings,
+  ) {}
+
+  /** Checks a deployment and works out how its children start; throws when it cannot run here. */
+  protected abstract prepare(d: FunctionDeployment): Promise<Plan>;
+  /** Starts one child for a deployment. */
+  protected abstract startOne(
+    d: FunctionDeployment,
+    plan: Plan,
+    allocation: Allocation,
+  ): Promise<C>;
+  /** Frees what the subclass owns beyond the children (sockets, cgroups, leftovers). */
+  protected abstract release(): Promise<void>;
+
+  async deploy(d: FunctionDeployment, options: { prewarm?: number } = {}): Promise<void> {
+    this.assertOpen();
+    let entry = this.deployed.get(d.key);
+    if (entry === undefined) {
+      const plan = await this.prepare(d);
+      entry = {
+        deployment: d,
+        pool: new FunctionPool<C>({
+          label: d.key,
+          maxConcurrency: this.poolSettings.maxConcurrency,
+          idleMs: this.poolSettings.idleMs,
+          start: (allocation) => this.startChild(d, plan, allocation),
+        }),
+      };
+      this.deployed.set(d.key, entry);
+      this.logger.debug({ key: d.key }, 'function deployed');
+    }
+    const prewarm = options.prewarm ?? this.poolSettings.prewarm;
+    if (prewarm > 0) await entry.pool.prewarm(prewarm, { cpu: d.fn.cpu, memoryMb: d.fn.memoryMb });
+  }
+
+  async run(key: string, req: RunRequest): Promise<RunResult> {
+    this.assertOpen();
+    const entry = this.deployed.get(key);
+    if (entry === undefined) {
+      throw new AppError('NOT_FOUND', `function ${key} is not deployed on this sandbox`, {
+        details: { key, deployed: [...this.deployed.keys()] },
+      });
+    }
+    this.checkRequest(key, req);
+    const lease = await entry.pool.acquire(req.allocation, req.signal);
+    const { child } = lease;
+    try {
+      await child.resize(req.allocation);
+      const r = await child.run(req);
+      return {
+        output: r.output,
+        cold: lease.cold,
+        queueMs: lease.queueMs,
+        initMs: lease.initMs,
+        durationMs: r.durationMs,
+        peakMemoryMb: r.peakMemoryMb,
+        cpuTimeMs: r.cpuTimeMs,
+        sandboxId: child.id,
+      };
+    } finally {
+      entry.pool.release(child);
+    }
+  }
+
+  async resize(sandboxId: string, allocation: Allocation): Promise<void> {
+    const child = this.children.get(sandboxId);
+    if (child === undefined || !child.usable) {
+      throw new AppError('NOT_FOUND', `sandbox ${sandboxId} is not running on this worker`, {
+        details: { sandboxId },
+      });
+    }
+    const problems = this.allocationProblems(allocation);
+    if (problems.length > 0)
+      throw new AppError('BAD_REQUEST', `invalid resize of ${sandboxId}: ${problems.join('; ')}`);
+    await child.resize(allocation);
+  }
+
+  async undeploy(key: string): Promise<void> {
+    const entry = this.deployed.get(key);
+    if (entry === undefined) return;
+    this.deployed.delete(key);
+    await entry.pool.close('undeployed');
+  }
+
+  stats(): SandboxStats {
+    const perFunction: SandboxStats['perFunction'] = {};
+    let busy = 0;
+    for (const [key, { pool }] of this.deployed) {
+      const s = pool.stats();
+      perFunction[key] = s;
+      busy += s.busy;
+    }
+    return { sandboxes: this.children.size, busy, perFunction };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const pools = [...this.deployed.values()].map((e) => e.pool);
+    this.deployed.clear();
+    await Promise.all(pools.map((p) => p.close('sandbox closed')));
+    await Promise.all([...this.children.values()].map((c) => (c.kill('sandbox closed'), c.exited)));
+    await this.release();
+  }
+
+  private async startChild(d: FunctionDeployment, plan: Plan, allocation: Allocation): Promise<C> {
+    this.assertOpen();
+    const child = await this.startOne(d, plan, allocation);
+    this.children.set(child.id, child);
+    void child.exited.then(() => {
+      this.children.delete(child.id);
+      this.deployed.get(d.key)?.pool.forget(child);
+    });
+    return child;
+  }
+
+  protected assertOpen(): void {
+    if (this.closing !== null)
+      throw new AppError('SANDBOX_UNAVAILABLE', `${this.kind} sandbox is closed`);
+  }
+
+  private allocationProblems(a: Allocation): string[] {
+    const problems: string[] = [];
+    if (!Number.isFinite(a.cpu) || a.cpu <= 0)
+      problems.push(`allocation.cpu must be a positive number of cores, got ${a.cpu}`);
+    if (!Number.isFinite(a.memoryMb) || a.memoryMb < this.poolSettings.minMemoryMb) {
+      problems.push(
+        `allocation.memoryMb must be ≥ ${this.poolSettings.minMemoryMb}, got ${a.memoryMb}`,
+      );
+    }
+    return problems;
+  }
+
+  private checkRequest(key: string, req: RunRequest): void {
+    const problems: string[] = [];
+    if (!Number.isFinite(req.timeoutMs) || req.timeoutMs <= 0) {
+      problems.push(`timeoutMs must be a positive number of ms, got ${req.timeoutMs}`);
+    }
+    problems.push(...this.allocationProblems(req.allocation));
+    if (problems.length > 0) {
+      throw new AppError('BAD_REQUEST', `invalid run request for ${key}: ${problems.join('; ')}`, {
+        details: { key, problems },
+      });
+    }
+  }
+}
