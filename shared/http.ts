@@ -5,7 +5,9 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import { AppError } from './errors.js';
+import { Trigger, TriggerBatch } from './schema/wire.js';
 
 export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler((err: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) => {
@@ -93,4 +95,18 @@ export function tokenMatches(header: string | undefined, token: string): boolean
   const expected = Buffer.from(`Bearer ${token}`);
   const got = Buffer.from(header ?? '');
   return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+/** `POST /v1/trigger` (one trigger or `{triggers}`), answered 202 once `accept` has recorded them. */
+export function triggerRoute(app: FastifyInstance, accept: (triggers: Trigger[]) => void): void {
+  app.post(
+    '/v1/trigger',
+    { schema: { body: Type.Union([TriggerBatch, Trigger]) } },
+    async (req, reply) => {
+      const body = req.body as Trigger | TriggerBatch;
+      const triggers = 'triggers' in body ? body.triggers : [body];
+      accept(triggers);
+      return reply.status(202).send({ accepted: triggers.length });
+    },
+  );
 }

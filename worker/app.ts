@@ -6,8 +6,8 @@
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
-import { acceptBinary, installErrorHandling, requireToken } from '../shared/http.js';
-import { Deployment, StoredRef, Trigger, TriggerBatch } from '../shared/schema/wire.js';
+import { acceptBinary, installErrorHandling, requireToken, triggerRoute } from '../shared/http.js';
+import { Deployment, StoredRef } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
@@ -36,16 +36,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   requireToken(app, d.token, ['/healthz', '/metrics']);
   acceptBinary(app);
 
-  app.post(
-    '/v1/trigger',
-    { schema: { body: Type.Union([TriggerBatch, Trigger]) } },
-    async (req, reply) => {
-      const body = req.body as Trigger | TriggerBatch;
-      const triggers = 'triggers' in body ? body.triggers : [body];
-      d.engine.accept(triggers);
-      return reply.status(202).send({ accepted: triggers.length });
-    },
-  );
+  triggerRoute(app, (triggers) => d.engine.accept(triggers));
 
   app.put(
     '/v1/deployments/:workflow/:version',
@@ -57,12 +48,10 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     },
     async (req, reply) => {
       const created = await d.deployer.deploy(req.body as Deployment);
-      return reply
-        .status(created ? 201 : 200)
-        .send({
-          workflow: (req.body as Deployment).workflow,
-          version: (req.body as Deployment).version,
-        });
+      return reply.status(created ? 201 : 200).send({
+        workflow: (req.body as Deployment).workflow,
+        version: (req.body as Deployment).version,
+      });
     },
   );
 
@@ -97,7 +86,9 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/invocations/release',
     {
       schema: {
-        body: Type.Object({ invocationIds: Type.Array(Type.String(), { minItems: 1, maxItems: 10_000 }) }),
+        body: Type.Object({
+          invocationIds: Type.Array(Type.String(), { minItems: 1, maxItems: 10_000 }),
+        }),
       },
     },
     async (req, reply) => {

@@ -5,13 +5,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
-import {
-  Heartbeat,
-  Registration,
-  ReportBatch,
-  Trigger,
-  TriggerBatch,
-} from '../../shared/schema/wire.js';
+import { triggerRoute } from '../../shared/http.js';
+import { Heartbeat, Registration, ReportBatch } from '../../shared/schema/wire.js';
 import type { MasterContext } from './context.js';
 
 export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
@@ -58,16 +53,7 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     return reply.status(202).send({ accepted: (req.body as ReportBatch).reports.length });
   });
 
-  app.post(
-    '/v1/trigger',
-    { schema: { body: Type.Union([TriggerBatch, Trigger]) } },
-    async (req, reply) => {
-      const body = req.body as Trigger | TriggerBatch;
-      const triggers = 'triggers' in body ? body.triggers : [body];
-      c.invocations.relay(triggers);
-      return reply.status(202).send({ accepted: triggers.length });
-    },
-  );
+  triggerRoute(app, (triggers) => c.invocations.relay(triggers));
 
   app.get(
     '/v1/objects/:key',

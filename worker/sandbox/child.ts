@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { AppError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { runFrame } from './pooled.js';
 import type { ChildCgroup } from './cgroup.js';
 import {
   encodeFrame,
@@ -218,16 +219,7 @@ export class RuntimeChild {
           reject(err);
         },
       };
-      this.send({
-        kind: 'run',
-        id,
-        invocationId: req.invocationId,
-        node: req.node,
-        attempt: req.attempt,
-        timeoutMs,
-        input: req.input,
-        workflowInput: req.workflowInput ?? null,
-      });
+      this.send(runFrame(id, req, timeoutMs));
       if (signal?.aborted === true) onAbort();
     });
   }

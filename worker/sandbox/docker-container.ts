@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { runFrame } from './pooled.js';
 import { cgroupOfProcess, type CgroupMode, type ChildCgroup } from './cgroup.js';
 import type { DockerClient } from './docker-client.js';
 import { ConnectionLost, RuntimeConnection } from './docker-connection.js';
@@ -194,16 +195,7 @@ export class ContainerChild implements PooledChild {
       }, timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.inFlight = (err) => settle(err);
-      const frame: Frame = {
-        kind: 'run',
-        id,
-        invocationId: req.invocationId,
-        node: req.node,
-        attempt: req.attempt,
-        timeoutMs,
-        input: req.input,
-        workflowInput: req.workflowInput ?? null,
-      };
+      const frame = runFrame(id, req, timeoutMs);
       conn.request(frame, id).then(
         (answer) => {
           if (answer.kind === 'result') {

@@ -7,6 +7,7 @@
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { FunctionPool, type PooledChild } from './pool.js';
+import type { Frame } from './runtime/protocol.js';
 import type {
   Allocation,
   FunctionDeployment,
@@ -19,9 +20,7 @@ import type {
 /** A child the sandbox can run requests on. */
 export interface RunnableChild extends PooledChild {
   resize(allocation: Allocation): void | Promise<void>;
-  run(
-    req: RunRequest,
-  ): Promise<{
+  run(req: RunRequest): Promise<{
     output: Buffer;
     durationMs: number;
     peakMemoryMb: number | null;
@@ -199,4 +198,22 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
       });
     }
   }
+}
+
+/** The `run` frame both kinds of child send to their runtime server. */
+export function runFrame(
+  id: number,
+  req: RunRequest,
+  timeoutMs: number,
+): Extract<Frame, { kind: 'run' }> {
+  return {
+    kind: 'run',
+    id,
+    invocationId: req.invocationId,
+    node: req.node,
+    attempt: req.attempt,
+    timeoutMs,
+    input: req.input,
+    workflowInput: req.workflowInput ?? null,
+  };
 }
