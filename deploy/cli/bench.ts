@@ -9,11 +9,12 @@ export async function runBench(
   switch (suite) {
     case 'partition': {
       const { runPartitionBench } = await import('../../test/bench/partition.js');
-      await runPartitionBench(
-        flags['smoke'] === true
+      await runPartitionBench({
+        ...(flags['smoke'] === true
           ? { genomeSizes: [10, 200], generatedSizes: [1000], repetitions: 20, largeRepetitions: 2 }
-          : {},
-      );
+          : {}),
+        ...(typeof flags['out'] === 'string' ? { reportDir: flags['out'] } : {}),
+      });
       return 0;
     }
     case 'sandbox': {
@@ -22,6 +23,7 @@ export async function runBench(
       await runSandboxBench({
         ...(only === 'process' || only === 'docker' ? { sandboxes: [only] } : {}),
         ...(flags['smoke'] === true ? { coldSamples: 3, warmup: 20, warmIterations: 100 } : {}),
+        ...(typeof flags['out'] === 'string' ? { reportDir: flags['out'] } : {}),
       });
       return 0;
     }
@@ -34,10 +36,18 @@ export async function runBench(
       await runOverheadBench(parsed.options);
       return 0;
     }
+    case 'faasflow': {
+      const { faasflowOptionsFromFlags } = await import('../../test/bench/faasflow-flags.js');
+      const { runFaasflowBench } = await import('../../test/bench/faasflow.js');
+      const parsed = faasflowOptionsFromFlags(flags);
+      if ('error' in parsed) throw new CliError(`bench faasflow: ${parsed.error}`, 2);
+      await runFaasflowBench(parsed.options);
+      return 0;
+    }
     case undefined:
     default:
       throw new CliError(
-        `unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition, overhead, sandbox`,
+        `unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition, overhead, sandbox, faasflow`,
         2,
       );
   }

@@ -57,6 +57,8 @@ export class InvocationManager {
   private readonly releases = new Map<string, string[]>();
   private readonly releasing = new Set<string>();
   private cursor = 0;
+  /** Per workflow version, where each group ran last (greedy-jsq keeps groups warm there). */
+  private readonly lastPlacement = new Map<string, string[]>();
 
   constructor(private readonly o: InvocationManagerOptions) {
     o.registry.onDeath((w) => this.onWorkerDeath(w));
@@ -176,7 +178,9 @@ export class InvocationManager {
       memoryMb: groupMemoryMb(v),
       key,
       cursor: this.cursor,
+      affinity: this.lastPlacement.get(`${v.name}@${v.version}`) ?? [],
     });
+    this.lastPlacement.set(`${v.name}@${v.version}`, groups);
     this.cursor += v.partition.groups.length;
     const urls: Record<string, string> = {};
     for (const w of workers) if (groups.includes(w.id)) urls[w.id] = w.url;
@@ -360,7 +364,9 @@ export class InvocationManager {
     this.releasing.add(url);
     this.o.http
       .json(`${url}/v1/invocations/release`, 'POST', { invocationIds: ids }, 10_000)
-      .catch((err: unknown) => this.o.logger.warn({ err, worker: url, invocations: ids.length }, 'release failed'))
+      .catch((err: unknown) =>
+        this.o.logger.warn({ err, worker: url, invocations: ids.length }, 'release failed'),
+      )
       .finally(() => {
         this.releasing.delete(url);
         this.sendReleases(url);
@@ -425,12 +431,16 @@ export class InvocationManager {
 function groupMemoryMb(v: WorkflowVersion): number[] {
   const nodes = new Map(v.dag.nodes.map((n) => [n.id as string, n]));
   const bodyMb = (dag: WorkflowVersion['dag']): number =>
-    dag.nodes.reduce((sum, n) => sum + (n.kind === 'task' ? (v.dag.functions[n.fn]?.memoryMb ?? 0) : 0), 0);
+    dag.nodes.reduce(
+      (sum, n) => sum + (n.kind === 'task' ? (v.dag.functions[n.fn]?.memoryMb ?? 0) : 0),
+      0,
+    );
   return v.partition.groups.map((group) =>
     group.reduce((sum, id) => {
       const n = nodes.get(id);
       if (n?.kind === 'task') return sum + (v.dag.functions[n.fn]?.memoryMb ?? 0);
-      if (n?.kind === 'foreach') return sum + bodyMb(n.body) * Math.min(n.concurrency, n.estimatedWidth);
+      if (n?.kind === 'foreach')
+        return sum + bodyMb(n.body) * Math.min(n.concurrency, n.estimatedWidth);
       return sum;
     }, 0),
   );

@@ -4,7 +4,9 @@
  * - greedy-jsq (default): a group is a composition; each group goes to the worker with the
  *   shortest queue at that moment (load relative to capacity, counting what this invocation has
  *   already placed) among those with room for its memory next to the invocation's other groups
- *   there, and all its functions follow it.
+ *   there, and all its functions follow it. A group stays where it ran last (its sandboxes are
+ *   warm there) unless that worker's queue is longer than the shortest by more than
+ *   `AFFINITY_SLACK` per core: a cold start costs 70–150 ms, a place in a queue much less.
  * - jsq: every group independently to the least-loaded worker (without counting this invocation).
  * - round-robin: groups dealt to workers in turn, continuing across invocations.
  * - hash: group i of invocation k to worker hash(k, i) — stable, load-blind.
@@ -36,7 +38,12 @@ export interface PlacementInput {
   key: string;
   /** Cursor for `round-robin`, advanced by the caller. */
   cursor: number;
+  /** greedy-jsq: the worker each group ran on last time, where its sandboxes are warm. */
+  affinity?: readonly (string | undefined)[];
 }
+
+/** Extra queue, per core, a group accepts to stay on the worker where it is warm. */
+export const AFFINITY_SLACK = 1;
 
 export function place(input: PlacementInput): string[] {
   const workers = [...input.workers].sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -67,16 +74,22 @@ export function place(input: PlacementInput): string[] {
           w.memoryMb === undefined || (usedMb.get(w.id) ?? 0) + needMb <= w.memoryMb;
         const roomy = input.strategy === 'greedy-jsq' ? workers.filter(fits) : workers;
         const candidates = roomy.length > 0 ? roomy : workers;
+        const score = (w: PlacementWorker): number => {
+          const counted = input.strategy === 'greedy-jsq' ? (extra.get(w.id) ?? 0) : 0;
+          return (w.load + counted) / Math.max(w.cpu, 0.1);
+        };
         let best = candidates[0]!;
         let bestScore = Infinity;
         for (const w of candidates) {
-          const counted = input.strategy === 'greedy-jsq' ? (extra.get(w.id) ?? 0) : 0;
-          const score = (w.load + counted) / Math.max(w.cpu, 0.1);
-          if (score < bestScore) {
+          const s = score(w);
+          if (s < bestScore) {
             best = w;
-            bestScore = score;
+            bestScore = s;
           }
         }
+        const home = input.strategy === 'greedy-jsq' ? input.affinity?.[g] : undefined;
+        const warm = home === undefined ? undefined : candidates.find((w) => w.id === home);
+        if (warm !== undefined && score(warm) <= bestScore + AFFINITY_SLACK) best = warm;
         out.push(best.id);
         extra.set(best.id, (extra.get(best.id) ?? 0) + (input.weights?.[g] ?? 1));
         usedMb.set(best.id, (usedMb.get(best.id) ?? 0) + needMb);

@@ -121,6 +121,12 @@ export const StepRecord = Type.Object({
   allocation: Type.Optional(Type.Object({ cpu: Type.Number(), memoryMb: Type.Number() })),
   peakMemoryMb: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   cpuTimeMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  /** Tasks: the handler's run as the worker saw it (request sent → result), last attempt. */
+  runMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Fetching the node's input from FaaStore (every tier, decode included). */
+  getMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Storing the node's output in FaaStore. */
+  putMs: Type.Optional(Type.Number({ minimum: 0 })),
   error: Type.Optional(WireErrorSchema),
 });
 export type StepRecord = Static<typeof StepRecord>;

@@ -49,11 +49,11 @@ export class BenchClient {
   }
 
   /** Uploads a workflow (inline code only: no handler files) and reads back its DAG and groups. */
-  async deploy(yaml: string): Promise<WorkflowShape> {
+  async deploy(yaml: string, extra: Record<string, unknown> = {}): Promise<WorkflowShape> {
     const created = (await this.http.json(
       `${this.masterUrl}/v1/workflows`,
       'POST',
-      { yaml },
+      { ...extra, yaml },
       CALL_TIMEOUT_MS,
     )) as { name?: unknown };
     if (typeof created.name !== 'string')
@@ -82,13 +82,13 @@ export class BenchClient {
     };
   }
 
-  async invoke(name: string, input: unknown): Promise<InvokeResult> {
+  async invoke(name: string, input: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<InvokeResult> {
     const start = performance.now();
     const body = (await this.http.json(
       `${this.masterUrl}/v1/workflows/${name}/invocations`,
       'POST',
-      { input, wait: true },
-      CALL_TIMEOUT_MS,
+      { input, wait: true, timeoutMs },
+      timeoutMs + 5_000,
     )) as {
       invocationId?: unknown;
       status?: unknown;

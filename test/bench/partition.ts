@@ -25,6 +25,7 @@ import {
 } from '../../master/partition/index.js';
 import { compileWorkflow, LIMITS, loadWorkflow, type Issue } from '../../master/workflow/index.js';
 import type { WorkflowDag } from '../../shared/dag/types.js';
+import { commandLine, gitCommit, machineInfo, writeReport } from './report.js';
 import { generateDag } from '../helpers/generate-dag.js';
 
 export interface PartitionBenchOptions {
@@ -44,6 +45,10 @@ export interface PartitionBenchOptions {
   partitionOptions?: PartitionOptions;
   /** Where the table goes. Default console.log. */
   print?: (line: string) => void;
+  /** Where the JSON report goes (default `.bench`); null writes none. */
+  reportDir?: string | null;
+  /** Recorded in the report as the command that reproduces the run. Default: process.argv. */
+  command?: string;
 }
 
 export interface Percentiles {
@@ -82,6 +87,7 @@ const MB = 1024 * 1024;
 
 export async function runPartitionBench(options: PartitionBenchOptions = {}): Promise<BenchReport> {
   const print = options.print ?? ((line: string) => console.log(line));
+  const startedAt = new Date();
   const dir = options.benchmarksDir ?? process.env['FAASFLOW_BENCHMARKS'] ?? findBenchmarks();
   const partitionOptions = options.partitionOptions ?? { workers: 3 };
   const cases: { name: string; text: () => string; load: (text: string) => WorkflowDag }[] = [
@@ -112,8 +118,12 @@ export async function runPartitionBench(options: PartitionBenchOptions = {}): Pr
 
     const endToEnd = sample(repetitions, () => partition(load(), partitionOptions));
     const doc = YAML.parse(text, { maxAliasCount: LIMITS.yamlAliases }) as unknown;
-    const parse = sample(repetitions, () => YAML.parse(text, { maxAliasCount: LIMITS.yamlAliases }));
-    const compiled = sample(repetitions, () => partition(compileOrFail(doc, c.name), partitionOptions));
+    const parse = sample(repetitions, () =>
+      YAML.parse(text, { maxAliasCount: LIMITS.yamlAliases }),
+    );
+    const compiled = sample(repetitions, () =>
+      partition(compileOrFail(doc, c.name), partitionOptions),
+    );
     const alone = sample(repetitions, () => partition(dag, partitionOptions));
     const faasflow = sample(repetitions, () => partitionFaasflow(dag, partitionOptions));
     const result = partition(dag, partitionOptions);
@@ -139,6 +149,22 @@ export async function runPartitionBench(options: PartitionBenchOptions = {}): Pr
   }
   const gcExposed = typeof globalThis.gc === 'function';
   if (!gcExposed) print('(heap figures without --expose-gc include garbage from earlier runs)');
+  if (options.reportDir !== null) {
+    const command = options.command ?? commandLine();
+    const path = writeReport(
+      {
+        suite: 'partition',
+        startedAt: startedAt.toISOString(),
+        command,
+        machine: machineInfo(),
+        git: gitCommit(),
+        figures: { gcExposed, rows },
+      },
+      options.reportDir,
+    );
+    print(`report: ${path}`);
+    print(`reproduce: ${command}`);
+  }
   return { suite: 'partition', gcExposed, rows };
 }
 
@@ -243,7 +269,9 @@ function formatRow(r: PartitionBenchRow): string {
     String(r.groups),
     `${r.localMb.toFixed(1)}/${r.totalMb.toFixed(1)}`,
   ];
-  return cells.map((c, i) => (i === 0 ? c.padEnd(COLUMNS[i]![1]) : c.padStart(COLUMNS[i]![1]))).join('');
+  return cells
+    .map((c, i) => (i === 0 ? c.padEnd(COLUMNS[i]![1]) : c.padStart(COLUMNS[i]![1])))
+    .join('');
 }
 
 /** Walks up from this file to each folder with a package.json until the benchmarks are beside it. */

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/errors.js';
-import { place, type PlacementInput, type PlacementWorker } from '../../master/placement/index.js';
+import {
+  AFFINITY_SLACK,
+  place,
+  type PlacementInput,
+  type PlacementWorker,
+} from '../../master/placement/index.js';
 
 const w = (id: string, load = 0, cpu = 1): PlacementWorker => ({ id, load, cpu });
 
@@ -181,7 +186,15 @@ describe('greedy-jsq and memory', () => {
       { id: 'a', cpu: 2, load: 0, memoryMb: 3072 },
       { id: 'b', cpu: 2, load: 0, memoryMb: 3072 },
     ];
-    const out = place({ strategy: 'greedy-jsq', workers, groups: 2, memoryMb: [2048, 2048], weights: [1, 1], key: 'k', cursor: 0 });
+    const out = place({
+      strategy: 'greedy-jsq',
+      workers,
+      groups: 2,
+      memoryMb: [2048, 2048],
+      weights: [1, 1],
+      key: 'k',
+      cursor: 0,
+    });
     expect(new Set(out).size).toBe(2);
   });
 
@@ -190,6 +203,45 @@ describe('greedy-jsq and memory', () => {
       { id: 'a', cpu: 2, load: 5, memoryMb: 1024 },
       { id: 'b', cpu: 2, load: 1, memoryMb: 1024 },
     ];
-    expect(place({ strategy: 'greedy-jsq', workers, groups: 1, memoryMb: [4096], key: 'k', cursor: 0 })).toEqual(['b']);
+    expect(
+      place({ strategy: 'greedy-jsq', workers, groups: 1, memoryMb: [4096], key: 'k', cursor: 0 }),
+    ).toEqual(['b']);
+  });
+});
+
+describe('greedy-jsq warm affinity', () => {
+  it('keeps a group on the worker it ran on while that worker is within the slack', () => {
+    const workers = [w('w1', 0, 2), w('w2', 1, 2), w('w3', 0, 2)];
+    // w2 scores 0.5 against 0 for w1: within AFFINITY_SLACK, so the warm worker wins.
+    expect(place(input({ strategy: 'greedy-jsq', workers, groups: 1, affinity: ['w2'] }))).toEqual([
+      'w2',
+    ]);
+  });
+
+  it('moves a group when its worker is busier than the shortest queue by more than the slack', () => {
+    const workers = [w('w1', 0, 1), w('w2', 1 + AFFINITY_SLACK + 0.5, 1)];
+    expect(place(input({ strategy: 'greedy-jsq', workers, groups: 1, affinity: ['w2'] }))).toEqual([
+      'w1',
+    ]);
+  });
+
+  it('ignores a worker that is gone or lacks room, and affinity under other strategies', () => {
+    const workers = [w('w1', 0, 1), { ...w('w2', 0, 1), memoryMb: 100 }];
+    const memoryMb = [512];
+    expect(
+      place(input({ strategy: 'greedy-jsq', workers, groups: 1, memoryMb, affinity: ['w2'] })),
+    ).toEqual(['w1']);
+    expect(place(input({ strategy: 'greedy-jsq', workers, groups: 1, affinity: ['w9'] }))).toEqual([
+      'w1',
+    ]);
+    expect(place(input({ strategy: 'jsq', workers, groups: 1, affinity: ['w2'] }))).toEqual(['w1']);
+  });
+
+  it('counts what the invocation already placed on the warm worker', () => {
+    // Three groups all warm on w1 (cpu 1): after two land there, w1 is 2 behind w2, beyond the slack.
+    const workers = [w('w1', 0, 1), w('w2', 0, 1)];
+    expect(
+      place(input({ strategy: 'greedy-jsq', workers, groups: 3, affinity: ['w1', 'w1', 'w1'] })),
+    ).toEqual(['w1', 'w1', 'w2']);
   });
 });

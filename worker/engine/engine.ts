@@ -11,6 +11,7 @@
  * - State is plain data per invocation and is dropped on release/cancel or, as a safety net, a
  *   minute after the invocation's deadline.
  */
+import { setMaxListeners } from 'node:events';
 import { assemble, type Arrival } from '../../shared/dag/template.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -158,7 +159,7 @@ export class Engine {
         ctx: t.ctx,
         placement: t.placement,
         nodes: new Map(),
-        abort: new AbortController(),
+        abort: invocationAbort(),
         failed: false,
         steps: [],
       };
@@ -196,23 +197,35 @@ export class Engine {
     if (node.parents > 0 && arrivals.every((a) => a === 'skip')) {
       ns.status = 'done';
       this.report(inv, { ...this.emptyStep(node, ns), status: 'skipped' });
-      if (node.isSink) this.sendToMaster(inv, { kind: 'sink', invocationId: inv.id, node: id, skipped: true });
+      if (node.isSink)
+        this.sendToMaster(inv, { kind: 'sink', invocationId: inv.id, node: id, skipped: true });
       this.dispatch(inv, node, null, undefined);
       return;
     }
+    const getStart = performance.now();
     const input = await this.assembleInput(inv, node, ns);
     const env = this.env(inv, await this.workflowInput(inv));
+    const getMs = performance.now() - getStart;
     const outcome = await executeNode(node.node, input, env);
     if (inv.failed || inv.abort.signal.aborted) return;
     ns.status = 'done';
+    const putStart = performance.now();
     const { ref, tier } = await this.store(inv, node, outcome);
     const step: StepRecord = {
       ...stepOf(id, node.node, env, ns.readyAt, outcome, input.sizeBytes),
       tier,
+      getMs,
+      putMs: performance.now() - putStart,
     };
     this.report(inv, step);
     if (node.isSink) {
-      this.sendToMaster(inv, { kind: 'sink', invocationId: inv.id, node: id, skipped: false, output: ref });
+      this.sendToMaster(inv, {
+        kind: 'sink',
+        invocationId: inv.id,
+        node: id,
+        skipped: false,
+        output: ref,
+      });
     }
     this.dispatch(inv, node, ref, outcome.branch);
   }
@@ -366,7 +379,12 @@ export class Engine {
       this.report(inv, { ...this.emptyStep(node, ns), status: 'failed', error: e.toWire() });
     }
     this.o.logger.warn({ invocationId: inv.id, node: node.node.id, err: e }, 'node failed');
-    this.sendToMaster(inv, { kind: 'failed', invocationId: inv.id, node: node.node.id, error: e.toWire() });
+    this.sendToMaster(inv, {
+      kind: 'failed',
+      invocationId: inv.id,
+      node: node.node.id,
+      error: e.toWire(),
+    });
   }
 
   private emptyStep(node: IndexedNode, ns: NodeState): StepRecord {
@@ -389,7 +407,8 @@ export class Engine {
   private flushSteps(inv: InvocationState): void {
     if (inv.stepTimer) clearTimeout(inv.stepTimer);
     inv.stepTimer = undefined;
-    for (const step of inv.steps) this.o.transport.report(inv.ctx.master, { kind: 'step', invocationId: inv.id, step });
+    for (const step of inv.steps)
+      this.o.transport.report(inv.ctx.master, { kind: 'step', invocationId: inv.id, step });
     inv.steps = [];
   }
 
@@ -430,4 +449,15 @@ export class Engine {
     for (const inv of this.invocations.values())
       inv.abort.abort(new AppError('CANCELLED', 'worker is shutting down'));
   }
+}
+
+/**
+ * An invocation's abort controller. Every node running in it listens on its signal (sandbox
+ * runs, pool waits, retries), and a wide stage has more than events' default of 10 listeners;
+ * each removes its own when done, so the count is bounded by the nodes running at once.
+ */
+function invocationAbort(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }

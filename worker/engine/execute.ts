@@ -53,6 +53,8 @@ export interface NodeOutcome {
   allocation?: { cpu: number; memoryMb: number };
   peakMemoryMb?: number | null;
   cpuTimeMs?: number | null;
+  /** Tasks: the successful attempt's handler run, request sent → result received. */
+  runMs?: number;
 }
 
 /** Runs `node` on an already assembled input (before its own `inputExpr`). */
@@ -155,6 +157,7 @@ async function runTask(
         allocation,
         peakMemoryMb: r.peakMemoryMb,
         cpuTimeMs: r.cpuTimeMs,
+        runMs: r.durationMs,
       };
     } catch (err) {
       const e = AppError.from(err, 'FUNCTION_FAILED');
@@ -349,6 +352,7 @@ export function stepOf(
   if (out.allocation) step.allocation = out.allocation;
   if (out.peakMemoryMb !== undefined) step.peakMemoryMb = out.peakMemoryMb;
   if (out.cpuTimeMs !== undefined) step.cpuTimeMs = out.cpuTimeMs;
+  if (out.runMs !== undefined) step.runMs = out.runMs;
   return step;
 }
 

@@ -1,0 +1,129 @@
+/**
+ * Every benchmark suite, as a user runs it (`faasflow bench <suite> --smoke` from dist/), at tiny
+ * sizes: it exits 0, prints its table and the command that reproduces it, and writes its JSON
+ * report. Figures are not checked here (speed is shown by the benchmarks, not asserted by tests).
+ * Needs Redis (faasflow), Docker (the container sandbox) and root with iproute2 (the
+ * namespace-hosts run); under CI=true a missing one fails the suite.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { distRoot } from '../../deploy/local-cluster.js';
+import { netnsSupport } from '../../deploy/netns/index.js';
+import { requireDocker } from '../helpers/docker.js';
+import { requireRedis } from '../helpers/redis.js';
+
+const out = mkdtempSync(join(tmpdir(), 'faasflow-bench-smoke-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const redis = await requireRedis();
+const docker = await requireDocker();
+const netns = await netnsSupport();
+if (!netns.ok && process.env['CI'] === 'true')
+  throw new Error(`bench smoke across hosts needs root and iproute2: ${netns.reason}`);
+
+function bench(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(distRoot(), 'deploy', 'cli', 'main.js'), 'bench', ...args, '--out', out],
+      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+        if (code !== 0) console.error(stderr);
+        resolve({ code, stdout });
+      },
+    );
+  });
+}
+
+/** The newest report of `suite`, parsed. */
+function report(suite: string): { suite: string; command: string; figures: unknown } {
+  const files = readdirSync(out)
+    .filter((f) => f.startsWith(`${suite}-`) && f.endsWith('.json'))
+    .sort();
+  expect(files.length).toBeGreaterThan(0);
+  return JSON.parse(readFileSync(join(out, files[files.length - 1]!), 'utf8')) as {
+    suite: string;
+    command: string;
+    figures: unknown;
+  };
+}
+
+describe('bench suites, smoke', () => {
+  it('partition prints its table and writes its report', async () => {
+    const r = await bench(['partition', '--smoke'], 120_000);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/genome-200/);
+    expect(r.stdout).toMatch(/reproduce: .*bench partition --smoke/);
+    expect(report('partition').suite).toBe('partition');
+  }, 150_000);
+
+  it('overhead prints its table and writes its report', async () => {
+    const r = await bench(['overhead', '--smoke'], 180_000);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/chain of 5/);
+    expect(report('overhead').suite).toBe('overhead');
+  }, 200_000);
+
+  it.skipIf(!docker)(
+    'sandbox prints process and container rows',
+    async () => {
+      const r = await bench(['sandbox', '--smoke'], 300_000);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/process/);
+      expect(r.stdout).toMatch(/docker/);
+      expect(report('sandbox').suite).toBe('sandbox');
+    },
+    320_000,
+  );
+
+  it.skipIf(!redis)(
+    "faasflow runs FaaSFlow's eight benchmarks in both modes and the co-run",
+    async () => {
+      const r = await bench(['faasflow', '--smoke'], 600_000);
+      expect(r.code).toBe(0);
+      for (const b of ['cycles', 'epigenomics', 'genome', 'soykb', 'video', 'wordcount'])
+        expect(r.stdout).toMatch(new RegExp(`^${b} `, 'm'));
+      expect(r.stdout).toMatch(/co-run \(all at once\)/);
+      expect(r.stdout).toMatch(/FaaSFlow published/);
+      const figures = report('faasflow').figures as {
+        clusters: { modes: { mode: string; failures: string[] }[] }[];
+      };
+      const modes = figures.clusters[0]!.modes;
+      expect(modes.map((m) => m.mode)).toEqual(['worker', 'master']);
+      for (const m of modes) expect(m.failures).toEqual([]);
+    },
+    620_000,
+  );
+
+  it.skipIf(!netns.ok)(
+    'faasflow runs across namespace hosts under a bandwidth cap',
+    async () => {
+      const r = await bench(
+        [
+          'faasflow',
+          '--smoke',
+          '--hosts',
+          '2',
+          '--bandwidth',
+          '100mbit',
+          '--benchmarks',
+          'genome,fileprocessing',
+          '--no-corun',
+        ],
+        300_000,
+      );
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/links capped at 100mbit/);
+      const figures = report('faasflow').figures as {
+        clusters: { bandwidth: string; modes: { failures: string[] }[] }[];
+      };
+      expect(figures.clusters.map((c) => c.bandwidth)).toEqual(['100mbit']);
+      for (const m of figures.clusters[0]!.modes) expect(m.failures).toEqual([]);
+    },
+    320_000,
+  );
+});
