@@ -36,6 +36,12 @@ export const MasterConfigSchema = Type.Object({
   token: Type.Optional(Type.String({ minLength: 8 })),
   /** Partitioning: bandwidth assumed between workers, bytes/s. */
   bandwidthBytesPerSec: Type.Number({ minimum: 1, default: 6_250_000 }),
+  /**
+   * Partitioning: CPU a group may declare on one topological level, as a multiple of the
+   * smallest worker's cores. CPU is compressible (siblings share cores and run slower), memory
+   * is not (it is never overcommitted); 1 keeps every level within the cores.
+   */
+  cpuOvercommit: Type.Number({ minimum: 1, maximum: 64, default: 4 }),
 });
 
 export type MasterConfig = Static<typeof MasterConfigSchema>;

@@ -24,13 +24,14 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
         },
       );
     }
-    // Groups must fit the smallest ready worker; with none yet, the partitioner's defaults apply.
+    // Groups must fit the smallest ready worker (its CPU overcommitted, its memory not); with
+    // none yet, the partitioner's defaults apply.
     const ready = c.registry.ready();
     const capacity =
       ready.length === 0
         ? undefined
         : {
-            cpu: Math.min(...ready.map((w) => w.capacity.cpu)),
+            cpu: Math.min(...ready.map((w) => w.capacity.cpu)) * c.config.cpuOvercommit,
             memoryMb: Math.min(...ready.map((w) => w.capacity.memoryMb)),
           };
     const parts = partition(dag, {

@@ -66,24 +66,6 @@ export type InvocationContext = Static<typeof InvocationContext>;
  * One parent edge arriving at a node (or, with `from: null`, the start of a source node).
  * Exactly one of `ref` (the parent's output) or `skip: true`.
  */
-export const Trigger = Type.Object({
-  invocationId: Id,
-  workflow: Type.String(),
-  version: Type.Integer({ minimum: 1 }),
-  node: Type.String(),
-  from: Type.Union([Type.String(), Type.Null()]),
-  ref: Type.Optional(StoredRef),
-  skip: Type.Optional(Type.Boolean()),
-  placement: Placement,
-  ctx: InvocationContext,
-});
-export type Trigger = Static<typeof Trigger>;
-
-export const TriggerBatch = Type.Object({
-  triggers: Type.Array(Trigger, { minItems: 1, maxItems: 10_000 }),
-});
-export type TriggerBatch = Static<typeof TriggerBatch>;
-
 export const WireErrorSchema = Type.Object({
   code: Type.String(),
   message: Type.String(),
@@ -130,6 +112,32 @@ export const StepRecord = Type.Object({
   error: Type.Optional(WireErrorSchema),
 });
 export type StepRecord = Static<typeof StepRecord>;
+
+/** Most steps a trigger carries for its receiver to report (more are reported directly). */
+export const MAX_PIGGYBACK_STEPS = 64;
+
+export const Trigger = Type.Object({
+  invocationId: Id,
+  workflow: Type.String(),
+  version: Type.Integer({ minimum: 1 }),
+  node: Type.String(),
+  from: Type.Union([Type.String(), Type.Null()]),
+  ref: Type.Optional(StoredRef),
+  skip: Type.Optional(Type.Boolean()),
+  placement: Placement,
+  ctx: InvocationContext,
+  /**
+   * Steps the sending worker ran for this invocation and has not reported yet: they ride along
+   * with the work, and the receiver reports them with its own (one message per hand-off less).
+   */
+  steps: Type.Optional(Type.Array(StepRecord, { maxItems: MAX_PIGGYBACK_STEPS })),
+});
+export type Trigger = Static<typeof Trigger>;
+
+export const TriggerBatch = Type.Object({
+  triggers: Type.Array(Trigger, { minItems: 1, maxItems: 10_000 }),
+});
+export type TriggerBatch = Static<typeof TriggerBatch>;
 
 /** Worker → master, batched. */
 export const Report = Type.Union([

@@ -15,6 +15,7 @@ import { setMaxListeners } from 'node:events';
 import { assemble, type Arrival } from '../../shared/dag/template.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { MAX_PIGGYBACK_STEPS } from '../../shared/schema/wire.js';
 import type {
   Deployment,
   Report,
@@ -149,7 +150,10 @@ export class Engine {
   }
 
   private record(t: Trigger): void {
-    if (this.ended.has(t.invocationId)) return;
+    if (this.ended.has(t.invocationId)) {
+      this.adoptSteps(t, undefined);
+      return;
+    }
     let inv = this.invocations.get(t.invocationId);
     if (!inv) {
       const dep = this.deployments.get(deploymentKey(t.workflow, t.version))!;
@@ -165,6 +169,7 @@ export class Engine {
       };
       this.invocations.set(t.invocationId, inv);
     }
+    this.adoptSteps(t, inv);
     if (inv.failed) return;
     let ns = inv.nodes.get(t.node);
     if (!ns) {
@@ -355,14 +360,21 @@ export class Engine {
       list.push(t);
       remote.set(url, list);
     }
-    // The master hears of this worker's steps before the work moves on to another worker.
-    if (remote.size > 0) this.flushSteps(inv);
+    // This worker's unreported steps ride with the work to the next worker, which reports them
+    // with its own: no report message of ours on the invocation's critical path.
+    const first = remote.values().next().value?.[0];
+    if (first !== undefined && inv.steps.length > 0 && inv.steps.length <= MAX_PIGGYBACK_STEPS) {
+      first.steps = inv.steps;
+      inv.steps = [];
+      this.clearStepTimer(inv);
+    }
     for (const [url, triggers] of remote) {
       this.o.transport
         .sendTriggers(url, triggers, inv.ctx.deadline, inv.abort.signal)
         .catch((err: unknown) => this.fail(inv, node, undefined, err));
     }
     for (const t of local) this.record(t);
+    if (remote.size > 0 && inv.steps.length > 0) this.flushSteps(inv);
   }
 
   private fail(
@@ -404,9 +416,26 @@ export class Engine {
     }
   }
 
-  private flushSteps(inv: InvocationState): void {
+  /** Steps another worker sent along with a trigger: reported with ours, or at once if we are done. */
+  private adoptSteps(t: Trigger, inv: InvocationState | undefined): void {
+    if (t.steps === undefined) return;
+    const steps = t.steps;
+    delete t.steps;
+    if (inv === undefined || inv.failed) {
+      for (const step of steps)
+        this.o.transport.report(t.ctx.master, { kind: 'step', invocationId: t.invocationId, step });
+      return;
+    }
+    for (const step of steps) this.report(inv, step);
+  }
+
+  private clearStepTimer(inv: InvocationState): void {
     if (inv.stepTimer) clearTimeout(inv.stepTimer);
     inv.stepTimer = undefined;
+  }
+
+  private flushSteps(inv: InvocationState): void {
+    this.clearStepTimer(inv);
     for (const step of inv.steps)
       this.o.transport.report(inv.ctx.master, { kind: 'step', invocationId: inv.id, step });
     inv.steps = [];
