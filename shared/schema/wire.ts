@@ -49,6 +49,28 @@ export const DispatchMode = Type.Union([Type.Literal('worker'), Type.Literal('ma
 export type DispatchMode = Static<typeof DispatchMode>;
 
 /** What every worker taking part in an invocation must know; travels with each trigger. */
+export const Allocation = Type.Object({
+  cpu: Type.Number({ minimum: 0 }),
+  memoryMb: Type.Number({ minimum: 0 }),
+});
+export type Allocation = Static<typeof Allocation>;
+
+/**
+ * Harvesting's decision for one task node, made by the master at invocation start: what the
+ * user declared, what the models predicted (null without a usable prediction), and what the
+ * worker applies to the sandbox. `stage` names the node's parallel stage; siblings of a stage
+ * on one worker may trade CPU while they run (live rebalancing) within Σ of their `user` cpu.
+ */
+export const NodeAllocation = Type.Object({
+  stage: Type.String(),
+  user: Allocation,
+  predicted: Type.Union([Allocation, Type.Null()]),
+  applied: Allocation,
+  /** Why the user's allocation was kept (a reason code: no-model, over-total, …). */
+  reason: Type.Optional(Type.String()),
+});
+export type NodeAllocation = Static<typeof NodeAllocation>;
+
 export const InvocationContext = Type.Object({
   tenant: Type.String(),
   /** Epoch ms after which the invocation has timed out. */
@@ -59,13 +81,11 @@ export const InvocationContext = Type.Object({
   master: Type.String(),
   /** `worker`: workers trigger each other (WorkerSP); `master`: every trigger goes through the master (MasterSP). */
   mode: DispatchMode,
+  /** Resource harvesting: the master's allocation decision per task node (absent when off). */
+  harvest: Type.Optional(Type.Record(Type.String(), NodeAllocation)),
 });
 export type InvocationContext = Static<typeof InvocationContext>;
 
-/**
- * One parent edge arriving at a node (or, with `from: null`, the start of a source node).
- * Exactly one of `ref` (the parent's output) or `skip: true`.
- */
 export const WireErrorSchema = Type.Object({
   code: Type.String(),
   message: Type.String(),
@@ -100,8 +120,14 @@ export const StepRecord = Type.Object({
   tier: StorageTier,
   /** Foreach: how many items ran. */
   items: Type.Optional(Type.Integer({ minimum: 0 })),
-  allocation: Type.Optional(Type.Object({ cpu: Type.Number(), memoryMb: Type.Number() })),
+  /** The allocation the run had (after harvesting's decision when it is on). */
+  allocation: Type.Optional(Allocation),
+  /** Harvesting: the node's decision (user, predicted, applied, stage), when it is on. */
+  harvest: Type.Optional(NodeAllocation),
+  /** Peak memory of the sandbox during the run, MB, page cache excluded; null without cgroups. */
   peakMemoryMb: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  /** Peak CPU use, cores, sampled from the sandbox's cgroup; null without cgroups. */
+  peakCpuCores: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   cpuTimeMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   /** Tasks: the handler's run as the worker saw it (request sent → result), last attempt. */
   runMs: Type.Optional(Type.Number({ minimum: 0 })),
@@ -116,6 +142,10 @@ export type StepRecord = Static<typeof StepRecord>;
 /** Most steps a trigger carries for its receiver to report (more are reported directly). */
 export const MAX_PIGGYBACK_STEPS = 64;
 
+/**
+ * One parent edge arriving at a node (or, with `from: null`, the start of a source node).
+ * Exactly one of `ref` (the parent's output) or `skip: true`.
+ */
 export const Trigger = Type.Object({
   invocationId: Id,
   workflow: Type.String(),
