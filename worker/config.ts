@@ -32,6 +32,11 @@ export const WorkerConfigSchema = Type.Object({
   heartbeatMs: Type.Integer({ minimum: 50, default: 1000 }),
   /** Where deployed handler files are written. Default: a temp folder per worker. */
   dataDir: Type.Optional(Type.String()),
+  /**
+   * Packages handlers may import (process sandbox): a node_modules folder linked beside the
+   * deployed handlers. Default: the node_modules faasflow itself runs from; `none` gives none.
+   */
+  functionModules: Type.Optional(Type.String({ minLength: 1 })),
   /** Shared cluster token; when set, every request must carry it. */
   token: Type.Optional(Type.String({ minLength: 8 })),
   /** Warm sandboxes per function at most (process sandbox). */

@@ -2,8 +2,10 @@
  * Takes deployments from the master: writes the handler files under the worker's data folder,
  * indexes the DAG for the engine and registers every function with the sandbox.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Deployment } from '../shared/schema/wire.js';
@@ -15,6 +17,35 @@ import {
 } from './engine/deployments.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
+
+/** The node_modules faasflow runs from: the first one above this file. */
+export function ownModules(): string | null {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'node_modules'))) return join(dir, 'node_modules');
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * Lets handlers under `dataDir` import packages from `modules`: Node resolves a bare import by
+ * walking up from the handler's folder, so one `dataDir/node_modules` link serves every
+ * deployment. An existing entry there is left as it is.
+ */
+export async function linkFunctionModules(dataDir: string, modules: string | null): Promise<void> {
+  if (modules === null) return;
+  if (!existsSync(modules))
+    throw new AppError(
+      'BAD_REQUEST',
+      `functionModules ${modules} does not exist; give a node_modules folder, or none`,
+    );
+  await mkdir(dataDir, { recursive: true });
+  const link = join(dataDir, 'node_modules');
+  const present = await lstat(link).then(
+    () => true,
+    () => false,
+  );
+  if (!present) await symlink(resolve(modules), link, 'dir');
+}
 
 export class DeploymentManager {
   private readonly held = new Map<string, IndexedDeployment>();

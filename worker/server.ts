@@ -12,7 +12,7 @@ import type { Logger } from '../shared/logger.js';
 import { createRedisTier, FaaStore } from '../faastore/index.js';
 import { buildWorkerApp } from './app.js';
 import type { WorkerConfig } from './config.js';
-import { DeploymentManager } from './deployer.js';
+import { DeploymentManager, linkFunctionModules, ownModules } from './deployer.js';
 import { Engine } from './engine/engine.js';
 import { HttpClient } from '../shared/http-client.js';
 import { MasterClient } from './remote/master-client.js';
@@ -49,6 +49,10 @@ export class WorkerServer {
     const dataDir = config.dataDir
       ? { path: config.dataDir, owned: false }
       : { path: await mkdtemp(join(tmpdir(), `faasflow-${id}-`)), owned: true };
+    await linkFunctionModules(
+      dataDir.path,
+      config.functionModules === 'none' ? null : (config.functionModules ?? ownModules()),
+    );
     // runtime docker falls back to the process sandbox, with a warning, when no engine answers.
     const sandbox = await openSandbox({
       runtime: config.runtime,

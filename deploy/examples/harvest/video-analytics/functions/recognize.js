@@ -1,0 +1,117 @@
+// Video analytics, stage 2 (two of them, one per frame set): per frame, in plain JS over typed
+// arrays — luma, `blurPasses` 3x3 Gaussian blurs, Sobel gradients, an edge count and an
+// orientation histogram, a luma histogram, and "objects": connected bright blobs of the blurred
+// frame. The work is proportional to frames × pixels × passes.
+
+const MIN_OBJECT_PIXELS = 40;
+
+function luma(rgb, n) {
+  const out = new Float32Array(n);
+  for (let i = 0, p = 0; i < n; i++, p += 3)
+    out[i] = 0.299 * rgb[p] + 0.587 * rgb[p + 1] + 0.114 * rgb[p + 2];
+  return out;
+}
+
+/** One 3x3 Gaussian pass ([1 2 1] ⊗ [1 2 1] / 16); borders are copied. */
+function blur(src, dst, w, h) {
+  dst.set(src);
+  for (let y = 1; y < h - 1; y++) {
+    const r = y * w;
+    for (let x = 1; x < w - 1; x++) {
+      const i = r + x;
+      dst[i] =
+        (src[i - w - 1] +
+          2 * src[i - w] +
+          src[i - w + 1] +
+          2 * src[i - 1] +
+          4 * src[i] +
+          2 * src[i + 1] +
+          src[i + w - 1] +
+          2 * src[i + w] +
+          src[i + w + 1]) /
+        16;
+    }
+  }
+}
+
+/** Sobel magnitude; edge pixels (magnitude over `threshold`) also vote for one of 8 orientations. */
+function sobel(g, w, h, threshold) {
+  const orient = new Array(8).fill(0);
+  let edges = 0;
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      const gx =
+        g[i - w + 1] + 2 * g[i + 1] + g[i + w + 1] - g[i - w - 1] - 2 * g[i - 1] - g[i + w - 1];
+      const gy =
+        g[i + w - 1] + 2 * g[i + w] + g[i + w + 1] - g[i - w - 1] - 2 * g[i - w] - g[i - w + 1];
+      if (Math.sqrt(gx * gx + gy * gy) > threshold) {
+        edges++;
+        const a = Math.atan2(gy, gx); // -π..π
+        orient[Math.min(7, Math.floor(((a + Math.PI) / (2 * Math.PI)) * 8))]++;
+      }
+    }
+  }
+  return { edges, orient };
+}
+
+/** Bright blobs: 4-connected components of pixels above `level`, at least MIN_OBJECT_PIXELS big. */
+function objects(g, w, h, level) {
+  const seen = new Uint8Array(w * h);
+  const stack = new Int32Array(w * h);
+  let count = 0;
+  for (let start = 0; start < g.length; start++) {
+    if (seen[start] || g[start] <= level) continue;
+    let top = 0;
+    let size = 0;
+    stack[top++] = start;
+    seen[start] = 1;
+    while (top > 0) {
+      const i = stack[--top];
+      size++;
+      const x = i % w;
+      const next = [x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1, i - w, i + w];
+      for (const j of next) {
+        if (j < 0 || j >= g.length || seen[j] || g[j] <= level) continue;
+        seen[j] = 1;
+        stack[top++] = j;
+      }
+    }
+    if (size >= MIN_OBJECT_PIXELS) count++;
+  }
+  return count;
+}
+
+export function analyzeFrame(rgb, w, h, blurPasses) {
+  const n = w * h;
+  let a = luma(rgb, n);
+  let b = new Float32Array(n);
+  for (let k = 0; k < blurPasses; k++) {
+    blur(a, b, w, h);
+    [a, b] = [b, a];
+  }
+  const hist = new Array(16).fill(0);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += a[i];
+    hist[Math.min(15, a[i] >> 4)]++;
+  }
+  const mean = sum / n;
+  const { edges, orient } = sobel(a, w, h, 96);
+  return {
+    meanLuma: Math.round(mean * 1000) / 1000,
+    edges,
+    objects: objects(a, w, h, mean + 40),
+    lumaHist: hist,
+    orientHist: orient,
+  };
+}
+
+export default async function recognize(set) {
+  const { branch, width, height, blurPasses } = set;
+  const frames = set.frames.map(({ index, rgb }) => ({
+    index,
+    ...analyzeFrame(rgb, width, height, blurPasses),
+  }));
+  return { branch, width, height, frames };
+}
