@@ -39,7 +39,16 @@ export interface LoadResult {
   warnings: string[];
 }
 
-const TOP_KEYS = ['name', 'description', 'functions', 'inputSchema', 'flow', 'dag', 'output'];
+const TOP_KEYS = [
+  'name',
+  'description',
+  'functions',
+  'inputSchema',
+  'inputSize',
+  'flow',
+  'dag',
+  'output',
+];
 
 export function loadWorkflow(text: string, options: LoadOptions = {}): LoadResult {
   const issues = new Issues();
@@ -146,6 +155,10 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
   if (outputExpr !== undefined) checkExpression(outputExpr, 'output', issues);
   const inputSchema = doc['inputSchema'];
   if (inputSchema !== undefined) checkInputSchema(inputSchema, 'inputSchema', issues);
+  const inputSize = readString(doc, 'inputSize', '', issues, {
+    hint: 'a JSONata expression over the invocation input giving its size in bytes',
+  });
+  if (inputSize !== undefined) checkExpression(inputSize, 'inputSize', issues);
   if (!issues.ok || name === undefined) return { dag: null, warnings };
   const format = hasFlow ? 'flow' : 'dag';
   const dag = normalize({
@@ -157,6 +170,7 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
     output,
     ...(outputExpr ? { outputExpr } : {}),
     ...(inputSchema !== undefined ? { inputSchema: inputSchema as Record<string, unknown> } : {}),
+    ...(inputSize !== undefined ? { inputSize } : {}),
   });
   return { dag, warnings };
 }

@@ -153,4 +153,9 @@ export interface WorkflowDag {
   outputExpr?: string;
   /** JSON Schema every invocation input must satisfy (checked by the master). */
   inputSchema?: Record<string, unknown>;
+  /**
+   * JSONata over the invocation input giving the size of the data it stands for, in bytes
+   * (harvesting's models key on it); default: the size of the encoded input.
+   */
+  inputSize?: string;
 }

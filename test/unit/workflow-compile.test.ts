@@ -167,3 +167,22 @@ describe('examples', () => {
     },
   );
 });
+
+describe('inputSize', () => {
+  const base = (extra: string): string =>
+    `name: sized\n${extra}functions:\n  f: { code: "export default async (x) => x" }\nflow: { task: f }\n`;
+
+  it('is kept on the DAG when it is a valid expression', () => {
+    expect(compile(base("inputSize: 'frames * 3'\n")).inputSize).toBe('frames * 3');
+    expect(compile(base('')).inputSize).toBeUndefined();
+  });
+
+  it('is rejected with its position when it does not parse', () => {
+    const r = loadWorkflow(base("inputSize: 'frames *'\n"));
+    expect(r.dag).toBeNull();
+    expect(r.issues[0]).toMatchObject({
+      path: 'inputSize',
+      message: expect.stringMatching(/JSONata/),
+    });
+  });
+});
