@@ -1,0 +1,110 @@
+/**
+ * The command-line options of `faasflow bench harvest`, checked all at once: every problem is
+ * reported together, naming the flag and what would be valid.
+ */
+import {
+  DEFAULTS,
+  LOADS,
+  MODES,
+  PLACEMENTS,
+  SMOKE,
+  WORKLOADS,
+  type HarvestBenchOptions,
+} from './harvest.js';
+
+const KNOWN = [
+  'smoke',
+  'workloads',
+  'loads',
+  'modes',
+  'placements',
+  'requests',
+  'profile-runs',
+  'levels',
+  'workers',
+  'redis',
+  'seed',
+  'out',
+] as const;
+
+export type FlagsResult = { options: HarvestBenchOptions } | { error: string };
+
+export function harvestOptionsFromFlags(camelFlags: Record<string, string | boolean>): FlagsResult {
+  const flags = Object.fromEntries(
+    Object.entries(camelFlags).map(([k, v]) => [
+      k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+      v,
+    ]),
+  );
+  const problems: string[] = [];
+  const unknown = Object.keys(flags).filter((k) => !(KNOWN as readonly string[]).includes(k));
+  if (unknown.length > 0)
+    problems.push(
+      `unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; bench harvest takes --${KNOWN.join(', --')}`,
+    );
+  const o: HarvestBenchOptions = { ...DEFAULTS, ...(flags['smoke'] === true ? SMOKE : {}) };
+  const str = (key: string): string | undefined => {
+    const v = flags[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v === '') {
+      problems.push(`--${key} needs a value`);
+      return undefined;
+    }
+    return v;
+  };
+  const int = (key: string, min: number): number | undefined => {
+    const v = str(key);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (Number.isInteger(n) && n >= min) return n;
+    problems.push(`--${key} must be an integer ≥ ${min}, got ${v}`);
+    return undefined;
+  };
+  const list = <T extends string>(key: string, valid: readonly T[]): T[] | undefined => {
+    const v = str(key);
+    if (v === undefined) return undefined;
+    const items = v.split(',').map((x) => x.trim());
+    const bad = items.filter((x) => !(valid as readonly string[]).includes(x));
+    if (bad.length > 0) {
+      problems.push(`--${key}: ${bad.join(', ')} not known; valid: ${valid.join(', ')}`);
+      return undefined;
+    }
+    return [...new Set(items)] as T[];
+  };
+  const workloads = list('workloads', WORKLOADS);
+  if (workloads) o.workloads = workloads;
+  const loads = list('loads', Object.keys(LOADS) as (keyof typeof LOADS)[]);
+  if (loads) o.loads = loads;
+  const modes = list('modes', MODES);
+  if (modes) o.modes = modes;
+  const placements = list('placements', PLACEMENTS);
+  if (placements) o.placements = placements;
+  const requests = int('requests', 1);
+  if (requests !== undefined) o.requests = requests;
+  const profileRuns = int('profile-runs', 10);
+  if (profileRuns !== undefined) o.profileRuns = profileRuns;
+  const workers = int('workers', 1);
+  if (workers !== undefined) o.workers = workers;
+  const seed = int('seed', 0);
+  if (seed !== undefined) o.seed = seed;
+  const levels = str('levels');
+  if (levels !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(levels);
+    const lo = Number(m?.[1]);
+    const hi = Number(m?.[2]);
+    if (!m || lo < 1 || hi > 7 || lo > hi)
+      problems.push(`--levels must be a range within 1-7 like 1-5, got ${levels}`);
+    else {
+      o.minLevel = lo;
+      o.maxLevel = hi;
+    }
+  }
+  const redis = str('redis');
+  if (redis !== undefined) {
+    if (/^rediss?:\/\//.test(redis)) o.redisUrl = redis;
+    else problems.push(`--redis must be a redis:// URL, got ${redis}`);
+  }
+  const out = str('out');
+  if (out !== undefined) o.reportDir = out;
+  return problems.length > 0 ? { error: problems.join('; ') } : { options: o };
+}
