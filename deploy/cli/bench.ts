@@ -44,10 +44,27 @@ export async function runBench(
       await runFaasflowBench(parsed.options);
       return 0;
     }
+    case 'peer': {
+      const { peerOptionsFromFlags } = await import('../../test/bench/peer-flags.js');
+      const { runPeerBench } = await import('../../test/bench/peer.js');
+      const parsed = peerOptionsFromFlags(flags);
+      if ('error' in parsed) throw new CliError(`bench peer: ${parsed.error}`, 2);
+      // Missed goals are printed, not failures: exit 0 whenever the suite completes.
+      await runPeerBench(parsed.options);
+      return 0;
+    }
+    case 'harvest': {
+      const { harvestOptionsFromFlags } = await import('../../test/bench/harvest-flags.js');
+      const { runHarvestBench } = await import('../../test/bench/harvest.js');
+      const parsed = harvestOptionsFromFlags(flags);
+      if ('error' in parsed) throw new CliError(`bench harvest: ${parsed.error}`, 2);
+      await runHarvestBench(parsed.options);
+      return 0;
+    }
     case undefined:
     default:
       throw new CliError(
-        `unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition, overhead, sandbox, faasflow`,
+        `unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition, overhead, sandbox, faasflow, peer, harvest`,
         2,
       );
   }
