@@ -20,10 +20,14 @@ export interface HttpTransportOptions extends TriggerSenderOptions {
   reportAttempts?: number;
 }
 
+/** Report requests to one master at once. */
+const REPORT_BATCHES_IN_FLIGHT = 4;
+
 export class HttpTransport implements Transport, PeerFetcher {
   private readonly triggers: TriggerSender;
   private readonly reports = new Map<string, Report[]>();
-  private readonly reportsInFlight = new Set<string>();
+  /** Report batches in flight per master URL. */
+  private readonly reportsInFlight = new Map<string, number>();
   private flushScheduled = false;
   private warnedOverflow = false;
   private readonly abort = new AbortController();
@@ -36,7 +40,12 @@ export class HttpTransport implements Transport, PeerFetcher {
     this.triggers = new TriggerSender(http, options);
   }
 
-  sendTriggers(url: string, triggers: Trigger[], deadline: number, signal?: AbortSignal): Promise<void> {
+  sendTriggers(
+    url: string,
+    triggers: Trigger[],
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     return this.triggers.send(url, triggers, deadline, signal);
   }
 
@@ -45,7 +54,8 @@ export class HttpTransport implements Transport, PeerFetcher {
     // A master that stays unreachable must not grow this queue without bound: keep the newest.
     if (list.length >= MAX_QUEUED_REPORTS) {
       list.splice(0, list.length - MAX_QUEUED_REPORTS + 1);
-      if (!this.warnedOverflow) this.logger.warn({ master: masterUrl }, 'report queue full, dropping oldest');
+      if (!this.warnedOverflow)
+        this.logger.warn({ master: masterUrl }, 'report queue full, dropping oldest');
       this.warnedOverflow = true;
     }
     list.push(report);
@@ -63,17 +73,22 @@ export class HttpTransport implements Transport, PeerFetcher {
   }
 
   /**
-   * One batch in flight per master, so reports arrive in the order they were made (a node's
-   * step before the sink completion that follows it); what queues meanwhile goes in the next.
+   * Up to `REPORT_BATCHES_IN_FLIGHT` batches per master at once, each taking everything queued:
+   * under load a sink report does not wait a whole round trip behind the batch before it. An
+   * invocation's steps travel in the same batch as its sink or failure report (the engine queues
+   * them together), and the master accepts reports in any order.
    */
   private pump(url: string): void {
-    if (this.reportsInFlight.has(url)) return;
+    const inFlight = this.reportsInFlight.get(url) ?? 0;
+    if (inFlight >= REPORT_BATCHES_IN_FLIGHT) return;
     const list = this.reports.get(url);
     if (!list || list.length === 0) return;
     this.reports.delete(url);
-    this.reportsInFlight.add(url);
+    this.reportsInFlight.set(url, inFlight + 1);
     void this.sendReports(url, list).finally(() => {
-      this.reportsInFlight.delete(url);
+      const left = (this.reportsInFlight.get(url) ?? 1) - 1;
+      if (left === 0) this.reportsInFlight.delete(url);
+      else this.reportsInFlight.set(url, left);
       this.pump(url);
     });
   }
