@@ -16,7 +16,7 @@ export interface LocalClusterOptions {
   redisUrl?: string;
   runtime?: 'process' | 'docker';
   mode?: 'worker' | 'master';
-  placement?: 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash';
+  placement?: 'greedy-jsq' | 'composition-jsq' | 'jsq' | 'round-robin' | 'hash';
   /** Where the processes' logs go (one file each). */
   logDir: string;
   /** Readiness is read from the logs, so levels above `info` are raised to `info`. */

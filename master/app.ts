@@ -4,6 +4,7 @@ import { installErrorHandling, tokenMatches } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import { clusterRoutes } from './routes/cluster.js';
 import type { MasterContext } from './routes/context.js';
+import { harvestRoutes } from './routes/harvest.js';
 import { invocationRoutes } from './routes/invocations.js';
 import { workflowRoutes } from './routes/workflows.js';
 
@@ -19,7 +20,14 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
   });
   installErrorHandling(app, c.config.bodyLimitBytes);
   app.addContentTypeParser(
-    ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'],
+    [
+      'application/yaml',
+      'application/x-yaml',
+      'text/yaml',
+      'text/plain',
+      'text/csv',
+      'application/x-ndjson',
+    ],
     { parseAs: 'string' },
     (_req, body, done) => done(null, body),
   );
@@ -43,5 +51,6 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
   workflowRoutes(app, c);
   invocationRoutes(app, c);
   clusterRoutes(app, c);
+  harvestRoutes(app, c);
   return app;
 }

@@ -12,28 +12,67 @@ export class CliError extends Error {
   }
 }
 
-async function call(
+/** A JSON request to the master; a non-2xx answer becomes a CliError with its code and message. */
+export async function call(
   master: string,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  let res: Response;
+  const res = await send(master, method, path, body);
+  const text = await res.text();
+  return answer(res, text, text === '' ? null : parseJson(text));
+}
+
+/**
+ * A request whose answer the caller reads itself (streamed exports); non-2xx answers throw as
+ * `call` does. A string body is sent as is with `contentType`.
+ */
+export async function request(
+  master: string,
+  method: string,
+  path: string,
+  body?: string,
+  contentType = 'text/plain',
+): Promise<Response> {
+  const res = await send(master, method, path, body, contentType);
+  if (res.ok) return res;
+  const text = await res.text();
+  return answer(res, text, parseJson(text)) as never;
+}
+
+async function send(
+  master: string,
+  method: string,
+  path: string,
+  body: unknown,
+  contentType?: string,
+): Promise<Response> {
   try {
-    res = await fetch(`${master}${path}`, {
+    const raw = typeof body === 'string' && contentType !== undefined;
+    return await fetch(`${master}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headers: body === undefined ? {} : { 'content-type': raw ? contentType : 'application/json' },
+      ...(body === undefined ? {} : { body: raw ? body : JSON.stringify(body) }),
     });
   } catch (err) {
     throw new CliError(
       `cannot reach the master at ${master} (${(err as Error).message}); start one with \`faasflow up\` or pass --master URL`,
     );
   }
-  const text = await res.text();
-  const parsed: unknown = text === '' ? null : JSON.parse(text);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+function answer(res: Response, text: string, parsed: unknown): unknown {
   if (!res.ok) {
-    const e = parsed as {
+    const e = (parsed ?? {}) as {
       code?: string;
       message?: string;
       details?: { issues?: { path: string; message: string; line?: number }[] };
@@ -93,11 +132,14 @@ export function invoke(
   input: unknown,
   wait: boolean,
   timeoutMs?: number,
+  /** Harvesting options of the invocation (`profile`, `dataBytes`). */
+  extra: { profile?: boolean; dataBytes?: number } = {},
 ): Promise<unknown> {
   return call(master, 'POST', `/v1/workflows/${encodeURIComponent(name)}/invocations`, {
     input,
     wait,
     ...(timeoutMs ? { timeoutMs } : {}),
+    ...extra,
   });
 }
 

@@ -25,7 +25,7 @@ export interface NetnsClusterOptions {
   redis?: boolean;
   redisPort?: number;
   mode?: 'worker' | 'master';
-  placement?: 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash';
+  placement?: 'greedy-jsq' | 'composition-jsq' | 'jsq' | 'round-robin' | 'hash';
   masterFlags?: string[];
   /** Extra flags per worker index (1-based). */
   workerFlags?: (index: number) => string[];

@@ -14,6 +14,7 @@ import { newInvocationId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
 import type {
   DispatchMode,
+  NodeAllocation,
   Placement,
   Report,
   StoredRef,
@@ -21,6 +22,7 @@ import type {
 } from '../../shared/schema/wire.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import jsonata from 'jsonata';
+import type { InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
 import { assertInput } from '../workflow/input-schema.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
@@ -41,6 +43,19 @@ export interface InvocationManagerOptions {
   inlineMaxBytes: number;
   retain: number;
   tenant?: string;
+  /** Resource harvesting (absent when it is off: no decision, no profile, no cost). */
+  harvest?: HarvestHooks;
+}
+
+/** What the manager asks of harvesting: a decision at start, the finished invocation after. */
+export interface HarvestHooks {
+  decide(
+    v: WorkflowVersion,
+    req: { dagInputBytes: number; profile: boolean },
+    capacities: readonly { cpu: number; memoryMb: number }[],
+  ): { decision: InvocationHarvest; ctx: Record<string, NodeAllocation> };
+  /** Called once a succeeded invocation has settled, off its caller's path. */
+  finished(r: InvocationRecord, v: WorkflowVersion): void;
 }
 
 /** Longest wait for the last steps of a finished invocation before answering without them. */
@@ -49,6 +64,10 @@ const TIMELINE_GRACE_MS = 1_000;
 export interface StartRequest {
   input: unknown;
   timeoutMs: number;
+  /** Harvesting: run every task node at the maximum allocation to profile it. */
+  profile?: boolean;
+  /** Harvesting: the size the models see for this input (default: its encoded size). */
+  dataBytes?: number;
 }
 
 /** How long releases for one worker wait to be batched with later ones. */
@@ -93,9 +112,20 @@ export class InvocationManager {
   start(workflow: string, req: StartRequest): InvocationRecord {
     const v = this.o.catalog.latest(workflow);
     if (v.dag.inputSchema) assertInput(v.name, v.dag.inputSchema, req.input);
+    if (req.profile && !this.o.harvest)
+      throw new AppError(
+        'CONFLICT',
+        'profile: true needs harvesting; start the master with --harvest on --redis-url URL',
+      );
     const workers = this.o.registry.ready().filter((w) => this.o.deployments.holds(w.id, v));
     const id = newInvocationId();
     const placement = this.placement(v, workers, id);
+    const encoded = encodeValue(req.input);
+    const harvest = this.o.harvest?.decide(
+      v,
+      { dagInputBytes: req.dataBytes ?? encoded.length, profile: req.profile === true },
+      workers.filter((w) => placement.groups.includes(w.id)).map((w) => w.capacity),
+    );
     const now = Date.now();
     let settle!: () => void;
     const done = new Promise<void>((resolve) => (settle = resolve));
@@ -115,10 +145,11 @@ export class InvocationManager {
       sinksDone: false,
       done,
       settle,
+      ...(harvest ? { harvest: harvest.decision } : {}),
     };
     this.records.set(id, r);
     this.trim();
-    const input = this.inputRef(r, encodeValue(req.input));
+    const input = this.inputRef(r, encoded);
     r.timer = setTimeout(
       () =>
         this.finish(
@@ -140,6 +171,7 @@ export class InvocationManager {
       input,
       master: this.o.masterUrl(),
       mode: this.o.mode,
+      ...(harvest ? { harvest: harvest.ctx } : {}),
     };
     const byUrl = new Map<string, Trigger[]>();
     for (const node of v.dag.sources) {
@@ -344,6 +376,11 @@ export class InvocationManager {
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
     r.settle();
     this.release(r);
+    const hooks = this.o.harvest;
+    if (hooks && status === 'succeeded' && r.harvest) {
+      const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+      if (v) setImmediate(() => hooks.finished(r, v));
+    }
     this.o.logger.debug({ invocationId: r.id, status }, 'invocation finished');
   }
 

@@ -1,6 +1,7 @@
 /** An invocation as the master keeps it, and its public shape (DESIGN §9). */
 import type { WireError } from '../../shared/errors.js';
 import type { Placement, StepRecord, StoredRef } from '../../shared/schema/wire.js';
+import type { InvocationHarvest } from '../harvest/invocation.js';
 
 export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
 
@@ -32,6 +33,8 @@ export interface InvocationRecord {
   timer?: NodeJS.Timeout;
   /** Key of the input object the master serves, when the input was too large to inline. */
   inputKey?: string;
+  /** Harvesting's decision, made at start (absent when harvesting is off). */
+  harvest?: InvocationHarvest;
 }
 
 /** Largest number of steps kept per invocation; the rest are counted, not kept. */
@@ -54,8 +57,33 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
       (a, b) => a.readyAt - b.readyAt || (a.node < b.node ? -1 : 1),
     );
     if (r.stepsDropped > 0) view['stepsDropped'] = r.stepsDropped;
+    if (r.harvest) view['harvest'] = harvestView(r.harvest, r.steps);
   }
   return view;
+}
+
+/**
+ * The timeline's harvest part: per task node, what the user allocated, what the models
+ * predicted (raw demand and its grid allocation), what was applied and why, and the peaks the
+ * worker measured (null until the node's step arrives, or without cgroup measurements).
+ */
+function harvestView(h: InvocationHarvest, steps: readonly StepRecord[]): Record<string, unknown> {
+  const byNode = new Map<string, StepRecord>();
+  for (const s of steps) if (!byNode.has(s.node)) byNode.set(s.node, s);
+  return {
+    mode: h.mode,
+    modelVersion: h.modelVersion,
+    dagInputBytes: h.dagInputBytes,
+    max: h.max,
+    nodes: h.nodes.map((n) => {
+      const s = byNode.get(n.node);
+      const measured =
+        s && (typeof s.peakCpuCores === 'number' || typeof s.peakMemoryMb === 'number')
+          ? { cpuCores: s.peakCpuCores ?? null, memoryMb: s.peakMemoryMb ?? null }
+          : null;
+      return { ...n, measured, ...(s?.runMs !== undefined ? { runMs: s.runMs } : {}) };
+    }),
+  };
 }
 
 /** Buffers inside an output become `{ "$base64": "..." }` in JSON answers. */

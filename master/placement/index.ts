@@ -7,6 +7,11 @@
  *   there, and all its functions follow it. A group stays where it ran last (its sandboxes are
  *   warm there) unless that worker's queue is longer than the shortest by more than
  *   `AFFINITY_SLACK` per core: a cold start costs 70–150 ms, a place in a queue much less.
+ * - composition-jsq: the thesis's GreedyJSQ (Fotouhi 2024, Algorithm 2) taken literally: the
+ *   whole invocation is the composition; JSQ picks a worker for its first group and every other
+ *   group follows it there, so parallel siblings share one worker (and can trade harvested CPU
+ *   live). Only workers with room for all the invocation's memory qualify; when none has it,
+ *   the groups are placed as by greedy-jsq.
  * - jsq: every group independently to the least-loaded worker (without counting this invocation).
  * - round-robin: groups dealt to workers in turn, continuing across invocations.
  * - hash: group i of invocation k to worker hash(k, i) — stable, load-blind.
@@ -14,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../../shared/errors.js';
 
-export type PlacementStrategy = 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash';
+export type PlacementStrategy = 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash' | 'composition-jsq';
 
 export interface PlacementWorker {
   id: string;
@@ -64,6 +69,16 @@ export function place(input: PlacementInput): string[] {
         out.push(workers[h % workers.length]!.id);
       }
       return out;
+    case 'composition-jsq': {
+      const totalMb = (input.memoryMb ?? []).reduce((s, m) => s + m, 0);
+      const roomy = workers.filter((w) => w.memoryMb === undefined || totalMb <= w.memoryMb);
+      if (roomy.length === 0) return place({ ...input, strategy: 'greedy-jsq', affinity: [] });
+      let best = roomy[0]!;
+      for (const w of roomy)
+        if (w.load / Math.max(w.cpu, 0.1) < best.load / Math.max(best.cpu, 0.1)) best = w;
+      for (let g = 0; g < input.groups; g++) out.push(best.id);
+      return out;
+    }
     case 'jsq':
     case 'greedy-jsq': {
       const extra = new Map<string, number>();

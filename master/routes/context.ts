@@ -1,5 +1,6 @@
 /** What the master's routes share. */
 import type { MasterConfig } from '../config.js';
+import type { Harvester } from '../harvest/harvester.js';
 import type { InvocationManager } from '../invocations/manager.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry } from '../registry/workers.js';
@@ -11,4 +12,6 @@ export interface MasterContext {
   registry: WorkerRegistry;
   deployments: DeploymentTracker;
   invocations: InvocationManager;
+  /** Resource harvesting; absent when it is off. */
+  harvest?: Harvester;
 }

@@ -1,15 +1,23 @@
 /** Invocation routes (DESIGN §9): start (wait or not), read with timeline, cancel. */
-import { Type } from '@sinclair/typebox';
+import jsonata from 'jsonata';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
 import { publicView } from '../invocations/record.js';
 import type { MasterContext } from './context.js';
+
+/** Longest an invocation waits for its workflow's model set to load before deciding without. */
+const READY_WAIT_MS = 1_000;
 
 const InvokeBody = Type.Object(
   {
     input: Type.Optional(Type.Unknown()),
     wait: Type.Optional(Type.Boolean()),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Harvesting: a profiling run, every task node at the maximum allocation. */
+    profile: Type.Optional(Type.Boolean()),
+    /** Harvesting: the data size the models see for this input (default: its encoded size). */
+    dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
@@ -24,7 +32,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
       },
     },
     async (req, reply) => {
-      const body = (req.body ?? {}) as { input?: unknown; wait?: boolean; timeoutMs?: number };
+      const body = (req.body ?? {}) as Static<typeof InvokeBody>;
       const timeoutMs = body.timeoutMs ?? c.config.defaultTimeoutMs;
       if (timeoutMs > c.config.maxTimeoutMs) {
         throw new AppError(
@@ -32,9 +40,22 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
           `timeoutMs ${timeoutMs} is over the limit of ${c.config.maxTimeoutMs} ms`,
         );
       }
-      const r = c.invocations.start((req.params as { name: string }).name, {
+      const name = (req.params as { name: string }).name;
+      // Harvesting decides from cached models; the first invocation of a workflow waits for its
+      // model set's load (one Redis read, at most READY_WAIT_MS), later ones never do.
+      let dataBytes = body.dataBytes;
+      if (c.harvest) {
+        const v = c.catalog.latest(name);
+        await c.harvest.ready(v.name, READY_WAIT_MS);
+        // The workflow's `inputSize:` says how much data a small input stands for.
+        if (dataBytes === undefined && v.dag.inputSize !== undefined)
+          dataBytes = await declaredInputSize(v.dag.inputSize, body.input ?? null, v.name);
+      }
+      const r = c.invocations.start(name, {
         input: body.input ?? null,
         timeoutMs,
+        ...(body.profile !== undefined ? { profile: body.profile } : {}),
+        ...(dataBytes !== undefined ? { dataBytes } : {}),
       });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
       await r.done;
@@ -60,4 +81,23 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
     { schema: { params: Type.Object({ id: Type.String() }) } },
     (req) => publicView(c.invocations.cancel((req.params as { id: string }).id), false),
   );
+}
+
+/** The workflow's `inputSize:` over `input`: a whole number of bytes, or 400 saying what it gave. */
+async function declaredInputSize(expr: string, input: unknown, workflow: string): Promise<number> {
+  let value: unknown;
+  try {
+    value = await jsonata(expr).evaluate(input);
+  } catch (err) {
+    throw new AppError(
+      'INPUT_INVALID',
+      `workflow ${workflow}: inputSize ${JSON.stringify(expr)} failed on this input: ${(err as Error).message}`,
+    );
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new AppError(
+      'INPUT_INVALID',
+      `workflow ${workflow}: inputSize ${JSON.stringify(expr)} gave ${JSON.stringify(value) ?? 'nothing'} for this input; it must give a number of bytes ≥ 0`,
+    );
+  return Math.round(value);
 }

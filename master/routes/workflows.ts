@@ -47,6 +47,8 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
       warnings: result.warnings,
     });
     await Promise.all(c.registry.ready().map((w) => c.deployments.push(w, v)));
+    // Harvesting: load the workflow's model set now, so its first invocation need not wait.
+    if (c.harvest) void c.harvest.ready(v.name);
     return reply.status(201).send({
       name: v.name,
       version: v.version,

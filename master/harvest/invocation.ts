@@ -1,0 +1,167 @@
+/**
+ * One invocation's harvest decision, as the master stores it and sends it to the workers: for
+ * every task node outside foreach bodies, the user's allocation, the models' raw demand and its
+ * normalised allocation, what the node is applied, and why when that is not the prediction.
+ * Pure: the model set, the stage plan and the smallest worker in, the decision out.
+ *
+ * - `harvest` mode: ML1 → ML2 → normaliser → stage validator (`models.ts`, `decide.ts`). Without
+ *   a model set every node of a parallel stage falls back with `no-model`; lone nodes keep
+ *   theirs with `not-parallel`, as they would with one.
+ * - `profiling` mode (the thesis's max-allocation runs that build the training set): every node
+ *   is applied the maximum allocation, reason `profiling`.
+ * Both cap at the smallest worker that could run the invocation, so a decision is always
+ * something a worker can give.
+ *
+ * Foreach body nodes get no entry (their width is known only at run time): they run with the
+ * user's allocation.
+ */
+import type { FunctionSpec, WorkflowDag } from '../../shared/dag/types.js';
+import {
+  ALLOCATION_GRID,
+  type Allocation,
+  type AllocationGrid,
+  type HarvestReasonCode,
+  type Resource,
+} from '../../shared/harvest/types.js';
+import type { NodeAllocation } from '../../shared/schema/wire.js';
+import { decideInvocation, type DemandInput } from './decide.js';
+import { predictInvocation, type ModelSet } from './models.js';
+import type { StagePlan } from './stages.js';
+
+export type HarvestMode = 'harvest' | 'profiling';
+
+export interface NodeDecision {
+  node: string;
+  fn: string;
+  stage: string;
+  user: Allocation;
+  /** The models' raw output: ML1's input size, ML2's peaks; null without a prediction. */
+  demand: { inputBytes: number; cpuCores: number; memoryMb: number } | null;
+  /** `demand` rounded up to the grid (the normaliser); null without a prediction. */
+  predicted: Allocation | null;
+  applied: Allocation;
+  reason?: { code: HarvestReasonCode | 'profiling'; message: string; resources: Resource[] };
+}
+
+export interface InvocationHarvest {
+  mode: HarvestMode;
+  /** Version of the model set that predicted; null when none did. */
+  modelVersion: number | null;
+  /** The size the models were fed (the input's encoded size, or the caller's `dataBytes`). */
+  dagInputBytes: number;
+  /** Largest allocation a node could get (the grid's maximum within the smallest worker). */
+  max: Allocation;
+  /** Task nodes outside foreach bodies, in stage order. */
+  nodes: NodeDecision[];
+}
+
+/** The largest grid allocation every one of `capacities` can give; the grid max without any. */
+export function maxAllocation(
+  capacities: readonly { cpu: number; memoryMb: number }[],
+  grid: AllocationGrid = ALLOCATION_GRID,
+): Allocation {
+  const floor = (value: number, r: Resource): number => {
+    const axis = grid[r];
+    const steps = Math.floor((Math.min(value, axis.max) - axis.min) / axis.step + 1e-9);
+    return steps < 0 ? axis.min : axis.min + steps * axis.step;
+  };
+  if (capacities.length === 0) return { cpu: grid.cpu.max, memoryMb: grid.memoryMb.max };
+  return {
+    cpu: floor(Math.min(...capacities.map((c) => c.cpu)), 'cpu'),
+    memoryMb: floor(Math.min(...capacities.map((c) => c.memoryMb)), 'memoryMb'),
+  };
+}
+
+export interface DecisionInput {
+  workflow: string;
+  dag: WorkflowDag;
+  plan: StagePlan;
+  dagInputBytes: number;
+  max: Allocation;
+}
+
+/** Harvest mode: predictions (or `no-model` with `why`) through the normaliser and validator. */
+export function harvestDecision(
+  input: DecisionInput,
+  models: { set: ModelSet } | { set: null; why: string },
+  grid: AllocationGrid = ALLOCATION_GRID,
+): InvocationHarvest {
+  const predictions: Record<string, DemandInput> = {};
+  const demands = new Map<string, NonNullable<NodeDecision['demand']>>();
+  if (models.set === null) {
+    for (const stage of input.plan.stages) {
+      if (stage.width < 2 || stage.foreach) continue;
+      for (const m of stage.members)
+        predictions[m.node] = { kind: 'no-model', message: models.why };
+    }
+  } else {
+    const raw = predictInvocation(models.set, input.workflow, input.plan, input.dagInputBytes);
+    for (const [node, p] of Object.entries(raw)) {
+      if (p.kind === 'ok') {
+        predictions[node] = { kind: 'ok', cpuCores: p.cpuCores, memoryMb: p.memoryMb };
+        demands.set(node, { inputBytes: p.inputBytes, cpuCores: p.cpuCores, memoryMb: p.memoryMb });
+      } else predictions[node] = { kind: 'no-model', message: p.message };
+    }
+  }
+  const maxByFunction: Record<string, Allocation> = {};
+  for (const fn of Object.keys(input.dag.functions)) maxByFunction[fn] = input.max;
+  const decided = decideInvocation(
+    { plan: input.plan, functions: input.dag.functions, predictions, maxByFunction },
+    { grid },
+  );
+  return {
+    mode: 'harvest',
+    modelVersion: models.set?.version ?? null,
+    dagInputBytes: input.dagInputBytes,
+    max: input.max,
+    nodes: decided.map((d) => ({
+      node: d.node,
+      fn: d.fn,
+      stage: d.stage,
+      user: d.user,
+      demand: d.predicted === null ? null : (demands.get(d.node) ?? null),
+      predicted: d.predicted,
+      applied: d.applied,
+      ...(d.reason ? { reason: d.reason } : {}),
+    })),
+  };
+}
+
+/** Profiling mode: every task node outside foreach bodies at `max`. */
+export function profilingDecision(input: DecisionInput): InvocationHarvest {
+  const max = input.max;
+  const message = `profiling run at the maximum allocation (${max.cpu} cores, ${max.memoryMb} MB)`;
+  const nodes: NodeDecision[] = [];
+  for (const stage of input.plan.stages) {
+    if (stage.foreach) continue;
+    for (const m of stage.members) {
+      const spec: Pick<FunctionSpec, 'cpu' | 'memoryMb'> | undefined = input.dag.functions[m.fn];
+      nodes.push({
+        node: m.node,
+        fn: m.fn,
+        stage: stage.id,
+        user: { cpu: spec?.cpu ?? max.cpu, memoryMb: spec?.memoryMb ?? max.memoryMb },
+        demand: null,
+        predicted: null,
+        applied: { ...max },
+        reason: { code: 'profiling', message, resources: ['cpu', 'memoryMb'] },
+      });
+    }
+  }
+  return { mode: 'profiling', modelVersion: null, dagInputBytes: input.dagInputBytes, max, nodes };
+}
+
+/** What travels in `InvocationContext.harvest`: per node, the contract's fields only. */
+export function wireHarvest(h: InvocationHarvest): Record<string, NodeAllocation> {
+  const out: Record<string, NodeAllocation> = {};
+  for (const n of h.nodes) {
+    out[n.node] = {
+      stage: n.stage,
+      user: { ...n.user },
+      predicted: n.predicted ? { ...n.predicted } : null,
+      applied: { ...n.applied },
+      ...(n.reason ? { reason: n.reason.code } : {}),
+    };
+  }
+  return out;
+}
