@@ -49,7 +49,7 @@ export const LOADS = { low: 0.25, medium: 0.5, high: 0.85 } as const;
 export type Load = keyof typeof LOADS;
 export const MODES = ['off', 'predict', 'rebalance'] as const;
 export type Mode = (typeof MODES)[number];
-export const PLACEMENTS = ['hash', 'round-robin', 'jsq', 'greedy-jsq'] as const;
+export const PLACEMENTS = ['hash', 'round-robin', 'jsq', 'composition-jsq', 'greedy-jsq'] as const;
 export type Placement = (typeof PLACEMENTS)[number];
 
 /** The thesis's results (OpenWhisk, 2 invokers of 8 cores), the anchors to beat. */
