@@ -49,6 +49,17 @@ export const WorkerConfigSchema = Type.Object({
   runtimeImage: Type.String({ minLength: 1, default: 'faasflow-runtime:latest' }),
   /** Docker runtime: containers started per function when it is deployed. */
   prewarm: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+  /**
+   * How often a running sandbox's cgroup is sampled for the run's peak CPU and memory (the
+   * profile harvesting learns from), ms; 0 samples only at the start and end of each run.
+   */
+  profileIntervalMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 10 }),
+  /**
+   * Live rebalancing: when a task of a harvested parallel stage finishes, its CPU goes to the
+   * siblings still running on this worker until the stage ends. `false` keeps every task at its
+   * decided allocation (for comparisons).
+   */
+  rebalance: Type.Boolean({ default: true }),
 });
 
 export type WorkerConfig = Static<typeof WorkerConfigSchema>;

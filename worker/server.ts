@@ -60,6 +60,7 @@ export class WorkerServer {
       logger,
       maxConcurrencyPerFunction: config.maxConcurrencyPerFunction,
       idleMs: config.idleMs,
+      profileIntervalMs: config.profileIntervalMs,
       ...(config.dockerSocket === undefined ? {} : { dockerSocket: config.dockerSocket }),
       runtimeImage: config.runtimeImage,
       prewarm: config.prewarm,
@@ -86,6 +87,8 @@ export class WorkerServer {
       },
       transport,
       logger,
+      rebalance: config.rebalance,
+      maxCpu: config.cpu,
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
     const app = buildWorkerApp({

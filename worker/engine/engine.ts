@@ -10,8 +10,11 @@
  * - Sinks, failures and every step are reported to the master; nothing waits on downstream work.
  * - State is plain data per invocation and is dropped on release/cancel or, as a safety net, a
  *   minute after the invocation's deadline.
+ * - Harvesting: tasks run with the master's decisions (`ctx.harvest`); the stage tracker moves
+ *   CPU between running siblings of a parallel stage on this worker (live rebalancing).
  */
 import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { assemble, type Arrival } from '../../shared/dag/template.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -26,6 +29,7 @@ import type {
   Trigger,
 } from '../../shared/schema/wire.js';
 import type { Sandbox } from '../sandbox/types.js';
+import { StageTracker } from '../harvest/stage-tracker.js';
 import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deployments.js';
 import { baseStep, executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
 import { Expressions } from './expressions.js';
@@ -64,6 +68,10 @@ export interface EngineOptions {
   now?: () => number;
   /** How long after its deadline an abandoned invocation's state is kept. Default 60 s. */
   gcGraceMs?: number;
+  /** Live rebalancing of harvested parallel stages (see stage-tracker.ts). Default true. */
+  rebalance?: boolean;
+  /** Largest CPU quota live rebalancing gives one sandbox, cores. Default: the machine's. */
+  maxCpu?: number;
 }
 
 const START = '$start';
@@ -80,10 +88,17 @@ export class Engine {
   private readonly exprs = new Expressions();
   private readonly now: () => number;
   private readonly gc = new AbortController();
+  private readonly stages: StageTracker;
   private running = 0;
 
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? preciseNow;
+    this.stages = new StageTracker({
+      resizer: o.sandbox,
+      maxCpu: o.maxCpu ?? availableParallelism(),
+      enabled: o.rebalance ?? true,
+      logger: o.logger,
+    });
   }
 
   start(): void {
@@ -284,6 +299,9 @@ export class Engine {
       workerId: this.o.workerId,
       now: this.now,
       onStep: (step) => this.report(inv, step),
+      ...(inv.ctx.harvest === undefined
+        ? {}
+        : { harvest: inv.ctx.harvest, stages: this.stages.invocation(inv.id) }),
     };
   }
 
@@ -452,6 +470,7 @@ export class Engine {
     const inv = this.invocations.get(invocationId);
     this.invocations.delete(invocationId);
     this.ended.set(invocationId, this.now());
+    this.stages.dropInvocation(invocationId);
     if (inv) {
       this.flushSteps(inv);
       inv.abort.abort(RELEASED);

@@ -3,6 +3,11 @@
  * invocation deadline), a pass node, a switch (which branch is taken), or a foreach (its body
  * DAG once per item, at most `concurrency` at a time, entirely on this worker).
  * Input and output reshaping (JSONata) happen here, around the node's own work.
+ *
+ * Harvesting: a task runs with the allocation the master decided for it (`ctx.harvest`, applied
+ * by the sandbox to the warm child it gets) or else its function's declared one, and tells the
+ * invocation's stage hooks when it starts and ends so live rebalancing can move CPU between it
+ * and its running siblings.
  */
 import { topologicalOrder } from '../../shared/dag/graph.js';
 import { assemble, type Arrival } from '../../shared/dag/template.js';
@@ -18,7 +23,8 @@ import type {
 import { AppError } from '../../shared/errors.js';
 import type { NodeId } from '../../shared/ids.js';
 import { backoffMs, delay } from '../../shared/retry.js';
-import type { StepRecord } from '../../shared/schema/wire.js';
+import type { NodeAllocation, StepRecord } from '../../shared/schema/wire.js';
+import type { InvocationStages } from '../harvest/stage-tracker.js';
 import type { Sandbox } from '../sandbox/types.js';
 import type { Expressions } from './expressions.js';
 import { functionKey } from './deployments.js';
@@ -39,10 +45,16 @@ export interface ExecEnv {
   now: () => number;
   /** Timeline records of nodes inside foreach bodies. */
   onStep(step: StepRecord): void;
+  /** Harvesting's decisions for this invocation (`ctx.harvest`), by node id; absent when off. */
+  harvest?: Record<string, NodeAllocation>;
+  /** Live rebalancing of this invocation's parallel stages on this worker; absent when off. */
+  stages?: InvocationStages;
 }
 
 export interface NodeOutcome {
   output: Val;
+  /** Bytes the node ran on: its input after its own `input:` expression. */
+  inputBytes?: number;
   /** Switch: the case taken, -1 for the implicit default. */
   branch?: number;
   items?: number;
@@ -50,8 +62,12 @@ export interface NodeOutcome {
   cold: boolean;
   queueMs: number;
   startedAt: number;
+  /** Tasks: what the sandbox applied when the successful attempt started. */
   allocation?: { cpu: number; memoryMb: number };
+  /** Tasks under harvesting: the master's decision for the node. */
+  harvest?: NodeAllocation;
   peakMemoryMb?: number | null;
+  peakCpuCores?: number | null;
   cpuTimeMs?: number | null;
   /** Tasks: the successful attempt's handler run, request sent → result received. */
   runMs?: number;
@@ -99,6 +115,7 @@ export async function executeNode(
       await env.exprs.evaluate(node.outputExpr, outcome.output.decodedValue, `${where} output`),
     );
   }
+  outcome.inputBytes = current.sizeBytes;
   return outcome;
 }
 
@@ -126,8 +143,51 @@ async function runTask(
     throw new AppError('FUNCTION_FAILED', `node ${label}: function ${node.fn} is not deployed`, {
       retryable: false,
     });
-  const key = functionKey(env.workflow, env.version, fn.name);
-  const allocation = { cpu: fn.cpu, memoryMb: fn.memoryMb };
+  const decision = env.harvest === undefined ? undefined : decisionOf(env.harvest, label);
+  const applied = decision?.applied ?? { cpu: fn.cpu, memoryMb: fn.memoryMb };
+  const live = decision === undefined ? undefined : env.stages?.start(label, decision);
+  const task: Task = {
+    key: functionKey(env.workflow, env.version, fn.name),
+    fn,
+    label,
+    decision,
+    allocation: live === undefined ? () => applied : () => live.allocation(),
+  };
+  try {
+    return await runAttempts(task, input, env);
+  } finally {
+    live?.finish();
+  }
+}
+
+interface Task {
+  key: string;
+  fn: FunctionSpec;
+  label: string;
+  decision: NodeAllocation | undefined;
+  /** Per attempt: live rebalancing may have changed the CPU quota since the task started. */
+  allocation: () => { cpu: number; memoryMb: number };
+}
+
+/**
+ * The harvest decision of a task by its label: top-level nodes and anything the master decided
+ * per run-time label by that label; a foreach body instance (`fe[3]/node`, nested
+ * `outer[0]/inner[2]/node`) by its scoped node id with the item indices dropped (`fe/node`,
+ * `outer/inner/node`: the names master/harvest/stages.ts gives body nodes, one decision for all
+ * the items). Not by the bare body id: a body node may share it with a top-level node.
+ */
+function decisionOf(
+  harvest: Record<string, NodeAllocation>,
+  label: string,
+): NodeAllocation | undefined {
+  const exact = harvest[label];
+  if (exact !== undefined || !label.includes('[')) return exact;
+  return harvest[label.replace(/\[\d+\]/g, '')];
+}
+
+/** Runs a task in the sandbox, with retries, backoff and the invocation deadline. */
+async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOutcome> {
+  const { key, fn, label, decision } = task;
   const startedAt = env.now();
   for (let attempt = 1; ; attempt++) {
     const remainingMs = env.deadline - env.now();
@@ -145,7 +205,7 @@ async function runTask(
         input: input.encoded,
         workflowInput: env.workflowInput.encoded,
         timeoutMs: Math.min(fn.timeoutMs, remainingMs),
-        allocation,
+        allocation: task.allocation(),
         signal: env.signal,
       });
       return {
@@ -154,8 +214,10 @@ async function runTask(
         cold: r.cold,
         queueMs: r.queueMs,
         startedAt,
-        allocation,
+        allocation: r.allocation,
+        ...(decision === undefined ? {} : { harvest: decision }),
         peakMemoryMb: r.peakMemoryMb,
+        peakCpuCores: r.peakCpuCores,
         cpuTimeMs: r.cpuTimeMs,
         runMs: r.durationMs,
       };
@@ -345,12 +407,14 @@ export function stepOf(
     startedAt: out.startedAt,
     queueMs: out.queueMs,
     cold: out.cold,
-    inputBytes,
+    inputBytes: out.inputBytes ?? inputBytes,
     outputBytes: out.output.sizeBytes,
   };
   if (out.items !== undefined) step.items = out.items;
   if (out.allocation) step.allocation = out.allocation;
+  if (out.harvest) step.harvest = out.harvest;
   if (out.peakMemoryMb !== undefined) step.peakMemoryMb = out.peakMemoryMb;
+  if (out.peakCpuCores !== undefined) step.peakCpuCores = out.peakCpuCores;
   if (out.cpuTimeMs !== undefined) step.cpuTimeMs = out.cpuTimeMs;
   if (out.runMs !== undefined) step.runMs = out.runMs;
   return step;

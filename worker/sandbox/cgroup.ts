@@ -1,14 +1,18 @@
 /**
  * The one file that touches the cgroup filesystem. It detects the host's cgroup mode (v2, v1 or
  * none), keeps one cgroup per sandbox child under a root it owns (`faasflow/<workerId>` by
- * default, relative to the cgroup mount), sets CPU quota and memory limit, reads per-run peak
- * memory and CPU usage and the OOM-kill counter, and removes what it created.
+ * default, relative to the cgroup mount), sets CPU quota and memory limit, reads CPU usage and
+ * memory usage without page cache (what the run profiler samples) and the OOM-kill counter, and
+ * removes what it created.
  *
  * Invariants: every directory made here is removed by `remove()`/`close()` (a root shared with
  * another live instance is left when busy); leftovers of a crashed earlier run (empty child
  * groups under our root) are swept on create. Per-run reads and writes use the sync fs API on
  * purpose: cgroupfs is kernel memory (a write costs ~10 µs) and the async API would add a thread
- * pool hop to every warm call.
+ * pool hop to every warm call. Usage reads go through files kept open and parse the kernel's
+ * text in place (no strings): the profiler reads them every few ms while a run lasts. A memory
+ * limit is never lowered below what the group holds without page cache (the kernel would
+ * OOM-kill on v2): such a shrink keeps the current limit and says so in what `setLimits` returns.
  */
 import {
   accessSync,
@@ -23,7 +27,6 @@ import {
   realpathSync,
   rmdirSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
@@ -105,27 +108,38 @@ function notWritable(dir: string): string | null {
   }
 }
 
-export interface RunMark {
-  cpuUsageUs: number | null;
-}
-
-export interface RunUsage {
-  peakMemoryMb: number | null;
-  cpuTimeMs: number | null;
+/** What the run profiler reads from a sandbox's cgroup (`profiler.ts`). */
+export interface UsageSource {
+  /** CFS period of the group's CPU quota, µs. */
+  readonly cpuPeriodUs: number;
+  /** CPU time the group has used since it was made, µs; null when it cannot be read. */
+  cpuUsageUs(): number | null;
+  /** Memory charged to the group now, page cache included, bytes (one cheap read); or null. */
+  memoryUsageBytes(): number | null;
+  /**
+   * The reclaimable page cache in that usage, bytes: file cache − shmem (shared memory and tmpfs
+   * cannot be dropped, and a container's /tmp is one). Costlier: the kernel formats every memory
+   * statistic (~10-15 µs). Null when it cannot be read.
+   */
+  pageCacheBytes(): number | null;
 }
 
 /** The cgroup of one sandbox child. */
-export interface ChildCgroup {
+export interface ChildCgroup extends UsageSource {
   readonly name: string;
+  /** Memory the group holds now without reclaimable page cache, bytes; null when unreadable. */
+  memoryBytes(): number | null;
   /**
    * Moves the process in. Async on purpose: a v1 migration waits for an RCU grace period
    * (~10-20 ms), which must neither block the event loop nor be paid in series per hierarchy.
    */
   join(pid: number): Promise<void>;
-  setLimits(allocation: Allocation): void;
-  /** Resets the peak-memory watermark and marks CPU usage; call right before a run. */
-  startRun(): RunMark;
-  finishRun(mark: RunMark): RunUsage;
+  /**
+   * Writes the CPU quota and memory limit; returns the limits now in force. A memory limit below
+   * what the group holds (page cache excluded) is not written: the old limit stays and is
+   * returned, the CPU quota still changes.
+   */
+  setLimits(allocation: Allocation): Allocation;
   oomKills(): number;
   /** The limits as the kernel holds them (for diagnostics and tests). */
   readLimits(): { cpuQuotaUs: number | null; cpuPeriodUs: number; memoryLimitBytes: number | null };
@@ -311,8 +325,9 @@ function parseNumber(text: string | null): number | null {
 }
 
 /**
- * A control file kept open for the per-run path: pread/pwrite at offset 0 cost ~1 µs, against
- * ~10 µs for open + read + close. Absent files (older kernels) read as null and ignore writes.
+ * A control file kept open for the sampling path: pread at offset 0 costs ~1 µs, against ~10 µs
+ * for open + read + close, and its text is parsed in the one buffer it owns (no allocation per
+ * read). Absent files (older kernels) read as null.
  */
 class ControlFile {
   private fd: number | null;
@@ -320,31 +335,37 @@ class ControlFile {
 
   constructor(
     readonly path: string,
-    flags: 'r' | 'r+',
+    flags: 'r',
     sizeBytes = 64,
   ) {
     this.fd = existsSync(path) ? openSync(path, flags) : null;
     this.buf = Buffer.alloc(sizeBytes);
   }
 
-  read(): string | null {
-    if (this.fd === null) return null;
-    try {
-      const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
-      return this.buf.toString('utf8', 0, n);
-    } catch {
-      return null;
-    }
+  /** The number the file starts with (`memory.current`, `cpuacct.usage`), parsed in place. */
+  readInt(): number | null {
+    const n = this.readBytes();
+    return n <= 0 ? null : digitsAt(this.buf, 0, n);
   }
 
-  /** Returns false when the kernel refused the write. */
-  write(value: string): boolean {
-    if (this.fd === null) return false;
+  /**
+   * The values of `keys` in a flat-keyed file (`key value` lines: `memory.stat`, `cpu.stat`),
+   * from one read, into `out` (NaN for a key that is absent). False when the file cannot be read.
+   * Each key is given with its trailing space (`Buffer.from('file ')`).
+   */
+  readKeys(keys: readonly Buffer[], out: Float64Array): boolean {
+    const n = this.readBytes();
+    if (n <= 0) return false;
+    for (let k = 0; k < keys.length; k++) out[k] = keyValue(this.buf, n, keys[k]!);
+    return true;
+  }
+
+  private readBytes(): number {
+    if (this.fd === null) return -1;
     try {
-      writeSync(this.fd, value, 0);
-      return true;
+      return readSync(this.fd, this.buf, 0, this.buf.length, 0);
     } catch {
-      return false;
+      return -1;
     }
   }
 
@@ -354,15 +375,65 @@ class ControlFile {
   }
 }
 
+/** The decimal integer at `at` (up to `end`); null when there is none. */
+function digitsAt(buf: Buffer, at: number, end: number): number | null {
+  let v = 0;
+  let i = at;
+  for (; i < end; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  return i === at ? null : v;
+}
+
+/** The value on the line starting with `key` in the first `n` bytes of `buf`; NaN if absent. */
+function keyValue(buf: Buffer, n: number, key: Buffer): number {
+  for (let at = buf.indexOf(key, 0); at >= 0 && at + key.length <= n;) {
+    if (at === 0 || buf[at - 1] === 10) return digitsAt(buf, at + key.length, n) ?? Number.NaN;
+    at = buf.indexOf(key, at + 1);
+  }
+  return Number.NaN;
+}
+
+/** Bytes → MB for limits (whole bytes are written; MB are what allocations speak). */
+function limitMbOf(bytes: number | null): number {
+  return bytes === null ? Number.POSITIVE_INFINITY : bytes / MIB;
+}
+
+/**
+ * Reclaimable page cache from the stat values `[cache, shmem]`: a kernel that reports no shmem
+ * has all of its cache taken as reclaimable, one that reports no cache has none.
+ */
+function reclaimable(stat: Float64Array, statRead: boolean): number | null {
+  if (!statRead) return null;
+  const cache = stat[0]!;
+  const shmem = stat[1]!;
+  if (Number.isNaN(cache)) return 0;
+  return Number.isNaN(shmem) ? cache : Math.max(0, cache - shmem);
+}
+
+function withoutCache(usage: number | null, cache: number | null): number | null {
+  return usage === null || cache === null ? null : Math.max(0, usage - cache);
+}
+
+const V1_STAT_KEYS = [Buffer.from('total_cache '), Buffer.from('total_shmem ')];
+const V2_STAT_KEYS = [Buffer.from('file '), Buffer.from('shmem ')];
+const V2_CPU_KEYS = [Buffer.from('usage_usec ')];
+/** memory.stat is ~1.5 KB; room to spare so newer kernels' extra lines still fit in one read. */
+const STAT_BYTES = 16 * 1024;
+
 type Limits = ReturnType<ChildCgroup['readLimits']>;
 
 class V1Group implements ChildCgroup {
+  readonly cpuPeriodUs: number;
   private readonly cpuDir: string;
   private readonly cpuacctDir: string | null;
   private readonly memoryDir: string;
-  private readonly periodUs: number;
   private readonly hasMemsw: boolean;
-  private readonly maxUsage: ControlFile;
+  private readonly usage: ControlFile;
+  private readonly stat: ControlFile;
+  private readonly statValues = new Float64Array(V1_STAT_KEYS.length);
   private readonly cpuUsage: ControlFile | null;
   private limitBytes: number;
 
@@ -380,9 +451,10 @@ class V1Group implements ChildCgroup {
     // setLimits orders its writes against the limit in force (a fresh group's is unlimited).
     this.limitBytes =
       readNumber(join(this.memoryDir, 'memory.limit_in_bytes')) ?? Number.POSITIVE_INFINITY;
-    this.periodUs = readNumber(join(this.cpuDir, 'cpu.cfs_period_us')) ?? 100_000;
+    this.cpuPeriodUs = readNumber(join(this.cpuDir, 'cpu.cfs_period_us')) ?? 100_000;
     this.hasMemsw = existsSync(join(this.memoryDir, 'memory.memsw.limit_in_bytes'));
-    this.maxUsage = new ControlFile(join(this.memoryDir, 'memory.max_usage_in_bytes'), 'r+');
+    this.usage = new ControlFile(join(this.memoryDir, 'memory.usage_in_bytes'), 'r');
+    this.stat = new ControlFile(join(this.memoryDir, 'memory.stat'), 'r', STAT_BYTES);
     this.cpuUsage =
       this.cpuacctDir === null
         ? null
@@ -393,9 +465,13 @@ class V1Group implements ChildCgroup {
     await Promise.all(this.dirs().map((dir) => writeAsync(join(dir, 'cgroup.procs'), String(pid))));
   }
 
-  setLimits(allocation: Allocation): void {
-    write(join(this.cpuDir, 'cpu.cfs_quota_us'), String(quotaUs(allocation.cpu, this.periodUs)));
+  setLimits(allocation: Allocation): Allocation {
+    write(join(this.cpuDir, 'cpu.cfs_quota_us'), String(quotaUs(allocation.cpu, this.cpuPeriodUs)));
     const bytes = Math.round(allocation.memoryMb * MIB);
+    if (bytes === this.limitBytes) return { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
+    if (bytes < this.limitBytes && (this.memoryBytes() ?? 0) > bytes) {
+      return { cpu: allocation.cpu, memoryMb: limitMbOf(this.limitBytes) };
+    }
     const limit = join(this.memoryDir, 'memory.limit_in_bytes');
     const memsw = join(this.memoryDir, 'memory.memsw.limit_in_bytes');
     // The kernel keeps memsw ≥ limit at every step, so the order depends on the direction.
@@ -403,20 +479,24 @@ class V1Group implements ChildCgroup {
     write(limit, String(bytes));
     if (this.hasMemsw && bytes <= this.limitBytes) write(memsw, String(bytes));
     this.limitBytes = bytes;
+    return { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
   }
 
-  startRun(): RunMark {
-    this.maxUsage.write('0'); // resets the watermark to the current usage
-    return { cpuUsageUs: this.cpuUsageUs() };
+  cpuUsageUs(): number | null {
+    const ns = this.cpuUsage?.readInt() ?? null;
+    return ns === null ? null : ns / 1000;
   }
 
-  finishRun(mark: RunMark): RunUsage {
-    const peak = parseNumber(this.maxUsage.read());
-    const cpu = this.cpuUsageUs();
-    return {
-      peakMemoryMb: peak === null ? null : peak / MIB,
-      cpuTimeMs: cpu === null || mark.cpuUsageUs === null ? null : (cpu - mark.cpuUsageUs) / 1000,
-    };
+  memoryUsageBytes(): number | null {
+    return this.usage.readInt();
+  }
+
+  pageCacheBytes(): number | null {
+    return reclaimable(this.statValues, this.stat.readKeys(V1_STAT_KEYS, this.statValues));
+  }
+
+  memoryBytes(): number | null {
+    return withoutCache(this.memoryUsageBytes(), this.pageCacheBytes());
   }
 
   oomKills(): number {
@@ -428,20 +508,16 @@ class V1Group implements ChildCgroup {
   readLimits(): Limits {
     return {
       cpuQuotaUs: readNumber(join(this.cpuDir, 'cpu.cfs_quota_us')),
-      cpuPeriodUs: this.periodUs,
+      cpuPeriodUs: this.cpuPeriodUs,
       memoryLimitBytes: readNumber(join(this.memoryDir, 'memory.limit_in_bytes')),
     };
   }
 
   remove(): Promise<void> {
-    this.maxUsage.close();
+    this.usage.close();
+    this.stat.close();
     this.cpuUsage?.close();
     return this.owned ? removeDirs(this.dirs()) : Promise.resolve();
-  }
-
-  private cpuUsageUs(): number | null {
-    const ns = parseNumber(this.cpuUsage?.read() ?? null);
-    return ns === null ? null : ns / 1000;
   }
 
   private dirs(): string[] {
@@ -450,10 +526,13 @@ class V1Group implements ChildCgroup {
 }
 
 class V2Group implements ChildCgroup {
-  /** Since Linux 6.12 a write to memory.peak resets the watermark seen through that open file. */
-  private readonly peak: ControlFile;
-  private peakResettable = true;
+  readonly cpuPeriodUs = V2_PERIOD_US;
+  private readonly current: ControlFile;
+  private readonly stat: ControlFile;
+  private readonly statValues = new Float64Array(V2_STAT_KEYS.length);
   private readonly cpuStat: ControlFile;
+  private readonly cpuValues = new Float64Array(V2_CPU_KEYS.length);
+  private limitBytes: number;
 
   /** `owned: false` opens a group someone else made and removes (see `cgroupOfProcess`). */
   constructor(
@@ -462,8 +541,10 @@ class V2Group implements ChildCgroup {
     private readonly owned = true,
   ) {
     if (owned) mkdirSync(dir, { recursive: true });
-    this.peak = new ControlFile(join(dir, 'memory.peak'), 'r+');
+    this.current = new ControlFile(join(dir, 'memory.current'), 'r');
+    this.stat = new ControlFile(join(dir, 'memory.stat'), 'r', STAT_BYTES);
     this.cpuStat = new ControlFile(join(dir, 'cpu.stat'), 'r', 1024);
+    this.limitBytes = readNumber(join(dir, 'memory.max')) ?? Number.POSITIVE_INFINITY; // 'max'
     if (owned && existsSync(join(dir, 'memory.swap.max'))) {
       write(join(dir, 'memory.swap.max'), '0');
     }
@@ -473,24 +554,35 @@ class V2Group implements ChildCgroup {
     return writeAsync(join(this.dir, 'cgroup.procs'), String(pid));
   }
 
-  setLimits(allocation: Allocation): void {
+  setLimits(allocation: Allocation): Allocation {
     write(join(this.dir, 'cpu.max'), `${quotaUs(allocation.cpu, V2_PERIOD_US)} ${V2_PERIOD_US}`);
-    write(join(this.dir, 'memory.max'), String(Math.round(allocation.memoryMb * MIB)));
+    const bytes = Math.round(allocation.memoryMb * MIB);
+    if (bytes === this.limitBytes) return { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
+    // Below what the group holds, the kernel would reclaim what it can and then OOM-kill.
+    if (bytes < this.limitBytes && (this.memoryBytes() ?? 0) > bytes) {
+      return { cpu: allocation.cpu, memoryMb: limitMbOf(this.limitBytes) };
+    }
+    write(join(this.dir, 'memory.max'), String(bytes));
+    this.limitBytes = bytes;
+    return { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
   }
 
-  startRun(): RunMark {
-    // Older kernels refuse the reset: the peak reported is then the child's lifetime peak.
-    if (this.peakResettable) this.peakResettable = this.peak.write('reset');
-    return { cpuUsageUs: parseKey(this.cpuStat.read(), 'usage_usec') };
+  cpuUsageUs(): number | null {
+    if (!this.cpuStat.readKeys(V2_CPU_KEYS, this.cpuValues)) return null;
+    const us = this.cpuValues[0]!;
+    return Number.isNaN(us) ? null : us;
   }
 
-  finishRun(mark: RunMark): RunUsage {
-    const peak = parseNumber(this.peak.read());
-    const cpu = parseKey(this.cpuStat.read(), 'usage_usec');
-    return {
-      peakMemoryMb: peak === null ? null : peak / MIB,
-      cpuTimeMs: cpu === null || mark.cpuUsageUs === null ? null : (cpu - mark.cpuUsageUs) / 1000,
-    };
+  memoryUsageBytes(): number | null {
+    return this.current.readInt();
+  }
+
+  pageCacheBytes(): number | null {
+    return reclaimable(this.statValues, this.stat.readKeys(V2_STAT_KEYS, this.statValues));
+  }
+
+  memoryBytes(): number | null {
+    return withoutCache(this.memoryUsageBytes(), this.pageCacheBytes());
   }
 
   oomKills(): number {
@@ -507,7 +599,8 @@ class V2Group implements ChildCgroup {
   }
 
   remove(): Promise<void> {
-    this.peak.close();
+    this.current.close();
+    this.stat.close();
     this.cpuStat.close();
     return this.owned ? removeDirs([this.dir]) : Promise.resolve();
   }

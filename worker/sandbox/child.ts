@@ -17,6 +17,7 @@ import { AppError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { runFrame } from './pooled.js';
 import type { ChildCgroup } from './cgroup.js';
+import { RunProfiler } from './profiler.js';
 import {
   encodeFrame,
   FrameDecoder,
@@ -37,6 +38,8 @@ export interface ChildOptions {
   cwd: string;
   allocation: Allocation;
   cgroup: ChildCgroup | null;
+  /** Sampling interval of the run profiler, ms (0: start and end of a run only). */
+  profileIntervalMs: number;
   startTimeoutMs: number;
   logger: Logger;
 }
@@ -44,7 +47,10 @@ export interface ChildOptions {
 export interface ChildRunResult {
   output: Buffer;
   durationMs: number;
+  /** Sampled from the cgroup, page cache excluded; null without one. */
   peakMemoryMb: number | null;
+  /** Sampled from the cgroup; null without one. */
+  peakCpuCores: number | null;
   cpuTimeMs: number | null;
 }
 
@@ -63,7 +69,9 @@ export class RuntimeChild {
   /** V8 old-space limit the process started with; a run needing more gets a new child. */
   readonly heapMb: number;
   readonly exited: Promise<void>;
-  private allocation: Allocation;
+  private current: Allocation;
+  /** Null without a cgroup: runs then report no peaks. */
+  private readonly profiler: RunProfiler | null;
   private socket: Socket | null = null;
   private readonly decoder = new FrameDecoder();
   private pending: PendingRun | null = null;
@@ -82,8 +90,10 @@ export class RuntimeChild {
     private readonly proc: ChildProcessByStdio<Writable, Readable, Readable>,
   ) {
     this.id = opts.id;
-    this.allocation = opts.allocation;
+    this.current = opts.allocation;
     this.heapMb = opts.allocation.memoryMb;
+    this.profiler =
+      opts.cgroup === null ? null : new RunProfiler(opts.cgroup, opts.profileIntervalMs);
     this.exited = new Promise((resolve) => (this.markExited = resolve));
     proc.stderr.on('data', (c: Buffer) => this.onStderr(c));
     // stdin only tells the child we are alive (it exits when the pipe closes); never written.
@@ -152,12 +162,23 @@ export class RuntimeChild {
     return !this.doomed;
   }
 
-  /** Applies CPU quota and memory limit now (µs: a cgroup write); a no-op when unchanged. */
+  /** The CPU quota and memory limit in force. */
+  get allocation(): Allocation {
+    return this.current;
+  }
+
+  /**
+   * Applies CPU quota and memory limit now (µs: a cgroup write); a no-op when unchanged. A memory
+   * limit below what the child holds is not applied (see `ChildCgroup.setLimits`).
+   */
   resize(allocation: Allocation): void {
-    if (allocation.cpu === this.allocation.cpu && allocation.memoryMb === this.allocation.memoryMb)
+    if (allocation.cpu === this.current.cpu && allocation.memoryMb === this.current.memoryMb)
       return;
-    this.opts.cgroup?.setLimits(allocation);
-    this.allocation = { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
+    const cgroup = this.opts.cgroup;
+    this.current =
+      cgroup === null
+        ? { cpu: allocation.cpu, memoryMb: allocation.memoryMb }
+        : cgroup.setLimits(allocation);
   }
 
   readLimits(): ReturnType<ChildCgroup['readLimits']> | null {
@@ -172,11 +193,12 @@ export class RuntimeChild {
       return Promise.reject(this.unavailable('is busy (one run at a time)'));
     const { timeoutMs, signal } = req;
     const id = this.nextRunId++;
-    const cgroup = this.opts.cgroup;
-    const mark = cgroup?.startRun() ?? null;
+    const profiler = this.profiler;
+    profiler?.start();
     return new Promise<ChildRunResult>((resolve, reject) => {
       const startedMs = performance.now();
       const settle = (): void => {
+        profiler?.stop();
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         this.pending = null;
@@ -206,11 +228,13 @@ export class RuntimeChild {
         id,
         resolve: (r) => {
           settle();
-          const usage = mark === null || cgroup === null ? null : cgroup.finishRun(mark);
+          const durationMs = performance.now() - startedMs;
+          const usage = profiler?.finish() ?? null;
           resolve({
             output: r.output,
-            durationMs: performance.now() - startedMs,
+            durationMs,
             peakMemoryMb: usage?.peakMemoryMb ?? null,
+            peakCpuCores: usage?.peakCpuCores ?? null,
             cpuTimeMs: usage?.cpuTimeMs ?? r.cpuTimeMs,
           });
         },
@@ -403,6 +427,7 @@ export class RuntimeChild {
         output: frame.output,
         durationMs: 0,
         peakMemoryMb: null,
+        peakCpuCores: null,
         cpuTimeMs: frame.cpuTimeUs / 1000,
       });
       return;
@@ -442,14 +467,14 @@ export class RuntimeChild {
         fn: this.opts.fnName,
         exitCode: this.proc.exitCode,
         signal: this.proc.signalCode,
-        memoryMb: this.allocation.memoryMb,
+        memoryMb: this.current.memoryMb,
         stderr: this.stderrTail,
       };
       pending.reject(
         oom
           ? new AppError(
               'FUNCTION_OOM',
-              `function ${this.opts.label} ran out of memory (limit ${this.allocation.memoryMb} MB)`,
+              `function ${this.opts.label} ran out of memory (limit ${this.current.memoryMb} MB)`,
               { details },
             )
           : new AppError(

@@ -19,6 +19,7 @@ import { cgroupOfProcess, type CgroupMode, type ChildCgroup } from './cgroup.js'
 import type { DockerClient } from './docker-client.js';
 import { ConnectionLost, RuntimeConnection } from './docker-connection.js';
 import { ContainerLimits } from './docker-limits.js';
+import { RunProfiler } from './profiler.js';
 import { BUILD_COMMAND, SOCKET_FILE, type ContainerCreateSpec } from './docker-spec.js';
 import type { PooledChild } from './pool.js';
 import type { Frame, RuntimeSource } from './runtime/protocol.js';
@@ -39,6 +40,8 @@ export interface ContainerChildOptions {
   allocation: Allocation;
   client: DockerClient;
   cgroupMode: CgroupMode;
+  /** Sampling interval of the run profiler, ms (0: start and end of a run only). */
+  profileIntervalMs: number;
   startTimeoutMs: number;
   logger: Logger;
 }
@@ -46,7 +49,10 @@ export interface ContainerChildOptions {
 export interface ContainerRunResult {
   output: Buffer;
   durationMs: number;
+  /** Sampled from the container's cgroup, page cache excluded; null when it is not reachable. */
   peakMemoryMb: number | null;
+  /** Sampled from the container's cgroup; null when it is not reachable. */
+  peakCpuCores: number | null;
   cpuTimeMs: number | null;
 }
 
@@ -64,6 +70,8 @@ export class ContainerChild implements PooledChild {
   readonly limits: ContainerLimits;
   private conn: RuntimeConnection | null = null;
   private cgroup: ChildCgroup | null = null;
+  /** Set with `cgroup`: samples the container's usage while it runs a request. */
+  private profiler: RunProfiler | null = null;
   private inFlight: ((err: AppError) => void) | null = null;
   private nextRunId = 1;
   private starting = true;
@@ -146,6 +154,11 @@ export class ContainerChild implements PooledChild {
     return !this.doomed;
   }
 
+  /** The CPU quota and memory limit in force. */
+  get allocation(): Allocation {
+    return this.limits.allocation;
+  }
+
   /** Applies a new CPU quota and memory limit to the running container. */
   resize(allocation: Allocation): Promise<void> {
     if (this.doomed) return Promise.reject(this.unavailable('is not running'));
@@ -161,14 +174,15 @@ export class ContainerChild implements PooledChild {
       return Promise.reject(this.unavailable('is busy (one run at a time)'));
     const { timeoutMs, signal } = req;
     const id = this.nextRunId++;
-    const cgroup = this.cgroup;
-    const mark = cgroup?.startRun() ?? null;
+    const profiler = this.profiler;
+    profiler?.start();
     const startedMs = performance.now();
     return new Promise<ContainerRunResult>((resolve, reject) => {
       let settled = false;
       const settle = (err: AppError | null, result?: ContainerRunResult): void => {
         if (settled) return;
         settled = true;
+        profiler?.stop();
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         this.inFlight = null;
@@ -199,11 +213,14 @@ export class ContainerChild implements PooledChild {
       conn.request(frame, id).then(
         (answer) => {
           if (answer.kind === 'result') {
-            const usage = mark === null || cgroup === null ? null : cgroup.finishRun(mark);
+            const durationMs = performance.now() - startedMs;
+            // Not after the container went (its cgroup's files are closed then).
+            const usage = this.profiler === profiler ? (profiler?.finish() ?? null) : null;
             settle(null, {
               output: answer.output,
-              durationMs: performance.now() - startedMs,
+              durationMs,
               peakMemoryMb: usage?.peakMemoryMb ?? null,
+              peakCpuCores: usage?.peakCpuCores ?? null,
               cpuTimeMs: usage?.cpuTimeMs ?? answer.cpuTimeUs / 1000,
             });
           } else if (answer.kind === 'error') {
@@ -312,6 +329,8 @@ export class ContainerChild implements PooledChild {
       const state = await this.o.client.inspect(this.containerId);
       if (!state.running || this.disposing) return;
       this.cgroup = cgroupOfProcess(this.o.cgroupMode, state.pid);
+      this.profiler =
+        this.cgroup === null ? null : new RunProfiler(this.cgroup, this.o.profileIntervalMs);
       this.limits.useCgroup(this.cgroup);
     } catch (err) {
       this.o.logger.debug({ err, sandboxId: this.id }, 'container cgroup not found');
@@ -389,6 +408,8 @@ export class ContainerChild implements PooledChild {
     if (this.disposing) return;
     this.disposing = true;
     this.doomed = true;
+    this.profiler?.stop();
+    this.profiler = null;
     this.limits.stop();
     this.cgroup = null;
     this.conn?.destroy();

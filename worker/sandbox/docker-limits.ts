@@ -52,7 +52,7 @@ export class ContainerLimits {
 
   async apply(a: Allocation): Promise<void> {
     if (same(a, this.current)) return;
-    const next = { cpu: a.cpu, memoryMb: a.memoryMb };
+    let next = { cpu: a.cpu, memoryMb: a.memoryMb };
     if (this.cgroup === null || !this.writable) {
       const update = this.engineQueue.then(() =>
         this.client.update(this.containerId, limitsFor(next)),
@@ -64,7 +64,8 @@ export class ContainerLimits {
       return;
     }
     try {
-      this.cgroup.setLimits(next);
+      // A memory limit below what the container holds is kept as it was (see setLimits).
+      next = this.cgroup.setLimits(next);
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') {
         throw new AppError('SANDBOX_UNAVAILABLE', `sandbox ${this.sandboxId} is not running`, {

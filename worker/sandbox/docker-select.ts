@@ -17,6 +17,8 @@ export interface SandboxChoiceOptions {
   logger: Logger;
   maxConcurrencyPerFunction: number;
   idleMs: number;
+  /** Cgroup sampling interval of running sandboxes, ms (see ProcessSandboxOptions). */
+  profileIntervalMs?: number;
   /** Docker only. */
   dockerSocket?: string;
   runtimeImage?: string;
@@ -31,6 +33,7 @@ export async function openSandbox(o: SandboxChoiceOptions): Promise<Sandbox> {
     logger: o.logger,
     maxConcurrencyPerFunction: o.maxConcurrencyPerFunction,
     idleMs: o.idleMs,
+    ...(o.profileIntervalMs === undefined ? {} : { profileIntervalMs: o.profileIntervalMs }),
   };
   if (o.runtime === 'process') {
     o.logger.info(

@@ -53,6 +53,11 @@ export interface DockerSandboxOptions {
   tmpfsMb?: number;
   /** `auto` (default) resizes through the container's cgroup where writable; `off`: engine only. */
   cgroups?: 'auto' | 'off';
+  /**
+   * How often a running container's cgroup is sampled for its peak CPU and memory, ms; 0 samples
+   * only at the start and end of each run. Default 10.
+   */
+  profileIntervalMs?: number;
   /** Where the socket directories are made. Default the OS temp directory. */
   socketParentDir?: string;
 }
@@ -69,6 +74,7 @@ interface Settings {
   prewarm: number;
   pidsLimit: number;
   tmpfsMb: number;
+  profileIntervalMs: number;
 }
 
 export class DockerSandbox extends PooledSandbox<ContainerChild, ContainerPlan> {
@@ -119,6 +125,7 @@ export class DockerSandbox extends PooledSandbox<ContainerChild, ContainerPlan> 
       prewarm: options.prewarm ?? 0,
       pidsLimit: options.pidsLimit ?? 64,
       tmpfsMb: options.tmpfsMb ?? 64,
+      profileIntervalMs: options.profileIntervalMs ?? 10,
     };
     const problems = (
       [
@@ -128,6 +135,7 @@ export class DockerSandbox extends PooledSandbox<ContainerChild, ContainerPlan> 
         ['prewarm', settings.prewarm, 0],
         ['pidsLimit', settings.pidsLimit, 8],
         ['tmpfsMb', settings.tmpfsMb, 1],
+        ['profileIntervalMs', settings.profileIntervalMs, 0],
       ] as const
     )
       .filter(([, value, min]) => !Number.isInteger(value) || value < min)
@@ -255,6 +263,7 @@ export class DockerSandbox extends PooledSandbox<ContainerChild, ContainerPlan> 
       allocation,
       client: this.client,
       cgroupMode: this.cgroupMode,
+      profileIntervalMs: s.profileIntervalMs,
       startTimeoutMs: s.startTimeoutMs,
       logger: this.logger,
     });

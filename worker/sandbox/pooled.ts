@@ -3,6 +3,14 @@
  * deployments, one warm `FunctionPool` per function, the live children, request checks, run,
  * resize, undeploy, stats and an idempotent close. Subclasses say how a function is prepared
  * (`prepare`), how a child starts (`startOne`) and what else closing releases (`release`).
+ *
+ * A run's allocation is applied to the warm child it gets by cgroup writes (µs), whatever the
+ * child ran with before: a different CPU quota never costs a new child. Only memory beyond a
+ * child's V8 heap limit does (the pool's rule), so children start with a heap for the larger of
+ * the run's and the function's declared memory, and a smaller memory allocation (harvesting) is
+ * a lower cgroup limit on a child that can still serve the declared one. Requests are kept by
+ * (invocation, node) while they are in the sandbox, so live rebalancing can change the CPU quota
+ * of the child running one (`resizeRun`) without knowing which child that is.
  */
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -11,6 +19,7 @@ import type { Frame } from './runtime/protocol.js';
 import type {
   Allocation,
   FunctionDeployment,
+  RunRef,
   RunRequest,
   RunResult,
   Sandbox,
@@ -19,13 +28,22 @@ import type {
 
 /** A child the sandbox can run requests on. */
 export interface RunnableChild extends PooledChild {
+  /** The CPU quota and memory limit in force. */
+  readonly allocation: Allocation;
   resize(allocation: Allocation): void | Promise<void>;
   run(req: RunRequest): Promise<{
     output: Buffer;
     durationMs: number;
     peakMemoryMb: number | null;
+    peakCpuCores: number | null;
     cpuTimeMs: number | null;
   }>;
+}
+
+/** A request in the sandbox: waiting for a child (`child` null) or running on one. */
+interface LiveRun<C> {
+  allocation: Allocation;
+  child: C | null;
 }
 
 export interface PoolSettings {
@@ -46,6 +64,8 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
   abstract readonly kind: 'process' | 'docker';
   protected readonly deployed = new Map<string, Deployed<C>>();
   protected readonly children = new Map<string, C>();
+  /** Requests in the sandbox by `runKey`. */
+  private readonly live = new Map<string, LiveRun<C>>();
   private closing: Promise<void> | null = null;
 
   protected constructor(
@@ -94,24 +114,54 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
       });
     }
     this.checkRequest(key, req);
-    const lease = await entry.pool.acquire(req.allocation, req.signal);
-    const { child } = lease;
+    const ref = runKey(req);
+    const live: LiveRun<C> = { allocation: req.allocation, child: null };
+    this.live.set(ref, live);
     try {
-      await child.resize(req.allocation);
-      const r = await child.run(req);
-      return {
-        output: r.output,
-        cold: lease.cold,
-        queueMs: lease.queueMs,
-        initMs: lease.initMs,
-        durationMs: r.durationMs,
-        peakMemoryMb: r.peakMemoryMb,
-        cpuTimeMs: r.cpuTimeMs,
-        sandboxId: child.id,
-      };
+      const lease = await entry.pool.acquire(req.allocation, req.signal);
+      const { child } = lease;
+      try {
+        live.child = child;
+        // `live.allocation`, not the request's: a resizeRun while it waited has the last word.
+        await child.resize(live.allocation);
+        const allocation = { ...child.allocation };
+        const r = await child.run(req);
+        return {
+          output: r.output,
+          cold: lease.cold,
+          queueMs: lease.queueMs,
+          initMs: lease.initMs,
+          durationMs: r.durationMs,
+          allocation,
+          peakMemoryMb: r.peakMemoryMb,
+          peakCpuCores: r.peakCpuCores,
+          cpuTimeMs: r.cpuTimeMs,
+          sandboxId: child.id,
+        };
+      } finally {
+        live.child = null;
+        entry.pool.release(child);
+      }
     } finally {
-      entry.pool.release(child);
+      if (this.live.get(ref) === live) this.live.delete(ref);
     }
+  }
+
+  async resizeRun(run: RunRef, change: { cpu: number }): Promise<boolean> {
+    if (!Number.isFinite(change.cpu) || change.cpu <= 0) {
+      throw new AppError(
+        'BAD_REQUEST',
+        `invalid resize of the run of ${run.node}: cpu must be a positive number of cores, got ${change.cpu}`,
+      );
+    }
+    const live = this.live.get(runKey(run));
+    if (live === undefined) return false;
+    live.allocation = { cpu: change.cpu, memoryMb: live.allocation.memoryMb };
+    const child = live.child;
+    if (child === null) return true; // still waiting: applied when it gets its child
+    if (!child.usable) return false;
+    await child.resize({ cpu: change.cpu, memoryMb: child.allocation.memoryMb });
+    return true;
   }
 
   async resize(sandboxId: string, allocation: Allocation): Promise<void> {
@@ -125,6 +175,16 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
     if (problems.length > 0)
       throw new AppError('BAD_REQUEST', `invalid resize of ${sandboxId}: ${problems.join('; ')}`);
     await child.resize(allocation);
+    // A run tolerates a memory limit that stays higher (see RunResult.allocation); a resize asked
+    // for by name does not.
+    const held = child.allocation;
+    if (held.memoryMb !== allocation.memoryMb) {
+      throw new AppError(
+        'BAD_REQUEST',
+        `the kernel refused to resize sandbox ${sandboxId} to ${allocation.cpu} cores and ${allocation.memoryMb} MB (a memory limit below what the function holds is refused; it stays at ${held.memoryMb} MB, the CPU quota is now ${held.cpu} cores)`,
+        { details: { sandboxId, allocation, inForce: held } },
+      );
+    }
   }
 
   async undeploy(key: string): Promise<void> {
@@ -160,7 +220,9 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
 
   private async startChild(d: FunctionDeployment, plan: Plan, allocation: Allocation): Promise<C> {
     this.assertOpen();
-    const child = await this.startOne(d, plan, allocation);
+    // Heap (and first limits) for the declared memory at least; the run's resize lowers the limit.
+    const memoryMb = Math.max(allocation.memoryMb, d.fn.memoryMb);
+    const child = await this.startOne(d, plan, { cpu: allocation.cpu, memoryMb });
     this.children.set(child.id, child);
     void child.exited.then(() => {
       this.children.delete(child.id);
@@ -198,6 +260,10 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
       });
     }
   }
+}
+
+function runKey(r: RunRef): string {
+  return `${r.invocationId}\n${r.node}`;
 }
 
 /** The `run` frame both kinds of child send to their runtime server. */

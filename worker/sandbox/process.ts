@@ -39,6 +39,11 @@ export interface ProcessSandboxOptions {
   cgroupMountPath?: string;
   /** The compiled runtime server. Default: located by `locateRuntimeServer()`. */
   serverPath?: string;
+  /**
+   * How often a running child's cgroup is sampled for its peak CPU and memory, ms; 0 samples only
+   * at the start and end of each run. Default 10. No effect without cgroups.
+   */
+  profileIntervalMs?: number;
 }
 
 /** Below this a Node child cannot even start. */
@@ -74,6 +79,7 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
     maxConcurrency: number,
     idleMs: number,
     private readonly startTimeoutMs: number,
+    private readonly profileIntervalMs: number,
   ) {
     super(logger, { maxConcurrency, idleMs, prewarm: 0, minMemoryMb: MIN_MEMORY_MB });
   }
@@ -86,10 +92,12 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
     const maxConcurrency = options.maxConcurrencyPerFunction ?? 8;
     const idleMs = options.idleMs ?? 600_000;
     const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+    const profileIntervalMs = options.profileIntervalMs ?? 10;
     for (const [name, value, min] of [
       ['maxConcurrencyPerFunction', maxConcurrency, 1],
       ['idleMs', idleMs, 1],
       ['startTimeoutMs', startTimeoutMs, 1],
+      ['profileIntervalMs', profileIntervalMs, 0],
     ] as const) {
       if (!Number.isInteger(value) || value < min) {
         throw new AppError('CONFIG_INVALID', `${name} must be an integer ≥ ${min}, got ${value}`);
@@ -115,6 +123,7 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
         maxConcurrency,
         idleMs,
         startTimeoutMs,
+        profileIntervalMs,
       ),
     );
   }
@@ -155,6 +164,7 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
       cwd: source.kind === 'handler' ? d.baseDir : tmpdir(),
       allocation,
       cgroup: this.cgroups.group(id, allocation),
+      profileIntervalMs: this.profileIntervalMs,
       startTimeoutMs: this.startTimeoutMs,
       logger: this.logger,
     });

@@ -51,11 +51,31 @@ export interface RunResult {
   initMs: number;
   /** Handler run as seen by the worker: request sent → result received. */
   durationMs: number;
-  /** Peak memory of the sandbox during this run; null without cgroups. */
+  /**
+   * The CPU quota and memory limit the run started with: the request's allocation, except a
+   * memory limit below what the warm sandbox already held, which stays as it was. Live
+   * rebalancing (`resizeRun`) may raise the CPU quota afterwards.
+   */
+  allocation: Allocation;
+  /**
+   * Peak memory of the sandbox during this run, MB, page cache excluded (sampled from its cgroup
+   * every `profileIntervalMs`); null without cgroups.
+   */
   peakMemoryMb: number | null;
+  /**
+   * Peak CPU use during this run, cores: the highest rate over one CFS period (see
+   * `profiler.ts`), or CPU time / duration for a shorter run; null without cgroups.
+   */
+  peakCpuCores: number | null;
   /** CPU time used by the sandbox during this run; null when it cannot be measured. */
   cpuTimeMs: number | null;
   sandboxId: string;
+}
+
+/** A request in a sandbox, named as the engine names it. */
+export interface RunRef {
+  invocationId: string;
+  node: string;
 }
 
 export interface FunctionStats {
@@ -80,6 +100,13 @@ export interface Sandbox {
   run(key: string, req: RunRequest): Promise<RunResult>;
   /** Changes a live sandbox's CPU quota and memory limit (harvesting). */
   resize(sandboxId: string, allocation: Allocation): Promise<void>;
+  /**
+   * Changes the CPU quota of the sandbox running (or about to run) request `run` — live
+   * rebalancing. A request still waiting for a sandbox gets the quota when it starts. Resolves
+   * false when no such request is in this sandbox (finished, or never came); the quota of a
+   * sandbox is never changed once its request is over, as it may be running another already.
+   */
+  resizeRun(run: RunRef, change: { cpu: number }): Promise<boolean>;
   undeploy(key: string): Promise<void>;
   stats(): SandboxStats;
   /** Idempotent; kills every child and removes every cgroup this sandbox made. */
