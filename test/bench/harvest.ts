@@ -23,6 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { LocalCluster } from '../../deploy/local-cluster.js';
 import { HttpClient } from '../../shared/http-client.js';
 import { repoRoot } from '../helpers/paths.js';
+import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import {
   poissonArrivals,
   speedups,
@@ -77,6 +78,8 @@ export interface HarvestBenchOptions {
   workers: number;
   redisUrl: string;
   seed: number;
+  /** Redis key prefix of the clusters (the bench sets one per run). */
+  redisPrefix?: string;
   reportDir?: string;
   command?: string;
   print?: (line: string) => void;
@@ -113,6 +116,8 @@ interface Generator {
 }
 
 interface RunResult {
+  /** `harvest`: off vs on at each load; `placement`: the placement comparison. */
+  series: 'harvest' | 'placement';
   workload: Workload;
   load: Load;
   mode: Mode;
@@ -149,6 +154,24 @@ export async function runHarvestBench(o: HarvestBenchOptions): Promise<HarvestBe
     );
   }
   const cores = availableParallelism();
+  // Profiles and models of this run only, under a prefix of its own, removed at the end.
+  const prefix = uniquePrefix('bench-harvest');
+  try {
+    return await measure({ ...o, redisPrefix: prefix }, root, generators, cores, startedAt, print);
+  } finally {
+    if (o.redisUrl === redisUrl()) await deletePrefix(prefix).catch(() => undefined);
+    else print(`(keys under ${prefix} on ${o.redisUrl} are left for you to remove)`);
+  }
+}
+
+async function measure(
+  o: HarvestBenchOptions,
+  root: string,
+  generators: Map<Workload, Generator>,
+  cores: number,
+  startedAt: Date,
+  print: (line: string) => void,
+): Promise<HarvestBenchResult> {
   print(
     `bench harvest: ${o.workloads.join(', ')} on ${o.workers} workers (${cores} cores), ` +
       `${o.requests} Poisson requests per run, size levels ${o.minLevel}–${o.maxLevel}`,
@@ -195,8 +218,9 @@ export async function runHarvestBench(o: HarvestBenchOptions): Promise<HarvestBe
       const rate = (LOADS[load] * cores * 1000) / Math.max(1, calibration[w]!);
       const arrivals = poissonArrivals(o.requests, rate, o.seed, o.minLevel, o.maxLevel);
       for (const mode of o.modes) {
-        runs.push(
-          await runOne(
+        runs.push({
+          series: 'harvest',
+          ...(await runOne(
             o,
             root,
             generators.get(w)!,
@@ -207,8 +231,8 @@ export async function runHarvestBench(o: HarvestBenchOptions): Promise<HarvestBe
             rate,
             arrivals,
             print,
-          ),
-        );
+          )),
+        });
       }
     }
   }
@@ -217,8 +241,9 @@ export async function runHarvestBench(o: HarvestBenchOptions): Promise<HarvestBe
     const rate = (LOADS.medium * cores * 1000) / Math.max(1, calibration[first]!);
     const arrivals = poissonArrivals(o.requests, rate, o.seed + 7, o.minLevel, o.maxLevel);
     for (const p of o.placements) {
-      runs.push(
-        await runOne(
+      runs.push({
+        series: 'placement',
+        ...(await runOne(
           o,
           root,
           generators.get(first)!,
@@ -229,8 +254,8 @@ export async function runHarvestBench(o: HarvestBenchOptions): Promise<HarvestBe
           rate,
           arrivals,
           print,
-        ),
-      );
+        )),
+      });
     }
   }
 
@@ -280,8 +305,15 @@ async function withCluster<T>(
     logDir,
     redisUrl: o.redisUrl,
     placement: setup.placement,
-    masterFlags: [`--harvest=${setup.harvest ? 'on' : 'off'}`, `--redis-url=${o.redisUrl}`],
-    workerFlags: () => [`--rebalance=${setup.rebalance}`],
+    masterFlags: [
+      `--harvest=${setup.harvest ? 'on' : 'off'}`,
+      `--redis-url=${o.redisUrl}`,
+      `--redis-prefix=${o.redisPrefix ?? 'ff:'}`,
+    ],
+    workerFlags: () => [
+      `--rebalance=${setup.rebalance}`,
+      `--redis-prefix=${o.redisPrefix ?? 'ff:'}`,
+    ],
   });
   const http = new HttpClient({ connections: 64 });
   try {
@@ -359,7 +391,7 @@ async function runOne(
   ratePerSec: number,
   arrivals: readonly Arrival[],
   print: (line: string) => void,
-): Promise<RunResult> {
+): Promise<Omit<RunResult, 'series'>> {
   print(`${workload}, ${load} load (${ratePerSec.toFixed(2)}/s), harvest ${mode}, ${placement}…`);
   return withCluster(
     o,
@@ -431,9 +463,28 @@ function coverage(steps: readonly BenchStep[]): RunResult['covered'] {
   return { cpu: cpuN ? cpuOk / cpuN : null, memory: memN ? memOk / memN : null };
 }
 
+interface Metric {
+  n: number;
+  meanAbsError: number;
+  meanPctError: number | null;
+  accuracy?: number;
+}
+
+/** The held-out evaluation of a trained model set, one line: ML1 → ML2 as decisions use them. */
 function describeAccuracy(trained: Record<string, unknown>): string {
-  const e = trained['evaluation'] as Record<string, unknown> | undefined;
-  return e === undefined ? JSON.stringify(trained).slice(0, 200) : JSON.stringify(e).slice(0, 300);
+  const e = trained['evaluation'] as
+    | { testRecords?: number; pipeline?: { cpu?: Metric; memory?: Metric; inputBytes?: Metric } }
+    | undefined;
+  const p = e?.pipeline;
+  if (e === undefined || !p?.cpu || !p.memory)
+    return `no held-out evaluation (${JSON.stringify(trained).slice(0, 120)})`;
+  const m = (x: Metric, unit: string): string =>
+    `error ${x.meanAbsError.toFixed(2)} ${unit} (${(x.meanPctError ?? 0).toFixed(1)}%), accurate ${pct(x.accuracy)}`;
+  return (
+    `v${String(trained['version'])}, ${e.testRecords ?? 0} held-out runs: CPU ${m(p.cpu, 'cores')}; ` +
+    `memory ${m(p.memory, 'MB')}` +
+    (p.inputBytes ? `; ML1 input size ${(p.inputBytes.meanPctError ?? 0).toFixed(1)}% off` : '')
+  );
 }
 
 const pct = (x: number | null | undefined): string =>
@@ -449,12 +500,20 @@ function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]): stri
     for (const load of o.loads) {
       const base = runs.find(
         (r) =>
-          r.workload === w && r.load === load && r.mode === 'off' && r.placement === 'greedy-jsq',
+          r.series === 'harvest' &&
+          r.workload === w &&
+          r.load === load &&
+          r.mode === 'off' &&
+          r.placement === 'greedy-jsq',
       );
       for (const mode of o.modes) {
         const r = runs.find(
           (x) =>
-            x.workload === w && x.load === load && x.mode === mode && x.placement === 'greedy-jsq',
+            x.series === 'harvest' &&
+            x.workload === w &&
+            x.load === load &&
+            x.mode === mode &&
+            x.placement === 'greedy-jsq',
         );
         if (!r) continue;
         const s: SpeedupStats | null =
@@ -500,13 +559,7 @@ function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]): stri
       ['left', 'left', 'left'],
     ),
   );
-  const placementRuns = runs.filter(
-    (r) =>
-      r.load === 'medium' &&
-      r.mode === 'rebalance' &&
-      o.placements.length > 1 &&
-      r.workload === o.workloads[0],
-  );
+  const placementRuns = runs.filter((r) => r.series === 'placement');
   const hash = placementRuns.find((r) => r.placement === 'hash');
   if (placementRuns.length > 1) {
     lines.push(
