@@ -1,5 +1,5 @@
 /**
- * Every benchmark suite, as a user runs it (`faasflow bench <suite> --smoke` from dist/), at tiny
+ * Every benchmark suite but peer (test/integration/bench-peer.test.ts), as a user runs it (`faasflow bench <suite> --smoke` from dist/), at tiny
  * sizes: it exits 0, prints its table and the command that reproduces it, and writes its JSON
  * report. Figures are not checked here (speed is shown by the benchmarks, not asserted by tests).
  * Needs Redis (faasflow), Docker (the container sandbox) and root with iproute2 (the
@@ -97,6 +97,21 @@ describe('bench suites, smoke', () => {
       for (const m of modes) expect(m.failures).toEqual([]);
     },
     620_000,
+  );
+
+  it.skipIf(!redis)(
+    'harvest profiles, trains, and compares harvesting and placements',
+    async () => {
+      const r = await bench(['harvest', '--smoke'], 300_000);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/trained: v\d+, \d+ held-out runs/);
+      expect(r.stdout).toMatch(/^parallel-aes +medium .* off /m);
+      expect(r.stdout).toMatch(/^parallel-aes +medium .* rebalance /m);
+      expect(r.stdout).toMatch(/placement \(parallel-aes/);
+      const figures = report('harvest').figures as { runs: { failures: string[] }[] };
+      for (const run of figures.runs) expect(run.failures).toEqual([]);
+    },
+    320_000,
   );
 
   it.skipIf(!netns.ok)(
