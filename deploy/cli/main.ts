@@ -26,10 +26,10 @@ usage:
   faasflow profiles import NAME FILE [--format csv|json]
   faasflow models NAME [--train] [--json]                            model set and held-out accuracy
   faasflow workers [--master URL]
-  faasflow bench <suite> [options]      suites: partition, overhead, sandbox (see README)
+  faasflow bench <suite> [options]      suites: partition, overhead, sandbox, faasflow, peer, harvest
 
 The master URL defaults to $FAASFLOW_MASTER_URL or http://127.0.0.1:8080. Harvesting needs a
-master started with --harvest on --redis-url URL (README-harvest.md).`;
+master started with --harvest on --redis-url URL (README: Resource harvesting).`;
 
 const BOOLEAN = new Set([
   'json',
