@@ -45,7 +45,7 @@ export const MasterConfigSchema = Type.Object({
    */
   cpuOvercommit: Type.Number({ minimum: 1, maximum: 64, default: 4 }),
   /**
-   * Redis the master keeps harvesting's profiles and models in (README-harvest.md). Required
+   * Redis the master keeps harvesting's profiles and models in (README, Resource harvesting). Required
    * when `harvest` is on; the master uses Redis for nothing else.
    */
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
