@@ -98,6 +98,9 @@ export class DeploymentManager {
       for (const fn of Object.keys(dep.dag.functions))
         await this.sandbox.undeploy(functionKey(dep.workflow, dep.version, fn));
     }
-    await rm(join(this.dataDir, workflow), { recursive: true, force: true });
+    const dir = resolve(this.dataDir, workflow);
+    if (!dir.startsWith(resolve(this.dataDir) + sep) || workflow === 'node_modules')
+      throw new AppError('BAD_REQUEST', `workflow name ${JSON.stringify(workflow)} is invalid`);
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -128,6 +128,8 @@ export class Harvester {
       this.loading.set(workflow, p);
     }
     if (maxWaitMs === Infinity) return p;
+    // Only the first load is waited for; a reload after a failure runs in the background.
+    if (m?.state === 'failed') return Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([
       p,

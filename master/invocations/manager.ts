@@ -72,12 +72,16 @@ export interface StartRequest {
 
 /** How long releases for one worker wait to be batched with later ones. */
 const RELEASE_LINGER_MS = 20;
+/** Most invocation ids in one release request. */
+const RELEASE_BATCH = 1_000;
 
 export class InvocationManager {
   private readonly records = new Map<string, InvocationRecord>();
   private readonly inputs = new Map<string, Buffer>();
   private readonly releases = new Map<string, string[]>();
   private readonly releasing = new Set<string>();
+  /** Ids whose release failed once and was queued again (a second failure drops them). */
+  private readonly retriedReleases = new Set<string>();
   private cursor = 0;
   /** Per workflow version, where each group ran last (greedy-jsq keeps groups warm there). */
   private readonly lastPlacement = new Map<string, string[]>();
@@ -141,6 +145,7 @@ export class InvocationManager {
       sinkOutputs: new Map(),
       steps: [],
       stepsDropped: 0,
+      stepKeys: new Set(),
       stepped: new Set(),
       sinksDone: false,
       done,
@@ -237,12 +242,16 @@ export class InvocationManager {
       const r = this.records.get(rep.invocationId);
       if (!r) continue;
       switch (rep.kind) {
-        case 'step':
+        case 'step': {
+          const key = `${rep.step.node}|${rep.step.worker}|${rep.step.startedAt}`;
+          if (r.stepKeys.has(key)) break;
+          r.stepKeys.add(key);
           if (r.steps.length < MAX_STEPS) r.steps.push(rep.step);
           else r.stepsDropped++;
           if (!rep.step.node.includes('[')) r.stepped.add(rep.step.node);
           if (r.sinksDone) this.maybeComplete(r);
           break;
+        }
         case 'sink':
           if (r.status !== 'running' || !r.pendingSinks.delete(rep.node)) break;
           r.sinkOutputs.set(rep.node, rep.skipped ? null : (rep.output ?? null));
@@ -404,15 +413,28 @@ export class InvocationManager {
   }
 
   private sendReleases(url: string): void {
-    const ids = this.releases.get(url);
-    if (!ids || ids.length === 0 || this.releasing.has(url)) return;
-    this.releases.delete(url);
+    const queued = this.releases.get(url);
+    if (!queued || queued.length === 0 || this.releasing.has(url)) return;
+    // At most RELEASE_BATCH ids per request (workers take 10,000); the rest go next.
+    const ids = queued.splice(0, RELEASE_BATCH);
+    if (queued.length === 0) this.releases.delete(url);
     this.releasing.add(url);
     this.o.http
       .json(`${url}/v1/invocations/release`, 'POST', { invocationIds: ids }, 10_000)
-      .catch((err: unknown) =>
-        this.o.logger.warn({ err, worker: url, invocations: ids.length }, 'release failed'),
-      )
+      .then(() => {
+        if (this.retriedReleases.size > 0) for (const id of ids) this.retriedReleases.delete(id);
+      })
+      .catch((err: unknown) => {
+        // A worker that is gone frees nothing anyway; one that was slow gets them once more
+        // (release is idempotent), and its own sweep drops whatever is still left after that.
+        if (AppError.from(err).retryable && !this.retriedReleases.has(ids[0]!)) {
+          for (const id of ids) this.retriedReleases.add(id);
+          this.releases.set(url, [...ids, ...(this.releases.get(url) ?? [])]);
+        } else {
+          for (const id of ids) this.retriedReleases.delete(id);
+          this.o.logger.warn({ err, worker: url, invocations: ids.length }, 'release failed');
+        }
+      })
       .finally(() => {
         this.releasing.delete(url);
         this.sendReleases(url);

@@ -18,6 +18,8 @@ export interface InvocationRecord {
   sinkOutputs: Map<string, StoredRef | null>;
   steps: StepRecord[];
   stepsDropped: number;
+  /** `node|worker|startedAt` of every step kept: a step delivered twice is kept once. */
+  stepKeys: Set<string>;
   /** Top-level nodes with a step so far (the timeline is complete when all have one). */
   stepped: Set<string>;
   /** Set once every sink has reported; the output is assembled when the timeline is complete too. */

@@ -2,6 +2,8 @@
  * Hard limits on workflow documents. They bound parse time and memory for any input, so a
  * hostile or broken upload is rejected with a clear message instead of exhausting the master.
  */
+import { WORKFLOW_NAME_PATTERN } from '../../shared/schema/wire.js';
+
 export const LIMITS = {
   /** Bytes of YAML text. */
   documentBytes: 4 * 1024 * 1024,
@@ -21,6 +23,6 @@ export const LIMITS = {
   nameChars: 63,
 } as const;
 
-export const WORKFLOW_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const WORKFLOW_NAME_RE = new RegExp(WORKFLOW_NAME_PATTERN);
 export const FUNCTION_NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/;
 export const STEP_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/;

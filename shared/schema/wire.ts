@@ -218,8 +218,12 @@ export const Heartbeat = Type.Object({ load: WorkerLoad });
 export type Heartbeat = Static<typeof Heartbeat>;
 
 /** Master → worker: a workflow version to hold. `dag` is checked with `checkDag` on arrival. */
+/** Workflow names (master/workflow/limits.ts checks them at upload; workers check them again). */
+export const WORKFLOW_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+export const WorkflowName = Type.String({ pattern: WORKFLOW_NAME_PATTERN });
+
 export const Deployment = Type.Object({
-  workflow: Type.String(),
+  workflow: WorkflowName,
   version: Type.Integer({ minimum: 1 }),
   dag: Type.Unsafe<WorkflowDag>(Type.Object({}, { additionalProperties: true })),
   /** Partition group per node id (index into the placement's `groups`). */

@@ -33,6 +33,7 @@ function record(partial: Partial<InvocationRecord> = {}): InvocationRecord {
     deadline: STARTED_MS + 60_000,
     placement: { groups: ['w1'], workers: { w1: 'http://127.0.0.1:1' } },
     pendingSinks: new Set(),
+    stepKeys: new Set(),
     sinkOutputs: new Map(),
     steps: [],
     stepsDropped: 0,

@@ -184,15 +184,19 @@ export class Engine {
       };
       this.invocations.set(t.invocationId, inv);
     }
-    this.adoptSteps(t, inv);
-    if (inv.failed) return;
+    if (inv.failed) {
+      this.adoptSteps(t, undefined);
+      return;
+    }
     let ns = inv.nodes.get(t.node);
     if (!ns) {
       ns = { arrivals: new Map(), status: 'waiting', readyAt: 0 };
       inv.nodes.set(t.node, ns);
     }
     const from = t.from ?? START;
+    // A redelivered trigger: its steps were adopted with the first delivery.
     if (ns.status !== 'waiting' || ns.arrivals.has(from)) return;
+    this.adoptSteps(t, inv);
     ns.arrivals.set(from, t.skip === true || t.ref === undefined ? 'skip' : t.ref);
     const node = inv.dep.nodes.get(t.node)!;
     if (ns.arrivals.size >= Math.max(1, node.parents)) {
@@ -389,7 +393,12 @@ export class Engine {
     for (const [url, triggers] of remote) {
       this.o.transport
         .sendTriggers(url, triggers, inv.ctx.deadline, inv.abort.signal)
-        .catch((err: unknown) => this.fail(inv, node, undefined, err));
+        .catch((err: unknown) => {
+          // The steps that rode along did not arrive: report them ourselves.
+          const carried = triggers[0]?.steps;
+          if (carried !== undefined) for (const step of carried) this.report(inv, step);
+          this.fail(inv, node, undefined, err);
+        });
     }
     for (const t of local) this.record(t);
     if (remote.size > 0 && inv.steps.length > 0) this.flushSteps(inv);

@@ -189,6 +189,8 @@ function decisionOf(
 async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOutcome> {
   const { key, fn, label, decision } = task;
   const startedAt = env.now();
+  // Set when a harvested (smaller) allocation ran out: the remaining attempts get the user's.
+  let fallback: NodeAllocation | undefined;
   for (let attempt = 1; ; attempt++) {
     const remainingMs = env.deadline - env.now();
     if (remainingMs <= 0) {
@@ -205,7 +207,7 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
         input: input.encoded,
         workflowInput: env.workflowInput.encoded,
         timeoutMs: Math.min(fn.timeoutMs, remainingMs),
-        allocation: task.allocation(),
+        allocation: fallback ? fallback.applied : task.allocation(),
         signal: env.signal,
       });
       return {
@@ -215,7 +217,7 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
         queueMs: r.queueMs,
         startedAt,
         allocation: r.allocation,
-        ...(decision === undefined ? {} : { harvest: decision }),
+        ...(decision === undefined ? {} : { harvest: fallback ?? decision }),
         peakMemoryMb: r.peakMemoryMb,
         peakCpuCores: r.peakCpuCores,
         cpuTimeMs: r.cpuTimeMs,
@@ -223,6 +225,22 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
       };
     } catch (err) {
       const e = AppError.from(err, 'FUNCTION_FAILED');
+      // Harvesting must not fail what the user's allocation would run: one more attempt with it,
+      // whatever the retry budget, when a smaller harvested allocation ran out of memory or time.
+      if (
+        decision !== undefined &&
+        fallback === undefined &&
+        (e.code === 'FUNCTION_OOM' || e.code === 'FUNCTION_TIMEOUT') &&
+        below(task.allocation(), decision.user) &&
+        !env.signal.aborted
+      ) {
+        fallback = {
+          ...decision,
+          applied: decision.user,
+          reason: e.code === 'FUNCTION_OOM' ? 'fallback-oom' : 'fallback-timeout',
+        };
+        continue;
+      }
       const last = !e.retryable || attempt > fn.retries || env.signal.aborted;
       if (last) {
         const tries = attempt === 1 ? '' : ` after ${attempt} attempts`;
@@ -422,4 +440,12 @@ export function stepOf(
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Whether `a` is smaller than `b` in CPU or memory. */
+function below(
+  a: { cpu: number; memoryMb: number },
+  b: { cpu: number; memoryMb: number },
+): boolean {
+  return a.cpu < b.cpu || a.memoryMb < b.memoryMb;
 }
