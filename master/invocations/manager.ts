@@ -11,6 +11,7 @@ import { assemble, type Arrival } from '../../shared/dag/template.js';
 import { AppError } from '../../shared/errors.js';
 import type { HttpClient } from '../../shared/http-client.js';
 import { newInvocationId } from '../../shared/ids.js';
+import { backoffMs, delay } from '../../shared/retry.js';
 import type { Logger } from '../../shared/logger.js';
 import type {
   DispatchMode,
@@ -353,13 +354,23 @@ export class InvocationManager {
     return toJsonSafe(out ?? null);
   }
 
+  /** A read: a connection reset by a busy worker is retried (3 attempts) rather than failing the invocation. */
   private async fetchObject(url: string, ref: StoredRef): Promise<Buffer> {
-    const res = await this.o.http.request(`${url}/v1/objects/fetch`, {
-      method: 'POST',
-      body: JSON.stringify({ ref }),
-      contentType: 'application/json',
-      timeoutMs: 30_000,
-    });
+    let res;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await this.o.http.request(`${url}/v1/objects/fetch`, {
+          method: 'POST',
+          body: JSON.stringify({ ref }),
+          contentType: 'application/json',
+          timeoutMs: 30_000,
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 3 || !AppError.from(err).retryable) throw err;
+        await delay(backoffMs(attempt, { baseMs: 20, maxMs: 200 }));
+      }
+    }
     if (res.status !== 200)
       throw new AppError(
         'STORE_UNAVAILABLE',
