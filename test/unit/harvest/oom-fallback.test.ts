@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../shared/errors.js';
-import type { FunctionSpec, NodeId, TaskNode } from '../../../shared/dag/types.js';
+import type { FunctionSpec, TaskNode } from '../../../shared/dag/types.js';
+import type { NodeId } from '../../../shared/ids.js';
 import type { NodeAllocation } from '../../../shared/schema/wire.js';
 import { executeNode, type ExecEnv } from '../../../worker/engine/execute.js';
 import { Expressions } from '../../../worker/engine/expressions.js';
@@ -16,7 +17,7 @@ import type { RunRequest, Sandbox } from '../../../worker/sandbox/types.js';
 
 const fn: FunctionSpec = {
   name: 'f',
-  source: { kind: 'code', code: 'export default async (x) => x' } as FunctionSpec['source'],
+  source: { kind: 'code', code: 'export default async (x) => x' },
   cpu: 2,
   memoryMb: 512,
   timeoutMs: 10_000,
