@@ -3,6 +3,7 @@
  * reported together, naming the flag and what would be valid.
  */
 import { PAPER_BENCHMARKS } from '../helpers/paths.js';
+import { flagReader } from './flag-reader.js';
 
 export type Mode = 'worker' | 'master';
 
@@ -86,60 +87,10 @@ export type FlagsResult = { options: FaasflowBenchOptions } | { error: string };
 export function faasflowOptionsFromFlags(
   camelFlags: Record<string, string | boolean>,
 ): FlagsResult {
-  // The CLI hands flags over camel-cased (`--size-scale` → sizeScale); name them as typed.
-  const flags = Object.fromEntries(
-    Object.entries(camelFlags).map(([k, v]) => [
-      k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
-      v,
-    ]),
-  );
-  const known = new Set<string>(KNOWN);
-  const problems: string[] = [];
-  const unknown = Object.keys(flags).filter((k) => !known.has(k));
-  if (unknown.length > 0) {
-    problems.push(
-      `unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; bench faasflow takes --${KNOWN.join(', --')}`,
-    );
-  }
+  const { flags, problems, str, int, fraction, list } = flagReader(camelFlags, 'faasflow', KNOWN);
   const o: FaasflowBenchOptions = {
     ...DEFAULTS,
     ...(flags['smoke'] === true ? SMOKE : {}),
-  };
-  const str = (key: string): string | undefined => {
-    const v = flags[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v === '') {
-      problems.push(`--${key} needs a value`);
-      return undefined;
-    }
-    return v;
-  };
-  const int = (key: string, min: number): number | undefined => {
-    const v = str(key);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (Number.isInteger(n) && n >= min) return n;
-    problems.push(`--${key} must be an integer ≥ ${min}, got ${v}`);
-    return undefined;
-  };
-  const fraction = (key: string): number | undefined => {
-    const v = str(key);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (Number.isFinite(n) && n > 0 && n <= 1) return n;
-    problems.push(`--${key} must be a number in (0, 1], got ${v}`);
-    return undefined;
-  };
-  const list = <T extends string>(key: string, valid: readonly T[]): T[] | undefined => {
-    const v = str(key);
-    if (v === undefined) return undefined;
-    const items = v.split(',').map((x) => x.trim());
-    const bad = items.filter((x) => !(valid as readonly string[]).includes(x));
-    if (bad.length > 0 || items.length === 0) {
-      problems.push(`--${key}: ${bad.join(', ')} not known; valid: ${valid.join(', ')}`);
-      return undefined;
-    }
-    return [...new Set(items)] as T[];
   };
 
   const workers = int('workers', 1);

@@ -2,6 +2,7 @@
  * The command-line options of `faasflow bench harvest`, checked all at once: every problem is
  * reported together, naming the flag and what would be valid.
  */
+import { flagReader } from './flag-reader.js';
 import {
   DEFAULTS,
   LOADS,
@@ -30,47 +31,8 @@ const KNOWN = [
 export type FlagsResult = { options: HarvestBenchOptions } | { error: string };
 
 export function harvestOptionsFromFlags(camelFlags: Record<string, string | boolean>): FlagsResult {
-  const flags = Object.fromEntries(
-    Object.entries(camelFlags).map(([k, v]) => [
-      k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
-      v,
-    ]),
-  );
-  const problems: string[] = [];
-  const unknown = Object.keys(flags).filter((k) => !(KNOWN as readonly string[]).includes(k));
-  if (unknown.length > 0)
-    problems.push(
-      `unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}; bench harvest takes --${KNOWN.join(', --')}`,
-    );
+  const { flags, problems, str, int, list } = flagReader(camelFlags, 'harvest', KNOWN);
   const o: HarvestBenchOptions = { ...DEFAULTS, ...(flags['smoke'] === true ? SMOKE : {}) };
-  const str = (key: string): string | undefined => {
-    const v = flags[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v === '') {
-      problems.push(`--${key} needs a value`);
-      return undefined;
-    }
-    return v;
-  };
-  const int = (key: string, min: number): number | undefined => {
-    const v = str(key);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (Number.isInteger(n) && n >= min) return n;
-    problems.push(`--${key} must be an integer ≥ ${min}, got ${v}`);
-    return undefined;
-  };
-  const list = <T extends string>(key: string, valid: readonly T[]): T[] | undefined => {
-    const v = str(key);
-    if (v === undefined) return undefined;
-    const items = v.split(',').map((x) => x.trim());
-    const bad = items.filter((x) => !(valid as readonly string[]).includes(x));
-    if (bad.length > 0) {
-      problems.push(`--${key}: ${bad.join(', ')} not known; valid: ${valid.join(', ')}`);
-      return undefined;
-    }
-    return [...new Set(items)] as T[];
-  };
   const workloads = list('workloads', WORKLOADS);
   if (workloads) o.workloads = workloads;
   const loads = list('loads', Object.keys(LOADS) as (keyof typeof LOADS)[]);
