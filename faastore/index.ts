@@ -4,7 +4,7 @@
  * and one `FaaStore`.
  */
 export { FaaStore } from './adaptive.js';
-export { createRedisTier, redactRedisUrl, type RedisTier, type RedisTierOptions } from './redis.js';
+export { createRedisTier, type RedisTier, type RedisTierOptions } from './redis.js';
 export { MemoryTier, type MemoryTierOptions } from './memory.js';
 export { DiskTier, type DiskTierOptions } from './disk.js';
 export { chooseTier, type Placement, type PlacementInput, type LocalHolder } from './placement.js';

@@ -1,5 +1,5 @@
 /**
- * The Redis tier, and the only file that imports ioredis.
+ * The Redis tier (the connection is made by shared/redis.ts).
  *
  * Keys: objects at `<prefix>o:<key>`, tracking groups (sets of full object keys) at
  * `<prefix>g:<group>`. A put is one MULTI round trip: `SET PX`, `SADD` to the group, and a
@@ -12,9 +12,9 @@
  * at once with STORE_UNAVAILABLE (retryable) instead of hanging, and ioredis reconnects in the
  * background with capped backoff.
  */
-import { Redis } from 'ioredis';
 import { AppError } from '../shared/errors.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import type { Logger } from '../shared/logger.js';
+import { connectRedis, type Redis } from '../shared/redis.js';
 import type { ObjectTier } from './store.js';
 
 export interface RedisTierOptions {
@@ -45,79 +45,12 @@ return n`;
 
 const UNLINK_BATCH = 1000;
 
-/** `redis://user:secret@host` → `redis://user:***@host`; never echoes a password. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable redis url>';
-  }
-}
-
 /** Connects to `url`; rejects with STORE_UNAVAILABLE (retryable) when Redis cannot be reached. */
 export async function createRedisTier(
   url: string,
   options: RedisTierOptions = {},
 ): Promise<RedisTier> {
-  const safeUrl = redactRedisUrl(url);
-  const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
-  const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
-  let connected = false;
-  let client: Redis;
-  try {
-    client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: connectTimeoutMs,
-      commandTimeout: options.commandTimeoutMs ?? 30_000,
-      maxRetriesPerRequest: 1,
-      // Before the first connect succeeds, fail instead of retrying: create() reports it.
-      retryStrategy: (times) => (connected ? Math.min(times * 100, maxReconnectDelayMs) : null),
-    });
-  } catch (err) {
-    throw new AppError('CONFIG_INVALID', `invalid Redis URL ${safeUrl}: ${messageOf(err)}`, {
-      cause: err,
-    });
-  }
-  const logger = (options.logger ?? silentLogger).child({ redis: safeUrl });
-  let reportedDown = false;
-  client.on('error', (err: Error) => {
-    if (!connected || reportedDown) return;
-    reportedDown = true;
-    logger.warn({ err }, 'redis connection lost');
-  });
-  client.on('ready', () => {
-    if (reportedDown) logger.info('redis connection restored');
-    reportedDown = false;
-  });
-
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      client.connect(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${connectTimeoutMs} ms`)),
-          connectTimeoutMs,
-        );
-      }),
-    ]);
-  } catch (err) {
-    client.disconnect();
-    throw new AppError(
-      'STORE_UNAVAILABLE',
-      `cannot connect to Redis at ${safeUrl}: ${messageOf(err)}`,
-      {
-        cause: err,
-        details: { url: safeUrl },
-      },
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-  connected = true;
-  client.options.enableOfflineQueue = false;
+  const { client, safeUrl } = await connectRedis(url, { ...options, purpose: 'FaaStore' });
   return new RedisTier(client, options.prefix ?? 'ff:', safeUrl);
 }
 

@@ -1,5 +1,5 @@
 /**
- * Harvesting's Redis backend, and the only master file that imports ioredis.
+ * Harvesting's Redis backend (the connection is made by shared/redis.ts).
  *
  * Keys, all under `<prefix>h:` (the master's `redisPrefix`, default `ff:`), per workflow W:
  * - `profiles:W` a list of profile records as JSON, oldest first; every append is one MULTI of
@@ -14,9 +14,9 @@
  * master refuses to start without its Redis); once connected the offline queue is off, so a lost
  * connection fails commands at once with STORE_UNAVAILABLE and ioredis reconnects behind.
  */
-import { Redis } from 'ioredis';
 import { AppError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import { connectRedis, redactRedisUrl, type Redis } from '../../shared/redis.js';
 import type { ProfileRecord } from './profile.js';
 import {
   MODEL_HISTORY,
@@ -42,73 +42,16 @@ export interface RedisHarvestStoreOptions {
 /** Records per RPUSH. */
 const PUSH_BATCH = 1000;
 
-/** `redis://user:secret@host` → `redis://user:***@host`. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable redis url>';
-  }
-}
-
 /** Connects; rejects with STORE_UNAVAILABLE naming the (redacted) URL when Redis is unreachable. */
 export async function createRedisHarvestStore(
   url: string,
   options: RedisHarvestStoreOptions,
 ): Promise<RedisHarvestStore> {
-  const safeUrl = redactUrl(url);
-  const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
-  const logger = (options.logger ?? silentLogger).child({ redis: safeUrl });
-  let connected = false;
-  let client: Redis;
-  try {
-    client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: connectTimeoutMs,
-      commandTimeout: options.commandTimeoutMs ?? 30_000,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times) => (connected ? Math.min(times * 100, 2000) : null),
-    });
-  } catch (err) {
-    throw new AppError('CONFIG_INVALID', `redisUrl ${safeUrl} is not valid: ${messageOf(err)}`, {
-      cause: err,
-    });
-  }
-  let reportedDown = false;
-  client.on('error', (err: Error) => {
-    if (!connected || reportedDown) return;
-    reportedDown = true;
-    logger.warn({ err }, 'harvest redis connection lost');
+  const logger = (options.logger ?? silentLogger).child({ redis: redactRedisUrl(url) });
+  const { client, safeUrl } = await connectRedis(url, {
+    ...options,
+    purpose: 'harvesting (redisUrl)',
   });
-  client.on('ready', () => {
-    if (reportedDown) logger.info('harvest redis connection restored');
-    reportedDown = false;
-  });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      client.connect(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${connectTimeoutMs} ms`)),
-          connectTimeoutMs,
-        );
-      }),
-    ]);
-  } catch (err) {
-    client.disconnect();
-    throw new AppError(
-      'STORE_UNAVAILABLE',
-      `harvesting cannot reach Redis at ${safeUrl} (redisUrl): ${messageOf(err)}`,
-      { cause: err, details: { url: safeUrl } },
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-  connected = true;
-  client.options.enableOfflineQueue = false;
   return new RedisHarvestStore(client, `${options.prefix ?? 'ff:'}h:`, options.profileLimit, {
     url: safeUrl,
     logger,
