@@ -22,16 +22,7 @@ import { faasflowBenchmarks } from '../helpers/paths.js';
 import { invocationFigures, readBenchSteps, type InvocationFigures } from './faasflow-analysis.js';
 import type { FaasflowBenchOptions, Mode } from './faasflow-flags.js';
 import { BenchClient, type WorkflowShape } from './overhead-load.js';
-import {
-  commandLine,
-  formatDuration,
-  formatTable,
-  gitCommit,
-  machineInfo,
-  summarize,
-  writeReport,
-  type Summary,
-} from './report.js';
+import { formatDuration, formatTable, publishReport, summarize, type Summary } from './report.js';
 
 export type { FaasflowBenchOptions } from './faasflow-flags.js';
 
@@ -148,19 +139,12 @@ export async function runFaasflowBench(o: FaasflowBenchOptions): Promise<Faasflo
     clusters,
     goalRows: goals,
   };
-  const reportPath = writeReport(
-    {
-      suite: 'faasflow',
-      startedAt: startedAt.toISOString(),
-      command: o.command ?? commandLine(),
-      machine: machineInfo(),
-      git: gitCommit(),
-      figures,
-    },
-    o.reportDir,
-  );
-  print(`\nreport: ${reportPath}`);
-  print(`reproduce: ${o.command ?? commandLine()}`);
+  print('');
+  const reportPath = publishReport('faasflow', startedAt, figures, {
+    ...(o.command === undefined ? {} : { command: o.command }),
+    ...(o.reportDir === undefined ? {} : { reportDir: o.reportDir }),
+    print,
+  });
   return { options: recorded, clusters, goals, reportPath };
 }
 

@@ -33,16 +33,7 @@ import {
   type UsageStep,
   type Utilisation,
 } from './harvest-analysis.js';
-import {
-  commandLine,
-  formatDuration,
-  formatTable,
-  gitCommit,
-  machineInfo,
-  summarize,
-  writeReport,
-  type Summary,
-} from './report.js';
+import { formatDuration, formatTable, publishReport, summarize, type Summary } from './report.js';
 
 export const WORKLOADS = ['parallel-aes', 'video-analytics', 'ml-pipeline'] as const;
 export type Workload = (typeof WORKLOADS)[number];
@@ -261,20 +252,17 @@ async function measure(
 
   for (const line of formatResults(o, runs)) print(line);
   const { print: _p, ...recorded } = o;
-  const command = o.command ?? commandLine();
-  const reportPath = writeReport(
+  print('');
+  const reportPath = publishReport(
+    'harvest',
+    startedAt,
+    { options: recorded, thesis: THESIS, accuracy, calibration, runs },
     {
-      suite: 'harvest',
-      startedAt: startedAt.toISOString(),
-      command,
-      machine: machineInfo(),
-      git: gitCommit(),
-      figures: { options: recorded, thesis: THESIS, accuracy, calibration, runs },
+      ...(o.command === undefined ? {} : { command: o.command }),
+      ...(o.reportDir === undefined ? {} : { reportDir: o.reportDir }),
+      print,
     },
-    o.reportDir,
   );
-  print(`\nreport: ${reportPath}`);
-  print(`reproduce: ${command}`);
   return { accuracy, calibration, runs, reportPath };
 }
 

@@ -45,14 +45,7 @@ import {
   type TimelineSamples,
   type TimelineSummary,
 } from './overhead-timeline.js';
-import {
-  commandLine,
-  gitCommit,
-  machineInfo,
-  summarize,
-  writeReport,
-  type Summary,
-} from './report.js';
+import { gitCommit, machineInfo, publishReport, summarize, type Summary } from './report.js';
 
 export type { OverheadBenchOptions } from './overhead-flags.js';
 
@@ -194,18 +187,13 @@ export async function runOverheadBench(
       goalsMissed,
     };
     printResults(figures, print);
-    const reportPath = writeReport(
-      {
-        suite: 'overhead',
-        startedAt: startedAt.toISOString(),
-        command: options.command ?? commandLine(),
-        machine,
-        git,
-        figures,
-      },
-      options.reportDir,
-    );
-    print(`report: ${reportPath}`);
+    const reportPath = publishReport('overhead', startedAt, figures, {
+      ...(options.command === undefined ? {} : { command: options.command }),
+      ...(options.reportDir === undefined ? {} : { reportDir: options.reportDir }),
+      print,
+      machine,
+      git,
+    });
     return { figures, reportPath };
   } finally {
     process.off('SIGINT', stopOnSignal);

@@ -25,7 +25,7 @@ import {
 } from '../../master/partition/index.js';
 import { compileWorkflow, LIMITS, loadWorkflow, type Issue } from '../../master/workflow/index.js';
 import type { WorkflowDag } from '../../shared/dag/types.js';
-import { commandLine, gitCommit, machineInfo, writeReport } from './report.js';
+import { publishReport } from './report.js';
 import { generateDag } from '../helpers/generate-dag.js';
 
 export interface PartitionBenchOptions {
@@ -150,20 +150,16 @@ export async function runPartitionBench(options: PartitionBenchOptions = {}): Pr
   const gcExposed = typeof globalThis.gc === 'function';
   if (!gcExposed) print('(heap figures without --expose-gc include garbage from earlier runs)');
   if (options.reportDir !== null) {
-    const command = options.command ?? commandLine();
-    const path = writeReport(
+    publishReport(
+      'partition',
+      startedAt,
+      { gcExposed, rows },
       {
-        suite: 'partition',
-        startedAt: startedAt.toISOString(),
-        command,
-        machine: machineInfo(),
-        git: gitCommit(),
-        figures: { gcExposed, rows },
+        ...(options.command === undefined ? {} : { command: options.command }),
+        ...(options.reportDir === undefined ? {} : { reportDir: options.reportDir }),
+        print,
       },
-      options.reportDir,
     );
-    print(`report: ${path}`);
-    print(`reproduce: ${command}`);
   }
   return { suite: 'partition', gcExposed, rows };
 }

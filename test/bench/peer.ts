@@ -43,7 +43,7 @@ import {
   type PayloadName,
   type ShapeName,
 } from './peer-shapes.js';
-import { commandLine, gitCommit, machineInfo, summarize, writeReport } from './report.js';
+import { gitCommit, machineInfo, publishReport, summarize } from './report.js';
 
 export type { PeerBenchOptions } from './peer-flags.js';
 
@@ -304,20 +304,13 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
     print('');
     for (const n of notes) print(`note: ${n}`);
     print(goalsMissed.length === 0 ? 'all goals met' : `goals missed: ${goalsMissed.join('; ')}`);
-    const command = options.command ?? commandLine();
-    print(`reproduce: ${command}`);
-    const reportPath = writeReport(
-      {
-        suite: 'peer',
-        startedAt: startedAt.toISOString(),
-        command,
-        machine,
-        git,
-        figures,
-      },
-      options.reportDir,
-    );
-    print(`report: ${reportPath}`);
+    const reportPath = publishReport('peer', startedAt, figures, {
+      ...(options.command === undefined ? {} : { command: options.command }),
+      ...(options.reportDir === undefined ? {} : { reportDir: options.reportDir }),
+      print,
+      machine,
+      git,
+    });
     return { figures, reportPath };
   } finally {
     process.off('SIGINT', stopOnSignal);

@@ -166,3 +166,41 @@ export function writeReport<T>(report: ReportEnvelope<T>, dir: string = '.bench'
   writeFileSync(path, JSON.stringify(report, null, 2) + '\n');
   return path;
 }
+
+export interface PublishOptions {
+  /** The command that reproduces the run. Default: this process's command line. */
+  command?: string;
+  /** Where the report goes. Default `.bench`. */
+  reportDir?: string;
+  print: (line: string) => void;
+  /** Taken when the run started (load average then); default: now. */
+  machine?: MachineInfo;
+  git?: CommitInfo;
+}
+
+/**
+ * What every suite does at the end: writes its report and prints where it went and the command
+ * that reproduces the run. Returns the report's path.
+ */
+export function publishReport<T>(
+  suite: string,
+  startedAt: Date,
+  figures: T,
+  o: PublishOptions,
+): string {
+  const command = o.command ?? commandLine();
+  const path = writeReport(
+    {
+      suite,
+      startedAt: startedAt.toISOString(),
+      command,
+      machine: o.machine ?? machineInfo(),
+      git: o.git ?? gitCommit(),
+      figures,
+    },
+    o.reportDir,
+  );
+  o.print(`report: ${path}`);
+  o.print(`reproduce: ${command}`);
+  return path;
+}

@@ -25,16 +25,7 @@ import type {
   RunRequest,
   Sandbox,
 } from '../../worker/sandbox/types.js';
-import {
-  commandLine,
-  formatDuration,
-  formatTable,
-  gitCommit,
-  machineInfo,
-  summarize,
-  writeReport,
-  type Summary,
-} from './report.js';
+import { formatDuration, formatTable, publishReport, summarize, type Summary } from './report.js';
 
 export interface SandboxBenchOptions {
   /** Which sandboxes to measure. Default both. */
@@ -90,7 +81,7 @@ interface Variant {
 
 export async function runSandboxBench(o: SandboxBenchOptions = {}): Promise<SandboxBenchReport> {
   const print = o.print ?? ((line: string) => console.log(line));
-  const startedAt = new Date().toISOString();
+  const startedAt = new Date();
   const kinds = o.sandboxes ?? ['process', 'docker'];
   const variants: Variant[] = [];
   if (kinds.includes('process')) {
@@ -145,18 +136,10 @@ export async function runSandboxBench(o: SandboxBenchOptions = {}): Promise<Sand
   printTable(rows, print);
   let reportPath: string | null = null;
   if (o.reportDir !== null) {
-    reportPath = writeReport(
-      {
-        suite: 'sandbox',
-        startedAt,
-        command: commandLine(),
-        machine: machineInfo(),
-        git: gitCommit(),
-        figures: rows,
-      },
-      o.reportDir,
-    );
-    print(`report: ${reportPath}`);
+    reportPath = publishReport('sandbox', startedAt, rows, {
+      ...(o.reportDir === undefined ? {} : { reportDir: o.reportDir }),
+      print,
+    });
   }
   return { rows, reportPath };
 }
