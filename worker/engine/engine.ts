@@ -236,7 +236,7 @@ export class Engine {
     const putStart = performance.now();
     const { ref, tier } = await this.store(inv, node, outcome);
     const step: StepRecord = {
-      ...stepOf(id, node.node, env, ns.readyAt, outcome, input.sizeBytes),
+      ...stepOf(id, node.node, env, ns.readyAt, outcome),
       tier,
       getMs,
       putMs: performance.now() - putStart,

@@ -53,7 +53,7 @@ export interface ExecEnv {
 
 export interface NodeOutcome {
   output: Val;
-  /** Bytes the node ran on: its input after its own `input:` expression. */
+  /** Bytes the node ran on: its input after its own `input:` expression (set by executeNode). */
   inputBytes?: number;
   /** Switch: the case taken, -1 for the implicit default. */
   branch?: number;
@@ -358,7 +358,7 @@ export async function runLocalDag(
         try {
           const out = await executeNode(node, value, env, label);
           cold ||= out.cold;
-          env.onStep(stepOf(label, node, env, readyAt, out, value.sizeBytes));
+          env.onStep(stepOf(label, node, env, readyAt, out));
           return {
             arrival: { skip: false, value: out.output.decodedValue },
             ...(out.branch === undefined ? {} : { branch: out.branch }),
@@ -417,7 +417,6 @@ export function stepOf(
   env: ExecEnv,
   readyAt: number,
   out: NodeOutcome,
-  inputBytes: number,
 ): StepRecord {
   const step: StepRecord = {
     ...baseStep(label, node.kind, env.workerId, readyAt, env.now()),
@@ -425,7 +424,7 @@ export function stepOf(
     startedAt: out.startedAt,
     queueMs: out.queueMs,
     cold: out.cold,
-    inputBytes: out.inputBytes ?? inputBytes,
+    inputBytes: out.inputBytes ?? 0,
     outputBytes: out.output.sizeBytes,
   };
   if (out.items !== undefined) step.items = out.items;

@@ -18,7 +18,12 @@ export interface DataPlane {
 
 export interface Transport {
   /** Delivers triggers to the worker (or master relay) at `url`; retries until `deadline` (epoch ms). */
-  sendTriggers(url: string, triggers: Trigger[], deadline: number, signal?: AbortSignal): Promise<void>;
+  sendTriggers(
+    url: string,
+    triggers: Trigger[],
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Queues a report for the master at `masterUrl`; batched and retried by the transport. */
   report(masterUrl: string, report: Report): void;
 }
