@@ -100,8 +100,8 @@ export function decideStage(
   stage.members.forEach((m, i) => {
     const user = { cpu: m.user.cpu, memoryMb: m.user.memoryMb };
     reasons.push(null);
-    const d = m.demand;
-    if (d === undefined) {
+    /** No usable prediction: the user's allocation, and why. */
+    const keepUser = (code: HarvestReasonCode, message: string): void => {
       out.push({
         node: m.node,
         fn: m.fn,
@@ -110,32 +110,19 @@ export function decideStage(
         predicted: null,
         applied: { ...user },
       });
-      note(i, 'no-prediction', `no prediction for ${m.node}; running with the user's allocation`);
+      note(i, code, message);
+    };
+    const d = m.demand;
+    if (d === undefined) {
+      keepUser('no-prediction', `no prediction for ${m.node}; running with the user's allocation`);
       return;
     }
     if (d.kind === 'no-model') {
-      out.push({
-        node: m.node,
-        fn: m.fn,
-        stage: stage.id,
-        user,
-        predicted: null,
-        applied: { ...user },
-      });
-      note(i, 'no-model', d.message);
+      keepUser('no-model', d.message);
       return;
     }
     if (![d.cpuCores, d.memoryMb].every((v) => Number.isFinite(v) && v >= 0)) {
-      out.push({
-        node: m.node,
-        fn: m.fn,
-        stage: stage.id,
-        user,
-        predicted: null,
-        applied: { ...user },
-      });
-      note(
-        i,
+      keepUser(
         'invalid-prediction',
         `prediction for ${m.node} (cpu ${d.cpuCores}, memory ${d.memoryMb} MB) is not finite and ≥ 0`,
       );
