@@ -37,6 +37,7 @@ import {
 } from './model-set.js';
 import { checkProfileRecord, type ProfileRecord } from './profile.js';
 import type { StagePlan } from './stages.js';
+import { mulberry32 } from '../../shared/random.js';
 
 export {
   accuracyStats,
@@ -296,18 +297,6 @@ function heldOut(records: readonly ProfileRecord[], fraction: number, seed: numb
   }
   const n = Math.min(keys.length - 1, Math.max(1, Math.round(keys.length * fraction)));
   return new Set(keys.slice(0, n));
-}
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function evaluate(

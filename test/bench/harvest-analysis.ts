@@ -10,18 +10,7 @@
  * - Utilisation (the thesis's R_utilized / R_total): CPU = Σ CPU time / Σ (allocated cores × run
  *   time); memory = Σ (peak MB × run time) / Σ (allocated MB × run time), over task steps.
  */
-
-/** mulberry32: small, fast, good enough for schedules; deterministic in `seed`. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../shared/random.js';
 
 export interface Arrival {
   /** Offset from the start of the run, ms. */
@@ -41,7 +30,7 @@ export function poissonArrivals(
   maxLevel: number,
 ): Arrival[] {
   if (!(rate > 0)) throw new Error(`rate must be > 0, got ${rate}`);
-  const next = prng(seed);
+  const next = mulberry32(seed);
   const out: Arrival[] = [];
   let at = 0;
   for (let i = 0; i < count; i++) {

@@ -21,6 +21,7 @@ import type {
   WorkflowDag,
 } from '../../shared/dag/types.js';
 import type { NodeId } from '../../shared/ids.js';
+import { mulberry32 } from '../../shared/random.js';
 
 export interface GenerateOptions {
   /** Number of nodes (≥ 1). */
@@ -235,16 +236,4 @@ function shuffle<T>(items: T[], rand: () => number): T[] {
     [items[i], items[j]] = [items[j]!, items[i]!];
   }
   return items;
-}
-
-/** A small, fast, seedable PRNG (public domain); returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
