@@ -469,7 +469,7 @@ function describeAccuracy(trained: Record<string, unknown>): string {
   const m = (x: Metric, unit: string): string =>
     `error ${x.meanAbsError.toFixed(2)} ${unit} (${(x.meanPctError ?? 0).toFixed(1)}%), accurate ${pct(x.accuracy)}`;
   return (
-    `v${String(trained['version'])}, ${e.testRecords ?? 0} held-out runs: CPU ${m(p.cpu, 'cores')}; ` +
+    `v${String(trained['version'])} in ${formatDuration(Number(trained['trainMs']))}, ${e.testRecords ?? 0} held-out runs: CPU ${m(p.cpu, 'cores')}; ` +
     `memory ${m(p.memory, 'MB')}` +
     (p.inputBytes ? `; ML1 input size ${(p.inputBytes.meanPctError ?? 0).toFixed(1)}% off` : '')
   );

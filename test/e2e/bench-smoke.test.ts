@@ -104,7 +104,7 @@ describe('bench suites, smoke', () => {
     async () => {
       const r = await bench(['harvest', '--smoke'], 300_000);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/trained: v\d+, \d+ held-out runs/);
+      expect(r.stdout).toMatch(/trained: v\d+ in [^,]+, \d+ held-out runs/);
       expect(r.stdout).toMatch(/^parallel-aes +medium .* off /m);
       expect(r.stdout).toMatch(/^parallel-aes +medium .* rebalance /m);
       expect(r.stdout).toMatch(/placement \(parallel-aes/);
