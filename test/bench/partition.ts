@@ -12,11 +12,11 @@
  *
  * Runs from source (vitest, tsx) and compiled (`node dist/test/bench/partition.js`): the benchmark
  * files are found by walking up from this file to the folder holding `package.json` and then
- * `../shared/benchmarks/faasflow`, unless `benchmarksDir` or FAASFLOW_BENCHMARKS says otherwise.
+ * `bench/data/faasflow`, unless `benchmarksDir` or FAASFLOW_BENCHMARKS says otherwise.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import {
   partition,
@@ -27,6 +27,7 @@ import { compileWorkflow, LIMITS, loadWorkflow, type Issue } from '../../master/
 import type { WorkflowDag } from '../../shared/dag/types.js';
 import { publishReport } from './report.js';
 import { generateDag } from '../helpers/generate-dag.js';
+import { faasflowBenchmarks } from '../helpers/paths.js';
 
 export interface PartitionBenchOptions {
   /** FaaSFlow's benchmark folder. Default: FAASFLOW_BENCHMARKS, else found from the repo root. */
@@ -88,7 +89,7 @@ const MB = 1024 * 1024;
 export async function runPartitionBench(options: PartitionBenchOptions = {}): Promise<BenchReport> {
   const print = options.print ?? ((line: string) => console.log(line));
   const startedAt = new Date();
-  const dir = options.benchmarksDir ?? process.env['FAASFLOW_BENCHMARKS'] ?? findBenchmarks();
+  const dir = options.benchmarksDir ?? faasflowBenchmarks();
   const partitionOptions = options.partitionOptions ?? { workers: 3 };
   const cases: { name: string; text: () => string; load: (text: string) => WorkflowDag }[] = [
     ...(options.genomeSizes ?? [10, 25, 50, 100, 200]).map((size) => ({
@@ -268,23 +269,6 @@ function formatRow(r: PartitionBenchRow): string {
   return cells
     .map((c, i) => (i === 0 ? c.padEnd(COLUMNS[i]![1]) : c.padStart(COLUMNS[i]![1])))
     .join('');
-}
-
-/** Walks up from this file to each folder with a package.json until the benchmarks are beside it. */
-function findBenchmarks(): string {
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) {
-      const candidate = resolve(dir, '..', 'shared', 'benchmarks', 'faasflow');
-      if (existsSync(candidate)) return candidate;
-    }
-    if (dirname(dir) === dir) {
-      throw new Error(
-        `FaaSFlow benchmarks not found: no ../shared/benchmarks/faasflow beside a package.json above ${start}; ` +
-          'set FAASFLOW_BENCHMARKS or pass benchmarksDir',
-      );
-    }
-  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -14,12 +14,12 @@ export function repoRoot(from: string = dirname(fileURLToPath(import.meta.url)))
   return dir;
 }
 
-/** FaaSFlow's benchmark workflows: FAASFLOW_BENCHMARKS, else ../shared/benchmarks/faasflow. */
+/**
+ * FaaSFlow's benchmark workflows: FAASFLOW_BENCHMARKS, else the copy the repository carries in
+ * bench/data/faasflow (Apache-2.0; origin and licence beside the files).
+ */
 export function faasflowBenchmarks(): string {
-  return (
-    process.env['FAASFLOW_BENCHMARKS'] ??
-    resolve(repoRoot(), '..', 'shared', 'benchmarks', 'faasflow')
-  );
+  return process.env['FAASFLOW_BENCHMARKS'] ?? resolve(repoRoot(), 'bench', 'data', 'faasflow');
 }
 
 export const PAPER_BENCHMARKS = [

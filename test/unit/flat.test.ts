@@ -13,8 +13,9 @@ import {
   type FlatImportOptions,
   type FlatImportResult,
 } from '../../master/workflow/flat.js';
+import { faasflowBenchmarks } from '../helpers/paths.js';
 
-const BENCHMARKS = '/work/shared/benchmarks/faasflow';
+const BENCHMARKS = faasflowBenchmarks();
 
 function load(file: string): Record<string, unknown> {
   return YAML.parse(readFileSync(join(BENCHMARKS, file), 'utf8')) as Record<string, unknown>;

@@ -1,6 +1,6 @@
 /**
  * Our partitioner against the FaaSFlow baseline on FaaSFlow's eight paper benchmarks, imported
- * from their flat files (read from ../shared/benchmarks/faasflow, or FAASFLOW_BENCHMARKS): 3
+ * from their flat files (read from bench/data/faasflow, or FAASFLOW_BENCHMARKS): 3
  * workers and default capacity, quota and bandwidth. Prints total, our local and FaaSFlow's
  * local edge MB per benchmark.
  */
