@@ -42,11 +42,31 @@ export const Placement = Type.Object({
   groups: Type.Array(Id),
   /** Base URL per worker id. */
   workers: Type.Record(Type.String(), Type.String()),
+  /**
+   * Raised by the master each time it re-places groups of a running invocation (a worker died
+   * or drained); a worker that sees a higher epoch than it holds adopts the newer placement.
+   * Absent: 0.
+   */
+  epoch: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Placement = Static<typeof Placement>;
 
 export const DispatchMode = Type.Union([Type.Literal('worker'), Type.Literal('master')]);
 export type DispatchMode = Static<typeof DispatchMode>;
+
+/**
+ * How much of an invocation is journaled (docs/durability.md). `none`: nothing, a lost worker
+ * fails its invocations; `checkpoint`: every output that leaves a worker (and every sink and
+ * failure) is committed to the journal before it leaves, so a lost worker's groups are re-run
+ * elsewhere from the last commits; `strict`: every node's output is stored durably and
+ * committed, so nothing that finished is ever run again.
+ */
+export const Durability = Type.Union([
+  Type.Literal('none'),
+  Type.Literal('checkpoint'),
+  Type.Literal('strict'),
+]);
+export type Durability = Static<typeof Durability>;
 
 /** What every worker taking part in an invocation must know; travels with each trigger. */
 export const Allocation = Type.Object({
@@ -83,6 +103,8 @@ export const InvocationContext = Type.Object({
   mode: DispatchMode,
   /** Resource harvesting: the master's allocation decision per task node (absent when off). */
   harvest: Type.Optional(Type.Record(Type.String(), NodeAllocation)),
+  /** The invocation's durability mode (absent: `none`). */
+  durability: Type.Optional(Durability),
 });
 export type InvocationContext = Static<typeof InvocationContext>;
 
@@ -211,6 +233,8 @@ export const Registration = Type.Object({
   capacity: Capacity,
   runtime: Type.Union([Type.Literal('process'), Type.Literal('docker')]),
   version: Type.String(),
+  /** The worker can write the invocation journal (it has Redis); absent: false. */
+  journal: Type.Optional(Type.Boolean()),
 });
 export type Registration = Static<typeof Registration>;
 

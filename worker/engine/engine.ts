@@ -12,11 +12,19 @@
  *   minute after the invocation's deadline.
  * - Harvesting: tasks run with the master's decisions (`ctx.harvest`); the stage tracker moves
  *   CPU between running siblings of a parallel stage on this worker (live rebalancing).
+ * - Durability (`ctx.durability`, docs/durability.md): before a node's outcome leaves this worker
+ *   (a child elsewhere, a sink) it is committed to the journal; the commit that won is what
+ *   travels, and a newer placement the master made while re-placing a dead worker's groups comes
+ *   back with the commit. An undeliverable trigger then fails nothing: the master's recovery
+ *   sends it again from the journal.
  */
 import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { assemble, type Arrival } from '../../shared/dag/template.js';
 import { AppError } from '../../shared/errors.js';
+import { crashPoint } from '../../shared/crash.js';
+import type { Journal, NodeCommit } from '../../shared/journal.js';
+import { journalTtlMs } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
 import { MAX_PIGGYBACK_STEPS } from '../../shared/schema/wire.js';
 import type {
@@ -31,6 +39,7 @@ import type {
 import type { Sandbox } from '../sandbox/types.js';
 import { StageTracker } from '../harvest/stage-tracker.js';
 import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deployments.js';
+import { commitNode, mustCommit } from './commit.js';
 import { baseStep, executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
 import { Expressions } from './expressions.js';
 import { preciseNow } from '../../shared/time.js';
@@ -72,6 +81,14 @@ export interface EngineOptions {
   rebalance?: boolean;
   /** Largest CPU quota live rebalancing gives one sandbox, cores. Default: the machine's. */
   maxCpu?: number;
+  /** The invocation journal (with Redis); without it every invocation runs as `none`. */
+  journal?: Journal;
+}
+
+/** A node's outcome as it travels on: the output (null: skipped) and the case a switch took. */
+interface Travelling {
+  ref: StoredRef | null;
+  branch?: number;
 }
 
 const START = '$start';
@@ -188,6 +205,7 @@ export class Engine {
       this.adoptSteps(t, undefined);
       return;
     }
+    this.adoptPlacement(inv, t.placement);
     let ns = inv.nodes.get(t.node);
     if (!ns) {
       ns = { arrivals: new Map(), status: 'waiting', readyAt: 0 };
@@ -221,9 +239,10 @@ export class Engine {
     if (node.parents > 0 && arrivals.every((a) => a === 'skip')) {
       ns.status = 'done';
       this.report(inv, { ...this.emptyStep(node, ns), status: 'skipped' });
-      if (node.isSink)
-        this.sendToMaster(inv, { kind: 'sink', invocationId: inv.id, node: id, skipped: true });
-      this.dispatch(inv, node, null, undefined);
+      const out = await this.commitIfNeeded(inv, node, { ref: null });
+      if (inv.failed || inv.abort.signal.aborted) return;
+      this.reportSink(inv, node, out);
+      this.dispatch(inv, node, out.ref, out.branch);
       return;
     }
     const getStart = performance.now();
@@ -235,6 +254,11 @@ export class Engine {
     ns.status = 'done';
     const putStart = performance.now();
     const { ref, tier } = await this.store(inv, node, outcome);
+    const out = await this.commitIfNeeded(inv, node, {
+      ref,
+      ...(outcome.branch === undefined ? {} : { branch: outcome.branch }),
+    });
+    if (inv.failed || inv.abort.signal.aborted) return;
     const step: StepRecord = {
       ...stepOf(id, node.node, env, ns.readyAt, outcome),
       tier,
@@ -242,16 +266,57 @@ export class Engine {
       putMs: performance.now() - putStart,
     };
     this.report(inv, step);
-    if (node.isSink) {
-      this.sendToMaster(inv, {
-        kind: 'sink',
-        invocationId: inv.id,
-        node: id,
-        skipped: false,
-        output: ref,
-      });
-    }
-    this.dispatch(inv, node, ref, outcome.branch);
+    this.reportSink(inv, node, out);
+    this.dispatch(inv, node, out.ref, out.branch);
+  }
+
+  private reportSink(inv: InvocationState, node: IndexedNode, out: Travelling): void {
+    if (!node.isSink) return;
+    this.sendToMaster(inv, {
+      kind: 'sink',
+      invocationId: inv.id,
+      node: node.node.id,
+      skipped: out.ref === null,
+      ...(out.ref === null ? {} : { output: out.ref }),
+    });
+  }
+
+  /** Journals the outcome when it crosses a boundary; what travels on is the commit that won. */
+  private async commitIfNeeded(
+    inv: InvocationState,
+    node: IndexedNode,
+    out: Travelling,
+  ): Promise<Travelling> {
+    const journal = this.o.journal;
+    if (
+      !journal ||
+      !mustCommit(
+        inv.ctx.durability,
+        node,
+        (n) => this.ownerOf(inv, n),
+        this.o.workerId,
+        inv.ctx.mode === 'master',
+      )
+    )
+      return out;
+    const commit: NodeCommit = {
+      node: node.node.id,
+      worker: this.o.workerId,
+      ...(out.ref === null ? { skip: true as const } : { ref: out.ref }),
+      ...(out.branch === undefined ? {} : { branch: out.branch }),
+    };
+    crashPoint('worker:before-commit');
+    const r = await commitNode(journal, inv.id, commit, inv.ctx.deadline, inv.abort.signal, this.now);
+    crashPoint('worker:after-commit');
+    if (r.placement) this.adoptPlacement(inv, r.placement);
+    const w = r.winner;
+    if (w.skip === true || w.ref === undefined) return { ref: null };
+    return { ref: w.ref, ...(w.branch === undefined ? {} : { branch: w.branch }) };
+  }
+
+  /** A placement with a higher epoch than ours: the master re-placed groups; route by it. */
+  private adoptPlacement(inv: InvocationState, p: Placement): void {
+    if ((p.epoch ?? 0) > (inv.placement.epoch ?? 0)) inv.placement = p;
   }
 
   private async assembleInput(
@@ -315,7 +380,8 @@ export class Engine {
     outcome: NodeOutcome,
   ): Promise<{ ref: StoredRef; tier: StepRecord['tier'] }> {
     let local = 0;
-    let remote = node.isSink ? 1 : 0;
+    // strict: every output is stored where another worker can read it after this one is gone.
+    let remote = node.isSink || inv.ctx.durability === 'strict' ? 1 : 0;
     for (const e of node.children) {
       if (e.branch !== undefined && e.branch !== outcome.branch) continue;
       if (inv.ctx.mode === 'worker' && this.ownerOf(inv, e.to) === this.o.workerId) local++;
@@ -390,6 +456,7 @@ export class Engine {
       inv.steps = [];
       this.clearStepTimer(inv);
     }
+    const durable = this.o.journal !== undefined && (inv.ctx.durability ?? 'none') !== 'none';
     for (const [url, triggers] of remote) {
       this.o.transport
         .sendTriggers(url, triggers, inv.ctx.deadline, inv.abort.signal)
@@ -397,9 +464,19 @@ export class Engine {
           // The steps that rode along did not arrive: report them ourselves.
           const carried = triggers[0]?.steps;
           if (carried !== undefined) for (const step of carried) this.report(inv, step);
+          // Journaled edges survive their receiver: the master re-places its groups and sends
+          // them again from the journal.
+          if (durable && AppError.from(err).retryable && !inv.abort.signal.aborted) {
+            this.o.logger.warn(
+              { invocationId: inv.id, node: node.node.id, peer: url, err },
+              'trigger undelivered; recovery resends it from the journal',
+            );
+            return;
+          }
           this.fail(inv, node, undefined, err);
         });
     }
+    if (remote.size > 0) crashPoint('worker:after-send');
     for (const t of local) this.record(t);
     if (remote.size > 0 && inv.steps.length > 0) this.flushSteps(inv);
   }
@@ -418,6 +495,17 @@ export class Engine {
       this.report(inv, { ...this.emptyStep(node, ns), status: 'failed', error: e.toWire() });
     }
     this.o.logger.warn({ invocationId: inv.id, node: node.node.id, err: e }, 'node failed');
+    if (this.o.journal && (inv.ctx.durability ?? 'none') !== 'none') {
+      this.o.journal
+        .commitFailure(
+          inv.id,
+          { node: node.node.id, error: e.toWire(), worker: this.o.workerId },
+          journalTtlMs(inv.ctx.deadline, this.now()),
+        )
+        .catch((err: unknown) =>
+          this.o.logger.warn({ invocationId: inv.id, err }, 'failure not journaled'),
+        );
+    }
     this.sendToMaster(inv, {
       kind: 'failed',
       invocationId: inv.id,
