@@ -27,6 +27,8 @@ export interface LocalClusterOptions {
   masterFlags?: string[];
   /** Extra flags per worker index. */
   workerFlags?: (index: number) => string[];
+  /** Extra environment per process (`master`, `worker-<i>`), e.g. FAASFLOW_CRASH_AT. */
+  processEnv?: (name: string) => Record<string, string>;
   readyTimeoutMs?: number;
   /**
    * A command prefix per process (`master`, `worker-<i>`) that runs it elsewhere, e.g.
@@ -65,6 +67,7 @@ export class LocalCluster {
   readonly processes: ClusterProcess[] = [];
   masterUrl = '';
   private stopping: Promise<void> | null = null;
+  private readonly specs = new Map<string, { script: string; flags: string[]; logLevel: string }>();
 
   constructor(private readonly o: LocalClusterOptions) {}
 
@@ -82,6 +85,9 @@ export class LocalCluster {
     ];
     const master = this.spawn('master', join(dist, 'master', 'main.js'), masterFlags, logLevel);
     this.masterUrl = await this.waitForListening(master, 'master listening');
+    // A restarted master comes back on the same port, where its workers look for it.
+    const bound = new URL(this.masterUrl).port;
+    this.specs.get('master')!.flags = masterFlags.map((f) => (f.startsWith('--port=') ? `--port=${bound}` : f));
     for (let i = 1; i <= this.o.workers; i++) {
       const flags = [`--worker-id=w${i}`, `--master-url=${this.masterUrl}`, `--runtime=${this.o.runtime ?? 'process'}`, ...(this.o.workerFlags?.(i) ?? [])];
       if (this.o.redisUrl) flags.push(`--redis-url=${this.o.redisUrl}`);
@@ -91,16 +97,37 @@ export class LocalCluster {
     return this;
   }
 
-  private spawn(name: string, script: string, flags: string[], logLevel: string): ClusterProcess {
+  private spawn(name: string, script: string, flags: string[], logLevel: string, env: Record<string, string> = this.o.processEnv?.(name) ?? {}): ClusterProcess {
+    this.specs.set(name, { script, flags, logLevel });
     const logFile = join(this.o.logDir, `${name}.log`);
     const out = createWriteStream(logFile, { flags: 'a' });
     const [command, ...prefix] = [...(this.o.launcher?.(name) ?? []), process.execPath];
-    const child = spawn(command, [...prefix, script, ...flags], { env: childEnv(this.o.env, logLevel), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, [...prefix, script, ...flags], { env: { ...childEnv(this.o.env, logLevel), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     const p = { name, child, logFile };
-    this.processes.push(p);
+    const at = this.processes.findIndex((x) => x.name === name);
+    if (at === -1) this.processes.push(p);
+    else this.processes[at] = p;
     return p;
+  }
+
+  /**
+   * Starts a process of the cluster again, with the flags it had (the master on the port it
+   * had) and `env` instead of its extra environment; resolves once it listens.
+   */
+  async restart(name: string, env: Record<string, string> = {}): Promise<void> {
+    const spec = this.specs.get(name);
+    if (!spec) throw new Error(`no process ${name} in this cluster`);
+    await this.kill(name, 'SIGKILL', 0);
+    const p = this.spawn(name, spec.script, spec.flags, spec.logLevel, env);
+    await this.waitForListening(p, name === 'master' ? 'master listening' : 'worker listening');
+  }
+
+  /** Whether the process has exited (by itself, a crash point, or a kill). */
+  exited(name: string): boolean {
+    const p = this.processes.find((x) => x.name === name);
+    return p === undefined || p.child.exitCode !== null || p.child.signalCode !== null;
   }
 
   /** Reads the process's log lines until one with `msg` and a `url`. */
@@ -156,8 +183,16 @@ export class LocalCluster {
     if (p) await stopChild(p.child, signal, graceMs);
   }
 
-  stop(graceMs = 5_000): Promise<void> {
-    this.stopping ??= Promise.all([...this.processes].reverse().map((p) => stopChild(p.child, 'SIGTERM', graceMs))).then(() => undefined);
+  /**
+   * Workers first (each drains, leaves the cluster and removes its sandboxes), then the master;
+   * SIGKILL only for a process still running after `graceMs`.
+   */
+  stop(graceMs = 30_000): Promise<void> {
+    this.stopping ??= (async () => {
+      const [master, ...workers] = this.processes;
+      await Promise.all(workers.map((p) => stopChild(p.child, 'SIGTERM', graceMs)));
+      if (master) await stopChild(master.child, 'SIGTERM', graceMs);
+    })();
     return this.stopping;
   }
 }

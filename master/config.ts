@@ -45,12 +45,26 @@ export const MasterConfigSchema = Type.Object({
    */
   cpuOvercommit: Type.Number({ minimum: 1, maximum: 64, default: 4 }),
   /**
-   * Redis the master keeps harvesting's profiles and models in (README, Resource harvesting). Required
-   * when `harvest` is on; the master uses Redis for nothing else.
+   * Redis of the cluster: the invocation journal the master recovers invocations from
+   * (docs/durability.md), and harvesting's profiles and models (required when `harvest` is on).
+   * The workers must use the same Redis and `redisPrefix`.
    */
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  /** Prefix of the master's Redis keys; harvesting's live under `<prefix>h:`. */
+  /** Prefix of the master's Redis keys; harvesting's live under `<prefix>h:`, journals under `<prefix>j:`. */
   redisPrefix: Type.String({ default: 'ff:' }),
+  /**
+   * The cluster's default durability (a workflow's `durability:` overrides it): `auto` is
+   * `checkpoint` when the master and the workers have Redis (the journal), else `none`.
+   */
+  durability: Type.Union(
+    [
+      Type.Literal('auto'),
+      Type.Literal('none'),
+      Type.Literal('checkpoint'),
+      Type.Literal('strict'),
+    ],
+    { default: 'auto' },
+  ),
   /**
    * Resource harvesting: `on` records a profile of every function run, trains the models in the
    * background and decides each task node's allocation at invocation start; `off` does none of

@@ -2,6 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../shared/errors.js';
 import { HttpClient } from '../shared/http-client.js';
+import type { Journal } from '../shared/journal.js';
+import { RedisJournal } from '../shared/journal-redis.js';
 import type { Logger } from '../shared/logger.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
 import { buildMasterApp } from './app.js';
@@ -26,6 +28,7 @@ export class MasterServer {
     private readonly sweep: NodeJS.Timeout,
     private readonly logger: Logger,
     private readonly harvest: Harvester | undefined,
+    private readonly journal: Journal | undefined,
   ) {}
 
   static async start(config: MasterConfig, logger: Logger): Promise<MasterServer> {
@@ -36,6 +39,14 @@ export class MasterServer {
     const deployments = new DeploymentTracker(http, logger);
     let url = config.advertiseUrl ?? '';
     const harvest = await startHarvest(config, logger);
+    const journal =
+      config.redisUrl === undefined
+        ? undefined
+        : await RedisJournal.connect(config.redisUrl, {
+            prefix: config.redisPrefix,
+            logger,
+            purpose: 'journal (master)',
+          });
     const invocations = new InvocationManager({
       catalog,
       registry,
@@ -48,8 +59,12 @@ export class MasterServer {
       placement: config.placement,
       inlineMaxBytes: config.inlineMaxBytes,
       retain: config.retainInvocations,
+      durability: config.durability,
+      workerTimeoutMs: config.workerTimeoutMs,
+      ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
     });
+    const restored = await invocations.restore();
     const app = buildMasterApp(
       { config, catalog, registry, deployments, invocations, ...(harvest ? { harvest } : {}) },
       logger,
@@ -58,6 +73,7 @@ export class MasterServer {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
       await harvest?.close();
+      await journal?.close();
       throw err;
     }
     const address = app.server.address();
@@ -69,10 +85,17 @@ export class MasterServer {
     );
     sweep.unref();
     logger.info(
-      { url, mode: config.mode, placement: config.placement, harvest: config.harvest },
+      {
+        url,
+        mode: config.mode,
+        placement: config.placement,
+        harvest: config.harvest,
+        journal: journal ? 'redis' : 'none',
+        restored,
+      },
       'master listening',
     );
-    return new MasterServer(url, app, invocations, http, sender, sweep, logger, harvest);
+    return new MasterServer(url, app, invocations, http, sender, sweep, logger, harvest, journal);
   }
 
   close(): Promise<void> {
@@ -81,6 +104,7 @@ export class MasterServer {
       this.invocations.close();
       await this.app.close();
       await this.harvest?.close();
+      await this.journal?.close();
       this.sender.close();
       await this.http.close();
       this.logger.info('master stopped');

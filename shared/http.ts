@@ -3,6 +3,7 @@
  * failure into `{code, message, details?}` with the right status, a not-found handler, auth by
  * cluster token, and the content-type parsers (binary bodies as Buffers).
  */
+import { crashPoint } from './crash.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
@@ -106,6 +107,7 @@ export function triggerRoute(app: FastifyInstance, accept: (triggers: Trigger[])
       const body = req.body as Trigger | TriggerBatch;
       const triggers = 'triggers' in body ? body.triggers : [body];
       accept(triggers);
+      crashPoint('worker:after-receive');
       return reply.status(202).send({ accepted: triggers.length });
     },
   );

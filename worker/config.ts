@@ -30,6 +30,11 @@ export const WorkerConfigSchema = Type.Object({
   /** Largest request body accepted (trigger batches, deployments with handler files). */
   bodyLimitBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
   heartbeatMs: Type.Integer({ minimum: 50, default: 1000 }),
+  /**
+   * On SIGTERM, how long running work may take to finish before it is handed back to the master
+   * for re-placement, ms (docs/durability.md, graceful drain).
+   */
+  drainTimeoutMs: Type.Integer({ minimum: 0, default: 10_000 }),
   /** Where deployed handler files are written. Default: a temp folder per worker. */
   dataDir: Type.Optional(Type.String()),
   /**

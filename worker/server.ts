@@ -15,6 +15,8 @@ import type { WorkerConfig } from './config.js';
 import { DeploymentManager, linkFunctionModules, ownModules } from './deployer.js';
 import { Engine } from './engine/engine.js';
 import { HttpClient } from '../shared/http-client.js';
+import type { Journal } from '../shared/journal.js';
+import { RedisJournal } from '../shared/journal-redis.js';
 import { MasterClient } from './remote/master-client.js';
 import { HttpTransport } from './remote/transport.js';
 import { openSandbox } from './sandbox/docker-select.js';
@@ -24,6 +26,7 @@ export const WORKER_VERSION = '0.1.0';
 
 export class WorkerServer {
   private closing: Promise<void> | null = null;
+  private registered = false;
 
   private constructor(
     readonly id: WorkerId,
@@ -37,6 +40,8 @@ export class WorkerServer {
     private readonly master: MasterClient,
     private readonly dataDir: { path: string; owned: boolean },
     private readonly logger: Logger,
+    private readonly journal: Journal | undefined,
+    private readonly drainTimeoutMs: number,
   ) {}
 
   static async start(config: WorkerConfig, rootLogger: Logger): Promise<WorkerServer> {
@@ -69,6 +74,9 @@ export class WorkerServer {
     // (port 0), so the store is created after listen; the engine and routes reach it through
     // `late`, which nothing calls before it is set (no trigger can arrive before registration).
     const redis = config.redisUrl ? await createRedisTier(config.redisUrl, { prefix: config.redisPrefix }) : null;
+    const journal = config.redisUrl
+      ? await RedisJournal.connect(config.redisUrl, { prefix: config.redisPrefix, logger, purpose: 'journal (worker)' })
+      : undefined;
     let url = config.advertiseUrl ?? '';
     const late: { store?: FaaStore } = {};
     const store = (): FaaStore => {
@@ -89,6 +97,7 @@ export class WorkerServer {
       logger,
       rebalance: config.rebalance,
       maxCpu: config.cpu,
+      ...(journal ? { journal } : {}),
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
     const app = buildWorkerApp({
@@ -118,13 +127,14 @@ export class WorkerServer {
     const master = new MasterClient(
       http,
       config.masterUrl,
-      { id, url, capacity: { cpu: config.cpu, memoryMb: config.memoryMb }, runtime: sandbox.kind, version: WORKER_VERSION },
+      { id, url, capacity: { cpu: config.cpu, memoryMb: config.memoryMb }, runtime: sandbox.kind, version: WORKER_VERSION, journal: journal !== undefined },
       logger,
     );
-    const server = new WorkerServer(id, url, app, engine, late.store, sandbox, http, transport, master, dataDir, logger);
+    const server = new WorkerServer(id, url, app, engine, late.store, sandbox, http, transport, master, dataDir, logger, journal, config.drainTimeoutMs);
     logger.info({ url, master: config.masterUrl, runtime: sandbox.kind, redis: config.redisUrl ? 'configured' : 'none (peer tier)' }, 'worker listening');
     try {
       await master.register();
+      server.registered = true;
     } catch (err) {
       // Refused by the master (e.g. a wrong cluster token): leave nothing behind.
       await server.close();
@@ -137,14 +147,26 @@ export class WorkerServer {
     return server;
   }
 
+  /**
+   * Graceful stop (SIGTERM): drain — no new invocations come here, running work may finish for
+   * up to `drainTimeoutMs` — then leave the cluster (the master re-places what is left) and
+   * release everything: sandboxes and their containers, the store, the data folder.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (this.registered) {
+        const draining = await this.master.drain();
+        const idle = draining ? await this.engine.idle(this.drainTimeoutMs) : false;
+        this.logger.info({ idle, load: this.engine.load }, idle ? 'drained' : 'drain ended with work running; handing it back');
+        await this.master.deregister();
+      }
       this.master.close();
       await this.app.close();
       this.engine.close();
       this.transport.close();
       await this.sandbox.close();
       await this.store.close();
+      await this.journal?.close();
       await this.http.close();
       if (this.dataDir.owned) await rm(this.dataDir.path, { recursive: true, force: true });
       this.logger.info('worker stopped');

@@ -1,20 +1,29 @@
 /**
- * Runs invocations from the master's side: places the groups, sends the start triggers, collects
- * the workers' reports (steps, sinks, failures), assembles the output, enforces the deadline,
- * fails invocations whose workers die, and tells every worker involved to release the
- * invocation's state and objects when it ends. The master is never on the path between two
- * functions in WorkerSP mode; in MasterSP mode it relays every trigger itself.
+ * Runs invocations from the master's side: accepts them (idempotently, persisted before anything
+ * runs), places the groups, sends the start triggers, collects the workers' reports (steps,
+ * sinks, failures), assembles the output, enforces the deadline, and ends each invocation with
+ * exactly one result, persisted before its callers hear it (docs/durability.md).
+ *
+ * When a worker is lost, a durable invocation (`checkpoint`, `strict`) has the groups it had
+ * re-placed on live workers and resumes from its journal (recovery.ts); a `none` one fails with
+ * WORKER_UNREACHABLE. A restarted master restores its records and reconciles the running ones
+ * with their journals, so results that arrived while it was down are not lost.
+ *
+ * The master is never on the path between two functions in WorkerSP mode; in MasterSP mode it
+ * relays every trigger itself.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeValue, encodeValue } from '../../shared/codec.js';
-import { assemble, type Arrival } from '../../shared/dag/template.js';
+import { encodeValue } from '../../shared/codec.js';
+import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
 import type { HttpClient } from '../../shared/http-client.js';
 import { newInvocationId } from '../../shared/ids.js';
-import { backoffMs, delay } from '../../shared/retry.js';
+import { journalTtlMs, type Journal, type JournalState } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
 import type {
   DispatchMode,
+  Durability,
+  InvocationContext,
   NodeAllocation,
   Placement,
   Report,
@@ -22,14 +31,17 @@ import type {
   Trigger,
 } from '../../shared/schema/wire.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
-import jsonata from 'jsonata';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
-import { assertInput } from '../workflow/input-schema.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
+import { assertInput } from '../workflow/input-schema.js';
 import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
-import { MAX_STEPS, toJsonSafe, type InvocationRecord } from './record.js';
+import { assembleOutput } from './output.js';
+import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.js';
+import { MAX_STEPS, type InvocationRecord } from './record.js';
+import { recoveryTriggers, replaceGroups, type RecoveryTrigger } from './recovery.js';
+import { ReleaseBatcher } from './releases.js';
 
 export interface InvocationManagerOptions {
   catalog: WorkflowCatalog;
@@ -46,6 +58,15 @@ export interface InvocationManagerOptions {
   tenant?: string;
   /** Resource harvesting (absent when it is off: no decision, no profile, no cost). */
   harvest?: HarvestHooks;
+  /** Where records persist; default: this process's memory (nothing survives a restart). */
+  records?: RecordStore;
+  /** The invocation journal (with Redis); without it every invocation runs as `none`. */
+  journal?: Journal;
+  /** The cluster's default durability; `auto`: `checkpoint` with a journal, else `none`. */
+  durability?: Durability | 'auto';
+  /** How long after its start a worker absent from the registry counts as lost. */
+  workerTimeoutMs?: number;
+  now?: () => number;
 }
 
 /** What the manager asks of harvesting: a decision at start, the finished invocation after. */
@@ -61,34 +82,46 @@ export interface HarvestHooks {
 
 /** Longest wait for the last steps of a finished invocation before answering without them. */
 const TIMELINE_GRACE_MS = 1_000;
+/** How long an idempotency key keeps naming its invocation. */
+const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/** Running durable invocations quiet for this long are reconciled with their journal. */
+const RECONCILE_QUIET_MS = 3_000;
+/** Finished invocations between two trims of the store. */
+const TRIM_EVERY = 200;
 
 export interface StartRequest {
   input: unknown;
   timeoutMs: number;
+  /** The same key (per workflow) returns the same invocation, never a second run. */
+  idempotencyKey?: string;
   /** Harvesting: run every task node at the maximum allocation to profile it. */
   profile?: boolean;
   /** Harvesting: the size the models see for this input (default: its encoded size). */
   dataBytes?: number;
 }
 
-/** How long releases for one worker wait to be batched with later ones. */
-const RELEASE_LINGER_MS = 20;
-/** Most invocation ids in one release request. */
-const RELEASE_BATCH = 1_000;
-
 export class InvocationManager {
   private readonly records = new Map<string, InvocationRecord>();
   private readonly inputs = new Map<string, Buffer>();
-  private readonly releases = new Map<string, string[]>();
-  private readonly releasing = new Set<string>();
-  /** Ids whose release failed once and was queued again (a second failure drops them). */
-  private readonly retriedReleases = new Set<string>();
+  private readonly store: RecordStore;
+  private readonly releases: ReleaseBatcher;
+  private readonly now: () => number;
+  private readonly startedAt: number;
   private cursor = 0;
+  private finishedSinceTrim = 0;
+  private reconciling = false;
+  private readonly sweepTimer: NodeJS.Timeout;
   /** Per workflow version, where each group ran last (greedy-jsq keeps groups warm there). */
   private readonly lastPlacement = new Map<string, string[]>();
 
   constructor(private readonly o: InvocationManagerOptions) {
+    this.now = o.now ?? Date.now;
+    this.startedAt = this.now();
+    this.store = o.records ?? new MemoryRecordStore();
+    this.releases = new ReleaseBatcher(o.http, o.logger, o.journal);
     o.registry.onDeath((w) => this.onWorkerDeath(w));
+    this.sweepTimer = setInterval(() => this.sweep(), 1_000);
+    this.sweepTimer.unref();
   }
 
   get(id: string): InvocationRecord {
@@ -114,7 +147,12 @@ export class InvocationManager {
     return n;
   }
 
-  start(workflow: string, req: StartRequest): InvocationRecord {
+  /**
+   * Accepts an invocation: once this resolves it is persisted and its sources are being started;
+   * whatever crashes next, it ends with one result. With an idempotency key already used for
+   * this workflow, resolves to that invocation instead.
+   */
+  async start(workflow: string, req: StartRequest): Promise<InvocationRecord> {
     const v = this.o.catalog.latest(workflow);
     if (v.dag.inputSchema) assertInput(v.name, v.dag.inputSchema, req.input);
     if (req.profile && !this.o.harvest)
@@ -122,8 +160,19 @@ export class InvocationManager {
         'CONFLICT',
         'profile: true needs harvesting; start the master with --harvest on --redis-url URL',
       );
-    const workers = this.o.registry.ready().filter((w) => this.o.deployments.holds(w.id, v));
     const id = newInvocationId();
+    if (req.idempotencyKey !== undefined) {
+      const owner = await this.store.claimIdempotencyKey(
+        `${v.name}:${req.idempotencyKey}`,
+        id,
+        IDEMPOTENCY_TTL_MS,
+      );
+      if (owner !== id) return this.existing(owner, req.idempotencyKey);
+    }
+    const durability = this.durabilityOf(v);
+    const workers = this.o.registry
+      .ready()
+      .filter((w) => this.o.deployments.holds(w.id, v) && (durability === 'none' || w.journal));
     const placement = this.placement(v, workers, id);
     const encoded = encodeValue(req.input);
     const harvest = this.o.harvest?.decide(
@@ -131,18 +180,100 @@ export class InvocationManager {
       { dagInputBytes: req.dataBytes ?? encoded.length, profile: req.profile === true },
       workers.filter((w) => placement.groups.includes(w.id)).map((w) => w.capacity),
     );
-    const now = Date.now();
-    let settle!: () => void;
-    const done = new Promise<void>((resolve) => (settle = resolve));
-    const r: InvocationRecord = {
+    const now = this.now();
+    const deadline = now + req.timeoutMs;
+    const input = this.inputRef(id, encoded);
+    const ctx: InvocationContext = {
+      tenant: this.o.tenant ?? 'default',
+      deadline,
+      input: input.ref,
+      master: this.o.masterUrl(),
+      mode: this.o.mode,
+      ...(harvest ? { harvest: harvest.ctx } : {}),
+      ...(durability === 'none' ? {} : { durability }),
+    };
+    const r = this.newRecord({
       id,
       workflow: v.name,
       version: v.version,
-      status: 'running',
       startedAt: now,
-      deadline: now + req.timeoutMs,
+      deadline,
       placement,
-      pendingSinks: new Set(v.dag.sinks),
+      ctx,
+      durability,
+      sinks: v.dag.sinks,
+      ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
+      ...(input.key === undefined ? {} : { inputKey: input.key }),
+      ...(harvest ? { harvest: harvest.decision } : {}),
+    });
+    try {
+      await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));
+    } catch (err) {
+      if (input.key !== undefined) this.inputs.delete(input.key);
+      throw new AppError(
+        'STORE_UNAVAILABLE',
+        `invocation not accepted: its record could not be stored: ${AppError.from(err).message}`,
+        { cause: err },
+      );
+    }
+    this.track(r);
+    crashPoint('master:after-accept');
+    const starts = v.dag.sources.map((node) => ({ node, from: null, ref: input.ref }));
+    this.sendTriggers(r, v, starts);
+    return r;
+  }
+
+  /** The invocation an idempotency key already names (from memory or the store). */
+  private async existing(id: string, key: string): Promise<InvocationRecord> {
+    const known = this.records.get(id);
+    if (known) return known;
+    const doc = await this.store.getInvocation(id);
+    const restored = doc ? this.restoreOne(doc) : null;
+    if (!restored)
+      throw new AppError(
+        'CONFLICT',
+        `idempotency key ${JSON.stringify(key)} names invocation ${id}, which is no longer kept`,
+      );
+    return restored;
+  }
+
+  private durabilityOf(v: WorkflowVersion): Durability {
+    const asked = v.dag.durability ?? this.o.durability ?? 'auto';
+    if (asked === 'auto') {
+      const capable = this.o.registry.ready().some((w) => w.journal);
+      return this.o.journal && capable ? 'checkpoint' : 'none';
+    }
+    if (asked !== 'none' && !this.o.journal)
+      throw new AppError(
+        'CONFLICT',
+        `workflow ${v.name} asks for durability ${asked}, which needs the journal: start the master and the workers with --redis-url redis://HOST:6379 (docs/durability.md)`,
+      );
+    return asked;
+  }
+
+  private newRecord(f: {
+    id: string;
+    workflow: string;
+    version: number;
+    startedAt: number;
+    deadline: number;
+    placement: Placement;
+    ctx: InvocationContext;
+    durability: Durability;
+    sinks: readonly string[];
+    idempotencyKey?: string;
+    inputKey?: string;
+    harvest?: InvocationHarvest;
+  }): InvocationRecord {
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const { sinks, ...rest } = f;
+    return {
+      ...rest,
+      status: 'running',
+      recoveries: 0,
+      lastActivityAt: this.now(),
+      pendingSinks: new Set(sinks),
       sinkOutputs: new Map(),
       steps: [],
       stepsDropped: 0,
@@ -151,11 +282,15 @@ export class InvocationManager {
       sinksDone: false,
       done,
       settle,
-      ...(harvest ? { harvest: harvest.decision } : {}),
     };
-    this.records.set(id, r);
+  }
+
+  /** Keeps a record in memory and arms its deadline. */
+  private track(r: InvocationRecord): void {
+    this.records.set(r.id, r);
     this.trim();
-    const input = this.inputRef(r, encoded);
+    if (r.status !== 'running') return;
+    const left = Math.max(0, r.deadline - this.now());
     r.timer = setTimeout(
       () =>
         this.finish(
@@ -164,45 +299,13 @@ export class InvocationManager {
           undefined,
           new AppError(
             'INVOCATION_TIMEOUT',
-            `invocation ${id} did not finish within ${req.timeoutMs} ms`,
+            `invocation ${r.id} did not finish within ${r.deadline - r.startedAt} ms`,
           ),
         ),
-      req.timeoutMs,
+      left,
     );
     r.timer.unref();
-    for (const w of new Set(placement.groups)) this.adjustInflight(w, +1);
-    const ctx = {
-      tenant: this.o.tenant ?? 'default',
-      deadline: r.deadline,
-      input,
-      master: this.o.masterUrl(),
-      mode: this.o.mode,
-      ...(harvest ? { harvest: harvest.ctx } : {}),
-    };
-    const byUrl = new Map<string, Trigger[]>();
-    for (const node of v.dag.sources) {
-      const owner = placement.groups[v.partition.groupOf[node]!]!;
-      const t: Trigger = {
-        invocationId: id,
-        workflow: v.name,
-        version: v.version,
-        node,
-        from: null,
-        ref: input,
-        placement,
-        ctx,
-      };
-      const url = placement.workers[owner]!;
-      byUrl.set(url, [...(byUrl.get(url) ?? []), t]);
-    }
-    // Not awaited: a worker that dies before taking the start is caught by the death sweep or
-    // the delivery deadline, and the caller waits on `r.done` either way.
-    for (const [url, triggers] of byUrl) {
-      this.o.sender
-        .send(url, triggers, r.deadline)
-        .catch((err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err)));
-    }
-    return r;
+    for (const w of new Set(r.placement.groups)) this.adjustInflight(w, +1);
   }
 
   private placement(v: WorkflowVersion, workers: WorkerView[], key: string): Placement {
@@ -228,13 +331,44 @@ export class InvocationManager {
     return { groups, workers: urls };
   }
 
-  private inputRef(r: InvocationRecord, buf: Buffer): StoredRef {
+  private inputRef(id: string, buf: Buffer): { ref: StoredRef; key?: string } {
     if (buf.length <= this.o.inlineMaxBytes)
-      return { tier: 'inline', data: buf.toString('base64'), sizeBytes: buf.length };
-    const key = `input:${r.id}:${randomBytes(4).toString('hex')}`;
+      return { ref: { tier: 'inline', data: buf.toString('base64'), sizeBytes: buf.length } };
+    const key = `input:${id}:${randomBytes(4).toString('hex')}`;
     this.inputs.set(key, buf);
-    r.inputKey = key;
-    return { tier: 'peer', key, worker: 'master', url: this.o.masterUrl(), sizeBytes: buf.length };
+    return {
+      key,
+      ref: { tier: 'peer', key, worker: 'master', url: this.o.masterUrl(), sizeBytes: buf.length },
+    };
+  }
+
+  /** Sends triggers of `r` to the owners of their nodes under the record's current placement. */
+  private sendTriggers(r: InvocationRecord, v: WorkflowVersion, list: RecoveryTrigger[]): void {
+    const byUrl = new Map<string, Trigger[]>();
+    for (const t of list) {
+      const owner = r.placement.groups[v.partition.groupOf[t.node]!]!;
+      const url = r.placement.workers[owner]!;
+      const trigger: Trigger = {
+        invocationId: r.id,
+        workflow: r.workflow,
+        version: r.version,
+        node: t.node,
+        from: t.from,
+        placement: r.placement,
+        ctx: r.ctx,
+        ...(t.skip ? { skip: true } : { ref: t.ref! }),
+      };
+      byUrl.set(url, [...(byUrl.get(url) ?? []), trigger]);
+    }
+    // Not awaited: a worker that dies before taking them is caught by the death sweep (and, for
+    // a durable invocation, recovered from the journal) or by the delivery deadline.
+    for (const [url, triggers] of byUrl) {
+      this.o.sender.send(url, triggers, r.deadline).catch((err: unknown) => {
+        const e = AppError.from(err);
+        if (r.durability !== 'none' && e.retryable) return;
+        this.finish(r, 'failed', undefined, e);
+      });
+    }
   }
 
   /** Worker reports, in any order and possibly repeated. */
@@ -242,6 +376,7 @@ export class InvocationManager {
     for (const rep of reports) {
       const r = this.records.get(rep.invocationId);
       if (!r) continue;
+      r.lastActivityAt = this.now();
       switch (rep.kind) {
         case 'step': {
           const key = `${rep.step.node}|${rep.step.worker}|${rep.step.startedAt}`;
@@ -254,17 +389,21 @@ export class InvocationManager {
           break;
         }
         case 'sink':
-          if (r.status !== 'running' || !r.pendingSinks.delete(rep.node)) break;
-          r.sinkOutputs.set(rep.node, rep.skipped ? null : (rep.output ?? null));
-          if (r.pendingSinks.size === 0) {
-            r.sinksDone = true;
-            this.maybeComplete(r);
-          }
+          this.sinkArrived(r, rep.node, rep.skipped ? null : (rep.output ?? null));
           break;
         case 'failed':
           this.finish(r, 'failed', undefined, AppError.fromWire(rep.error));
           break;
       }
+    }
+  }
+
+  private sinkArrived(r: InvocationRecord, node: string, ref: StoredRef | null): void {
+    if (r.status !== 'running' || !r.pendingSinks.delete(node)) return;
+    r.sinkOutputs.set(node, ref);
+    if (r.pendingSinks.size === 0) {
+      r.sinksDone = true;
+      this.maybeComplete(r);
     }
   }
 
@@ -274,7 +413,7 @@ export class InvocationManager {
     for (const t of triggers) {
       const r = this.records.get(t.invocationId);
       if (!r || r.status !== 'running') continue;
-      const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+      const v = this.version(r);
       const group = v?.partition.groupOf[t.node];
       const owner = group === undefined ? undefined : r.placement.groups[group];
       const url = owner === undefined ? undefined : r.placement.workers[owner];
@@ -283,13 +422,22 @@ export class InvocationManager {
           'BAD_REQUEST',
           `cannot route node ${t.node} of invocation ${t.invocationId}`,
         );
-      byUrl.set(url, [...(byUrl.get(url) ?? []), t]);
+      byUrl.set(url, [...(byUrl.get(url) ?? []), { ...t, placement: r.placement }]);
     }
     for (const [url, list] of byUrl) {
       this.o.sender.send(url, list, list[0]!.ctx.deadline).catch((err: unknown) => {
         const r = this.records.get(list[0]!.invocationId);
-        if (r) this.finish(r, 'failed', undefined, AppError.from(err));
+        if (r && !(r.durability !== 'none' && AppError.from(err).retryable))
+          this.finish(r, 'failed', undefined, AppError.from(err));
       });
+    }
+  }
+
+  private version(r: InvocationRecord): WorkflowVersion | undefined {
+    try {
+      return this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+    } catch {
+      return undefined;
     }
   }
 
@@ -300,9 +448,7 @@ export class InvocationManager {
    */
   private maybeComplete(r: InvocationRecord): void {
     if (r.status !== 'running') return;
-    const nodes =
-      this.o.catalog.versions(r.workflow).find((x) => x.version === r.version)?.dag.nodes.length ??
-      0;
+    const nodes = this.version(r)?.dag.nodes.length ?? 0;
     if (r.stepped.size >= nodes) {
       if (r.completeTimer) clearTimeout(r.completeTimer);
       this.complete(r);
@@ -314,71 +460,33 @@ export class InvocationManager {
   private complete(r: InvocationRecord): void {
     if (r.status !== 'running' || r.completing) return;
     r.completing = true;
-    this.assembleOutput(r).then(
+    const v = this.version(r);
+    if (!v) {
+      this.finish(
+        r,
+        'failed',
+        undefined,
+        new AppError(
+          'WORKFLOW_NOT_FOUND',
+          `workflow ${r.workflow} version ${r.version} was deleted while running`,
+        ),
+      );
+      return;
+    }
+    assembleOutput(this.o.http, v, r.placement, r.sinkOutputs).then(
       (output) => this.finish(r, 'succeeded', output),
-      (err: unknown) => this.finish(r, 'failed', undefined, AppError.from(err)),
+      (err: unknown) => {
+        // A durable invocation whose sink output is unreachable for now (its worker just died)
+        // completes once recovery has re-placed it; anything else fails it.
+        r.completing = false;
+        const e = AppError.from(err);
+        if (r.durability !== 'none' && e.retryable && this.now() < r.deadline) return;
+        this.finish(r, 'failed', undefined, e);
+      },
     );
   }
 
-  private async assembleOutput(r: InvocationRecord): Promise<unknown> {
-    const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
-    if (!v)
-      throw new AppError(
-        'WORKFLOW_NOT_FOUND',
-        `workflow ${r.workflow} version ${r.version} was deleted while running`,
-      );
-    const values = new Map<string, Arrival>();
-    await Promise.all(
-      [...r.sinkOutputs].map(async ([node, ref]) => {
-        if (ref === null) return values.set(node, { skip: true });
-        const owner = r.placement.groups[v.partition.groupOf[node]!]!;
-        const buf =
-          ref.tier === 'inline'
-            ? Buffer.from(ref.data, 'base64')
-            : await this.fetchObject(r.placement.workers[owner]!, ref);
-        return values.set(node, { skip: false, value: decodeValue(buf) });
-      }),
-    );
-    let out = assemble(v.dag.output, (n) => values.get(n), null);
-    if (v.dag.outputExpr !== undefined) {
-      try {
-        out = (await jsonata(v.dag.outputExpr).evaluate(out)) as unknown;
-      } catch (err) {
-        throw new AppError(
-          'FUNCTION_FAILED',
-          `workflow output expression failed: ${(err as Error).message}`,
-          { retryable: false },
-        );
-      }
-    }
-    return toJsonSafe(out ?? null);
-  }
-
-  /** A read: a connection reset by a busy worker is retried (3 attempts) rather than failing the invocation. */
-  private async fetchObject(url: string, ref: StoredRef): Promise<Buffer> {
-    let res;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        res = await this.o.http.request(`${url}/v1/objects/fetch`, {
-          method: 'POST',
-          body: JSON.stringify({ ref }),
-          contentType: 'application/json',
-          timeoutMs: 30_000,
-        });
-        break;
-      } catch (err) {
-        if (attempt >= 3 || !AppError.from(err).retryable) throw err;
-        await delay(backoffMs(attempt, { baseMs: 20, maxMs: 200 }));
-      }
-    }
-    if (res.status !== 200)
-      throw new AppError(
-        'STORE_UNAVAILABLE',
-        `fetching the output from ${url} failed with ${res.status}: ${res.body.toString('utf8', 0, 200)}`,
-      );
-    return res.body;
-  }
-
+  /** Ends the invocation once: persists the result, then tells its callers and its workers. */
   private finish(
     r: InvocationRecord,
     status: InvocationRecord['status'],
@@ -387,69 +495,34 @@ export class InvocationManager {
   ): void {
     if (r.status !== 'running') return;
     r.status = status;
-    r.finishedAt = Date.now();
+    r.finishedAt = this.now();
     if (status === 'succeeded') r.output = output;
     if (error) r.error = error.toWire();
     if (r.timer) clearTimeout(r.timer);
     if (r.completeTimer) clearTimeout(r.completeTimer);
     if (r.inputKey) this.inputs.delete(r.inputKey);
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
-    r.settle();
-    this.release(r);
+    this.store
+      .putInvocation(toDoc(r))
+      .catch((err: unknown) =>
+        this.o.logger.warn({ err, invocationId: r.id }, 'invocation result not persisted'),
+      )
+      .finally(() => {
+        r.settle();
+        if (++this.finishedSinceTrim >= TRIM_EVERY) {
+          this.finishedSinceTrim = 0;
+          this.store
+            .trimInvocations(this.o.retain)
+            .catch((err: unknown) => this.o.logger.warn({ err }, 'trimming records failed'));
+        }
+      });
+    this.releases.release(r.id, Object.values(r.placement.workers));
     const hooks = this.o.harvest;
     if (hooks && status === 'succeeded' && r.harvest) {
-      const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+      const v = this.version(r);
       if (v) setImmediate(() => hooks.finished(r, v));
     }
     this.o.logger.debug({ invocationId: r.id, status }, 'invocation finished');
-  }
-
-  /**
-   * Workers free an invocation's state and objects when told. Releases for one worker linger
-   * `RELEASE_LINGER_MS` and go in one request (one in flight per worker): on a busy cluster that
-   * is one message per worker every few invocations instead of one per invocation, sent while
-   * the next invocations run rather than between them.
-   */
-  private release(r: InvocationRecord): void {
-    for (const url of new Set(Object.values(r.placement.workers))) {
-      const list = this.releases.get(url);
-      if (list !== undefined) {
-        list.push(r.id);
-        continue;
-      }
-      this.releases.set(url, [r.id]);
-      if (!this.releasing.has(url))
-        setTimeout(() => this.sendReleases(url), RELEASE_LINGER_MS).unref();
-    }
-  }
-
-  private sendReleases(url: string): void {
-    const queued = this.releases.get(url);
-    if (!queued || queued.length === 0 || this.releasing.has(url)) return;
-    // At most RELEASE_BATCH ids per request (workers take 10,000); the rest go next.
-    const ids = queued.splice(0, RELEASE_BATCH);
-    if (queued.length === 0) this.releases.delete(url);
-    this.releasing.add(url);
-    this.o.http
-      .json(`${url}/v1/invocations/release`, 'POST', { invocationIds: ids }, 10_000)
-      .then(() => {
-        if (this.retriedReleases.size > 0) for (const id of ids) this.retriedReleases.delete(id);
-      })
-      .catch((err: unknown) => {
-        // A worker that is gone frees nothing anyway; one that was slow gets them once more
-        // (release is idempotent), and its own sweep drops whatever is still left after that.
-        if (AppError.from(err).retryable && !this.retriedReleases.has(ids[0]!)) {
-          for (const id of ids) this.retriedReleases.add(id);
-          this.releases.set(url, [...ids, ...(this.releases.get(url) ?? [])]);
-        } else {
-          for (const id of ids) this.retriedReleases.delete(id);
-          this.o.logger.warn({ err, worker: url, invocations: ids.length }, 'release failed');
-        }
-      })
-      .finally(() => {
-        this.releasing.delete(url);
-        this.sendReleases(url);
-      });
   }
 
   private adjustInflight(workerId: string, delta: number): void {
@@ -460,18 +533,206 @@ export class InvocationManager {
   private onWorkerDeath(w: WorkerView): void {
     this.o.deployments.forget(w.id);
     for (const r of this.records.values()) {
-      if (r.status === 'running' && r.placement.groups.includes(w.id)) {
-        this.finish(
-          r,
-          'failed',
-          undefined,
-          new AppError(
-            'WORKER_UNREACHABLE',
-            `worker ${w.id} stopped responding while running invocation ${r.id}`,
-          ),
-        );
-      }
+      if (r.status === 'running' && r.placement.groups.includes(w.id)) this.lost(r, new Set([w.id]));
     }
+  }
+
+  /** Workers of `r` are gone: re-place a durable invocation, fail any other. */
+  private lost(r: InvocationRecord, gone: ReadonlySet<string>): void {
+    if (r.durability === 'none' || !this.o.journal) {
+      const ids = [...gone].join(', ');
+      this.finish(
+        r,
+        'failed',
+        undefined,
+        new AppError(
+          'WORKER_UNREACHABLE',
+          `worker ${ids} stopped responding while running invocation ${r.id}`,
+        ),
+      );
+      return;
+    }
+    const journal = this.o.journal;
+    const prev = r.recovering ?? Promise.resolve();
+    r.recovering = prev
+      .then(() => this.recover(r, gone, journal))
+      .catch((err: unknown) => {
+        this.o.logger.warn({ err, invocationId: r.id }, 'recovery failed');
+        this.finish(r, 'failed', undefined, AppError.from(err, 'WORKER_UNREACHABLE'));
+      })
+      .finally(() => {
+        r.recovering = undefined;
+      });
+  }
+
+  private async recover(
+    r: InvocationRecord,
+    gone: ReadonlySet<string>,
+    journal: Journal,
+  ): Promise<void> {
+    if (r.status !== 'running') return;
+    const stillGone = new Set([...gone].filter((id) => r.placement.groups.includes(id)));
+    if (stillGone.size === 0) return;
+    const v = this.version(r);
+    if (!v)
+      throw new AppError('WORKFLOW_NOT_FOUND', `workflow ${r.workflow}@${r.version} is gone`);
+    const live = this.o.registry
+      .ready()
+      .filter((w) => !stillGone.has(w.id) && w.journal && this.o.deployments.holds(w.id, v));
+    if (live.length === 0)
+      throw new AppError(
+        'WORKER_UNREACHABLE',
+        `worker ${[...stillGone].join(', ')} was lost while running invocation ${r.id} and no live worker can take its groups`,
+      );
+    const fresh = this.placement(v, live, r.id);
+    const byId = new Map(live.map((w) => [w.id, w]));
+    const replaced = replaceGroups({
+      placement: r.placement,
+      gone: stillGone,
+      assign: (g) => {
+        const w = byId.get(fresh.groups[g]!);
+        return w ? { id: w.id, url: w.url } : undefined;
+      },
+    });
+    if (!replaced) throw new AppError('WORKER_UNREACHABLE', `no worker for invocation ${r.id}`);
+    const state = await journal.replace(r.id, replaced.placement, journalTtlMs(r.deadline));
+    if (r.status !== 'running') return;
+    for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
+    r.placement = state.placement ?? replaced.placement;
+    for (const w of new Set(r.placement.groups)) this.adjustInflight(w, +1);
+    r.recoveries++;
+    r.lastActivityAt = this.now();
+    this.o.logger.info(
+      { invocationId: r.id, lost: [...stillGone], moved: replaced.moved, epoch: r.placement.epoch },
+      'invocation re-placed',
+    );
+    await this.store.putInvocation(toDoc(r, r.inputKey ? this.inputs.get(r.inputKey) : undefined));
+    if (this.absorb(r, v, state)) return;
+    this.sendTriggers(r, v, recoveryTriggers(v.dag, v.partition.groupOf, replaced.moved, state, r.ctx.input));
+  }
+
+  /** Takes what the journal knows (a failure, committed sinks); true when that ended `r`. */
+  private absorb(r: InvocationRecord, v: WorkflowVersion, state: JournalState): boolean {
+    if (state.failure) {
+      this.finish(r, 'failed', undefined, AppError.fromWire(state.failure.error));
+      return true;
+    }
+    for (const sink of v.dag.sinks) {
+      const c = state.nodes.get(sink);
+      if (c) this.sinkArrived(r, sink, c.skip === true || !c.ref ? null : c.ref);
+    }
+    if (r.sinksDone && r.completeTimer === undefined && !r.completing) {
+      // Steps lost with a dead worker or while the master was down never come.
+      r.completeTimer = setTimeout(() => this.complete(r), TIMELINE_GRACE_MS);
+    }
+    return r.status !== 'running';
+  }
+
+  /**
+   * Once a second: running invocations whose workers left the registry are treated as lost
+   * (after a master restart, only once workers have had time to register again), and quiet
+   * durable ones are reconciled with their journal (reports lost while the master was down).
+   */
+  private sweep(): void {
+    const now = this.now();
+    const grace = this.o.workerTimeoutMs ?? 5_000;
+    const settled = now - this.startedAt > grace;
+    const quiet: InvocationRecord[] = [];
+    for (const r of this.records.values()) {
+      if (r.status !== 'running' || r.recovering) continue;
+      if (settled) {
+        const gone = new Set(
+          r.placement.groups.filter((id) => {
+            const w = this.o.registry.get(id);
+            return !w || w.status === 'dead';
+          }),
+        );
+        if (gone.size > 0) {
+          this.lost(r, gone);
+          continue;
+        }
+      }
+      if (r.durability !== 'none' && now - r.lastActivityAt > RECONCILE_QUIET_MS) quiet.push(r);
+    }
+    if (quiet.length > 0) void this.reconcile(quiet);
+  }
+
+  private async reconcile(list: readonly InvocationRecord[]): Promise<void> {
+    const journal = this.o.journal;
+    if (!journal || this.reconciling) return;
+    this.reconciling = true;
+    try {
+      for (const r of list) {
+        r.lastActivityAt = this.now();
+        const v = this.version(r);
+        if (!v || r.status !== 'running') continue;
+        try {
+          const state = await journal.read(r.id);
+          if (state.placement && (state.placement.epoch ?? 0) > (r.placement.epoch ?? 0))
+            r.placement = state.placement;
+          this.absorb(r, v, state);
+        } catch (err) {
+          this.o.logger.warn({ err, invocationId: r.id }, 'reconcile failed');
+        }
+      }
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  /**
+   * A restarted master: takes back the stored records (running ones first), re-arms their
+   * deadlines and reconciles the durable ones with their journals at once.
+   */
+  async restore(): Promise<{ running: number; finished: number }> {
+    const docs = await this.store.loadInvocations(this.o.retain);
+    let running = 0;
+    for (const d of docs) {
+      const r = this.restoreOne(d);
+      if (r?.status === 'running') running++;
+    }
+    const quiet = [...this.records.values()].filter(
+      (r) => r.status === 'running' && r.durability !== 'none',
+    );
+    if (quiet.length > 0) await this.reconcile(quiet);
+    return { running, finished: docs.length - running };
+  }
+
+  private restoreOne(d: Parameters<typeof fromDoc>[0]): InvocationRecord | null {
+    const f = fromDoc(d);
+    if (!f) {
+      this.o.logger.warn({ invocationId: d.id }, 'stored record unreadable; skipped');
+      return null;
+    }
+    const known = this.records.get(f.id);
+    if (known) return known;
+    const v = (() => {
+      try {
+        return this.o.catalog.versions(f.workflow).find((x) => x.version === f.version);
+      } catch {
+        return undefined;
+      }
+    })();
+    const r = this.newRecord({ ...f, sinks: v?.dag.sinks ?? [] });
+    r.status = f.status;
+    r.recoveries = f.recoveries;
+    r.steps = f.steps;
+    r.stepsDropped = f.stepsDropped;
+    for (const s of f.steps) if (!s.node.includes('[')) r.stepped.add(s.node);
+    if (f.finishedAt !== undefined) r.finishedAt = f.finishedAt;
+    if (f.output !== undefined) r.output = f.output;
+    if (f.error) r.error = f.error;
+    if (f.status !== 'running') r.settle();
+    if (f.inputKey && f.inputData) this.inputs.set(f.inputKey, f.inputData);
+    this.track(r);
+    if (f.status === 'running' && !v)
+      this.finish(
+        r,
+        'failed',
+        undefined,
+        new AppError('WORKFLOW_NOT_FOUND', `workflow ${f.workflow}@${f.version} is not deployed`),
+      );
+    return r;
   }
 
   cancel(id: string): InvocationRecord {
@@ -493,15 +754,15 @@ export class InvocationManager {
     }
   }
 
+  /**
+   * Stops the sweep. Running invocations stay running: they are persisted, their workers carry
+   * on, and a master started again on the same store collects their results.
+   */
   close(): void {
+    clearInterval(this.sweepTimer);
     for (const r of this.records.values()) {
-      if (r.status === 'running')
-        this.finish(
-          r,
-          'cancelled',
-          undefined,
-          new AppError('CANCELLED', 'the master is shutting down'),
-        );
+      if (r.timer) clearTimeout(r.timer);
+      if (r.completeTimer) clearTimeout(r.completeTimer);
     }
   }
 }

@@ -1,6 +1,12 @@
 /** An invocation as the master keeps it, and its public shape (DESIGN §9). */
 import type { WireError } from '../../shared/errors.js';
-import type { Placement, StepRecord, StoredRef } from '../../shared/schema/wire.js';
+import type {
+  Durability,
+  InvocationContext,
+  Placement,
+  StepRecord,
+  StoredRef,
+} from '../../shared/schema/wire.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 
 export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
@@ -14,6 +20,17 @@ export interface InvocationRecord {
   finishedAt?: number;
   deadline: number;
   placement: Placement;
+  /** What every worker of the invocation is told (input, deadline, harvesting, durability). */
+  ctx: InvocationContext;
+  durability: Durability;
+  /** The caller's idempotency key, when it gave one. */
+  idempotencyKey?: string;
+  /** How many times groups were re-placed after a worker was lost. */
+  recoveries: number;
+  /** A recovery in progress (they run one at a time per invocation). */
+  recovering?: Promise<void>;
+  /** Epoch ms of the last report or recovery: the reconcile sweep looks at quiet ones. */
+  lastActivityAt: number;
   pendingSinks: Set<string>;
   sinkOutputs: Map<string, StoredRef | null>;
   steps: StepRecord[];
@@ -54,6 +71,7 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
   };
   if (r.status === 'succeeded') view['output'] = r.output ?? null;
   if (r.error) view['error'] = r.error;
+  view['durability'] = { mode: r.durability, recoveries: r.recoveries };
   if (withSteps) {
     view['steps'] = [...r.steps].sort(
       (a, b) => a.readyAt - b.readyAt || (a.node < b.node ? -1 : 1),

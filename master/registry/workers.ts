@@ -11,7 +11,10 @@ export interface WorkerView {
   capacity: Capacity;
   runtime: Registration['runtime'];
   version: string;
-  status: 'registering' | 'ready' | 'dead';
+  /** It can write the invocation journal (durable invocations are placed only on such). */
+  journal?: boolean;
+  /** `draining`: stopping; keeps its running work, gets no new invocations. */
+  status: 'registering' | 'ready' | 'draining' | 'dead';
   load: WorkerLoad;
   /** Invocation groups the master has placed on it that are still running. */
   inflight: number;
@@ -87,7 +90,15 @@ export class WorkerRegistry {
     return dead;
   }
 
-  /** Marks one worker dead at once (it stopped answering requests). */
+  /** A worker that is stopping: no new invocations are placed on it. False when unknown. */
+  drain(id: string): boolean {
+    const w = this.workers.get(id);
+    if (!w || w.status === 'dead') return false;
+    w.status = 'draining';
+    return true;
+  }
+
+  /** Marks one worker dead at once (it stopped answering requests, or left). */
   markDead(id: string): void {
     const w = this.workers.get(id);
     if (!w || w.status === 'dead') return;

@@ -35,6 +35,31 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     },
   );
 
+  // A stopping worker: first it drains (no new invocations), then it leaves, and whatever of
+  // its work is still running is re-placed (durable invocations) or failed.
+  app.post(
+    '/v1/workers/:id/drain',
+    { schema: { params: Type.Object({ id: Type.String() }) } },
+    (req) => {
+      const id = (req.params as { id: string }).id;
+      if (!c.registry.drain(id))
+        throw new AppError('NOT_FOUND', `worker ${id} is not registered`);
+      req.log.info({ worker: id }, 'worker draining');
+      return { id, status: 'draining' };
+    },
+  );
+
+  app.delete(
+    '/v1/workers/:id',
+    { schema: { params: Type.Object({ id: Type.String() }) } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      c.registry.markDead(id);
+      req.log.info({ worker: id }, 'worker left');
+      return reply.status(204).send();
+    },
+  );
+
   app.get('/v1/workers', () => ({
     workers: c.registry.list().map((w) => ({
       id: w.id,
@@ -74,7 +99,7 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     const workers = c.registry.list();
     const lines = [
       '# TYPE faasflow_master_workers gauge',
-      ...['ready', 'registering', 'dead'].map(
+      ...['ready', 'registering', 'draining', 'dead'].map(
         (s) =>
           `faasflow_master_workers{status="${s}"} ${workers.filter((w) => w.status === s).length}`,
       ),

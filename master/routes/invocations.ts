@@ -14,6 +14,10 @@ const InvokeBody = Type.Object(
     input: Type.Optional(Type.Unknown()),
     wait: Type.Optional(Type.Boolean()),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** The same key (per workflow, for 24 h) returns the same invocation, never a second run. */
+    idempotencyKey: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$' }),
+    ),
     /** Harvesting: a profiling run, every task node at the maximum allocation. */
     profile: Type.Optional(Type.Boolean()),
     /** Harvesting: the data size the models see for this input (default: its encoded size). */
@@ -51,9 +55,10 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
         if (dataBytes === undefined && v.dag.inputSize !== undefined)
           dataBytes = await declaredInputSize(v.dag.inputSize, body.input ?? null, v.name);
       }
-      const r = c.invocations.start(name, {
+      const r = await c.invocations.start(name, {
         input: body.input ?? null,
         timeoutMs,
+        ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
         ...(dataBytes !== undefined ? { dataBytes } : {}),
       });

@@ -45,6 +45,7 @@ const TOP_KEYS = [
   'functions',
   'inputSchema',
   'inputSize',
+  'durability',
   'flow',
   'dag',
   'output',
@@ -159,6 +160,17 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
     hint: 'a JSONata expression over the invocation input giving its size in bytes',
   });
   if (inputSize !== undefined) checkExpression(inputSize, 'inputSize', issues);
+  const durability = doc['durability'];
+  if (
+    durability !== undefined &&
+    durability !== 'none' &&
+    durability !== 'checkpoint' &&
+    durability !== 'strict'
+  )
+    issues.add(
+      'durability',
+      `is ${JSON.stringify(durability)}; it must be one of none, checkpoint, strict (docs/durability.md)`,
+    );
   if (!issues.ok || name === undefined) return { dag: null, warnings };
   const format = hasFlow ? 'flow' : 'dag';
   const dag = normalize({
@@ -171,6 +183,9 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
     ...(outputExpr ? { outputExpr } : {}),
     ...(inputSchema !== undefined ? { inputSchema: inputSchema as Record<string, unknown> } : {}),
     ...(inputSize !== undefined ? { inputSize } : {}),
+    ...(durability === 'none' || durability === 'checkpoint' || durability === 'strict'
+      ? { durability }
+      : {}),
   });
   return { dag, warnings };
 }

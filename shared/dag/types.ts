@@ -158,4 +158,6 @@ export interface WorkflowDag {
    * (harvesting's models key on it); default: the size of the encoded input.
    */
   inputSize?: string;
+  /** How much of each invocation is journaled (docs/durability.md); default: the cluster's. */
+  durability?: 'none' | 'checkpoint' | 'strict';
 }

@@ -32,6 +32,16 @@ function record(partial: Partial<InvocationRecord> = {}): InvocationRecord {
     finishedAt: STARTED_MS + 250,
     deadline: STARTED_MS + 60_000,
     placement: { groups: ['w1'], workers: { w1: 'http://127.0.0.1:1' } },
+    ctx: {
+      tenant: 'default',
+      deadline: STARTED_MS + 60_000,
+      input: { tier: 'inline', data: '', sizeBytes: 0 },
+      master: 'http://127.0.0.1:2',
+      mode: 'worker',
+    },
+    durability: 'none',
+    recoveries: 0,
+    lastActivityAt: STARTED_MS,
     pendingSinks: new Set(),
     stepKeys: new Set(),
     sinkOutputs: new Map(),
@@ -98,6 +108,7 @@ describe('publicView', () => {
       finishedAt: '2020-01-02T03:04:05.250Z',
       durationMs: 250,
       output: { ok: true },
+      durability: { mode: 'none', recoveries: 0 },
       steps: [],
     });
   });

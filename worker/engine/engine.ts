@@ -129,6 +129,19 @@ export class Engine {
     return { running: this.running, invocations: this.invocations.size };
   }
 
+  /**
+   * Resolves true once no node runs and every invocation this worker holds has been released
+   * (its objects are no longer needed by anyone), false when `timeoutMs` passes first.
+   */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.running > 0 || this.invocations.size > 0) {
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
   addDeployment(dep: IndexedDeployment): void {
     this.deployments.set(deploymentKey(dep.workflow, dep.version), dep);
   }

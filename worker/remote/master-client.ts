@@ -41,6 +41,30 @@ export class MasterClient {
     }
   }
 
+  /** Tells the master this worker is stopping: no new invocations come here. Best effort. */
+  async drain(): Promise<boolean> {
+    try {
+      await this.http.json(`${this.base()}/drain`, 'POST', {}, 2_000);
+      return true;
+    } catch (err) {
+      this.logger.warn({ err: AppError.from(err) }, 'drain not acknowledged by the master');
+      return false;
+    }
+  }
+
+  /** Leaves the cluster: the master re-places (or fails) what is still running here. */
+  async deregister(): Promise<void> {
+    try {
+      await this.http.json(`${this.base()}`, 'DELETE', undefined, 2_000);
+    } catch (err) {
+      this.logger.warn({ err: AppError.from(err) }, 'deregistration not acknowledged by the master');
+    }
+  }
+
+  private base(): string {
+    return `${this.masterUrl}/v1/workers/${encodeURIComponent(this.registration.id)}`;
+  }
+
   /** Heartbeats every `everyMs` until `close()`. */
   startHeartbeats(everyMs: number, load: () => WorkerLoad): void {
     const loop = async (): Promise<void> => {

@@ -435,6 +435,7 @@ export class RuntimeChild {
     pending.reject(
       new AppError('FUNCTION_FAILED', `function ${this.opts.label} threw: ${frame.message}`, {
         details: { message: frame.message, stack: frame.stack, name: frame.name },
+        retryable: frame.name !== 'NonRetryableError',
       }),
     );
   }

@@ -227,6 +227,7 @@ export class ContainerChild implements PooledChild {
             settle(
               new AppError('FUNCTION_FAILED', `function ${this.o.label} threw: ${answer.message}`, {
                 details: { message: answer.message, stack: answer.stack, name: answer.name },
+                retryable: answer.name !== 'NonRetryableError',
               }),
             );
           } else settle(this.unavailable(`answered a run with a ${answer.kind} frame`));

@@ -250,12 +250,19 @@ function strayError(err: unknown): void {
   inFlight.clear();
 }
 
+/**
+ * A handler stops its retries by throwing an error named `NonRetryableError` or carrying
+ * `retryable: false` (docs/durability.md); the name carries that across the frame.
+ */
+export const NON_RETRYABLE = 'NonRetryableError';
+
 function describe(err: unknown): { message: string; stack: string; name: string } {
   if (err instanceof Error) {
+    const terminal = (err as { retryable?: unknown }).retryable === false;
     return {
       message: err.message,
       stack: err.stack ?? `${err.name}: ${err.message}`,
-      name: err.name,
+      name: terminal ? NON_RETRYABLE : err.name,
     };
   }
   const message = typeof err === 'string' ? err : inspect(err, { depth: 3 });

@@ -1,0 +1,174 @@
+/**
+ * Invocation records as the master's store keeps them (docs/durability.md): the port the
+ * invocation manager writes through, an in-memory implementation (a master without a store, and
+ * tests), and the conversion between a live record and its stored document.
+ *
+ * A record is written when it is accepted (before any start trigger leaves, so an accepted
+ * invocation survives the master) and when it ends (before its callers hear the result, so the
+ * result they hear is the one a restarted master answers).
+ */
+import type { WireError } from '../../shared/errors.js';
+import type {
+  Durability,
+  InvocationContext,
+  Placement,
+  StepRecord,
+  StoredRef,
+} from '../../shared/schema/wire.js';
+import type { InvocationHarvest } from '../harvest/invocation.js';
+import type { InvocationRecord, InvocationStatus } from './record.js';
+
+/** A stored invocation: plain JSON with a few fields every store indexes. */
+export interface InvocationDoc {
+  id: string;
+  workflow: string;
+  status: string;
+  startedAt: number;
+  finishedAt?: number;
+  [field: string]: unknown;
+}
+
+/** What the manager needs of the master's store (master/store implements it). */
+export interface RecordStore {
+  putInvocation(doc: InvocationDoc): Promise<void>;
+  getInvocation(id: string): Promise<InvocationDoc | undefined>;
+  /** Every running doc plus the newest finished ones, at most `limit` in all. */
+  loadInvocations(limit: number): Promise<InvocationDoc[]>;
+  trimInvocations(retain: number): Promise<number>;
+  /** Binds `scopedKey` to `invocationId` unless bound; returns the id it is bound to. */
+  claimIdempotencyKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string>;
+}
+
+/** Records in this process only: they live as long as the master. */
+export class MemoryRecordStore implements RecordStore {
+  private readonly docs = new Map<string, InvocationDoc>();
+  private readonly keys = new Map<string, { id: string; until: number }>();
+
+  putInvocation(doc: InvocationDoc): Promise<void> {
+    this.docs.set(doc.id, structuredClone(doc));
+    return Promise.resolve();
+  }
+
+  getInvocation(id: string): Promise<InvocationDoc | undefined> {
+    const d = this.docs.get(id);
+    return Promise.resolve(d ? structuredClone(d) : undefined);
+  }
+
+  loadInvocations(limit: number): Promise<InvocationDoc[]> {
+    const all = [...this.docs.values()];
+    const running = all.filter((d) => d.status === 'running');
+    const finished = all
+      .filter((d) => d.status !== 'running')
+      .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))
+      .slice(0, Math.max(0, limit - running.length));
+    return Promise.resolve([...running, ...finished].map((d) => structuredClone(d)));
+  }
+
+  trimInvocations(retain: number): Promise<number> {
+    const finished = [...this.docs.values()]
+      .filter((d) => d.status !== 'running')
+      .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+    const drop = finished.slice(retain);
+    for (const d of drop) this.docs.delete(d.id);
+    return Promise.resolve(drop.length);
+  }
+
+  claimIdempotencyKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string> {
+    const now = Date.now();
+    const held = this.keys.get(scopedKey);
+    if (held && held.until > now) return Promise.resolve(held.id);
+    this.keys.set(scopedKey, { id: invocationId, until: now + ttlMs });
+    return Promise.resolve(invocationId);
+  }
+}
+
+/** The stored form of a record. Large inputs travel along while the invocation runs. */
+export function toDoc(r: InvocationRecord, inputData?: Buffer): InvocationDoc {
+  return {
+    id: r.id,
+    workflow: r.workflow,
+    version: r.version,
+    status: r.status,
+    startedAt: r.startedAt,
+    ...(r.finishedAt === undefined ? {} : { finishedAt: r.finishedAt }),
+    deadline: r.deadline,
+    placement: r.placement,
+    ctx: r.ctx,
+    durability: r.durability,
+    ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }),
+    ...(r.inputKey === undefined ? {} : { inputKey: r.inputKey }),
+    ...(inputData === undefined ? {} : { inputData: inputData.toString('base64') }),
+    ...(r.status === 'succeeded' ? { output: r.output ?? null } : {}),
+    ...(r.error === undefined ? {} : { error: r.error }),
+    ...(r.status === 'running' ? {} : { steps: r.steps, stepsDropped: r.stepsDropped }),
+    ...(r.harvest === undefined ? {} : { harvest: r.harvest }),
+    recoveries: r.recoveries,
+  };
+}
+
+/** What a stored document holds, checked field by field (a store is a boundary). */
+export interface RestoredFields {
+  id: string;
+  workflow: string;
+  version: number;
+  status: InvocationStatus;
+  startedAt: number;
+  finishedAt?: number;
+  deadline: number;
+  placement: Placement;
+  ctx: InvocationContext;
+  durability: Durability;
+  idempotencyKey?: string;
+  inputKey?: string;
+  inputData?: Buffer;
+  output?: unknown;
+  error?: WireError;
+  steps: StepRecord[];
+  stepsDropped: number;
+  harvest?: InvocationHarvest;
+  recoveries: number;
+}
+
+const STATUSES: readonly string[] = ['running', 'succeeded', 'failed', 'timed_out', 'cancelled'];
+
+/** The fields of a stored document, or null when it is not one this master wrote. */
+export function fromDoc(d: InvocationDoc): RestoredFields | null {
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!STATUSES.includes(d.status) || !num(d['version']) || !num(d['deadline'])) return null;
+  const placement = d['placement'] as Placement | undefined;
+  const ctx = d['ctx'] as InvocationContext | undefined;
+  if (!placement || !Array.isArray(placement.groups) || !ctx || typeof ctx.input !== 'object')
+    return null;
+  const durability = d['durability'];
+  return {
+    id: d.id,
+    workflow: d.workflow,
+    version: d['version'],
+    status: d.status as InvocationStatus,
+    startedAt: d.startedAt,
+    ...(num(d.finishedAt) ? { finishedAt: d.finishedAt } : {}),
+    deadline: d['deadline'],
+    placement,
+    ctx,
+    durability: durability === 'checkpoint' || durability === 'strict' ? durability : 'none',
+    ...(typeof d['idempotencyKey'] === 'string' ? { idempotencyKey: d['idempotencyKey'] } : {}),
+    ...(typeof d['inputKey'] === 'string' ? { inputKey: d['inputKey'] } : {}),
+    ...(typeof d['inputData'] === 'string'
+      ? { inputData: Buffer.from(d['inputData'], 'base64') }
+      : {}),
+    ...('output' in d ? { output: d['output'] } : {}),
+    ...(d['error'] !== undefined ? { error: d['error'] as WireError } : {}),
+    steps: Array.isArray(d['steps']) ? (d['steps'] as StepRecord[]) : [],
+    stepsDropped: num(d['stepsDropped']) ? d['stepsDropped'] : 0,
+    ...(d['harvest'] !== undefined ? { harvest: d['harvest'] as InvocationHarvest } : {}),
+    recoveries: num(d['recoveries']) ? d['recoveries'] : 0,
+  };
+}
+
+/** The sink outputs a restored record starts from (none reported yet). */
+export function emptySinks(sinks: readonly string[]): {
+  pendingSinks: Set<string>;
+  sinkOutputs: Map<string, StoredRef | null>;
+} {
+  return { pendingSinks: new Set(sinks), sinkOutputs: new Map() };
+}
