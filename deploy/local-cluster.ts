@@ -51,7 +51,9 @@ export function distRoot(): string {
   if (existsSync(join(compiled, 'master', 'main.js'))) return compiled;
   const fromSource = resolve(here, '..', 'dist');
   if (existsSync(join(fromSource, 'master', 'main.js'))) return fromSource;
-  throw new Error(`compiled master not found under ${compiled} or ${fromSource}: run \`npm run build\` first`);
+  throw new Error(
+    `compiled master not found under ${compiled} or ${fromSource}: run \`npm run build\` first`,
+  );
 }
 
 /** The environment children start with: ours minus what slows every Node start. */
@@ -87,9 +89,16 @@ export class LocalCluster {
     this.masterUrl = await this.waitForListening(master, 'master listening');
     // A restarted master comes back on the same port, where its workers look for it.
     const bound = new URL(this.masterUrl).port;
-    this.specs.get('master')!.flags = masterFlags.map((f) => (f.startsWith('--port=') ? `--port=${bound}` : f));
+    this.specs.get('master')!.flags = masterFlags.map((f) =>
+      f.startsWith('--port=') ? `--port=${bound}` : f,
+    );
     for (let i = 1; i <= this.o.workers; i++) {
-      const flags = [`--worker-id=w${i}`, `--master-url=${this.masterUrl}`, `--runtime=${this.o.runtime ?? 'process'}`, ...(this.o.workerFlags?.(i) ?? [])];
+      const flags = [
+        `--worker-id=w${i}`,
+        `--master-url=${this.masterUrl}`,
+        `--runtime=${this.o.runtime ?? 'process'}`,
+        ...(this.o.workerFlags?.(i) ?? []),
+      ];
       if (this.o.redisUrl) flags.push(`--redis-url=${this.o.redisUrl}`);
       this.spawn(`worker-${i}`, join(dist, 'worker', 'main.js'), flags, logLevel);
     }
@@ -97,12 +106,21 @@ export class LocalCluster {
     return this;
   }
 
-  private spawn(name: string, script: string, flags: string[], logLevel: string, env: Record<string, string> = this.o.processEnv?.(name) ?? {}): ClusterProcess {
+  private spawn(
+    name: string,
+    script: string,
+    flags: string[],
+    logLevel: string,
+    env: Record<string, string> = this.o.processEnv?.(name) ?? {},
+  ): ClusterProcess {
     this.specs.set(name, { script, flags, logLevel });
     const logFile = join(this.o.logDir, `${name}.log`);
     const out = createWriteStream(logFile, { flags: 'a' });
     const [command, ...prefix] = [...(this.o.launcher?.(name) ?? []), process.execPath];
-    const child = spawn(command, [...prefix, script, ...flags], { env: { ...childEnv(this.o.env, logLevel), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, [...prefix, script, ...flags], {
+      env: { ...childEnv(this.o.env, logLevel), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     const p = { name, child, logFile };
@@ -134,7 +152,10 @@ export class LocalCluster {
   private waitForListening(p: ClusterProcess, msg: string): Promise<string> {
     return new Promise((resolveUrl, reject) => {
       let buffer = '';
-      const timer = setTimeout(() => reject(new Error(`${p.name} did not start within 15 s; see ${p.logFile}`)), 15_000);
+      const timer = setTimeout(
+        () => reject(new Error(`${p.name} did not start within 15 s; see ${p.logFile}`)),
+        15_000,
+      );
       const onData = (chunk: Buffer): void => {
         buffer += chunk.toString('utf8');
         for (const line of buffer.split('\n')) {
@@ -155,7 +176,9 @@ export class LocalCluster {
       p.child.stdout?.on('data', onData);
       p.child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`${p.name} exited with code ${code} before it was ready; see ${p.logFile}`));
+        reject(
+          new Error(`${p.name} exited with code ${code} before it was ready; see ${p.logFile}`),
+        );
       });
     });
   }
@@ -171,10 +194,15 @@ export class LocalCluster {
         // not up yet
       }
       const dead = this.processes.find((p) => p.child.exitCode !== null);
-      if (dead) throw new Error(`${dead.name} exited with code ${dead.child.exitCode}; see ${dead.logFile}`);
+      if (dead)
+        throw new Error(
+          `${dead.name} exited with code ${dead.child.exitCode}; see ${dead.logFile}`,
+        );
       await sleep(50);
     }
-    throw new Error(`only some of ${count} workers registered within ${timeoutMs} ms; logs in ${this.o.logDir}`);
+    throw new Error(
+      `only some of ${count} workers registered within ${timeoutMs} ms; logs in ${this.o.logDir}`,
+    );
   }
 
   /** Stops one process (SIGTERM, then SIGKILL after `graceMs`). */
@@ -197,7 +225,11 @@ export class LocalCluster {
   }
 }
 
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  graceMs: number,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill(signal);

@@ -34,10 +34,16 @@ export class MemoryJournal implements Journal {
 
   /** The outage error while `fail` is set. */
   private outage(): AppError | undefined {
-    return this.fail ? new AppError('STORE_UNAVAILABLE', 'journal: store outage (test)') : undefined;
+    return this.fail
+      ? new AppError('STORE_UNAVAILABLE', 'journal: store outage (test)')
+      : undefined;
   }
 
-  commit(invocationId: string, commits: readonly NodeCommit[], _ttlMs: number): Promise<CommitResult> {
+  commit(
+    invocationId: string,
+    commits: readonly NodeCommit[],
+    _ttlMs: number,
+  ): Promise<CommitResult> {
     const down = this.outage();
     if (down) return Promise.reject(down);
     const f = this.fields(invocationId);

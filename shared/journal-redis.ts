@@ -97,11 +97,7 @@ export class RedisJournal implements Journal {
   async commitFailure(invocationId: string, f: FailureCommit, ttlMs: number): Promise<void> {
     const key = this.key(invocationId);
     await this.run(() =>
-      this.client
-        .multi()
-        .hsetnx(key, 'f', JSON.stringify(f))
-        .pexpire(key, Math.ceil(ttlMs))
-        .exec(),
+      this.client.multi().hsetnx(key, 'f', JSON.stringify(f)).pexpire(key, Math.ceil(ttlMs)).exec(),
     );
   }
 

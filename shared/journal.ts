@@ -51,7 +51,11 @@ export interface CommitResult {
 
 export interface Journal {
   /** Commits each record unless its node has one already: one round trip for all of them. */
-  commit(invocationId: string, commits: readonly NodeCommit[], ttlMs: number): Promise<CommitResult>;
+  commit(
+    invocationId: string,
+    commits: readonly NodeCommit[],
+    ttlMs: number,
+  ): Promise<CommitResult>;
   /** Records the invocation's failure unless one is recorded already. */
   commitFailure(invocationId: string, failure: FailureCommit, ttlMs: number): Promise<void>;
   read(invocationId: string): Promise<JournalState>;

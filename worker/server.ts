@@ -73,9 +73,15 @@ export class WorkerServer {
     // The store writes this worker's URL into peer refs, and the URL is known only after listen
     // (port 0), so the store is created after listen; the engine and routes reach it through
     // `late`, which nothing calls before it is set (no trigger can arrive before registration).
-    const redis = config.redisUrl ? await createRedisTier(config.redisUrl, { prefix: config.redisPrefix }) : null;
+    const redis = config.redisUrl
+      ? await createRedisTier(config.redisUrl, { prefix: config.redisPrefix })
+      : null;
     const journal = config.redisUrl
-      ? await RedisJournal.connect(config.redisUrl, { prefix: config.redisPrefix, logger, purpose: 'journal (worker)' })
+      ? await RedisJournal.connect(config.redisUrl, {
+          prefix: config.redisPrefix,
+          logger,
+          purpose: 'journal (worker)',
+        })
       : undefined;
     let url = config.advertiseUrl ?? '';
     const late: { store?: FaaStore } = {};
@@ -113,7 +119,8 @@ export class WorkerServer {
     await app.listen({ host: config.host, port });
     const address = app.server.address();
     const boundPort = typeof address === 'object' && address ? address.port : port;
-    if (url === '') url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
+    if (url === '')
+      url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
     late.store = await FaaStore.create({
       workerId: id,
       workerUrl: url,
@@ -127,11 +134,40 @@ export class WorkerServer {
     const master = new MasterClient(
       http,
       config.masterUrl,
-      { id, url, capacity: { cpu: config.cpu, memoryMb: config.memoryMb }, runtime: sandbox.kind, version: WORKER_VERSION, journal: journal !== undefined },
+      {
+        id,
+        url,
+        capacity: { cpu: config.cpu, memoryMb: config.memoryMb },
+        runtime: sandbox.kind,
+        version: WORKER_VERSION,
+        journal: journal !== undefined,
+      },
       logger,
     );
-    const server = new WorkerServer(id, url, app, engine, late.store, sandbox, http, transport, master, dataDir, logger, journal, config.drainTimeoutMs);
-    logger.info({ url, master: config.masterUrl, runtime: sandbox.kind, redis: config.redisUrl ? 'configured' : 'none (peer tier)' }, 'worker listening');
+    const server = new WorkerServer(
+      id,
+      url,
+      app,
+      engine,
+      late.store,
+      sandbox,
+      http,
+      transport,
+      master,
+      dataDir,
+      logger,
+      journal,
+      config.drainTimeoutMs,
+    );
+    logger.info(
+      {
+        url,
+        master: config.masterUrl,
+        runtime: sandbox.kind,
+        redis: config.redisUrl ? 'configured' : 'none (peer tier)',
+      },
+      'worker listening',
+    );
     try {
       await master.register();
       server.registered = true;
@@ -142,7 +178,12 @@ export class WorkerServer {
     }
     master.startHeartbeats(config.heartbeatMs, () => {
       const s = sandbox.stats();
-      return { running: engine.load.running, queued: Object.values(s.perFunction).reduce((a, f) => a + f.queued, 0), invocations: engine.load.invocations, memoryBytes: store().stats().memoryBytes };
+      return {
+        running: engine.load.running,
+        queued: Object.values(s.perFunction).reduce((a, f) => a + f.queued, 0),
+        invocations: engine.load.invocations,
+        memoryBytes: store().stats().memoryBytes,
+      };
     });
     return server;
   }
@@ -157,7 +198,10 @@ export class WorkerServer {
       if (this.registered) {
         const draining = await this.master.drain();
         const idle = draining ? await this.engine.idle(this.drainTimeoutMs) : false;
-        this.logger.info({ idle, load: this.engine.load }, idle ? 'drained' : 'drain ended with work running; handing it back');
+        this.logger.info(
+          { idle, load: this.engine.load },
+          idle ? 'drained' : 'drain ended with work running; handing it back',
+        );
         await this.master.deregister();
       }
       this.master.close();

@@ -392,7 +392,9 @@ export class InvocationManager {
           this.sinkArrived(r, rep.node, rep.skipped ? null : (rep.output ?? null));
           break;
         case 'failed':
-          this.finish(r, 'failed', undefined, AppError.fromWire(rep.error));
+          // Every sink is done: a failure now is a duplicate run's (after a recovery), and the
+          // result the sinks gave stands.
+          if (!r.sinksDone) this.finish(r, 'failed', undefined, AppError.fromWire(rep.error));
           break;
       }
     }
@@ -533,7 +535,8 @@ export class InvocationManager {
   private onWorkerDeath(w: WorkerView): void {
     this.o.deployments.forget(w.id);
     for (const r of this.records.values()) {
-      if (r.status === 'running' && r.placement.groups.includes(w.id)) this.lost(r, new Set([w.id]));
+      if (r.status === 'running' && r.placement.groups.includes(w.id))
+        this.lost(r, new Set([w.id]));
     }
   }
 
@@ -574,8 +577,7 @@ export class InvocationManager {
     const stillGone = new Set([...gone].filter((id) => r.placement.groups.includes(id)));
     if (stillGone.size === 0) return;
     const v = this.version(r);
-    if (!v)
-      throw new AppError('WORKFLOW_NOT_FOUND', `workflow ${r.workflow}@${r.version} is gone`);
+    if (!v) throw new AppError('WORKFLOW_NOT_FOUND', `workflow ${r.workflow}@${r.version} is gone`);
     const live = this.o.registry
       .ready()
       .filter((w) => !stillGone.has(w.id) && w.journal && this.o.deployments.holds(w.id, v));
@@ -608,7 +610,11 @@ export class InvocationManager {
     );
     await this.store.putInvocation(toDoc(r, r.inputKey ? this.inputs.get(r.inputKey) : undefined));
     if (this.absorb(r, v, state)) return;
-    this.sendTriggers(r, v, recoveryTriggers(v.dag, v.partition.groupOf, replaced.moved, state, r.ctx.input));
+    this.sendTriggers(
+      r,
+      v,
+      recoveryTriggers(v.dag, v.partition.groupOf, replaced.moved, state, r.ctx.input),
+    );
   }
 
   /** Takes what the journal knows (a failure, committed sinks); true when that ended `r`. */
@@ -695,7 +701,31 @@ export class InvocationManager {
       (r) => r.status === 'running' && r.durability !== 'none',
     );
     if (quiet.length > 0) await this.reconcile(quiet);
+    for (const r of this.records.values()) if (r.status === 'running') await this.redrive(r);
     return { running, finished: docs.length - running };
+  }
+
+  /**
+   * After a master restart nobody knows which triggers of a running invocation were delivered
+   * (the master may have died right after accepting it): send again every start that is not
+   * committed and every committed edge whose child is not, all idempotent at the workers.
+   */
+  private async redrive(r: InvocationRecord): Promise<void> {
+    const v = this.version(r);
+    if (!v || r.status !== 'running') return;
+    let state: Pick<JournalState, 'nodes'> = { nodes: new Map() };
+    if (r.durability !== 'none' && this.o.journal) {
+      try {
+        state = await this.o.journal.read(r.id);
+      } catch (err) {
+        this.o.logger.warn(
+          { err, invocationId: r.id },
+          'journal unreadable; restarting sources only',
+        );
+      }
+    }
+    const all = v.partition.groups.map((_, g) => g);
+    this.sendTriggers(r, v, recoveryTriggers(v.dag, v.partition.groupOf, all, state, r.ctx.input));
   }
 
   private restoreOne(d: Parameters<typeof fromDoc>[0]): InvocationRecord | null {

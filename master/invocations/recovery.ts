@@ -36,9 +36,7 @@ export interface ReplaceInput {
  * The placement with every group of a gone worker moved; null when some group has nowhere to
  * go. The epoch is one higher, so workers adopt it over the one they hold.
  */
-export function replaceGroups(
-  i: ReplaceInput,
-): { placement: Placement; moved: number[] } | null {
+export function replaceGroups(i: ReplaceInput): { placement: Placement; moved: number[] } | null {
   const groups = [...i.placement.groups];
   const workers: Record<string, string> = {};
   const moved: number[] = [];
@@ -60,7 +58,10 @@ export function replaceGroups(
 }
 
 /** What arrives over the edge from a committed parent: its output, or a skip. */
-export function arrivalOf(parent: NodeCommit, branch: number | undefined): Pick<RecoveryTrigger, 'ref' | 'skip'> {
+export function arrivalOf(
+  parent: NodeCommit,
+  branch: number | undefined,
+): Pick<RecoveryTrigger, 'ref' | 'skip'> {
   if (parent.skip === true || parent.ref === undefined) return { skip: true };
   if (branch !== undefined && branch !== parent.branch) return { skip: true };
   return { ref: parent.ref };

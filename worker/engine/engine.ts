@@ -42,6 +42,7 @@ import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deplo
 import { commitNode, mustCommit } from './commit.js';
 import { baseStep, executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
 import { Expressions } from './expressions.js';
+import { backoffMs, delay } from '../../shared/retry.js';
 import { preciseNow } from '../../shared/time.js';
 import type { DataPlane, Transport } from './ports.js';
 import { Val } from './value.js';
@@ -319,7 +320,14 @@ export class Engine {
       ...(out.branch === undefined ? {} : { branch: out.branch }),
     };
     crashPoint('worker:before-commit');
-    const r = await commitNode(journal, inv.id, commit, inv.ctx.deadline, inv.abort.signal, this.now);
+    const r = await commitNode(
+      journal,
+      inv.id,
+      commit,
+      inv.ctx.deadline,
+      inv.abort.signal,
+      this.now,
+    );
     crashPoint('worker:after-commit');
     if (r.placement) this.adoptPlacement(inv, r.placement);
     const w = r.winner;
@@ -400,10 +408,13 @@ export class Engine {
       if (inv.ctx.mode === 'worker' && this.ownerOf(inv, e.to) === this.o.workerId) local++;
       else remote++;
     }
-    const ref = await this.o.store.put(inv.id, node.node.id, outcome.output.encoded, {
-      local,
-      remote,
-    });
+    const put = (): Promise<StoredRef> =>
+      this.o.store.put(inv.id, node.node.id, outcome.output.encoded, { local, remote });
+    // A durable invocation rides out a store outage (a Redis restart) until its deadline.
+    const ref =
+      this.o.journal && (inv.ctx.durability ?? 'none') !== 'none'
+        ? await retryWhileRetryable(put, inv.ctx.deadline, inv.abort.signal, this.now)
+        : await put();
     return { ref, tier: ref.tier };
   }
 
@@ -606,6 +617,24 @@ export class Engine {
     this.gc.abort();
     for (const inv of this.invocations.values())
       inv.abort.abort(new AppError('CANCELLED', 'worker is shutting down'));
+  }
+}
+
+/** Runs `op` again while it fails with a retryable error, with backoff, until `deadline`. */
+async function retryWhileRetryable<T>(
+  op: () => Promise<T>,
+  deadline: number,
+  signal: AbortSignal,
+  now: () => number,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      const wait = backoffMs(attempt, { baseMs: 20, maxMs: 1_000 });
+      if (!AppError.from(err).retryable || signal.aborted || now() + wait >= deadline) throw err;
+      await delay(wait, signal).catch(() => undefined);
+    }
   }
 }
 
