@@ -106,7 +106,7 @@ export class Network implements Transport {
           engine.accept(structuredClone(triggers));
           resolve();
         } catch (err) {
-          reject(err);
+          reject(AppError.from(err));
         }
       }),
     );
