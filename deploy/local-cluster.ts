@@ -134,12 +134,12 @@ export class LocalCluster {
    * Starts a process of the cluster again, with the flags it had (the master on the port it
    * had) and `env` instead of its extra environment; resolves once it listens.
    */
-  async restart(name: string, env: Record<string, string> = {}): Promise<void> {
+  async restart(name: string, env: Record<string, string> = {}): Promise<string> {
     const spec = this.specs.get(name);
     if (!spec) throw new Error(`no process ${name} in this cluster`);
     await this.kill(name, 'SIGKILL', 0);
     const p = this.spawn(name, spec.script, spec.flags, spec.logLevel, env);
-    await this.waitForListening(p, name === 'master' ? 'master listening' : 'worker listening');
+    return this.waitForListening(p, name === 'master' ? 'master listening' : 'worker listening');
   }
 
   /** Whether the process has exited (by itself, a crash point, or a kill). */

@@ -34,6 +34,12 @@ export class WorkerRegistry {
   register(r: Registration): WorkerView {
     const now = this.now();
     const prev = this.workers.get(r.id);
+    // A live worker registering again is a new process under the old id: whatever the old one
+    // held died with it, so its invocations are recovered (or failed) like a death's.
+    if (prev && prev.status !== 'dead') {
+      prev.status = 'dead';
+      for (const l of this.deathListeners) l(prev);
+    }
     const w: WorkerView = {
       ...r,
       status: 'registering',

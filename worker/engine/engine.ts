@@ -260,8 +260,19 @@ export class Engine {
       return;
     }
     const getStart = performance.now();
-    const input = await this.assembleInput(inv, node, ns);
-    const env = this.env(inv, await this.workflowInput(inv));
+    // A durable invocation rides out a store outage (a Redis restart) until its deadline.
+    const read = async (): Promise<[Val, Val]> => {
+      try {
+        return [await this.assembleInput(inv, node, ns), await this.workflowInput(inv)];
+      } catch (err) {
+        inv.workflowInput = undefined;
+        throw err;
+      }
+    };
+    const [input, wf] = this.durable(inv)
+      ? await retryWhileRetryable(read, inv.ctx.deadline, inv.abort.signal, this.now)
+      : await read();
+    const env = this.env(inv, wf);
     const getMs = performance.now() - getStart;
     const outcome = await executeNode(node.node, input, env);
     if (inv.failed || inv.abort.signal.aborted) return;
@@ -333,6 +344,10 @@ export class Engine {
     const w = r.winner;
     if (w.skip === true || w.ref === undefined) return { ref: null };
     return { ref: w.ref, ...(w.branch === undefined ? {} : { branch: w.branch }) };
+  }
+
+  private durable(inv: InvocationState): boolean {
+    return this.o.journal !== undefined && (inv.ctx.durability ?? 'none') !== 'none';
   }
 
   /** A placement with a higher epoch than ours: the master re-placed groups; route by it. */
@@ -411,10 +426,9 @@ export class Engine {
     const put = (): Promise<StoredRef> =>
       this.o.store.put(inv.id, node.node.id, outcome.output.encoded, { local, remote });
     // A durable invocation rides out a store outage (a Redis restart) until its deadline.
-    const ref =
-      this.o.journal && (inv.ctx.durability ?? 'none') !== 'none'
-        ? await retryWhileRetryable(put, inv.ctx.deadline, inv.abort.signal, this.now)
-        : await put();
+    const ref = this.durable(inv)
+      ? await retryWhileRetryable(put, inv.ctx.deadline, inv.abort.signal, this.now)
+      : await put();
     return { ref, tier: ref.tier };
   }
 
@@ -480,7 +494,7 @@ export class Engine {
       inv.steps = [];
       this.clearStepTimer(inv);
     }
-    const durable = this.o.journal !== undefined && (inv.ctx.durability ?? 'none') !== 'none';
+    const durable = this.durable(inv);
     for (const [url, triggers] of remote) {
       this.o.transport
         .sendTriggers(url, triggers, inv.ctx.deadline, inv.abort.signal)
@@ -512,14 +526,16 @@ export class Engine {
     err: unknown,
   ): void {
     const e = AppError.from(err);
-    if (inv.failed || this.ended.has(inv.id)) return;
+    // Aborted: released (the master has its result) or this worker is stopping (the master
+    // re-places or fails its work when it leaves): either way not this node's failure.
+    if (inv.failed || this.ended.has(inv.id) || inv.abort.signal.aborted) return;
     inv.failed = true;
     if (ns) {
       ns.status = 'done';
       this.report(inv, { ...this.emptyStep(node, ns), status: 'failed', error: e.toWire() });
     }
     this.o.logger.warn({ invocationId: inv.id, node: node.node.id, err: e }, 'node failed');
-    if (this.o.journal && (inv.ctx.durability ?? 'none') !== 'none') {
+    if (this.o.journal && this.durable(inv)) {
       this.o.journal
         .commitFailure(
           inv.id,
