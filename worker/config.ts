@@ -1,74 +1,159 @@
-/** Worker configuration: flags > FAASFLOW_* environment > defaults. */
+/**
+ * Worker configuration: flags > FAASFLOW_* environment > defaults. Each option's `description`
+ * is its documentation: docs/reference/configuration.md is generated from it (`npm run docs`).
+ * `x-default` describes a default that depends on the machine, so the generated page does not.
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import { availableParallelism, totalmem } from 'node:os';
 import { envFor, loadConfig, type RawConfig } from '../shared/config.js';
 
 export const WorkerConfigSchema = Type.Object({
-  /** Unique worker id. Default: `w-<port>-<pid>`, set at start. */
-  workerId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' })),
-  /** Address to bind. */
-  host: Type.String({ default: '127.0.0.1' }),
-  /** Port to bind; 0 picks a free one. */
-  port: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
-  /** URL other processes use to reach this worker. Default: http://host:port. */
-  advertiseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
-  /** Base URL of the master. */
-  masterUrl: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:8080' }),
-  /** Redis for cross-worker objects; without it they are fetched from the producing worker. */
-  redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  /** Prefix of every Redis key this worker writes. */
-  redisPrefix: Type.String({ default: 'ff:' }),
-  runtime: Type.Union([Type.Literal('process'), Type.Literal('docker')], { default: 'process' }),
-  /** Cores this worker offers. Default: the machine's. */
-  cpu: Type.Number({ minimum: 0.1, default: availableParallelism() }),
-  /** MB this worker offers. Default: the machine's. */
-  memoryMb: Type.Integer({ minimum: 128, default: Math.floor(totalmem() / 1024 / 1024) }),
-  /** FaaStore in-memory quota, MB. */
-  memoryQuotaMb: Type.Integer({ minimum: 1, default: 512 }),
-  /** Values up to this size travel inside triggers. */
-  inlineMaxBytes: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 4096 }),
-  /** Largest request body accepted (trigger batches, deployments with handler files). */
-  bodyLimitBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
-  heartbeatMs: Type.Integer({ minimum: 50, default: 1000 }),
-  /**
-   * On SIGTERM, how long running work may take to finish before it is handed back to the master
-   * for re-placement, ms (docs/durability.md, graceful drain).
-   */
-  drainTimeoutMs: Type.Integer({ minimum: 0, default: 10_000 }),
-  /** Where deployed handler files are written. Default: a temp folder per worker. */
-  dataDir: Type.Optional(Type.String()),
-  /**
-   * Packages handlers may import (process sandbox): a node_modules folder linked beside the
-   * deployed handlers. Default: the node_modules faasflow itself runs from; `none` gives none.
-   */
-  functionModules: Type.Optional(Type.String({ minLength: 1 })),
-  /** Shared cluster token; when set, every request must carry it. */
-  token: Type.Optional(Type.String({ minLength: 8 })),
-  /** Warm sandboxes per function at most (process sandbox). */
-  maxConcurrencyPerFunction: Type.Integer({ minimum: 1, default: 8 }),
-  /** Idle sandboxes are stopped after this long. */
-  idleMs: Type.Integer({ minimum: 1000, default: 600_000 }),
-  /** Docker runtime: the engine's unix socket. Default DOCKER_HOST (unix://…) or /var/run/docker.sock. */
-  dockerSocket: Type.Optional(Type.String({ minLength: 1 })),
-  /** Docker runtime: image of handler, code and builtin functions (bash deploy/runtime-image/build.sh). */
-  runtimeImage: Type.String({ minLength: 1, default: 'faasflow-runtime:latest' }),
-  /** Docker runtime: containers started per function when it is deployed. */
-  prewarm: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
-  /**
-   * How often a running sandbox's cgroup is sampled for the run's peak CPU and memory (the
-   * profile harvesting learns from), ms; 0 samples only at the start and end of each run.
-   */
-  profileIntervalMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 10 }),
-  /**
-   * Live rebalancing: when a task of a harvested parallel stage finishes, its CPU goes to the
-   * siblings still running on this worker until the stage ends. `false` keeps every task at its
-   * decided allocation (for comparisons).
-   */
-  rebalance: Type.Boolean({ default: true }),
+  workerId: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
+      description: 'Unique worker id. Default: `w-<port>-<pid>`, set at start.',
+    }),
+  ),
+  host: Type.String({ default: '127.0.0.1', description: 'Address to bind.' }),
+  port: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 0,
+    description: 'Port to bind; 0 picks a free one.',
+  }),
+  advertiseUrl: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description: 'URL other processes use to reach this worker. Default: `http://host:port`.',
+    }),
+  ),
+  masterUrl: Type.String({
+    pattern: '^https?://',
+    default: 'http://127.0.0.1:8080',
+    description: 'Base URL of the master.',
+  }),
+  redisUrl: Type.Optional(
+    Type.String({
+      pattern: '^rediss?://',
+      description:
+        'Redis for cross-worker objects; without it they are fetched from the producing worker (the peer tier).',
+    }),
+  ),
+  redisPrefix: Type.String({
+    default: 'ff:',
+    description: 'Prefix of every Redis key this worker writes.',
+  }),
+  runtime: Type.Union([Type.Literal('process'), Type.Literal('docker')], {
+    default: 'process',
+    description:
+      'Sandbox of every function: warm Node child processes, or containers of the Docker engine (falls back to processes when no engine answers).',
+  }),
+  cpu: Type.Number({
+    minimum: 0.1,
+    default: availableParallelism(),
+    'x-default': "the machine's cores",
+    description: 'Cores this worker offers to placement (groups are sized to the smallest worker).',
+  }),
+  memoryMb: Type.Integer({
+    minimum: 128,
+    default: Math.floor(totalmem() / 1024 / 1024),
+    'x-default': "the machine's memory",
+    description: 'MB this worker offers to placement.',
+  }),
+  memoryQuotaMb: Type.Integer({
+    minimum: 1,
+    default: 512,
+    description: 'FaaStore in-memory quota, MB; objects over it spill to Redis or to disk.',
+  }),
+  inlineMaxBytes: Type.Integer({
+    minimum: 0,
+    maximum: 1_048_576,
+    default: 4096,
+    description: 'Values up to this size travel inside triggers.',
+  }),
+  bodyLimitBytes: Type.Integer({
+    minimum: 1024,
+    default: 64 * 1024 * 1024,
+    description: 'Largest request body accepted (trigger batches, deployments with handler files).',
+  }),
+  heartbeatMs: Type.Integer({
+    minimum: 50,
+    default: 1000,
+    description: 'How often the worker sends the master its load.',
+  }),
+  drainTimeoutMs: Type.Integer({
+    minimum: 0,
+    default: 10_000,
+    description:
+      'On SIGTERM, how long running work may take to finish before it is handed back to the master for re-placement, ms (docs/durability.md).',
+  }),
+  dataDir: Type.Optional(
+    Type.String({
+      description: 'Where deployed handler files are written. Default: a temp folder per worker.',
+    }),
+  ),
+  functionModules: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Packages handlers may import (process sandbox): a node_modules folder linked beside the deployed handlers. Default: the node_modules faasflow itself runs from; `none` gives none.',
+    }),
+  ),
+  token: Type.Optional(
+    Type.String({
+      minLength: 8,
+      description:
+        'Shared cluster token; when set, every request but /healthz and /metrics must carry it.',
+    }),
+  ),
+  maxConcurrencyPerFunction: Type.Integer({
+    minimum: 1,
+    default: 8,
+    description: 'Warm sandboxes per function at most.',
+  }),
+  idleMs: Type.Integer({
+    minimum: 1000,
+    default: 600_000,
+    description: 'Idle sandboxes are stopped after this long.',
+  }),
+  dockerSocket: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        "Docker runtime: the engine's unix socket. Default: `DOCKER_HOST` (`unix://…`) or `/var/run/docker.sock`.",
+    }),
+  ),
+  runtimeImage: Type.String({
+    minLength: 1,
+    default: 'faasflow-runtime:latest',
+    description:
+      'Docker runtime: image of handler, code and builtin functions (`bash deploy/runtime-image/build.sh`).',
+  }),
+  prewarm: Type.Integer({
+    minimum: 0,
+    maximum: 64,
+    default: 0,
+    description: 'Docker runtime: containers started per function when it is deployed.',
+  }),
+  profileIntervalMs: Type.Integer({
+    minimum: 0,
+    maximum: 10_000,
+    default: 10,
+    description:
+      "How often a running sandbox's cgroup is sampled for the run's peak CPU and memory (the profile harvesting learns from), ms; 0 samples only at the start and end of each run.",
+  }),
+  rebalance: Type.Boolean({
+    default: true,
+    description:
+      'Live rebalancing: when a task of a harvested parallel stage finishes, its CPU goes to the siblings still running on this worker until the stage ends. `false` keeps every task at its decided allocation (for comparisons).',
+  }),
 });
 
 export type WorkerConfig = Static<typeof WorkerConfigSchema>;
 
-export function loadWorkerConfig(flags: RawConfig = {}, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+export function loadWorkerConfig(
+  flags: RawConfig = {},
+  env: NodeJS.ProcessEnv = process.env,
+): WorkerConfig {
   return loadConfig(WorkerConfigSchema, envFor(WorkerConfigSchema, env), flags);
 }
