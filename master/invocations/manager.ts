@@ -29,6 +29,7 @@ import { assertInput } from '../workflow/input-schema.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
 import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
+import { listInvocations, type InvocationFilter, type InvocationPage } from './list.js';
 import { MAX_STEPS, toJsonSafe, type InvocationRecord } from './record.js';
 
 export interface InvocationManagerOptions {
@@ -503,6 +504,11 @@ export class InvocationManager {
           new AppError('CANCELLED', 'the master is shutting down'),
         );
     }
+  }
+
+  /** The dashboard's list: newest first, filtered and paged (list.ts). */
+  list(f: InvocationFilter): InvocationPage {
+    return listInvocations([...this.records.values()], f, this.o.tenant ?? 'default');
   }
 }
 
