@@ -70,6 +70,9 @@ export function segments(s: StepRecord, origin: number): Segment[] {
   if (hasRun) {
     push('start', t, (t += rest));
     push('run', t, (t += run));
+  } else if (s.kind === 'task') {
+    // A task that failed before reporting its handler's time: its span is all its own.
+    push('run', t, (t += rest));
   } else push('engine', t, (t += rest));
   push('put', t, end);
   return out;

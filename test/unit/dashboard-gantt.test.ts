@@ -59,6 +59,14 @@ describe('Gantt segments', () => {
     expect(segs[1]).toEqual({ kind: 'engine', from: 1, to: 3 });
   });
 
+  it('draws a task without a measured run (it failed first) as run, not engine', () => {
+    const segs = segments(
+      step({ node: 'a', worker: 'w1', status: 'failed', finishedAt: 1003 }),
+      1000,
+    );
+    expect(segs).toEqual([{ kind: 'run', from: 0, to: 3 }]);
+  });
+
   it('clips measured parts that exceed the span instead of drawing past the step', () => {
     const segs = segments(
       step({
