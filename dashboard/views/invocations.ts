@@ -131,7 +131,8 @@ export const invocationsView: View = async (ctx) => {
 
   return h(
     'section',
-    { id: 'view-invocations' },
+    // The filter this list was drawn for, so a test (or a user script) can wait for it.
+    { id: 'view-invocations', 'data-filter': query(filter).slice(1) },
     h('h1', {}, 'Invocations'),
     form,
     summary,

@@ -99,21 +99,16 @@ describe.skipIf(!ready)('dashboard in Chromium', () => {
     await shot('invocations');
 
     await b.page.selectOption('#filter-status', 'failed');
-    await b.page.waitForSelector('#invocations-table tbody tr[data-status="failed"]');
-    // Page-side expressions are strings: this file is typed for Node, not the DOM.
-    await b.page.waitForFunction(
-      `!document.querySelector('#invocations-table tbody tr:not([data-status="failed"])')`,
-    );
+    await b.page.waitForSelector('#view-invocations[data-filter="status=failed"] tbody tr');
     expect(await count('#invocations-table tbody tr')).toBe(1);
+    expect(await count('#invocations-table tbody tr[data-status="failed"]')).toBe(1);
     expect(await b.page.textContent('#invocations-table tbody tr')).toContain(seeded.failed);
     await shot('invocations-failed');
 
     await b.page.selectOption('#filter-status', '');
     await b.page.selectOption('#filter-workflow', 'moderation');
-    await b.page.waitForFunction(
-      `document.querySelectorAll('#invocations-table tbody tr').length > 0 &&
-       !document.querySelector('#invocations-table tbody tr:not([data-workflow="moderation"])')`,
-    );
+    await b.page.waitForSelector('#view-invocations[data-filter="workflow=moderation"] tbody tr');
+    expect(await count('#invocations-table tbody tr:not([data-workflow="moderation"])')).toBe(0);
     const moderation =
       seeded.all.length -
       (await c.api.request('GET', '/v1/invocations?workflow=video-analytics')).body.total;
