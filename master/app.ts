@@ -4,6 +4,7 @@ import { installErrorHandling, tokenMatches } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import { clusterRoutes } from './routes/cluster.js';
 import type { MasterContext } from './routes/context.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { harvestRoutes } from './routes/harvest.js';
 import { invocationRoutes } from './routes/invocations.js';
 import { workflowRoutes } from './routes/workflows.js';
@@ -52,5 +53,6 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
   invocationRoutes(app, c);
   clusterRoutes(app, c);
   harvestRoutes(app, c);
+  dashboardRoutes(app, c);
   return app;
 }

@@ -4,6 +4,8 @@ import { envFor, loadConfig, type RawConfig } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
 
 export const MasterConfigSchema = Type.Object({
+  /** Shown in the dashboard's header and title, to tell clusters apart. */
+  clusterName: Type.String({ minLength: 1, maxLength: 63, default: 'faasflow' }),
   host: Type.String({ default: '127.0.0.1' }),
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   /** URL workers use to reach the master. Default: http://host:port. */

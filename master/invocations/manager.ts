@@ -37,6 +37,7 @@ import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
 import { assertInput } from '../workflow/input-schema.js';
 import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
+import { listInvocations, type InvocationFilter, type InvocationPage } from './list.js';
 import { assembleOutput } from './output.js';
 import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.js';
 import { MAX_STEPS, type InvocationRecord } from './record.js';
@@ -794,6 +795,11 @@ export class InvocationManager {
       if (r.timer) clearTimeout(r.timer);
       if (r.completeTimer) clearTimeout(r.completeTimer);
     }
+  }
+
+  /** The dashboard's list: newest first, filtered and paged (list.ts). */
+  list(f: InvocationFilter): InvocationPage {
+    return listInvocations([...this.records.values()], f, this.o.tenant ?? 'default');
   }
 }
 

@@ -1,0 +1,91 @@
+/**
+ * The invocation list the dashboard pages through: newest first, filtered by workflow, status
+ * and tenant, `limit` per page, continuing `before` an invocation id. Pure over the records the
+ * manager keeps (insertion order is start order), so paging is stable while new ones arrive.
+ */
+import { AppError } from '../../shared/errors.js';
+import type { InvocationRecord, InvocationStatus } from './record.js';
+
+export interface InvocationFilter {
+  workflow?: string;
+  status?: InvocationStatus;
+  tenant?: string;
+  /** Most records in one page. */
+  limit: number;
+  /** Continue after this invocation id (the previous page's `next`). */
+  before?: string;
+}
+
+export interface InvocationSummary {
+  invocationId: string;
+  workflow: string;
+  version: number;
+  tenant: string;
+  status: InvocationStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number;
+  steps: number;
+  errorCode: string | null;
+}
+
+export interface InvocationPage {
+  invocations: InvocationSummary[];
+  /** Invocations matching the filter, over every page. */
+  total: number;
+  /** Pass as `before` for the next page; null on the last one. */
+  next: string | null;
+}
+
+/** `records` in start order (oldest first); every record belongs to `tenant` until tenants land. */
+export function listInvocations(
+  records: readonly InvocationRecord[],
+  f: InvocationFilter,
+  tenant: string,
+  now: number = Date.now(),
+): InvocationPage {
+  let end = records.length;
+  if (f.before !== undefined) {
+    end = records.findIndex((r) => r.id === f.before);
+    if (end < 0)
+      throw new AppError(
+        'BAD_REQUEST',
+        `before: invocation ${JSON.stringify(f.before)} is no longer kept; start again from the first page`,
+      );
+  }
+  const matches = (r: InvocationRecord): boolean =>
+    (f.workflow === undefined || r.workflow === f.workflow) &&
+    (f.status === undefined || r.status === f.status) &&
+    (f.tenant === undefined || f.tenant === tenant);
+  const page: InvocationRecord[] = [];
+  let total = 0;
+  let more = false;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
+    if (!matches(r)) continue;
+    total++;
+    if (i >= end) continue;
+    if (page.length < f.limit) page.push(r);
+    else more = true;
+  }
+  return {
+    invocations: page.map((r) => summary(r, tenant, now)),
+    total,
+    next: more && page.length > 0 ? page[page.length - 1]!.id : null,
+  };
+}
+
+function summary(r: InvocationRecord, tenant: string, now: number): InvocationSummary {
+  return {
+    invocationId: r.id,
+    workflow: r.workflow,
+    version: r.version,
+    tenant,
+    status: r.status,
+    startedAt: new Date(r.startedAt).toISOString(),
+    finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),
+    durationMs: (r.finishedAt ?? now) - r.startedAt,
+    steps: r.steps.length + r.stepsDropped,
+    errorCode: r.error?.code ?? null,
+  };
+}
