@@ -45,12 +45,34 @@ export const MasterConfigSchema = Type.Object({
    */
   cpuOvercommit: Type.Number({ minimum: 1, maximum: 64, default: 4 }),
   /**
-   * Redis the master keeps harvesting's profiles and models in (README, Resource harvesting). Required
-   * when `harvest` is on; the master uses Redis for nothing else.
+   * Redis the master keeps harvesting's profiles and models in, and (with `store` `auto` or
+   * `redis`) its own state: catalogue, invocation records, idempotency keys (docs/store.md).
+   * Required when `harvest` is on or `store` is `redis`.
    */
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  /** Prefix of the master's Redis keys; harvesting's live under `<prefix>h:`. */
+  /** Prefix of the master's Redis keys; its store's live under `<prefix>m:`, harvesting's under `<prefix>h:`. */
   redisPrefix: Type.String({ default: 'ff:' }),
+  /**
+   * Where the master's state persists (docs/store.md): `redis` (needs redisUrl), `lmdb` (an
+   * embedded database in `dataDir`), `memory` (nothing survives the process). `auto`, the
+   * default, is `redis` when redisUrl is set and `lmdb` otherwise.
+   */
+  store: Type.Union(
+    [Type.Literal('auto'), Type.Literal('redis'), Type.Literal('lmdb'), Type.Literal('memory')],
+    { default: 'auto' },
+  ),
+  /**
+   * The lmdb store's folder, relative to the working directory; created with mode 0700 and
+   * locked by one master at a time. Default `.faasflow`.
+   */
+  dataDir: Type.String({ minLength: 1, default: '.faasflow' }),
+  /**
+   * When an lmdb write counts as done: `commit` once committed to the OS (survives kill -9 of
+   * the master; an OS crash or power loss may lose the last writes, never corrupts the data
+   * dir), `flush` once fsynced as well (survives an OS crash too, costs an fsync per write).
+   * Default `commit`.
+   */
+  dataDirSync: Type.Union([Type.Literal('commit'), Type.Literal('flush')], { default: 'commit' }),
   /**
    * Resource harvesting: `on` records a profile of every function run, trains the models in the
    * background and decides each task node's allocation at invocation start; `off` does none of
@@ -81,6 +103,12 @@ export function loadMasterConfig(
       'CONFIG_INVALID',
       'invalid configuration:\n  harvest: "on" needs redisUrl, where profiles and models persist; pass --redis-url redis://HOST:6379 (FAASFLOW_REDIS_URL) or --harvest off',
       { details: { problems: ['harvest: "on" needs redisUrl (--redis-url redis://HOST:6379)'] } },
+    );
+  if (config.store === 'redis' && config.redisUrl === undefined)
+    throw new AppError(
+      'CONFIG_INVALID',
+      'invalid configuration:\n  store: "redis" needs redisUrl; pass --redis-url redis://HOST:6379 (FAASFLOW_REDIS_URL), or --store lmdb with --data-dir DIR',
+      { details: { problems: ['store: "redis" needs redisUrl (--redis-url redis://HOST:6379)'] } },
     );
   return config;
 }
