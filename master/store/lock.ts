@@ -33,7 +33,10 @@ export function acquireDirLock(path: string): DirLock {
     try {
       const fd = openSync(path, 'wx', 0o600);
       try {
-        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() }));
+        writeSync(
+          fd,
+          JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() }),
+        );
       } finally {
         closeSync(fd);
       }
@@ -70,14 +73,19 @@ export function acquireDirLock(path: string): DirLock {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-  throw new AppError('CONFLICT', `could not take the data dir lock ${path}: another master keeps taking it`);
+  throw new AppError(
+    'CONFLICT',
+    `could not take the data dir lock ${path}: another master keeps taking it`,
+  );
 }
 
 function readOwner(path: string): { pid: number; host?: string } | null {
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown; host?: unknown };
     if (typeof parsed.pid !== 'number' || !Number.isInteger(parsed.pid)) return null;
-    return typeof parsed.host === 'string' ? { pid: parsed.pid, host: parsed.host } : { pid: parsed.pid };
+    return typeof parsed.host === 'string'
+      ? { pid: parsed.pid, host: parsed.host }
+      : { pid: parsed.pid };
   } catch {
     // unreadable or half-written (its writer died mid-write): stale
     return null;

@@ -64,7 +64,9 @@ export class MemoryMasterStore implements MasterStore {
   loadInvocations(limit: number): Promise<InvocationDoc[]> {
     return this.run('loadInvocations', () => {
       const docs = [...this.invocations.values()].map((t) => JSON.parse(t) as InvocationDoc);
-      const running = docs.filter(isRunning).sort((a, b) => a.startedAt - b.startedAt);
+      const running = docs
+        .filter(isRunning)
+        .sort((a, b) => a.startedAt - b.startedAt || byId(a, b));
       const finished = docs.filter((d) => !isRunning(d)).sort(byFinished);
       const room = Math.max(0, limit - running.length);
       return [...running, ...(room === 0 ? [] : finished.slice(-room))];
@@ -122,5 +124,10 @@ export class MemoryMasterStore implements MasterStore {
 }
 
 function byFinished(a: InvocationDoc, b: InvocationDoc): number {
-  return finishedAtOf(a) - finishedAtOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return finishedAtOf(a) - finishedAtOf(b) || byId(a, b);
+}
+
+/** Ties break by id, as Redis's sorted sets and LMDB's [time, id] keys do. */
+function byId(a: InvocationDoc, b: InvocationDoc): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

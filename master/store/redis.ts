@@ -92,7 +92,10 @@ export class RedisMasterStore implements MasterStore {
   deleteWorkflow(name: string): Promise<void> {
     return this.run('deleteWorkflow', () =>
       this.exec(
-        this.client.multi().del(this.key(`versions:${name}`)).srem(this.key('workflows'), name),
+        this.client
+          .multi()
+          .del(this.key(`versions:${name}`))
+          .srem(this.key('workflows'), name),
       ),
     );
   }
@@ -255,10 +258,16 @@ async function warnAboutSettings(client: Redis, logger: Logger, url: string): Pr
     problems.push('appendfsync is no: an OS crash may lose tens of seconds of writes');
   const policy = settings['maxmemory-policy'];
   if (policy !== undefined && policy !== 'noeviction')
-    problems.push(`maxmemory-policy is ${policy}: Redis may evict the catalogue under memory pressure`);
+    problems.push(
+      `maxmemory-policy is ${policy}: Redis may evict the catalogue under memory pressure`,
+    );
   if (problems.length > 0)
     logger.warn(
-      { redis: url, problems, want: 'appendonly yes, appendfsync everysec|always, maxmemory-policy noeviction' },
+      {
+        redis: url,
+        problems,
+        want: 'appendonly yes, appendfsync everysec|always, maxmemory-policy noeviction',
+      },
       'master store: redis may lose state',
     );
 }

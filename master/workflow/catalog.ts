@@ -35,7 +35,9 @@ export class WorkflowCatalog {
   constructor(private readonly store: CatalogStore = NO_STORE) {}
 
   /** The catalogue as the store holds it: every version and every counter. */
-  static async load(store: Pick<MasterStore, 'loadCatalog'> & CatalogStore): Promise<WorkflowCatalog> {
+  static async load(
+    store: Pick<MasterStore, 'loadCatalog'> & CatalogStore,
+  ): Promise<WorkflowCatalog> {
     const snapshot = await store.loadCatalog();
     const catalog = new WorkflowCatalog(store);
     for (const v of [...snapshot.versions].sort(byNameThenVersion)) {
