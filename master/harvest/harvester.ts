@@ -393,22 +393,22 @@ export class Harvester {
    * logged; the next change saves again.
    */
   private saveCounts(): void {
-    const counters = this.o.counters;
-    if (!counters) return;
+    if (!this.o.counters) return;
     this.countsDirty = true;
-    if (this.saving) return;
-    this.saving = (async () => {
-      while (this.countsDirty) {
-        this.countsDirty = false;
-        try {
-          await counters.save(Object.fromEntries(this.newRecords));
-        } catch (err) {
-          this.o.logger.warn({ err }, 'harvest retrain counters were not saved');
-        }
+    this.saving ??= this.drainCounts(this.o.counters);
+  }
+
+  private async drainCounts(counters: RetrainCounters): Promise<void> {
+    while (this.countsDirty) {
+      this.countsDirty = false;
+      try {
+        await counters.save(Object.fromEntries(this.newRecords));
+      } catch (err) {
+        this.o.logger.warn({ err }, 'harvest retrain counters were not saved');
       }
-    })().finally(() => {
-      this.saving = null;
-    });
+    }
+    // In the same turn as the last check: a change from now on starts a new drain.
+    this.saving = null;
   }
 
   async view(workflow: string): Promise<ModelsView> {

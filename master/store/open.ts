@@ -9,17 +9,12 @@ import type { MasterConfig } from '../config.js';
 import { LmdbMasterStore } from './lmdb.js';
 import { MemoryMasterStore } from './memory.js';
 import { RedisMasterStore } from './redis.js';
-import type { MasterStore, MasterStoreKind } from './types.js';
+import { storeKind, type MasterStore } from './types.js';
 
 type StoreConfig = Pick<
   MasterConfig,
   'store' | 'redisUrl' | 'redisPrefix' | 'dataDir' | 'dataDirSync'
 >;
-
-export function storeKind(config: StoreConfig): MasterStoreKind {
-  if (config.store !== 'auto') return config.store;
-  return config.redisUrl === undefined ? 'lmdb' : 'redis';
-}
 
 export async function openMasterStore(
   config: StoreConfig,

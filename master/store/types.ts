@@ -17,6 +17,15 @@ import type { WorkflowVersion } from '../workflow/version.js';
 
 export type MasterStoreKind = 'redis' | 'lmdb' | 'memory';
 
+/** The store a configuration asks for: `auto` is redis with a redisUrl, lmdb without. */
+export function storeKind(config: {
+  store: MasterStoreKind | 'auto';
+  redisUrl?: string | undefined;
+}): MasterStoreKind {
+  if (config.store !== 'auto') return config.store;
+  return config.redisUrl === undefined ? 'lmdb' : 'redis';
+}
+
 /** An invocation record: an opaque JSON document with a few indexed fields. */
 export interface InvocationDoc {
   id: string;
