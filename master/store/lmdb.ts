@@ -18,6 +18,7 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { WorkflowVersion } from '../workflow/version.js';
 import { acquireDirLock, LOCK_FILE, type DirLock } from './lock.js';
@@ -86,14 +87,20 @@ export class LmdbMasterStore implements MasterStore {
    */
   static open(o: LmdbMasterStoreOptions): LmdbMasterStore {
     const dataDir = resolve(o.dataDir);
+    let lock: DirLock;
     try {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       // The catalogue holds handler code and invocation inputs: not for other users.
       if ((statSync(dataDir).mode & 0o077) !== 0) chmodSync(dataDir, 0o700);
+      lock = acquireDirLock(join(dataDir, LOCK_FILE));
     } catch (err) {
-      throw storeUnavailable(`lmdb at ${dataDir}`, 'creating the data dir', err);
+      if (err instanceof AppError) throw err;
+      throw new AppError(
+        'STORE_UNAVAILABLE',
+        `master store: cannot use the data dir ${dataDir}: ${err instanceof Error ? err.message : String(err)}; pass --data-dir DIR (a folder this user may write) or --redis-url`,
+        { cause: err, details: { dataDir } },
+      );
     }
-    const lock = acquireDirLock(join(dataDir, LOCK_FILE));
     if (lock.tookOver)
       o.logger.warn(
         { dataDir, stalePid: lock.tookOver.pid },

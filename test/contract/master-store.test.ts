@@ -101,6 +101,17 @@ describe('lmdb data dir lock', () => {
     await t.close();
   });
 
+  it('refuses a data dir that is not a folder, saying which option to change', async () => {
+    const file = join(parent, 'not-a-dir');
+    await writeFile(file, 'x');
+    expect(() => openLmdb(join(file, 'sub'))).toThrow(
+      expect.objectContaining({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringMatching(/cannot use the data dir .*not-a-dir.*--data-dir DIR/),
+      }),
+    );
+  });
+
   it('creates the data dir readable by its owner only', async () => {
     const dir = join(nextDir(), 'nested');
     const s = openLmdb(dir);

@@ -6,13 +6,15 @@
  * - the workers, which outlive the master, re-register by themselves and get every current
  *   version pushed again, so an invocation succeeds with no redeploy;
  * - the next deploy gets the next version number: numbers are never reused across a restart;
- * - the restarted master logs where its state came from and how many workflows it restored.
+ * - the restarted master logs where its state came from and how many workflows it restored;
+ * - (lmdb) a second master on a data dir in use refuses to start, naming the owner's pid.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCluster } from '../../deploy/local-cluster.js';
+import { distRoot, type LocalCluster } from '../../deploy/local-cluster.js';
 import { eventually, startCluster, type Api } from '../helpers/cluster.js';
 import { repoRoot } from '../helpers/paths.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
@@ -82,6 +84,29 @@ function describeRestart(
       expect(loaded[0]!.workflows).toBe(0);
       expect(loaded[1]!.workflows).toBe(1);
     });
+
+    it.skipIf(setup().dataDir === undefined)(
+      'refuses to start a second master on the data dir in use',
+      async () => {
+        const dir = setup().dataDir!;
+        const second = spawn(
+          process.execPath,
+          [join(distRoot(), 'master', 'main.js'), '--port=0', '--store=lmdb', `--data-dir=${dir}`],
+          { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
+        );
+        let out = '';
+        second.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        second.stderr.on('data', (c: Buffer) => (out += c.toString()));
+        const code = await new Promise<number | null>((r) => second.once('exit', r));
+        expect(code).toBe(1);
+        const owner = cluster.processes.find((p) => p.name === 'master')!.child.pid;
+        expect(out).toContain('failed to start');
+        expect(out).toContain(`in use by another master (pid ${owner}`);
+        expect(out).not.toContain('master listening');
+        // The running master is unaffected.
+        expect((await api.request('GET', '/v1/workflows')).body.workflows).toHaveLength(1);
+      },
+    );
   });
 }
 
