@@ -23,6 +23,12 @@ export interface LocalClusterOptions {
   logLevel?: string;
   /** Extra environment for every process (FAASFLOW_* settings). */
   env?: Record<string, string>;
+  /**
+   * The master's data dir (its lmdb store). Default `<logDir>/master-data`, so a cluster starts
+   * with an empty catalogue unless told otherwise; `masterFlags` may still pick another store
+   * (`--store=redis`), since later flags win.
+   */
+  dataDir?: string;
   /** Extra flags for the master. */
   masterFlags?: string[];
   /** Extra flags per worker index. */
@@ -70,6 +76,8 @@ export class LocalCluster {
   masterUrl = '';
   private stopping: Promise<void> | null = null;
   private readonly specs = new Map<string, { script: string; flags: string[]; logLevel: string }>();
+  private masterFlags: string[] = [];
+  private logLevel = 'info';
 
   constructor(private readonly o: LocalClusterOptions) {}
 
@@ -79,19 +87,19 @@ export class LocalCluster {
     const requested = this.o.logLevel ?? process.env['LOG_LEVEL'] ?? 'info';
     const logLevel = ['trace', 'debug', 'info'].includes(requested) ? requested : 'info';
     const port = this.o.port ?? 0;
-    const masterFlags = [
-      `--port=${port}`,
+    this.logLevel = logLevel;
+    this.masterFlags = [
       `--mode=${this.o.mode ?? 'worker'}`,
       `--placement=${this.o.placement ?? 'greedy-jsq'}`,
+      '--store=lmdb',
+      `--data-dir=${this.o.dataDir ?? join(this.o.logDir, 'master-data')}`,
       ...(this.o.masterFlags ?? []),
     ];
-    const master = this.spawn('master', join(dist, 'master', 'main.js'), masterFlags, logLevel);
+    const master = this.spawn('master', join(dist, 'master', 'main.js'), [`--port=${port}`, ...this.masterFlags], logLevel);
     this.masterUrl = await this.waitForListening(master, 'master listening');
     // A restarted master comes back on the same port, where its workers look for it.
     const bound = new URL(this.masterUrl).port;
-    this.specs.get('master')!.flags = masterFlags.map((f) =>
-      f.startsWith('--port=') ? `--port=${bound}` : f,
-    );
+    this.specs.get('master')!.flags = [`--port=${bound}`, ...this.masterFlags];
     for (let i = 1; i <= this.o.workers; i++) {
       const flags = [
         `--worker-id=w${i}`,
@@ -203,6 +211,23 @@ export class LocalCluster {
     throw new Error(
       `only some of ${count} workers registered within ${timeoutMs} ms; logs in ${this.o.logDir}`,
     );
+  }
+
+  /**
+   * Starts the master again, after it exited (`kill('master', 'SIGKILL')`), with the same flags
+   * and on the same port, so the workers find it where they left it. Resolves once it listens;
+   * the workers re-register by themselves (`waitForWorkers`).
+   */
+  async restartMaster(): Promise<void> {
+    const at = this.processes.findIndex((p) => p.name === 'master');
+    const old = this.processes[at];
+    if (old && old.child.exitCode === null && old.child.signalCode === null) throw new Error('the master is still running; kill it first');
+    if (at !== -1) this.processes.splice(at, 1);
+    const port = new URL(this.masterUrl).port;
+    const master = this.spawn('master', join(distRoot(), 'master', 'main.js'), [`--port=${port}`, ...this.masterFlags], this.logLevel);
+    // spawn appended it; the master goes first again so `stop` keeps its order.
+    this.processes.unshift(this.processes.pop()!);
+    await this.waitForListening(master, 'master listening');
   }
 
   /** Stops one process (SIGTERM, then SIGKILL after `graceMs`). */

@@ -48,11 +48,16 @@ export const MasterConfigSchema = Type.Object({
   cpuOvercommit: Type.Number({ minimum: 1, maximum: 64, default: 4 }),
   /**
    * Redis of the cluster: the invocation journal the master recovers invocations from
-   * (docs/durability.md), and harvesting's profiles and models (required when `harvest` is on).
-   * The workers must use the same Redis and `redisPrefix`.
+   * (docs/durability.md), harvesting's profiles and models, and (with `store` `auto` or `redis`)
+   * the master's own state: catalogue, invocation records, idempotency keys (docs/store.md).
+   * Required when `harvest` is on or `store` is `redis`. The workers must use the same Redis
+   * and `redisPrefix`.
    */
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  /** Prefix of the master's Redis keys; harvesting's live under `<prefix>h:`, journals under `<prefix>j:`. */
+  /**
+   * Prefix of the master's Redis keys: its store's live under `<prefix>m:`, harvesting's under
+   * `<prefix>h:`, invocation journals under `<prefix>j:`.
+   */
   redisPrefix: Type.String({ default: 'ff:' }),
   /**
    * The cluster's default durability (a workflow's `durability:` overrides it): `auto` is
@@ -67,6 +72,27 @@ export const MasterConfigSchema = Type.Object({
     ],
     { default: 'auto' },
   ),
+  /**
+   * Where the master's state persists (docs/store.md): `redis` (needs redisUrl), `lmdb` (an
+   * embedded database in `dataDir`), `memory` (nothing survives the process). `auto`, the
+   * default, is `redis` when redisUrl is set and `lmdb` otherwise.
+   */
+  store: Type.Union(
+    [Type.Literal('auto'), Type.Literal('redis'), Type.Literal('lmdb'), Type.Literal('memory')],
+    { default: 'auto' },
+  ),
+  /**
+   * The lmdb store's folder, relative to the working directory; created with mode 0700 and
+   * locked by one master at a time. Default `.faasflow`.
+   */
+  dataDir: Type.String({ minLength: 1, default: '.faasflow' }),
+  /**
+   * When an lmdb write counts as done: `commit` once committed to the OS (survives kill -9 of
+   * the master; an OS crash or power loss may lose the last writes, never corrupts the data
+   * dir), `flush` once fsynced as well (survives an OS crash too, costs an fsync per write).
+   * Default `commit`.
+   */
+  dataDirSync: Type.Union([Type.Literal('commit'), Type.Literal('flush')], { default: 'commit' }),
   /**
    * Resource harvesting: `on` records a profile of every function run, trains the models in the
    * background and decides each task node's allocation at invocation start; `off` does none of
@@ -97,6 +123,12 @@ export function loadMasterConfig(
       'CONFIG_INVALID',
       'invalid configuration:\n  harvest: "on" needs redisUrl, where profiles and models persist; pass --redis-url redis://HOST:6379 (FAASFLOW_REDIS_URL) or --harvest off',
       { details: { problems: ['harvest: "on" needs redisUrl (--redis-url redis://HOST:6379)'] } },
+    );
+  if (config.store === 'redis' && config.redisUrl === undefined)
+    throw new AppError(
+      'CONFIG_INVALID',
+      'invalid configuration:\n  store: "redis" needs redisUrl; pass --redis-url redis://HOST:6379 (FAASFLOW_REDIS_URL), or --store lmdb with --data-dir DIR',
+      { details: { problems: ['store: "redis" needs redisUrl (--redis-url redis://HOST:6379)'] } },
     );
   return config;
 }

@@ -1,4 +1,8 @@
-/** A running master: owns the registry sweep, the invocation manager and the HTTP server. */
+/**
+ * A running master: owns its store, the registry sweep, the invocation manager and the HTTP
+ * server. The store opens first (the catalogue is restored from it before anything listens)
+ * and closes last, after everything that writes to it has stopped.
+ */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../shared/errors.js';
 import { HttpClient } from '../shared/http-client.js';
@@ -14,6 +18,8 @@ import { defaultTrainer } from './harvest/trainer.js';
 import { InvocationManager } from './invocations/manager.js';
 import { DeploymentTracker } from './registry/deployments.js';
 import { WorkerRegistry } from './registry/workers.js';
+import { openMasterStore } from './store/open.js';
+import type { MasterStore } from './store/types.js';
 import { WorkflowCatalog } from './workflow/catalog.js';
 
 export class MasterServer {
@@ -28,17 +34,40 @@ export class MasterServer {
     private readonly sweep: NodeJS.Timeout,
     private readonly logger: Logger,
     private readonly harvest: Harvester | undefined,
+    private readonly store: MasterStore,
     private readonly journal: Journal | undefined,
   ) {}
 
   static async start(config: MasterConfig, logger: Logger): Promise<MasterServer> {
+    const store = await openMasterStore(config, logger);
+    let harvest: Harvester | undefined;
+    try {
+      const catalog = await WorkflowCatalog.load(store);
+      logger.info(
+        { store: store.description, workflows: catalog.current().length },
+        'master state loaded',
+      );
+      harvest = await startHarvest(config, logger, store);
+      return await MasterServer.listen(config, logger, store, catalog, harvest);
+    } catch (err) {
+      await harvest?.close();
+      await store.close();
+      throw err;
+    }
+  }
+
+  private static async listen(
+    config: MasterConfig,
+    logger: Logger,
+    store: MasterStore,
+    catalog: WorkflowCatalog,
+    harvest: Harvester | undefined,
+  ): Promise<MasterServer> {
     const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
     const sender = new TriggerSender(http);
-    const catalog = new WorkflowCatalog();
     const registry = new WorkerRegistry(config.workerTimeoutMs);
     const deployments = new DeploymentTracker(http, logger);
     let url = config.advertiseUrl ?? '';
-    const harvest = await startHarvest(config, logger);
     const journal =
       config.redisUrl === undefined
         ? undefined
@@ -61,18 +90,29 @@ export class MasterServer {
       retain: config.retainInvocations,
       durability: config.durability,
       workerTimeoutMs: config.workerTimeoutMs,
+      records: store,
       ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
     });
     const restored = await invocations.restore();
     const app = buildMasterApp(
-      { config, catalog, registry, deployments, invocations, ...(harvest ? { harvest } : {}) },
+      {
+        config,
+        catalog,
+        registry,
+        deployments,
+        invocations,
+        store,
+        ...(harvest ? { harvest } : {}),
+      },
       logger,
     );
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
-      await harvest?.close();
+      invocations.close();
+      sender.close();
+      await http.close();
       await journal?.close();
       throw err;
     }
@@ -90,12 +130,13 @@ export class MasterServer {
         mode: config.mode,
         placement: config.placement,
         harvest: config.harvest,
+        store: store.kind,
         journal: journal ? 'redis' : 'none',
         restored,
       },
       'master listening',
     );
-    return new MasterServer(url, app, invocations, http, sender, sweep, logger, harvest, journal);
+    return new MasterServer(url, app, invocations, http, sender, sweep, logger, harvest, store, journal);
   }
 
   close(): Promise<void> {
@@ -107,6 +148,7 @@ export class MasterServer {
       await this.journal?.close();
       this.sender.close();
       await this.http.close();
+      await this.store.close();
       this.logger.info('master stopped');
     })();
     return this.closing;
@@ -114,7 +156,11 @@ export class MasterServer {
 }
 
 /** Harvesting's service when it is on: its Redis store (required, checked now) and trainer. */
-async function startHarvest(config: MasterConfig, logger: Logger): Promise<Harvester | undefined> {
+async function startHarvest(
+  config: MasterConfig,
+  logger: Logger,
+  masterStore: MasterStore,
+): Promise<Harvester | undefined> {
   if (config.harvest === 'off') return undefined;
   if (config.redisUrl === undefined)
     throw new AppError(
@@ -137,9 +183,23 @@ async function startHarvest(config: MasterConfig, logger: Logger): Promise<Harve
   );
   return new Harvester({
     store,
+    counters: {
+      initial: countsOf(await masterStore.getValue(RETRAIN_COUNTERS)),
+      save: (counts) => masterStore.setValue(RETRAIN_COUNTERS, counts),
+    },
     trainer: defaultTrainer(child),
     logger: child,
     retrainEvery: config.retrainEvery,
     trainLimit: config.trainLimit,
   });
+}
+
+/** The master store value holding harvesting's records-since-training counts per workflow. */
+const RETRAIN_COUNTERS = 'harvest.retrain-counters';
+
+function countsOf(value: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return out;
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'number') out[k] = v;
+  return out;
 }

@@ -11,6 +11,9 @@
  * - one training at a time on the master (a queue, one entry per workflow), in a worker thread;
  *   an automatic one starts once `retrainEvery` new records arrived and enough are stored;
  * - model-set versions come from the store's counter, so they only grow, across restarts too;
+ * - the per-workflow count of records since the last training survives a restart when
+ *   `counters` is given (the master keeps it in its own store): a restarted master retrains
+ *   after `retrainEvery` records in all, not `retrainEvery` more;
  * - a store failure never fails an invocation: it is logged, and decisions fall back.
  */
 import { promisify } from 'node:util';
@@ -56,7 +59,16 @@ export interface HarvesterOptions {
   retrainEvery: number;
   /** Most recent records a training reads. */
   trainLimit: number;
+  /** Where the records-since-training counts persist; without it they start at 0 each start. */
+  counters?: RetrainCounters;
   now?: () => number;
+}
+
+/** The records-since-training counts per workflow, saved whenever they change. */
+export interface RetrainCounters {
+  /** The counts saved before this master started. */
+  initial: Record<string, number>;
+  save(counts: Record<string, number>): Promise<void>;
 }
 
 export interface DecideRequest {
@@ -105,9 +117,14 @@ export class Harvester {
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
   private readonly now: () => number;
+  /** The counts save in flight, and whether they changed since it started. */
+  private saving: Promise<void> | null = null;
+  private countsDirty = false;
 
   constructor(private readonly o: HarvesterOptions) {
     this.now = o.now ?? Date.now;
+    for (const [workflow, n] of Object.entries(o.counters?.initial ?? {}))
+      if (Number.isInteger(n) && n > 0) this.newRecords.set(workflow, n);
   }
 
   get store(): HarvestStore {
@@ -260,6 +277,7 @@ export class Harvester {
     if (n === 0) return;
     const total = (this.newRecords.get(workflow) ?? 0) + n;
     this.newRecords.set(workflow, total);
+    this.saveCounts();
     if (total >= this.o.retrainEvery && !this.queue.has(workflow)) {
       this.queue.set(workflow, []);
       this.pump();
@@ -326,6 +344,7 @@ export class Harvester {
     // Invocations that finished before this training was asked for are in its records.
     await Promise.all([...(this.appending.get(workflow) ?? new Set<Promise<void>>())]);
     this.newRecords.set(workflow, 0);
+    this.saveCounts();
     // Those appends may have queued an automatic retrain; this training covers their records.
     if (this.queue.get(workflow)?.length === 0) this.queue.delete(workflow);
     const recent = await this.o.store.recentProfiles(workflow, this.o.trainLimit);
@@ -368,6 +387,30 @@ export class Harvester {
     return summary;
   }
 
+  /**
+   * Saves the counts off the invocation path: at most one save in flight, and one more after it
+   * when they changed meanwhile, so the last save holds the latest counts. A failed save is
+   * logged; the next change saves again.
+   */
+  private saveCounts(): void {
+    if (!this.o.counters) return;
+    this.countsDirty = true;
+    this.saving ??= this.drainCounts(this.o.counters);
+  }
+
+  private async drainCounts(counters: RetrainCounters): Promise<void> {
+    while (this.countsDirty) {
+      this.countsDirty = false;
+      try {
+        await counters.save(Object.fromEntries(this.newRecords));
+      } catch (err) {
+        this.o.logger.warn({ err }, 'harvest retrain counters were not saved');
+      }
+    }
+    // In the same turn as the last check: a change from now on starts a new drain.
+    this.saving = null;
+  }
+
   async view(workflow: string): Promise<ModelsView> {
     await this.ready(workflow);
     const [history, profiles] = await Promise.all([
@@ -400,6 +443,7 @@ export class Harvester {
       this.queue.clear();
       this.abort.abort();
       await this.running?.done;
+      await this.saving;
       await this.o.store.close();
     })();
     return this.closing;

@@ -4,6 +4,7 @@ import type { Harvester } from '../harvest/harvester.js';
 import type { InvocationManager } from '../invocations/manager.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry } from '../registry/workers.js';
+import type { MasterStore } from '../store/types.js';
 import type { WorkflowCatalog } from '../workflow/catalog.js';
 
 export interface MasterContext {
@@ -12,6 +13,8 @@ export interface MasterContext {
   registry: WorkerRegistry;
   deployments: DeploymentTracker;
   invocations: InvocationManager;
+  /** The master's persistent state (catalogue, invocation records, idempotency keys, values). */
+  store: MasterStore;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
 }

@@ -39,7 +39,8 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
       bandwidthBytesPerSec: c.config.bandwidthBytesPerSec,
       ...(capacity ? { capacity } : {}),
     });
-    const v = c.catalog.add({
+    // Durable before anyone sees it: a version a worker runs must survive a master restart.
+    const v = await c.catalog.add({
       name: dag.name,
       dag,
       partition: parts,
@@ -96,7 +97,7 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
     { schema: { params: Type.Object({ name: Type.String() }) } },
     async (req, reply) => {
       const name = (req.params as { name: string }).name;
-      c.catalog.remove(name);
+      await c.catalog.remove(name);
       c.deployments.forgetWorkflow(name);
       await Promise.all(c.registry.ready().map((w) => c.deployments.undeploy(w, name)));
       return reply.status(204).send();

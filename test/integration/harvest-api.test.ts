@@ -33,6 +33,7 @@ import { inlineTrainer } from '../../master/harvest/trainer.js';
 import { InvocationManager } from '../../master/invocations/manager.js';
 import { DeploymentTracker } from '../../master/registry/deployments.js';
 import { WorkerRegistry } from '../../master/registry/workers.js';
+import { MemoryMasterStore } from '../../master/store/memory.js';
 import { WorkflowCatalog } from '../../master/workflow/catalog.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -117,6 +118,7 @@ async function master(harvest: boolean): Promise<Master> {
       registry,
       deployments,
       invocations,
+      store: new MemoryMasterStore(),
       ...(harvester ? { harvest: harvester } : {}),
     },
     silentLogger,

@@ -26,6 +26,8 @@ import type { StepRecord } from '../../shared/schema/wire.js';
 import { Harvester, MIN_PROFILES_TO_TRAIN } from '../../master/harvest/harvester.js';
 import type { ProfileRecord } from '../../master/harvest/profile.js';
 import { createRedisHarvestStore } from '../../master/harvest/redis-store.js';
+import { MemoryHarvestStore } from '../../master/harvest/store.js';
+import { MemoryMasterStore } from '../../master/store/memory.js';
 import { inlineTrainer, threadTrainer } from '../../master/harvest/trainer.js';
 import type { InvocationRecord } from '../../master/invocations/record.js';
 import type { WorkflowVersion } from '../../master/workflow/catalog.js';
@@ -207,5 +209,48 @@ describe.skipIf(!redisUp)('harvester', () => {
     const f = (await first) as { code?: string; version?: number };
     expect(f.code === 'CANCELLED' || typeof f.version === 'number').toBe(true);
     await expect(h.train('skewed')).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+});
+
+describe('harvester retrain counters', () => {
+  it('keeps the records-since-training count across a restart, so retraining comes on time', async () => {
+    // Profiles and models live in harvesting's store; the count lives in the master's store.
+    const profiles = new MemoryHarvestStore(10_000);
+    const master = new MemoryMasterStore();
+    const start = async (): Promise<Harvester> => {
+      const initial = ((await master.getValue('counts')) ?? {}) as Record<string, number>;
+      const h = new Harvester({
+        store: profiles,
+        trainer: inlineTrainer(),
+        logger: silentLogger,
+        retrainEvery: 45,
+        trainLimit: 2000,
+        counters: { initial, save: (c) => master.setValue('counts', c) },
+      });
+      open.push(h);
+      await h.ready('skewed');
+      return h;
+    };
+    const first = await start();
+    for (let i = 0; i < 8; i++) finish(first, 10_000 * (i + 1));
+    await until(async () => {
+      const saved = (await master.getValue('counts')) as Record<string, number> | undefined;
+      return saved?.['skewed'] === 24;
+    }, 'the saved count');
+    expect((await first.view('skewed')).current).toBeNull();
+
+    // The "restarted" master: 21 more records make 45 since the last (no) training.
+    const second = await start();
+    expect((await second.view('skewed')).training.newRecords).toBe(24);
+    for (let i = 8; i < 15; i++) finish(second, 10_000 * (i + 1));
+    const view = await until(async () => {
+      const v = await second.view('skewed');
+      return v.current?.version === 1 && v;
+    }, 'the background training');
+    expect(view.current).toMatchObject({ records: 45 });
+    await until(async () => {
+      const saved = (await master.getValue('counts')) as Record<string, number> | undefined;
+      return saved?.['skewed'] === 0;
+    }, 'the count reset by the training');
   });
 });

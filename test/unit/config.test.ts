@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/errors.js';
 import { envFor, loadConfig } from '../../shared/config.js';
 import { loadMasterConfig, MasterConfigSchema } from '../../master/config.js';
+import { storeKind } from '../../master/store/types.js';
 import { loadWorkerConfig, WorkerConfigSchema } from '../../worker/config.js';
 
 function configError(fn: () => unknown): AppError {
@@ -178,5 +179,51 @@ describe('loadConfig', () => {
     const flags = { port: '81' };
     loadMasterConfig(flags, {});
     expect(flags).toEqual({ port: '81' });
+  });
+});
+
+describe('master store options', () => {
+  it('defaults to store auto in .faasflow with commit durability', () => {
+    expect(loadMasterConfig({}, {})).toMatchObject({
+      store: 'auto',
+      dataDir: '.faasflow',
+      dataDirSync: 'commit',
+    });
+  });
+
+  it('reads --store, --data-dir and --data-dir-sync from flags and FAASFLOW_* variables', () => {
+    expect(
+      loadMasterConfig(
+        { store: 'lmdb', dataDir: '/var/lib/faasflow' },
+        { FAASFLOW_DATA_DIR_SYNC: 'flush' },
+      ),
+    ).toMatchObject({ store: 'lmdb', dataDir: '/var/lib/faasflow', dataDirSync: 'flush' });
+  });
+
+  it('picks redis for auto when a redisUrl is set and lmdb otherwise', () => {
+    expect(storeKind(loadMasterConfig({}, {}))).toBe('lmdb');
+    expect(storeKind(loadMasterConfig({ redisUrl: 'redis://127.0.0.1:6379' }, {}))).toBe('redis');
+    expect(storeKind(loadMasterConfig({ store: 'memory', redisUrl: 'redis://h:1' }, {}))).toBe(
+      'memory',
+    );
+  });
+
+  it('rejects an unknown store, sync mode or an empty data dir, listing what is valid', () => {
+    const list = problems(
+      configError(() =>
+        loadMasterConfig({ store: 'sqlite', dataDirSync: 'never', dataDir: '' }, {}),
+      ),
+    );
+    expect(list).toHaveLength(3);
+    expect(list.find((p) => p.startsWith('store:'))).toContain('"auto", "redis", "lmdb", "memory"');
+    expect(list.find((p) => p.startsWith('dataDirSync:'))).toContain('"commit", "flush"');
+    expect(list.find((p) => p.startsWith('dataDir:'))).toContain('got ""');
+  });
+
+  it('rejects store redis without a redisUrl, saying which flag to add', () => {
+    const err = configError(() => loadMasterConfig({ store: 'redis' }, {}));
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain('--redis-url');
+    expect(problems(err)).toEqual([expect.stringContaining('store: "redis" needs redisUrl')]);
   });
 });

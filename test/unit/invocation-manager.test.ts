@@ -33,9 +33,11 @@ function inline(v: unknown): StoredRef {
   return { tier: 'inline', data: b.toString('base64'), sizeBytes: b.length };
 }
 
-function setup(o: { journal?: MemoryJournal; records?: MemoryRecordStore; workers?: number } = {}) {
+async function setup(
+  o: { journal?: MemoryJournal; records?: MemoryRecordStore; workers?: number } = {},
+) {
   const catalog = new WorkflowCatalog();
-  catalog.add({
+  await catalog.add({
     name: 'chain',
     dag: DAG,
     files: {},
@@ -121,7 +123,7 @@ const sink = (id: string, output: unknown): Report => ({
 
 describe('invocation manager', () => {
   it('persists an invocation before any trigger leaves, and its result before callers hear it', async () => {
-    const t = setup();
+    const t = await setup();
     const r = await t.manager.start('chain', { input: { x: 1 }, timeoutMs: 10_000 });
     expect(t.order).toEqual(['persist:running', 'trigger']);
     t.manager.accept([sink(r.id, { done: 1 })]);
@@ -132,7 +134,7 @@ describe('invocation manager', () => {
   });
 
   it('returns the same invocation for the same idempotency key, started once', async () => {
-    const t = setup();
+    const t = await setup();
     const a = await t.manager.start('chain', { input: 1, timeoutMs: 10_000, idempotencyKey: 'k' });
     const b = await t.manager.start('chain', { input: 2, timeoutMs: 10_000, idempotencyKey: 'k' });
     const c = await t.manager.start('chain', { input: 3, timeoutMs: 10_000, idempotencyKey: 'j' });
@@ -143,7 +145,7 @@ describe('invocation manager', () => {
   });
 
   it('ends with one result whatever the order and repetition of reports', async () => {
-    const t = setup();
+    const t = await setup();
     const r = await t.manager.start('chain', { input: null, timeoutMs: 10_000 });
     t.manager.accept([sink(r.id, 'first'), sink(r.id, 'second')]);
     t.manager.accept([
@@ -161,7 +163,7 @@ describe('invocation manager', () => {
   });
 
   it('fails a none invocation whose worker is lost', async () => {
-    const t = setup();
+    const t = await setup();
     const r = await t.manager.start('chain', { input: null, timeoutMs: 10_000 });
     t.registry.markDead(r.placement.groups[0]!);
     await r.done;
@@ -172,7 +174,7 @@ describe('invocation manager', () => {
 
   it('re-places a checkpoint invocation from its journal and finishes it once', async () => {
     const journal = new MemoryJournal();
-    const t = setup({ journal });
+    const t = await setup({ journal });
     const r = await t.manager.start('chain', { input: { x: 1 }, timeoutMs: 10_000 });
     expect(r.durability).toBe('checkpoint');
     const [g0, g1] = r.placement.groups as [string, string];
@@ -196,7 +198,7 @@ describe('invocation manager', () => {
 
   it('restarts the source when the lost worker had not committed it', async () => {
     const journal = new MemoryJournal();
-    const t = setup({ journal });
+    const t = await setup({ journal });
     const r = await t.manager.start('chain', { input: 7, timeoutMs: 10_000 });
     const g0 = r.placement.groups[0]!;
     t.registry.markDead(g0);
@@ -209,7 +211,7 @@ describe('invocation manager', () => {
 
   it('fails a recovery that finds a journaled failure', async () => {
     const journal = new MemoryJournal();
-    const t = setup({ journal });
+    const t = await setup({ journal });
     const r = await t.manager.start('chain', { input: 7, timeoutMs: 10_000 });
     await journal.commitFailure(
       r.id,
@@ -226,12 +228,12 @@ describe('invocation manager', () => {
   it('after a restart, finishes a running invocation whose sink its journal holds', async () => {
     const journal = new MemoryJournal();
     const records = new MemoryRecordStore();
-    const first = setup({ journal, records });
+    const first = await setup({ journal, records });
     const r = await first.manager.start('chain', { input: 1, timeoutMs: 10_000 });
     first.manager.close();
     await journal.commit(r.id, [{ node: 'b', worker: 'w2', ref: inline('done') }], 60_000);
 
-    const second = setup({ journal, records });
+    const second = await setup({ journal, records });
     const restored = await second.manager.restore();
     expect(restored.running).toBe(1);
     const again = second.manager.get(r.id);
