@@ -198,13 +198,15 @@ describe.skipIf(!up)('durability: master faults', () => {
 
   it('gives a client cut off by a master crash its one result for the same idempotency key', async () => {
     await cluster.restart('master', { FAASFLOW_CRASH_AT: 'master:after-accept:1' });
+    await workersBack(api, 3);
     const body = { input: { id: 'idem-0' }, idempotencyKey: 'order-42', timeoutMs: 60_000 };
     const cut = await api.request('POST', '/v1/workflows/durable-diamond/invocations', body).then(
-      () => 'answered',
+      (r) => `answered ${r.status} ${JSON.stringify(r.body)}`,
       () => 'cut',
     );
     expect(cut).toBe('cut');
     await cluster.restart('master');
+    await workersBack(api, 3);
     const again = await api.request('POST', '/v1/workflows/durable-diamond/invocations', body);
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(again.body.status).toBe('succeeded');
@@ -268,6 +270,14 @@ describe.skipIf(!up)('durability: Redis restarted mid-run (AOF on)', () => {
     await expectAllSucceeded(api, ids, 'redis');
   }, 90_000);
 });
+
+/** A restarted master knows its workers again once they re-register (their next heartbeat). */
+async function workersBack(api: Api, n: number): Promise<void> {
+  await eventually(async () => {
+    const h = await api.request('GET', '/healthz');
+    return h.status === 200 && h.body.workers >= n ? true : undefined;
+  }, 15_000);
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
