@@ -161,6 +161,32 @@ describe.skipIf(!up)('durability: worker faults', () => {
     }, 90_000);
   }
 
+  it('tells a handler its attempt, and stops retrying at a non-retryable error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-durable-'));
+    const file = join(dir, 'wf.yaml');
+    writeFileSync(
+      file,
+      `name: durable-attempts
+functions:
+  t: { retries: 3, code: "export default async (x, ctx) => { if (x.terminal) throw Object.assign(new Error('bad input'), { retryable: false }); if (ctx.attempt < 2) throw new Error('flaky'); return { attempt: ctx.attempt }; }" }
+flow: { task: t }
+`,
+    );
+    await api.deploy(file);
+    rmSync(dir, { recursive: true, force: true });
+    const flaky = await api.request('POST', '/v1/workflows/durable-attempts/invocations', {
+      input: {},
+    });
+    expect(flaky.body.status).toBe('succeeded');
+    expect(flaky.body.output).toEqual({ attempt: 2 });
+    const terminal = await api.request('POST', '/v1/workflows/durable-attempts/invocations', {
+      input: { terminal: true },
+    });
+    expect(terminal.body.status).toBe('failed');
+    const view = await api.invocation(terminal.body.invocationId as string);
+    expect(view.steps.find((s: any) => s.node === 't').attempts).toBe(1);
+  }, 30_000);
+
   it('drains a worker stopped with SIGTERM: its running work finishes or moves, it exits 0', async () => {
     const ids = await startMany(api, 9, 'drain');
     await new Promise((r) => setTimeout(r, 150));

@@ -532,7 +532,13 @@ export class Engine {
     inv.failed = true;
     if (ns) {
       ns.status = 'done';
-      this.report(inv, { ...this.emptyStep(node, ns), status: 'failed', error: e.toWire() });
+      const tried = (e.details as { attempts?: unknown } | undefined)?.attempts;
+      this.report(inv, {
+        ...this.emptyStep(node, ns),
+        status: 'failed',
+        attempts: typeof tried === 'number' ? tried : 0,
+        error: e.toWire(),
+      });
     }
     this.o.logger.warn({ invocationId: inv.id, node: node.node.id, err: e }, 'node failed');
     if (this.o.journal && this.durable(inv)) {
