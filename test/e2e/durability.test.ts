@@ -154,7 +154,7 @@ describe.skipIf(!up)('durability: worker faults', () => {
       }, 10_000);
       const tag = point.replace(/[^a-z]/g, '');
       const ids = await startMany(api, 9, tag);
-      await eventually(async () => (cluster.exited('worker-1') ? true : undefined), 20_000);
+      await eventually(() => Promise.resolve(cluster.exited('worker-1') ? true : undefined), 20_000);
       await expectAllSucceeded(api, ids, tag);
       await noJournalsLeft(prefix);
       await cluster.restart('worker-1');
