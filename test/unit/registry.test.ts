@@ -157,9 +157,14 @@ describe('WorkerRegistry', () => {
     expect(deaths).toEqual(['w1', 'w1']);
   });
 
-  it('keeps the in-flight count when a live worker registers again', () => {
+  it('treats a live worker registering again as a new process: the old one died', () => {
+    const dead: string[] = [];
+    registry.onDeath((w) => dead.push(`${w.id}:${w.inflight}`));
     const w = registry.register(registration('w1'));
     w.inflight = 2;
-    expect(registry.register(registration('w1')).inflight).toBe(2);
+    const again = registry.register(registration('w1'));
+    expect(dead).toEqual(['w1:2']);
+    expect(again.inflight).toBe(0);
+    expect(again.status).toBe('registering');
   });
 });
