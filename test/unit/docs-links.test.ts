@@ -18,9 +18,6 @@ const root = repoRoot();
 const WRITTEN_ELSEWHERE = new Set([
   'docs/reference/cli.md',
   'docs/harvesting.md',
-  'docs/durability.md',
-  'docs/store.md',
-  'docs/dashboard.md',
 ]);
 
 function markdownFiles(): string[] {

@@ -1,7 +1,8 @@
 /**
  * Delivery of triggers to peers (through the shared TriggerSender) and reports to the master.
- * Reports are batched per tick too, retried a few times, then dropped with a warning (the master
- * times the invocation out rather than hang).
+ * Reports are batched per tick too, retried while the master is unreachable (up to
+ * `reportRetryMs`), then dropped with a warning (the master reconciles durable invocations with
+ * their journal, and times the others out rather than hang).
  */
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -16,8 +17,11 @@ import { TriggerSender, type TriggerSenderOptions } from '../../shared/trigger-s
 const MAX_QUEUED_REPORTS = 100_000;
 
 export interface HttpTransportOptions extends TriggerSenderOptions {
-  /** Attempts for one batch of reports. Default 5. */
-  reportAttempts?: number;
+  /**
+   * How long one batch of reports is retried while the master cannot be reached (a restart),
+   * ms. Default 30 s; a durable invocation's results are in its journal beyond that.
+   */
+  reportRetryMs?: number;
 }
 
 /** Report requests to one master at once. */
@@ -94,8 +98,8 @@ export class HttpTransport implements Transport, PeerFetcher {
   }
 
   private async sendReports(url: string, reports: Report[]): Promise<void> {
-    const attempts = this.options.reportAttempts ?? 5;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    const until = Date.now() + (this.options.reportRetryMs ?? 30_000);
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.http.json(
           `${url}/v1/internal/reports`,
@@ -106,7 +110,7 @@ export class HttpTransport implements Transport, PeerFetcher {
         return;
       } catch (err) {
         const e = AppError.from(err);
-        if (!e.retryable || attempt === attempts || this.abort.signal.aborted) {
+        if (!e.retryable || Date.now() >= until || this.abort.signal.aborted) {
           this.logger.warn({ err: e, master: url, reports: reports.length }, 'reports dropped');
           return;
         }
