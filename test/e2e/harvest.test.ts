@@ -31,7 +31,7 @@ import {
   type ProfileRecord,
 } from '../../master/harvest/profile.js';
 import { startCluster, type Api } from '../helpers/cluster.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
 const redisUp = await requireRedis();

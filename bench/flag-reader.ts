@@ -7,12 +7,13 @@ export interface FlagReader {
   /** The flags as typed (`size-scale`), whatever case the CLI handed over. */
   readonly flags: Record<string, string | boolean>;
   readonly problems: string[];
-  str(key: string): string | undefined;
-  int(key: string, min: number): number | undefined;
+  // Function-typed properties, not methods: the suites destructure them.
+  readonly str: (key: string) => string | undefined;
+  readonly int: (key: string, min: number) => number | undefined;
   /** A number in (0, 1]. */
-  fraction(key: string): number | undefined;
+  readonly fraction: (key: string) => number | undefined;
   /** A comma-separated list of known values, deduplicated. */
-  list<T extends string>(key: string, valid: readonly T[]): T[] | undefined;
+  readonly list: <T extends string>(key: string, valid: readonly T[]) => T[] | undefined;
 }
 
 export function flagReader(

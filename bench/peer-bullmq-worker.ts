@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
-import { parseArgs } from '../../shared/flags.js';
+import { parseArgs } from '../shared/flags.js';
 import {
   PREFIX_ENV,
   REDIS_URL_ENV,

@@ -17,8 +17,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../../deploy/local-cluster.js';
-import { faasflowBenchmarks } from '../helpers/paths.js';
+import { LocalCluster } from '../deploy/local-cluster.js';
+import { faasflowBenchmarks } from './paths.js';
 import { invocationFigures, readBenchSteps, type InvocationFigures } from './faasflow-analysis.js';
 import type { FaasflowBenchOptions, Mode } from './faasflow-flags.js';
 import { BenchClient, type WorkflowShape } from './overhead-load.js';
@@ -160,7 +160,7 @@ async function startCluster(
 ): Promise<Cluster> {
   const logDir = mkdtempSync(join(tmpdir(), 'faasflow-bench-faasflow-'));
   if (o.hosts !== undefined) {
-    const { startNetnsCluster } = await import('../../deploy/netns/index.js');
+    const { startNetnsCluster } = await import('../deploy/netns/index.js');
     const c = await startNetnsCluster({
       workers: o.hosts,
       logDir,

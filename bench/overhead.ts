@@ -19,8 +19,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LocalCluster } from '../../deploy/local-cluster.js';
-import { repoRoot } from '../helpers/paths.js';
+import { LocalCluster } from '../deploy/local-cluster.js';
+import { repoRoot } from './paths.js';
 import {
   BenchClient,
   closedLoop,
@@ -49,7 +49,7 @@ import { gitCommit, machineInfo, publishReport, summarize, type Summary } from '
 
 export type { OverheadBenchOptions } from './overhead-flags.js';
 
-/** The workflows, by role; files in test/fixtures/bench. */
+/** The workflows, by role; files in bench/workflows. */
 export const WORKFLOWS = {
   localChain: 'chain-2-local.yaml',
   remoteChain: 'chain-2-remote.yaml',
@@ -304,7 +304,7 @@ async function startCluster(print: (line: string) => void): Promise<LocalCluster
 }
 
 async function deployAll(client: BenchClient): Promise<Record<WorkflowRole, WorkflowShape>> {
-  const dir = join(repoRoot(), 'test', 'fixtures', 'bench');
+  const dir = join(repoRoot(), 'bench', 'workflows');
   const shapes = {} as Record<WorkflowRole, WorkflowShape>;
   for (const [role, file] of Object.entries(WORKFLOWS) as [WorkflowRole, string][]) {
     shapes[role] = await client.deploy(readFileSync(join(dir, file), 'utf8'));
@@ -330,7 +330,7 @@ function figuresOf(
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { parseArgs } = await import('../../shared/flags.js');
+  const { parseArgs } = await import('../shared/flags.js');
   const { overheadOptionsFromFlags } = await import('./overhead-flags.js');
   const parsed = overheadOptionsFromFlags(
     parseArgs(process.argv.slice(2), new Set(['smoke'])).flags,

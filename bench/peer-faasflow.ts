@@ -1,13 +1,13 @@
 /**
  * The faasflow side of `faasflow bench peer`: a local cluster from dist/ (master + 2 workers as
  * processes, process sandboxes) whose workers keep cross-worker data in the same Redis BullMQ
- * uses, under a key prefix of the bench's own, and the fixtures of test/fixtures/bench/peer/.
+ * uses, under a key prefix of the bench's own, and the fixtures of bench/workflows/peer/.
  *
  * An invocation is the master's `POST /v1/workflows/:name/invocations` with `wait: true`
  * (BenchClient), which answers once the workflow's output is there.
  */
 import { readFileSync } from 'node:fs';
-import { LocalCluster } from '../../deploy/local-cluster.js';
+import { LocalCluster } from '../deploy/local-cluster.js';
 import { BenchClient } from './overhead-load.js';
 import { fixturePath, type PayloadName, type ShapeName } from './peer-shapes.js';
 

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlowProducer, Queue, QueueEvents } from 'bullmq';
-import { distRoot } from '../../deploy/local-cluster.js';
+import { distRoot } from '../deploy/local-cluster.js';
 import { PREFIX_ENV, REDIS_URL_ENV } from './peer-bullmq-processor.js';
 import { bullmqFlow, type PeerQueues, type ShapeName } from './peer-shapes.js';
 import type { WorkerReadyMessage } from './peer-bullmq-worker.js';
@@ -106,7 +106,7 @@ export class BullmqPeer {
 
   /** Where the worker processes' entry point is, built into dist/ with the rest. */
   private static workerScript(): string {
-    return join(distRoot(), 'test', 'bench', 'peer-bullmq-worker.js');
+    return join(distRoot(), 'bench', 'peer-bullmq-worker.js');
   }
 
   private async startWorker(index: number): Promise<ChildProcess> {

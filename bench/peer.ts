@@ -21,8 +21,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
-import { BullmqPeer, deleteRedisPrefix, redisVersion } from './peer-bullmq.js';
+import { repoRoot } from './paths.js';
+import type * as PeerBullmq from './peer-bullmq.js';
+import type { BullmqPeer } from './peer-bullmq.js';
 import { FaasflowPeer, WORKERS } from './peer-faasflow.js';
 import { SYSTEMS, type PeerBenchOptions, type SystemName } from './peer-flags.js';
 import { closedLoop, openLoop, type Call } from './peer-load.js';
@@ -154,6 +155,25 @@ async function probeRedis(url: string): Promise<void> {
   });
 }
 
+/**
+ * bullmq is a devDependency (a peer to measure against, not part of the runtime), so its side of
+ * the suite is imported only when the suite runs; an install without dev dependencies gets a
+ * sentence instead of a module-resolution stack.
+ */
+export async function loadBullmqPeer(): Promise<typeof PeerBullmq> {
+  try {
+    return await import('./peer-bullmq.js');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && /['"]bullmq['"]/.test(e.message))
+      throw new Error(
+        'bench peer needs the dev dependencies (npm ci): the bullmq package is not installed',
+        { cause: err },
+      );
+    throw err;
+  }
+}
+
 function packageVersion(dir: string): string {
   try {
     return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string })
@@ -181,6 +201,7 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
   const root = repoRoot();
   const git = gitCommit(root);
   await probeRedis(s.redisUrl);
+  const { BullmqPeer, deleteRedisPrefix, redisVersion } = await loadBullmqPeer();
 
   const runId = randomBytes(4).toString('hex');
   const prefixes = { faasflow: `ff-bench-peer-${runId}:`, bullmq: `bench-peer-${runId}` };

@@ -17,7 +17,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { assertNever } from '../../shared/errors.js';
+import { assertNever } from '../shared/errors.js';
 import { summarize, type Summary } from './report.js';
 
 /** The part of a timeline step this analysis reads (the master sends more). */

@@ -7,7 +7,7 @@
  * Latency is `performance.now()` around the HTTP call that starts an invocation and waits for it
  * (`wait: true`), so it includes the master, every worker, and one loopback round trip.
  */
-import { HttpClient } from '../../shared/http-client.js';
+import { HttpClient } from '../shared/http-client.js';
 import {
   addTimeline,
   analyzeTimeline,

@@ -20,10 +20,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LocalCluster } from '../../deploy/local-cluster.js';
-import { HttpClient } from '../../shared/http-client.js';
-import { repoRoot } from '../helpers/paths.js';
-import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { LocalCluster } from '../deploy/local-cluster.js';
+import { HttpClient } from '../shared/http-client.js';
+import { repoRoot } from './paths.js';
+import { deletePrefix, redisUrl, uniquePrefix } from './redis.js';
 import {
   poissonArrivals,
   speedups,
@@ -266,10 +266,10 @@ async function measure(
   return { accuracy, calibration, runs, reportPath };
 }
 
-/** The compiled generators (dist/deploy/examples/harvest) next to this file's dist tree. */
+/** The compiled generators (dist/deploy/examples/harvest) beside this file's dist/bench. */
 function distExamples(): string {
   const here = new URL('.', import.meta.url).pathname;
-  return join(here, '..', '..', 'deploy', 'examples', 'harvest');
+  return join(here, '..', 'deploy', 'examples', 'harvest');
 }
 
 interface Api {

@@ -2,7 +2,7 @@
  * The command-line options of `faasflow bench faasflow`, checked all at once: every problem is
  * reported together, naming the flag and what would be valid.
  */
-import { PAPER_BENCHMARKS } from '../helpers/paths.js';
+import { PAPER_BENCHMARKS } from './paths.js';
 import { flagReader } from './flag-reader.js';
 
 export type Mode = 'worker' | 'master';

@@ -14,17 +14,17 @@
  */
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeValue } from '../../shared/codec.js';
-import type { FunctionSpec } from '../../shared/dag/types.js';
-import { parseWorkerId } from '../../shared/ids.js';
-import { DockerSandbox } from '../../worker/sandbox/docker.js';
-import { ProcessSandbox } from '../../worker/sandbox/process.js';
+import { encodeValue } from '../shared/codec.js';
+import type { FunctionSpec } from '../shared/dag/types.js';
+import { parseWorkerId } from '../shared/ids.js';
+import { DockerSandbox } from '../worker/sandbox/docker.js';
+import { ProcessSandbox } from '../worker/sandbox/process.js';
 import type {
   Allocation,
   FunctionDeployment,
   RunRequest,
   Sandbox,
-} from '../../worker/sandbox/types.js';
+} from '../worker/sandbox/types.js';
 import { formatDuration, formatTable, publishReport, summarize, type Summary } from './report.js';
 
 export interface SandboxBenchOptions {

@@ -10,7 +10,7 @@
  *   runs with --expose-gc; otherwise a rough figure).
  * p50 and p99 are nearest-rank over the repetitions. Prints a table and returns the figures.
  *
- * Runs from source (vitest, tsx) and compiled (`node dist/test/bench/partition.js`): the benchmark
+ * Runs from source (vitest, tsx) and compiled (`node dist/bench/partition.js`): the benchmark
  * files are found by walking up from this file to the folder holding `package.json` and then
  * `bench/data/faasflow`, unless `benchmarksDir` or FAASFLOW_BENCHMARKS says otherwise.
  */
@@ -22,12 +22,12 @@ import {
   partition,
   partitionFaasflow,
   type PartitionOptions,
-} from '../../master/partition/index.js';
-import { compileWorkflow, LIMITS, loadWorkflow, type Issue } from '../../master/workflow/index.js';
-import type { WorkflowDag } from '../../shared/dag/types.js';
+} from '../master/partition/index.js';
+import { compileWorkflow, LIMITS, loadWorkflow, type Issue } from '../master/workflow/index.js';
+import type { WorkflowDag } from '../shared/dag/types.js';
 import { publishReport } from './report.js';
-import { generateDag } from '../helpers/generate-dag.js';
-import { faasflowBenchmarks } from '../helpers/paths.js';
+import { generateDag } from './generate-dag.js';
+import { faasflowBenchmarks } from './paths.js';
 
 export interface PartitionBenchOptions {
   /** FaaSFlow's benchmark folder. Default: FAASFLOW_BENCHMARKS, else found from the repo root. */

@@ -12,16 +12,16 @@
  * Edge bytes are a random share of the producer's declared output, so per-edge bytes differ from
  * the single per-node size FaaSFlow's grouping uses.
  */
-import { normalize } from '../../shared/dag/graph.js';
+import { normalize } from '../shared/dag/graph.js';
 import type {
   DagEdge,
   DagNode,
   FunctionSpec,
   InputTemplate,
   WorkflowDag,
-} from '../../shared/dag/types.js';
-import type { NodeId } from '../../shared/ids.js';
-import { mulberry32 } from '../../shared/random.js';
+} from '../shared/dag/types.js';
+import type { NodeId } from '../shared/ids.js';
+import { mulberry32 } from '../shared/random.js';
 
 export interface GenerateOptions {
   /** Number of nodes (≥ 1). */

@@ -10,7 +10,7 @@
  * - Utilisation (the thesis's R_utilized / R_total): CPU = Σ CPU time / Σ (allocated cores × run
  *   time); memory = Σ (peak MB × run time) / Σ (allocated MB × run time), over task steps.
  */
-import { mulberry32 } from '../../shared/random.js';
+import { mulberry32 } from '../shared/random.js';
 
 export interface Arrival {
   /** Offset from the start of the run, ms. */

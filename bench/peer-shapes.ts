@@ -1,7 +1,7 @@
 /**
  * The DAG shapes of `faasflow bench peer`, as each system runs them.
  *
- * faasflow runs the YAML fixtures in test/fixtures/bench/peer/ (one per shape and payload). BullMQ
+ * faasflow runs the YAML fixtures in bench/workflows/peer/ (one per shape and payload). BullMQ
  * runs the same DAG as FlowProducer flows, built here. Flows are trees: a parent job runs once
  * all its children have completed and reads their return values with `getChildrenValues()`.
  *
@@ -22,7 +22,7 @@
  */
 import { join } from 'node:path';
 import type { FlowJob } from 'bullmq';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from './paths.js';
 
 export const SHAPES = ['chain5', 'fanout', 'genome', 'foreach'] as const;
 export type ShapeName = (typeof SHAPES)[number];
@@ -78,7 +78,7 @@ export function payloadBytes(payload: PayloadName, bytes: number): number {
 }
 
 export function fixturePath(shape: ShapeName, payload: PayloadName): string {
-  return join(repoRoot(), 'test', 'fixtures', 'bench', 'peer', `${shape}-${payload}.yaml`);
+  return join(repoRoot(), 'bench', 'workflows', 'peer', `${shape}-${payload}.yaml`);
 }
 
 /** The faasflow invocation input: what the functions read (`payloadBytes`, foreach `items`). */

@@ -7,10 +7,10 @@
  *
  * Runs on the bench host, before the cluster starts, so nothing else competes for the cores.
  */
-import { encodeValue } from '../../shared/codec.js';
-import type { FunctionSpec } from '../../shared/dag/types.js';
-import { parseWorkerId } from '../../shared/ids.js';
-import { ProcessSandbox } from '../../worker/sandbox/process.js';
+import { encodeValue } from '../shared/codec.js';
+import type { FunctionSpec } from '../shared/dag/types.js';
+import { parseWorkerId } from '../shared/ids.js';
+import { ProcessSandbox } from '../worker/sandbox/process.js';
 import { tmpdir } from 'node:os';
 
 export interface SandboxFloor {

@@ -6,7 +6,7 @@
  */
 import type { TimelineSamples } from './overhead-timeline.js';
 import { formatDuration, formatTable, summarize } from './report.js';
-import { assertNever } from '../../shared/errors.js';
+import { assertNever } from '../shared/errors.js';
 
 export type OverheadRow =
   | {
