@@ -252,7 +252,7 @@ describe.skipIf(!redisUp)('resource harvesting', () => {
       reason: { code: 'not-parallel' },
     });
     for (const node of inv.harvest.nodes) expect(node).toHaveProperty('measured');
-    const status = await cli(['status', r.invocationId]);
+    const status = await cli(['status', r.invocationId, '--json']);
     expect(JSON.parse(status.stdout).harvest.nodes).toHaveLength(5);
   });
 });
