@@ -21,11 +21,11 @@ const REDIS: Spec = ['--redis <url>', 'Redis the suite uses', 'redis://127.0.0.1
 
 export const SUITES: Record<string, { summary: string; options: readonly Spec[] }> = {
   partition: {
-    summary: "partitioning time and data kept local on FaaSFlow's benchmarks and generated DAGs",
+    summary: "Partitioning time and data kept local on FaaSFlow's benchmarks and generated DAGs.",
     options: [SMOKE, OUT],
   },
   overhead: {
-    summary: 'per-invocation overhead and throughput of a local cluster (or --master URL)',
+    summary: 'Per-invocation overhead and throughput of a local cluster (or of --master URL).',
     options: [
       SMOKE,
       ['--iterations <n>', 'measured invocations per workflow', '500'],
@@ -37,11 +37,11 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
     ],
   },
   sandbox: {
-    summary: 'cold start, warm call and resize times of the process and Docker sandboxes',
+    summary: 'Cold start, warm call and resize times of the process and Docker sandboxes.',
     options: [SMOKE, ['--runtime <runtime>', 'only this sandbox: process or docker', 'both'], OUT],
   },
   faasflow: {
-    summary: "FaaSFlow's paper benchmarks in WorkerSP and MasterSP modes",
+    summary: "FaaSFlow's paper benchmarks in WorkerSP and MasterSP modes.",
     options: [
       SMOKE,
       ['--workers <n>', 'workers of the local cluster (ignored with --hosts)', '3'],
@@ -62,7 +62,8 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
     ],
   },
   peer: {
-    summary: 'faasflow against BullMQ flows on the same DAG shapes and Redis (dev dependencies)',
+    summary:
+      'BullMQ flows against faasflow on the same DAG shapes and Redis (needs the dev dependencies: npm ci).',
     options: [
       SMOKE,
       ['--repetitions <n>', 'measured closed-loop invocations per shape (no-op)', '300'],
@@ -80,7 +81,7 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
     ],
   },
   harvest: {
-    summary: 'resource harvesting: speedups and utilisation of the harvest workloads',
+    summary: 'Resource harvesting: speedups and utilisation of the harvest workloads.',
     options: [
       SMOKE,
       ['--workloads <list>', 'comma-separated: parallel-aes, video-analytics, ml-pipeline', 'all'],
@@ -186,7 +187,7 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
 export function addBenchCommands(program: Command, done: (code: number) => void): void {
   const bench = program
     .command('bench')
-    .summary('run a benchmark suite')
+    .summary('Run a benchmark suite')
     .description(
       'Run a benchmark suite from bench/ and write its JSON report (with the machine, the versions and the command line) under --out. `npm run build` first: the suites start processes from dist/.',
     );
