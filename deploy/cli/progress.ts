@@ -58,6 +58,8 @@ export function progress(o: ProgressOptions): Progress {
     err.write(`${CLEAR}${status().slice(0, (err.columns || 80) - 1)}`);
     shown = true;
   };
+  // The elapsed time keeps moving while a long step runs; unref'd, so it never holds the CLI up.
+  const timer = tty ? setInterval(redraw, 1000).unref() : undefined;
   const clear = (): void => {
     if (shown) err.write(CLEAR);
     shown = false;
@@ -76,6 +78,7 @@ export function progress(o: ProgressOptions): Progress {
       else if (note !== undefined && o.plainLines !== false) err.write(`[${counter()}] ${note}\n`);
     },
     done() {
+      clearInterval(timer);
       clear();
       finished = true;
     },
