@@ -5,6 +5,7 @@
  * flag map they read. test/unit/cli-bench.test.ts checks both sides name the same options.
  * Each suite is imported only when it runs, so `--help` loads none of them.
  */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError, EXIT } from './client.js';
 import { progress } from './progress.js';
@@ -201,17 +202,36 @@ export function addBenchCommands(program: Command, done: (code: number) => void)
         opt.description = `${description} (default: ${shown})`;
       }
     }
-    cmd.action(async (_opts: unknown, self: Command) => {
-      const bar = progress({ total: 0, label: `bench ${suite}`, enabled: true, plainLines: false });
+    // --json is the CLI's, not the suite's: the report the suite wrote, on stdout.
+    cmd.option('--json', "print the suite's JSON report on stdout (the tables go to stderr)");
+    cmd.action(async (o: { json?: boolean }, self: Command) => {
+      const json = o.json === true;
+      const bar = progress({
+        total: 0,
+        label: `bench ${suite}`,
+        enabled: !json,
+        plainLines: false,
+      });
+      let reportPath: string | undefined;
       // The suite's lines are the steps (and, off a terminal, the whole progress).
       const print: Print = (line) => {
-        bar.print(line);
-        if (line.trim() !== '') bar.tick();
+        reportPath = /^report: (.+)$/.exec(line)?.[1] ?? reportPath;
+        if (json) process.stderr.write(`${line}\n`);
+        else {
+          bar.print(line);
+          if (line.trim() !== '') bar.tick();
+        }
       };
+      const { json: _json, ...flags } = typedFlags(self);
       try {
-        await runSuite(suite, typedFlags(self), print);
+        await runSuite(suite, flags, print);
       } finally {
         bar.done();
+      }
+      if (json) {
+        if (reportPath === undefined) throw new CliError(`bench ${suite} wrote no report`);
+        const report = JSON.parse(await readFile(reportPath, 'utf8')) as unknown;
+        console.log(JSON.stringify(report, null, 2));
       }
       done(EXIT.ok);
     });

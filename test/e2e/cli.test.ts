@@ -8,7 +8,7 @@
  * - a master that cannot be reached exits 3 and says so; a bad master option exits 2.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,10 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
       process.execPath,
       [join(distRoot(), 'deploy', 'cli', 'main.js'), ...args],
       // The timeout ends a CLI that wrongly stays up (e.g. `up --help` starting a cluster).
-      { timeout: 15_000, env: { ...process.env, FAASFLOW_MASTER_URL: '', ...env } },
+      {
+        timeout: args[0] === 'bench' ? 110_000 : 15_000,
+        env: { ...process.env, FAASFLOW_MASTER_URL: '', ...env },
+      },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
         resolve({ code, stdout, stderr });
@@ -194,4 +197,18 @@ describe('an unreachable master', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`127.0.0.1:${port}`);
   });
+});
+
+describe('the shipped CLI without test code', () => {
+  it('dist/ holds no test/ tree, and bench partition --smoke --json prints its report', async () => {
+    expect(existsSync(join(distRoot(), 'test'))).toBe(false);
+    const out = join(tmp, 'reports');
+    const r = await cli(['bench', 'partition', '--smoke', '--json', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { suite: string; figures: { rows: unknown[] } };
+    expect(report.suite).toBe('partition');
+    expect(report.figures.rows.length).toBeGreaterThan(0);
+    // The tables went to stderr, with the report's path.
+    expect(r.stderr).toContain(`report: ${out}`);
+  }, 120_000);
 });
