@@ -25,15 +25,18 @@ export async function deployCommand(
 ): Promise<number> {
   let bar: ReturnType<typeof progress> | undefined;
   let total = 0;
-  const answer = await deploy(o.master, file, o.name, (handler, size, i, n) => {
-    bar ??= progress({ total: n, label: `reading ${file}`, enabled: o.json !== true });
-    total += size;
-    bar.tick(size >= LARGE_FILE_BYTES ? `${handler} (${bytes(size)})` : undefined);
-    if (i === n - 1) {
-      if (total >= LARGE_FILE_BYTES) bar.tick(`uploading ${bytes(total)} of handler files`);
-      bar.done();
-    }
-  });
+  let answer: unknown;
+  try {
+    answer = await deploy(o.master, file, o.name, (handler, size, i, n) => {
+      bar ??= progress({ total: n, label: `reading ${file}`, enabled: o.json !== true });
+      total += size;
+      bar.tick(size >= LARGE_FILE_BYTES ? `${handler} (${bytes(size)})` : undefined);
+      if (i === n - 1 && total >= LARGE_FILE_BYTES)
+        bar.note(`uploading ${bytes(total)} of handler files`);
+    });
+  } finally {
+    bar?.done();
+  }
   print(o, answer, deployLines);
   return EXIT.ok;
 }

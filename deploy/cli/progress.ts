@@ -27,6 +27,8 @@ export interface Progress {
   print(line: string): void;
   /** One step done. Off a terminal a step with a note is one stderr line `[i/n] note`. */
   tick(note?: string): void;
+  /** What is happening now, without a step: the status line's note, or one stderr line. */
+  note(line: string): void;
   /** Clears the status line; later ticks write nothing. */
   done(): void;
 }
@@ -76,6 +78,12 @@ export function progress(o: ProgressOptions): Progress {
       if (note !== undefined) last = note;
       if (tty) redraw();
       else if (note !== undefined && o.plainLines !== false) err.write(`[${counter()}] ${note}\n`);
+    },
+    note(line) {
+      if (finished) return;
+      last = line;
+      if (tty) redraw();
+      else if (o.plainLines !== false) err.write(`${line}\n`);
     },
     done() {
       clearInterval(timer);

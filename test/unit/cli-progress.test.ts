@@ -28,8 +28,10 @@ describe('progress', () => {
     p.tick();
     p.print('result line');
     p.tick('c.json: failed');
+    p.note('training');
     p.done();
-    expect(s.err).toEqual(['[1/3] a.json: succeeded\n', '[3/3] c.json: failed\n']);
+    p.tick('after the end');
+    expect(s.err).toEqual(['[1/3] a.json: succeeded\n', '[3/3] c.json: failed\n', 'training\n']);
     expect(s.out).toEqual(['result line\n']);
     expect(s.err.join('')).not.toContain('\x1b');
   });
