@@ -6,7 +6,7 @@
  * Each suite is imported only when it runs, so `--help` loads none of them.
  */
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CliError, EXIT } from './client.js';
 import { progress } from './progress.js';
 
@@ -195,12 +195,11 @@ export function addBenchCommands(program: Command, done: (code: number) => void)
   for (const [suite, spec] of Object.entries(SUITES)) {
     const cmd = bench.command(suite).description(spec.summary);
     for (const [flags, description, shown] of spec.options) {
-      cmd.option(flags, description);
-      if (shown !== undefined) {
-        // Shown, not applied: the suites apply their own defaults (and --smoke's).
-        const opt = cmd.options[cmd.options.length - 1]!;
-        opt.description = `${description} (default: ${shown})`;
-      }
+      const opt = new Option(flags, description);
+      // Shown, never handed over (typedFlags keeps what was typed): the suites apply their own
+      // defaults, and --smoke's.
+      if (shown !== undefined) opt.default(shown, shown);
+      cmd.addOption(opt);
     }
     // --json is the CLI's, not the suite's: the report the suite wrote, on stdout.
     cmd.option('--json', "print the suite's JSON report on stdout (the tables go to stderr)");

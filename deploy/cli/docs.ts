@@ -26,7 +26,14 @@ const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
     'the master could not be reached at all (connection refused, unknown host): start one with `faasflow up` or pass `--master URL`',
 };
 
-const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** A table cell: pipes escaped, and `<port>` outside code spans kept from reading as HTML. */
+const cell = (text: string): string =>
+  text
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ')
+    .split('`')
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/</g, '&lt;').replace(/>/g, '&gt;')))
+    .join('`');
 
 function optionExtras(o: Option): string {
   const out: string[] = [];
@@ -61,7 +68,8 @@ function commandSection(cmd: Command): string[] {
       '| Option | Description | Default, choices, variable |',
       '| --- | --- | --- |',
       ...options.map(
-        (o) => `| \`${cell(o.flags)}\` | ${cell(o.description)} | ${cell(optionExtras(o))} |`,
+        (o) =>
+          `| \`${o.flags.replace(/\|/g, '\\|')}\` | ${cell(o.description)} | ${cell(optionExtras(o))} |`,
       ),
       '',
     );
