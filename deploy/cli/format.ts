@@ -95,8 +95,41 @@ export function statusLines(answer: unknown): string[] {
   if (a['stepsDropped'] !== undefined) lines.push(`  ${text(a['stepsDropped'])} steps not kept`);
   for (const s of steps)
     if (s['error'] !== undefined) lines.push(`  ${text(s['node'])}: ${errorText(s['error'])}`);
+  if (a['harvest'] !== undefined) lines.push('', ...harvestLines(obj(a['harvest'])));
   if (a['status'] === 'succeeded') lines.push('', 'output:', JSON.stringify(a['output'], null, 2));
   return lines;
+}
+
+/** The timeline's harvest section: per task node what was predicted, applied and measured. */
+function harvestLines(h: Json): string[] {
+  const alloc = (v: unknown): string => {
+    const x = obj(v);
+    return x['cpu'] === undefined ? '-' : `${text(x['cpu'])} cpu / ${text(x['memoryMb'])} MB`;
+  };
+  const peaks = (v: unknown): string => {
+    const x = obj(v);
+    const cpu = num(x['cpuCores']);
+    const mem = num(x['memoryMb']);
+    return cpu === null && mem === null
+      ? '-'
+      : `${cpu === null ? '-' : cpu.toFixed(2)} cpu / ${mem === null ? '-' : mem.toFixed(1)} MB`;
+  };
+  return [
+    `harvest: mode ${text(h['mode'])}, model set v${text(h['modelVersion'])}, max ${alloc(h['max'])}`,
+    ...table([
+      ['node', 'user', 'predicted', 'applied', 'measured', 'reason'],
+      ...arr(h['nodes'])
+        .map(obj)
+        .map((n) => [
+          text(n['node']),
+          alloc(n['user']),
+          alloc(n['predicted']),
+          alloc(n['applied']),
+          peaks(n['measured']),
+          n['reason'] === undefined ? '' : text(obj(n['reason'])['code']),
+        ]),
+    ]),
+  ];
 }
 
 /** `faasflow workers`: one row per registered worker. */

@@ -84,6 +84,43 @@ describe('human output', () => {
     expect(lines.slice(-2)).toEqual(['output:', '"hi"']);
   });
 
+  it('status: the harvest section, per node, when harvesting is on', () => {
+    const lines = statusLines({
+      invocationId: 'inv_h',
+      status: 'running',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      harvest: {
+        mode: 'harvest',
+        modelVersion: 5,
+        max: { cpu: 2, memoryMb: 8192 },
+        nodes: [
+          {
+            node: 'split',
+            user: { cpu: 2, memoryMb: 512 },
+            predicted: null,
+            applied: { cpu: 2, memoryMb: 512 },
+            reason: { code: 'not-parallel' },
+            measured: { cpuCores: 0.35, memoryMb: 13.39 },
+          },
+          {
+            node: 'encrypt-1',
+            user: { cpu: 2, memoryMb: 512 },
+            predicted: { cpu: 1, memoryMb: 128 },
+            applied: { cpu: 1, memoryMb: 128 },
+            measured: null,
+          },
+        ],
+      },
+    });
+    expect(lines).toContain('harvest: mode harvest, model set v5, max 2 cpu / 8192 MB');
+    const split = lines.find((l) => l.trimStart().startsWith('split'))!;
+    expect(split).toMatch(
+      /split\s+2 cpu \/ 512 MB\s+-\s+2 cpu \/ 512 MB\s+0\.35 cpu \/ 13\.4 MB\s+not-parallel$/,
+    );
+    const enc = lines.find((l) => l.trimStart().startsWith('encrypt-1'))!;
+    expect(enc).toMatch(/encrypt-1\s+2 cpu \/ 512 MB\s+1 cpu \/ 128 MB\s+1 cpu \/ 128 MB\s+-$/);
+  });
+
   it('deploy and workers: a summary and a table', () => {
     expect(
       deployLines({
