@@ -4,14 +4,31 @@ import { envFor, loadConfig, type RawConfig } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
 
 export const MasterConfigSchema = Type.Object({
-  /** Shown in the dashboard's header and title, to tell clusters apart. */
-  clusterName: Type.String({ minLength: 1, maxLength: 63, default: 'faasflow' }),
-  host: Type.String({ default: '127.0.0.1' }),
-  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  clusterName: Type.String({
+    description: "Shown in the dashboard's header and title, to tell clusters apart.",
+    minLength: 1,
+    maxLength: 63,
+    default: 'faasflow',
+  }),
+  host: Type.String({ description: 'Address to bind.', default: '127.0.0.1' }),
+  port: Type.Integer({
+    description: 'Port to listen on; 0 picks a free one.',
+    minimum: 0,
+    maximum: 65535,
+    default: 8080,
+  }),
   /** URL workers use to reach the master. Default: http://host:port. */
-  advertiseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+  advertiseUrl: Type.Optional(
+    Type.String({
+      description: 'URL workers use to reach the master. Default: http://host:port.',
+      pattern: '^https?://',
+    }),
+  ),
   /** `worker`: WorkerSP (workers trigger each other); `master`: MasterSP baseline. */
-  mode: Type.Union([Type.Literal('worker'), Type.Literal('master')], { default: 'worker' }),
+  mode: Type.Union([Type.Literal('worker'), Type.Literal('master')], {
+    description: 'worker: WorkerSP (workers trigger each other); master: the MasterSP baseline.',
+    default: 'worker',
+  }),
   /** Placement of partition groups on workers, per invocation. */
   placement: Type.Union(
     [
@@ -22,30 +39,73 @@ export const MasterConfigSchema = Type.Object({
       Type.Literal('composition-jsq'),
     ],
     {
+      description: 'Placement of partition groups on workers, per invocation.',
       default: 'greedy-jsq',
     },
   ),
   /** Largest request body (workflow uploads, invocation inputs). */
-  bodyLimitBytes: Type.Integer({ minimum: 1024, default: 32 * 1024 * 1024 }),
+  bodyLimitBytes: Type.Integer({
+    description: 'Largest request body (workflow uploads, invocation inputs), bytes.',
+    minimum: 1024,
+    default: 32 * 1024 * 1024,
+  }),
   /** Invocation inputs up to this size travel inside triggers; larger ones are served by the master. */
-  inlineMaxBytes: Type.Integer({ minimum: 0, maximum: 1_048_576, default: 4096 }),
+  inlineMaxBytes: Type.Integer({
+    description:
+      'Invocation inputs up to this size travel inside triggers; larger ones are served by the master. Bytes.',
+    minimum: 0,
+    maximum: 1_048_576,
+    default: 4096,
+  }),
   /** Default and largest invocation timeout. */
-  defaultTimeoutMs: Type.Integer({ minimum: 1, default: 60_000 }),
-  maxTimeoutMs: Type.Integer({ minimum: 1, default: 3_600_000 }),
+  defaultTimeoutMs: Type.Integer({
+    description: 'Invocation timeout when the caller gives none, ms.',
+    minimum: 1,
+    default: 60_000,
+  }),
+  maxTimeoutMs: Type.Integer({
+    description: 'Largest invocation timeout a caller may ask for, ms.',
+    minimum: 1,
+    default: 3_600_000,
+  }),
   /** A worker missing heartbeats for this long is marked dead. */
-  workerTimeoutMs: Type.Integer({ minimum: 100, default: 5_000 }),
+  workerTimeoutMs: Type.Integer({
+    description: 'A worker missing heartbeats for this long is marked dead, ms.',
+    minimum: 100,
+    default: 5_000,
+  }),
   /** Finished invocations kept for GET /v1/invocations/:id. */
-  retainInvocations: Type.Integer({ minimum: 1, default: 10_000 }),
+  retainInvocations: Type.Integer({
+    description: 'Finished invocations kept for GET /v1/invocations/:id.',
+    minimum: 1,
+    default: 10_000,
+  }),
   /** Shared cluster token; when set, workers must send it and the master sends it to workers. */
-  token: Type.Optional(Type.String({ minLength: 8 })),
+  token: Type.Optional(
+    Type.String({
+      description:
+        'Shared cluster token; when set, workers must send it and the master sends it to workers.',
+      minLength: 8,
+    }),
+  ),
   /** Partitioning: bandwidth assumed between workers, bytes/s. */
-  bandwidthBytesPerSec: Type.Number({ minimum: 1, default: 6_250_000 }),
+  bandwidthBytesPerSec: Type.Number({
+    description: 'Partitioning: bandwidth assumed between workers, bytes/s.',
+    minimum: 1,
+    default: 6_250_000,
+  }),
   /**
    * Partitioning: CPU a group may declare on one topological level, as a multiple of the
    * smallest worker's cores. CPU is compressible (siblings share cores and run slower), memory
    * is not (it is never overcommitted); 1 keeps every level within the cores.
    */
-  cpuOvercommit: Type.Number({ minimum: 1, maximum: 64, default: 4 }),
+  cpuOvercommit: Type.Number({
+    description:
+      "Partitioning: CPU a group may declare on one topological level, as a multiple of the smallest worker's cores; 1 keeps every level within the cores.",
+    minimum: 1,
+    maximum: 64,
+    default: 4,
+  }),
   /**
    * Redis of the cluster: the invocation journal the master recovers invocations from
    * (docs/durability.md), harvesting's profiles and models, and (with `store` `auto` or `redis`)
@@ -53,12 +113,18 @@ export const MasterConfigSchema = Type.Object({
    * Required when `harvest` is on or `store` is `redis`. The workers must use the same Redis
    * and `redisPrefix`.
    */
-  redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  /**
-   * Prefix of the master's Redis keys: its store's live under `<prefix>m:`, harvesting's under
-   * `<prefix>h:`, invocation journals under `<prefix>j:`.
-   */
-  redisPrefix: Type.String({ default: 'ff:' }),
+  redisUrl: Type.Optional(
+    Type.String({
+      description:
+        "Redis of the cluster: the invocation journal (docs/durability.md), harvesting's profiles and models, and with store auto or redis the master's own state (docs/store.md). Required when harvest is on or store is redis; the workers must use the same Redis and redisPrefix.",
+      pattern: '^rediss?://',
+    }),
+  ),
+  redisPrefix: Type.String({
+    description:
+      "Prefix of the master's Redis keys: its store's live under <prefix>m:, harvesting's under <prefix>h:, invocation journals under <prefix>j:.",
+    default: 'ff:',
+  }),
   /**
    * The cluster's default durability (a workflow's `durability:` overrides it): `auto` is
    * `checkpoint` when the master and the workers have Redis (the journal), else `none`.
@@ -98,17 +164,36 @@ export const MasterConfigSchema = Type.Object({
    * background and decides each task node's allocation at invocation start; `off` does none of
    * it (no profiles, no decisions, nothing on the invocation path).
    */
-  harvest: Type.Union([Type.Literal('off'), Type.Literal('on')], { default: 'off' }),
+  harvest: Type.Union([Type.Literal('off'), Type.Literal('on')], {
+    description:
+      "Resource harvesting: on profiles every function run, trains the models in the background and decides each task node's allocation at invocation start; off does none of it.",
+    default: 'off',
+  }),
   /** Harvesting: new profile records of a workflow that trigger a background retrain. */
-  retrainEvery: Type.Integer({ minimum: 1, default: 20 }),
+  retrainEvery: Type.Integer({
+    description: 'Harvesting: new profile records of a workflow that trigger a background retrain.',
+    minimum: 1,
+    default: 20,
+  }),
   /** Harvesting: profile records kept per workflow (the oldest are dropped). */
-  profileLimit: Type.Integer({ minimum: 10, maximum: 10_000_000, default: 10_000 }),
+  profileLimit: Type.Integer({
+    description: 'Harvesting: profile records kept per workflow (the oldest are dropped).',
+    minimum: 10,
+    maximum: 10_000_000,
+    default: 10_000,
+  }),
   /**
    * Harvesting: the most recent profile records a training uses. Training time grows faster
    * than linearly with it (about 0.5 s for 200 records, 12 s for 2,000 on one core, in a
    * background thread); the models keep learning from new runs either way.
    */
-  trainLimit: Type.Integer({ minimum: 10, maximum: 100_000, default: 2_000 }),
+  trainLimit: Type.Integer({
+    description:
+      'Harvesting: the most recent profile records a training uses; training time grows faster than linearly with it.',
+    minimum: 10,
+    maximum: 100_000,
+    default: 2_000,
+  }),
 });
 
 export type MasterConfig = Static<typeof MasterConfigSchema>;

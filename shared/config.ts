@@ -9,12 +9,16 @@ import { AppError } from './errors.js';
 
 export type RawConfig = Record<string, string | number | boolean | undefined>;
 
+/** `masterUrl` → `FAASFLOW_MASTER_URL`: the variable a schema key is read from. */
+export function envName(key: string, prefix = 'FAASFLOW_'): string {
+  return prefix + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
 /** `FAASFLOW_MASTER_URL` → `masterUrl`, for every schema key. */
 export function envFor(schema: TObject, env: NodeJS.ProcessEnv, prefix = 'FAASFLOW_'): RawConfig {
   const out: RawConfig = {};
   for (const key of Object.keys(schema.properties)) {
-    const name = prefix + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-    const v = env[name];
+    const v = env[envName(key, prefix)];
     if (v !== undefined && v !== '') out[key] = v;
   }
   return out;

@@ -1,71 +1,238 @@
-/** `faasflow bench <suite>`: dispatch to the suites in test/bench/. */
-import { CliError } from './client.js';
+/**
+ * `faasflow bench <suite>`: one subcommand per suite of bench/, with its options declared here
+ * for `--help` and the docs. The suites keep their own flag readers (bench/*-flags.ts: every
+ * problem reported at once, in their words); what was typed is handed over as the camel-cased
+ * flag map they read. test/unit/cli-bench.test.ts checks both sides name the same options.
+ * Each suite is imported only when it runs, so `--help` loads none of them.
+ */
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { CliError, EXIT } from './client.js';
+import { progress } from './progress.js';
 
-export async function runBench(
-  positional: string[],
-  flags: Record<string, string | boolean>,
-): Promise<number> {
-  const suite = positional[0];
+type Flags = Record<string, string | boolean>;
+type Print = (line: string) => void;
+
+/** [flags, description, default shown by --help]. */
+type Spec = readonly [string, string, string?];
+
+const SMOKE: Spec = ['--smoke', 'tiny sizes: only has to complete and print its table (CI)'];
+const OUT: Spec = ['--out <dir>', 'where the JSON report goes', '.bench'];
+const REDIS: Spec = ['--redis <url>', 'Redis the suite uses', 'redis://127.0.0.1:6379'];
+
+export const SUITES: Record<string, { summary: string; options: readonly Spec[] }> = {
+  partition: {
+    summary: "Partitioning time and data kept local on FaaSFlow's benchmarks and generated DAGs.",
+    options: [SMOKE, OUT],
+  },
+  overhead: {
+    summary: 'Per-invocation overhead and throughput of a local cluster (or of --master URL).',
+    options: [
+      SMOKE,
+      ['--iterations <n>', 'measured invocations per workflow', '500'],
+      ['--warmup <n>', 'unmeasured invocations per workflow first', '50'],
+      ['--concurrency <n>', 'concurrent callers for throughput', '32'],
+      ['--seconds <n>', 'measured throughput time', '5'],
+      ['--master <url>', 'measure this running master instead of starting a cluster'],
+      OUT,
+    ],
+  },
+  sandbox: {
+    summary: 'Cold start, warm call and resize times of the process and Docker sandboxes.',
+    options: [SMOKE, ['--runtime <runtime>', 'only this sandbox: process or docker', 'both'], OUT],
+  },
+  faasflow: {
+    summary: "FaaSFlow's paper benchmarks in WorkerSP and MasterSP modes.",
+    options: [
+      SMOKE,
+      ['--workers <n>', 'workers of the local cluster (ignored with --hosts)', '3'],
+      ['--hosts <n>', 'run across this many network-namespace worker hosts'],
+      ['--bandwidth <rates>', 'rate cap per host link, one cluster each (25mbit,100mbit)'],
+      ['--latency <ms>', 'one-way delay per host link (--hosts only)'],
+      ['--runtime <runtime>', 'process or docker', 'process'],
+      ['--scale <x>', "multiplies each function's declared runtime, in (0, 1]", '0.02'],
+      ['--size-scale <x>', 'multiplies the bytes each function emits, in (0, 1]', '1'],
+      ['--repetitions <n>', 'measured invocations per benchmark and mode', '10'],
+      ['--warmup <n>', 'unmeasured invocations per benchmark and mode first', '2'],
+      ['--benchmarks <list>', 'comma-separated benchmarks', 'the eight of the paper'],
+      ['--modes <list>', 'comma-separated: worker, master', 'worker,master'],
+      ['--no-corun', 'skip the run of all benchmarks at once'],
+      REDIS,
+      ['--benchmarks-dir <dir>', "FaaSFlow's benchmark files", 'bench/data/faasflow'],
+      OUT,
+    ],
+  },
+  peer: {
+    summary:
+      'BullMQ flows against faasflow on the same DAG shapes and Redis (needs the dev dependencies: npm ci).',
+    options: [
+      SMOKE,
+      ['--repetitions <n>', 'measured closed-loop invocations per shape (no-op)', '300'],
+      ['--warmup <n>', 'unmeasured invocations first', '30'],
+      ['--duration <s>', 'measured open-loop time per shape, payload and system', '5'],
+      ['--concurrency <n>', 'concurrent callers of the open loop', '32'],
+      ['--payload-concurrency <n>', 'concurrent callers with a payload', 'min(concurrency, 8)'],
+      ['--shapes <list>', 'comma-separated: chain5, fanout, genome, foreach', 'all'],
+      ['--payload <list>', 'comma-separated: noop, 1mb', 'noop,1mb'],
+      ['--systems <list>', 'comma-separated: faasflow, bullmq, bullmq-sandboxed', 'all'],
+      REDIS,
+      ['--bullmq-processes <n>', 'BullMQ worker processes', '2'],
+      ['--bullmq-concurrency <n>', 'jobs a BullMQ worker process runs at once, per queue', '8'],
+      OUT,
+    ],
+  },
+  harvest: {
+    summary: 'Resource harvesting: speedups and utilisation of the harvest workloads.',
+    options: [
+      SMOKE,
+      ['--workloads <list>', 'comma-separated: parallel-aes, video-analytics, ml-pipeline', 'all'],
+      ['--loads <list>', 'comma-separated: low, medium, high', 'all'],
+      ['--modes <list>', 'comma-separated: off, predict, rebalance', 'all'],
+      ['--placements <list>', 'comma-separated placements', 'all five'],
+      ['--requests <n>', 'requests per load level', '24'],
+      ['--profile-runs <n>', 'profiling runs before the measured ones', '21'],
+      ['--levels <lo-hi>', 'input size levels within 1-7', '1-5'],
+      ['--workers <n>', 'workers of the local cluster', '2'],
+      REDIS,
+      ['--seed <n>', 'seed of the inputs and arrivals', '1'],
+      OUT,
+    ],
+  },
+};
+
+/** What was typed, as the suites' flag readers take it: `--size-scale 1` → `{ sizeScale: '1' }`. */
+export function typedFlags(cmd: Command): Flags {
+  const values = cmd.opts<Record<string, unknown>>();
+  const flags: Flags = {};
+  for (const opt of cmd.options) {
+    const attr = opt.attributeName();
+    if (opt.long === undefined || cmd.getOptionValueSource(attr) !== 'cli') continue;
+    const key = opt.long.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const v = values[attr];
+    // `--no-corun` arrives as corun=false; the suite reads the flag as typed.
+    flags[key] = typeof v === 'boolean' ? true : String(v);
+  }
+  return flags;
+}
+
+function parsed<T>(suite: string, r: { options: T } | { error: string }): T {
+  if ('error' in r) throw new CliError(`bench ${suite}: ${r.error}`, EXIT.usage);
+  return r.options;
+}
+
+/** Runs one suite. Missed goals are printed, not failures: exit 0 whenever the suite completes. */
+async function runSuite(suite: string, flags: Flags, print: Print): Promise<void> {
+  const out = typeof flags['out'] === 'string' ? { reportDir: flags['out'] } : {};
+  const smoke = flags['smoke'] === true;
   switch (suite) {
     case 'partition': {
-      const { runPartitionBench } = await import('../../test/bench/partition.js');
+      const { runPartitionBench } = await import('../../bench/partition.js');
       await runPartitionBench({
-        ...(flags['smoke'] === true
+        ...(smoke
           ? { genomeSizes: [10, 200], generatedSizes: [1000], repetitions: 20, largeRepetitions: 2 }
           : {}),
-        ...(typeof flags['out'] === 'string' ? { reportDir: flags['out'] } : {}),
+        ...out,
+        print,
       });
-      return 0;
+      return;
     }
     case 'sandbox': {
-      const { runSandboxBench } = await import('../../test/bench/sandbox.js');
       const only = flags['runtime'];
+      if (only !== undefined && only !== 'process' && only !== 'docker')
+        throw new CliError(
+          `bench sandbox: --runtime must be process or docker, got ${String(only)}`,
+          EXIT.usage,
+        );
+      const { runSandboxBench } = await import('../../bench/sandbox.js');
       await runSandboxBench({
-        ...(only === 'process' || only === 'docker' ? { sandboxes: [only] } : {}),
-        ...(flags['smoke'] === true ? { coldSamples: 3, warmup: 20, warmIterations: 100 } : {}),
-        ...(typeof flags['out'] === 'string' ? { reportDir: flags['out'] } : {}),
+        ...(only !== undefined ? { sandboxes: [only] } : {}),
+        ...(smoke ? { coldSamples: 3, warmup: 20, warmIterations: 100 } : {}),
+        ...out,
+        print,
       });
-      return 0;
+      return;
     }
     case 'overhead': {
-      const { overheadOptionsFromFlags } = await import('../../test/bench/overhead-flags.js');
-      const { runOverheadBench } = await import('../../test/bench/overhead.js');
-      const parsed = overheadOptionsFromFlags(flags);
-      if ('error' in parsed) throw new CliError(`bench overhead: ${parsed.error}`, 2);
-      // Missed goals are printed, not failures: exit 0 whenever the suite completes.
-      await runOverheadBench(parsed.options);
-      return 0;
+      const { overheadOptionsFromFlags } = await import('../../bench/overhead-flags.js');
+      const options = parsed(suite, overheadOptionsFromFlags(flags));
+      const { runOverheadBench } = await import('../../bench/overhead.js');
+      await runOverheadBench({ ...options, print });
+      return;
     }
     case 'faasflow': {
-      const { faasflowOptionsFromFlags } = await import('../../test/bench/faasflow-flags.js');
-      const { runFaasflowBench } = await import('../../test/bench/faasflow.js');
-      const parsed = faasflowOptionsFromFlags(flags);
-      if ('error' in parsed) throw new CliError(`bench faasflow: ${parsed.error}`, 2);
-      await runFaasflowBench(parsed.options);
-      return 0;
+      const { faasflowOptionsFromFlags } = await import('../../bench/faasflow-flags.js');
+      const options = parsed(suite, faasflowOptionsFromFlags(flags));
+      const { runFaasflowBench } = await import('../../bench/faasflow.js');
+      await runFaasflowBench({ ...options, print });
+      return;
     }
     case 'peer': {
-      const { peerOptionsFromFlags } = await import('../../test/bench/peer-flags.js');
-      const { runPeerBench } = await import('../../test/bench/peer.js');
-      const parsed = peerOptionsFromFlags(flags);
-      if ('error' in parsed) throw new CliError(`bench peer: ${parsed.error}`, 2);
-      // Missed goals are printed, not failures: exit 0 whenever the suite completes.
-      await runPeerBench(parsed.options);
-      return 0;
+      const { peerOptionsFromFlags } = await import('../../bench/peer-flags.js');
+      const options = parsed(suite, peerOptionsFromFlags(flags));
+      const { runPeerBench } = await import('../../bench/peer.js');
+      await runPeerBench({ ...options, print });
+      return;
     }
     case 'harvest': {
-      const { harvestOptionsFromFlags } = await import('../../test/bench/harvest-flags.js');
-      const { runHarvestBench } = await import('../../test/bench/harvest.js');
-      const parsed = harvestOptionsFromFlags(flags);
-      if ('error' in parsed) throw new CliError(`bench harvest: ${parsed.error}`, 2);
-      await runHarvestBench(parsed.options);
-      return 0;
+      const { harvestOptionsFromFlags } = await import('../../bench/harvest-flags.js');
+      const options = parsed(suite, harvestOptionsFromFlags(flags));
+      const { runHarvestBench } = await import('../../bench/harvest.js');
+      await runHarvestBench({ ...options, print });
+      return;
     }
-    case undefined:
     default:
-      throw new CliError(
-        `unknown bench suite ${JSON.stringify(suite ?? '')}; suites: partition, overhead, sandbox, faasflow, peer, harvest`,
-        2,
-      );
+      throw new CliError(`unknown bench suite ${suite}`, EXIT.usage);
+  }
+}
+
+export function addBenchCommands(program: Command, done: (code: number) => void): void {
+  const bench = program
+    .command('bench')
+    .summary('Run a benchmark suite')
+    .description(
+      'Run a benchmark suite from bench/ and write its JSON report (with the machine, the versions and the command line) under --out. `npm run build` first: the suites start processes from dist/.',
+    );
+  for (const [suite, spec] of Object.entries(SUITES)) {
+    const cmd = bench.command(suite).description(spec.summary);
+    for (const [flags, description, shown] of spec.options) {
+      const opt = new Option(flags, description);
+      // Shown, never handed over (typedFlags keeps what was typed): the suites apply their own
+      // defaults, and --smoke's.
+      if (shown !== undefined) opt.default(shown, shown);
+      cmd.addOption(opt);
+    }
+    // --json is the CLI's, not the suite's: the report the suite wrote, on stdout.
+    cmd.option('--json', "print the suite's JSON report on stdout (the tables go to stderr)");
+    cmd.action(async (o: { json?: boolean }, self: Command) => {
+      const json = o.json === true;
+      const bar = progress({
+        total: 0,
+        label: `bench ${suite}`,
+        enabled: !json,
+        plainLines: false,
+      });
+      let reportPath: string | undefined;
+      // The suite's lines are the steps (and, off a terminal, the whole progress).
+      const print: Print = (line) => {
+        reportPath = /^report: (.+)$/.exec(line)?.[1] ?? reportPath;
+        if (json) process.stderr.write(`${line}\n`);
+        else {
+          bar.print(line);
+          if (line.trim() !== '') bar.tick();
+        }
+      };
+      const { json: _json, ...flags } = typedFlags(self);
+      try {
+        await runSuite(suite, flags, print);
+      } finally {
+        bar.done();
+      }
+      if (json) {
+        if (reportPath === undefined) throw new CliError(`bench ${suite} wrote no report`);
+        const report = JSON.parse(await readFile(reportPath, 'utf8')) as unknown;
+        console.log(JSON.stringify(report, null, 2));
+      }
+      done(EXIT.ok);
+    });
   }
 }

@@ -3,10 +3,22 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 
+/** The CLI's exit codes (docs/reference/cli.md lists them). */
+export const EXIT = {
+  ok: 0,
+  /** The work failed: an invocation did not succeed, the master answered with an error. */
+  failure: 1,
+  /** Bad input: usage, options, an invalid workflow or input file. */
+  usage: 2,
+  /** The master could not be reached at all. */
+  unreachable: 3,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
 export class CliError extends Error {
   constructor(
     message: string,
-    readonly exitCode = 1,
+    readonly exitCode: ExitCode = EXIT.failure,
   ) {
     super(message);
   }
@@ -57,9 +69,16 @@ async function send(
     });
   } catch (err) {
     throw new CliError(
-      `cannot reach the master at ${master} (${(err as Error).message}); start one with \`faasflow up\` or pass --master URL`,
+      `cannot reach the master at ${master} (${reason(err)}); start one with \`faasflow up\` or pass --master URL (or set FAASFLOW_MASTER_URL)`,
+      EXIT.unreachable,
     );
   }
+}
+
+/** fetch's "fetch failed" hides the useful part (ECONNREFUSED, ENOTFOUND) in its cause. */
+function reason(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message;
 }
 
 function parseJson(text: string): unknown {
@@ -85,15 +104,25 @@ function answer(res: Response, text: string, parsed: unknown): unknown {
         .join('') ?? '';
     throw new CliError(
       `${res.status} ${e.code ?? ''}: ${e.message ?? text}${issues}`,
-      e.code === 'WORKFLOW_INVALID' ? 2 : 1,
+      e.code === 'WORKFLOW_INVALID' || res.status === 400 ? EXIT.usage : EXIT.failure,
     );
   }
   return parsed;
 }
 
-/** Uploads a workflow with the handler files it names (resolved next to the YAML file). */
-export async function deploy(master: string, file: string, name?: string): Promise<unknown> {
-  const yaml = await readFile(file, 'utf8');
+/**
+ * Uploads a workflow with the handler files it names (resolved next to the YAML file);
+ * `onFile` hears of each handler file as it is read (the deploy command's progress).
+ */
+export async function deploy(
+  master: string,
+  file: string,
+  name?: string,
+  onFile?: (handler: string, sizeBytes: number, index: number, total: number) => void,
+): Promise<unknown> {
+  const yaml = await readFile(file, 'utf8').catch((err: Error) => {
+    throw new CliError(`cannot read ${file}: ${err.message}`, EXIT.usage);
+  });
   const files: Record<string, string> = {};
   let doc: unknown;
   try {
@@ -103,14 +132,22 @@ export async function deploy(master: string, file: string, name?: string): Promi
   }
   const fns = (doc as { functions?: unknown } | null)?.functions;
   if (fns && typeof fns === 'object' && !Array.isArray(fns)) {
-    for (const spec of Object.values(fns as Record<string, unknown>)) {
-      const handler = (spec as { handler?: unknown } | null)?.handler;
-      if (typeof handler !== 'string' || files[handler] !== undefined) continue;
+    const handlers = [
+      ...new Set(
+        Object.values(fns as Record<string, unknown>)
+          .map((spec) => (spec as { handler?: unknown } | null)?.handler)
+          .filter((h): h is string => typeof h === 'string'),
+      ),
+    ];
+    for (const [i, handler] of handlers.entries()) {
+      let content: Buffer;
       try {
-        files[handler] = (await readFile(resolve(dirname(file), handler))).toString('base64');
+        content = await readFile(resolve(dirname(file), handler));
       } catch {
-        throw new CliError(`handler file ${handler} not found next to ${file}`);
+        throw new CliError(`handler file ${handler} not found next to ${file}`, EXIT.usage);
       }
+      files[handler] = content.toString('base64');
+      onFile?.(handler, content.length, i, handlers.length);
     }
   }
   return call(master, 'POST', '/v1/workflows', { yaml, files, ...(name ? { name } : {}) });
@@ -118,11 +155,15 @@ export async function deploy(master: string, file: string, name?: string): Promi
 
 export async function readInput(arg: string | undefined): Promise<unknown> {
   if (arg === undefined) return null;
-  const text = arg.startsWith('@') ? await readFile(arg.slice(1), 'utf8') : arg;
+  const text = arg.startsWith('@')
+    ? await readFile(arg.slice(1), 'utf8').catch((err: Error) => {
+        throw new CliError(`cannot read --input ${arg}: ${err.message}`, EXIT.usage);
+      })
+    : arg;
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new CliError(`--input is not valid JSON: ${(err as Error).message}`, 2);
+    throw new CliError(`--input is not valid JSON: ${(err as Error).message}`, EXIT.usage);
   }
 }
 

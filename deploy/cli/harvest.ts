@@ -10,8 +10,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ModelsView } from '../../master/harvest/harvester.js';
-import { call, CliError, invoke, request } from './client.js';
+import { call, CliError, EXIT, invoke, request } from './client.js';
 import { modelsReport, bytes, profileLine } from './harvest-report.js';
+import { progress } from './progress.js';
 
 const path = (name: string, rest: string): string =>
   `/v1/workflows/${encodeURIComponent(name)}/${rest}`;
@@ -39,6 +40,7 @@ export async function importProfiles(
   name: string,
   file: string,
   format?: 'csv' | 'json',
+  json = false,
 ): Promise<number> {
   const text = await readFile(file, 'utf8').catch((err: Error) => {
     throw new CliError(`cannot read ${file}: ${err.message}`, 2);
@@ -52,7 +54,9 @@ export async function importProfiles(
     csv ? 'text/csv' : 'application/x-ndjson',
   );
   const r = (await res.json()) as { imported: number; profiles: ModelsView['profiles'] };
-  console.log(`imported ${r.imported} profile records into ${name}; ${profileLine(r.profiles)}`);
+  if (json) console.log(JSON.stringify(r, null, 2));
+  else
+    console.log(`imported ${r.imported} profile records into ${name}; ${profileLine(r.profiles)}`);
   return 0;
 }
 
@@ -78,6 +82,8 @@ export interface ProfileOptions {
   concurrency: number;
   timeoutMs?: number;
   train: boolean;
+  /** Print one JSON document (the runs and the model view) instead of text. */
+  json?: boolean;
 }
 
 interface ProfileInput {
@@ -88,10 +94,14 @@ interface ProfileInput {
 
 export async function profile(master: string, name: string, o: ProfileOptions): Promise<number> {
   const inputs = await profileInputs(o);
-  console.log(
+  const json = o.json === true;
+  const bar = progress({ total: inputs.length, label: `profiling ${name}`, enabled: !json });
+  const say = (line: string): void => (json ? undefined : bar.print(line));
+  say(
     `profiling ${name}: ${inputs.length} invocation${inputs.length === 1 ? '' : 's'} at the maximum allocation, concurrency ${o.concurrency}`,
   );
   const started = Date.now();
+  const runs: { label: string; invocationId: string; status: string; durationMs: number }[] = [];
   let failed = 0;
   let next = 0;
   const run = async (): Promise<void> => {
@@ -108,31 +118,54 @@ export async function profile(master: string, name: string, o: ProfileOptions): 
         error?: { message: string };
       };
       if (r.status !== 'succeeded') failed++;
-      console.log(
+      runs.push({
+        label: p.label,
+        invocationId: r.invocationId,
+        status: r.status,
+        durationMs: r.durationMs,
+      });
+      // The run's line is a result (its id leads to the timeline); the bar only counts.
+      say(
         `  [${i + 1}/${inputs.length}] ${p.label}: ${r.status} in ${r.durationMs} ms  ${r.invocationId}${r.error ? `  ${r.error.message}` : ''}`,
       );
+      bar.tick();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, inputs.length) }, run));
-  console.log(
+  try {
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, inputs.length) }, run));
+  } finally {
+    bar.done();
+  }
+  say(
     `${inputs.length - failed} succeeded, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
+  const code = failed > 0 ? EXIT.failure : EXIT.ok;
+  const finish = (view: ModelsView, report: string): number => {
+    if (json)
+      console.log(
+        JSON.stringify(
+          { workflow: name, succeeded: inputs.length - failed, failed, runs, models: view },
+          null,
+          2,
+        ),
+      );
+    else console.log(report);
+    return code;
+  };
   if (!o.train) {
     const view = (await call(master, 'GET', path(name, 'models'))) as ModelsView;
-    console.log(profileLine(view.profiles));
-    return failed > 0 ? 1 : 0;
+    return finish(view, profileLine(view.profiles));
   }
-  console.log('training…');
+  say('training…');
   try {
     await call(master, 'POST', path(name, 'models/train'));
   } catch (err) {
     const view = (await call(master, 'GET', path(name, 'models'))) as ModelsView;
-    console.log(profileLine(view.profiles));
+    if (!json) console.log(profileLine(view.profiles));
     throw err;
   }
   const view = (await call(master, 'GET', path(name, 'models'))) as ModelsView;
-  console.log(modelsReport(view));
-  return failed > 0 ? 1 : 0;
+  return finish(view, modelsReport(view));
 }
 
 async function profileInputs(o: ProfileOptions): Promise<ProfileInput[]> {

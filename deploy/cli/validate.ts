@@ -8,12 +8,21 @@ export interface ValidateOptions {
   runtimeScale?: number;
 }
 
-/** Returns the exit code: 0 valid, 2 invalid. */
+/** Returns the exit code: 0 valid, 2 invalid (or unreadable). */
 export async function validate(file: string, o: ValidateOptions): Promise<number> {
-  const r = await loadWorkflowFile(
-    file,
-    o.runtimeScale === undefined ? {} : { runtimeScale: o.runtimeScale },
-  );
+  let r: Awaited<ReturnType<typeof loadWorkflowFile>>;
+  try {
+    r = await loadWorkflowFile(
+      file,
+      o.runtimeScale === undefined ? {} : { runtimeScale: o.runtimeScale },
+    );
+  } catch (err) {
+    const message = `cannot read ${file}: ${(err as Error).message}`;
+    if (o.json)
+      console.log(JSON.stringify({ valid: false, errors: [{ path: '', message }] }, null, 2));
+    else console.error(`${file}: ${message}`);
+    return 2;
+  }
   if (!r.dag) {
     if (o.json) console.log(JSON.stringify({ valid: false, errors: r.issues }, null, 2));
     else {

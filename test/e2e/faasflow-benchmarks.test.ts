@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { LocalCluster } from '../../deploy/local-cluster.js';
 import { startCluster, type Api } from '../helpers/cluster.js';
-import { faasflowBenchmarks, PAPER_BENCHMARKS } from '../helpers/paths.js';
+import { faasflowBenchmarks, PAPER_BENCHMARKS } from '../../bench/paths.js';
 
 let cluster: LocalCluster;
 let api: Api;

@@ -19,7 +19,7 @@ import * as aes from '../../deploy/examples/harvest/parallel-aes/input-generator
 import * as video from '../../deploy/examples/harvest/video-analytics/input-generator.js';
 import * as ml from '../../deploy/examples/harvest/ml-pipeline/input-generator.js';
 import { MIN_SIZE_LEVEL, SIZE_LEVELS } from '../../deploy/examples/harvest/levels.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 import { startCluster, type Api } from '../helpers/cluster.js';
 
 const harvest = join(repoRoot(), 'deploy/examples/harvest');

@@ -31,7 +31,7 @@ import {
   type ProfileRecord,
 } from '../../master/harvest/profile.js';
 import { startCluster, type Api } from '../helpers/cluster.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
 const redisUp = await requireRedis();
@@ -252,7 +252,7 @@ describe.skipIf(!redisUp)('resource harvesting', () => {
       reason: { code: 'not-parallel' },
     });
     for (const node of inv.harvest.nodes) expect(node).toHaveProperty('measured');
-    const status = await cli(['status', r.invocationId]);
+    const status = await cli(['status', r.invocationId, '--json']);
     expect(JSON.parse(status.stdout).harvest.nodes).toHaveLength(5);
   });
 });

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distRoot, type LocalCluster } from '../../deploy/local-cluster.js';
 import { eventually, startCluster, type Api } from '../helpers/cluster.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
 const workflow = join(repoRoot(), 'test/fixtures/workflows/big-payload.yaml');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../deploy/local-cluster.js';
 import { eventually, startCluster, type Api } from '../helpers/cluster.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 import { redisUrl, requireRedis, scanKeys, uniquePrefix } from '../helpers/redis.js';
 
 const fixtures = join(repoRoot(), 'test/fixtures/workflows');

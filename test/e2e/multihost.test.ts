@@ -34,7 +34,7 @@ import {
 } from '../../deploy/netns/index.js';
 import { run } from '../../deploy/netns/run.js';
 import { client, eventually } from '../helpers/cluster.js';
-import { faasflowBenchmarks, repoRoot } from '../helpers/paths.js';
+import { faasflowBenchmarks, repoRoot } from '../../bench/paths.js';
 
 const support = await netnsSupport().then(async (s) => {
   if (!s.ok) return s;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { LocalCluster } from '../../deploy/local-cluster.js';
 import { startCluster, type Api } from './cluster.js';
-import { repoRoot } from './paths.js';
+import { repoRoot } from '../../bench/paths.js';
 import { deletePrefix, redisUrl } from './redis.js';
 
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';

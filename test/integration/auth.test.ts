@@ -23,7 +23,7 @@ import { MasterServer } from '../../master/server.js';
 import { loadWorkerConfig } from '../../worker/config.js';
 import { WorkerServer } from '../../worker/server.js';
 import { client, eventually } from '../helpers/cluster.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 const TOKEN = 'integration-token-0123';
 const WRONG = 'integration-token-9999';

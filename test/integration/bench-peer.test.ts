@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { distRoot } from '../../deploy/local-cluster.js';
-import type { PeerFigures } from '../bench/peer.js';
+import type { PeerFigures } from '../../bench/peer.js';
 import { redisUrl, requireRedis, scanKeys } from '../helpers/redis.js';
 
 const redisUp = await requireRedis();

@@ -1,5 +1,5 @@
 /**
- * The bench report file (test/bench/report.ts) on a real filesystem.
+ * The bench report file (bench/report.ts) on a real filesystem.
  * Scenarios: the report lands in <dir>/<suite>-<timestamp>.json, creating missing folders, and
  * reads back as written; the commit is read from a git checkout without changing git state.
  */
@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { gitCommit, machineInfo, writeReport } from '../../test/bench/report.js';
-import { repoRoot } from '../helpers/paths.js';
+import { gitCommit, machineInfo, writeReport } from '../../bench/report.js';
+import { repoRoot } from '../../bench/paths.js';
 
 describe('bench report', () => {
   const dirs: string[] = [];

@@ -16,7 +16,7 @@ import type { LocalCluster } from '../../deploy/local-cluster.js';
 import { LABELS } from '../../worker/sandbox/docker-spec.js';
 import { startCluster, type Api } from '../helpers/cluster.js';
 import { ownedContainers, removeOwned, requireDocker } from '../helpers/docker.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 const hasDocker = await requireDocker();
 const fixtures = join(repoRoot(), 'test/fixtures/workflows');

@@ -32,7 +32,7 @@ import { inlineTrainer, threadTrainer } from '../../master/harvest/trainer.js';
 import type { InvocationRecord } from '../../master/invocations/record.js';
 import type { WorkflowVersion } from '../../master/workflow/catalog.js';
 import { loadWorkflow } from '../../master/workflow/index.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
 const redisUp = await requireRedis();

@@ -4,9 +4,9 @@
  * left out), utilisation (used / allocated, weighted by run time) and the command-line options.
  */
 import { describe, expect, it } from 'vitest';
-import { poissonArrivals, speedups, utilisation } from '../bench/harvest-analysis.js';
-import { harvestOptionsFromFlags } from '../bench/harvest-flags.js';
-import { DEFAULTS } from '../bench/harvest.js';
+import { poissonArrivals, speedups, utilisation } from '../../bench/harvest-analysis.js';
+import { harvestOptionsFromFlags } from '../../bench/harvest-flags.js';
+import { DEFAULTS } from '../../bench/harvest.js';
 
 describe('poissonArrivals', () => {
   it('replays the same schedule for the same seed, another for another', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { overheadOptionsFromFlags, SMOKE } from '../../test/bench/overhead-flags.js';
+import { overheadOptionsFromFlags, SMOKE } from '../../bench/overhead-flags.js';
 import {
   buildRows,
   formatRows,
@@ -7,7 +7,7 @@ import {
   missedGoals,
   type RowInputs,
   type WorkflowRun,
-} from '../../test/bench/overhead-rows.js';
+} from '../../bench/overhead-rows.js';
 import {
   addTimeline,
   analyzeTimeline,
@@ -15,7 +15,7 @@ import {
   readSteps,
   summarizeTimeline,
   type TimelineStep,
-} from '../../test/bench/overhead-timeline.js';
+} from '../../bench/overhead-timeline.js';
 
 // Epoch ms as the workers send them: at this magnitude a double resolves ~0.25 µs, hence 3 digits.
 const T0 = 1_700_000_000_000;

@@ -7,7 +7,7 @@ import {
   machineInfo,
   percentile,
   summarize,
-} from '../../test/bench/report.js';
+} from '../../bench/report.js';
 
 describe('percentile', () => {
   it('returns the nearest-rank sample, so every figure was observed', () => {

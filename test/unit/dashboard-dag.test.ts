@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { layoutDag } from '../../dashboard/lib/dag-layout.js';
 import { loadWorkflow } from '../../master/workflow/index.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 function example(name: string) {
   const r = loadWorkflow(

@@ -22,7 +22,7 @@ import { envFor, loadConfig } from '../../shared/config.js';
 import { ERROR_CODES } from '../../shared/errors.js';
 import { parseFlags } from '../../shared/flags.js';
 import { WorkerConfigSchema } from '../../worker/config.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 function committed(path: string): string {
   return readFileSync(join(repoRoot(), path), 'utf8');

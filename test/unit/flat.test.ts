@@ -13,7 +13,7 @@ import {
   type FlatImportOptions,
   type FlatImportResult,
 } from '../../master/workflow/flat.js';
-import { faasflowBenchmarks } from '../helpers/paths.js';
+import { faasflowBenchmarks } from '../../bench/paths.js';
 
 const BENCHMARKS = faasflowBenchmarks();
 

@@ -8,7 +8,7 @@ import { agentScript, redact, shellQuote } from '../../deploy/hosts/script.js';
 import { parseReport } from '../../deploy/hosts/transport.js';
 import { loadMasterConfig } from '../../master/config.js';
 import { loadWorkerConfig } from '../../worker/config.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 const TOKEN = 'cluster-secret-0123';
 const inv = parseInventory(

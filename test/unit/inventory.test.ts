@@ -8,7 +8,7 @@ import {
   parseInventory,
   tokenOf,
 } from '../../deploy/hosts/inventory.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 const GOOD = `
 # a comment

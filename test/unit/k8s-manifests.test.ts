@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkManifests, type ManifestFile } from '../../deploy/k8s/check.js';
 import { quantity } from '../../deploy/k8s/check-workloads.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 const dir = join(repoRoot(), 'deploy', 'k8s');
 const shipped: ManifestFile[] = readdirSync(dir)

@@ -15,7 +15,7 @@ import {
 } from '../../master/partition/index.js';
 import { importFlat } from '../../master/workflow/flat.js';
 import type { WorkflowDag } from '../../shared/dag/types.js';
-import { faasflowBenchmarks, PAPER_BENCHMARKS } from '../helpers/paths.js';
+import { faasflowBenchmarks, PAPER_BENCHMARKS } from '../../bench/paths.js';
 
 const MB = 1024 * 1024;
 

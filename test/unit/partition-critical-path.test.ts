@@ -4,7 +4,7 @@ import { indexGraph } from '../../master/partition/graph.js';
 import { Groups } from '../../master/partition/groups.js';
 import { resolveOptions } from '../../master/partition/options.js';
 import { mulberry32 } from '../../shared/random.js';
-import { generateDag } from '../helpers/generate-dag.js';
+import { generateDag } from '../../bench/generate-dag.js';
 
 describe('critical path solver', () => {
   it('gives after each incremental update exactly what a full solve gives', () => {

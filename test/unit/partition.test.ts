@@ -10,7 +10,7 @@ import {
   type PartitionOptions,
   type PartitionResult,
 } from '../../master/partition/index.js';
-import { generateDag, shuffleDag } from '../helpers/generate-dag.js';
+import { generateDag, shuffleDag } from '../../bench/generate-dag.js';
 
 const MB = 1_000_000;
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { checkDag } from '../../shared/dag/check.js';
 import type { DagNode, WorkflowDag } from '../../shared/dag/types.js';
 import { loadWorkflow } from '../../master/workflow/index.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 function compile(yaml: string): WorkflowDag {
   const r = loadWorkflow(yaml);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { LIMITS, loadWorkflow, type Issue } from '../../master/workflow/index.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../../bench/paths.js';
 
 function issues(yaml: string): Issue[] {
   const r = loadWorkflow(yaml);

@@ -1,0 +1,119 @@
+/**
+ * The client commands' actions: call the master, print text or `--json`, return the exit code.
+ * Loaded only when such a command runs.
+ */
+import { bytes } from './harvest-report.js';
+import { deploy, EXIT, invoke, readInput, status, workers } from './client.js';
+import { deployLines, invokeLines, statusLines, workersLines } from './format.js';
+import { exportProfiles, importProfiles, models, profile } from './harvest.js';
+import { progress } from './progress.js';
+
+interface ClientOptions {
+  master: string;
+  json?: boolean;
+}
+
+const print = (o: ClientOptions, answer: unknown, lines: (a: unknown) => string[]): void =>
+  console.log(o.json === true ? JSON.stringify(answer, null, 2) : lines(answer).join('\n'));
+
+/** Handler files at least this big are named in the deploy's progress. */
+const LARGE_FILE_BYTES = 256 * 1024;
+
+export async function deployCommand(
+  file: string,
+  o: ClientOptions & { name?: string },
+): Promise<number> {
+  let bar: ReturnType<typeof progress> | undefined;
+  let total = 0;
+  let answer: unknown;
+  try {
+    answer = await deploy(o.master, file, o.name, (handler, size, i, n) => {
+      bar ??= progress({ total: n, label: `reading ${file}`, enabled: o.json !== true });
+      total += size;
+      bar.tick(size >= LARGE_FILE_BYTES ? `${handler} (${bytes(size)})` : undefined);
+      if (i === n - 1 && total >= LARGE_FILE_BYTES)
+        bar.note(`uploading ${bytes(total)} of handler files`);
+    });
+  } finally {
+    bar?.done();
+  }
+  print(o, answer, deployLines);
+  return EXIT.ok;
+}
+
+export interface InvokeOptions extends ClientOptions {
+  input?: string;
+  wait: boolean;
+  timeout?: number;
+  profile?: boolean;
+  dataBytes?: number;
+}
+
+export async function invokeCommand(name: string, o: InvokeOptions): Promise<number> {
+  const r = (await invoke(o.master, name, await readInput(o.input), o.wait, o.timeout, {
+    ...(o.profile === true ? { profile: true } : {}),
+    ...(o.dataBytes !== undefined ? { dataBytes: o.dataBytes } : {}),
+  })) as { status?: string };
+  print(o, r, invokeLines);
+  return r.status === undefined || r.status === 'succeeded' ? EXIT.ok : EXIT.failure;
+}
+
+export async function statusCommand(id: string, o: ClientOptions): Promise<number> {
+  print(o, await status(o.master, id), statusLines);
+  return EXIT.ok;
+}
+
+export async function workersCommand(o: ClientOptions): Promise<number> {
+  print(o, await workers(o.master), workersLines);
+  return EXIT.ok;
+}
+
+export interface ProfileCommandOptions extends ClientOptions {
+  inputs?: string;
+  generate?: number;
+  generator?: string;
+  levels: [number, number];
+  seed: number;
+  concurrency: number;
+  timeout?: number;
+  train: boolean;
+}
+
+export function profileCommand(name: string, o: ProfileCommandOptions): Promise<number> {
+  return profile(o.master, name, {
+    ...(o.inputs !== undefined ? { inputs: o.inputs } : {}),
+    ...(o.generate !== undefined ? { generate: o.generate } : {}),
+    ...(o.generator !== undefined ? { generator: o.generator } : {}),
+    levels: o.levels,
+    seed: o.seed,
+    concurrency: o.concurrency,
+    ...(o.timeout !== undefined ? { timeoutMs: o.timeout } : {}),
+    train: o.train,
+    json: o.json === true,
+  });
+}
+
+export function exportCommand(
+  name: string,
+  o: ClientOptions & { format: 'csv' | 'json'; out?: string },
+): Promise<number> {
+  return exportProfiles(o.master, name, {
+    format: o.json === true ? 'json' : o.format,
+    ...(o.out !== undefined ? { out: o.out } : {}),
+  });
+}
+
+export function importCommand(
+  name: string,
+  file: string,
+  o: ClientOptions & { format?: 'csv' | 'json' },
+): Promise<number> {
+  return importProfiles(o.master, name, file, o.format, o.json === true);
+}
+
+export function modelsCommand(
+  name: string,
+  o: ClientOptions & { train?: boolean },
+): Promise<number> {
+  return models(o.master, name, { train: o.train === true, json: o.json === true });
+}
