@@ -125,10 +125,6 @@ export const MasterConfigSchema = Type.Object({
       "Prefix of the master's Redis keys: its store's live under <prefix>m:, harvesting's under <prefix>h:, invocation journals under <prefix>j:.",
     default: 'ff:',
   }),
-  /**
-   * The cluster's default durability (a workflow's `durability:` overrides it): `auto` is
-   * `checkpoint` when the master and the workers have Redis (the journal), else `none`.
-   */
   durability: Type.Union(
     [
       Type.Literal('auto'),
@@ -136,29 +132,31 @@ export const MasterConfigSchema = Type.Object({
       Type.Literal('checkpoint'),
       Type.Literal('strict'),
     ],
-    { default: 'auto' },
+    {
+      default: 'auto',
+      description:
+        "The cluster's default durability (a workflow's durability: overrides it): auto is checkpoint when the master and the workers have Redis (the journal), else none (docs/durability.md).",
+    },
   ),
-  /**
-   * Where the master's state persists (docs/store.md): `redis` (needs redisUrl), `lmdb` (an
-   * embedded database in `dataDir`), `memory` (nothing survives the process). `auto`, the
-   * default, is `redis` when redisUrl is set and `lmdb` otherwise.
-   */
   store: Type.Union(
     [Type.Literal('auto'), Type.Literal('redis'), Type.Literal('lmdb'), Type.Literal('memory')],
-    { default: 'auto' },
+    {
+      default: 'auto',
+      description:
+        "Where the master's state persists (docs/store.md): redis (needs redisUrl), lmdb (an embedded database in dataDir), memory (nothing survives the process); auto is redis when redisUrl is set, else lmdb.",
+    },
   ),
-  /**
-   * The lmdb store's folder, relative to the working directory; created with mode 0700 and
-   * locked by one master at a time. Default `.faasflow`.
-   */
-  dataDir: Type.String({ minLength: 1, default: '.faasflow' }),
-  /**
-   * When an lmdb write counts as done: `commit` once committed to the OS (survives kill -9 of
-   * the master; an OS crash or power loss may lose the last writes, never corrupts the data
-   * dir), `flush` once fsynced as well (survives an OS crash too, costs an fsync per write).
-   * Default `commit`.
-   */
-  dataDirSync: Type.Union([Type.Literal('commit'), Type.Literal('flush')], { default: 'commit' }),
+  dataDir: Type.String({
+    minLength: 1,
+    default: '.faasflow',
+    description:
+      "The lmdb store's folder, relative to the working directory; created with mode 0700 and locked by one master at a time.",
+  }),
+  dataDirSync: Type.Union([Type.Literal('commit'), Type.Literal('flush')], {
+    default: 'commit',
+    description:
+      'When an lmdb write counts as done: commit once committed to the OS (survives kill -9 of the master; an OS crash may lose the last writes, never corrupts the data dir), flush once fsynced as well (survives an OS crash too, costs an fsync per write).',
+  }),
   /**
    * Resource harvesting: `on` records a profile of every function run, trains the models in the
    * background and decides each task node's allocation at invocation start; `off` does none of
