@@ -67,6 +67,32 @@ export const MasterConfigSchema = Type.Object({
    * background thread); the models keep learning from new runs either way.
    */
   trainLimit: Type.Integer({ minimum: 10, maximum: 100_000, default: 2_000 }),
+  /**
+   * Harvesting: the allocation grid. `fine` (default): 0.05-core and 64 MB steps from 0.05 core
+   * and 64 MB; `thesis`: whole cores and 128 MB steps from 1 core and 128 MB (Fotouhi 2024).
+   * The step and minimum options below override the chosen grid's.
+   */
+  harvestGrid: Type.Union([Type.Literal('fine'), Type.Literal('thesis')], { default: 'fine' }),
+  /** Harvesting: CPU step of the grid, cores (0.05 = 50 millicores). */
+  harvestCpuStep: Type.Optional(Type.Number({ minimum: 0.001, maximum: 8 })),
+  /** Harvesting: smallest CPU allocation, cores (rounded up to a multiple of the step). */
+  harvestCpuMin: Type.Optional(Type.Number({ minimum: 0.001, maximum: 8 })),
+  /** Harvesting: memory step of the grid, MB. */
+  harvestMemoryStepMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 8192 })),
+  /** Harvesting: smallest memory allocation, MB (rounded up to a multiple of the step). */
+  harvestMemoryMinMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 8192 })),
+  /**
+   * Harvesting: how a parallel stage's CPU is shared. `work` (default): in proportion to each
+   * sibling's predicted CPU time, each capped at the cores it can use; `peak`: the thesis's
+   * rule, each sibling its predicted peak cores, scaled down when they exceed the stage's total.
+   */
+  harvestPolicy: Type.Union([Type.Literal('work'), Type.Literal('peak')], { default: 'work' }),
+  /**
+   * Harvesting: freeze the models — runs of ordinary invocations record no profiles and trigger
+   * no retraining (profiling invocations still record). For measurements that must not move
+   * the models they measure.
+   */
+  freezeModels: Type.Boolean({ default: false }),
 });
 
 export type MasterConfig = Static<typeof MasterConfigSchema>;

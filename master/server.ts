@@ -7,6 +7,7 @@ import { TriggerSender } from '../shared/trigger-sender.js';
 import { buildMasterApp } from './app.js';
 import type { MasterConfig } from './config.js';
 import { Harvester } from './harvest/harvester.js';
+import { harvestGridOf } from './harvest/options.js';
 import { createRedisHarvestStore } from './harvest/redis-store.js';
 import { defaultTrainer } from './harvest/trainer.js';
 import { InvocationManager } from './invocations/manager.js';
@@ -117,5 +118,8 @@ async function startHarvest(config: MasterConfig, logger: Logger): Promise<Harve
     logger: child,
     retrainEvery: config.retrainEvery,
     trainLimit: config.trainLimit,
+    grid: harvestGridOf(config),
+    cpuPolicy: config.harvestPolicy,
+    freezeModels: config.freezeModels,
   });
 }

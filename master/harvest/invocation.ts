@@ -24,7 +24,8 @@ import {
   type Resource,
 } from '../../shared/harvest/types.js';
 import type { NodeAllocation } from '../../shared/schema/wire.js';
-import { decideInvocation, type DemandInput } from './decide.js';
+import { decideInvocation, type CpuPolicy, type DemandInput } from './decide.js';
+import { fromMilli, milliAtMost, milliAxis, toMilli } from './grid.js';
 import { predictInvocation, type ModelSet } from './models.js';
 import type { StagePlan } from './stages.js';
 
@@ -41,6 +42,8 @@ export interface NodeDecision {
   predicted: Allocation | null;
   applied: Allocation;
   reason?: { code: HarvestReasonCode | 'profiling'; message: string; resources: Resource[] };
+  /** The predicted CPU time the CPU share was sized by (`work` policy). */
+  workCpuMs?: number;
 }
 
 export interface InvocationHarvest {
@@ -60,11 +63,8 @@ export function maxAllocation(
   capacities: readonly { cpu: number; memoryMb: number }[],
   grid: AllocationGrid = ALLOCATION_GRID,
 ): Allocation {
-  const floor = (value: number, r: Resource): number => {
-    const axis = grid[r];
-    const steps = Math.floor((Math.min(value, axis.max) - axis.min) / axis.step + 1e-9);
-    return steps < 0 ? axis.min : axis.min + steps * axis.step;
-  };
+  const floor = (value: number, r: Resource): number =>
+    fromMilli(milliAtMost(toMilli(value), milliAxis(grid[r])));
   if (capacities.length === 0) return { cpu: grid.cpu.max, memoryMb: grid.memoryMb.max };
   return {
     cpu: floor(Math.min(...capacities.map((c) => c.cpu)), 'cpu'),
@@ -85,6 +85,7 @@ export function harvestDecision(
   input: DecisionInput,
   models: { set: ModelSet } | { set: null; why: string },
   grid: AllocationGrid = ALLOCATION_GRID,
+  cpuPolicy: CpuPolicy = 'work',
 ): InvocationHarvest {
   const predictions: Record<string, DemandInput> = {};
   const demands = new Map<string, NonNullable<NodeDecision['demand']>>();
@@ -98,7 +99,12 @@ export function harvestDecision(
     const raw = predictInvocation(models.set, input.workflow, input.plan, input.dagInputBytes);
     for (const [node, p] of Object.entries(raw)) {
       if (p.kind === 'ok') {
-        predictions[node] = { kind: 'ok', cpuCores: p.cpuCores, memoryMb: p.memoryMb };
+        predictions[node] = {
+          kind: 'ok',
+          cpuCores: p.cpuCores,
+          memoryMb: p.memoryMb,
+          ...(p.cpuTimeMs === undefined ? {} : { cpuTimeMs: p.cpuTimeMs }),
+        };
         demands.set(node, { inputBytes: p.inputBytes, cpuCores: p.cpuCores, memoryMb: p.memoryMb });
       } else predictions[node] = { kind: 'no-model', message: p.message };
     }
@@ -107,7 +113,7 @@ export function harvestDecision(
   for (const fn of Object.keys(input.dag.functions)) maxByFunction[fn] = input.max;
   const decided = decideInvocation(
     { plan: input.plan, functions: input.dag.functions, predictions, maxByFunction },
-    { grid },
+    { grid, cpuPolicy },
   );
   return {
     mode: 'harvest',
@@ -123,6 +129,7 @@ export function harvestDecision(
       predicted: d.predicted,
       applied: d.applied,
       ...(d.reason ? { reason: d.reason } : {}),
+      ...(d.workCpuMs === undefined ? {} : { workCpuMs: d.workCpuMs }),
     })),
   };
 }
@@ -161,6 +168,7 @@ export function wireHarvest(h: InvocationHarvest): Record<string, NodeAllocation
       predicted: n.predicted ? { ...n.predicted } : null,
       applied: { ...n.applied },
       ...(n.reason ? { reason: n.reason.code } : {}),
+      ...(n.workCpuMs === undefined ? {} : { workCpuMs: n.workCpuMs }),
     };
   }
   return out;
