@@ -225,9 +225,11 @@ export function decideStage(
 /**
  * The work-proportional share, in grid steps: `units` divided in proportion to `weight`, each i
  * between `minUnits` and `cap[i]` (the cores it can use), by water-filling — a sibling whose
- * proportional share exceeds its cap is held at the cap and the rest re-shared among the others.
- * Floors first, then the largest remainders (ties to the lower index), so it is deterministic
- * and integer; hands out `units` unless every sibling reached its cap. Needs units ≥ n·minUnits.
+ * proportional share exceeds its cap is held at the cap and the rest re-shared among the others,
+ * one whose share is below a step is raised to it and the others share what is left.
+ * Floors first, then each remaining step to the sibling with the most work per step it holds
+ * (ties to the lower index), so it is deterministic and integer; hands out `units` unless every
+ * sibling reached its cap. Needs units ≥ n·minUnits (so every floor is at least one step).
  */
 export function apportionWork(
   weight: readonly number[],
@@ -235,43 +237,33 @@ export function apportionWork(
   units: number,
   minUnits: number,
 ): number[] {
-  const n = weight.length;
   const hi = cap.map((c) => Math.max(minUnits, c));
-  const a = new Array<number>(n).fill(0);
-  const fixed = new Array<boolean>(n).fill(false);
-  for (;;) {
-    const free = [...Array(n).keys()].filter((i) => !fixed[i]);
-    if (free.length === 0) break;
-    const left = units - a.reduce((s, x, i) => s + (fixed[i] ? x : 0), 0);
-    const w = free.reduce((s, i) => s + weight[i]!, 0);
-    const q = (i: number): number => (w > 0 ? (left * weight[i]!) / w : left / free.length);
-    // Caps first (they free units for the others), then minimums (they take units from them).
-    const over = free.filter((i) => q(i) >= hi[i]!);
-    const under = over.length > 0 ? [] : free.filter((i) => q(i) < minUnits);
-    if (over.length === 0 && under.length === 0) {
-      const raw = free.map(q);
-      free.forEach((i, k) => (a[i] = Math.floor(raw[k]!)));
-      let rest = left - free.reduce((s, i) => s + a[i]!, 0);
-      const order = free
-        .map((i, k) => ({ i, frac: raw[k]! - Math.floor(raw[k]!) }))
-        .sort((x, y) => y.frac - x.frac || x.i - y.i);
-      for (const { i } of order) {
-        if (rest <= 0) break;
-        if (a[i]! < hi[i]!) {
-          a[i]!++;
-          rest--;
-        }
-      }
-      break;
-    }
-    for (const i of over) {
-      a[i] = hi[i]!;
-      fixed[i] = true;
-    }
-    for (const i of under) {
-      a[i] = minUnits;
-      fixed[i] = true;
-    }
+  if (hi.reduce((s, h) => s + h, 0) <= units) return hi;
+  // Water level λ: sibling i gets clamp(λ·wᵢ, min, capᵢ), and Σ of that is monotone in λ, so
+  // bisection finds the level at which the shares add up to `units`.
+  const w = weight.map((x) => (Number.isFinite(x) && x > 0 ? x : 0));
+  const share = (lambda: number, i: number): number =>
+    Math.min(hi[i]!, Math.max(minUnits, lambda * w[i]!));
+  const total = (lambda: number): number => w.reduce((s, _, i) => s + share(lambda, i), 0);
+  let lo = 0;
+  let up = 1;
+  while (total(up) < units && up < 1e300) up *= 2;
+  for (let k = 0; k < 200 && up - lo > up * 1e-15; k++) {
+    const mid = (lo + up) / 2;
+    if (total(mid) < units) lo = mid;
+    else up = mid;
+  }
+  const a = w.map((_, i) => Math.floor(share(lo, i) + 1e-9));
+  // The steps rounding left go one by one to the sibling that would finish last (largest
+  // work per step held): that keeps the stage's makespan nearest the exact shares'.
+  let rest = units - a.reduce((s, x) => s + x, 0);
+  while (rest > 0) {
+    let best = -1;
+    for (let i = 0; i < a.length; i++)
+      if (a[i]! < hi[i]! && (best < 0 || w[i]! / a[i]! > w[best]! / a[best]!)) best = i;
+    if (best < 0) break;
+    a[best]!++;
+    rest--;
   }
   return a;
 }

@@ -220,7 +220,7 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
         cold: r.cold,
         queueMs: r.queueMs,
         startedAt,
-        allocation: r.allocation,
+        allocation: { cpu: r.allocation.cpu, memoryMb: r.allocation.memoryMb },
         ...(decision === undefined ? {} : { harvest: fallback ?? decision }),
         peakMemoryMb: r.peakMemoryMb,
         peakCpuCores: r.peakCpuCores,
