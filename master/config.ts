@@ -93,6 +93,14 @@ export const MasterConfigSchema = Type.Object({
    * the models they measure.
    */
   freezeModels: Type.Boolean({ default: false }),
+  /**
+   * Harvesting: profiling invocations run the siblings of a parallel stage one at a time on
+   * their worker (`serial`, default), so a profile is the function's demand and not its
+   * siblings' contention; `parallel` runs them together, as the thesis did.
+   */
+  profileSiblings: Type.Union([Type.Literal('serial'), Type.Literal('parallel')], {
+    default: 'serial',
+  }),
 });
 
 export type MasterConfig = Static<typeof MasterConfigSchema>;

@@ -121,5 +121,6 @@ async function startHarvest(config: MasterConfig, logger: Logger): Promise<Harve
     grid: harvestGridOf(config),
     cpuPolicy: config.harvestPolicy,
     freezeModels: config.freezeModels,
+    profileSiblings: config.profileSiblings,
   });
 }

@@ -68,6 +68,8 @@ export interface HarvesterOptions {
    * still record. Default false.
    */
   freezeModels?: boolean;
+  /** Profiling invocations run a stage's siblings one at a time (`serial`, default) or together. */
+  profileSiblings?: 'serial' | 'parallel';
   now?: () => number;
 }
 
@@ -183,7 +185,7 @@ export class Harvester {
       max: maxAllocation(capacities, this.grid),
     };
     let decision: InvocationHarvest;
-    if (req.profile) decision = profilingDecision(input);
+    if (req.profile) decision = profilingDecision(input, this.o.profileSiblings !== 'parallel');
     else {
       const m = this.models.get(v.name);
       if (m?.state === 'loaded' && m.set) {

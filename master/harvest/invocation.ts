@@ -44,6 +44,8 @@ export interface NodeDecision {
   reason?: { code: HarvestReasonCode | 'profiling'; message: string; resources: Resource[] };
   /** The predicted CPU time the CPU share was sized by (`work` policy). */
   workCpuMs?: number;
+  /** Profiling one sibling at a time (see `profilingDecision`). */
+  serial?: boolean;
 }
 
 export interface InvocationHarvest {
@@ -134,8 +136,13 @@ export function harvestDecision(
   };
 }
 
-/** Profiling mode: every task node outside foreach bodies at `max`. */
-export function profilingDecision(input: DecisionInput): InvocationHarvest {
+/**
+ * Profiling mode: every task node outside foreach bodies at `max`. With `serial` (default) the
+ * siblings of a parallel stage run one at a time on their worker, so each profile measures the
+ * function alone — run concurrently, siblings share the cores and the models would learn their
+ * contention as demand.
+ */
+export function profilingDecision(input: DecisionInput, serial = true): InvocationHarvest {
   const max = input.max;
   const message = `profiling run at the maximum allocation (${max.cpu} cores, ${max.memoryMb} MB)`;
   const nodes: NodeDecision[] = [];
@@ -152,6 +159,7 @@ export function profilingDecision(input: DecisionInput): InvocationHarvest {
         predicted: null,
         applied: { ...max },
         reason: { code: 'profiling', message, resources: ['cpu', 'memoryMb'] },
+        ...(serial && stage.width > 1 ? { serial: true } : {}),
       });
     }
   }
@@ -169,6 +177,7 @@ export function wireHarvest(h: InvocationHarvest): Record<string, NodeAllocation
       applied: { ...n.applied },
       ...(n.reason ? { reason: n.reason.code } : {}),
       ...(n.workCpuMs === undefined ? {} : { workCpuMs: n.workCpuMs }),
+      ...(n.serial === true ? { serial: true } : {}),
     };
   }
   return out;

@@ -70,6 +70,11 @@ export const NodeAllocation = Type.Object({
   reason: Type.Optional(Type.String()),
   /** The predicted CPU time its CPU share was sized by (`work` policy); arms the safeguard. */
   workCpuMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /**
+   * Profiling: run after the stage's earlier serial siblings on this worker have finished, so
+   * its profile is not its siblings' contention.
+   */
+  serial: Type.Optional(Type.Boolean()),
 });
 export type NodeAllocation = Static<typeof NodeAllocation>;
 

@@ -158,6 +158,7 @@ async function runTask(
     allocation: live === undefined ? () => applied : () => live.allocation(),
   };
   try {
+    await live?.turn();
     return await runAttempts(task, input, env);
   } finally {
     live?.finish();

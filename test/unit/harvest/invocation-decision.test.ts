@@ -98,6 +98,11 @@ describe('profilingDecision', () => {
       expect(n.reason).toMatchObject({ code: 'profiling' });
     }
     expect(byNode(d.nodes)['split']).toMatchObject({ user: { cpu: 1, memoryMb: 256 } });
+    // Siblings of a parallel stage are profiled one at a time unless asked otherwise.
+    expect(d.nodes.map((n) => n.serial ?? false)).toEqual([false, true, true]);
+    expect(wireHarvest(d)['big']).toMatchObject({ serial: true });
+    const together = profilingDecision(input({ cpu: 4, memoryMb: 2048 }), false);
+    expect(together.nodes.some((n) => n.serial)).toBe(false);
   });
 });
 
