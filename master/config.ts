@@ -84,9 +84,13 @@ export const MasterConfigSchema = Type.Object({
   /**
    * Harvesting: how a parallel stage's CPU is shared. `work` (default): in proportion to each
    * sibling's predicted CPU time, each capped at the cores it can use; `peak`: the thesis's
-   * rule, each sibling its predicted peak cores, scaled down when they exceed the stage's total.
+   * rule, each sibling its predicted peak cores, scaled down when they exceed the stage's total;
+   * `user`: every sibling keeps its user's CPU (memory is still harvested), so only the workers'
+   * live rebalancing moves CPU.
    */
-  harvestPolicy: Type.Union([Type.Literal('work'), Type.Literal('peak')], { default: 'work' }),
+  harvestPolicy: Type.Union([Type.Literal('work'), Type.Literal('peak'), Type.Literal('user')], {
+    default: 'work',
+  }),
   /**
    * Harvesting: freeze the models — runs of ordinary invocations record no profiles and trigger
    * no retraining (profiling invocations still record). For measurements that must not move

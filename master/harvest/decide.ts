@@ -42,8 +42,12 @@ import type { StagePlan } from './stages.js';
 
 export type OverTotalPolicy = 'scale' | 'fallback';
 
-/** How a stage's CPU budget is divided: by predicted work (default) or by predicted peak cores. */
-export type CpuPolicy = 'work' | 'peak';
+/**
+ * How a stage's CPU budget is divided: by predicted work (default), by predicted peak cores (the
+ * thesis), or not at all (`user`: every sibling keeps its user's CPU, and only the worker's live
+ * rebalancing moves it — the "rebalancing only" configuration of the benchmark).
+ */
+export type CpuPolicy = 'work' | 'peak' | 'user';
 
 export interface DecideOptions {
   /** Allocation grid. Default `ALLOCATION_GRID` (0.05-core and 64 MB steps). */
@@ -170,6 +174,13 @@ export function decideStage(
     for (const r of RESOURCES) {
       const axis = milliAxis(grid[r]);
       const budget = predicted.reduce((s, i) => s + toMilli(out[i]!.user[r]), 0);
+      if (r === 'cpu' && cpuPolicy === 'user') {
+        for (const i of predicted) {
+          out[i]!.applied.cpu = out[i]!.user.cpu;
+          note(i, 'user-policy', `the CPU policy is user: ${out[i]!.node} keeps its user's CPU`, r);
+        }
+        continue;
+      }
       const byWork =
         r === 'cpu' && cpuPolicy === 'work' && predicted.every((i) => work[i] !== null);
       const what = r === 'cpu' ? 'cores' : 'MB';
@@ -276,6 +287,7 @@ const SEVERITY: readonly HarvestReasonCode[] = [
   'not-parallel',
   'infeasible',
   'over-total',
+  'user-policy',
   'scaled',
   'work-shared',
 ];

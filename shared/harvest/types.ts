@@ -105,6 +105,8 @@ export type Resource = 'cpu' | 'memoryMb';
  * - `infeasible`: the stage's total cannot give every predicted sibling one allocation step.
  * - `work-shared`: the stage's CPU was divided in proportion to predicted work (CPU time), each
  *   sibling capped at the cores it can use (the `work` policy).
+ * - `user-policy`: the CPU policy is `user`: the sibling keeps its user's CPU (only live
+ *   rebalancing on the worker moves it).
  */
 export type HarvestReasonCode =
   | 'not-parallel'
@@ -114,7 +116,8 @@ export type HarvestReasonCode =
   | 'over-total'
   | 'scaled'
   | 'infeasible'
-  | 'work-shared';
+  | 'work-shared'
+  | 'user-policy';
 
 export interface HarvestReason {
   code: HarvestReasonCode;

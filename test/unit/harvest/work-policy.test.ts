@@ -139,3 +139,17 @@ describe('the work-proportional CPU policy', () => {
     );
   });
 });
+
+describe('the user CPU policy', () => {
+  it('keeps every sibling on its user CPU, saying why, and still harvests memory', () => {
+    const ds = decideStage(
+      { id: 's', members: [member(0, 0.5, work(2, 4000, 100)), member(1, 0.5, work(2, 10, 60))] },
+      { cpuPolicy: 'user' },
+    );
+    expect(ds.map((d) => d.applied)).toEqual([
+      { cpu: 0.5, memoryMb: 128 },
+      { cpu: 0.5, memoryMb: 64 },
+    ]);
+    expect(ds[0]).toMatchObject({ reason: { code: 'user-policy', resources: ['cpu'] } });
+  });
+});
