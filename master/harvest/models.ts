@@ -7,9 +7,10 @@
  *   `inputBytes`. (The thesis trains one per DAG type with stage information as a feature;
  *   one per stage is the same split made explicit.) Trained for every stage with enough
  *   records, width 1 included.
- * - ML2, one per (workflow, function): peak CPU cores and peak memory (MB, no page cache) from
- *   the function's input size — feature `inputBytes`, two forests. Trained on measured input
- *   sizes; at inference it is fed ML1's prediction.
+ * - ML2, one per (workflow, function): peak CPU cores, peak memory (MB, no page cache) and CPU
+ *   time (the run's work, which the `work` policy shares CPU by) from the function's input size
+ *   — feature `inputBytes`, three forests (the CPU-time one only when enough records have it).
+ *   Trained on measured input sizes; at inference it is fed ML1's prediction.
  *
  * Training is deterministic for a given seed and set of records (in any order): records are
  * sorted, the held-out split is a seeded shuffle of *invocations* (all records of one

@@ -12,6 +12,7 @@ import {
   WORKLOADS,
   type HarvestBenchOptions,
 } from './harvest.js';
+import { VARIANTS, type Variant } from './harvest-report.js';
 
 const KNOWN = [
   'smoke',
@@ -25,6 +26,7 @@ const KNOWN = [
   'workers',
   'repetitions',
   'user-cpu',
+  'variant',
   'redis',
   'seed',
   'out',
@@ -62,6 +64,11 @@ export function harvestOptionsFromFlags(camelFlags: Record<string, string | bool
     ))
       problems.push(`--user-cpu must be cores from 0.05 to 8 (e.g. 0.5), got ${userCpu}`);
     else o.userCpu = c;
+  }
+  const variant = str('variant');
+  if (variant !== undefined) {
+    if ((VARIANTS as readonly string[]).includes(variant)) o.variant = variant as Variant;
+    else problems.push(`--variant must be one of ${VARIANTS.join(', ')}, got ${variant}`);
   }
   const seed = int('seed', 0);
   if (seed !== undefined) o.seed = seed;

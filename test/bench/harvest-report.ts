@@ -24,6 +24,9 @@ export const MODES = [
   'uncapped',
 ] as const;
 export type Mode = (typeof MODES)[number];
+/** The workloads' worker_threads versions (`*-threads.yaml`) or the single-threaded control. */
+export const VARIANTS = ['threads', 'single'] as const;
+export type Variant = (typeof VARIANTS)[number];
 export const PLACEMENTS = ['hash', 'round-robin', 'jsq', 'composition-jsq', 'greedy-jsq'] as const;
 export type Placement = (typeof PLACEMENTS)[number];
 
@@ -54,6 +57,7 @@ export interface HarvestBenchOptions {
   repetitions: number;
   /** Cores every function is deployed with (the skew-blind user allocation). */
   userCpu: number;
+  variant: Variant;
   redisUrl: string;
   seed: number;
   /** Redis key prefix of the clusters (the bench sets one per run). */
@@ -75,6 +79,7 @@ export const DEFAULTS: HarvestBenchOptions = {
   workers: 2,
   repetitions: 3,
   userCpu: 0.5,
+  variant: 'threads',
   redisUrl: 'redis://127.0.0.1:6379',
   seed: 1,
 };
@@ -144,7 +149,7 @@ const pct = (x: number | null | undefined): string =>
 export function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]): string[] {
   const lines: string[] = [
     '',
-    `harvesting (greedy-jsq, user allocation ${o.userCpu} core per function, ${o.repetitions} repetition(s)): ` +
+    `harvesting (${o.variant === 'threads' ? 'worker_threads' : 'single-threaded'} workloads, greedy-jsq, user allocation ${o.userCpu} core per function, ${o.repetitions} repetition(s)): ` +
       'latency per request averaged over repetitions; speedup vs off with a paired bootstrap 95 % CI',
   ];
   const rows: string[][] = [];

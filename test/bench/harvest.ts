@@ -3,7 +3,9 @@
  * (deploy/examples/harvest: ParallelAES, video analytics, ML pipeline), driven by open-loop
  * Poisson arrivals at three loads, and placement baselines (hash, round-robin, JSQ) vs greedy-JSQ.
  *
- * The baseline is the thesis's: a skew-blind, uniform user allocation — every function is
+ * The workloads run in their worker_threads versions (`--variant threads`, default: functions
+ * that use the cores they get, as the thesis's do) or single-threaded (`--variant single`, the
+ * control). The baseline is the thesis's: a skew-blind, uniform user allocation — every function is
  * deployed with `--user-cpu` cores (default 0.5, so a stage's total stays within the worker's
  * cores) instead of what its YAML declares. Configurations (`--modes`), each on a fresh cluster:
  * - `off`, and `off-again` (the same, to show the run-to-run noise);
@@ -57,6 +59,7 @@ import {
   type Mode,
   type Placement,
   type RunResult,
+  type Variant,
   type Workload,
 } from './harvest-report.js';
 import { formatDuration, publishReport, summarize } from './report.js';
@@ -73,6 +76,7 @@ export {
   type Load,
   type Mode,
   type Placement,
+  type Variant,
   type Workload,
 } from './harvest-report.js';
 
@@ -134,14 +138,14 @@ async function measure(
   await withCluster(o, profiling, async (api) => {
     for (const w of o.workloads) {
       const gen = generators.get(w)!;
-      await deploy(api, root, w, o.userCpu);
+      await deploy(api, root, w, o.userCpu, o.variant);
       print(`profiling ${w}: ${o.profileRuns} runs at maximum allocation…`);
       for (let i = 0; i < o.profileRuns; i++) {
         const level = o.minLevel + ((o.maxLevel - o.minLevel) * i) / Math.max(1, o.profileRuns - 1);
-        await invoke(api, gen.WORKFLOW, gen.generate(level, 1000 + i), { profile: true });
+        await invoke(api, workflowOf(gen, o), gen.generate(level, 1000 + i), { profile: true });
       }
       const trained = (await api.json(
-        `/v1/workflows/${gen.WORKFLOW}/models/train`,
+        `/v1/workflows/${workflowOf(gen, o)}/models/train`,
         'POST',
         {},
       )) as Record<string, unknown>;
@@ -151,7 +155,7 @@ async function measure(
       const sample = poissonArrivals(4, 1, o.seed + 99, o.minLevel, o.maxLevel);
       let cpuMs = 0;
       for (const a of sample) {
-        const r = await invoke(api, gen.WORKFLOW, gen.generate(a.sizeLevel, a.seed), {});
+        const r = await invoke(api, workflowOf(gen, o), gen.generate(a.sizeLevel, a.seed), {});
         cpuMs += (await stepsOf(api, r.invocationId)).reduce(
           (s, x) => s + (x.cpuTimeMs ?? x.runMs ?? 0),
           0,
@@ -310,14 +314,25 @@ async function withCluster<T>(
 }
 
 /** Deploys workload `w` with every function's `cpu:` set to `cpu` cores (the user allocation). */
-async function deploy(api: Api, root: string, w: Workload, cpu: number): Promise<void> {
-  const file = join(root, w, `${w}.yaml`);
+async function deploy(
+  api: Api,
+  root: string,
+  w: Workload,
+  cpu: number,
+  variant: Variant,
+): Promise<void> {
+  const file = join(root, w, variant === 'threads' ? `${w}-threads.yaml` : `${w}.yaml`);
   const yaml = withCpu(readFileSync(file, 'utf8'), cpu);
   const files: Record<string, string> = {};
   for (const m of yaml.matchAll(/handler:\s*(\S+)/g)) {
     files[m[1]!] = readFileSync(join(root, w, m[1]!)).toString('base64');
   }
   await api.json('/v1/workflows', 'POST', { yaml, files });
+}
+
+/** The workflow a variant deploys: `<name>-threads` for the worker_threads version. */
+function workflowOf(gen: Generator, o: Pick<HarvestBenchOptions, 'variant'>): string {
+  return o.variant === 'threads' ? `${gen.WORKFLOW}-threads` : gen.WORKFLOW;
 }
 
 /** The workflow YAML with every function's `cpu:` replaced. */
@@ -396,10 +411,10 @@ async function runOne(
   );
   const setup = setupOf(mode, cores, placement);
   return withCluster(o, setup, async (api) => {
-    await deploy(api, root, workload, setup.cpu ?? o.userCpu);
+    await deploy(api, root, workload, setup.cpu ?? o.userCpu, o.variant);
     // Warm-up: start every function's sandbox on the workers.
     for (let i = 0; i < 2; i++)
-      await invoke(api, gen.WORKFLOW, gen.generate(o.minLevel, 7 + i), {});
+      await invoke(api, workflowOf(gen, o), gen.generate(o.minLevel, 7 + i), {});
     const latencyMs: (number | null)[] = arrivals.map(() => null);
     const ids: (string | null)[] = arrivals.map(() => null);
     const failures: string[] = [];
@@ -409,7 +424,7 @@ async function runOne(
         const wait = a.atMs - (performance.now() - t0);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         try {
-          const r = await invoke(api, gen.WORKFLOW, gen.generate(a.sizeLevel, a.seed), {});
+          const r = await invoke(api, workflowOf(gen, o), gen.generate(a.sizeLevel, a.seed), {});
           if (r.status === 'succeeded') {
             latencyMs[i] = r.clientMs;
             ids[i] = r.invocationId;

@@ -2,6 +2,12 @@
 // arrays — luma, `blurPasses` 3x3 Gaussian blurs, Sobel gradients, an edge count and an
 // orientation histogram, a luma histogram, and "objects": connected bright blobs of the blurred
 // frame. The work is proportional to frames × pixels × passes.
+//
+// `threads` (in the frame set, default 1): with 1 every frame is analysed on the calling thread
+// (the single-threaded control); with N > 1 (0: the machine's cores) the frames are dealt to N
+// worker_threads threads — the same work, over the cores the function is given.
+import { availableParallelism } from 'node:os';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 const MIN_OBJECT_PIXELS = 40;
 
@@ -107,11 +113,45 @@ export function analyzeFrame(rgb, w, h, blurPasses) {
   };
 }
 
-export default async function recognize(set) {
-  const { branch, width, height, blurPasses } = set;
-  const frames = set.frames.map(({ index, rgb }) => ({
+const THREAD = 'faasflow-harvest-video-frames';
+
+function analyzeAll(frames, width, height, blurPasses) {
+  return frames.map(({ index, rgb }) => ({
     index,
     ...analyzeFrame(rgb, width, height, blurPasses),
   }));
-  return { branch, width, height, frames };
+}
+
+// In a worker thread started below: its frames' analyses, posted back.
+if (!isMainThread && workerData?.kind === THREAD) {
+  const { frames, width, height, blurPasses } = workerData;
+  parentPort.postMessage(analyzeAll(frames, width, height, blurPasses));
+}
+
+function inThread(job) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL(import.meta.url), { workerData: { kind: THREAD, ...job } });
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`frame thread exited with code ${code}`));
+    });
+  });
+}
+
+export default async function recognize(set) {
+  const { branch, width, height, blurPasses } = set;
+  const t = set.threads ?? 1;
+  if (!Number.isInteger(t) || t < 0 || t > 256)
+    throw new RangeError('threads must be an integer from 0 (the machine’s cores) to 256');
+  const threads = Math.min(t === 0 ? availableParallelism() : t, set.frames.length);
+  if (threads <= 1)
+    return { branch, width, height, frames: analyzeAll(set.frames, width, height, blurPasses) };
+  const dealt = Array.from({ length: threads }, () => []);
+  set.frames.forEach((f, i) => dealt[i % threads].push(f));
+  const parts = await Promise.all(
+    dealt.map((frames) => inThread({ frames, width, height, blurPasses })),
+  );
+  const frames = parts.flat().sort((a, b) => a.index - b.index);
+  return { branch, width, height, threads, frames };
 }
