@@ -34,20 +34,54 @@ function trainAndPredict(data, seed, nEstimators, maxFeatures, maxDepth) {
   return forest.predict(data.test.x);
 }
 
-// In a worker thread started below: its share of the trees' votes, posted back.
+// In a worker thread of the pool below: one share of the trees per message.
 if (!isMainThread && workerData?.kind === THREAD) {
-  const { data, seed, nEstimators, maxFeatures, maxDepth } = workerData;
-  parentPort.postMessage(trainAndPredict(data, seed, nEstimators, maxFeatures, maxDepth));
+  parentPort.on('message', (job) => {
+    try {
+      parentPort.postMessage({
+        result: trainAndPredict(job.data, job.seed, job.nEstimators, job.maxFeatures, job.maxDepth),
+      });
+    } catch (err) {
+      parentPort.postMessage({ error: err instanceof Error ? err.message : String(err) });
+    }
+  });
 }
+
+/**
+ * A pool of threads running this very module (see the thread side above), kept across calls:
+ * a warm sandbox reuses its threads, so a call pays no thread start-up (tens of ms of CPU each).
+ * Idle threads are unref'd and never keep the process alive; one that fails is dropped.
+ */
+const idle = [];
 
 function inThread(job) {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: { kind: THREAD, ...job } });
-    w.once('message', resolve);
-    w.once('error', reject);
-    w.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`training thread exited with code ${code}`));
-    });
+    const w = idle.pop() ?? new Worker(new URL(import.meta.url), { workerData: { kind: THREAD } });
+    w.ref();
+    const done = () => {
+      w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+    };
+    const onMessage = (m) => {
+      done();
+      w.unref();
+      idle.push(w);
+      if (m.error !== undefined) reject(new Error(m.error));
+      else resolve(m.result);
+    };
+    const onError = (err) => {
+      done();
+      reject(err);
+    };
+    const onExit = (code) => {
+      done();
+      reject(new Error(`${THREAD} thread exited with code ${code}`));
+    };
+    w.on('message', onMessage);
+    w.once('error', onError);
+    w.once('exit', onExit);
+    w.postMessage(job);
   });
 }
 

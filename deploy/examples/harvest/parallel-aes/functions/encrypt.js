@@ -53,28 +53,62 @@ function chain(padded, key, iv, rounds) {
 
 const THREAD = 'faasflow-harvest-aes-chunk';
 
-// In a worker thread started by `inThreads` below: one chunk's chain, posted back.
-if (!isMainThread && workerData?.kind === THREAD) {
-  const { chunk, seed, index, part, rounds } = workerData;
+// In a worker thread of the pool below: one chunk's chain per message.
+function chunkJob({ chunk, seed, index, part, rounds }) {
   const { key, iv } = keyMaterial(seed, `${index}:${part}`);
-  parentPort.postMessage(chain(Buffer.from(chunk), key, iv, rounds));
+  return chain(Buffer.from(chunk), key, iv, rounds);
 }
 
-/** Runs every job in a thread of its own (this very module, see above); results in job order. */
+if (!isMainThread && workerData?.kind === THREAD) {
+  parentPort.on('message', (job) => {
+    try {
+      parentPort.postMessage({ result: chunkJob(job) });
+    } catch (err) {
+      parentPort.postMessage({ error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+}
+
+/**
+ * A pool of threads running this very module (see the thread side above), kept across calls:
+ * a warm sandbox reuses its threads, so a call pays no thread start-up (tens of ms of CPU each).
+ * Idle threads are unref'd and never keep the process alive; one that fails is dropped.
+ */
+const idle = [];
+
+function inThread(job) {
+  return new Promise((resolve, reject) => {
+    const w = idle.pop() ?? new Worker(new URL(import.meta.url), { workerData: { kind: THREAD } });
+    w.ref();
+    const done = () => {
+      w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+    };
+    const onMessage = (m) => {
+      done();
+      w.unref();
+      idle.push(w);
+      if (m.error !== undefined) reject(new Error(m.error));
+      else resolve(m.result);
+    };
+    const onError = (err) => {
+      done();
+      reject(err);
+    };
+    const onExit = (code) => {
+      done();
+      reject(new Error(`${THREAD} thread exited with code ${code}`));
+    };
+    w.on('message', onMessage);
+    w.once('error', onError);
+    w.once('exit', onExit);
+    w.postMessage(job);
+  });
+}
+
 function inThreads(jobs) {
-  return Promise.all(
-    jobs.map(
-      (job) =>
-        new Promise((resolve, reject) => {
-          const w = new Worker(new URL(import.meta.url), { workerData: { kind: THREAD, ...job } });
-          w.once('message', resolve);
-          w.once('error', reject);
-          w.once('exit', (code) => {
-            if (code !== 0) reject(new Error(`AES thread exited with code ${code}`));
-          });
-        }),
-    ),
-  );
+  return Promise.all(jobs.map(inThread));
 }
 
 export function threadCount(threads) {
