@@ -83,8 +83,7 @@ export function place(input: PlacementInput): string[] {
       const roomy = workers.filter((w) => w.memoryMb === undefined || totalMb <= w.memoryMb);
       if (roomy.length === 0) return place({ ...input, strategy: 'greedy-jsq', affinity: [] });
       let best = roomy[0]!;
-      for (const w of roomy)
-        if (perCore(w.load, w.cpu) < perCore(best.load, best.cpu)) best = w;
+      for (const w of roomy) if (perCore(w.load, w.cpu) < perCore(best.load, best.cpu)) best = w;
       for (let g = 0; g < input.groups; g++) out.push(best.id);
       return out;
     }
