@@ -6,8 +6,10 @@
  * not the run). The raise is a live resize of the child's cgroup; the memory limits stay.
  *
  * It never lowers a quota, and fires at most once per run. The stage's live rebalancing may
- * raise the quota further later (never below what the safeguard set while the run lasts, as it
- * only cuts boosts above the applied allocations on a late start).
+ * move the quota afterwards: raise it further when a sibling finishes, or — rarely, when a late
+ * sibling starts and the stage's boosts no longer fit — cut it back to the applied allocation;
+ * the safeguard does not fire again in that run (a known limit: the tracker does not know of
+ * the raise).
  */
 import type { SaturationWatch } from './profiler.js';
 import type { Allocation, RunRequest } from './types.js';
