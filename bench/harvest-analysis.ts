@@ -115,3 +115,91 @@ export function utilisation(steps: readonly UsageStep[]): Utilisation {
     memory: memAllocated > 0 ? memUsed / memAllocated : null,
   };
 }
+
+/**
+ * The mean of `values` and a percentile bootstrap confidence interval for it: `resamples`
+ * resamples with replacement from a seeded PRNG, the `alpha/2` and `1 − alpha/2` quantiles of
+ * their means. Fed per-request speedups (each request paired with itself under the baseline),
+ * it is the paired bootstrap of the mean speedup. Null for no values.
+ */
+export function bootstrapMeanCi(
+  values: readonly number[],
+  o: { seed: number; resamples?: number; alpha?: number } = { seed: 1 },
+): { mean: number; low: number; high: number } | null {
+  const n = values.length;
+  if (n === 0) return null;
+  const resamples = o.resamples ?? 2000;
+  const alpha = o.alpha ?? 0.05;
+  const next = mulberry32(o.seed);
+  const means = new Float64Array(resamples);
+  for (let b = 0; b < resamples; b++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += values[Math.floor(next() * n)]!;
+    means[b] = s / n;
+  }
+  means.sort();
+  const at = (q: number): number => means[Math.min(resamples - 1, Math.floor(q * resamples))]!;
+  return {
+    mean: values.reduce((a, b) => a + b, 0) / n,
+    low: at(alpha / 2),
+    high: at(1 - alpha / 2),
+  };
+}
+
+/**
+ * Per request, the mean latency over the repetitions that measured it (null when none did):
+ * `reps[r][i]` is request i in repetition r.
+ */
+export function meanByRequest(reps: readonly (readonly (number | null)[])[]): (number | null)[] {
+  const n = Math.max(0, ...reps.map((r) => r.length));
+  const out: (number | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    const xs = reps.map((r) => r[i]).filter((x): x is number => x != null);
+    out.push(xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+  }
+  return out;
+}
+
+/** Per-request speedups (b − l) / b, paired by index; failures on either side are skipped. */
+export function pairedSpeedups(
+  baseline: readonly (number | null)[],
+  latencies: readonly (number | null)[],
+): number[] {
+  const s: number[] = [];
+  for (let i = 0; i < Math.min(baseline.length, latencies.length); i++) {
+    const b = baseline[i];
+    const l = latencies[i];
+    if (b != null && l != null && b > 0) s.push((b - l) / b);
+  }
+  return s;
+}
+
+/**
+ * CPU utilisation of the machine's capacity: Σ CPU time of the steps over cores × the wall
+ * time of the run (the thesis's "used ÷ capacity", next to `utilisation`'s used ÷ allocated).
+ */
+export function capacityUtilisation(
+  steps: readonly UsageStep[],
+  cores: number,
+  wallMs: number,
+): number | null {
+  if (!(cores > 0 && wallMs > 0)) return null;
+  let used = 0;
+  for (const s of steps) if (s.status === 'succeeded' && s.cpuTimeMs != null) used += s.cpuTimeMs;
+  return used / (cores * wallMs);
+}
+
+/** The span of one invocation's parallel stage: first sibling start → last sibling finish. */
+export function stageSpanMs(
+  steps: readonly { node: string; startedAt: number; finishedAt: number }[],
+  isSibling: (node: string) => boolean,
+): number | null {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const s of steps) {
+    if (!isSibling(s.node)) continue;
+    start = Math.min(start, s.startedAt);
+    end = Math.max(end, s.finishedAt);
+  }
+  return end >= start ? end - start : null;
+}

@@ -12,6 +12,7 @@ import {
   WORKLOADS,
   type HarvestBenchOptions,
 } from './harvest.js';
+import { VARIANTS, type Variant } from './harvest-report.js';
 
 const KNOWN = [
   'smoke',
@@ -23,6 +24,9 @@ const KNOWN = [
   'profile-runs',
   'levels',
   'workers',
+  'repetitions',
+  'user-cpu',
+  'variant',
   'redis',
   'seed',
   'out',
@@ -47,6 +51,25 @@ export function harvestOptionsFromFlags(camelFlags: Record<string, string | bool
   if (profileRuns !== undefined) o.profileRuns = profileRuns;
   const workers = int('workers', 1);
   if (workers !== undefined) o.workers = workers;
+  const repetitions = int('repetitions', 1);
+  if (repetitions !== undefined) o.repetitions = repetitions;
+  const userCpu = str('user-cpu');
+  if (userCpu !== undefined) {
+    const c = Number(userCpu);
+    if (!(
+      Number.isFinite(c) &&
+      c >= 0.05 &&
+      c <= 8 &&
+      Math.abs(c * 1000 - Math.round(c * 1000)) < 1e-6
+    ))
+      problems.push(`--user-cpu must be cores from 0.05 to 8 (e.g. 0.5), got ${userCpu}`);
+    else o.userCpu = c;
+  }
+  const variant = str('variant');
+  if (variant !== undefined) {
+    if ((VARIANTS as readonly string[]).includes(variant)) o.variant = variant as Variant;
+    else problems.push(`--variant must be one of ${VARIANTS.join(', ')}, got ${variant}`);
+  }
   const seed = int('seed', 0);
   if (seed !== undefined) o.seed = seed;
   const levels = str('levels');

@@ -1,20 +1,37 @@
 /**
  * `faasflow bench harvest`: resource harvesting on the thesis's three skewed workloads
  * (deploy/examples/harvest: ParallelAES, video analytics, ML pipeline), driven by open-loop
- * Poisson arrivals at three loads, harvesting off vs on (predictions only, then with live
- * rebalancing), and placement baselines (hash, round-robin, JSQ) vs greedy-JSQ.
+ * Poisson arrivals at three loads, and placement baselines (hash, round-robin, JSQ) vs greedy-JSQ.
+ *
+ * The workloads run in their worker_threads versions (`--variant threads`, default: functions
+ * that use the cores they get, as the thesis's do) or single-threaded (`--variant single`, the
+ * control). The baseline is the thesis's: a skew-blind, uniform user allocation — every function is
+ * deployed with `--user-cpu` cores (default 0.5, so a stage's total stays within the worker's
+ * cores) instead of what its YAML declares. Configurations (`--modes`), each on a fresh cluster:
+ * - `off`, and `off-again` (the same, to show the run-to-run noise);
+ * - `predict`: harvesting with the work-proportional policy, no live rebalancing;
+ * - `predict-rebalance`: the same with live rebalancing on the workers;
+ * - `rebalance-only`: the user allocations (`harvestPolicy: user`), live rebalancing alone;
+ * - `peak`: the thesis's peak-based policy, for comparison;
+ * - `uncapped`: harvesting off and every function given the machine's cores — the kernel's
+ *   scheduler alone, no caps.
+ * Every harvested cluster runs with `freezeModels`, so measured runs neither record profiles nor
+ * retrain: all configurations use the models trained in step 1.
  *
  * 1. Profiling: a cluster with harvesting on and Redis runs each workload with `profile: true`
- *    (maximum allocations) over a sweep of input sizes, then trains the models and reads their
- *    held-out accuracy.
+ *    (maximum allocations, siblings one at a time) over a sweep of input sizes, then trains the
+ *    models and reads their held-out accuracy.
  * 2. Calibration: the mean CPU time of one invocation of the request mix, which scales the loads
  *    to this machine: a load is a target utilisation of its cores (low, medium, high).
- * 3. Runs: a fresh cluster per configuration (the models persist in Redis), a warm-up, then the
- *    same seeded requests at the same offsets for every configuration, so requests pair up.
+ * 3. Runs: `--repetitions` fresh clusters per configuration (the models persist in Redis), a
+ *    warm-up, then the same seeded requests at the same offsets for every configuration and
+ *    repetition, so requests pair up.
  *
- * Reports p50/p99 latency, the thesis's per-request speedup against harvesting off, CPU and memory
- * utilisation (used / allocated), and prediction accuracy, next to the thesis's figures. Writes
- * `.bench/harvest-<timestamp>.json`.
+ * Reports p50/p99 latency, the parallel stage's span, the thesis's per-request speedup against
+ * `off` with a paired bootstrap 95 % confidence interval on its mean, the share of requests more
+ * than 10 % slower than the baseline (Libra's safety promise), CPU utilisation as used ÷
+ * allocated and as used ÷ capacity, memory utilisation, and prediction accuracy, next to the
+ * thesis's figures. Writes `.bench/harvest-<timestamp>.json`.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -25,101 +42,47 @@ import { HttpClient } from '../shared/http-client.js';
 import { repoRoot } from './paths.js';
 import { deletePrefix, redisUrl, uniquePrefix } from './redis.js';
 import {
+  capacityUtilisation,
   poissonArrivals,
-  speedups,
+  stageSpanMs,
   utilisation,
   type Arrival,
-  type SpeedupStats,
   type UsageStep,
-  type Utilisation,
 } from './harvest-analysis.js';
-import { formatDuration, formatTable, publishReport, summarize, type Summary } from './report.js';
+import {
+  describeAccuracy,
+  formatResults,
+  LOADS,
+  THESIS,
+  type HarvestBenchOptions,
+  type Load,
+  type Mode,
+  type Placement,
+  type RunResult,
+  type Variant,
+  type Workload,
+} from './harvest-report.js';
+import { formatDuration, publishReport, summarize } from './report.js';
 
-export const WORKLOADS = ['parallel-aes', 'video-analytics', 'ml-pipeline'] as const;
-export type Workload = (typeof WORKLOADS)[number];
-export const LOADS = { low: 0.25, medium: 0.5, high: 0.85 } as const;
-export type Load = keyof typeof LOADS;
-export const MODES = ['off', 'predict', 'rebalance'] as const;
-export type Mode = (typeof MODES)[number];
-export const PLACEMENTS = ['hash', 'round-robin', 'jsq', 'composition-jsq', 'greedy-jsq'] as const;
-export type Placement = (typeof PLACEMENTS)[number];
-
-/** The thesis's results (OpenWhisk, 2 invokers of 8 cores), the anchors to beat. */
-export const THESIS = {
-  averageSpeedup: 0.44,
-  p99ReductionLowLoad: 0.57,
-  cpuUtilisation: { before: 0.196, after: 0.599 },
-  memoryUtilisation: { before: 0.3866, after: 0.4896 },
-  greedyJsqBetterThanDefault: 0.1,
-} as const;
-
-export interface HarvestBenchOptions {
-  workloads: Workload[];
-  loads: Load[];
-  modes: Mode[];
-  /** Placements compared (harvesting with rebalancing, medium load, the first workload). */
-  placements: Placement[];
-  /** Requests per run. */
-  requests: number;
-  /** Profiling invocations per workload, over the size sweep. */
-  profileRuns: number;
-  /** Size levels of requests and profiling (the generators' 1..7). */
-  minLevel: number;
-  maxLevel: number;
-  workers: number;
-  redisUrl: string;
-  seed: number;
-  /** Redis key prefix of the clusters (the bench sets one per run). */
-  redisPrefix?: string;
-  reportDir?: string;
-  command?: string;
-  print?: (line: string) => void;
-}
-
-export const DEFAULTS: HarvestBenchOptions = {
-  workloads: [...WORKLOADS],
-  loads: ['low', 'medium', 'high'],
-  modes: [...MODES],
-  placements: [...PLACEMENTS],
-  requests: 24,
-  profileRuns: 21,
-  minLevel: 1,
-  maxLevel: 5,
-  workers: 2,
-  redisUrl: 'redis://127.0.0.1:6379',
-  seed: 1,
-};
-
-export const SMOKE: Partial<HarvestBenchOptions> = {
-  workloads: ['parallel-aes'],
-  loads: ['medium'],
-  modes: ['off', 'rebalance'],
-  placements: ['hash', 'greedy-jsq'],
-  requests: 4,
-  profileRuns: 12,
-  minLevel: 1,
-  maxLevel: 2,
-};
+export {
+  DEFAULTS,
+  LOADS,
+  MODES,
+  PLACEMENTS,
+  SMOKE,
+  THESIS,
+  WORKLOADS,
+  type HarvestBenchOptions,
+  type Load,
+  type Mode,
+  type Placement,
+  type Variant,
+  type Workload,
+} from './harvest-report.js';
 
 interface Generator {
   WORKFLOW: string;
   generate(sizeLevel: number, seed: number): unknown;
-}
-
-interface RunResult {
-  /** `harvest`: off vs on at each load; `placement`: the placement comparison. */
-  series: 'harvest' | 'placement';
-  workload: Workload;
-  load: Load;
-  mode: Mode;
-  placement: Placement;
-  ratePerSec: number;
-  latencyMs: (number | null)[];
-  latency: Summary | null;
-  failures: string[];
-  utilisation: Utilisation;
-  /** Share of harvested nodes whose applied allocation covered the measured peak. */
-  covered: { cpu: number | null; memory: number | null };
 }
 
 export interface HarvestBenchResult {
@@ -171,17 +134,18 @@ async function measure(
   // 1. Profiling and training, on a cluster with harvesting on.
   const accuracy: Record<string, unknown> = {};
   const calibration: Record<string, number> = {};
-  await withCluster(o, { harvest: true, rebalance: true, placement: 'greedy-jsq' }, async (api) => {
+  const profiling: ClusterSetup = { ...setupOf('predict-rebalance', cores), freeze: false };
+  await withCluster(o, profiling, async (api) => {
     for (const w of o.workloads) {
       const gen = generators.get(w)!;
-      await deploy(api, root, w);
+      await deploy(api, root, w, o.userCpu, o.variant);
       print(`profiling ${w}: ${o.profileRuns} runs at maximum allocation…`);
       for (let i = 0; i < o.profileRuns; i++) {
         const level = o.minLevel + ((o.maxLevel - o.minLevel) * i) / Math.max(1, o.profileRuns - 1);
-        await invoke(api, gen.WORKFLOW, gen.generate(level, 1000 + i), { profile: true });
+        await invoke(api, workflowOf(gen, o), gen.generate(level, 1000 + i), { profile: true });
       }
       const trained = (await api.json(
-        `/v1/workflows/${gen.WORKFLOW}/models/train`,
+        `/v1/workflows/${workflowOf(gen, o)}/models/train`,
         'POST',
         {},
       )) as Record<string, unknown>;
@@ -191,7 +155,7 @@ async function measure(
       const sample = poissonArrivals(4, 1, o.seed + 99, o.minLevel, o.maxLevel);
       let cpuMs = 0;
       for (const a of sample) {
-        const r = await invoke(api, gen.WORKFLOW, gen.generate(a.sizeLevel, a.seed), {});
+        const r = await invoke(api, workflowOf(gen, o), gen.generate(a.sizeLevel, a.seed), {});
         cpuMs += (await stepsOf(api, r.invocationId)).reduce(
           (s, x) => s + (x.cpuTimeMs ?? x.runMs ?? 0),
           0,
@@ -208,22 +172,18 @@ async function measure(
     for (const load of o.loads) {
       const rate = (LOADS[load] * cores * 1000) / Math.max(1, calibration[w]!);
       const arrivals = poissonArrivals(o.requests, rate, o.seed, o.minLevel, o.maxLevel);
-      for (const mode of o.modes) {
-        runs.push({
-          series: 'harvest',
-          ...(await runOne(
-            o,
-            root,
-            generators.get(w)!,
-            w,
-            load,
-            mode,
-            'greedy-jsq',
-            rate,
-            arrivals,
-            print,
-          )),
-        });
+      for (let rep = 0; rep < o.repetitions; rep++) {
+        for (const mode of o.modes) {
+          runs.push({
+            series: 'harvest',
+            ...(await runOne(o, root, generators.get(w)!, w, load, mode, 'greedy-jsq', rate, {
+              arrivals,
+              repetition: rep,
+              cores,
+              print,
+            })),
+          });
+        }
       }
     }
   }
@@ -240,11 +200,15 @@ async function measure(
           generators.get(first)!,
           first,
           'medium',
-          'rebalance',
+          'predict-rebalance',
           p,
           rate,
-          arrivals,
-          print,
+          {
+            arrivals,
+            repetition: 0,
+            cores,
+            print,
+          },
         )),
       });
     }
@@ -280,6 +244,34 @@ interface ClusterSetup {
   harvest: boolean;
   rebalance: boolean;
   placement: Placement;
+  policy: 'work' | 'peak' | 'user';
+  freeze: boolean;
+  /** Cores every function is deployed with; undefined: `userCpu`. */
+  cpu?: number;
+}
+
+/** How each configuration's cluster is set up (see the header). */
+export function setupOf(
+  mode: Mode,
+  cores: number,
+  placement: Placement = 'greedy-jsq',
+): ClusterSetup {
+  const base = { placement, freeze: true, policy: 'work' as const };
+  switch (mode) {
+    case 'off':
+    case 'off-again':
+      return { ...base, harvest: false, rebalance: false };
+    case 'predict':
+      return { ...base, harvest: true, rebalance: false };
+    case 'predict-rebalance':
+      return { ...base, harvest: true, rebalance: true };
+    case 'rebalance-only':
+      return { ...base, harvest: true, rebalance: true, policy: 'user' };
+    case 'peak':
+      return { ...base, harvest: true, rebalance: false, policy: 'peak' };
+    case 'uncapped':
+      return { ...base, harvest: false, rebalance: false, cpu: cores };
+  }
 }
 
 async function withCluster<T>(
@@ -297,6 +289,8 @@ async function withCluster<T>(
       `--harvest=${setup.harvest ? 'on' : 'off'}`,
       `--redis-url=${o.redisUrl}`,
       `--redis-prefix=${o.redisPrefix ?? 'ff:'}`,
+      `--harvest-policy=${setup.policy}`,
+      `--freeze-models=${setup.freeze}`,
     ],
     workerFlags: () => [
       `--rebalance=${setup.rebalance}`,
@@ -319,14 +313,31 @@ async function withCluster<T>(
   }
 }
 
-async function deploy(api: Api, root: string, w: Workload): Promise<void> {
-  const file = join(root, w, `${w}.yaml`);
-  const yaml = readFileSync(file, 'utf8');
+/** Deploys workload `w` with every function's `cpu:` set to `cpu` cores (the user allocation). */
+async function deploy(
+  api: Api,
+  root: string,
+  w: Workload,
+  cpu: number,
+  variant: Variant,
+): Promise<void> {
+  const file = join(root, w, variant === 'threads' ? `${w}-threads.yaml` : `${w}.yaml`);
+  const yaml = withCpu(readFileSync(file, 'utf8'), cpu);
   const files: Record<string, string> = {};
   for (const m of yaml.matchAll(/handler:\s*(\S+)/g)) {
     files[m[1]!] = readFileSync(join(root, w, m[1]!)).toString('base64');
   }
   await api.json('/v1/workflows', 'POST', { yaml, files });
+}
+
+/** The workflow a variant deploys: `<name>-threads` for the worker_threads version. */
+function workflowOf(gen: Generator, o: Pick<HarvestBenchOptions, 'variant'>): string {
+  return o.variant === 'threads' ? `${gen.WORKFLOW}-threads` : gen.WORKFLOW;
+}
+
+/** The workflow YAML with every function's `cpu:` replaced. */
+export function withCpu(yaml: string, cpu: number): string {
+  return yaml.replace(/^([ \t]+cpu:[ \t]*)[\d.]+m?[ \t]*$/gm, `$1${cpu}`);
 }
 
 interface Invoked {
@@ -359,9 +370,19 @@ async function invoke(
 
 interface BenchStep extends UsageStep {
   node: string;
+  startedAt: number;
+  finishedAt: number;
   harvest?: { applied: { cpu: number; memoryMb: number }; predicted: unknown };
   peakCpuCores?: number | null;
+  safeguardAtMs?: number;
 }
+
+/** The siblings of each workload's parallel stage, by node name. */
+const STAGE_SIBLING: Record<Workload, RegExp> = {
+  'parallel-aes': /^encrypt-\d+$/,
+  'video-analytics': /^recognize-\d+$/,
+  'ml-pipeline': /^train-\d+$/,
+};
 
 async function stepsOf(api: Api, id: string): Promise<BenchStep[]> {
   const view = (await api.json(`/v1/invocations/${id}`, 'GET')) as { steps?: BenchStep[] };
@@ -377,57 +398,75 @@ async function runOne(
   mode: Mode,
   placement: Placement,
   ratePerSec: number,
-  arrivals: readonly Arrival[],
-  print: (line: string) => void,
+  run: {
+    arrivals: readonly Arrival[];
+    repetition: number;
+    cores: number;
+    print: (line: string) => void;
+  },
 ): Promise<Omit<RunResult, 'series'>> {
-  print(`${workload}, ${load} load (${ratePerSec.toFixed(2)}/s), harvest ${mode}, ${placement}…`);
-  return withCluster(
-    o,
-    { harvest: mode !== 'off', rebalance: mode === 'rebalance', placement },
-    async (api) => {
-      await deploy(api, root, workload);
-      // Warm-up: start every function's sandbox on the workers.
-      for (let i = 0; i < 2; i++)
-        await invoke(api, gen.WORKFLOW, gen.generate(o.minLevel, 7 + i), {});
-      const latencyMs: (number | null)[] = arrivals.map(() => null);
-      const ids: (string | null)[] = arrivals.map(() => null);
-      const failures: string[] = [];
-      const t0 = performance.now();
-      await Promise.all(
-        arrivals.map(async (a, i) => {
-          const wait = a.atMs - (performance.now() - t0);
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          try {
-            const r = await invoke(api, gen.WORKFLOW, gen.generate(a.sizeLevel, a.seed), {});
-            if (r.status === 'succeeded') {
-              latencyMs[i] = r.clientMs;
-              ids[i] = r.invocationId;
-            } else failures.push(`${r.status}: ${r.error ?? ''}`);
-          } catch (err) {
-            failures.push((err as Error).message);
-          }
-        }),
-      );
-      const steps: BenchStep[] = [];
-      for (const id of ids) if (id !== null) steps.push(...(await stepsOf(api, id)));
-      const latency = summarize(latencyMs.filter((x): x is number => x !== null));
-      print(
-        `  p50 ${formatDuration(latency?.p50Ms)}, p99 ${formatDuration(latency?.p99Ms)}${failures.length ? `, ${failures.length} failed: ${failures[0]}` : ''}`,
-      );
-      return {
-        workload,
-        load,
-        mode,
-        placement,
-        ratePerSec,
-        latencyMs,
-        latency,
-        failures,
-        utilisation: utilisation(steps),
-        covered: coverage(steps),
-      };
-    },
+  const { arrivals, repetition, cores, print } = run;
+  print(
+    `${workload}, ${load} load (${ratePerSec.toFixed(2)}/s), ${mode}, ${placement}, repetition ${repetition + 1}…`,
   );
+  const setup = setupOf(mode, cores, placement);
+  return withCluster(o, setup, async (api) => {
+    await deploy(api, root, workload, setup.cpu ?? o.userCpu, o.variant);
+    // Warm-up: start every function's sandbox on the workers.
+    for (let i = 0; i < 2; i++)
+      await invoke(api, workflowOf(gen, o), gen.generate(o.minLevel, 7 + i), {});
+    const latencyMs: (number | null)[] = arrivals.map(() => null);
+    const ids: (string | null)[] = arrivals.map(() => null);
+    const failures: string[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      arrivals.map(async (a, i) => {
+        const wait = a.atMs - (performance.now() - t0);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        try {
+          const r = await invoke(api, workflowOf(gen, o), gen.generate(a.sizeLevel, a.seed), {});
+          if (r.status === 'succeeded') {
+            latencyMs[i] = r.clientMs;
+            ids[i] = r.invocationId;
+          } else failures.push(`${r.status}: ${r.error ?? ''}`);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }),
+    );
+    const wallMs = performance.now() - t0;
+    const steps: BenchStep[] = [];
+    const stageMs: (number | null)[] = [];
+    for (const id of ids) {
+      if (id === null) {
+        stageMs.push(null);
+        continue;
+      }
+      const s = await stepsOf(api, id);
+      steps.push(...s);
+      stageMs.push(stageSpanMs(s, (n) => STAGE_SIBLING[workload].test(n)));
+    }
+    const latency = summarize(latencyMs.filter((x): x is number => x !== null));
+    print(
+      `  p50 ${formatDuration(latency?.p50Ms)}, p99 ${formatDuration(latency?.p99Ms)}${failures.length ? `, ${failures.length} failed: ${failures[0]}` : ''}`,
+    );
+    return {
+      workload,
+      load,
+      mode,
+      placement,
+      ratePerSec,
+      repetition,
+      latencyMs,
+      stageMs,
+      latency,
+      failures,
+      utilisation: utilisation(steps),
+      capacity: capacityUtilisation(steps, cores, wallMs),
+      safeguarded: steps.filter((x) => x.safeguardAtMs !== undefined).length,
+      covered: coverage(steps),
+    };
+  });
 }
 
 /** Of the steps with a decision, how often the applied allocation covered the measured peak. */
@@ -449,130 +488,4 @@ function coverage(steps: readonly BenchStep[]): RunResult['covered'] {
     }
   }
   return { cpu: cpuN ? cpuOk / cpuN : null, memory: memN ? memOk / memN : null };
-}
-
-interface Metric {
-  n: number;
-  meanAbsError: number;
-  meanPctError: number | null;
-  accuracy?: number;
-}
-
-/** The held-out evaluation of a trained model set, one line: ML1 → ML2 as decisions use them. */
-function describeAccuracy(trained: Record<string, unknown>): string {
-  const e = trained['evaluation'] as
-    | { testRecords?: number; pipeline?: { cpu?: Metric; memory?: Metric; inputBytes?: Metric } }
-    | undefined;
-  const p = e?.pipeline;
-  if (e === undefined || !p?.cpu || !p.memory)
-    return `no held-out evaluation (${JSON.stringify(trained).slice(0, 120)})`;
-  const m = (x: Metric, unit: string): string =>
-    `error ${x.meanAbsError.toFixed(2)} ${unit} (${(x.meanPctError ?? 0).toFixed(1)}%), accurate ${pct(x.accuracy)}`;
-  return (
-    `v${String(trained['version'])} in ${formatDuration(Number(trained['trainMs']))}, ${e.testRecords ?? 0} held-out runs: CPU ${m(p.cpu, 'cores')}; ` +
-    `memory ${m(p.memory, 'MB')}` +
-    (p.inputBytes ? `; ML1 input size ${(p.inputBytes.meanPctError ?? 0).toFixed(1)}% off` : '')
-  );
-}
-
-const pct = (x: number | null | undefined): string =>
-  x == null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(1)}%`;
-
-function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]): string[] {
-  const lines: string[] = [
-    '',
-    'harvesting (greedy-jsq placement): p50 / p99 latency, per-request speedup vs off, utilisation',
-  ];
-  const rows: string[][] = [];
-  for (const w of o.workloads) {
-    for (const load of o.loads) {
-      const base = runs.find(
-        (r) =>
-          r.series === 'harvest' &&
-          r.workload === w &&
-          r.load === load &&
-          r.mode === 'off' &&
-          r.placement === 'greedy-jsq',
-      );
-      for (const mode of o.modes) {
-        const r = runs.find(
-          (x) =>
-            x.series === 'harvest' &&
-            x.workload === w &&
-            x.load === load &&
-            x.mode === mode &&
-            x.placement === 'greedy-jsq',
-        );
-        if (!r) continue;
-        const s: SpeedupStats | null =
-          base && mode !== 'off' ? speedups(base.latencyMs, r.latencyMs) : null;
-        const p99Cut =
-          base?.latency && r.latency && mode !== 'off'
-            ? 1 - r.latency.p99Ms / base.latency.p99Ms
-            : null;
-        rows.push([
-          w,
-          `${load} ${r.ratePerSec.toFixed(2)}/s`,
-          mode,
-          formatDuration(r.latency?.p50Ms),
-          formatDuration(r.latency?.p99Ms),
-          s ? `${pct(s.mean)} / ${pct(s.median)}` : '—',
-          s ? `${pct(s.min)} … ${pct(s.max)}` : '—',
-          pct(p99Cut),
-          pct(r.utilisation.cpu),
-          pct(r.utilisation.memory),
-          `${pct(r.covered.cpu)} / ${pct(r.covered.memory)}`,
-          String(r.failures.length),
-        ]);
-      }
-    }
-  }
-  lines.push(
-    ...formatTable(
-      [
-        'workload',
-        'load',
-        'harvest',
-        'p50',
-        'p99',
-        'speedup mean/median',
-        'speedup min…max',
-        'p99 cut',
-        'CPU util',
-        'mem util',
-        'peak covered cpu/mem',
-        'failed',
-      ],
-      rows,
-      ['left', 'left', 'left'],
-    ),
-  );
-  const placementRuns = runs.filter((r) => r.series === 'placement');
-  const hash = placementRuns.find((r) => r.placement === 'hash');
-  if (placementRuns.length > 1) {
-    lines.push(
-      '',
-      `placement (${o.workloads[0]}, medium load, harvesting with rebalancing): mean latency vs hash`,
-    );
-    lines.push(
-      ...formatTable(
-        ['placement', 'mean', 'p50', 'p99', 'vs hash'],
-        placementRuns.map((r) => [
-          r.placement,
-          formatDuration(r.latency?.meanMs),
-          formatDuration(r.latency?.p50Ms),
-          formatDuration(r.latency?.p99Ms),
-          hash?.latency && r.latency ? pct(1 - r.latency.meanMs / hash.latency.meanMs) : '—',
-        ]),
-        ['left'],
-      ),
-    );
-  }
-  lines.push(
-    '',
-    `thesis (OpenWhisk, 2 × 8 cores): average speedup ${pct(THESIS.averageSpeedup)}, p99 −${pct(THESIS.p99ReductionLowLoad)} at low load, ` +
-      `CPU utilisation ${pct(THESIS.cpuUtilisation.before)} → ${pct(THESIS.cpuUtilisation.after)}, ` +
-      `memory ${pct(THESIS.memoryUtilisation.before)} → ${pct(THESIS.memoryUtilisation.after)}, GreedyJSQ ${pct(THESIS.greedyJsqBetterThanDefault)} better than hash`,
-  );
-  return lines;
 }

@@ -192,6 +192,56 @@ export const MasterConfigSchema = Type.Object({
     maximum: 100_000,
     default: 2_000,
   }),
+  harvestGrid: Type.Union([Type.Literal('fine'), Type.Literal('thesis')], {
+    default: 'fine',
+    description:
+      "Harvesting: the allocation grid. fine: 0.05-core and 64 MB steps from 0.05 core and 64 MB; thesis: whole cores and 128 MB steps from 1 core and 128 MB (the thesis's). The step and minimum options override the chosen grid's.",
+  }),
+  harvestCpuStep: Type.Optional(
+    Type.Number({
+      minimum: 0.001,
+      maximum: 8,
+      description: 'Harvesting: CPU step of the grid, cores (0.05 = 50 millicores).',
+    }),
+  ),
+  harvestCpuMin: Type.Optional(
+    Type.Number({
+      minimum: 0.001,
+      maximum: 8,
+      description:
+        'Harvesting: smallest CPU allocation, cores (rounded up to a multiple of the step).',
+    }),
+  ),
+  harvestMemoryStepMb: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 8192,
+      description: 'Harvesting: memory step of the grid, MB.',
+    }),
+  ),
+  harvestMemoryMinMb: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 8192,
+      description:
+        'Harvesting: smallest memory allocation, MB (rounded up to a multiple of the step).',
+    }),
+  ),
+  harvestPolicy: Type.Union([Type.Literal('work'), Type.Literal('peak'), Type.Literal('user')], {
+    default: 'work',
+    description:
+      "Harvesting: how a parallel stage's CPU is shared. work: in proportion to each sibling's predicted CPU time, each capped at the cores it can use; peak: the thesis's rule, each sibling its predicted peak cores, scaled down when over the stage's total; user: every sibling keeps its user's CPU, so only live rebalancing moves CPU.",
+  }),
+  freezeModels: Type.Boolean({
+    default: false,
+    description:
+      'Harvesting: runs of ordinary invocations record no profiles and trigger no retraining (profiling invocations still record), so measurements do not move the models they measure.',
+  }),
+  profileSiblings: Type.Union([Type.Literal('serial'), Type.Literal('parallel')], {
+    default: 'serial',
+    description:
+      "Harvesting: profiling invocations run a parallel stage's siblings one at a time on their worker (serial), so a profile is demand and not contention; parallel runs them together, as the thesis did.",
+  }),
 });
 
 export type MasterConfig = Static<typeof MasterConfigSchema>;

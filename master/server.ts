@@ -13,6 +13,7 @@ import { TriggerSender } from '../shared/trigger-sender.js';
 import { buildMasterApp } from './app.js';
 import type { MasterConfig } from './config.js';
 import { Harvester } from './harvest/harvester.js';
+import { harvestGridOf } from './harvest/options.js';
 import { createRedisHarvestStore } from './harvest/redis-store.js';
 import { defaultTrainer } from './harvest/trainer.js';
 import { InvocationManager } from './invocations/manager.js';
@@ -191,6 +192,10 @@ async function startHarvest(
     logger: child,
     retrainEvery: config.retrainEvery,
     trainLimit: config.trainLimit,
+    grid: harvestGridOf(config),
+    cpuPolicy: config.harvestPolicy,
+    freezeModels: config.freezeModels,
+    profileSiblings: config.profileSiblings,
   });
 }
 

@@ -1,21 +1,26 @@
 /**
  * The harvest decision for an invocation: the thesis's Allocation Normaliser and Harvesting
- * Validator (Fotouhi 2024, §3.5.2), pure and deterministic.
+ * Validator (Fotouhi 2024, §3.5.2), pure and deterministic, with a second, work-proportional
+ * CPU policy. All arithmetic is in integer milli-units (`grid.ts`): millicores for CPU.
  *
- * Normaliser: a predicted demand is rounded *up* to the next allocation of the grid (2.78 cores
- * → 3; 234.32 MB → 256 MB), at least one step (1 core, 128 MB), at most the function's max.
+ * Normaliser: a predicted peak is rounded *up* to the next allocation of the grid (2.78 cores
+ * → 2.8 on the default 0.05-core grid, → 3 on the thesis's), at least one step, at most the
+ * function's max.
  *
  * Validator, per parallel stage and per resource (CPU and memory independently):
  * - the stage's budget is the sum of its users' allocations — of the siblings that have a valid
  *   prediction; a sibling without one keeps its user allocation and its resources stay its own;
- * - when the normalised predictions fit the budget, every sibling runs with its prediction:
- *   the ones predicted to need less than they asked give up the difference and the ones
- *   predicted to need more get it (the thesis's 3-1 split of 4 units is valid, as is 1-1: the
- *   remainder is simply not used);
- * - when they exceed it (the thesis's 6-2 split of 4 units), policy `scale` (default) shares the
- *   budget in proportion to the predictions (6-2 → 3-1), each sibling between one step and its
- *   prediction, so the ratio of the demands is kept; policy `fallback` keeps every user
- *   allocation, as the thesis does for a split it deems invalid (5-1 of 4);
+ * - CPU, policy `work` (default): the budget is divided in proportion to each sibling's
+ *   predicted *work* (CPU time), each capped at the cores it can use (its normalised peak) and
+ *   given at least one step. Siblings that run in parallel finish together when each gets cores
+ *   in proportion to its work, so the straggler is no longer held back by a share sized for the
+ *   fast ones: 4 siblings at 0.5 core with work 4:1:1:1 take 8 units of time at the users'
+ *   allocations and 3.5 with work shares (−56 %) when they scale with cores. Without a predicted
+ *   CPU time for every sibling (an older model set) the stage falls back to `peak`;
+ * - CPU policy `peak`, and memory always (the thesis's rule): when the normalised predictions
+ *   fit the budget, every sibling runs with its prediction; when they exceed it, `overTotal`
+ *   `scale` (default) shares the budget in proportion to the predictions, each between one step
+ *   and its prediction; `fallback` keeps every user allocation;
  * - a stage of width 1 keeps the user allocation (`not-parallel`): harvesting happens only
  *   among parallel siblings.
  * Hence, per stage and resource, Σ applied ≤ Σ user: nothing is ever taken from another stage or
@@ -32,21 +37,37 @@ import {
   type NodeHarvest,
   type Resource,
 } from '../../shared/harvest/types.js';
-import { allocationAtLeast, stepsIn } from './grid.js';
+import { fromMilli, milliAtLeast, milliAxis, toMilli } from './grid.js';
 import type { StagePlan } from './stages.js';
 
 export type OverTotalPolicy = 'scale' | 'fallback';
 
+/**
+ * How a stage's CPU budget is divided: by predicted work (default), by predicted peak cores (the
+ * thesis), or not at all (`user`: every sibling keeps its user's CPU, and only the worker's live
+ * rebalancing moves it — the "rebalancing only" configuration of the benchmark).
+ */
+export type CpuPolicy = 'work' | 'peak' | 'user';
+
 export interface DecideOptions {
-  /** Allocation grid. Default `ALLOCATION_GRID` (1..8 cores step 1, 128..8192 MB step 128). */
+  /** Allocation grid. Default `ALLOCATION_GRID` (0.05-core and 64 MB steps). */
   grid?: AllocationGrid;
-  /** What to do when a stage's predictions exceed its users' total. Default `scale`. */
+  /** What to do when a stage's peak predictions exceed its users' total. Default `scale`. */
   overTotal?: OverTotalPolicy;
+  /** CPU policy. Default `work`. */
+  cpuPolicy?: CpuPolicy;
 }
 
 /** A raw prediction (ML2's output, not yet normalised) or why there is none. */
 export type DemandInput =
-  { kind: 'ok'; cpuCores: number; memoryMb: number } | { kind: 'no-model'; message: string };
+  | {
+      kind: 'ok';
+      cpuCores: number;
+      memoryMb: number;
+      /** Predicted CPU time of the run (the work); the `work` policy needs it. */
+      cpuTimeMs?: number;
+    }
+  | { kind: 'no-model'; message: string };
 
 export interface StageMemberInput {
   node: string;
@@ -69,9 +90,9 @@ export function normalise(
   grid: AllocationGrid = ALLOCATION_GRID,
 ): Allocation {
   const up = (p: number, r: Resource): number => {
-    const axis = grid[r];
-    const cap = Math.max(axis.min, Math.min(axis.max, max[r]));
-    return Math.min(cap, allocationAtLeast(p, axis) ?? axis.max);
+    const a = milliAxis(grid[r]);
+    const cap = Math.max(a.min, Math.min(a.max, toMilli(max[r])));
+    return fromMilli(Math.min(cap, milliAtLeast(p * 1000, a) ?? a.max));
   };
   return { cpu: up(demand.cpuCores, 'cpu'), memoryMb: up(demand.memoryMb, 'memoryMb') };
 }
@@ -83,11 +104,13 @@ export function decideStage(
 ): NodeHarvest[] {
   const grid = options.grid ?? ALLOCATION_GRID;
   const policy = options.overTotal ?? 'scale';
+  const cpuPolicy = options.cpuPolicy ?? 'work';
   const maxOf = (m: StageMemberInput): Allocation =>
     m.max ?? { cpu: grid.cpu.max, memoryMb: grid.memoryMb.max };
 
   const out: NodeHarvest[] = [];
   const reasons: (ReasonMap | null)[] = [];
+  const work: (number | null)[] = [];
   const note = (i: number, code: HarvestReasonCode, message: string, resource?: Resource): void => {
     const m = (reasons[i] ??= new Map() as ReasonMap);
     const r = m.get(code);
@@ -100,6 +123,7 @@ export function decideStage(
   stage.members.forEach((m, i) => {
     const user = { cpu: m.user.cpu, memoryMb: m.user.memoryMb };
     reasons.push(null);
+    work.push(null);
     /** No usable prediction: the user's allocation, and why. */
     const keepUser = (code: HarvestReasonCode, message: string): void => {
       out.push({
@@ -130,6 +154,8 @@ export function decideStage(
     }
     const p = normalise(d, maxOf(m), grid);
     out.push({ node: m.node, fn: m.fn, stage: stage.id, user, predicted: p, applied: { ...p } });
+    const t = d.cpuTimeMs;
+    work[i] = t !== undefined && Number.isFinite(t) && t > 0 ? t : null;
     predicted.push(i);
   });
 
@@ -146,30 +172,54 @@ export function decideStage(
     });
   } else {
     for (const r of RESOURCES) {
-      const axis = grid[r];
-      const budget = predicted.reduce((s, i) => s + out[i]!.user[r], 0);
-      const want = predicted.map((i) => stepsIn(out[i]!.predicted![r], axis));
-      const units = stepsIn(budget, axis);
-      const wanted = want.reduce((s, w) => s + w, 0);
-      if (wanted <= units) continue;
+      const axis = milliAxis(grid[r]);
+      const budget = predicted.reduce((s, i) => s + toMilli(out[i]!.user[r]), 0);
+      if (r === 'cpu' && cpuPolicy === 'user') {
+        for (const i of predicted) {
+          out[i]!.applied.cpu = out[i]!.user.cpu;
+          note(i, 'user-policy', `the CPU policy is user: ${out[i]!.node} keeps its user's CPU`, r);
+        }
+        continue;
+      }
+      const byWork =
+        r === 'cpu' && cpuPolicy === 'work' && predicted.every((i) => work[i] !== null);
       const what = r === 'cpu' ? 'cores' : 'MB';
-      const total = `predictions sum to ${wanted * axis.step} ${what}, the stage's users allocated ${budget} ${what}`;
-      const minUnits = stepsIn(axis.min, axis);
-      if (policy === 'fallback' || units < predicted.length * minUnits) {
-        const code = policy === 'fallback' ? 'over-total' : 'infeasible';
-        const why =
-          code === 'over-total'
-            ? `${total}; keeping the users' allocations`
-            : `${budget} ${what} cannot give ${predicted.length} siblings ${axis.min} each`;
+      const units = Math.floor(budget / axis.step);
+      const minUnits = Math.ceil(axis.min / axis.step);
+      const want = predicted.map((i) => Math.round(toMilli(out[i]!.predicted![r]) / axis.step));
+      const wanted = want.reduce((s, w) => s + w, 0);
+      const shown = (milli: number): string => `${fromMilli(milli)} ${what}`;
+      if (wanted <= units && !byWork) continue;
+      if (units < predicted.length * minUnits) {
+        const why = `${shown(budget)} cannot give ${predicted.length} siblings ${fromMilli(axis.min)} each`;
         for (const i of predicted) {
           out[i]!.applied[r] = out[i]!.user[r];
-          note(i, code, why, r);
+          note(i, 'infeasible', why, r);
+        }
+        continue;
+      }
+      if (byWork) {
+        const weights = predicted.map((i) => work[i]!);
+        const shares = apportionWork(weights, want, units, minUnits);
+        const why = `the stage's ${shown(budget)} shared in proportion to predicted work (${weights.map((w) => `${Math.round(w)} ms`).join(', ')}), each capped at the cores it can use`;
+        predicted.forEach((i, k) => {
+          out[i]!.applied[r] = fromMilli(shares[k]! * axis.step);
+          out[i]!.workCpuMs = weights[k]!;
+          if (out[i]!.applied[r] !== out[i]!.predicted![r]) note(i, 'work-shared', why, r);
+        });
+        continue;
+      }
+      const total = `predictions sum to ${shown(wanted * axis.step)}, the stage's users allocated ${shown(budget)}`;
+      if (policy === 'fallback') {
+        for (const i of predicted) {
+          out[i]!.applied[r] = out[i]!.user[r];
+          note(i, 'over-total', `${total}; keeping the users' allocations`, r);
         }
         continue;
       }
       const shares = apportion(want, units, minUnits);
       predicted.forEach((i, k) => {
-        out[i]!.applied[r] = shares[k]! * axis.step;
+        out[i]!.applied[r] = fromMilli(shares[k]! * axis.step);
         if (out[i]!.applied[r] !== out[i]!.predicted![r])
           note(i, 'scaled', `${total}; shared in proportion to the predictions`, r);
       });
@@ -183,6 +233,52 @@ export function decideStage(
   return out;
 }
 
+/**
+ * The work-proportional share, in grid steps: `units` divided in proportion to `weight`, each i
+ * between `minUnits` and `cap[i]` (the cores it can use), by water-filling — a sibling whose
+ * proportional share exceeds its cap is held at the cap and the rest re-shared among the others,
+ * one whose share is below a step is raised to it and the others share what is left.
+ * Floors first, then each remaining step to the sibling with the most work per step it holds
+ * (ties to the lower index), so it is deterministic and integer; hands out `units` unless every
+ * sibling reached its cap. Needs units ≥ n·minUnits (so every floor is at least one step).
+ */
+export function apportionWork(
+  weight: readonly number[],
+  cap: readonly number[],
+  units: number,
+  minUnits: number,
+): number[] {
+  const hi = cap.map((c) => Math.max(minUnits, c));
+  if (hi.reduce((s, h) => s + h, 0) <= units) return hi;
+  // Water level λ: sibling i gets clamp(λ·wᵢ, min, capᵢ), and Σ of that is monotone in λ, so
+  // bisection finds the level at which the shares add up to `units`.
+  const w = weight.map((x) => (Number.isFinite(x) && x > 0 ? x : 0));
+  const share = (lambda: number, i: number): number =>
+    Math.min(hi[i]!, Math.max(minUnits, lambda * w[i]!));
+  const total = (lambda: number): number => w.reduce((s, _, i) => s + share(lambda, i), 0);
+  let lo = 0;
+  let up = 1;
+  while (total(up) < units && up < 1e300) up *= 2;
+  for (let k = 0; k < 200 && up - lo > up * 1e-15; k++) {
+    const mid = (lo + up) / 2;
+    if (total(mid) < units) lo = mid;
+    else up = mid;
+  }
+  const a = w.map((_, i) => Math.floor(share(lo, i) + 1e-9));
+  // The steps rounding left go one by one to the sibling that would finish last (largest
+  // work per step held): that keeps the stage's makespan nearest the exact shares'.
+  let rest = units - a.reduce((s, x) => s + x, 0);
+  while (rest > 0) {
+    let best = -1;
+    for (let i = 0; i < a.length; i++)
+      if (a[i]! < hi[i]! && (best < 0 || w[i]! / a[i]! > w[best]! / a[best]!)) best = i;
+    if (best < 0) break;
+    a[best]!++;
+    rest--;
+  }
+  return a;
+}
+
 /** Fallbacks first: the code that decided the applied allocation comes first. */
 const SEVERITY: readonly HarvestReasonCode[] = [
   'no-prediction',
@@ -191,7 +287,9 @@ const SEVERITY: readonly HarvestReasonCode[] = [
   'not-parallel',
   'infeasible',
   'over-total',
+  'user-policy',
   'scaled',
+  'work-shared',
 ];
 
 function mergeReasons(m: ReasonMap | null): HarvestReason | undefined {

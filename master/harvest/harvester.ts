@@ -20,7 +20,9 @@ import { promisify } from 'node:util';
 import { gunzip as gunzipCb } from 'node:zlib';
 import { AppError, type WireError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { ALLOCATION_GRID, type AllocationGrid } from '../../shared/harvest/types.js';
 import type { NodeAllocation } from '../../shared/schema/wire.js';
+import type { CpuPolicy } from './decide.js';
 import type { InvocationRecord } from '../invocations/record.js';
 import type { WorkflowVersion } from '../workflow/catalog.js';
 import {
@@ -61,6 +63,18 @@ export interface HarvesterOptions {
   trainLimit: number;
   /** Where the records-since-training counts persist; without it they start at 0 each start. */
   counters?: RetrainCounters;
+  /** The allocation grid decisions are made on. Default `ALLOCATION_GRID` (fine steps). */
+  grid?: AllocationGrid;
+  /** How a stage's CPU is shared. Default `work`. */
+  cpuPolicy?: CpuPolicy;
+  /**
+   * Freeze the models: runs of non-profiling invocations record no profiles and so trigger no
+   * retraining, and measurements do not move the models they measure. Profiling invocations
+   * still record. Default false.
+   */
+  freezeModels?: boolean;
+  /** Profiling invocations run a stage's siblings one at a time (`serial`, default) or together. */
+  profileSiblings?: 'serial' | 'parallel';
   now?: () => number;
 }
 
@@ -121,10 +135,15 @@ export class Harvester {
   private saving: Promise<void> | null = null;
   private countsDirty = false;
 
+  private readonly grid: AllocationGrid;
+  private readonly cpuPolicy: CpuPolicy;
+
   constructor(private readonly o: HarvesterOptions) {
     this.now = o.now ?? Date.now;
     for (const [workflow, n] of Object.entries(o.counters?.initial ?? {}))
       if (Number.isInteger(n) && n > 0) this.newRecords.set(workflow, n);
+    this.grid = o.grid ?? ALLOCATION_GRID;
+    this.cpuPolicy = o.cpuPolicy ?? 'work';
   }
 
   get store(): HarvestStore {
@@ -180,24 +199,25 @@ export class Harvester {
       dag: v.dag,
       plan: this.plan(v),
       dagInputBytes: req.dagInputBytes,
-      max: maxAllocation(capacities),
+      max: maxAllocation(capacities, this.grid),
     };
     let decision: InvocationHarvest;
-    if (req.profile) decision = profilingDecision(input);
+    if (req.profile) decision = profilingDecision(input, this.o.profileSiblings !== 'parallel');
     else {
       const m = this.models.get(v.name);
       if (m?.state === 'loaded' && m.set) {
         try {
-          decision = harvestDecision(input, { set: m.set });
+          decision = harvestDecision(input, { set: m.set }, this.grid, this.cpuPolicy);
         } catch (err) {
           // A decision must never fail an invocation: it runs as the user asked.
           this.o.logger.warn({ err, workflow: v.name }, 'harvest prediction failed');
           const why = `prediction failed: ${AppError.from(err).message}`;
-          decision = harvestDecision(input, { set: null, why });
+          decision = harvestDecision(input, { set: null, why }, this.grid, this.cpuPolicy);
         }
       } else {
         if (m?.state !== 'loaded') void this.ready(v.name);
-        decision = harvestDecision(input, { set: null, why: this.noModel(v.name, m) });
+        const why = this.noModel(v.name, m);
+        decision = harvestDecision(input, { set: null, why }, this.grid, this.cpuPolicy);
       }
     }
     return { decision, ctx: wireHarvest(decision) };
@@ -224,6 +244,7 @@ export class Harvester {
   /** A succeeded invocation's profile records, appended to the store; call off the answer path. */
   finished(r: InvocationRecord, v: WorkflowVersion): void {
     if (!r.harvest || this.closing) return;
+    if (this.o.freezeModels === true && r.harvest.mode !== 'profiling') return;
     const applied: Record<string, { cpu: number; memoryMb: number }> = {};
     for (const n of r.harvest.nodes) applied[n.node] = n.applied;
     const { records, skipped } = profileRecords({
@@ -348,9 +369,13 @@ export class Harvester {
     // Those appends may have queued an automatic retrain; this training covers their records.
     if (this.queue.get(workflow)?.length === 0) this.queue.delete(workflow);
     const recent = await this.o.store.recentProfiles(workflow, this.o.trainLimit);
-    const { records, censored } = trainingRecords(recent);
+    const { records, censored: capped, contended } = trainingRecords(recent);
+    const censored = capped + contended;
     if (records.length < MIN_PROFILES_TO_TRAIN) {
-      const left = censored > 0 ? ` (${censored} more were left out: CPU-capped runs)` : '';
+      const left =
+        censored > 0
+          ? ` (${censored} more were left out: CPU-capped, throttled or contended runs)`
+          : '';
       throw new AppError(
         'CONFLICT',
         `${workflow} has ${records.length} usable profile records${left}; training needs at least ${MIN_PROFILES_TO_TRAIN}: run \`faasflow profile ${workflow} --generate N --generator FILE\` first`,
@@ -360,7 +385,7 @@ export class Harvester {
     const version = await this.o.store.nextModelVersion(workflow);
     const started = this.now();
     const out = await this.o.trainer(
-      { records, options: { version, trainedAt: started, seed: TRAIN_SEED } },
+      { records, options: { version, trainedAt: started, seed: TRAIN_SEED, grid: this.grid } },
       this.abort.signal,
     );
     const set = loadModelSet((await gunzip(out.gzipped)).toString('utf8'));

@@ -24,7 +24,8 @@ import {
   type Resource,
 } from '../../shared/harvest/types.js';
 import type { NodeAllocation } from '../../shared/schema/wire.js';
-import { decideInvocation, type DemandInput } from './decide.js';
+import { decideInvocation, type CpuPolicy, type DemandInput } from './decide.js';
+import { fromMilli, milliAtMost, milliAxis, toMilli } from './grid.js';
 import { predictInvocation, type ModelSet } from './models.js';
 import type { StagePlan } from './stages.js';
 
@@ -41,6 +42,10 @@ export interface NodeDecision {
   predicted: Allocation | null;
   applied: Allocation;
   reason?: { code: HarvestReasonCode | 'profiling'; message: string; resources: Resource[] };
+  /** The predicted CPU time the CPU share was sized by (`work` policy). */
+  workCpuMs?: number;
+  /** Profiling one sibling at a time (see `profilingDecision`). */
+  serial?: boolean;
 }
 
 export interface InvocationHarvest {
@@ -60,11 +65,8 @@ export function maxAllocation(
   capacities: readonly { cpu: number; memoryMb: number }[],
   grid: AllocationGrid = ALLOCATION_GRID,
 ): Allocation {
-  const floor = (value: number, r: Resource): number => {
-    const axis = grid[r];
-    const steps = Math.floor((Math.min(value, axis.max) - axis.min) / axis.step + 1e-9);
-    return steps < 0 ? axis.min : axis.min + steps * axis.step;
-  };
+  const floor = (value: number, r: Resource): number =>
+    fromMilli(milliAtMost(toMilli(value), milliAxis(grid[r])));
   if (capacities.length === 0) return { cpu: grid.cpu.max, memoryMb: grid.memoryMb.max };
   return {
     cpu: floor(Math.min(...capacities.map((c) => c.cpu)), 'cpu'),
@@ -85,6 +87,7 @@ export function harvestDecision(
   input: DecisionInput,
   models: { set: ModelSet } | { set: null; why: string },
   grid: AllocationGrid = ALLOCATION_GRID,
+  cpuPolicy: CpuPolicy = 'work',
 ): InvocationHarvest {
   const predictions: Record<string, DemandInput> = {};
   const demands = new Map<string, NonNullable<NodeDecision['demand']>>();
@@ -98,7 +101,12 @@ export function harvestDecision(
     const raw = predictInvocation(models.set, input.workflow, input.plan, input.dagInputBytes);
     for (const [node, p] of Object.entries(raw)) {
       if (p.kind === 'ok') {
-        predictions[node] = { kind: 'ok', cpuCores: p.cpuCores, memoryMb: p.memoryMb };
+        predictions[node] = {
+          kind: 'ok',
+          cpuCores: p.cpuCores,
+          memoryMb: p.memoryMb,
+          ...(p.cpuTimeMs === undefined ? {} : { cpuTimeMs: p.cpuTimeMs }),
+        };
         demands.set(node, { inputBytes: p.inputBytes, cpuCores: p.cpuCores, memoryMb: p.memoryMb });
       } else predictions[node] = { kind: 'no-model', message: p.message };
     }
@@ -107,7 +115,7 @@ export function harvestDecision(
   for (const fn of Object.keys(input.dag.functions)) maxByFunction[fn] = input.max;
   const decided = decideInvocation(
     { plan: input.plan, functions: input.dag.functions, predictions, maxByFunction },
-    { grid },
+    { grid, cpuPolicy },
   );
   return {
     mode: 'harvest',
@@ -123,12 +131,18 @@ export function harvestDecision(
       predicted: d.predicted,
       applied: d.applied,
       ...(d.reason ? { reason: d.reason } : {}),
+      ...(d.workCpuMs === undefined ? {} : { workCpuMs: d.workCpuMs }),
     })),
   };
 }
 
-/** Profiling mode: every task node outside foreach bodies at `max`. */
-export function profilingDecision(input: DecisionInput): InvocationHarvest {
+/**
+ * Profiling mode: every task node outside foreach bodies at `max`. With `serial` (default) the
+ * siblings of a parallel stage run one at a time on their worker, so each profile measures the
+ * function alone — run concurrently, siblings share the cores and the models would learn their
+ * contention as demand.
+ */
+export function profilingDecision(input: DecisionInput, serial = true): InvocationHarvest {
   const max = input.max;
   const message = `profiling run at the maximum allocation (${max.cpu} cores, ${max.memoryMb} MB)`;
   const nodes: NodeDecision[] = [];
@@ -145,6 +159,7 @@ export function profilingDecision(input: DecisionInput): InvocationHarvest {
         predicted: null,
         applied: { ...max },
         reason: { code: 'profiling', message, resources: ['cpu', 'memoryMb'] },
+        ...(serial && stage.width > 1 ? { serial: true } : {}),
       });
     }
   }
@@ -161,6 +176,8 @@ export function wireHarvest(h: InvocationHarvest): Record<string, NodeAllocation
       predicted: n.predicted ? { ...n.predicted } : null,
       applied: { ...n.applied },
       ...(n.reason ? { reason: n.reason.code } : {}),
+      ...(n.workCpuMs === undefined ? {} : { workCpuMs: n.workCpuMs }),
+      ...(n.serial === true ? { serial: true } : {}),
     };
   }
   return out;

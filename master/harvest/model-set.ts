@@ -29,6 +29,12 @@ export interface Ml2Model {
   records: number;
   cpu: Forest;
   memory: Forest;
+  /**
+   * CPU time of a run (its work, ms), trained on the records that have it; absent in sets
+   * trained before it was profiled, or with too few such records (the `work` policy then falls
+   * back to `peak` for the stage).
+   */
+  cpuTime?: Forest;
 }
 
 const SkippedModel = Type.Object({
@@ -60,8 +66,12 @@ export const Evaluation = Type.Object({
     }),
   ),
   overall: Type.Object({ inputBytes: ErrorStats, cpu: AccuracyStats, memory: AccuracyStats }),
-  /** ML2 fed ML1's prediction, as at invocation time. */
-  pipeline: Type.Object({ cpu: AccuracyStats, memory: AccuracyStats }),
+  /** ML2 fed ML1's prediction, as at invocation time; `cpuTime` the work model's error. */
+  pipeline: Type.Object({
+    cpu: AccuracyStats,
+    memory: AccuracyStats,
+    cpuTime: Type.Optional(ErrorStats),
+  }),
 });
 export type Evaluation = Static<typeof Evaluation>;
 
@@ -113,6 +123,7 @@ const Ml2Json = Type.Object({
   records: Type.Integer({ minimum: 1 }),
   cpu: Type.Unknown(),
   memory: Type.Unknown(),
+  cpuTime: Type.Optional(Type.Unknown()),
 });
 
 export const ModelSetJson = Type.Object({
@@ -170,6 +181,7 @@ export function modelSetToJson(set: ModelSet): ModelSetJson {
       records: m.records,
       cpu: m.cpu.toJSON(),
       memory: m.memory.toJSON(),
+      ...(m.cpuTime ? { cpuTime: m.cpuTime.toJSON() } : {}),
     })),
     skipped: set.skipped.map((s) => ({ ...s })),
     evaluation: set.evaluation,
@@ -216,6 +228,9 @@ export function loadModelSet(input: unknown): ModelSet {
       records: m.records,
       cpu: loadForest(m.cpu, `model set /ml2/${i}/cpu`),
       memory: loadForest(m.memory, `model set /ml2/${i}/memory`),
+      ...(m.cpuTime === undefined
+        ? {}
+        : { cpuTime: loadForest(m.cpuTime, `model set /ml2/${i}/cpuTime`) }),
     });
   });
   return {

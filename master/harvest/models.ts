@@ -7,9 +7,10 @@
  *   `inputBytes`. (The thesis trains one per DAG type with stage information as a feature;
  *   one per stage is the same split made explicit.) Trained for every stage with enough
  *   records, width 1 included.
- * - ML2, one per (workflow, function): peak CPU cores and peak memory (MB, no page cache) from
- *   the function's input size — feature `inputBytes`, two forests. Trained on measured input
- *   sizes; at inference it is fed ML1's prediction.
+ * - ML2, one per (workflow, function): peak CPU cores, peak memory (MB, no page cache) and CPU
+ *   time (the run's work, which the `work` policy shares CPU by) from the function's input size
+ *   — feature `inputBytes`, three forests (the CPU-time one only when enough records have it).
+ *   Trained on measured input sizes; at inference it is fed ML1's prediction.
  *
  * Training is deterministic for a given seed and set of records (in any order): records are
  * sorted, the held-out split is a seeded shuffle of *invocations* (all records of one
@@ -179,6 +180,7 @@ export function trainModels(records: readonly ProfileRecord[], options: TrainOpt
       continue;
     }
     const rows = group.map((r) => [r.inputBytes]);
+    const timed = group.filter((r) => r.cpuTimeMs !== undefined);
     ml2.set(key, {
       workflow,
       function: fn,
@@ -194,6 +196,15 @@ export function trainModels(records: readonly ProfileRecord[], options: TrainOpt
         group.map((r) => r.peakMemoryMb),
         forest,
       ),
+      ...(timed.length < o.minRecords
+        ? {}
+        : {
+            cpuTime: trainForest(
+              timed.map((r) => [r.inputBytes]),
+              timed.map((r) => r.cpuTimeMs!),
+              forest,
+            ),
+          }),
     });
   }
   skipped.sort((a, b) => cmp(a.model, b.model) || cmp(a.workflow, b.workflow) || cmp(a.key, b.key));
@@ -310,6 +321,7 @@ function evaluate(
   const memPairs = new Map<string, Pair[]>();
   const pipeCpu: Pair[] = [];
   const pipeMem: Pair[] = [];
+  const pipeWork: Pair[] = [];
   let withoutMl1 = 0;
   let withoutMl2 = 0;
   const push = (m: Map<string, Pair[]>, k: string, p: Pair): void => {
@@ -334,6 +346,8 @@ function evaluate(
       if (piped) {
         pipeCpu.push({ predicted: piped.cpuCores, actual: r.peakCpuCores });
         pipeMem.push({ predicted: piped.memoryMb, actual: r.peakMemoryMb });
+        if (piped.cpuTimeMs !== undefined && r.cpuTimeMs !== undefined)
+          pipeWork.push({ predicted: piped.cpuTimeMs, actual: r.cpuTimeMs });
       }
     }
   }
@@ -368,6 +382,7 @@ function evaluate(
     pipeline: {
       cpu: accuracyStats(pipeCpu, grid.cpu),
       memory: accuracyStats(pipeMem, grid.memoryMb),
+      ...(pipeWork.length > 0 ? { cpuTime: errorStats(pipeWork) } : {}),
     },
   };
 }
@@ -376,7 +391,7 @@ function evaluate(
 // Prediction
 
 export type Prediction =
-  | { kind: 'ok'; inputBytes: number; cpuCores: number; memoryMb: number }
+  | { kind: 'ok'; inputBytes: number; cpuCores: number; memoryMb: number; cpuTimeMs?: number }
   | { kind: 'no-model'; model: 'ml1' | 'ml2'; message: string };
 
 /** ML1: the function's input size, or null without a model for the stage. */
@@ -389,17 +404,21 @@ export function predictInputBytes(
   return Math.max(0, m.forest.predict([[q.dagInputBytes, q.index]])[0]!);
 }
 
-/** ML2: peak CPU cores and peak memory (MB), or null without a model for the function. */
+/**
+ * ML2: peak CPU cores, peak memory (MB) and, when the set has the work model, CPU time (ms);
+ * null without a model for the function.
+ */
 export function predictDemand(
   set: ModelSet,
   q: { workflow: string; function: string; inputBytes: number },
-): { cpuCores: number; memoryMb: number } | null {
+): { cpuCores: number; memoryMb: number; cpuTimeMs?: number } | null {
   const m = set.ml2.get(modelKey(q.workflow, q.function));
   if (!m) return null;
   const row = [q.inputBytes];
   return {
     cpuCores: Math.max(0, m.cpu.predict([row])[0]!),
     memoryMb: Math.max(0, m.memory.predict([row])[0]!),
+    ...(m.cpuTime ? { cpuTimeMs: Math.max(0, m.cpuTime.predict([row])[0]!) } : {}),
   };
 }
 

@@ -37,6 +37,18 @@ export interface ProfileRecord {
   allocation: { cpu: number; memoryMb: number };
   /** When the run started, epoch ms. */
   at: number;
+  /**
+   * CPU time the run used: its *work*, which the `work` policy shares a stage's CPU by. Absent
+   * in records from before it was profiled (and in imports that lack the column).
+   */
+  cpuTimeMs?: number;
+  /**
+   * Time the run's cgroup was held back by its CPU quota (cgroup `cpu.stat` throttled time), and
+   * time it had runnable tasks waiting for a CPU (`cpu.pressure` some, cgroup v2 only): a run
+   * with either measured contention, not demand, and is left out of training.
+   */
+  throttledMs?: number;
+  pressureMs?: number;
 }
 
 type FieldKind = 'workflow' | 'text' | 'count' | 'positiveInt' | 'amount' | 'positive';
@@ -45,7 +57,9 @@ interface Field {
   /** CSV column. */
   column: string;
   kind: FieldKind;
-  get(r: ProfileRecord): string | number;
+  get(r: ProfileRecord): string | number | undefined;
+  /** May be absent: an empty CSV cell or a missing column or JSON key. */
+  optional?: true;
 }
 
 /** CSV columns, in the order they are written. */
@@ -66,7 +80,12 @@ const FIELDS: readonly Field[] = [
   { column: 'allocationCpu', kind: 'positive', get: (r) => r.allocation.cpu },
   { column: 'allocationMemoryMb', kind: 'positive', get: (r) => r.allocation.memoryMb },
   { column: 'at', kind: 'count', get: (r) => r.at },
+  { column: 'cpuTimeMs', kind: 'amount', get: (r) => r.cpuTimeMs, optional: true },
+  { column: 'throttledMs', kind: 'amount', get: (r) => r.throttledMs, optional: true },
+  { column: 'pressureMs', kind: 'amount', get: (r) => r.pressureMs, optional: true },
 ];
+
+const OPTIONAL_COLUMNS: readonly string[] = FIELDS.filter((f) => f.optional).map((f) => f.column);
 
 export const PROFILE_CSV_COLUMNS: readonly string[] = FIELDS.map((f) => f.column);
 
@@ -124,7 +143,9 @@ function show(value: unknown): string {
 export function checkProfileRecord(r: ProfileRecord): { field: string; message: string }[] {
   const out: { field: string; message: string }[] = [];
   for (const f of FIELDS) {
-    const msg = checkValue(f.kind, f.get(r));
+    const v = f.get(r);
+    if (v === undefined && f.optional) continue;
+    const msg = checkValue(f.kind, v);
     if (msg) out.push({ field: f.column, message: msg });
   }
   if (out.length === 0 && r.index >= r.width)
@@ -178,7 +199,8 @@ function quoteCsv(value: string): string {
 export function formatProfileCsv(records: readonly ProfileRecord[]): string {
   assertValid(records, 'profile records');
   const lines = [PROFILE_CSV_COLUMNS.join(',')];
-  for (const r of records) lines.push(FIELDS.map((f) => quoteCsv(String(f.get(r)))).join(','));
+  for (const r of records)
+    lines.push(FIELDS.map((f) => quoteCsv(String(f.get(r) ?? ''))).join(','));
   return lines.join('\n') + '\n';
 }
 
@@ -289,7 +311,8 @@ export function parseProfileCsv(text: string): ProfileRecord[] {
     else at.set(name, i);
   });
   for (const c of PROFILE_CSV_COLUMNS)
-    if (!at.has(c)) problems.push({ line: header.line, field: c, message: 'missing column' });
+    if (!at.has(c) && !OPTIONAL_COLUMNS.includes(c))
+      problems.push({ line: header.line, field: c, message: 'missing column' });
   if (problems.length > 0) fail('profile CSV', problems);
 
   const records: ProfileRecord[] = [];
@@ -304,7 +327,9 @@ export function parseProfileCsv(text: string): ProfileRecord[] {
     const v = new Map<string, string | number | undefined>();
     let ok = true;
     for (const f of FIELDS) {
-      const raw = row.cells[at.get(f.column)!]!;
+      const col = at.get(f.column);
+      const raw = col === undefined ? '' : row.cells[col]!;
+      if (f.optional && raw === '') continue;
       const value = parseCell(f.kind, raw);
       const msg = value === undefined ? `${show(raw)} is not a number` : checkValue(f.kind, value);
       if (msg) {
@@ -343,6 +368,9 @@ function fromFlat(get: (column: string) => unknown): ProfileRecord {
     durationMs: n('durationMs'),
     allocation: { cpu: n('allocationCpu'), memoryMb: n('allocationMemoryMb') },
     at: n('at'),
+    ...Object.fromEntries(
+      OPTIONAL_COLUMNS.flatMap((c) => (typeof get(c) === 'number' ? [[c, get(c) as number]] : [])),
+    ),
   };
 }
 
@@ -453,6 +481,7 @@ export function parseProfileJson(text: string): ProfileRecord[] {
           ? allocObj?.['memoryMb']
           : obj[column];
     for (const f of FIELDS) {
+      if (f.optional && get(f.column) === undefined) continue;
       const msg = checkValue(f.kind, get(f.column));
       if (msg) {
         const field =

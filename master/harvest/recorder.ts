@@ -86,6 +86,15 @@ export function profileRecords(input: RecordInput): RecordOutput {
       allocation: { cpu: allocation.cpu, memoryMb: allocation.memoryMb },
       at: Math.round(step.startedAt),
     };
+    const amount = (v: number | null | undefined): v is number =>
+      typeof v === 'number' && Number.isFinite(v) && v >= 0;
+    if (amount(step.cpuTimeMs)) r.cpuTimeMs = step.cpuTimeMs;
+    if (amount(step.throttledMs)) r.throttledMs = step.throttledMs;
+    if (amount(step.pressureMs)) r.pressureMs = step.pressureMs;
+    // A run the safeguard raised was starved by its quota: its throttling says so, even where
+    // the kernel's counter could not be read.
+    if (step.safeguardAtMs !== undefined)
+      r.throttledMs = Math.max(r.throttledMs ?? 0, r.durationMs);
     if (checkProfileRecord(r).length > 0) skip('invalid');
     else records.push(r);
   }

@@ -31,7 +31,7 @@ export interface ModelSummary {
   trainedAt: number;
   /** Records the training read, before excluding any. */
   records: number;
-  /** Records left out of training as censored (CPU peak at a capped allocation). */
+  /** Records left out of training: CPU peak at a capped allocation, throttled, or under CPU pressure. */
   excluded: number;
   trainRecords: number;
   testRecords: number;

@@ -50,6 +50,15 @@ export interface PlacementInput {
 /** Extra queue, per core, a group accepts to stay on the worker where it is warm. */
 export const AFFINITY_SLACK = 1;
 
+/**
+ * A worker's queue per core, its capacity counted in integer millicores (at least 100 m), so a
+ * worker offering 1.5 cores is 1500 m and never rounds to 1 or 2 — the unit of every CPU figure
+ * on the harvest path.
+ */
+function perCore(load: number, cpu: number): number {
+  return (load * 1000) / Math.max(100, Math.round(cpu * 1000));
+}
+
 export function place(input: PlacementInput): string[] {
   const workers = [...input.workers].sort((a, b) => (a.id < b.id ? -1 : 1));
   if (workers.length === 0)
@@ -74,8 +83,7 @@ export function place(input: PlacementInput): string[] {
       const roomy = workers.filter((w) => w.memoryMb === undefined || totalMb <= w.memoryMb);
       if (roomy.length === 0) return place({ ...input, strategy: 'greedy-jsq', affinity: [] });
       let best = roomy[0]!;
-      for (const w of roomy)
-        if (w.load / Math.max(w.cpu, 0.1) < best.load / Math.max(best.cpu, 0.1)) best = w;
+      for (const w of roomy) if (perCore(w.load, w.cpu) < perCore(best.load, best.cpu)) best = w;
       for (let g = 0; g < input.groups; g++) out.push(best.id);
       return out;
     }
@@ -91,7 +99,7 @@ export function place(input: PlacementInput): string[] {
         const candidates = roomy.length > 0 ? roomy : workers;
         const score = (w: PlacementWorker): number => {
           const counted = input.strategy === 'greedy-jsq' ? (extra.get(w.id) ?? 0) : 0;
-          return (w.load + counted) / Math.max(w.cpu, 0.1);
+          return perCore(w.load + counted, w.cpu);
         };
         let best = candidates[0]!;
         let bestScore = Infinity;

@@ -1,10 +1,13 @@
 /**
  * The function catalogue of a native workflow: `functions:` → `FunctionSpec` per name.
  * Each entry has exactly one source (handler file, inline code, builtin synthetic, image) and
- * resource settings with defaults: cpu 1 (1..8), memory 256 MB (128..8192, steps of 128),
+ * resource settings with defaults: cpu 1 core (0.05..8 cores, as a number of cores such as 0.25
+ * or Kubernetes' millicores such as "250m"; kept to whole millicores), memory 256 MB
+ * (128..8192, steps of 128),
  * timeout 60 s (1 ms..1 h), retries 0 (0..10), network none.
  */
 import type { FunctionSource, FunctionSpec, SyntheticSpec } from '../../shared/dag/types.js';
+import { MIN_CPU_MILLICORES } from '../../shared/harvest/types.js';
 import { parseDurationMs } from '../../shared/time.js';
 import { at, type Issues } from './diagnostics.js';
 import { FUNCTION_NAME_RE, LIMITS } from './limits.js';
@@ -98,11 +101,7 @@ function readFunction(
   }
   onlyKeys(value, KEYS, path, issues);
   const source = readSource(value, path, issues);
-  const cpu = readInt(value, 'cpu', path, issues, {
-    min: 1,
-    max: 8,
-    fallback: FUNCTION_DEFAULTS.cpu,
-  });
+  const cpu = readCpu(value, path, issues);
   const memoryMb = readInt(value, 'memory', path, issues, {
     min: 128,
     max: 8192,
@@ -152,6 +151,41 @@ function readFunction(
     runtimeMs,
     outputBytes,
   };
+}
+
+const MAX_CPU_MILLICORES = 8000;
+const MILLICORES_RE = /^(\d+)m$/;
+
+/**
+ * `cpu:` as cores (`0.5`, `2`, `"1.5"`) or millicores (`"250m"`), from 0.05 to 8 cores, kept to
+ * whole millicores (0.0004 of a core more or less is not a CFS quota anyone can ask for).
+ */
+function readCpu(obj: Obj, path: string, issues: Issues): number {
+  const value = obj['cpu'];
+  if (value === undefined || value === null) return FUNCTION_DEFAULTS.cpu;
+  let mc: number | null = null;
+  if (typeof value === 'number' && Number.isFinite(value)) mc = value * 1000;
+  else if (typeof value === 'string') {
+    const m = MILLICORES_RE.exec(value.trim());
+    if (m) mc = Number(m[1]);
+    else if (/^\d+(\.\d+)?$/.test(value.trim())) mc = Number(value) * 1000;
+  }
+  if (mc === null || Math.abs(mc - Math.round(mc)) > 1e-6) {
+    issues.add(
+      at(path, 'cpu'),
+      `must be cores (e.g. 0.5, 2) or millicores (e.g. "250m"), in whole millicores, got ${describe(value)}`,
+    );
+    return FUNCTION_DEFAULTS.cpu;
+  }
+  mc = Math.round(mc);
+  if (mc < MIN_CPU_MILLICORES || mc > MAX_CPU_MILLICORES) {
+    issues.add(
+      at(path, 'cpu'),
+      `must be from 0.05 (50m) to 8 cores (8000m), got ${describe(value)}`,
+    );
+    return FUNCTION_DEFAULTS.cpu;
+  }
+  return mc / 1000;
 }
 
 function readDuration(

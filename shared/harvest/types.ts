@@ -31,13 +31,65 @@ export interface AllocationGrid {
 }
 
 /**
- * The system's grid: 1..8 cores in steps of 1 core, 128..8192 MB in steps of 128 MB — the
- * limits workflows are validated against, and Table 3.2 of the harvesting thesis (Fotouhi 2024).
+ * The default grid: 0.05..8 cores in steps of 0.05 core (50 millicores), 64..8192 MB in steps of
+ * 64 MB. Fine steps are what lets harvesting pay with the small, skew-blind allocations users
+ * give (0.5 core per function): with whole cores a 4 × 0.5-core stage has nothing to move.
  */
 export const ALLOCATION_GRID: AllocationGrid = Object.freeze({
+  cpu: Object.freeze({ min: 0.05, max: 8, step: 0.05 }),
+  memoryMb: Object.freeze({ min: 64, max: 8192, step: 64 }),
+});
+
+/**
+ * The thesis's grid (Fotouhi 2024, Table 3.2): 1..8 cores in steps of 1 core, 128..8192 MB in
+ * steps of 128 MB; the master's `harvestGrid: thesis`.
+ */
+export const THESIS_GRID: AllocationGrid = Object.freeze({
   cpu: Object.freeze({ min: 1, max: 8, step: 1 }),
   memoryMb: Object.freeze({ min: 128, max: 8192, step: 128 }),
 });
+
+/** Smallest CPU allocation a function may declare or be given: 0.05 core. */
+export const MIN_CPU_MILLICORES = 50;
+
+/**
+ * Cores → integer millicores (Kubernetes' unit). Every sum, budget and share of CPU in the
+ * harvest path is done in these, so 3 × 0.5 cores is 1500, never 1.4999999 or a floor of 1.
+ */
+export function millicores(cores: number): number {
+  return Math.round(cores * 1000);
+}
+
+/** Integer millicores → cores (250 → 0.25). */
+export function coresOf(mc: number): number {
+  return mc / 1000;
+}
+
+/**
+ * A grid with some axes changed (the master's step and minimum options); the minimum is rounded
+ * up to a multiple of the step, so the grid stays `k·step`.
+ */
+export function gridWith(
+  base: AllocationGrid,
+  change: {
+    cpuStep?: number;
+    cpuMin?: number;
+    memoryStepMb?: number;
+    memoryMinMb?: number;
+  },
+): AllocationGrid {
+  const axis = (a: AllocationAxis, step?: number, min?: number, scale = 1): AllocationAxis => {
+    const s = step ?? a.step;
+    const m = min ?? (step === undefined ? a.min : Math.max(a.min, s));
+    const units = Math.round(s * scale);
+    const minUnits = Math.ceil(Math.round(m * scale) / units) * units;
+    return { min: minUnits / scale, max: a.max, step: units / scale };
+  };
+  return {
+    cpu: axis(base.cpu, change.cpuStep, change.cpuMin, 1000),
+    memoryMb: axis(base.memoryMb, change.memoryStepMb, change.memoryMinMb),
+  };
+}
 
 export type Resource = 'cpu' | 'memoryMb';
 
@@ -51,6 +103,10 @@ export type Resource = 'cpu' | 'memoryMb';
  * - `over-total`: the stage's predictions exceed its users' total and the policy is `fallback`.
  * - `scaled`: the stage's predictions exceed its users' total and were scaled down to fit it.
  * - `infeasible`: the stage's total cannot give every predicted sibling one allocation step.
+ * - `work-shared`: the stage's CPU was divided in proportion to predicted work (CPU time), each
+ *   sibling capped at the cores it can use (the `work` policy).
+ * - `user-policy`: the CPU policy is `user`: the sibling keeps its user's CPU (only live
+ *   rebalancing on the worker moves it).
  */
 export type HarvestReasonCode =
   | 'not-parallel'
@@ -59,7 +115,9 @@ export type HarvestReasonCode =
   | 'invalid-prediction'
   | 'over-total'
   | 'scaled'
-  | 'infeasible';
+  | 'infeasible'
+  | 'work-shared'
+  | 'user-policy';
 
 export interface HarvestReason {
   code: HarvestReasonCode;
@@ -84,4 +142,9 @@ export interface NodeHarvest {
    * resource fell back (even where the user's allocation equals the prediction).
    */
   reason?: HarvestReason;
+  /**
+   * The predicted CPU time its CPU share was sized by (`work` policy only). The worker's
+   * safeguard raises a run that used more than this and still saturates its quota.
+   */
+  workCpuMs?: number;
 }

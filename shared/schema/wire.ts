@@ -88,6 +88,13 @@ export const NodeAllocation = Type.Object({
   applied: Allocation,
   /** Why the user's allocation was kept (a reason code: no-model, over-total, …). */
   reason: Type.Optional(Type.String()),
+  /** The predicted CPU time its CPU share was sized by (`work` policy); arms the safeguard. */
+  workCpuMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /**
+   * Profiling: run after the stage's earlier serial siblings on this worker have finished, so
+   * its profile is not its siblings' contention.
+   */
+  serial: Type.Optional(Type.Boolean()),
 });
 export type NodeAllocation = Static<typeof NodeAllocation>;
 
@@ -151,6 +158,12 @@ export const StepRecord = Type.Object({
   /** Peak CPU use, cores, sampled from the sandbox's cgroup; null without cgroups. */
   peakCpuCores: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   cpuTimeMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  /** Time the run was held back by its CPU quota (cgroup `cpu.stat`); null when unreadable. */
+  throttledMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  /** Time its tasks waited for a CPU (cgroup v2 `cpu.pressure`); null elsewhere. */
+  pressureMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  /** Harvesting: ms into the run when the CPU safeguard raised its quota to the user's. */
+  safeguardAtMs: Type.Optional(Type.Number({ minimum: 0 })),
   /** Tasks: the handler's run as the worker saw it (request sent → result), last attempt. */
   runMs: Type.Optional(Type.Number({ minimum: 0 })),
   /** Fetching the node's input from FaaStore (every tier, decode included). */

@@ -103,6 +103,10 @@ beforeAll(async () => {
       `--redis-url=${redisUrl()}`,
       `--redis-prefix=${prefix}`,
       '--retrain-every=1000000',
+      // The thesis's whole-core grid and peak rule, whose worked example the last test checks
+      // (the default fine grid and work shares are covered by the unit tests).
+      '--harvest-grid=thesis',
+      '--harvest-policy=peak',
     ],
     workerFlags: () => ['--cpu=8', '--memory-mb=16384'],
   }));

@@ -48,6 +48,9 @@ export class InlineSandbox implements Sandbox {
       peakMemoryMb: null,
       peakCpuCores: null,
       cpuTimeMs: null,
+      throttledMs: null,
+      pressureMs: null,
+      safeguardAtMs: null,
       sandboxId: 's',
     };
   }

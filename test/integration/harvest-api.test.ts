@@ -36,6 +36,7 @@ import { WorkerRegistry } from '../../master/registry/workers.js';
 import { MemoryMasterStore } from '../../master/store/memory.js';
 import { WorkflowCatalog } from '../../master/workflow/catalog.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
+import { THESIS_GRID } from '../../shared/harvest/types.js';
 
 const redisUp = await requireRedis();
 const prefix = uniquePrefix('harvest-api');
@@ -95,6 +96,9 @@ async function master(harvest: boolean): Promise<Master> {
         logger: silentLogger,
         retrainEvery: 1_000_000,
         trainLimit: 300,
+        // The thesis's grid and peak rule: the expectations below are its whole cores.
+        grid: THESIS_GRID,
+        cpuPolicy: 'peak',
       })
     : undefined;
   const invocations = new InvocationManager({

@@ -300,7 +300,16 @@ flow:
   const half = { cpu: 0.5, memoryMb: 128 };
   const harvest: Record<string, NodeAllocation> = {
     short: { stage: 'short+long', user: { cpu: 1, memoryMb: 256 }, predicted: half, applied: half },
-    long: { stage: 'short+long', user: { cpu: 1, memoryMb: 256 }, predicted: half, applied: half },
+    // A work share predicted above what the spin can use: the CPU safeguard (which raises a
+    // starved run to its user's core; harvest-safeguards.test.ts) never arms, so the quota
+    // moves only by rebalancing here.
+    long: {
+      stage: 'short+long',
+      user: { cpu: 1, memoryMb: 256 },
+      predicted: half,
+      applied: half,
+      workCpuMs: 10_000,
+    },
     'fe/body': {
       stage: 'fe/body',
       user: { cpu: 1, memoryMb: 256 },

@@ -34,6 +34,7 @@ import type { WorkflowVersion } from '../../master/workflow/catalog.js';
 import { loadWorkflow } from '../../master/workflow/index.js';
 import { repoRoot } from '../../bench/paths.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
+import { THESIS_GRID } from '../../shared/harvest/types.js';
 
 const redisUp = await requireRedis();
 const prefix = uniquePrefix('harvest-models');
@@ -60,7 +61,16 @@ const CAPACITY = [{ cpu: 8, memoryMb: 16384 }];
 
 async function harvester(retrainEvery = 1000, trainer = inlineTrainer()): Promise<Harvester> {
   const store = await createRedisHarvestStore(redisUrl(), { prefix, profileLimit: 10_000 });
-  const h = new Harvester({ store, trainer, logger: silentLogger, retrainEvery, trainLimit: 2000 });
+  // The thesis's grid and peak rule: the expectations below are its whole cores.
+  const h = new Harvester({
+    store,
+    trainer,
+    logger: silentLogger,
+    retrainEvery,
+    trainLimit: 2000,
+    grid: THESIS_GRID,
+    cpuPolicy: 'peak',
+  });
   open.push(h);
   return h;
 }
@@ -193,7 +203,7 @@ describe.skipIf(!redisUp)('harvester', () => {
     const viaThread = (await h.store.loadModelSet('skewed'))!;
     const records = await h.store.recentProfiles('skewed', 2000);
     const inline = await inlineTrainer()(
-      { records, options: { version: 4, trainedAt: s.trainedAt, seed: 1 } },
+      { records, options: { version: 4, trainedAt: s.trainedAt, seed: 1, grid: THESIS_GRID } },
       new AbortController().signal,
     );
     expect(gunzipSync(viaThread.gzipped).toString()).toBe(gunzipSync(inline.gzipped).toString());

@@ -4,9 +4,18 @@
  * left out), utilisation (used / allocated, weighted by run time) and the command-line options.
  */
 import { describe, expect, it } from 'vitest';
-import { poissonArrivals, speedups, utilisation } from '../../bench/harvest-analysis.js';
+import {
+  bootstrapMeanCi,
+  capacityUtilisation,
+  meanByRequest,
+  pairedSpeedups,
+  poissonArrivals,
+  speedups,
+  stageSpanMs,
+  utilisation,
+} from '../../bench/harvest-analysis.js';
 import { harvestOptionsFromFlags } from '../../bench/harvest-flags.js';
-import { DEFAULTS } from '../../bench/harvest.js';
+import { DEFAULTS, setupOf, withCpu } from '../../bench/harvest.js';
 
 describe('poissonArrivals', () => {
   it('replays the same schedule for the same seed, another for another', () => {
@@ -121,5 +130,73 @@ describe('harvestOptionsFromFlags', () => {
       '--requests must be an integer',
     ])
       expect(error).toContain(part);
+  });
+});
+
+describe('the harvest experiment', () => {
+  it('bootstraps a seeded, paired confidence interval around the mean speedup', () => {
+    const sp = pairedSpeedups([1000, 2000, null, 1000], [500, 1000, 700, 1100]);
+    expect(sp).toEqual([0.5, 0.5, -0.1]);
+    const ci = bootstrapMeanCi(sp, { seed: 3 })!;
+    expect(ci.mean).toBeCloseTo(0.3);
+    expect(ci.low).toBeLessThanOrEqual(ci.mean);
+    expect(ci.high).toBeGreaterThanOrEqual(ci.mean);
+    expect(ci.low).toBeGreaterThanOrEqual(-0.1 - 1e-12);
+    expect(ci.high).toBeLessThanOrEqual(0.5);
+    expect(bootstrapMeanCi(sp, { seed: 3 })).toEqual(ci);
+    expect(bootstrapMeanCi([], { seed: 1 })).toBeNull();
+    // Identical values: no spread.
+    const flat = bootstrapMeanCi([0.25, 0.25, 0.25], { seed: 1 })!;
+    expect([flat.low, flat.mean, flat.high]).toEqual([0.25, 0.25, 0.25]);
+  });
+
+  it('averages each request over repetitions and measures capacity and stage spans', () => {
+    expect(
+      meanByRequest([
+        [100, null, 300],
+        [200, 50],
+      ]),
+    ).toEqual([150, 50, 300]);
+    const steps = [
+      { node: 'split', status: 'succeeded', cpuTimeMs: 100, startedAt: 0, finishedAt: 100 },
+      { node: 'encrypt-1', status: 'succeeded', cpuTimeMs: 500, startedAt: 100, finishedAt: 900 },
+      { node: 'encrypt-2', status: 'succeeded', cpuTimeMs: 400, startedAt: 120, finishedAt: 400 },
+      { node: 'join', status: 'failed', cpuTimeMs: 50, startedAt: 900, finishedAt: 950 },
+    ];
+    expect(capacityUtilisation(steps, 2, 1000)).toBeCloseTo(1000 / 2000);
+    expect(capacityUtilisation(steps, 2, 0)).toBeNull();
+    expect(stageSpanMs(steps, (n) => n.startsWith('encrypt-'))).toBe(800);
+    expect(stageSpanMs(steps, () => false)).toBeNull();
+  });
+
+  it('deploys every function with the skew-blind user allocation', () => {
+    const yaml =
+      'functions:\n  a:\n    cpu: 2\n    memory: 512\n  b: { handler: x.js }\n  c:\n    cpu: 250m\n';
+    expect(withCpu(yaml, 0.5)).toBe(
+      'functions:\n  a:\n    cpu: 0.5\n    memory: 512\n  b: { handler: x.js }\n  c:\n    cpu: 0.5\n',
+    );
+  });
+
+  it('sets each configuration up as the issue lists them', () => {
+    expect(setupOf('off', 2)).toMatchObject({ harvest: false, rebalance: false });
+    expect(setupOf('predict', 2)).toMatchObject({
+      harvest: true,
+      rebalance: false,
+      policy: 'work',
+      freeze: true,
+    });
+    expect(setupOf('predict-rebalance', 2)).toMatchObject({ harvest: true, rebalance: true });
+    expect(setupOf('rebalance-only', 2)).toMatchObject({ rebalance: true, policy: 'user' });
+    expect(setupOf('peak', 2)).toMatchObject({ policy: 'peak' });
+    expect(setupOf('uncapped', 2)).toMatchObject({ harvest: false, cpu: 2 });
+  });
+
+  it('reads repetitions and the user allocation', () => {
+    expect(harvestOptionsFromFlags({ repetitions: '5', userCpu: '0.25' })).toMatchObject({
+      options: { repetitions: 5, userCpu: 0.25 },
+    });
+    expect((harvestOptionsFromFlags({ userCpu: '0.01' }) as { error: string }).error).toContain(
+      '--user-cpu must be cores',
+    );
   });
 });

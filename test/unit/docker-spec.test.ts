@@ -163,8 +163,10 @@ describe('limits', () => {
   it('turn an allocation into CFS quota and memory bytes, with Docker’s minimum quota', () => {
     expect(limitsFor({ cpu: 0.5, memoryMb: 128 })).toEqual({
       memoryBytes: 128 * 1024 * 1024,
+      memoryReservationBytes: 0,
       cpuQuotaUs: 50_000,
       cpuPeriodUs: 100_000,
+      cpuShares: 512,
     });
     expect(limitsFor({ cpu: 0.001, memoryMb: 64 }).cpuQuotaUs).toBe(1000);
   });

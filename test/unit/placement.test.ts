@@ -245,3 +245,21 @@ describe('greedy-jsq warm affinity', () => {
     ).toEqual(['w1', 'w1', 'w2']);
   });
 });
+
+describe('placement in millicores', () => {
+  it('counts a fractional worker by its millicores: 1.5 cores is neither 1 nor 2', () => {
+    // Queue per core: a has 3 / 1.5 = 2, b has 2.1 / 1 = 2.1 — a is shorter.
+    const workers = [
+      { id: 'a', cpu: 1.5, load: 3 },
+      { id: 'b', cpu: 1, load: 2.1 },
+    ];
+    expect(place({ strategy: 'jsq', workers, groups: 1, key: 'k', cursor: 0 })).toEqual(['a']);
+    const tighter = [
+      { id: 'a', cpu: 1.5, load: 3.2 },
+      { id: 'b', cpu: 1, load: 2.1 },
+    ];
+    expect(place({ strategy: 'jsq', workers: tighter, groups: 1, key: 'k', cursor: 0 })).toEqual([
+      'b',
+    ]);
+  });
+});

@@ -64,7 +64,7 @@ describe('workflow validation errors', () => {
     const list = issues(
       `name: r\nfunctions:\n  f: { code: "export default () => 1", cpu: 9, memory: 200, timeout: 2h, retries: -1 }\nflow: f`,
     );
-    find(list, 'functions.f.cpu', /from 1 to 8/);
+    find(list, 'functions.f.cpu', /from 0\.05 \(50m\) to 8 cores/);
     find(list, 'functions.f.memory', /128 to 8192 in steps of 128/);
     find(list, 'functions.f.timeout', /duration/);
     find(list, 'functions.f.retries', /0 to 10/);

@@ -24,6 +24,7 @@ import { AppError } from '../../shared/errors.js';
 import type { NodeId } from '../../shared/ids.js';
 import { backoffMs, delay } from '../../shared/retry.js';
 import type { NodeAllocation, StepRecord } from '../../shared/schema/wire.js';
+import { harvestedRun } from '../harvest/limits.js';
 import type { InvocationStages } from '../harvest/stage-tracker.js';
 import type { Sandbox } from '../sandbox/types.js';
 import type { Expressions } from './expressions.js';
@@ -69,6 +70,9 @@ export interface NodeOutcome {
   peakMemoryMb?: number | null;
   peakCpuCores?: number | null;
   cpuTimeMs?: number | null;
+  throttledMs?: number | null;
+  pressureMs?: number | null;
+  safeguardAtMs?: number | null;
   /** Tasks: the successful attempt's handler run, request sent → result received. */
   runMs?: number;
 }
@@ -154,6 +158,7 @@ async function runTask(
     allocation: live === undefined ? () => applied : () => live.allocation(),
   };
   try {
+    await live?.turn();
     return await runAttempts(task, input, env);
   } finally {
     live?.finish();
@@ -207,7 +212,7 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
         input: input.encoded,
         workflowInput: env.workflowInput.encoded,
         timeoutMs: Math.min(fn.timeoutMs, remainingMs),
-        allocation: fallback ? fallback.applied : task.allocation(),
+        ...harvestedRun(fallback ?? decision, fallback ? fallback.applied : task.allocation()),
         signal: env.signal,
       });
       return {
@@ -216,11 +221,14 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
         cold: r.cold,
         queueMs: r.queueMs,
         startedAt,
-        allocation: r.allocation,
+        allocation: { cpu: r.allocation.cpu, memoryMb: r.allocation.memoryMb },
         ...(decision === undefined ? {} : { harvest: fallback ?? decision }),
         peakMemoryMb: r.peakMemoryMb,
         peakCpuCores: r.peakCpuCores,
         cpuTimeMs: r.cpuTimeMs,
+        throttledMs: r.throttledMs,
+        pressureMs: r.pressureMs,
+        safeguardAtMs: r.safeguardAtMs,
         runMs: r.durationMs,
       };
     } catch (err) {
@@ -433,6 +441,9 @@ export function stepOf(
   if (out.peakMemoryMb !== undefined) step.peakMemoryMb = out.peakMemoryMb;
   if (out.peakCpuCores !== undefined) step.peakCpuCores = out.peakCpuCores;
   if (out.cpuTimeMs !== undefined) step.cpuTimeMs = out.cpuTimeMs;
+  if (out.throttledMs !== undefined) step.throttledMs = out.throttledMs;
+  if (out.pressureMs !== undefined) step.pressureMs = out.pressureMs;
+  if (typeof out.safeguardAtMs === 'number') step.safeguardAtMs = out.safeguardAtMs;
   if (out.runMs !== undefined) step.runMs = out.runMs;
   return step;
 }

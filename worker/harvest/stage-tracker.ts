@@ -19,6 +19,12 @@
  *   allocation before it starts (`PooledSandbox.run`). A sibling starting after that starts a
  *   new episode of the stage.
  *
+ * - Profiling one at a time: a decision marked `serial` (the master's profiling runs with
+ *   `profileSiblings: serial`) waits for its turn (`LiveSibling.turn`) until no earlier serial
+ *   sibling of its stage runs on this worker, so a profile measures the function alone and not
+ *   its siblings' contention. Turns are taken in start order; a finished (or failed) sibling
+ *   passes its turn on. This holds whether or not rebalancing is enabled.
+ *
  * Invariants: Σ quotas of running siblings ≤ the stage's total, except for the µs between a late
  * start and the cut it causes; no quota below a sibling's applied allocation; state exists only
  * while a sibling of the stage runs here, and an invocation's is dropped when it is released.
@@ -56,6 +62,8 @@ export interface StageTrackerOptions {
 
 /** One task of a stage, started on this worker. */
 export interface LiveSibling {
+  /** Resolves when the task may run: at once, unless its decision is `serial` (see the header). */
+  turn(): Promise<void>;
   /** The allocation its next run starts with (the applied one, or a rebalanced CPU quota). */
   allocation(): Allocation;
   /** Its task is over, whatever the outcome; idempotent. */
@@ -95,6 +103,8 @@ const millicores = (cores: number): number => Math.max(0, Math.round(cores * 100
 export class StageTracker {
   /** invocation → stage → state. */
   private readonly invocations = new Map<string, Map<string, StageState>>();
+  /** invocation → stage → the turn of the last serial sibling to start (resolves when it ends). */
+  private readonly turns = new Map<string, Map<string, Promise<void>>>();
   private readonly enabled: boolean;
   private readonly maxMc: number;
   private readonly beyondDemand: boolean;
@@ -111,8 +121,44 @@ export class StageTracker {
   }
 
   start(invocationId: string, node: string, decision: NodeAllocation): LiveSibling {
+    const serial = decision.serial === true ? this.takeTurn(invocationId, decision.stage) : null;
+    const live = this.startLive(invocationId, node, decision);
+    if (serial === null) return live;
+    return {
+      turn: () => serial.wait,
+      allocation: () => live.allocation(),
+      finish: () => {
+        serial.done();
+        live.finish();
+      },
+    };
+  }
+
+  /** A place in the stage's queue of serial siblings: `wait` for the one before, then `done`. */
+  private takeTurn(invocationId: string, stage: string): { wait: Promise<void>; done(): void } {
+    let stages = this.turns.get(invocationId);
+    if (stages === undefined) {
+      stages = new Map();
+      this.turns.set(invocationId, stages);
+    }
+    const before = stages.get(stage) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    const tail = before.then(() => mine);
+    stages.set(stage, tail);
+    void tail.then(() => {
+      // The last in the queue ended: nothing is left to wait for in this stage.
+      if (stages.get(stage) === tail) stages.delete(stage);
+      if (stages.size === 0 && this.turns.get(invocationId) === stages)
+        this.turns.delete(invocationId);
+    });
+    return { wait: before, done };
+  }
+
+  private startLive(invocationId: string, node: string, decision: NodeAllocation): LiveSibling {
     const fixed = decision.applied;
-    if (!this.enabled) return { allocation: () => fixed, finish: () => undefined };
+    const now = (): Promise<void> => Promise.resolve();
+    if (!this.enabled) return { turn: now, allocation: () => fixed, finish: () => undefined };
     let stages = this.invocations.get(invocationId);
     if (stages === undefined) {
       stages = new Map();
@@ -125,7 +171,7 @@ export class StageTracker {
     }
     if (state.running.has(node)) {
       // The same task twice at once cannot happen (triggers are idempotent); stay out of it.
-      return { allocation: () => fixed, finish: () => undefined };
+      return { turn: now, allocation: () => fixed, finish: () => undefined };
     }
     const appliedMc = millicores(fixed.cpu);
     const sibling: Sibling = {
@@ -145,6 +191,7 @@ export class StageTracker {
     let finished = false;
     const current = state;
     return {
+      turn: now,
       allocation: () =>
         sibling.quotaMc === appliedMc
           ? fixed
@@ -160,6 +207,7 @@ export class StageTracker {
   /** Forgets an invocation's stages (it was released or cancelled); later finishes are no-ops. */
   dropInvocation(invocationId: string): void {
     this.invocations.delete(invocationId);
+    this.turns.delete(invocationId);
   }
 
   /** The stage's state on this worker; undefined when no sibling of it runs here. */

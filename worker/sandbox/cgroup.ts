@@ -1,9 +1,17 @@
 /**
  * The one file that touches the cgroup filesystem. It detects the host's cgroup mode (v2, v1 or
  * none), keeps one cgroup per sandbox child under a root it owns (`faasflow/<workerId>` by
- * default, relative to the cgroup mount), sets CPU quota and memory limit, reads CPU usage and
- * memory usage without page cache (what the run profiler samples) and the OOM-kill counter, and
- * removes what it created.
+ * default, relative to the cgroup mount), sets CPU quota, CPU weight and memory limits, reads CPU
+ * usage, throttled time, CPU pressure and memory usage without page cache (what the run profiler
+ * samples) and the OOM-kill counter, and removes what it created.
+ *
+ * CPU weight follows the quota, as Kubernetes sets it: shares = millicores × 1024 / 1000 (v1
+ * `cpu.shares`, at least 2), v2 `cpu.weight` = 1 + (shares − 2) × 9999 / 262142 — so an
+ * allocation also counts when cores are contended, not only as a cap. Memory has a soft and a
+ * hard limit when the allocation carries `memoryMaxMb` (harvesting's safeguard): v2
+ * `memory.high` at the harvested size and `memory.max` at the user's; v1
+ * `memory.soft_limit_in_bytes` and `memory.limit_in_bytes` (v1's soft limit only acts under
+ * memory pressure: it is the nearest v1 has). Without it the soft limit is lifted.
  *
  * Invariants: every directory made here is removed by `remove()`/`close()` (a root shared with
  * another live instance is left when busy); leftovers of a crashed earlier run (empty child
@@ -32,6 +40,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../../shared/errors.js';
+import { cpuSharesOf, cpuWeightOf } from './cpu-weight.js';
 import type { Allocation } from './types.js';
 
 export type CgroupMode =
@@ -42,6 +51,8 @@ export type CgroupMode =
 const MIB = 1024 * 1024;
 const V2_PERIOD_US = 100_000;
 const MIN_QUOTA_US = 1000;
+/** v1 `memory.soft_limit_in_bytes` reads back this for "no limit" (PAGE_COUNTER_MAX pages). */
+const V1_UNLIMITED = '-1';
 
 /** Detects what this host offers, checking write access where `root` would be created. */
 export function detectCgroupMode(mountPath = '/sys/fs/cgroup', root = 'faasflow'): CgroupMode {
@@ -122,6 +133,13 @@ export interface UsageSource {
    * statistic (~10-15 µs). Null when it cannot be read.
    */
   pageCacheBytes(): number | null;
+  /** Time the group was throttled by its CPU quota since it was made, µs; null if unreadable. */
+  throttledUs(): number | null;
+  /**
+   * Time some of the group's tasks waited for a CPU since it was made (PSI `some total`), µs;
+   * null where the kernel gives no per-group figure (cgroup v1).
+   */
+  pressureUs(): number | null;
 }
 
 /** The cgroup of one sandbox child. */
@@ -142,7 +160,15 @@ export interface ChildCgroup extends UsageSource {
   setLimits(allocation: Allocation): Allocation;
   oomKills(): number;
   /** The limits as the kernel holds them (for diagnostics and tests). */
-  readLimits(): { cpuQuotaUs: number | null; cpuPeriodUs: number; memoryLimitBytes: number | null };
+  readLimits(): {
+    cpuQuotaUs: number | null;
+    cpuPeriodUs: number;
+    /** v1 `cpu.shares`, v2 `cpu.weight`. */
+    cpuWeight: number | null;
+    memoryLimitBytes: number | null;
+    /** v2 `memory.high`, v1 `memory.soft_limit_in_bytes`; null when there is none. */
+    memorySoftLimitBytes: number | null;
+  };
   /** Removes the group; the process must have exited. */
   remove(): Promise<void>;
 }
@@ -401,6 +427,28 @@ function limitMbOf(bytes: number | null): number {
   return bytes === null ? Number.POSITIVE_INFINITY : bytes / MIB;
 }
 
+/** The hard memory limit of an allocation, bytes: `memoryMaxMb` when it has one. */
+function hardBytesOf(a: Allocation): number {
+  return Math.round(Math.max(a.memoryMb, a.memoryMaxMb ?? 0) * MIB);
+}
+
+/** The soft limit, bytes: `memoryMb` below a larger `memoryMaxMb`; null for none. */
+function softBytesOf(a: Allocation): number | null {
+  return a.memoryMaxMb !== undefined && a.memoryMaxMb > a.memoryMb
+    ? Math.round(a.memoryMb * MIB)
+    : null;
+}
+
+/**
+ * The allocation the group has after a write: the CPU asked for and, for memory, the soft limit
+ * asked for under the hard limit `limitBytes` in force (which a refused shrink left higher).
+ */
+function inForce(a: Allocation, limitBytes: number): Allocation {
+  const maxMb = limitMbOf(limitBytes);
+  if (softBytesOf(a) === null) return { cpu: a.cpu, memoryMb: maxMb };
+  return { cpu: a.cpu, memoryMb: a.memoryMb, memoryMaxMb: maxMb };
+}
+
 /**
  * Reclaimable page cache from the stat values `[cache, shmem]`: a kernel that reports no shmem
  * has all of its cache taken as reclaimable, one that reports no cache has none.
@@ -420,6 +468,8 @@ function withoutCache(usage: number | null, cache: number | null): number | null
 const V1_STAT_KEYS = [Buffer.from('total_cache '), Buffer.from('total_shmem ')];
 const V2_STAT_KEYS = [Buffer.from('file '), Buffer.from('shmem ')];
 const V2_CPU_KEYS = [Buffer.from('usage_usec ')];
+const V2_THROTTLE_KEYS = [Buffer.from('throttled_usec ')];
+const V1_THROTTLE_KEYS = [Buffer.from('throttled_time ')];
 /** memory.stat is ~1.5 KB; room to spare so newer kernels' extra lines still fit in one read. */
 const STAT_BYTES = 16 * 1024;
 
@@ -435,7 +485,11 @@ class V1Group implements ChildCgroup {
   private readonly stat: ControlFile;
   private readonly statValues = new Float64Array(V1_STAT_KEYS.length);
   private readonly cpuUsage: ControlFile | null;
+  private readonly cpuStat: ControlFile;
+  private readonly cpuStatValues = new Float64Array(1);
   private limitBytes: number;
+  /** The soft limit written last; null: none (a fresh group has none). */
+  private softBytes: number | null = null;
 
   /** `owned: false` opens a group someone else made and removes (see `cgroupOfProcess`). */
   constructor(
@@ -459,6 +513,7 @@ class V1Group implements ChildCgroup {
       this.cpuacctDir === null
         ? null
         : new ControlFile(join(this.cpuacctDir, 'cpuacct.usage'), 'r');
+    this.cpuStat = new ControlFile(join(this.cpuDir, 'cpu.stat'), 'r', 1024);
   }
 
   async join(pid: number): Promise<void> {
@@ -467,10 +522,19 @@ class V1Group implements ChildCgroup {
 
   setLimits(allocation: Allocation): Allocation {
     write(join(this.cpuDir, 'cpu.cfs_quota_us'), String(quotaUs(allocation.cpu, this.cpuPeriodUs)));
-    const bytes = Math.round(allocation.memoryMb * MIB);
-    if (bytes === this.limitBytes) return { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
+    write(join(this.cpuDir, 'cpu.shares'), String(cpuSharesOf(allocation.cpu)));
+    const soft = softBytesOf(allocation);
+    if (soft !== this.softBytes) {
+      write(
+        join(this.memoryDir, 'memory.soft_limit_in_bytes'),
+        soft === null ? V1_UNLIMITED : String(soft),
+      );
+      this.softBytes = soft;
+    }
+    const bytes = hardBytesOf(allocation);
+    if (bytes === this.limitBytes) return inForce(allocation, this.limitBytes);
     if (bytes < this.limitBytes && (this.memoryBytes() ?? 0) > bytes) {
-      return { cpu: allocation.cpu, memoryMb: limitMbOf(this.limitBytes) };
+      return inForce(allocation, this.limitBytes);
     }
     const limit = join(this.memoryDir, 'memory.limit_in_bytes');
     const memsw = join(this.memoryDir, 'memory.memsw.limit_in_bytes');
@@ -479,7 +543,17 @@ class V1Group implements ChildCgroup {
     write(limit, String(bytes));
     if (this.hasMemsw && bytes <= this.limitBytes) write(memsw, String(bytes));
     this.limitBytes = bytes;
-    return { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
+    return inForce(allocation, bytes);
+  }
+
+  throttledUs(): number | null {
+    if (!this.cpuStat.readKeys(V1_THROTTLE_KEYS, this.cpuStatValues)) return null;
+    const ns = this.cpuStatValues[0]!;
+    return Number.isNaN(ns) ? null : ns / 1000;
+  }
+
+  pressureUs(): number | null {
+    return null;
   }
 
   cpuUsageUs(): number | null {
@@ -506,10 +580,14 @@ class V1Group implements ChildCgroup {
   }
 
   readLimits(): Limits {
+    const soft = readNumber(join(this.memoryDir, 'memory.soft_limit_in_bytes'));
     return {
       cpuQuotaUs: readNumber(join(this.cpuDir, 'cpu.cfs_quota_us')),
       cpuPeriodUs: this.cpuPeriodUs,
+      cpuWeight: readNumber(join(this.cpuDir, 'cpu.shares')),
       memoryLimitBytes: readNumber(join(this.memoryDir, 'memory.limit_in_bytes')),
+      // "Unlimited" reads back as a page-aligned 2^63-ish number.
+      memorySoftLimitBytes: soft === null || soft >= 2 ** 62 ? null : soft,
     };
   }
 
@@ -517,6 +595,7 @@ class V1Group implements ChildCgroup {
     this.usage.close();
     this.stat.close();
     this.cpuUsage?.close();
+    this.cpuStat.close();
     return this.owned ? removeDirs(this.dirs()) : Promise.resolve();
   }
 
@@ -533,6 +612,7 @@ class V2Group implements ChildCgroup {
   private readonly cpuStat: ControlFile;
   private readonly cpuValues = new Float64Array(V2_CPU_KEYS.length);
   private limitBytes: number;
+  private softBytes: number | null = null;
 
   /** `owned: false` opens a group someone else made and removes (see `cgroupOfProcess`). */
   constructor(
@@ -556,15 +636,35 @@ class V2Group implements ChildCgroup {
 
   setLimits(allocation: Allocation): Allocation {
     write(join(this.dir, 'cpu.max'), `${quotaUs(allocation.cpu, V2_PERIOD_US)} ${V2_PERIOD_US}`);
-    const bytes = Math.round(allocation.memoryMb * MIB);
-    if (bytes === this.limitBytes) return { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
+    write(join(this.dir, 'cpu.weight'), String(cpuWeightOf(allocation.cpu)));
+    const soft = softBytesOf(allocation);
+    if (soft !== this.softBytes) {
+      // memory.high may sit below what the group holds: the kernel reclaims and throttles, it
+      // does not kill.
+      write(join(this.dir, 'memory.high'), soft === null ? 'max' : String(soft));
+      this.softBytes = soft;
+    }
+    const bytes = hardBytesOf(allocation);
+    if (bytes === this.limitBytes) return inForce(allocation, bytes);
     // Below what the group holds, the kernel would reclaim what it can and then OOM-kill.
     if (bytes < this.limitBytes && (this.memoryBytes() ?? 0) > bytes) {
-      return { cpu: allocation.cpu, memoryMb: limitMbOf(this.limitBytes) };
+      return inForce(allocation, this.limitBytes);
     }
     write(join(this.dir, 'memory.max'), String(bytes));
     this.limitBytes = bytes;
-    return { cpu: allocation.cpu, memoryMb: allocation.memoryMb };
+    return inForce(allocation, bytes);
+  }
+
+  throttledUs(): number | null {
+    if (!this.cpuStat.readKeys(V2_THROTTLE_KEYS, this.cpuValues)) return null;
+    const us = this.cpuValues[0]!;
+    return Number.isNaN(us) ? null : us;
+  }
+
+  pressureUs(): number | null {
+    const text = readText(join(this.dir, 'cpu.pressure'));
+    const m = text === null ? null : /^some .*\btotal=(\d+)/m.exec(text);
+    return m === null || m === undefined ? null : Number(m[1]);
   }
 
   cpuUsageUs(): number | null {
@@ -594,7 +694,9 @@ class V2Group implements ChildCgroup {
     return {
       cpuQuotaUs: quota === undefined || quota === '' || quota === 'max' ? null : Number(quota),
       cpuPeriodUs: V2_PERIOD_US,
+      cpuWeight: readNumber(join(this.dir, 'cpu.weight')),
       memoryLimitBytes: readNumber(join(this.dir, 'memory.max')),
+      memorySoftLimitBytes: readNumber(join(this.dir, 'memory.high')),
     };
   }
 

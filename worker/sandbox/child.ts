@@ -25,7 +25,8 @@ import {
   type Frame,
   type RuntimeSource,
 } from './runtime/protocol.js';
-import type { Allocation, RunRequest } from './types.js';
+import { safeguardFor } from './safeguard.js';
+import { sameAllocation, type Allocation, type RunRequest } from './types.js';
 
 export interface ChildOptions {
   id: string;
@@ -52,6 +53,9 @@ export interface ChildRunResult {
   /** Sampled from the cgroup; null without one. */
   peakCpuCores: number | null;
   cpuTimeMs: number | null;
+  throttledMs: number | null;
+  pressureMs: number | null;
+  safeguardAtMs: number | null;
 }
 
 interface PendingRun {
@@ -172,13 +176,9 @@ export class RuntimeChild {
    * limit below what the child holds is not applied (see `ChildCgroup.setLimits`).
    */
   resize(allocation: Allocation): void {
-    if (allocation.cpu === this.current.cpu && allocation.memoryMb === this.current.memoryMb)
-      return;
+    if (sameAllocation(allocation, this.current)) return;
     const cgroup = this.opts.cgroup;
-    this.current =
-      cgroup === null
-        ? { cpu: allocation.cpu, memoryMb: allocation.memoryMb }
-        : cgroup.setLimits(allocation);
+    this.current = cgroup === null ? { ...allocation } : cgroup.setLimits(allocation);
   }
 
   readLimits(): ReturnType<ChildCgroup['readLimits']> | null {
@@ -194,7 +194,13 @@ export class RuntimeChild {
     const { timeoutMs, signal } = req;
     const id = this.nextRunId++;
     const profiler = this.profiler;
-    profiler?.start();
+    const guard = safeguardFor(
+      req,
+      () => this.current,
+      (a) => this.resize(a),
+      (err) => this.opts.logger.warn({ err, sandboxId: this.id }, 'safeguard resize failed'),
+    );
+    profiler?.start(guard.watch);
     return new Promise<ChildRunResult>((resolve, reject) => {
       const startedMs = performance.now();
       const settle = (): void => {
@@ -236,6 +242,9 @@ export class RuntimeChild {
             peakMemoryMb: usage?.peakMemoryMb ?? null,
             peakCpuCores: usage?.peakCpuCores ?? null,
             cpuTimeMs: usage?.cpuTimeMs ?? r.cpuTimeMs,
+            throttledMs: usage?.throttledMs ?? null,
+            pressureMs: usage?.pressureMs ?? null,
+            safeguardAtMs: guard.raisedAtMs(),
           });
         },
         reject: (err) => {
@@ -429,6 +438,9 @@ export class RuntimeChild {
         peakMemoryMb: null,
         peakCpuCores: null,
         cpuTimeMs: frame.cpuTimeUs / 1000,
+        throttledMs: null,
+        pressureMs: null,
+        safeguardAtMs: null,
       });
       return;
     }

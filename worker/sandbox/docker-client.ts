@@ -104,8 +104,10 @@ export class DockerClient {
           ReadonlyRootfs: h.readonlyRootfs,
           Memory: h.memoryBytes,
           MemorySwap: h.memoryBytes,
+          MemoryReservation: h.memoryReservationBytes,
           CpuQuota: h.cpuQuotaUs,
           CpuPeriod: h.cpuPeriodUs,
+          CpuShares: h.cpuShares,
           PidsLimit: h.pidsLimit,
           CapDrop: h.capDrop,
           SecurityOpt: h.securityOpt,
@@ -157,15 +159,23 @@ export class DockerClient {
   /** Live resize: the engine writes the container's cgroup and records the new limits. */
   async update(
     id: string,
-    limits: { memoryBytes: number; cpuQuotaUs: number; cpuPeriodUs: number },
+    limits: {
+      memoryBytes: number;
+      memoryReservationBytes: number;
+      cpuQuotaUs: number;
+      cpuPeriodUs: number;
+      cpuShares: number;
+    },
   ): Promise<void> {
     await this.call(`update container ${id}`, (abortSignal) =>
       this.docker.getContainer(id).update({
         abortSignal,
         Memory: limits.memoryBytes,
         MemorySwap: limits.memoryBytes,
+        MemoryReservation: limits.memoryReservationBytes,
         CpuQuota: limits.cpuQuotaUs,
         CpuPeriod: limits.cpuPeriodUs,
+        CpuShares: limits.cpuShares,
       }),
     );
   }

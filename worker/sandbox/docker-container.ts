@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { safeguardFor } from './safeguard.js';
 import { runFrame } from './pooled.js';
 import { cgroupOfProcess, type CgroupMode, type ChildCgroup } from './cgroup.js';
 import type { DockerClient } from './docker-client.js';
@@ -54,6 +55,9 @@ export interface ContainerRunResult {
   /** Sampled from the container's cgroup; null when it is not reachable. */
   peakCpuCores: number | null;
   cpuTimeMs: number | null;
+  throttledMs: number | null;
+  pressureMs: number | null;
+  safeguardAtMs: number | null;
 }
 
 const HEAP_OOM_RE =
@@ -175,7 +179,13 @@ export class ContainerChild implements PooledChild {
     const { timeoutMs, signal } = req;
     const id = this.nextRunId++;
     const profiler = this.profiler;
-    profiler?.start();
+    const guard = safeguardFor(
+      req,
+      () => this.limits.allocation,
+      (a) => this.limits.apply(a),
+      (err) => this.o.logger.warn({ err, sandboxId: this.id }, 'safeguard resize failed'),
+    );
+    profiler?.start(guard.watch);
     const startedMs = performance.now();
     return new Promise<ContainerRunResult>((resolve, reject) => {
       let settled = false;
@@ -222,6 +232,9 @@ export class ContainerChild implements PooledChild {
               peakMemoryMb: usage?.peakMemoryMb ?? null,
               peakCpuCores: usage?.peakCpuCores ?? null,
               cpuTimeMs: usage?.cpuTimeMs ?? answer.cpuTimeUs / 1000,
+              throttledMs: usage?.throttledMs ?? null,
+              pressureMs: usage?.pressureMs ?? null,
+              safeguardAtMs: guard.raisedAtMs(),
             });
           } else if (answer.kind === 'error') {
             settle(

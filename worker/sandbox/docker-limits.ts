@@ -13,7 +13,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { ChildCgroup } from './cgroup.js';
 import type { DockerClient } from './docker-client.js';
 import { limitsFor } from './docker-spec.js';
-import type { Allocation } from './types.js';
+import { sameAllocation, type Allocation } from './types.js';
 
 export class ContainerLimits {
   private current: Allocation;
@@ -52,7 +52,7 @@ export class ContainerLimits {
 
   async apply(a: Allocation): Promise<void> {
     if (same(a, this.current)) return;
-    let next = { cpu: a.cpu, memoryMb: a.memoryMb };
+    let next: Allocation = { ...a };
     if (this.cgroup === null || !this.writable) {
       const update = this.engineQueue.then(() =>
         this.client.update(this.containerId, limitsFor(next)),
@@ -132,7 +132,7 @@ export class ContainerLimits {
 }
 
 function same(a: Allocation, b: Allocation): boolean {
-  return a.cpu === b.cpu && a.memoryMb === b.memoryMb;
+  return sameAllocation(a, b);
 }
 
 /** The errno behind a failed cgroup write (cgroup.ts wraps it as the cause). */

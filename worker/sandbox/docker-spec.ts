@@ -8,6 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { AppError } from '../../shared/errors.js';
+import { cpuSharesOf } from './cpu-weight.js';
 import type { RuntimeSource } from './runtime/protocol.js';
 import type { Allocation, FunctionDeployment } from './types.js';
 
@@ -54,8 +55,10 @@ export interface ContainerCreateSpec {
     tmpfs: Record<string, string>;
     readonlyRootfs: boolean;
     memoryBytes: number;
+    memoryReservationBytes: number;
     cpuQuotaUs: number;
     cpuPeriodUs: number;
+    cpuShares: number;
     pidsLimit: number;
     capDrop: string[];
     securityOpt: string[];
@@ -64,9 +67,14 @@ export interface ContainerCreateSpec {
 }
 
 export interface CgroupLimits {
+  /** The hard limit (`Memory`): `memoryMaxMb` when the allocation has one. */
   memoryBytes: number;
+  /** The soft limit (`MemoryReservation`); 0: none. */
+  memoryReservationBytes: number;
   cpuQuotaUs: number;
   cpuPeriodUs: number;
+  /** `CpuShares`, in proportion to the allocation as Kubernetes sets them. */
+  cpuShares: number;
 }
 
 /** A deployment as the Docker sandbox runs it. */
@@ -82,10 +90,13 @@ export interface ContainerPlan {
 }
 
 export function limitsFor(a: Allocation): CgroupLimits {
+  const soft = a.memoryMaxMb !== undefined && a.memoryMaxMb > a.memoryMb;
   return {
-    memoryBytes: Math.round(a.memoryMb * MIB),
+    memoryBytes: Math.round(Math.max(a.memoryMb, a.memoryMaxMb ?? 0) * MIB),
+    memoryReservationBytes: soft ? Math.round(a.memoryMb * MIB) : 0,
     cpuQuotaUs: Math.max(MIN_QUOTA_US, Math.round(a.cpu * CPU_PERIOD_US)),
     cpuPeriodUs: CPU_PERIOD_US,
+    cpuShares: cpuSharesOf(a.cpu),
   };
 }
 

@@ -37,6 +37,9 @@ export interface RunnableChild extends PooledChild {
     peakMemoryMb: number | null;
     peakCpuCores: number | null;
     cpuTimeMs: number | null;
+    throttledMs: number | null;
+    pressureMs: number | null;
+    safeguardAtMs: number | null;
   }>;
 }
 
@@ -136,6 +139,9 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
           peakMemoryMb: r.peakMemoryMb,
           peakCpuCores: r.peakCpuCores,
           cpuTimeMs: r.cpuTimeMs,
+          throttledMs: r.throttledMs,
+          pressureMs: r.pressureMs,
+          safeguardAtMs: r.safeguardAtMs,
           sandboxId: child.id,
         };
       } finally {
@@ -156,11 +162,11 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
     }
     const live = this.live.get(runKey(run));
     if (live === undefined) return false;
-    live.allocation = { cpu: change.cpu, memoryMb: live.allocation.memoryMb };
+    live.allocation = { ...live.allocation, cpu: change.cpu };
     const child = live.child;
     if (child === null) return true; // still waiting: applied when it gets its child
     if (!child.usable) return false;
-    await child.resize({ cpu: change.cpu, memoryMb: child.allocation.memoryMb });
+    await child.resize({ ...child.allocation, cpu: change.cpu });
     return true;
   }
 
@@ -220,8 +226,9 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
 
   private async startChild(d: FunctionDeployment, plan: Plan, allocation: Allocation): Promise<C> {
     this.assertOpen();
-    // Heap (and first limits) for the declared memory at least; the run's resize lowers the limit.
-    const memoryMb = Math.max(allocation.memoryMb, d.fn.memoryMb);
+    // Heap (and first limits) for the declared memory at least — and the hard limit of a
+    // harvested run, so V8's heap matches memory.max; the run's resize lowers the limits.
+    const memoryMb = Math.max(allocation.memoryMb, allocation.memoryMaxMb ?? 0, d.fn.memoryMb);
     const child = await this.startOne(d, plan, { cpu: allocation.cpu, memoryMb });
     this.children.set(child.id, child);
     void child.exited.then(() => {

@@ -36,6 +36,20 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { UsageSource } from './cgroup.js';
 
+/**
+ * Harvesting's CPU safeguard as the profiler runs it: `quotaCores()` is the quota in force;
+ * once a window of one full CFS period shows the run using at least `SATURATED_SHARE` of it (and
+ * more than `afterCpuMs` of CPU time so far, when set), `onSaturated` is called, once per run.
+ */
+export interface SaturationWatch {
+  quotaCores(): number;
+  afterCpuMs: number | null;
+  onSaturated(atMs: number): void;
+}
+
+/** Share of its quota a run must use over a full period to count as starved by it. */
+export const SATURATED_SHARE = 0.9;
+
 export interface RunProfile {
   /** CPU time of the sandbox during the run; null when its usage cannot be read. */
   cpuTimeMs: number | null;
@@ -43,6 +57,10 @@ export interface RunProfile {
   peakCpuCores: number | null;
   /** Largest sampled memory without page cache; null when memory cannot be read. */
   peakMemoryMb: number | null;
+  /** Time the run was throttled by its quota; null when unreadable. */
+  throttledMs: number | null;
+  /** Time its tasks waited for a CPU (v2 PSI); null where there is no per-group figure. */
+  pressureMs: number | null;
 }
 
 const MIB = 1024 * 1024;
@@ -70,6 +88,9 @@ export class RunProfiler {
   private cacheAtUsage = -1;
   private cacheBytes = 0;
   private timer: NodeJS.Timeout | null = null;
+  private startThrottledUs: number | null = null;
+  private startPressureUs: number | null = null;
+  private watch: SaturationWatch | null = null;
   private readonly tick = (): void => this.sample();
 
   /** `intervalMs` 0: no sampling in between, only at the start and end of each run. */
@@ -83,9 +104,15 @@ export class RunProfiler {
     this.usageUs = new Float64Array(size);
   }
 
-  /** Marks the start of a run and starts sampling; call right before the request is sent. */
-  start(): void {
+  /**
+   * Marks the start of a run and starts sampling; call right before the request is sent. With a
+   * `watch`, every window is also checked against the quota (the CPU safeguard).
+   */
+  start(watch: SaturationWatch | null = null): void {
     this.stop();
+    this.watch = watch;
+    this.startThrottledUs = this.source.throttledUs();
+    this.startPressureUs = this.source.pressureUs();
     this.count = 0;
     this.head = 0;
     this.peakCores = -1;
@@ -107,6 +134,7 @@ export class RunProfiler {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    this.watch = null;
   }
 
   /** Takes the last sample and returns the run's figures. */
@@ -124,10 +152,14 @@ export class RunProfiler {
         this.peakCores >= 0 ? this.peakCores : durationMs > 0 ? cpuUs / 1000 / durationMs : 0;
       peakCpuCores = Math.min(Math.max(0, cores), HOST_CORES);
     }
+    const since = (start: number | null, now: number | null): number | null =>
+      start === null || now === null ? null : Math.max(0, now - start) / 1000;
     return {
       cpuTimeMs: cpuUs === null ? null : cpuUs / 1000,
       peakCpuCores,
       peakMemoryMb: this.peakBytes < 0 ? null : this.peakBytes / MIB,
+      throttledMs: since(this.startThrottledUs, this.source.throttledUs()),
+      pressureMs: since(this.startPressureUs, this.source.pressureUs()),
     };
   }
 
@@ -173,6 +205,14 @@ export class RunProfiler {
     if (dtMs <= 0) return;
     const cores = (usage - this.usageUs[at]!) / 1000 / dtMs;
     if (cores > this.peakCores) this.peakCores = cores;
+    const w = this.watch;
+    if (w !== null && dtMs >= this.windowMs && cores >= SATURATED_SHARE * w.quotaCores()) {
+      const usedMs = this.startUsageUs === null ? 0 : (usage - this.startUsageUs) / 1000;
+      if (w.afterCpuMs === null || usedMs > w.afterCpuMs) {
+        this.watch = null;
+        w.onSaturated(now - this.startWallMs);
+      }
+    }
   }
 
   private push(now: number, usage: number): void {

@@ -20,9 +20,27 @@ export interface FunctionDeployment {
 }
 
 export interface Allocation {
-  /** Cores; fractions allowed (0.5 = half a core of CFS quota). */
+  /** Cores; fractions allowed (0.5 = half a core of CFS quota, and a CPU weight to match). */
   cpu: number;
   memoryMb: number;
+  /**
+   * Harvesting's memory safeguard: the hard limit (`memory.max`, v1 `memory.limit_in_bytes`),
+   * the user's allocation, while `memoryMb` is the soft one (`memory.high`, v1
+   * `memory.soft_limit_in_bytes`) at the harvested size — a run that needs more than predicted
+   * is slowed by reclaim instead of OOM-killed. Absent: `memoryMb` is the hard limit.
+   */
+  memoryMaxMb?: number;
+}
+
+/**
+ * Harvesting's CPU safeguard for one run: once the run has used its whole CPU quota over a full
+ * CFS period (and, with `afterCpuMs`, more CPU time than its share was sized for), its quota is
+ * raised at once to at least `cpu` — its user's allocation — for the rest of the run.
+ */
+export interface CpuSafeguard {
+  cpu: number;
+  /** Null: saturating the quota is itself the misprediction (a peak-sized share). */
+  afterCpuMs: number | null;
 }
 
 export interface RunRequest {
@@ -36,6 +54,8 @@ export interface RunRequest {
   /** Limit on the handler's run, counted from when the request reaches the sandbox child. */
   timeoutMs: number;
   allocation: Allocation;
+  /** Raise the quota of a starved harvested run (see `CpuSafeguard`); absent: never. */
+  safeguard?: CpuSafeguard;
   /** Aborting cancels a queued run, or kills the child of a running one (CANCELLED). */
   signal?: AbortSignal;
 }
@@ -69,6 +89,12 @@ export interface RunResult {
   peakCpuCores: number | null;
   /** CPU time used by the sandbox during this run; null when it cannot be measured. */
   cpuTimeMs: number | null;
+  /** Time the run was held back by its CPU quota (cgroup `cpu.stat`); null when unreadable. */
+  throttledMs: number | null;
+  /** Time the run had tasks waiting for a CPU (cgroup v2 `cpu.pressure`); null elsewhere. */
+  pressureMs: number | null;
+  /** Ms into the run when the CPU safeguard raised its quota; null when it did not. */
+  safeguardAtMs: number | null;
   sandboxId: string;
 }
 
@@ -111,4 +137,9 @@ export interface Sandbox {
   stats(): SandboxStats;
   /** Idempotent; kills every child and removes every cgroup this sandbox made. */
   close(): Promise<void>;
+}
+
+/** Whether two allocations set the same limits (the hard memory limit included). */
+export function sameAllocation(a: Allocation, b: Allocation): boolean {
+  return a.cpu === b.cpu && a.memoryMb === b.memoryMb && a.memoryMaxMb === b.memoryMaxMb;
 }

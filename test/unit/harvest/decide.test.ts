@@ -1,14 +1,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ALLOCATION_GRID, type NodeHarvest } from '../../../shared/harvest/types.js';
+import { THESIS_GRID, type Allocation, type NodeHarvest } from '../../../shared/harvest/types.js';
 import { loadWorkflow } from '../../../master/workflow/index.js';
 import {
-  decideInvocation,
-  decideStage,
-  normalise,
+  decideInvocation as decideInvocationOn,
+  decideStage as decideStageOn,
+  normalise as normaliseOn,
+  type DecideOptions,
   type DemandInput,
   type StageMemberInput,
 } from '../../../master/harvest/decide.js';
+
+// These cases are the thesis's, on its whole-core grid with its peak rule; the fine grid and the
+// work policy have their own file (work-policy.test.ts).
+const THESIS: DecideOptions = { grid: THESIS_GRID, cpuPolicy: 'peak' };
+const ALLOCATION_GRID = THESIS_GRID;
+const decideStage = (s: Parameters<typeof decideStageOn>[0], o: DecideOptions = {}) =>
+  decideStageOn(s, { ...THESIS, ...o });
+const decideInvocation = (i: Parameters<typeof decideInvocationOn>[0]) =>
+  decideInvocationOn(i, THESIS);
+const normalise = (d: { cpuCores: number; memoryMb: number }, max?: Allocation) =>
+  normaliseOn(d, max, THESIS_GRID);
 import { findStages } from '../../../master/harvest/stages.js';
 
 const ok = (cpuCores: number, memoryMb: number): DemandInput => ({

@@ -1,5 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
+import { THESIS_GRID } from '../../../shared/harvest/types.js';
 import { NodeAllocation } from '../../../shared/schema/wire.js';
 import {
   harvestDecision,
@@ -70,14 +71,19 @@ const byNode = <T extends { node: string }>(nodes: T[]): Record<string, T> =>
 
 describe('maxAllocation', () => {
   it('is the largest grid allocation the smallest worker can give', () => {
-    expect(maxAllocation([])).toEqual({ cpu: 8, memoryMb: 8192 });
-    expect(
-      maxAllocation([
-        { cpu: 16, memoryMb: 64_000 },
-        { cpu: 2.5, memoryMb: 1000 },
-      ]),
-    ).toEqual({ cpu: 2, memoryMb: 896 });
-    expect(maxAllocation([{ cpu: 0.5, memoryMb: 64 }])).toEqual({ cpu: 1, memoryMb: 128 });
+    expect(maxAllocation([], THESIS_GRID)).toEqual({ cpu: 8, memoryMb: 8192 });
+    const workers = [
+      { cpu: 16, memoryMb: 64_000 },
+      { cpu: 2.5, memoryMb: 1000 },
+    ];
+    expect(maxAllocation(workers, THESIS_GRID)).toEqual({ cpu: 2, memoryMb: 896 });
+    expect(maxAllocation([{ cpu: 0.5, memoryMb: 64 }], THESIS_GRID)).toEqual({
+      cpu: 1,
+      memoryMb: 128,
+    });
+    // The default grid keeps the half core and rounds memory to 64 MB steps.
+    expect(maxAllocation(workers)).toEqual({ cpu: 2.5, memoryMb: 960 });
+    expect(maxAllocation([{ cpu: 0.33, memoryMb: 100 }])).toEqual({ cpu: 0.3, memoryMb: 64 });
   });
 });
 
@@ -92,6 +98,11 @@ describe('profilingDecision', () => {
       expect(n.reason).toMatchObject({ code: 'profiling' });
     }
     expect(byNode(d.nodes)['split']).toMatchObject({ user: { cpu: 1, memoryMb: 256 } });
+    // Siblings of a parallel stage are profiled one at a time unless asked otherwise.
+    expect(d.nodes.map((n) => n.serial ?? false)).toEqual([false, true, true]);
+    expect(wireHarvest(d)['big']).toMatchObject({ serial: true });
+    const together = profilingDecision(input({ cpu: 4, memoryMb: 2048 }), false);
+    expect(together.nodes.some((n) => n.serial)).toBe(false);
   });
 });
 
@@ -114,7 +125,7 @@ describe('harvestDecision', () => {
   });
 
   it('applies the predictions rounded up to the grid when the stage’s users can cover them', () => {
-    const d = harvestDecision(input(), { set: modelSet(2.6) });
+    const d = harvestDecision(input(), { set: modelSet(2.6) }, THESIS_GRID, 'peak');
     expect(d.modelVersion).toBe(7);
     const n = byNode(d.nodes);
     expect(n['big']).toMatchObject({ predicted: { cpu: 3, memoryMb: 384 }, applied: { cpu: 3 } });
@@ -124,7 +135,7 @@ describe('harvestDecision', () => {
   });
 
   it('scales predictions that exceed the stage’s total down to it, with the reason', () => {
-    const d = harvestDecision(input(), { set: modelSet(3.4) });
+    const d = harvestDecision(input(), { set: modelSet(3.4) }, THESIS_GRID, 'peak');
     const n = byNode(d.nodes);
     expect(n['big']).toMatchObject({
       predicted: { cpu: 4 },
@@ -138,7 +149,12 @@ describe('harvestDecision', () => {
   });
 
   it('never predicts above the smallest worker', () => {
-    const d = harvestDecision(input({ cpu: 2, memoryMb: 256 }), { set: modelSet(2.6) });
+    const d = harvestDecision(
+      input({ cpu: 2, memoryMb: 256 }),
+      { set: modelSet(2.6) },
+      THESIS_GRID,
+      'peak',
+    );
     expect(byNode(d.nodes)['big']).toMatchObject({ predicted: { cpu: 2, memoryMb: 256 } });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../shared/errors.js';
-import { ALLOCATION_GRID } from '../../../shared/harvest/types.js';
+// The thesis's metric on the thesis's grid (whole cores, 128 MB).
+import { THESIS_GRID as ALLOCATION_GRID } from '../../../shared/harvest/types.js';
 import {
   MIN_TRAINING_RECORDS,
   accuracyStats,

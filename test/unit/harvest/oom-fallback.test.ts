@@ -89,8 +89,9 @@ describe('a harvested allocation that runs out', () => {
   it('gets one more attempt at the user allocation, and the step says why', async () => {
     const { s, seen } = sandbox(300);
     const out = await executeNode(node, Val.fromValue(1), env(s, { cpu: 1, memoryMb: 256 }));
+    // The harvested run has memory.high at its size and memory.max at the user's.
     expect(seen).toEqual([
-      { cpu: 1, memoryMb: 256 },
+      { cpu: 1, memoryMb: 256, memoryMaxMb: 512 },
       { cpu: 2, memoryMb: 512 },
     ]);
     expect(out.harvest).toMatchObject({

@@ -96,7 +96,7 @@ describe('profile CSV', () => {
   it('rejects missing, unknown and duplicate columns, short rows and unclosed quotes', () => {
     const good = formatProfileCsv([record()]);
     const [header, row] = good.trim().split('\n');
-    const noAt = header!.replace(/,at$/, ',atMs');
+    const noAt = header!.replace(/,at,/, ',atMs,');
     const m1 = thrown(() => parseProfileCsv(`${noAt}\n${row}`)).message;
     expect(m1).toContain('line 1, field atMs: unknown column');
     expect(m1).toContain('line 1, field at: missing column');

@@ -232,3 +232,45 @@ describe('stage tracker', () => {
     );
   });
 });
+
+describe('profiling one sibling at a time', () => {
+  const serial = (stage: string): NodeAllocation => ({ ...decision(stage, one), serial: true });
+  const settled = async (p: Promise<void>): Promise<boolean> => {
+    let done = false;
+    void p.then(() => (done = true));
+    // Two macrotask turns: every promise already resolvable has settled by then.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    return done;
+  };
+
+  for (const enabled of [true, false]) {
+    it(`runs serial siblings in start order, each after the one before ends (rebalance ${enabled ? 'on' : 'off'})`, async () => {
+      const { t } = tracker({ enabled });
+      const inv = t.invocation('inv');
+      const a = inv.start('a', serial('s'));
+      const b = inv.start('b', serial('s'));
+      const c = inv.start('c', serial('s'));
+      const other = inv.start('x', serial('other'));
+      expect(await settled(a.turn())).toBe(true);
+      expect(await settled(other.turn())).toBe(true); // another stage does not wait
+      expect(await settled(b.turn())).toBe(false);
+      a.finish();
+      expect(await settled(b.turn())).toBe(true);
+      expect(await settled(c.turn())).toBe(false);
+      b.finish(); // failed or succeeded alike: the turn passes on
+      expect(await settled(c.turn())).toBe(true);
+      c.finish();
+      other.finish();
+      // A later sibling of the same stage starts a fresh queue.
+      expect(await settled(inv.start('d', serial('s')).turn())).toBe(true);
+    });
+  }
+
+  it('never makes a sibling without `serial` wait', async () => {
+    const { t } = tracker();
+    const inv = t.invocation('inv');
+    inv.start('a', serial('s'));
+    expect(await settled(inv.start('b', decision('s', one)).turn())).toBe(true);
+  });
+});

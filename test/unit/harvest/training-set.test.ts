@@ -41,6 +41,6 @@ describe('trainingRecords', () => {
 
   it('keeps everything when every run had the same allocation', () => {
     const all = [rec('a', 2, 2), rec('a', 2, 1.99), rec('a', 2, 0.1)];
-    expect(trainingRecords(all)).toEqual({ records: all, censored: 0 });
+    expect(trainingRecords(all)).toEqual({ records: all, censored: 0, contended: 0 });
   });
 });

@@ -2,6 +2,12 @@
 // arrays — luma, `blurPasses` 3x3 Gaussian blurs, Sobel gradients, an edge count and an
 // orientation histogram, a luma histogram, and "objects": connected bright blobs of the blurred
 // frame. The work is proportional to frames × pixels × passes.
+//
+// `threads` (in the frame set, default 1): with 1 every frame is analysed on the calling thread
+// (the single-threaded control); with N > 1 (0: the machine's cores) the frames are dealt to N
+// worker_threads threads — the same work, over the cores the function is given.
+import { availableParallelism } from 'node:os';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 const MIN_OBJECT_PIXELS = 40;
 
@@ -107,11 +113,79 @@ export function analyzeFrame(rgb, w, h, blurPasses) {
   };
 }
 
-export default async function recognize(set) {
-  const { branch, width, height, blurPasses } = set;
-  const frames = set.frames.map(({ index, rgb }) => ({
+const THREAD = 'faasflow-harvest-video-frames';
+
+function analyzeAll(frames, width, height, blurPasses) {
+  return frames.map(({ index, rgb }) => ({
     index,
     ...analyzeFrame(rgb, width, height, blurPasses),
   }));
-  return { branch, width, height, frames };
+}
+
+// In a worker thread of the pool below: one share of the frames per message.
+if (!isMainThread && workerData?.kind === THREAD) {
+  parentPort.on('message', (job) => {
+    try {
+      parentPort.postMessage({
+        result: analyzeAll(job.frames, job.width, job.height, job.blurPasses),
+      });
+    } catch (err) {
+      parentPort.postMessage({ error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+}
+
+/**
+ * A pool of threads running this very module (see the thread side above), kept across calls:
+ * a warm sandbox reuses its threads, so a call pays no thread start-up (tens of ms of CPU each).
+ * Idle threads are unref'd and never keep the process alive; one that fails is dropped.
+ */
+const idle = [];
+
+function inThread(job) {
+  return new Promise((resolve, reject) => {
+    const w = idle.pop() ?? new Worker(new URL(import.meta.url), { workerData: { kind: THREAD } });
+    w.ref();
+    const done = () => {
+      w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+    };
+    const onMessage = (m) => {
+      done();
+      w.unref();
+      idle.push(w);
+      if (m.error !== undefined) reject(new Error(m.error));
+      else resolve(m.result);
+    };
+    const onError = (err) => {
+      done();
+      reject(err);
+    };
+    const onExit = (code) => {
+      done();
+      reject(new Error(`${THREAD} thread exited with code ${code}`));
+    };
+    w.on('message', onMessage);
+    w.once('error', onError);
+    w.once('exit', onExit);
+    w.postMessage(job);
+  });
+}
+
+export default async function recognize(set) {
+  const { branch, width, height, blurPasses } = set;
+  const t = set.threads ?? 1;
+  if (!Number.isInteger(t) || t < 0 || t > 256)
+    throw new RangeError('threads must be an integer from 0 (the machine’s cores) to 256');
+  const threads = Math.min(t === 0 ? availableParallelism() : t, set.frames.length);
+  if (threads <= 1)
+    return { branch, width, height, frames: analyzeAll(set.frames, width, height, blurPasses) };
+  const dealt = Array.from({ length: threads }, () => []);
+  set.frames.forEach((f, i) => dealt[i % threads].push(f));
+  const parts = await Promise.all(
+    dealt.map((frames) => inThread({ frames, width, height, blurPasses })),
+  );
+  const frames = parts.flat().sort((a, b) => a.index - b.index);
+  return { branch, width, height, threads, frames };
 }
