@@ -37,6 +37,18 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       OUT,
     ],
   },
+  durability: {
+    summary:
+      'What durability costs per group boundary (none, checkpoint, strict) and what it recovers.',
+    options: [
+      SMOKE,
+      ['--iterations <n>', 'measured invocations per mode', '300'],
+      ['--warmup <n>', 'unmeasured invocations per mode first', '50'],
+      ['--invocations <n>', 'invocations in flight when a worker is killed', '24'],
+      REDIS,
+      OUT,
+    ],
+  },
   sandbox: {
     summary: 'Cold start, warm call and resize times of the process and Docker sandboxes.',
     options: [SMOKE, ['--runtime <runtime>', 'only this sandbox: process or docker', 'both'], OUT],
@@ -186,6 +198,13 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       const options = parsed(suite, peerOptionsFromFlags(flags));
       const { runPeerBench } = await import('../../bench/peer.js');
       await runPeerBench({ ...options, print });
+      return;
+    }
+    case 'durability': {
+      const { durabilityOptionsFromFlags, runDurabilityBench } =
+        await import('../../bench/durability.js');
+      const options = parsed(suite, durabilityOptionsFromFlags(flags));
+      await runDurabilityBench({ ...options, print });
       return;
     }
     case 'harvest': {

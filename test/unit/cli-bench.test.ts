@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { durabilityOptionsFromFlags } from '../../bench/durability.js';
 import { faasflowOptionsFromFlags } from '../../bench/faasflow-flags.js';
 import { harvestOptionsFromFlags } from '../../bench/harvest-flags.js';
 import { overheadOptionsFromFlags } from '../../bench/overhead-flags.js';
@@ -19,6 +20,7 @@ const READERS: Record<string, Reader> = {
   faasflow: faasflowOptionsFromFlags,
   peer: peerOptionsFromFlags,
   harvest: harvestOptionsFromFlags,
+  durability: durabilityOptionsFromFlags,
 };
 
 const long = (spec: string): string => spec.split(' ')[0]!;
