@@ -76,7 +76,18 @@ export function buildProgram(done: Done, version: string): Command {
         .choices(['process', 'docker'])
         .default('process'),
     )
-    .addOption(new Option('--redis <url>', 'Redis for cross-worker data (default: peer data tier)'))
+    .addOption(
+      new Option(
+        '--redis <url>',
+        "Redis for cross-worker data, the invocation journal and the master's state (default: peer data tier, lmdb store)",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--data-dir <dir>',
+        'where the master keeps its state without Redis (lmdb)',
+      ).default('.faasflow'),
+    )
     .addOption(
       new Option('--mode <mode>', 'worker: WorkerSP; master: the MasterSP baseline')
         .choices(['worker', 'master'])
@@ -91,6 +102,7 @@ export function buildProgram(done: Done, version: string): Command {
         runtime: 'process' | 'docker';
         mode: 'worker' | 'master';
         redis?: string;
+        dataDir: string;
         demo?: boolean;
         exit?: boolean;
       }) => {
@@ -103,6 +115,7 @@ export function buildProgram(done: Done, version: string): Command {
             mode: o.mode,
             demo: o.demo === true,
             exitAfterDemo: o.exit === true,
+            dataDir: o.dataDir,
             ...(o.redis !== undefined ? { redisUrl: o.redis } : {}),
           }),
         );

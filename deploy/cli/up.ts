@@ -18,6 +18,8 @@ export interface UpOptions {
   demo: boolean;
   /** Stop after the demo instead of staying in the foreground. */
   exitAfterDemo: boolean;
+  /** The master's lmdb data folder (without Redis). Default `.faasflow`. */
+  dataDir?: string;
 }
 
 export function examplesDir(): string {
@@ -45,6 +47,13 @@ export async function up(o: UpOptions): Promise<number> {
     mode: o.mode,
     logDir,
     ...(o.redisUrl ? { redisUrl: o.redisUrl } : {}),
+    // The master keeps its state where a later `up` finds it again; with Redis, the journal
+    // and the master's store live there (docs/durability.md).
+    masterFlags: [
+      '--store=auto',
+      `--data-dir=${o.dataDir ?? '.faasflow'}`,
+      ...(o.redisUrl ? [`--redis-url=${o.redisUrl}`] : []),
+    ],
   });
   const stop = async (): Promise<void> => {
     console.log('\nstopping the cluster…');

@@ -48,12 +48,15 @@ export function releasePaths(root: string): string[] {
     }
   }
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
-    packages?: Record<string, { dev?: boolean }>;
+    packages?: Record<string, { dev?: boolean; optional?: boolean }>;
   };
   const modules = Object.entries(lock.packages ?? {})
     .filter(([path, meta]) => path.startsWith('node_modules/') && meta.dev !== true)
     // Nested packages travel inside their parent's folder.
     .filter(([path]) => !path.slice('node_modules/'.length).includes('/node_modules/'))
+    // Optional packages of other platforms (lmdb's, msgpackr's prebuilt binaries) are not
+    // installed here, and the hosts run this platform's.
+    .filter(([path, meta]) => meta.optional !== true || existsSync(join(root, path)))
     .map(([path]) => path);
   const missing = modules.filter((m) => !existsSync(join(root, m)));
   if (missing.length > 0) {

@@ -118,7 +118,7 @@ describe('bench suites, smoke', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/trained: v\d+ in [^,]+, \d+ held-out runs/);
       expect(r.stdout).toMatch(/^parallel-aes +medium .* off /m);
-      expect(r.stdout).toMatch(/^parallel-aes +medium .* rebalance /m);
+      expect(r.stdout).toMatch(/^parallel-aes +medium .* predict-rebalance /m);
       expect(r.stdout).toMatch(/placement \(parallel-aes/);
       const figures = report('harvest').figures as { runs: { failures: string[] }[] };
       for (const run of figures.runs) expect(run.failures).toEqual([]);
