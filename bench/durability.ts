@@ -64,6 +64,8 @@ export interface ModeFigures {
   mode: Mode;
   remoteEdgeMs: Summary | null;
   clientMs: Summary | null;
+  /** The journal commits themselves, as the workers timed them (steps' `commitMs`). */
+  commitMs: Summary | null;
   /** p50 over `none`'s, ms. */
   costPerBoundaryMs: number | null;
   failures: number;
@@ -152,6 +154,7 @@ async function measureModes(
   const edge = new Map<Mode, number[]>(MODES.map((m) => [m, []]));
   const latency = new Map<Mode, number[]>(MODES.map((m) => [m, []]));
   const failures = new Map<Mode, number>(MODES.map((m) => [m, 0]));
+  const commits = new Map<Mode, number[]>(MODES.map((m) => [m, []]));
   for (let i = 0; i < o.warmup + o.iterations; i++) {
     for (const mode of MODES) {
       const shape = shapes.get(mode)!;
@@ -162,7 +165,10 @@ async function measureModes(
       }
       if (i < o.warmup) continue;
       latency.get(mode)!.push(r.clientMs);
-      const steps = readSteps(await client.invocation(r.invocationId));
+      const view = await client.invocation(r.invocationId);
+      for (const st of (view as { steps?: { commitMs?: unknown }[] }).steps ?? [])
+        if (typeof st.commitMs === 'number') commits.get(mode)!.push(st.commitMs);
+      const steps = readSteps(view);
       if ('problem' in steps) continue;
       const t = analyzeTimeline(shape.nodes, shape.edges, steps.steps);
       for (const e of t?.edges ?? []) if (e.kind === 'remote') edge.get(mode)!.push(e.edgeEngineMs);
@@ -175,6 +181,7 @@ async function measureModes(
       mode,
       remoteEdgeMs,
       clientMs: summarize(latency.get(mode)!),
+      commitMs: summarize(commits.get(mode)!),
       costPerBoundaryMs:
         remoteEdgeMs && noneP50 !== null && mode !== 'none' ? remoteEdgeMs.p50Ms - noneP50 : null,
       failures: failures.get(mode)!,
@@ -236,16 +243,17 @@ function print(f: DurabilityFigures, out: (line: string) => void): void {
   out('');
   out('cost per group boundary (remote edge engine time, p50 / p99; latency p50):');
   for (const line of formatTable(
-    ['mode', 'remote edge p50', 'p99', 'over none (p50)', 'client p50', 'failures'],
+    ['mode', 'remote edge p50', 'p99', 'over none (p50)', 'commit p50', 'client p50', 'failures'],
     f.modes.map((m) => [
       m.mode,
       formatDuration(m.remoteEdgeMs?.p50Ms),
       formatDuration(m.remoteEdgeMs?.p99Ms),
       m.costPerBoundaryMs === null ? '—' : formatDuration(m.costPerBoundaryMs),
+      m.commitMs ? formatDuration(m.commitMs.p50Ms) : '—',
       formatDuration(m.clientMs?.p50Ms),
       String(m.failures),
     ]),
-    ['left', 'right', 'right', 'right', 'right', 'right'],
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
   ))
     out(line);
   const cp = f.modes.find((m) => m.mode === 'checkpoint')?.costPerBoundaryMs;

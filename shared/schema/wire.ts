@@ -170,6 +170,8 @@ export const StepRecord = Type.Object({
   getMs: Type.Optional(Type.Number({ minimum: 0 })),
   /** Storing the node's output in FaaStore. */
   putMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Committing the node's outcome to the journal before it left the worker (durability). */
+  commitMs: Type.Optional(Type.Number({ minimum: 0 })),
   error: Type.Optional(WireErrorSchema),
 });
 export type StepRecord = Static<typeof StepRecord>;

@@ -90,6 +90,8 @@ export interface EngineOptions {
 interface Travelling {
   ref: StoredRef | null;
   branch?: number;
+  /** It went through the journal. */
+  committed?: boolean;
 }
 
 const START = '$start';
@@ -279,17 +281,20 @@ export class Engine {
     ns.status = 'done';
     const putStart = performance.now();
     const { ref, tier } = await this.store(inv, node, outcome);
-    const out = await this.commitIfNeeded(inv, node, {
-      ref,
-      ...(outcome.branch === undefined ? {} : { branch: outcome.branch }),
-    });
-    if (inv.failed || inv.abort.signal.aborted) return;
+    // The node's work ends with its output stored; the commit is the edge's (engine time).
     const step: StepRecord = {
       ...stepOf(id, node.node, env, ns.readyAt, outcome),
       tier,
       getMs,
       putMs: performance.now() - putStart,
     };
+    const commitStart = performance.now();
+    const out = await this.commitIfNeeded(inv, node, {
+      ref,
+      ...(outcome.branch === undefined ? {} : { branch: outcome.branch }),
+    });
+    if (inv.failed || inv.abort.signal.aborted) return;
+    if (out.committed) step.commitMs = performance.now() - commitStart;
     this.report(inv, step);
     this.reportSink(inv, node, out);
     this.dispatch(inv, node, out.ref, out.branch);
@@ -342,8 +347,8 @@ export class Engine {
     crashPoint('worker:after-commit');
     if (r.placement) this.adoptPlacement(inv, r.placement);
     const w = r.winner;
-    if (w.skip === true || w.ref === undefined) return { ref: null };
-    return { ref: w.ref, ...(w.branch === undefined ? {} : { branch: w.branch }) };
+    if (w.skip === true || w.ref === undefined) return { ref: null, committed: true };
+    return { ref: w.ref, committed: true, ...(w.branch === undefined ? {} : { branch: w.branch }) };
   }
 
   private durable(inv: InvocationState): boolean {
