@@ -9,35 +9,22 @@
  */
 import type { WireError } from '../../shared/errors.js';
 import type {
-  Durability,
   InvocationContext,
   Placement,
   StepRecord,
   StoredRef,
 } from '../../shared/schema/wire.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
+import type { InvocationDoc, MasterStore } from '../store/types.js';
 import type { InvocationRecord, InvocationStatus } from './record.js';
 
-/** A stored invocation: plain JSON with a few fields every store indexes. */
-export interface InvocationDoc {
-  id: string;
-  workflow: string;
-  status: string;
-  startedAt: number;
-  finishedAt?: number;
-  [field: string]: unknown;
-}
+export type { InvocationDoc };
 
-/** What the manager needs of the master's store (master/store implements it). */
-export interface RecordStore {
-  putInvocation(doc: InvocationDoc): Promise<void>;
-  getInvocation(id: string): Promise<InvocationDoc | undefined>;
-  /** Every running doc plus the newest finished ones, at most `limit` in all. */
-  loadInvocations(limit: number): Promise<InvocationDoc[]>;
-  trimInvocations(retain: number): Promise<number>;
-  /** Binds `scopedKey` to `invocationId` unless bound; returns the id it is bound to. */
-  claimIdempotencyKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string>;
-}
+/** What the manager needs of the master's store (master/store implements all of it). */
+export type RecordStore = Pick<
+  MasterStore,
+  'putInvocation' | 'getInvocation' | 'loadInvocations' | 'trimInvocations' | 'claimIdempotencyKey'
+>;
 
 /** Records in this process only: they live as long as the master. */
 export class MemoryRecordStore implements RecordStore {
@@ -107,27 +94,27 @@ export function toDoc(r: InvocationRecord, inputData?: Buffer): InvocationDoc {
 }
 
 /** What a stored document holds, checked field by field (a store is a boundary). */
-export interface RestoredFields {
-  id: string;
-  workflow: string;
-  version: number;
-  status: InvocationStatus;
-  startedAt: number;
-  finishedAt?: number;
-  deadline: number;
-  placement: Placement;
-  ctx: InvocationContext;
-  durability: Durability;
-  idempotencyKey?: string;
-  inputKey?: string;
-  inputData?: Buffer;
-  output?: unknown;
-  error?: WireError;
-  steps: StepRecord[];
-  stepsDropped: number;
-  harvest?: InvocationHarvest;
-  recoveries: number;
-}
+export type RestoredFields = Pick<
+  InvocationRecord,
+  | 'id'
+  | 'workflow'
+  | 'version'
+  | 'status'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'deadline'
+  | 'placement'
+  | 'ctx'
+  | 'durability'
+  | 'idempotencyKey'
+  | 'inputKey'
+  | 'output'
+  | 'error'
+  | 'steps'
+  | 'stepsDropped'
+  | 'harvest'
+  | 'recoveries'
+> & { inputData?: Buffer };
 
 const STATUSES: readonly string[] = ['running', 'succeeded', 'failed', 'timed_out', 'cancelled'];
 
