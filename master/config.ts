@@ -152,6 +152,13 @@ export const MasterConfigSchema = Type.Object({
     description:
       "The lmdb store's folder, relative to the working directory; created with mode 0700 and locked by one master at a time.",
   }),
+  leaseMs: Type.Integer({
+    minimum: 500,
+    maximum: 600_000,
+    default: 5_000,
+    description:
+      'With the Redis store, masters sharing that Redis elect one leader through a lease of this length, ms; the others wait as standbys and one takes over within about this long of the leader going silent (docs/durability.md).',
+  }),
   dataDirSync: Type.Union([Type.Literal('commit'), Type.Literal('flush')], {
     default: 'commit',
     description:

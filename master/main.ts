@@ -10,5 +10,8 @@ import { MasterServer } from './server.js';
 
 const logger = createLogger({ component: 'master' });
 await runUntilSignalled(logger, () =>
-  MasterServer.start(loadMasterConfig(parseFlags(process.argv.slice(2))), logger),
+  MasterServer.start(loadMasterConfig(parseFlags(process.argv.slice(2))), logger, {
+    // Another master holds the lease now: this one must not act a moment longer.
+    onLeaseLost: () => process.exit(1),
+  }),
 );

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../shared/errors.js';
 import { HttpClient } from '../shared/http-client.js';
 import type { Journal } from '../shared/journal.js';
+import { RedisLease } from '../shared/lease.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import type { Logger } from '../shared/logger.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
@@ -19,8 +20,9 @@ import { defaultTrainer } from './harvest/trainer.js';
 import { InvocationManager } from './invocations/manager.js';
 import { DeploymentTracker } from './registry/deployments.js';
 import { WorkerRegistry } from './registry/workers.js';
+import { Leadership } from './leadership.js';
 import { openMasterStore } from './store/open.js';
-import type { MasterStore } from './store/types.js';
+import { storeKind, type MasterStore } from './store/types.js';
 import { WorkflowCatalog } from './workflow/catalog.js';
 
 export class MasterServer {
@@ -37,22 +39,53 @@ export class MasterServer {
     private readonly harvest: Harvester | undefined,
     private readonly store: MasterStore,
     private readonly journal: Journal | undefined,
+    private leadership: Leadership | undefined = undefined,
   ) {}
 
-  static async start(config: MasterConfig, logger: Logger): Promise<MasterServer> {
-    const store = await openMasterStore(config, logger);
+  /**
+   * Starts the master. With the Redis store it first waits, as a standby, until it holds the
+   * leadership lease (at once when no other master does); `onLeaseLost` is called if another
+   * master takes it later, and must stop this process.
+   */
+  static async start(
+    config: MasterConfig,
+    logger: Logger,
+    o: { onLeaseLost?: () => void } = {},
+  ): Promise<MasterServer> {
+    let leadership: Leadership | undefined;
+    if (storeKind(config) === 'redis' && config.redisUrl !== undefined) {
+      const lease = await RedisLease.connect(config.redisUrl, {
+        prefix: config.redisPrefix,
+        logger,
+        purpose: 'master lease',
+      });
+      leadership = await Leadership.acquire(
+        lease,
+        Leadership.idFor(config),
+        config.leaseMs,
+        logger,
+      );
+    }
+    let store: MasterStore | undefined;
     let harvest: Harvester | undefined;
     try {
+      store = await openMasterStore(config, logger);
       const catalog = await WorkflowCatalog.load(store);
       logger.info(
         { store: store.description, workflows: catalog.current().length },
         'master state loaded',
       );
       harvest = await startHarvest(config, logger, store);
-      return await MasterServer.listen(config, logger, store, catalog, harvest);
+      const server = await MasterServer.listen(config, logger, store, catalog, harvest);
+      if (leadership) {
+        server.leadership = leadership;
+        await leadership.serve(server.url, o.onLeaseLost ?? (() => void server.close()));
+      }
+      return server;
     } catch (err) {
       await harvest?.close();
-      await store.close();
+      await store?.close();
+      await leadership?.close();
       throw err;
     }
   }
@@ -137,11 +170,23 @@ export class MasterServer {
       },
       'master listening',
     );
-    return new MasterServer(url, app, invocations, http, sender, sweep, logger, harvest, store, journal);
+    return new MasterServer(
+      url,
+      app,
+      invocations,
+      http,
+      sender,
+      sweep,
+      logger,
+      harvest,
+      store,
+      journal,
+    );
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.leadership?.close();
       clearInterval(this.sweep);
       this.invocations.close();
       await this.app.close();

@@ -17,6 +17,7 @@ import { Engine } from './engine/engine.js';
 import { HttpClient } from '../shared/http-client.js';
 import type { Journal } from '../shared/journal.js';
 import { RedisJournal } from '../shared/journal-redis.js';
+import { RedisLease } from '../shared/lease.js';
 import { MasterClient } from './remote/master-client.js';
 import { HttpTransport } from './remote/transport.js';
 import { openSandbox } from './sandbox/docker-select.js';
@@ -42,6 +43,7 @@ export class WorkerServer {
     private readonly logger: Logger,
     private readonly journal: Journal | undefined,
     private readonly drainTimeoutMs: number,
+    private readonly lease: RedisLease | undefined,
   ) {}
 
   static async start(config: WorkerConfig, rootLogger: Logger): Promise<WorkerServer> {
@@ -76,6 +78,15 @@ export class WorkerServer {
     const redis = config.redisUrl
       ? await createRedisTier(config.redisUrl, { prefix: config.redisPrefix })
       : null;
+    // The leading master's address after a failover (docs/durability.md, "Two masters").
+    const lease = config.redisUrl
+      ? await RedisLease.connect(config.redisUrl, {
+          prefix: config.redisPrefix,
+          logger,
+          purpose: 'master lease (worker)',
+        })
+      : undefined;
+    const following: { master?: MasterClient } = {};
     const journal = config.redisUrl
       ? await RedisJournal.connect(config.redisUrl, {
           prefix: config.redisPrefix,
@@ -104,6 +115,7 @@ export class WorkerServer {
       rebalance: config.rebalance,
       maxCpu: config.cpu,
       ...(journal ? { journal } : {}),
+      masterUrl: () => following.master?.followed,
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
     const app = buildWorkerApp({
@@ -143,7 +155,9 @@ export class WorkerServer {
         journal: journal !== undefined,
       },
       logger,
+      lease ? async () => (await lease.leader())?.url || undefined : undefined,
     );
+    following.master = master;
     const server = new WorkerServer(
       id,
       url,
@@ -158,6 +172,7 @@ export class WorkerServer {
       logger,
       journal,
       config.drainTimeoutMs,
+      lease,
     );
     logger.info(
       {
@@ -211,6 +226,7 @@ export class WorkerServer {
       await this.sandbox.close();
       await this.store.close();
       await this.journal?.close();
+      await this.lease?.close();
       await this.http.close();
       if (this.dataDir.owned) await rm(this.dataDir.path, { recursive: true, force: true });
       this.logger.info('worker stopped');

@@ -19,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../deploy/local-cluster.js';
-import { eventually, startCluster, type Api } from '../helpers/cluster.js';
+import { distRoot } from '../../deploy/local-cluster.js';
+import { client, eventually, startCluster, type Api } from '../helpers/cluster.js';
 import { redisUrl, requireRedis, scanKeys, uniquePrefix } from '../helpers/redis.js';
 
 const WORKFLOW = `name: durable-diamond
@@ -154,7 +155,10 @@ describe.skipIf(!up)('durability: worker faults', () => {
       }, 10_000);
       const tag = point.replace(/[^a-z]/g, '');
       const ids = await startMany(api, 9, tag);
-      await eventually(() => Promise.resolve(cluster.exited('worker-1') ? true : undefined), 20_000);
+      await eventually(
+        () => Promise.resolve(cluster.exited('worker-1') ? true : undefined),
+        20_000,
+      );
       await expectAllSucceeded(api, ids, tag);
       await noJournalsLeft(prefix);
       await cluster.restart('worker-1');
@@ -239,6 +243,68 @@ describe.skipIf(!up)('durability: master faults', () => {
     expect(again.body.output).toEqual({ id: 'idem-0', consistent: true });
     const third = await api.request('POST', '/v1/workflows/durable-diamond/invocations', body);
     expect(third.body.invocationId).toBe(again.body.invocationId);
+  }, 90_000);
+});
+
+describe.skipIf(!up)('durability: two masters over one Redis', () => {
+  const prefix = uniquePrefix('durability-ha');
+  const flags = [
+    `--redis-url=${redisUrl()}`,
+    `--redis-prefix=${prefix}`,
+    '--store=redis',
+    '--lease-ms=1500',
+    '--worker-timeout-ms=1500',
+  ];
+  let cluster: LocalCluster;
+  let api: Api;
+  let standby: ChildProcess | undefined;
+  let standbyLog = '';
+
+  beforeAll(async () => {
+    ({ cluster, api } = await startCluster({
+      ...clusterOptions(prefix, redisUrl()),
+      masterFlags: flags,
+    }));
+    await deploy(api);
+  }, 60_000);
+
+  afterAll(async () => {
+    standby?.kill('SIGKILL');
+    await cluster?.stop(10_000);
+  });
+
+  it('a standby takes the lease over when the leader dies; workers follow; results survive', async () => {
+    const port = await freePort();
+    standby = spawn(
+      process.execPath,
+      [
+        join(distRoot(), 'master', 'main.js'),
+        `--port=${port}`,
+        '--placement=round-robin',
+        ...flags,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
+    );
+    standby.stdout!.on('data', (d: Buffer) => (standbyLog += d.toString()));
+    standby.stderr!.on('data', (d: Buffer) => (standbyLog += d.toString()));
+    await eventually(
+      () =>
+        Promise.resolve(standbyLog.includes('standby: waiting for the lease') ? true : undefined),
+      15_000,
+    );
+    const ids = await startMany(api, 6, 'ha');
+    await cluster.kill('master', 'SIGKILL', 0);
+    await eventually(
+      () => Promise.resolve(standbyLog.includes('master listening') ? true : undefined),
+      15_000,
+    );
+    const second = client(`http://127.0.0.1:${port}`);
+    await workersBack(second, 3);
+    await expectAllSucceeded(second, ids, 'ha');
+    const after = await second.request('POST', '/v1/workflows/durable-diamond/invocations', {
+      input: { id: 'ha-after' },
+    });
+    expect(after.body.status).toBe('succeeded');
   }, 90_000);
 });
 

@@ -84,6 +84,11 @@ export interface EngineOptions {
   maxCpu?: number;
   /** The invocation journal (with Redis); without it every invocation runs as `none`. */
   journal?: Journal;
+  /**
+   * The master reports go to now (after a failover, the new leader); default: the one the
+   * invocation's context names.
+   */
+  masterUrl?: () => string | undefined;
 }
 
 /** A node's outcome as it travels on: the output (null: skipped) and the case a switch took. */
@@ -351,6 +356,10 @@ export class Engine {
     return { ref: w.ref, committed: true, ...(w.branch === undefined ? {} : { branch: w.branch }) };
   }
 
+  private masterOf(ctx: InvocationContext): string {
+    return this.o.masterUrl?.() ?? ctx.master;
+  }
+
   private durable(inv: InvocationState): boolean {
     return this.o.journal !== undefined && (inv.ctx.durability ?? 'none') !== 'none';
   }
@@ -589,7 +598,11 @@ export class Engine {
     delete t.steps;
     if (inv === undefined || inv.failed) {
       for (const step of steps)
-        this.o.transport.report(t.ctx.master, { kind: 'step', invocationId: t.invocationId, step });
+        this.o.transport.report(this.masterOf(t.ctx), {
+          kind: 'step',
+          invocationId: t.invocationId,
+          step,
+        });
       return;
     }
     for (const step of steps) this.report(inv, step);
@@ -603,14 +616,14 @@ export class Engine {
   private flushSteps(inv: InvocationState): void {
     this.clearStepTimer(inv);
     for (const step of inv.steps)
-      this.o.transport.report(inv.ctx.master, { kind: 'step', invocationId: inv.id, step });
+      this.o.transport.report(this.masterOf(inv.ctx), { kind: 'step', invocationId: inv.id, step });
     inv.steps = [];
   }
 
   /** Sink and failure reports: this worker's pending steps go first, in the same batch. */
   private sendToMaster(inv: InvocationState, report: Report): void {
     this.flushSteps(inv);
-    this.o.transport.report(inv.ctx.master, report);
+    this.o.transport.report(this.masterOf(inv.ctx), report);
   }
 
   /** Drops an invocation's state and frees its objects (the master calls this when it ends). */

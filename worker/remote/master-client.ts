@@ -14,10 +14,26 @@ export class MasterClient {
 
   constructor(
     private readonly http: HttpClient,
-    private readonly masterUrl: string,
+    private masterUrl: string,
     private readonly registration: Registration,
     private readonly logger: Logger,
+    /** Where the leading master is now (the lease in Redis), for following a failover. */
+    private readonly findMaster?: () => Promise<string | undefined>,
   ) {}
+
+  /** The master this worker follows since a failover; undefined while it has not moved. */
+  followed: string | undefined;
+
+  /** Switches to the leading master when it is not the one we talk to; true when it did. */
+  private async follow(): Promise<boolean> {
+    if (!this.findMaster) return false;
+    const leader = await this.findMaster().catch(() => undefined);
+    if (!leader || leader === this.masterUrl) return false;
+    this.logger.info({ from: this.masterUrl, to: leader }, 'following the leading master');
+    this.masterUrl = leader;
+    this.followed = leader;
+    return true;
+  }
 
   /** Registers, retrying with backoff until the master answers or `close()`. */
   async register(): Promise<void> {
@@ -29,6 +45,7 @@ export class MasterClient {
       } catch (err) {
         const e = AppError.from(err);
         if (!e.retryable) throw e;
+        if (await this.follow()) continue;
         if (attempt === 1 || attempt % 20 === 0)
           this.logger.warn(
             { err: e, master: this.masterUrl },
@@ -57,7 +74,10 @@ export class MasterClient {
     try {
       await this.http.json(`${this.base()}`, 'DELETE', undefined, 2_000);
     } catch (err) {
-      this.logger.warn({ err: AppError.from(err) }, 'deregistration not acknowledged by the master');
+      this.logger.warn(
+        { err: AppError.from(err) },
+        'deregistration not acknowledged by the master',
+      );
     }
   }
 
@@ -81,6 +101,7 @@ export class MasterClient {
         } catch (err) {
           const e = AppError.from(err);
           if (e.statusCode === 404) await this.register();
+          else if (e.retryable && (await this.follow())) await this.register();
           else this.logger.warn({ err: e }, 'heartbeat failed');
         }
       }
