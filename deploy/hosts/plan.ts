@@ -53,6 +53,10 @@ export function componentsOf(inv: Inventory): Component[] {
     ...common(inv.master),
     ['FAASFLOW_MODE', c.mode],
     ['FAASFLOW_PLACEMENT', c.placement],
+    // The journal and the master's state: Redis when the cluster has it, else an lmdb data dir
+    // outside the release folders (which upgrades replace).
+    ...(c.redisUrl === null ? [] : ([['FAASFLOW_REDIS_URL', c.redisUrl]] as [string, string][])),
+    ['FAASFLOW_DATA_DIR', `${c.installDir}/data/master`],
   ]);
   const workers = inv.workers.map((w: WorkerEntry) =>
     component(inv, 'worker', w, [
