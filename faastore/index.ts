@@ -1,5 +1,5 @@
 /**
- * FaaStore, the data plane between functions (DESIGN §5). The only import path for the rest of
+ * FaaStore, the data plane between functions (docs/design.md §5). The only import path for the rest of
  * the project: the worker builds a Redis tier (or none), a `PeerFetcher` over its HTTP client,
  * and one `FaaStore`.
  */

@@ -1,5 +1,5 @@
 /**
- * The placement rule of FaaStore (DESIGN §5), as a pure function of one object's size, its
+ * The placement rule of FaaStore (docs/design.md §5), as a pure function of one object's size, its
  * consumers, the free memory quota and whether Redis is configured.
  *
  * - size ≤ inlineMaxBytes → inline (nothing stored).

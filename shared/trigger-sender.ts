@@ -1,5 +1,5 @@
 /**
- * At-least-once delivery of triggers (DESIGN §4), used by workers (to peers) and by the master
+ * At-least-once delivery of triggers (docs/design.md §4), used by workers (to peers) and by the master
  * (starts, and relaying in MasterSP mode). Triggers for one URL created in the same tick travel
  * in one POST /v1/trigger; a batch is retried with backoff while the error is retryable and the
  * deadline allows. Receivers are idempotent, so a redelivered batch changes nothing.

@@ -1,4 +1,4 @@
-/** An invocation as the master keeps it, and its public shape (DESIGN §9). */
+/** An invocation as the master keeps it, and its public shape (docs/design.md §9). */
 import type { WireError } from '../../shared/errors.js';
 import type {
   Durability,

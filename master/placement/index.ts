@@ -1,5 +1,5 @@
 /**
- * Placement of an invocation's partition groups on workers (DESIGN §3). Pure: workers and their
+ * Placement of an invocation's partition groups on workers (docs/design.md §3). Pure: workers and their
  * load in, a worker id per group out.
  * - greedy-jsq (default): a group is a composition; each group goes to the worker with the
  *   shortest queue at that moment (load relative to capacity, counting what this invocation has

@@ -1,4 +1,4 @@
-/** Invocation routes (DESIGN §9): start (wait or not), read with timeline, cancel. */
+/** Invocation routes (docs/design.md §9): start (wait or not), read with timeline, cancel. */
 import jsonata from 'jsonata';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';

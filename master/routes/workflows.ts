@@ -1,4 +1,4 @@
-/** Workflow routes (DESIGN §9): upload (YAML or JSON with handler files), list, get, delete. */
+/** Workflow routes (docs/design.md §9): upload (YAML or JSON with handler files), list, get, delete. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';

@@ -1,6 +1,6 @@
 /**
  * Wire types between master and workers (TypeBox schemas; the TS types are derived from them).
- * These are contracts (DESIGN §4): change them only in backwards-compatible ways.
+ * These are contracts (docs/design.md §4): change them only in backwards-compatible ways.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { WorkflowDag } from '../dag/types.js';

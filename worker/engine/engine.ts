@@ -1,5 +1,5 @@
 /**
- * The worker's workflow engine: the per-invocation state table and the trigger rules (DESIGN §4).
+ * The worker's workflow engine: the per-invocation state table and the trigger rules (docs/design.md §4).
  *
  * - A trigger records one parent edge of one node: the *set* of arrived edges makes redelivery
  *   harmless. A node runs once all its parent edges have arrived; if every one is a skip, the node
