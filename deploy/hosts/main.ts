@@ -25,7 +25,7 @@ commands:
   upgrade   install, then restart the master and each worker host in turn, each healthy first
   status    show every component's state, pid, release and health (exit 3 unless all healthy)
 
-The inventory defaults to $FAASFLOW_INVENTORY, else ./inventory. See the README, "Run on several hosts".`;
+The inventory defaults to $FAASFLOW_INVENTORY, else ./inventory. See docs/guides/multi-host.md.`;
 
 const COMMANDS = ['install', 'start', 'stop', 'upgrade', 'status'] as const;
 

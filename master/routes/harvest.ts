@@ -1,5 +1,5 @@
 /**
- * Harvesting routes (README, Resource harvesting): profile export (CSV or JSON lines, streamed page by
+ * Harvesting routes (docs/harvesting.md): profile export (CSV or JSON lines, streamed page by
  * page from the store) and import, the model sets with their held-out accuracy, and training on
  * demand. All answer 409 CONFLICT when the master runs with harvesting off.
  */
