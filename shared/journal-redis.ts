@@ -5,7 +5,6 @@
  * invariants of shared/journal.ts). Durable as far as Redis is: run it with AOF on
  * (`appendonly yes`, `appendfsync everysec` or `always`) and `maxmemory-policy noeviction`.
  */
-import { AppError } from './errors.js';
 import {
   encodeCommit,
   stateFromFields,
@@ -16,7 +15,7 @@ import {
   type NodeCommit,
 } from './journal.js';
 import type { Logger } from './logger.js';
-import { connectRedis, type Redis } from './redis.js';
+import { connectRedis, quitRedis, redisCall, type Redis } from './redis.js';
 import type { Placement } from './schema/wire.js';
 
 /** KEYS[1] journal; ARGV[1] ttl ms; then field, value pairs. Returns [placement|'', winner|'' …]. */
@@ -124,23 +123,13 @@ export class RedisJournal implements Journal {
     await this.run(() => this.client.unlink(...invocationIds.map((id) => this.key(id))));
   }
 
-  private async run<T>(op: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new AppError('STORE_UNAVAILABLE', 'the journal is closed');
-    try {
-      return await op();
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw new AppError(
-        'STORE_UNAVAILABLE',
-        `journal: Redis failed: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
-    }
+  private run<T>(op: () => Promise<T>): Promise<T> {
+    return redisCall('journal', this.closed, op);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.client.quit().catch(() => this.client.disconnect());
+    await quitRedis(this.client);
   }
 }

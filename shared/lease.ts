@@ -8,9 +8,8 @@
  * someone else it has lost the lease and must stop at once (the caller exits). A renewal that
  * cannot reach Redis is not a loss: while Redis is down no standby can take the key either.
  */
-import { AppError } from './errors.js';
 import type { Logger } from './logger.js';
-import { connectRedis, type Redis } from './redis.js';
+import { connectRedis, quitRedis, redisCall, type Redis } from './redis.js';
 
 export interface LeaderRecord {
   /** Stable per master address, so a master restarted on its address takes its own lease back. */
@@ -89,23 +88,13 @@ export class RedisLease {
     await this.run(() => this.client.ffRelease(this.key, me.id));
   }
 
-  private async run<T>(op: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new AppError('STORE_UNAVAILABLE', 'the lease is closed');
-    try {
-      return await op();
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw new AppError(
-        'STORE_UNAVAILABLE',
-        `lease: Redis failed: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
-    }
+  private run<T>(op: () => Promise<T>): Promise<T> {
+    return redisCall('lease', this.closed, op);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.client.quit().catch(() => this.client.disconnect());
+    await quitRedis(this.client);
   }
 }

@@ -106,3 +106,28 @@ export async function connectRedis(
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * One command of a Redis-backed component: STORE_UNAVAILABLE (retryable) once `closed`, or when
+ * the driver fails; AppErrors pass as they are.
+ */
+export async function redisCall<T>(
+  what: string,
+  closed: boolean,
+  op: () => Promise<T>,
+): Promise<T> {
+  if (closed) throw new AppError('STORE_UNAVAILABLE', `the ${what} is closed`);
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError('STORE_UNAVAILABLE', `${what}: Redis failed: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Closes a client politely, or at once when Redis does not answer. */
+export async function quitRedis(client: Redis): Promise<void> {
+  await client.quit().catch(() => client.disconnect());
+}
