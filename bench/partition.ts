@@ -18,11 +18,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import YAML from 'yaml';
-import {
-  partition,
-  partitionFaasflow,
-  type PartitionOptions,
-} from '../master/partition/index.js';
+import { partition, partitionFaasflow, type PartitionOptions } from '../master/partition/index.js';
 import { compileWorkflow, LIMITS, loadWorkflow, type Issue } from '../master/workflow/index.js';
 import type { WorkflowDag } from '../shared/dag/types.js';
 import { publishReport } from './report.js';

@@ -95,7 +95,12 @@ export class LocalCluster {
       `--data-dir=${this.o.dataDir ?? join(this.o.logDir, 'master-data')}`,
       ...(this.o.masterFlags ?? []),
     ];
-    const master = this.spawn('master', join(dist, 'master', 'main.js'), [`--port=${port}`, ...this.masterFlags], logLevel);
+    const master = this.spawn(
+      'master',
+      join(dist, 'master', 'main.js'),
+      [`--port=${port}`, ...this.masterFlags],
+      logLevel,
+    );
     this.masterUrl = await this.waitForListening(master, 'master listening');
     // A restarted master comes back on the same port, where its workers look for it.
     const bound = new URL(this.masterUrl).port;
@@ -221,10 +226,16 @@ export class LocalCluster {
   async restartMaster(): Promise<void> {
     const at = this.processes.findIndex((p) => p.name === 'master');
     const old = this.processes[at];
-    if (old && old.child.exitCode === null && old.child.signalCode === null) throw new Error('the master is still running; kill it first');
+    if (old && old.child.exitCode === null && old.child.signalCode === null)
+      throw new Error('the master is still running; kill it first');
     if (at !== -1) this.processes.splice(at, 1);
     const port = new URL(this.masterUrl).port;
-    const master = this.spawn('master', join(distRoot(), 'master', 'main.js'), [`--port=${port}`, ...this.masterFlags], this.logLevel);
+    const master = this.spawn(
+      'master',
+      join(distRoot(), 'master', 'main.js'),
+      [`--port=${port}`, ...this.masterFlags],
+      this.logLevel,
+    );
     // spawn appended it; the master goes first again so `stop` keeps its order.
     this.processes.unshift(this.processes.pop()!);
     await this.waitForListening(master, 'master listening');

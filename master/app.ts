@@ -41,12 +41,10 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
         !(req.method === 'GET' && path === '/v1/workers');
       if (!guarded || tokenMatches(req.headers.authorization, token)) return done();
       req.log.warn({ ip: req.ip, url: req.url }, 'rejected cluster request without a valid token');
-      void reply
-        .status(401)
-        .send({
-          code: 'UNAUTHORIZED',
-          message: 'missing or wrong cluster token (authorization: Bearer <token>)',
-        });
+      void reply.status(401).send({
+        code: 'UNAUTHORIZED',
+        message: 'missing or wrong cluster token (authorization: Bearer <token>)',
+      });
     });
   }
   workflowRoutes(app, c);

@@ -35,7 +35,12 @@ export class TriggerSender {
   ) {}
 
   /** Resolves once the receiver answered 2xx; rejects with WORKER_UNREACHABLE or its 4xx error. */
-  send(url: string, triggers: readonly Trigger[], deadline: number, signal?: AbortSignal): Promise<void> {
+  send(
+    url: string,
+    triggers: readonly Trigger[],
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       let p = this.pending.get(url);
       if (!p) {
@@ -83,7 +88,10 @@ export class TriggerSender {
         err = AppError.from(e, 'WORKER_UNREACHABLE');
       }
       const wait = backoffMs(attempt, { baseMs: 20, maxMs: 2_000 });
-      const abandoned = p.signals.length > 0 && p.signals.length === p.waiters.length && p.signals.every((s) => s.aborted);
+      const abandoned =
+        p.signals.length > 0 &&
+        p.signals.length === p.waiters.length &&
+        p.signals.every((s) => s.aborted);
       if (!err.retryable || Date.now() + wait >= limit || this.abort.signal.aborted || abandoned) {
         const nodes = p.triggers.map((t) => t.node).join(', ');
         throw new AppError(

@@ -298,6 +298,7 @@ export async function sweepStaleHosts(all = false): Promise<string[]> {
       failed.push(`${state.prefix}: ${(err as Error).message}`);
     }
   }
-  if (failed.length > 0) throw new Error(`could not remove every stale cluster: ${failed.join('; ')}`);
+  if (failed.length > 0)
+    throw new Error(`could not remove every stale cluster: ${failed.join('; ')}`);
   return removed;
 }

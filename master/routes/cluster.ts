@@ -42,8 +42,7 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     { schema: { params: Type.Object({ id: Type.String() }) } },
     (req) => {
       const id = (req.params as { id: string }).id;
-      if (!c.registry.drain(id))
-        throw new AppError('NOT_FOUND', `worker ${id} is not registered`);
+      if (!c.registry.drain(id)) throw new AppError('NOT_FOUND', `worker ${id} is not registered`);
       req.log.info({ worker: id }, 'worker draining');
       return { id, status: 'draining' };
     },

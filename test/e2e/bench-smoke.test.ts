@@ -68,17 +68,21 @@ describe('bench suites, smoke', () => {
     expect(report('overhead').suite).toBe('overhead');
   }, 200_000);
 
-  it.skipIf(!redis)('durability prints the cost per boundary and a recovery', async () => {
-    const r = await bench(['durability', '--smoke'], 180_000);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/checkpoint/);
-    expect(r.stdout).toMatch(/recovery: 6 invocations in flight/);
-    const figures = report('durability').figures as {
-      recovery: { invocations: number; succeeded: number; consistent: number };
-    };
-    expect(figures.recovery.succeeded).toBe(figures.recovery.invocations);
-    expect(figures.recovery.consistent).toBe(figures.recovery.invocations);
-  }, 200_000);
+  it.skipIf(!redis)(
+    'durability prints the cost per boundary and a recovery',
+    async () => {
+      const r = await bench(['durability', '--smoke'], 180_000);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/checkpoint/);
+      expect(r.stdout).toMatch(/recovery: 6 invocations in flight/);
+      const figures = report('durability').figures as {
+        recovery: { invocations: number; succeeded: number; consistent: number };
+      };
+      expect(figures.recovery.succeeded).toBe(figures.recovery.invocations);
+      expect(figures.recovery.consistent).toBe(figures.recovery.invocations);
+    },
+    200_000,
+  );
 
   it.skipIf(!docker)(
     'sandbox prints process and container rows',

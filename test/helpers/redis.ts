@@ -4,7 +4,14 @@
  */
 import { redisCommand, redisUrl } from '../../bench/redis.js';
 
-export { deletePrefix, pttl, redisCommand, redisUrl, scanKeys, uniquePrefix } from '../../bench/redis.js';
+export {
+  deletePrefix,
+  pttl,
+  redisCommand,
+  redisUrl,
+  scanKeys,
+  uniquePrefix,
+} from '../../bench/redis.js';
 
 /**
  * True when Redis answers PING. When it does not: throws under `CI=true` (a missing Redis must

@@ -4,8 +4,16 @@
  * items; incomplete timelines) and the command-line options (defaults, every rejection at once).
  */
 import { describe, expect, it } from 'vitest';
-import { invocationFigures, readBenchSteps, type BenchStep } from '../../bench/faasflow-analysis.js';
-import { DEFAULTS, HOSTS_SIZE_SCALE, faasflowOptionsFromFlags } from '../../bench/faasflow-flags.js';
+import {
+  invocationFigures,
+  readBenchSteps,
+  type BenchStep,
+} from '../../bench/faasflow-analysis.js';
+import {
+  DEFAULTS,
+  HOSTS_SIZE_SCALE,
+  faasflowOptionsFromFlags,
+} from '../../bench/faasflow-flags.js';
 
 const step = (node: string, worker: string, more: Partial<BenchStep> = {}): BenchStep => ({
   node,
