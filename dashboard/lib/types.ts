@@ -8,7 +8,7 @@ import type { Capacity, StepRecord, WorkerLoad } from '../../shared/schema/wire.
 import type { ModelsView } from '../../master/harvest/harvester.js';
 import type { InvocationHarvest, NodeDecision } from '../../master/harvest/invocation.js';
 import type { InvocationPage, InvocationSummary } from '../../master/invocations/list.js';
-import type { InvocationStatus } from '../../master/invocations/record.js';
+import type { InvocationStatus } from '../../shared/invocation/record.js';
 
 export type {
   InvocationPage,

@@ -23,7 +23,7 @@ import type { Logger } from '../../shared/logger.js';
 import { ALLOCATION_GRID, type AllocationGrid } from '../../shared/harvest/types.js';
 import type { NodeAllocation } from '../../shared/schema/wire.js';
 import type { CpuPolicy } from './decide.js';
-import type { InvocationRecord } from '../invocations/record.js';
+import type { InvocationRecord } from '../../shared/invocation/record.js';
 import type { WorkflowVersion } from '../workflow/catalog.js';
 import {
   harvestDecision,

@@ -29,36 +29,8 @@ import { fromMilli, milliAtMost, milliAxis, toMilli } from './grid.js';
 import { predictInvocation, type ModelSet } from './models.js';
 import type { StagePlan } from './stages.js';
 
-export type HarvestMode = 'harvest' | 'profiling';
-
-export interface NodeDecision {
-  node: string;
-  fn: string;
-  stage: string;
-  user: Allocation;
-  /** The models' raw output: ML1's input size, ML2's peaks; null without a prediction. */
-  demand: { inputBytes: number; cpuCores: number; memoryMb: number } | null;
-  /** `demand` rounded up to the grid (the normaliser); null without a prediction. */
-  predicted: Allocation | null;
-  applied: Allocation;
-  reason?: { code: HarvestReasonCode | 'profiling'; message: string; resources: Resource[] };
-  /** The predicted CPU time the CPU share was sized by (`work` policy). */
-  workCpuMs?: number;
-  /** Profiling one sibling at a time (see `profilingDecision`). */
-  serial?: boolean;
-}
-
-export interface InvocationHarvest {
-  mode: HarvestMode;
-  /** Version of the model set that predicted; null when none did. */
-  modelVersion: number | null;
-  /** The size the models were fed (the input's encoded size, or the caller's `dataBytes`). */
-  dagInputBytes: number;
-  /** Largest allocation a node could get (the grid's maximum within the smallest worker). */
-  max: Allocation;
-  /** Task nodes outside foreach bodies, in stage order. */
-  nodes: NodeDecision[];
-}
+export type { HarvestMode, InvocationHarvest, NodeDecision } from '../../shared/harvest/types.js';
+import type { InvocationHarvest, NodeDecision } from '../../shared/harvest/types.js';
 
 /** The largest grid allocation every one of `capacities` can give; the grid max without any. */
 export function maxAllocation(

@@ -4,7 +4,7 @@
  * manager keeps (insertion order is start order), so paging is stable while new ones arrive.
  */
 import { AppError } from '../../shared/errors.js';
-import type { InvocationRecord, InvocationStatus } from './record.js';
+import type { InvocationRecord, InvocationStatus } from '../../shared/invocation/record.js';
 
 export interface InvocationFilter {
   workflow?: string;

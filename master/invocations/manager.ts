@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { encodeValue } from '../../shared/codec.js';
+import { Expressions } from '../../shared/expressions.js';
 import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
 import type { HttpClient } from '../../shared/http-client.js';
@@ -32,17 +33,17 @@ import type {
 } from '../../shared/schema/wire.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
-import { place, type PlacementStrategy } from '../placement/index.js';
+import { place, type PlacementStrategy } from '../../shared/placement.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
-import { assertInput } from '../workflow/input-schema.js';
+import { assertInput } from '../../shared/input-schema.js';
 import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
 import { listInvocations, type InvocationFilter, type InvocationPage } from './list.js';
-import { assembleOutput } from './output.js';
+import { assembleOutput } from '../../shared/invocation/output.js';
 import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.js';
-import { MAX_STEPS, type InvocationRecord } from './record.js';
+import { MAX_STEPS, type InvocationRecord } from '../../shared/invocation/record.js';
 import { recoveryTriggers, replaceGroups, type RecoveryTrigger } from './recovery.js';
-import { ReleaseBatcher } from './releases.js';
+import { ReleaseBatcher } from '../../shared/invocation/releases.js';
 
 export interface InvocationManagerOptions {
   catalog: WorkflowCatalog;
@@ -103,6 +104,7 @@ export interface StartRequest {
 
 export class InvocationManager {
   private readonly records = new Map<string, InvocationRecord>();
+  private readonly exprs = new Expressions();
   private readonly inputs = new Map<string, Buffer>();
   private readonly store: RecordStore;
   private readonly releases: ReleaseBatcher;
@@ -476,7 +478,13 @@ export class InvocationManager {
       );
       return;
     }
-    assembleOutput(this.o.http, v, r.placement, r.sinkOutputs).then(
+    assembleOutput(
+      this.o.http,
+      this.exprs,
+      { dag: v.dag, groupOf: v.partition.groupOf },
+      r.placement,
+      r.sinkOutputs,
+    ).then(
       (output) => this.finish(r, 'succeeded', output),
       (err: unknown) => {
         // A durable invocation whose sink output is unreachable for now (its worker just died)

@@ -7,18 +7,11 @@
  * invocation survives the master) and when it ends (before its callers hear the result, so the
  * result they hear is the one a restarted master answers).
  */
-import type { WireError } from '../../shared/errors.js';
-import type {
-  InvocationContext,
-  Placement,
-  StepRecord,
-  StoredRef,
-} from '../../shared/schema/wire.js';
-import type { InvocationHarvest } from '../harvest/invocation.js';
+import type { StoredRef } from '../../shared/schema/wire.js';
 import type { InvocationDoc, MasterStore } from '../store/types.js';
-import type { InvocationRecord, InvocationStatus } from './record.js';
 
 export type { InvocationDoc };
+export { fromDoc, toDoc, type RestoredFields } from '../../shared/invocation/doc.js';
 
 /** What the manager needs of the master's store (master/store implements all of it). */
 export type RecordStore = Pick<
@@ -67,89 +60,6 @@ export class MemoryRecordStore implements RecordStore {
     this.keys.set(scopedKey, { id: invocationId, until: now + ttlMs });
     return Promise.resolve(invocationId);
   }
-}
-
-/** The stored form of a record. Large inputs travel along while the invocation runs. */
-export function toDoc(r: InvocationRecord, inputData?: Buffer): InvocationDoc {
-  return {
-    id: r.id,
-    workflow: r.workflow,
-    version: r.version,
-    status: r.status,
-    startedAt: r.startedAt,
-    ...(r.finishedAt === undefined ? {} : { finishedAt: r.finishedAt }),
-    deadline: r.deadline,
-    placement: r.placement,
-    ctx: r.ctx,
-    durability: r.durability,
-    ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }),
-    ...(r.inputKey === undefined ? {} : { inputKey: r.inputKey }),
-    ...(inputData === undefined ? {} : { inputData: inputData.toString('base64') }),
-    ...(r.status === 'succeeded' ? { output: r.output ?? null } : {}),
-    ...(r.error === undefined ? {} : { error: r.error }),
-    ...(r.status === 'running' ? {} : { steps: r.steps, stepsDropped: r.stepsDropped }),
-    ...(r.harvest === undefined ? {} : { harvest: r.harvest }),
-    recoveries: r.recoveries,
-  };
-}
-
-/** What a stored document holds, checked field by field (a store is a boundary). */
-export type RestoredFields = Pick<
-  InvocationRecord,
-  | 'id'
-  | 'workflow'
-  | 'version'
-  | 'status'
-  | 'startedAt'
-  | 'finishedAt'
-  | 'deadline'
-  | 'placement'
-  | 'ctx'
-  | 'durability'
-  | 'idempotencyKey'
-  | 'inputKey'
-  | 'output'
-  | 'error'
-  | 'steps'
-  | 'stepsDropped'
-  | 'harvest'
-  | 'recoveries'
-> & { inputData?: Buffer };
-
-const STATUSES: readonly string[] = ['running', 'succeeded', 'failed', 'timed_out', 'cancelled'];
-
-/** The fields of a stored document, or null when it is not one this master wrote. */
-export function fromDoc(d: InvocationDoc): RestoredFields | null {
-  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  if (!STATUSES.includes(d.status) || !num(d['version']) || !num(d['deadline'])) return null;
-  const placement = d['placement'] as Placement | undefined;
-  const ctx = d['ctx'] as InvocationContext | undefined;
-  if (!placement || !Array.isArray(placement.groups) || !ctx || typeof ctx.input !== 'object')
-    return null;
-  const durability = d['durability'];
-  return {
-    id: d.id,
-    workflow: d.workflow,
-    version: d['version'],
-    status: d.status as InvocationStatus,
-    startedAt: d.startedAt,
-    ...(num(d.finishedAt) ? { finishedAt: d.finishedAt } : {}),
-    deadline: d['deadline'],
-    placement,
-    ctx,
-    durability: durability === 'checkpoint' || durability === 'strict' ? durability : 'none',
-    ...(typeof d['idempotencyKey'] === 'string' ? { idempotencyKey: d['idempotencyKey'] } : {}),
-    ...(typeof d['inputKey'] === 'string' ? { inputKey: d['inputKey'] } : {}),
-    ...(typeof d['inputData'] === 'string'
-      ? { inputData: Buffer.from(d['inputData'], 'base64') }
-      : {}),
-    ...('output' in d ? { output: d['output'] } : {}),
-    ...(d['error'] !== undefined ? { error: d['error'] as WireError } : {}),
-    steps: Array.isArray(d['steps']) ? (d['steps'] as StepRecord[]) : [],
-    stepsDropped: num(d['stepsDropped']) ? d['stepsDropped'] : 0,
-    ...(d['harvest'] !== undefined ? { harvest: d['harvest'] as InvocationHarvest } : {}),
-    recoveries: num(d['recoveries']) ? d['recoveries'] : 0,
-  };
 }
 
 /** The sink outputs a restored record starts from (none reported yet). */

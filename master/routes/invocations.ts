@@ -1,10 +1,12 @@
 /** Invocation routes (docs/design.md §9): start (wait or not), read with timeline, cancel. */
-import jsonata from 'jsonata';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
-import { publicView } from '../invocations/record.js';
+import { publicView } from '../../shared/invocation/record.js';
 import type { MasterContext } from './context.js';
+import { Expressions } from '../../shared/expressions.js';
+
+const INPUT_SIZE = new Expressions();
 
 /** Longest an invocation waits for its workflow's model set to load before deciding without. */
 const READY_WAIT_MS = 1_000;
@@ -92,12 +94,9 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
 async function declaredInputSize(expr: string, input: unknown, workflow: string): Promise<number> {
   let value: unknown;
   try {
-    value = await jsonata(expr).evaluate(input);
+    value = await INPUT_SIZE.evaluate(expr, input, `workflow ${workflow}: inputSize`);
   } catch (err) {
-    throw new AppError(
-      'INPUT_INVALID',
-      `workflow ${workflow}: inputSize ${JSON.stringify(expr)} failed on this input: ${(err as Error).message}`,
-    );
+    throw new AppError('INPUT_INVALID', AppError.from(err).message);
   }
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
     throw new AppError(

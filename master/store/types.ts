@@ -27,16 +27,8 @@ export function storeKind(config: {
 }
 
 /** An invocation record: an opaque JSON document with a few indexed fields. */
-export interface InvocationDoc {
-  id: string;
-  workflow: string;
-  /** `running` docs are the ones a restarted master must recover; any other status is finished. */
-  status: string;
-  startedAt: number;
-  /** Orders finished docs for trimming and loading; a finished doc without it uses `startedAt`. */
-  finishedAt?: number;
-  [field: string]: unknown;
-}
+export type { InvocationDoc } from '../../shared/invocation/doc.js';
+import type { InvocationDoc } from '../../shared/invocation/doc.js';
 
 export interface CatalogSnapshot {
   /** Every stored version, by name then version ascending. */

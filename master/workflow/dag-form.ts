@@ -13,7 +13,7 @@ import { topologicalOrder } from '../../shared/dag/graph.js';
 import type { DagBuilder } from './builder.js';
 import { WORKFLOW_INPUT, type Feed } from './builder.js';
 import { at, type Issues } from './diagnostics.js';
-import { checkExpression } from './expr.js';
+import { checkExpression } from '../../shared/expressions.js';
 import { finishDag, compileStep } from './flow.js';
 import { LIMITS, STEP_NAME_RE } from './limits.js';
 import { describe, isObj, onlyKeys, readInt, readString, type Obj } from './read.js';

@@ -9,7 +9,7 @@ import type { NodeId } from '../../shared/ids.js';
 import type { DagNode } from '../../shared/dag/types.js';
 import { topologicalOrder } from '../../shared/dag/graph.js';
 import { at, type Issues } from './diagnostics.js';
-import { checkExpression } from './expr.js';
+import { checkExpression } from '../../shared/expressions.js';
 import { jsonataName, translateCondition } from './flat-condition.js';
 import type { FlatEntry, FlatNextType } from './flat-parse.js';
 

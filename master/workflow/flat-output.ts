@@ -14,7 +14,7 @@
 import type { NodeId } from '../../shared/ids.js';
 import type { InputTemplate } from '../../shared/dag/types.js';
 import { at, type Issues } from './diagnostics.js';
-import { checkExpression } from './expr.js';
+import { checkExpression } from '../../shared/expressions.js';
 import { jsonataName } from './flat-condition.js';
 import { describe, isRecord, mappingEntries, parseRef } from './flat-parse.js';
 

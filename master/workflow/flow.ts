@@ -18,7 +18,7 @@ import { normalize } from '../../shared/dag/graph.js';
 import type { DagBuilder } from './builder.js';
 import { WORKFLOW_INPUT, type Feed, type FeedEdge } from './builder.js';
 import { at, type Issues } from './diagnostics.js';
-import { checkExpression } from './expr.js';
+import { checkExpression } from '../../shared/expressions.js';
 import { LIMITS, STEP_NAME_RE } from './limits.js';
 import { describe, isObj, onlyKeys, readInt, readString, type Obj } from './read.js';
 

@@ -29,7 +29,7 @@ import { createRedisHarvestStore } from '../../master/harvest/redis-store.js';
 import { MemoryHarvestStore } from '../../master/harvest/store.js';
 import { MemoryMasterStore } from '../../master/store/memory.js';
 import { inlineTrainer, threadTrainer } from '../../master/harvest/trainer.js';
-import type { InvocationRecord } from '../../master/invocations/record.js';
+import type { InvocationRecord } from '../../shared/invocation/record.js';
 import type { WorkflowVersion } from '../../master/workflow/catalog.js';
 import { loadWorkflow } from '../../master/workflow/index.js';
 import { repoRoot } from '../../bench/paths.js';

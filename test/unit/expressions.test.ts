@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../shared/errors.js';
-import { Expressions } from '../../worker/engine/expressions.js';
+import { Expressions } from '../../shared/expressions.js';
 
 async function failure(p: Promise<unknown>): Promise<AppError> {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { listInvocations } from '../../master/invocations/list.js';
-import type { InvocationRecord } from '../../master/invocations/record.js';
+import type { InvocationRecord } from '../../shared/invocation/record.js';
 
 function rec(
   id: string,

@@ -5,7 +5,7 @@ import {
   place,
   type PlacementInput,
   type PlacementWorker,
-} from '../../master/placement/index.js';
+} from '../../shared/placement.js';
 
 const w = (id: string, load = 0, cpu = 1): PlacementWorker => ({ id, load, cpu });
 

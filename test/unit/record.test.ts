@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StepRecord } from '../../shared/schema/wire.js';
-import { publicView, toJsonSafe, type InvocationRecord } from '../../master/invocations/record.js';
+import { publicView, toJsonSafe, type InvocationRecord } from '../../shared/invocation/record.js';
 
 const STARTED_MS = Date.UTC(2020, 0, 2, 3, 4, 5, 0);
 

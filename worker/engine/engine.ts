@@ -41,7 +41,7 @@ import { StageTracker } from '../harvest/stage-tracker.js';
 import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deployments.js';
 import { commitNode, mustCommit } from './commit.js';
 import { baseStep, executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
-import { Expressions } from './expressions.js';
+import { Expressions } from '../../shared/expressions.js';
 import { backoffMs, delay } from '../../shared/retry.js';
 import { preciseNow } from '../../shared/time.js';
 import type { DataPlane, Transport } from './ports.js';

@@ -27,7 +27,7 @@ import type { NodeAllocation, StepRecord } from '../../shared/schema/wire.js';
 import { harvestedRun } from '../harvest/limits.js';
 import type { InvocationStages } from '../harvest/stage-tracker.js';
 import type { Sandbox } from '../sandbox/types.js';
-import type { Expressions } from './expressions.js';
+import type { Expressions } from '../../shared/expressions.js';
 import { functionKey } from './deployments.js';
 import { Val } from './value.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { place, type PlacementWorker } from '../../../master/placement/index.js';
+import { place, type PlacementWorker } from '../../../shared/placement.js';
 
 const w = (id: string, load: number, cpu = 1, memoryMb?: number): PlacementWorker => ({
   id,

@@ -11,7 +11,7 @@ import type { FunctionSpec, TaskNode } from '../../../shared/dag/types.js';
 import type { NodeId } from '../../../shared/ids.js';
 import type { NodeAllocation } from '../../../shared/schema/wire.js';
 import { executeNode, type ExecEnv } from '../../../worker/engine/execute.js';
-import { Expressions } from '../../../worker/engine/expressions.js';
+import { Expressions } from '../../../shared/expressions.js';
 import { Val } from '../../../worker/engine/value.js';
 import type { RunRequest, Sandbox } from '../../../worker/sandbox/types.js';
 

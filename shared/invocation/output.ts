@@ -1,22 +1,33 @@
 /**
- * Assembling an invocation's output from its sinks: inline refs decode in place, the rest are
- * fetched from the sink's worker (which reads Redis or its own memory).
+ * Assembling an invocation's output from its sinks, for whichever process coordinates it (the
+ * master, or the worker that took the invocation): inline refs decode in place — sink outputs up
+ * to the workers' `sinkInlineMaxBytes` arrive inline in the sink report, so nothing is fetched
+ * back — and the rest are fetched from the sink's worker (which reads Redis or its own memory).
+ * `fetch` reads an object this process holds itself without a request (a worker's own store).
  */
-import jsonata from 'jsonata';
-import { decodeValue } from '../../shared/codec.js';
-import { assemble, type Arrival } from '../../shared/dag/template.js';
-import { AppError } from '../../shared/errors.js';
-import type { HttpClient } from '../../shared/http-client.js';
-import { backoffMs, delay } from '../../shared/retry.js';
-import type { Placement, StoredRef } from '../../shared/schema/wire.js';
-import type { WorkflowVersion } from '../workflow/catalog.js';
+import { decodeValue } from '../codec.js';
+import type { WorkflowDag } from '../dag/types.js';
+import { assemble, type Arrival } from '../dag/template.js';
+import type { Expressions } from '../expressions.js';
+import { AppError } from '../errors.js';
+import type { HttpClient } from '../http-client.js';
+import { backoffMs, delay } from '../retry.js';
+import type { Placement, StoredRef } from '../schema/wire.js';
 import { toJsonSafe } from './record.js';
+
+/** What output assembly needs of a workflow version. */
+export interface OutputShape {
+  dag: Pick<WorkflowDag, 'output' | 'outputExpr'>;
+  groupOf: Readonly<Record<string, number>>;
+}
 
 export async function assembleOutput(
   http: HttpClient,
-  v: WorkflowVersion,
+  exprs: Expressions,
+  v: OutputShape,
   placement: Placement,
   sinkOutputs: ReadonlyMap<string, StoredRef | null>,
+  local?: (ref: StoredRef) => Promise<Buffer> | undefined,
 ): Promise<unknown> {
   const values = new Map<string, Arrival>();
   await Promise.all(
@@ -25,22 +36,13 @@ export async function assembleOutput(
       const buf =
         ref.tier === 'inline'
           ? Buffer.from(ref.data, 'base64')
-          : await fetchObject(http, fetchUrl(v, placement, node, ref), ref);
+          : await (local?.(ref) ?? fetchObject(http, fetchUrl(v, placement, node, ref), ref));
       return values.set(node, { skip: false, value: decodeValue(buf) });
     }),
   );
   let out = assemble(v.dag.output, (n) => values.get(n), null);
-  if (v.dag.outputExpr !== undefined) {
-    try {
-      out = (await jsonata(v.dag.outputExpr).evaluate(out)) as unknown;
-    } catch (err) {
-      throw new AppError(
-        'FUNCTION_FAILED',
-        `workflow output expression failed: ${(err as Error).message}`,
-        { retryable: false },
-      );
-    }
-  }
+  if (v.dag.outputExpr !== undefined)
+    out = await exprs.evaluate(v.dag.outputExpr, out, 'workflow output');
   return toJsonSafe(out ?? null);
 }
 
@@ -48,9 +50,9 @@ export async function assembleOutput(
  * Where to read a sink's output: a peer ref names its holder; anything else is read through the
  * worker that owns the sink's group now (after a re-placement, a live one that reaches Redis).
  */
-function fetchUrl(v: WorkflowVersion, placement: Placement, node: string, ref: StoredRef): string {
+function fetchUrl(v: OutputShape, placement: Placement, node: string, ref: StoredRef): string {
   if (ref.tier === 'peer') return ref.url;
-  const owner = placement.groups[v.partition.groupOf[node]!]!;
+  const owner = placement.groups[v.groupOf[node]!]!;
   return placement.workers[owner]!;
 }
 

@@ -1,9 +1,42 @@
 /**
- * JSONata evaluation for the engine: expressions are compiled once per deployment and cached by
- * source. Evaluation errors become FUNCTION_FAILED errors naming the node and the expression.
+ * The one JSONata evaluator of master and worker (the only file that imports jsonata): the
+ * master checks every expression of a workflow at validation time (a syntax error is a
+ * validation issue with its path) and evaluates `inputSize:` and the output expression; the
+ * engine evaluates templates, switch conditions and foreach items. Expressions are compiled once
+ * and cached by source; evaluation errors become FUNCTION_FAILED errors naming the place and
+ * the expression. Nothing is ever eval()'d.
  */
 import jsonata from 'jsonata';
-import { AppError } from '../../shared/errors.js';
+import { AppError } from './errors.js';
+
+/** Largest expression accepted, in characters. */
+export const MAX_EXPRESSION_LENGTH = 4096;
+
+/** Where validation problems go (master/workflow/diagnostics.ts `Issues`). */
+export interface IssueSink {
+  add(path: string, message: string): void;
+}
+
+/** Compiles `source`; on failure adds an issue at `path` and returns false. */
+export function checkExpression(source: string, path: string, issues: IssueSink): boolean {
+  if (source.trim() === '') {
+    issues.add(path, 'expression is empty; expected a JSONata expression such as "$.items"');
+    return false;
+  }
+  if (source.length > MAX_EXPRESSION_LENGTH) {
+    issues.add(path, `expression is ${source.length} characters; at most ${MAX_EXPRESSION_LENGTH}`);
+    return false;
+  }
+  try {
+    jsonata(source);
+    return true;
+  } catch (err) {
+    const e = err as { message?: string; position?: number; token?: string };
+    const pos = e.position === undefined ? '' : ` at character ${e.position}`;
+    issues.add(path, `invalid JSONata expression${pos}: ${e.message ?? String(err)}`);
+    return false;
+  }
+}
 
 type Compiled = ReturnType<typeof jsonata>;
 

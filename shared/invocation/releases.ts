@@ -4,10 +4,10 @@
  * worker): on a busy cluster that is one message per worker every few invocations instead of one
  * per invocation, sent while the next invocations run rather than between them.
  */
-import { AppError } from '../../shared/errors.js';
-import type { HttpClient } from '../../shared/http-client.js';
-import type { Journal } from '../../shared/journal.js';
-import type { Logger } from '../../shared/logger.js';
+import { AppError } from '../errors.js';
+import type { HttpClient } from '../http-client.js';
+import type { Journal } from '../journal.js';
+import type { Logger } from '../logger.js';
 
 /** How long releases for one worker wait to be batched with later ones. */
 const RELEASE_LINGER_MS = 20;

@@ -17,7 +17,7 @@
  * - hash: group i of invocation k to worker hash(k, i) — stable, load-blind.
  */
 import { createHash } from 'node:crypto';
-import { AppError } from '../../shared/errors.js';
+import { AppError } from './errors.js';
 
 export type PlacementStrategy = 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash' | 'composition-jsq';
 

@@ -1,13 +1,13 @@
 /** An invocation as the master keeps it, and its public shape (docs/design.md §9). */
-import type { WireError } from '../../shared/errors.js';
+import type { WireError } from '../errors.js';
 import type {
   Durability,
   InvocationContext,
   Placement,
   StepRecord,
   StoredRef,
-} from '../../shared/schema/wire.js';
-import type { InvocationHarvest } from '../harvest/invocation.js';
+} from '../schema/wire.js';
+import type { InvocationHarvest } from '../harvest/types.js';
 
 export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
 

@@ -5,14 +5,14 @@
  * problem. The only file that imports Ajv.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
-import { AppError } from '../../shared/errors.js';
-import type { Issues } from './diagnostics.js';
+import { AppError } from './errors.js';
+import type { IssueSink } from './expressions.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
 const cache = new WeakMap<object, ValidateFunction>();
 
 /** Checks that `schema` compiles; adds an issue at `path` otherwise. */
-export function checkInputSchema(schema: unknown, path: string, issues: Issues): boolean {
+export function checkInputSchema(schema: unknown, path: string, issues: IssueSink): boolean {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     issues.add(path, 'must be a JSON Schema object, e.g. { type: object, required: [name] }');
     return false;

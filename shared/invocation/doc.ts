@@ -1,0 +1,104 @@
+/**
+ * An invocation record as a document: what the master's store keeps, what a worker that took an
+ * invocation sends the master in its record batches, and what that worker journals before it
+ * accepts a durable invocation (so the master can adopt it if the worker dies). Reading one back
+ * checks it field by field (a store and the wire are boundaries).
+ */
+import type { WireError } from '../errors.js';
+import type { InvocationHarvest } from '../harvest/types.js';
+import type { InvocationContext, Placement, StepRecord } from '../schema/wire.js';
+import type { InvocationRecord, InvocationStatus } from './record.js';
+
+export interface InvocationDoc {
+  id: string;
+  workflow: string;
+  /** `running` docs are the ones a restarted master must recover; any other status is finished. */
+  status: string;
+  startedAt: number;
+  /** Orders finished docs for trimming and loading; a finished doc without it uses `startedAt`. */
+  finishedAt?: number;
+  [field: string]: unknown;
+}
+
+/** The stored form of a record. Large inputs travel along while the invocation runs. */
+export function toDoc(r: InvocationRecord, inputData?: Buffer): InvocationDoc {
+  return {
+    id: r.id,
+    workflow: r.workflow,
+    version: r.version,
+    status: r.status,
+    startedAt: r.startedAt,
+    ...(r.finishedAt === undefined ? {} : { finishedAt: r.finishedAt }),
+    deadline: r.deadline,
+    placement: r.placement,
+    ctx: r.ctx,
+    durability: r.durability,
+    ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }),
+    ...(r.inputKey === undefined ? {} : { inputKey: r.inputKey }),
+    ...(inputData === undefined ? {} : { inputData: inputData.toString('base64') }),
+    ...(r.status === 'succeeded' ? { output: r.output ?? null } : {}),
+    ...(r.error === undefined ? {} : { error: r.error }),
+    ...(r.status === 'running' ? {} : { steps: r.steps, stepsDropped: r.stepsDropped }),
+    ...(r.harvest === undefined ? {} : { harvest: r.harvest }),
+    recoveries: r.recoveries,
+  };
+}
+
+/** What a stored document holds, checked field by field (a store is a boundary). */
+export type RestoredFields = Pick<
+  InvocationRecord,
+  | 'id'
+  | 'workflow'
+  | 'version'
+  | 'status'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'deadline'
+  | 'placement'
+  | 'ctx'
+  | 'durability'
+  | 'idempotencyKey'
+  | 'inputKey'
+  | 'output'
+  | 'error'
+  | 'steps'
+  | 'stepsDropped'
+  | 'harvest'
+  | 'recoveries'
+> & { inputData?: Buffer };
+
+const STATUSES: readonly string[] = ['running', 'succeeded', 'failed', 'timed_out', 'cancelled'];
+
+/** The fields of a stored document, or null when it is not one this master wrote. */
+export function fromDoc(d: InvocationDoc): RestoredFields | null {
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!STATUSES.includes(d.status) || !num(d['version']) || !num(d['deadline'])) return null;
+  const placement = d['placement'] as Placement | undefined;
+  const ctx = d['ctx'] as InvocationContext | undefined;
+  if (!placement || !Array.isArray(placement.groups) || !ctx || typeof ctx.input !== 'object')
+    return null;
+  const durability = d['durability'];
+  return {
+    id: d.id,
+    workflow: d.workflow,
+    version: d['version'],
+    status: d.status as InvocationStatus,
+    startedAt: d.startedAt,
+    ...(num(d.finishedAt) ? { finishedAt: d.finishedAt } : {}),
+    deadline: d['deadline'],
+    placement,
+    ctx,
+    durability: durability === 'checkpoint' || durability === 'strict' ? durability : 'none',
+    ...(typeof d['idempotencyKey'] === 'string' ? { idempotencyKey: d['idempotencyKey'] } : {}),
+    ...(typeof d['inputKey'] === 'string' ? { inputKey: d['inputKey'] } : {}),
+    ...(typeof d['inputData'] === 'string'
+      ? { inputData: Buffer.from(d['inputData'], 'base64') }
+      : {}),
+    ...('output' in d ? { output: d['output'] } : {}),
+    ...(d['error'] !== undefined ? { error: d['error'] as WireError } : {}),
+    steps: Array.isArray(d['steps']) ? (d['steps'] as StepRecord[]) : [],
+    stepsDropped: num(d['stepsDropped']) ? d['stepsDropped'] : 0,
+    ...(d['harvest'] !== undefined ? { harvest: d['harvest'] as InvocationHarvest } : {}),
+    recoveries: num(d['recoveries']) ? d['recoveries'] : 0,
+  };
+}
