@@ -74,6 +74,13 @@ export const MasterConfigSchema = Type.Object({
     minimum: 100,
     default: 5_000,
   }),
+  /** How often the placement view is pushed to every worker (and on every change). */
+  viewIntervalMs: Type.Integer({
+    description:
+      "How often the master pushes the placement view (workers, capacity, load, versions) to every worker for the workers' own invocation API, ms; it is also pushed on every change of membership or deployments.",
+    minimum: 50,
+    default: 1_000,
+  }),
   /** Finished invocations kept for GET /v1/invocations/:id. */
   retainInvocations: Type.Integer({
     description: 'Finished invocations kept for GET /v1/invocations/:id.',

@@ -19,6 +19,7 @@ import { createRedisHarvestStore } from './harvest/redis-store.js';
 import { defaultTrainer } from './harvest/trainer.js';
 import { InvocationManager } from './invocations/manager.js';
 import { DeploymentTracker } from './registry/deployments.js';
+import { ViewPublisher } from './registry/view.js';
 import { WorkerRegistry } from './registry/workers.js';
 import { Leadership } from './leadership.js';
 import { openMasterStore } from './store/open.js';
@@ -32,6 +33,7 @@ export class MasterServer {
     readonly url: string,
     private readonly app: FastifyInstance,
     private readonly invocations: InvocationManager,
+    private readonly view: ViewPublisher,
     private readonly http: HttpClient,
     private readonly sender: TriggerSender,
     private readonly sweep: NodeJS.Timeout,
@@ -128,6 +130,19 @@ export class MasterServer {
       ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
     });
+    const view = new ViewPublisher({
+      registry,
+      deployments,
+      catalog,
+      http,
+      logger,
+      config,
+      intervalMs: config.viewIntervalMs,
+      masterUrl: () => url,
+      journal: journal !== undefined,
+    });
+    registry.onChange(() => view.changed());
+    deployments.onChange = () => view.changed();
     const restored = await invocations.restore();
     const app = buildMasterApp(
       {
@@ -137,6 +152,7 @@ export class MasterServer {
         deployments,
         invocations,
         store,
+        view,
         ...(harvest ? { harvest } : {}),
       },
       logger,
@@ -144,6 +160,7 @@ export class MasterServer {
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
+      view.close();
       invocations.close();
       sender.close();
       await http.close();
@@ -174,6 +191,7 @@ export class MasterServer {
       url,
       app,
       invocations,
+      view,
       http,
       sender,
       sweep,
@@ -188,6 +206,7 @@ export class MasterServer {
     this.closing ??= (async () => {
       await this.leadership?.close();
       clearInterval(this.sweep);
+      this.view.close();
       this.invocations.close();
       await this.app.close();
       await this.harvest?.close();

@@ -18,6 +18,8 @@ import type { Placement } from './schema/wire.js';
 
 export class MemoryJournal implements Journal {
   private readonly journals = new Map<string, Map<string, string>>();
+  /** Invocations each ingress worker took (`accept`). */
+  private readonly owned = new Map<string, Set<string>>();
   /** While set, every operation rejects with STORE_UNAVAILABLE (an outage). */
   fail = false;
   /** Every commit asked for, in order, with whether it won: the history tests check. */
@@ -82,6 +84,28 @@ export class MemoryJournal implements Journal {
     const epoch = cur ? ((JSON.parse(cur) as Placement).epoch ?? 0) : -1;
     if ((placement.epoch ?? 0) > epoch) f.set('p', JSON.stringify(placement));
     return Promise.resolve(stateFromFields(Object.fromEntries(f)));
+  }
+
+  accept(invocationId: string, owner: string, doc: string, _ttlMs: number): Promise<void> {
+    const down = this.outage();
+    if (down) return Promise.reject(down);
+    this.fields(invocationId).set('r', doc);
+    const set = this.owned.get(owner) ?? new Set<string>();
+    set.add(invocationId);
+    this.owned.set(owner, set);
+    return Promise.resolve();
+  }
+
+  orphans(owner: string): Promise<string[]> {
+    const down = this.outage();
+    if (down) return Promise.reject(down);
+    const out: string[] = [];
+    for (const id of this.owned.get(owner) ?? []) {
+      const doc = this.journals.get(id)?.get('r');
+      if (doc === undefined) this.owned.get(owner)?.delete(id);
+      else out.push(doc);
+    }
+    return Promise.resolve(out);
   }
 
   drop(invocationIds: readonly string[]): Promise<void> {

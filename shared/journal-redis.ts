@@ -61,6 +61,7 @@ export class RedisJournal implements Journal {
   private constructor(
     private readonly client: Scripted,
     private readonly prefix: string,
+    private readonly ownedPrefix: string,
   ) {}
 
   static async connect(url: string, o: RedisJournalOptions = {}): Promise<RedisJournal> {
@@ -70,7 +71,11 @@ export class RedisJournal implements Journal {
     });
     client.defineCommand('ffCommit', { numberOfKeys: 1, lua: COMMIT });
     client.defineCommand('ffReplace', { numberOfKeys: 1, lua: REPLACE });
-    return new RedisJournal(client as Scripted, `${o.prefix ?? 'ff:'}j:`);
+    return new RedisJournal(
+      client as Scripted,
+      `${o.prefix ?? 'ff:'}j:`,
+      `${o.prefix ?? 'ff:'}ji:`,
+    );
   }
 
   private key(invocationId: string): string {
@@ -116,6 +121,35 @@ export class RedisJournal implements Journal {
     const fields: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
     return stateFromFields(fields);
+  }
+
+  async accept(invocationId: string, owner: string, doc: string, ttlMs: number): Promise<void> {
+    const key = this.key(invocationId);
+    const owned = `${this.ownedPrefix}${owner}`;
+    const ttl = Math.ceil(ttlMs);
+    await this.run(() =>
+      this.client
+        .multi()
+        .hset(key, 'r', doc)
+        .pexpire(key, ttl)
+        .sadd(owned, invocationId)
+        // The set lives as long as the longest journal in it.
+        .pexpire(owned, ttl, 'GT')
+        .pexpire(owned, ttl, 'NX')
+        .exec(),
+    );
+  }
+
+  async orphans(owner: string): Promise<string[]> {
+    const owned = `${this.ownedPrefix}${owner}`;
+    const ids = await this.run(() => this.client.smembers(owned));
+    if (ids.length === 0) return [];
+    const docs = await this.run(() =>
+      Promise.all(ids.map((id) => this.client.hget(this.key(id), 'r'))),
+    );
+    const gone = ids.filter((_, i) => docs[i] === null);
+    if (gone.length > 0) await this.run(() => this.client.srem(owned, ...gone));
+    return docs.filter((d): d is string => d !== null);
   }
 
   async drop(invocationIds: readonly string[]): Promise<void> {

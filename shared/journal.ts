@@ -64,6 +64,17 @@ export interface Journal {
    * the state after it, atomically.
    */
   replace(invocationId: string, placement: Placement, ttlMs: number): Promise<JournalState>;
+  /**
+   * A worker that takes an invocation on its own API records it here before it accepts it: the
+   * record (`doc`, JSON) in the invocation's journal and the id in the worker's own set, so that
+   * the master can adopt the invocation if that worker dies (docs/durability.md).
+   */
+  accept(invocationId: string, owner: string, doc: string, ttlMs: number): Promise<void>;
+  /**
+   * The records of invocations `owner` took that still have a journal (ended ones are dropped
+   * with their journal, and forgotten here as they are found gone).
+   */
+  orphans(owner: string): Promise<string[]>;
   /** Removes the journals of ended invocations. */
   drop(invocationIds: readonly string[]): Promise<void>;
   close(): Promise<void>;
@@ -104,6 +115,8 @@ export function stateFromFields(fields: Record<string, string>): JournalState {
       if (c) nodes.set(c.node, c);
     } else if (field === 'p') {
       placement = JSON.parse(value) as Placement;
+    } else if (field === 'r') {
+      // The record an ingress worker wrote (read by `orphans`).
     } else if (field === 'f') {
       failure = JSON.parse(value) as FailureCommit;
     }

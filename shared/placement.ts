@@ -17,6 +17,7 @@
  * - hash: group i of invocation k to worker hash(k, i) — stable, load-blind.
  */
 import { createHash } from 'node:crypto';
+import type { WorkflowDag } from './dag/types.js';
 import { AppError } from './errors.js';
 
 export type PlacementStrategy = 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash' | 'composition-jsq';
@@ -120,4 +121,31 @@ export function place(input: PlacementInput): string[] {
       return out;
     }
   }
+}
+
+/** MB the warm sandboxes of each partition group take (foreach bodies at their concurrency). */
+export function groupMemoryMb(dag: WorkflowDag, groups: readonly (readonly string[])[]): number[] {
+  const nodes = new Map(dag.nodes.map((n) => [n.id as string, n]));
+  const bodyMb = (body: WorkflowDag): number =>
+    body.nodes.reduce(
+      (sum, n) => sum + (n.kind === 'task' ? (dag.functions[n.fn]?.memoryMb ?? 0) : 0),
+      0,
+    );
+  return groups.map((group) =>
+    group.reduce((sum, id) => {
+      const n = nodes.get(id);
+      if (n?.kind === 'task') return sum + (dag.functions[n.fn]?.memoryMb ?? 0);
+      if (n?.kind === 'foreach')
+        return sum + bodyMb(n.body) * Math.min(n.concurrency, n.estimatedWidth);
+      return sum;
+    }, 0),
+  );
+}
+
+/** The groups of a partition (node ids per group index) from its `groupOf`. */
+export function groupsOf(groupOf: Readonly<Record<string, number>>): string[][] {
+  const groups: string[][] = [];
+  for (const [node, g] of Object.entries(groupOf)) (groups[g] ??= []).push(node);
+  for (let g = 0; g < groups.length; g++) groups[g] ??= [];
+  return groups;
 }

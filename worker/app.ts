@@ -1,12 +1,21 @@
 /**
  * The worker's HTTP surface (built here, listened to in server.ts):
  * POST /v1/trigger · PUT/DELETE /v1/deployments · GET /v1/objects/:key · POST /v1/objects/fetch ·
- * POST /v1/invocations/:id/release · GET /healthz · GET /metrics.
+ * POST /v1/invocations/:id/release · GET /healthz · GET /metrics · GET /v1/debug/cpu; and the
+ * ingress (ingress/routes.ts): POST /v1/workflows/:name/invocations · GET /v1/invocations/:id ·
+ * POST /v1/invocations/:id/cancel · PUT /v1/cluster/view · POST /v1/internal/reports.
  */
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
-import { acceptBinary, installErrorHandling, requireToken, triggerRoute } from '../shared/http.js';
+import {
+  acceptBinary,
+  cpuRoute,
+  installErrorHandling,
+  requireToken,
+  triggerRoute,
+} from '../shared/http.js';
+import { ingressRoutes, type IngressRouteDeps } from './ingress/routes.js';
 import { Deployment, StoredRef, WorkflowName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
@@ -22,6 +31,8 @@ export interface WorkerAppDeps {
   deployer: DeploymentManager;
   logger: Logger;
   bodyLimitBytes: number;
+  /** The worker's own invocation API (docs/design.md §4). */
+  ingress: IngressRouteDeps;
   token?: string;
 }
 
@@ -37,6 +48,8 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   acceptBinary(app);
 
   triggerRoute(app, (triggers) => d.engine.accept(triggers));
+  ingressRoutes(app, d.ingress);
+  cpuRoute(app);
 
   app.put(
     '/v1/deployments/:workflow/:version',

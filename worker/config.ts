@@ -71,6 +71,13 @@ export const WorkerConfigSchema = Type.Object({
     default: 4096,
     description: 'Values up to this size travel inside triggers.',
   }),
+  sinkInlineMaxBytes: Type.Integer({
+    minimum: 0,
+    maximum: 16 * 1_048_576,
+    default: 65_536,
+    description:
+      "A sink's output up to this size travels inside its sink report, so the invocation's coordinator (the master or the ingress worker) never fetches it back; 0: every sink output is stored.",
+  }),
   bodyLimitBytes: Type.Integer({
     minimum: 1024,
     default: 64 * 1024 * 1024,

@@ -14,7 +14,12 @@ import { buildWorkerApp } from './app.js';
 import type { WorkerConfig } from './config.js';
 import { DeploymentManager, linkFunctionModules, ownModules } from './deployer.js';
 import { Engine } from './engine/engine.js';
-import { HttpClient } from '../shared/http-client.js';
+import { errorFromResponse, HttpClient } from '../shared/http-client.js';
+import { Expressions } from '../shared/expressions.js';
+import { ReleaseBatcher } from '../shared/invocation/releases.js';
+import { IngressCoordinator } from './ingress/coordinator.js';
+import { RecordShipper } from './ingress/records.js';
+import { ViewHolder } from './ingress/view.js';
 import type { Journal } from '../shared/journal.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import { RedisLease } from '../shared/lease.js';
@@ -44,6 +49,8 @@ export class WorkerServer {
     private readonly journal: Journal | undefined,
     private readonly drainTimeoutMs: number,
     private readonly lease: RedisLease | undefined,
+    private readonly coordinator: IngressCoordinator,
+    private readonly shipper: RecordShipper,
   ) {}
 
   static async start(config: WorkerConfig, rootLogger: Logger): Promise<WorkerServer> {
@@ -95,7 +102,7 @@ export class WorkerServer {
         })
       : undefined;
     let url = config.advertiseUrl ?? '';
-    const late: { store?: FaaStore } = {};
+    const late: { store?: FaaStore; coordinator?: IngressCoordinator } = {};
     const store = (): FaaStore => {
       if (!late.store) throw new AppError('STORE_UNAVAILABLE', 'the worker is still starting');
       return late.store;
@@ -110,14 +117,73 @@ export class WorkerServer {
           await store().releaseInvocation(i);
         },
       },
-      transport,
+      // Reports addressed to this worker (the invocations it coordinates) stay in the process.
+      transport: {
+        sendTriggers: (...a) => transport.sendTriggers(...a),
+        report: (to, report) => {
+          const coordinator = late.coordinator;
+          if (to === url && coordinator) queueMicrotask(() => coordinator.accept([report]));
+          else transport.report(to, report);
+        },
+      },
       logger,
+      sinkInlineMaxBytes: config.sinkInlineMaxBytes,
       rebalance: config.rebalance,
       maxCpu: config.cpu,
       ...(journal ? { journal } : {}),
       masterUrl: () => following.master?.followed,
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
+    const view = new ViewHolder();
+    const shipper = new RecordShipper(http, () => view.last?.master, logger);
+    const releases = new ReleaseBatcher(http, logger, journal);
+    const masterNow = (): string => {
+      const m = view.last?.master;
+      if (m === undefined) throw new AppError('NO_WORKERS', 'no master known yet');
+      return m;
+    };
+    const coordinator = new IngressCoordinator({
+      workerId: id,
+      url: () => url,
+      view,
+      deployments: engine,
+      http,
+      exprs: new Expressions(),
+      logger,
+      inlineMaxBytes: config.inlineMaxBytes,
+      ...(journal ? { journal } : {}),
+      ports: {
+        local: (triggers) => engine.accept(triggers),
+        send: (to, triggers, deadline) => transport.sendTriggers(to, triggers, deadline),
+        put: (...a) => store().put(...a),
+        read: (ref) =>
+          (ref.tier === 'redis' && redis !== null) ||
+          ((ref.tier === 'memory' || ref.tier === 'peer') && ref.worker === id)
+            ? store().getBuffer(ref)
+            : undefined,
+        release: (invocationId, urls) => releases.release(invocationId, urls),
+        claimKey: async (key, invocationId, ttlMs) =>
+          (
+            (await http.json(
+              `${masterNow()}/v1/internal/idempotency`,
+              'POST',
+              { key, invocationId, ttlMs },
+              10_000,
+            )) as { invocationId: string }
+          ).invocationId,
+        lookup: async (invocationId) => {
+          const res = await http.request(
+            `${masterNow()}/v1/invocations/${encodeURIComponent(invocationId)}`,
+            { method: 'GET', timeoutMs: 10_000 },
+          );
+          if (res.status === 404) return undefined;
+          if (res.status >= 400) throw errorFromResponse('master', res.status, res.body);
+          return JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
+        },
+        ship: (doc) => shipper.ship(doc),
+      },
+    });
+    late.coordinator = coordinator;
     const app = buildWorkerApp({
       workerId: id,
       engine,
@@ -126,6 +192,7 @@ export class WorkerServer {
       deployer,
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
+      ingress: { coordinator, view, http },
       ...(config.token === undefined ? {} : { token: config.token }),
     });
     await app.listen({ host: config.host, port });
@@ -173,6 +240,8 @@ export class WorkerServer {
       journal,
       config.drainTimeoutMs,
       lease,
+      coordinator,
+      shipper,
     );
     logger.info(
       {
@@ -221,6 +290,8 @@ export class WorkerServer {
       }
       this.master.close();
       await this.app.close();
+      this.coordinator.close();
+      await this.shipper.close();
       this.engine.close();
       this.transport.close();
       await this.sandbox.close();

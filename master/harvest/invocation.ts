@@ -20,7 +20,6 @@ import {
   ALLOCATION_GRID,
   type Allocation,
   type AllocationGrid,
-  type HarvestReasonCode,
   type Resource,
 } from '../../shared/harvest/types.js';
 import type { NodeAllocation } from '../../shared/schema/wire.js';

@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { encodeValue } from '../../shared/codec.js';
 import { Expressions } from '../../shared/expressions.js';
+import { IDEMPOTENCY_TTL_MS } from '../../shared/schema/invocation-api.js';
 import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
 import type { HttpClient } from '../../shared/http-client.js';
@@ -33,16 +34,34 @@ import type {
 } from '../../shared/schema/wire.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
-import { place, type PlacementStrategy } from '../../shared/placement.js';
+import { resolveDurability } from '../../shared/placement-view.js';
+import { groupMemoryMb, place, type PlacementStrategy } from '../../shared/placement.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
 import { assertInput } from '../../shared/input-schema.js';
 import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
 import { listInvocations, type InvocationFilter, type InvocationPage } from './list.js';
 import { assembleOutput } from '../../shared/invocation/output.js';
-import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.js';
-import { MAX_STEPS, type InvocationRecord } from '../../shared/invocation/record.js';
-import { recoveryTriggers, replaceGroups, type RecoveryTrigger } from './recovery.js';
+import {
+  fromDoc,
+  MemoryRecordStore,
+  toDoc,
+  type InvocationDoc,
+  type RecordStore,
+} from './persist.js';
+import type { InvocationRecord } from '../../shared/invocation/record.js';
+import {
+  applyReport,
+  newRecord,
+  sinkArrived,
+  timelineComplete,
+  type NewRecordFields,
+} from '../../shared/invocation/collect.js';
+import {
+  recoveryTriggers,
+  replaceGroups,
+  type RecoveryTrigger,
+} from '../../shared/invocation/recovery.js';
 import { ReleaseBatcher } from '../../shared/invocation/releases.js';
 
 export interface InvocationManagerOptions {
@@ -84,8 +103,6 @@ export interface HarvestHooks {
 
 /** Longest wait for the last steps of a finished invocation before answering without them. */
 const TIMELINE_GRACE_MS = 1_000;
-/** How long an idempotency key keeps naming its invocation. */
-const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 /** Running durable invocations quiet for this long are reconciled with their journal. */
 const RECONCILE_QUIET_MS = 3_000;
 /** Finished invocations between two trims of the store. */
@@ -241,51 +258,16 @@ export class InvocationManager {
   }
 
   private durabilityOf(v: WorkflowVersion): Durability {
-    const asked = v.dag.durability ?? this.o.durability ?? 'auto';
-    if (asked === 'auto') {
-      const capable = this.o.registry.ready().some((w) => w.journal);
-      return this.o.journal && capable ? 'checkpoint' : 'none';
-    }
-    if (asked !== 'none' && !this.o.journal)
-      throw new AppError(
-        'CONFLICT',
-        `workflow ${v.name} asks for durability ${asked}, which needs the journal: start the master and the workers with --redis-url redis://HOST:6379 (docs/durability.md)`,
-      );
-    return asked;
+    return resolveDurability({
+      workflow: v.name,
+      asked: v.dag.durability ?? this.o.durability ?? 'auto',
+      journal: this.o.journal !== undefined,
+      capable: this.o.registry.ready().some((w) => w.journal),
+    });
   }
 
-  private newRecord(f: {
-    id: string;
-    workflow: string;
-    version: number;
-    startedAt: number;
-    deadline: number;
-    placement: Placement;
-    ctx: InvocationContext;
-    durability: Durability;
-    sinks: readonly string[];
-    idempotencyKey?: string;
-    inputKey?: string;
-    harvest?: InvocationHarvest;
-  }): InvocationRecord {
-    let settle!: () => void;
-    const done = new Promise<void>((resolve) => (settle = resolve));
-    const { sinks, ...rest } = f;
-    return {
-      ...rest,
-      status: 'running',
-      recoveries: 0,
-      lastActivityAt: this.now(),
-      pendingSinks: new Set(sinks),
-      sinkOutputs: new Map(),
-      steps: [],
-      stepsDropped: 0,
-      stepKeys: new Set(),
-      stepped: new Set(),
-      sinksDone: false,
-      done,
-      settle,
-    };
+  private newRecord(f: NewRecordFields): InvocationRecord {
+    return newRecord(f, this.now());
   }
 
   /** Keeps a record in memory and arms its deadline. */
@@ -322,7 +304,7 @@ export class InvocationManager {
       })),
       groups: v.partition.groups.length,
       weights: v.partition.groups.map((g) => g.length),
-      memoryMb: groupMemoryMb(v),
+      memoryMb: groupMemoryMb(v.dag, v.partition.groups),
       key,
       cursor: this.cursor,
       affinity: this.lastPlacement.get(`${v.name}@${v.version}`) ?? [],
@@ -379,37 +361,25 @@ export class InvocationManager {
     for (const rep of reports) {
       const r = this.records.get(rep.invocationId);
       if (!r) continue;
-      r.lastActivityAt = this.now();
-      switch (rep.kind) {
-        case 'step': {
-          const key = `${rep.step.node}|${rep.step.worker}|${rep.step.startedAt}`;
-          if (r.stepKeys.has(key)) break;
-          r.stepKeys.add(key);
-          if (r.steps.length < MAX_STEPS) r.steps.push(rep.step);
-          else r.stepsDropped++;
-          if (!rep.step.node.includes('[')) r.stepped.add(rep.step.node);
+      const effect = applyReport(r, rep, this.now());
+      switch (effect.kind) {
+        case 'step':
           if (r.sinksDone) this.maybeComplete(r);
           break;
-        }
-        case 'sink':
-          this.sinkArrived(r, rep.node, rep.skipped ? null : (rep.output ?? null));
+        case 'sinks-done':
+          this.maybeComplete(r);
           break;
         case 'failed':
-          // Every sink is done: a failure now is a duplicate run's (after a recovery), and the
-          // result the sinks gave stands.
-          if (!r.sinksDone) this.finish(r, 'failed', undefined, AppError.fromWire(rep.error));
+          this.finish(r, 'failed', undefined, effect.error);
+          break;
+        case 'none':
           break;
       }
     }
   }
 
   private sinkArrived(r: InvocationRecord, node: string, ref: StoredRef | null): void {
-    if (r.status !== 'running' || !r.pendingSinks.delete(node)) return;
-    r.sinkOutputs.set(node, ref);
-    if (r.pendingSinks.size === 0) {
-      r.sinksDone = true;
-      this.maybeComplete(r);
-    }
+    if (sinkArrived(r, node, ref)) this.maybeComplete(r);
   }
 
   /** MasterSP: every trigger comes here and is forwarded to the worker that owns its node. */
@@ -453,8 +423,7 @@ export class InvocationManager {
    */
   private maybeComplete(r: InvocationRecord): void {
     if (r.status !== 'running') return;
-    const nodes = this.version(r)?.dag.nodes.length ?? 0;
-    if (r.stepped.size >= nodes) {
+    if (timelineComplete(r, this.version(r)?.dag.nodes.length ?? 0)) {
       if (r.completeTimer) clearTimeout(r.completeTimer);
       this.complete(r);
     } else {
@@ -541,7 +510,76 @@ export class InvocationManager {
     if (w) w.inflight = Math.max(0, w.inflight + delta);
   }
 
+  /**
+   * Records of invocations workers took on their own API, sent in batches once they ended (off
+   * their path): kept and stored like the master's own, so GET /v1/invocations and the
+   * dashboard list them. A record the master already holds as finished is left as it is.
+   */
+  async absorbRecords(docs: readonly InvocationDoc[]): Promise<number> {
+    let kept = 0;
+    for (const d of docs) {
+      if (d.status === 'running') continue;
+      const known = this.records.get(d.id);
+      if (known && known.status !== 'running') continue;
+      const f = fromDoc(d);
+      if (!f) continue;
+      if (known) {
+        // Adopted after its ingress was thought dead, yet the ingress finished it: its result
+        // stands (it is the journal's, like ours would be).
+        this.finish(known, f.status, f.output, f.error ? AppError.fromWire(f.error) : undefined);
+        continue;
+      }
+      await this.store.putInvocation(d);
+      this.restoreOne(d);
+      kept++;
+    }
+    return kept;
+  }
+
+  /**
+   * A worker that took durable invocations on its own API died: each one it had not finished
+   * (its record is in the journal, written before it was accepted) is adopted — the master
+   * becomes its coordinator, raises the placement's epoch without the dead coordinator so every
+   * worker reports here from its next commit, recovers the groups that were on the dead worker,
+   * sends again what may not have left, and collects the sinks already committed.
+   */
+  private async adoptOrphans(workerId: string): Promise<void> {
+    const journal = this.o.journal;
+    if (!journal) return;
+    const docs = await journal.orphans(workerId);
+    for (const text of docs) {
+      let doc: InvocationDoc;
+      try {
+        doc = JSON.parse(text) as InvocationDoc;
+      } catch {
+        continue;
+      }
+      if (this.records.has(doc.id)) continue;
+      const r = this.restoreOne(doc);
+      if (!r || r.status !== 'running') continue;
+      const { coordinator: _dead, ...rest } = r.placement;
+      const state = await journal.replace(
+        r.id,
+        { ...rest, epoch: (r.placement.epoch ?? 0) + 1 },
+        journalTtlMs(r.deadline),
+      );
+      r.placement = state.placement ?? { ...rest, epoch: (r.placement.epoch ?? 0) + 1 };
+      r.recoveries++;
+      await this.store.putInvocation(toDoc(r));
+      this.o.logger.info({ invocationId: r.id, ingress: workerId }, 'invocation adopted');
+      const v = this.version(r);
+      if (v && this.absorb(r, v, state)) continue;
+      if (r.placement.groups.includes(workerId)) this.lost(r, new Set([workerId]));
+      const after = r.recovering ?? Promise.resolve();
+      await after.then(() => this.redrive(r));
+    }
+  }
+
   private onWorkerDeath(w: WorkerView): void {
+    if (this.o.journal)
+      this.adoptOrphans(w.id).catch((err: unknown) =>
+        this.o.logger.warn({ err, worker: w.id }, 'adopting its invocations failed'),
+      );
     this.o.deployments.forget(w.id);
     for (const r of this.records.values()) {
       if (r.status === 'running' && r.placement.groups.includes(w.id))
@@ -809,23 +847,4 @@ export class InvocationManager {
   list(f: InvocationFilter): InvocationPage {
     return listInvocations([...this.records.values()], f, this.o.tenant ?? 'default');
   }
-}
-
-/** MB the warm sandboxes of each partition group take (foreach bodies at their concurrency). */
-function groupMemoryMb(v: WorkflowVersion): number[] {
-  const nodes = new Map(v.dag.nodes.map((n) => [n.id as string, n]));
-  const bodyMb = (dag: WorkflowVersion['dag']): number =>
-    dag.nodes.reduce(
-      (sum, n) => sum + (n.kind === 'task' ? (v.dag.functions[n.fn]?.memoryMb ?? 0) : 0),
-      0,
-    );
-  return v.partition.groups.map((group) =>
-    group.reduce((sum, id) => {
-      const n = nodes.get(id);
-      if (n?.kind === 'task') return sum + (v.dag.functions[n.fn]?.memoryMb ?? 0);
-      if (n?.kind === 'foreach')
-        return sum + bodyMb(n.body) * Math.min(n.concurrency, n.estimatedWidth);
-      return sum;
-    }, 0),
-  );
 }

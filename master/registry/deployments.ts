@@ -11,6 +11,8 @@ import type { WorkerView } from './workers.js';
 
 export class DeploymentTracker {
   private readonly held = new Map<string, Set<string>>();
+  /** Called whenever what a worker holds changes (the placement view changed). */
+  onChange: () => void = () => undefined;
 
   constructor(
     private readonly http: HttpClient,
@@ -28,6 +30,7 @@ export class DeploymentTracker {
   forgetWorkflow(name: string): void {
     for (const set of this.held.values())
       for (const k of [...set]) if (k.startsWith(`${name}@`)) set.delete(k);
+    this.onChange();
   }
 
   /** Pushes a version to a worker; resolves true when it holds it. */
@@ -49,6 +52,7 @@ export class DeploymentTracker {
       const set = this.held.get(worker.id) ?? new Set<string>();
       set.add(`${v.name}@${v.version}`);
       this.held.set(worker.id, set);
+      this.onChange();
       return true;
     } catch (err) {
       this.logger.warn(

@@ -25,6 +25,7 @@ export interface WorkerView {
 export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerView>();
   private readonly deathListeners: ((w: WorkerView) => void)[] = [];
+  private readonly changeListeners: (() => void)[] = [];
 
   constructor(
     private readonly timeoutMs: number,
@@ -54,7 +55,10 @@ export class WorkerRegistry {
 
   markReady(id: string): void {
     const w = this.workers.get(id);
-    if (w && w.status === 'registering') w.status = 'ready';
+    if (w && w.status === 'registering') {
+      w.status = 'ready';
+      this.changed();
+    }
   }
 
   /** False when the worker is unknown or dead (it must register again). */
@@ -82,6 +86,15 @@ export class WorkerRegistry {
     this.deathListeners.push(listener);
   }
 
+  /** Called when a worker becomes ready, drains or dies (the placement view changed). */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.changeListeners) l();
+  }
+
   /** Marks workers whose heartbeats stopped as dead; returns them. */
   sweep(): WorkerView[] {
     const now = this.now();
@@ -93,6 +106,7 @@ export class WorkerRegistry {
       }
     }
     for (const w of dead) for (const l of this.deathListeners) l(w);
+    if (dead.length > 0) this.changed();
     return dead;
   }
 
@@ -101,6 +115,7 @@ export class WorkerRegistry {
     const w = this.workers.get(id);
     if (!w || w.status === 'dead') return false;
     w.status = 'draining';
+    this.changed();
     return true;
   }
 
@@ -110,5 +125,6 @@ export class WorkerRegistry {
     if (!w || w.status === 'dead') return;
     w.status = 'dead';
     for (const l of this.deathListeners) l(w);
+    this.changed();
   }
 }

@@ -5,7 +5,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
-import { triggerRoute } from '../../shared/http.js';
+import { cpuRoute, triggerRoute } from '../../shared/http.js';
+import type { InvocationDoc } from '../../shared/invocation/doc.js';
 import { Heartbeat, Registration, ReportBatch } from '../../shared/schema/wire.js';
 import type { MasterContext } from './context.js';
 
@@ -78,6 +79,54 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
   });
 
   triggerRoute(app, (triggers) => c.invocations.relay(triggers));
+
+  // A worker's ingress binds an idempotency key in the master's store (one place for the whole
+  // cluster), before it accepts the invocation.
+  app.post(
+    '/v1/internal/idempotency',
+    {
+      schema: {
+        body: Type.Object({
+          key: Type.String({ minLength: 1, maxLength: 400 }),
+          invocationId: Type.String({ minLength: 1, maxLength: 128 }),
+          ttlMs: Type.Integer({ minimum: 1 }),
+        }),
+      },
+    },
+    async (req) => {
+      const b = req.body as { key: string; invocationId: string; ttlMs: number };
+      return { invocationId: await c.store.claimIdempotencyKey(b.key, b.invocationId, b.ttlMs) };
+    },
+  );
+
+  // Records of invocations the workers took on their own API, in batches once they ended.
+  app.post(
+    '/v1/internal/records',
+    {
+      schema: {
+        body: Type.Object({
+          records: Type.Array(
+            Type.Object(
+              {
+                id: Type.String({ minLength: 1, maxLength: 128 }),
+                workflow: Type.String(),
+                status: Type.String(),
+                startedAt: Type.Number(),
+              },
+              { additionalProperties: true },
+            ),
+            { minItems: 1, maxItems: 10_000 },
+          ),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const { records } = req.body as { records: InvocationDoc[] };
+      return reply.status(202).send({ kept: await c.invocations.absorbRecords(records) });
+    },
+  );
+
+  cpuRoute(app);
 
   app.get(
     '/v1/objects/:key',

@@ -3,6 +3,7 @@ import type { MasterConfig } from '../config.js';
 import type { Harvester } from '../harvest/harvester.js';
 import type { InvocationManager } from '../invocations/manager.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
+import type { ViewPublisher } from '../registry/view.js';
 import type { WorkerRegistry } from '../registry/workers.js';
 import type { MasterStore } from '../store/types.js';
 import type { WorkflowCatalog } from '../workflow/catalog.js';
@@ -15,6 +16,8 @@ export interface MasterContext {
   invocations: InvocationManager;
   /** The master's persistent state (catalogue, invocation records, idempotency keys, values). */
   store: MasterStore;
+  /** The placement view every worker's ingress places from. */
+  view?: ViewPublisher;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
 }

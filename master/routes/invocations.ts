@@ -1,8 +1,9 @@
 /** Invocation routes (docs/design.md §9): start (wait or not), read with timeline, cancel. */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
 import { publicView } from '../../shared/invocation/record.js';
+import { InvokeBody, invocationTimeoutMs, waitAnswer } from '../../shared/schema/invocation-api.js';
 import type { MasterContext } from './context.js';
 import { Expressions } from '../../shared/expressions.js';
 
@@ -10,23 +11,6 @@ const INPUT_SIZE = new Expressions();
 
 /** Longest an invocation waits for its workflow's model set to load before deciding without. */
 const READY_WAIT_MS = 1_000;
-
-const InvokeBody = Type.Object(
-  {
-    input: Type.Optional(Type.Unknown()),
-    wait: Type.Optional(Type.Boolean()),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
-    /** The same key (per workflow, for 24 h) returns the same invocation, never a second run. */
-    idempotencyKey: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$' }),
-    ),
-    /** Harvesting: a profiling run, every task node at the maximum allocation. */
-    profile: Type.Optional(Type.Boolean()),
-    /** Harvesting: the data size the models see for this input (default: its encoded size). */
-    dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
-  },
-  { additionalProperties: false },
-);
 
 export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
   app.post(
@@ -38,14 +22,8 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
       },
     },
     async (req, reply) => {
-      const body = (req.body ?? {}) as Static<typeof InvokeBody>;
-      const timeoutMs = body.timeoutMs ?? c.config.defaultTimeoutMs;
-      if (timeoutMs > c.config.maxTimeoutMs) {
-        throw new AppError(
-          'BAD_REQUEST',
-          `timeoutMs ${timeoutMs} is over the limit of ${c.config.maxTimeoutMs} ms`,
-        );
-      }
+      const body = (req.body ?? {}) as InvokeBody;
+      const timeoutMs = invocationTimeoutMs(body, c.config);
       const name = (req.params as { name: string }).name;
       // Harvesting decides from cached models; the first invocation of a workflow waits for its
       // model set's load (one Redis read, at most READY_WAIT_MS), later ones never do.
@@ -66,14 +44,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
       });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
       await r.done;
-      const view = publicView(r, false);
-      return reply.status(200).send({
-        invocationId: r.id,
-        status: r.status,
-        output: r.status === 'succeeded' ? (r.output ?? null) : null,
-        ...(r.error ? { error: r.error } : {}),
-        durationMs: view['durationMs'],
-      });
+      return reply.status(200).send(waitAnswer(r));
     },
   );
 

@@ -42,6 +42,8 @@ export interface InvocationRecord {
   /** Set once every sink has reported; the output is assembled when the timeline is complete too. */
   sinksDone: boolean;
   completeTimer?: NodeJS.Timeout;
+  /** An ingress worker has sent the ended record to the master. */
+  shipped?: boolean;
   /** The output is being assembled. */
   completing?: boolean;
   output?: unknown;

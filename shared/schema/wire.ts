@@ -48,6 +48,13 @@ export const Placement = Type.Object({
    * Absent: 0.
    */
   epoch: Type.Optional(Type.Integer({ minimum: 0 })),
+  /**
+   * Base URL of the worker that took the invocation on its own API (docs/design.md §4): steps,
+   * sinks and failures are reported there instead of to the master. Absent: the master
+   * coordinates. It travels with the placement so that a master adopting the invocation of a
+   * dead ingress worker re-routes the reports by raising the epoch without it.
+   */
+  coordinator: Type.Optional(Type.String()),
 });
 export type Placement = Static<typeof Placement>;
 
@@ -271,3 +278,53 @@ export const Deployment = Type.Object({
   files: Type.Record(Type.String(), Type.String()),
 });
 export type Deployment = Static<typeof Deployment>;
+
+/** One worker as the placement view shows it. */
+export const ViewWorker = Type.Object({
+  id: Id,
+  url: Type.String({ minLength: 1 }),
+  capacity: Capacity,
+  /** `draining`: stopping; keeps its work, gets no new groups. */
+  status: Type.Union([Type.Literal('ready'), Type.Literal('draining')]),
+  /** Nodes running and queued there, plus groups in flight, as the master last counted. */
+  load: Type.Integer({ minimum: 0 }),
+  /** It can write the invocation journal. */
+  journal: Type.Boolean(),
+  /** The workflow versions it holds, `name@version`. */
+  holds: Type.Array(Type.String()),
+});
+export type ViewWorker = Static<typeof ViewWorker>;
+
+/**
+ * Master → every worker, on every change of membership or deployments and every
+ * `viewIntervalMs`: what a worker needs to take invocations on its own API and place their
+ * groups itself (docs/design.md §4, "Ingress on every worker").
+ */
+export const PlacementView = Type.Object({
+  /** Raised by the master on every view it sends; a worker keeps the newest. */
+  seq: Type.Integer({ minimum: 0 }),
+  /** Base URL of the master (records, idempotency keys). */
+  master: Type.String(),
+  mode: DispatchMode,
+  strategy: Type.Union([
+    Type.Literal('greedy-jsq'),
+    Type.Literal('jsq'),
+    Type.Literal('round-robin'),
+    Type.Literal('hash'),
+    Type.Literal('composition-jsq'),
+  ]),
+  /** The cluster's default durability. */
+  durability: Type.Union([Durability, Type.Literal('auto')]),
+  /** The master has the journal (durable invocations are possible). */
+  journal: Type.Boolean(),
+  /** Harvesting is on at the master (ingress invocations run at the users' allocations). */
+  harvest: Type.Boolean(),
+  defaultTimeoutMs: Type.Integer({ minimum: 1 }),
+  maxTimeoutMs: Type.Integer({ minimum: 1 }),
+  tenant: Type.String(),
+  /** How often the master pushes a view; a worker whose view is 5× older stops taking invocations. */
+  intervalMs: Type.Integer({ minimum: 1 }),
+  /** Ready and draining workers, by id. */
+  workers: Type.Array(ViewWorker),
+});
+export type PlacementView = Static<typeof PlacementView>;

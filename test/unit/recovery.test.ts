@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeCommit } from '../../shared/journal.js';
 import type { StoredRef } from '../../shared/schema/wire.js';
-import { arrivalOf, recoveryTriggers, replaceGroups } from '../../master/invocations/recovery.js';
+import { arrivalOf, recoveryTriggers, replaceGroups } from '../../shared/invocation/recovery.js';
 import { dagOf } from '../helpers/engine-harness.js';
 
 const INPUT: StoredRef = { tier: 'inline', data: '', sizeBytes: 0 };

@@ -20,6 +20,8 @@ export interface IndexedDeployment {
   version: number;
   dag: WorkflowDag;
   nodes: Map<string, IndexedNode>;
+  /** Partition group per node id (index into a placement's `groups`). */
+  groupOf: Readonly<Record<string, number>>;
   /** Directory holding the deployment's handler files. */
   baseDir: string;
 }
@@ -51,7 +53,14 @@ export function indexDeployment(d: Deployment, baseDir: string): IndexedDeployme
     nodes.get(e.from)!.children.push(e);
     nodes.get(e.to)!.parents++;
   }
-  return { workflow: d.workflow, version: d.version, dag: d.dag, nodes, baseDir };
+  return {
+    workflow: d.workflow,
+    version: d.version,
+    dag: d.dag,
+    nodes,
+    groupOf: d.groupOf,
+    baseDir,
+  };
 }
 
 export function deploymentKey(workflow: string, version: number): string {

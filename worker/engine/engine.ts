@@ -89,7 +89,15 @@ export interface EngineOptions {
    * invocation's context names.
    */
   masterUrl?: () => string | undefined;
+  /**
+   * A sink's output up to this size travels inside its sink report (an inline ref) instead of
+   * being stored for the coordinator to fetch back. Default 64 KiB; 0 turns it off.
+   */
+  sinkInlineMaxBytes?: number;
 }
+
+/** Default of `sinkInlineMaxBytes`. */
+export const SINK_INLINE_MAX_BYTES = 64 * 1024;
 
 /** A node's outcome as it travels on: the output (null: skipped) and the case a switch took. */
 interface Travelling {
@@ -163,6 +171,14 @@ export class Engine {
       }
     }
     return removed;
+  }
+
+  /** The newest version of `workflow` this worker holds. */
+  latest(workflow: string): IndexedDeployment | undefined {
+    let best: IndexedDeployment | undefined;
+    for (const dep of this.deployments.values())
+      if (dep.workflow === workflow && (!best || dep.version > best.version)) best = dep;
+    return best;
   }
 
   hasDeployment(d: Pick<Deployment, 'workflow' | 'version'>): boolean {
@@ -360,6 +376,11 @@ export class Engine {
     return this.o.masterUrl?.() ?? ctx.master;
   }
 
+  /** Where an invocation's reports go: the worker that took it, else the master. */
+  private coordinatorOf(placement: Placement, ctx: InvocationContext): string {
+    return placement.coordinator ?? this.masterOf(ctx);
+  }
+
   private durable(inv: InvocationState): boolean {
     return this.o.journal !== undefined && (inv.ctx.durability ?? 'none') !== 'none';
   }
@@ -429,6 +450,18 @@ export class Engine {
     node: IndexedNode,
     outcome: NodeOutcome,
   ): Promise<{ ref: StoredRef; tier: StepRecord['tier'] }> {
+    // A sink's output rides in its report (and in its commit): nothing to store or fetch back.
+    const encoded = outcome.output.encoded;
+    if (
+      inv.ctx.mode === 'worker' &&
+      node.isSink &&
+      node.children.length === 0 &&
+      encoded.length <= (this.o.sinkInlineMaxBytes ?? SINK_INLINE_MAX_BYTES)
+    )
+      return {
+        ref: { tier: 'inline', data: encoded.toString('base64'), sizeBytes: encoded.length },
+        tier: 'inline',
+      };
     let local = 0;
     // strict: every output is stored where another worker can read it after this one is gone.
     let remote = node.isSink || inv.ctx.durability === 'strict' ? 1 : 0;
@@ -598,7 +631,7 @@ export class Engine {
     delete t.steps;
     if (inv === undefined || inv.failed) {
       for (const step of steps)
-        this.o.transport.report(this.masterOf(t.ctx), {
+        this.o.transport.report(this.coordinatorOf(t.placement, t.ctx), {
           kind: 'step',
           invocationId: t.invocationId,
           step,
@@ -616,14 +649,18 @@ export class Engine {
   private flushSteps(inv: InvocationState): void {
     this.clearStepTimer(inv);
     for (const step of inv.steps)
-      this.o.transport.report(this.masterOf(inv.ctx), { kind: 'step', invocationId: inv.id, step });
+      this.o.transport.report(this.coordinatorOf(inv.placement, inv.ctx), {
+        kind: 'step',
+        invocationId: inv.id,
+        step,
+      });
     inv.steps = [];
   }
 
   /** Sink and failure reports: this worker's pending steps go first, in the same batch. */
   private sendToMaster(inv: InvocationState, report: Report): void {
     this.flushSteps(inv);
-    this.o.transport.report(this.masterOf(inv.ctx), report);
+    this.o.transport.report(this.coordinatorOf(inv.placement, inv.ctx), report);
   }
 
   /** Drops an invocation's state and frees its objects (the master calls this when it ends). */

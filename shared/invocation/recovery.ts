@@ -12,9 +12,9 @@
  * down to the sources, which the master starts again). Committed nodes are never triggered, so
  * committed outputs are reused, not recomputed.
  */
-import type { WorkflowDag } from '../../shared/dag/types.js';
-import type { JournalState, NodeCommit } from '../../shared/journal.js';
-import type { Placement, StoredRef } from '../../shared/schema/wire.js';
+import type { WorkflowDag } from '../dag/types.js';
+import type { JournalState, NodeCommit } from '../journal.js';
+import type { Placement, StoredRef } from '../schema/wire.js';
 
 export interface RecoveryTrigger {
   node: string;

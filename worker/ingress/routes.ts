@@ -1,0 +1,110 @@
+/**
+ * The worker's public invocation API (docs/design.md §9: the same bodies, answers and errors as
+ * the master's) and the routes the ingress needs from the cluster: the placement view the master
+ * pushes, and the reports of the invocations this worker coordinates. An id this worker does
+ * not coordinate is answered by the master (GET and cancel are forwarded), so a client may read
+ * any invocation from any worker.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../shared/errors.js';
+import { errorFromResponse, type HttpClient } from '../../shared/http-client.js';
+import { publicView } from '../../shared/invocation/record.js';
+import { InvokeBody, invocationTimeoutMs, waitAnswer } from '../../shared/schema/invocation-api.js';
+import { PlacementView, ReportBatch } from '../../shared/schema/wire.js';
+import type { IngressCoordinator } from './coordinator.js';
+import type { ViewHolder } from './view.js';
+
+export interface IngressRouteDeps {
+  coordinator: IngressCoordinator;
+  view: ViewHolder;
+  http: HttpClient;
+}
+
+export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
+  app.put('/v1/cluster/view', { schema: { body: PlacementView } }, (req) => {
+    const v = req.body as PlacementView;
+    return { seq: v.seq, taken: d.view.set(v) };
+  });
+
+  app.post('/v1/internal/reports', { schema: { body: ReportBatch } }, async (req, reply) => {
+    d.coordinator.accept((req.body as ReportBatch).reports);
+    return reply.status(202).send({ accepted: (req.body as ReportBatch).reports.length });
+  });
+
+  app.post(
+    '/v1/workflows/:name/invocations',
+    {
+      schema: {
+        params: Type.Object({ name: Type.String() }),
+        body: Type.Union([InvokeBody, Type.Null()]),
+      },
+    },
+    async (req, reply) => {
+      const body = (req.body ?? {}) as InvokeBody;
+      const view = d.view.current();
+      const timeoutMs = invocationTimeoutMs(body, view);
+      const wait = body.wait !== false;
+      const r = await d.coordinator.start((req.params as { name: string }).name, {
+        input: body.input ?? null,
+        timeoutMs,
+        wait,
+        ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
+        ...(body.profile !== undefined ? { profile: body.profile } : {}),
+      });
+      if (!wait) return reply.status(202).send({ invocationId: r.id });
+      if ('kind' in r) {
+        const a = r.answer ?? {};
+        return reply.status(200).send({
+          invocationId: r.id,
+          status: a['status'],
+          output: a['status'] === 'succeeded' ? (a['output'] ?? null) : null,
+          ...(a['error'] ? { error: a['error'] } : {}),
+          durationMs: a['durationMs'],
+        });
+      }
+      await r.done;
+      return reply.status(200).send(waitAnswer(r));
+    },
+  );
+
+  app.get(
+    '/v1/invocations/:id',
+    { schema: { params: Type.Object({ id: Type.String() }) } },
+    (req) => {
+      const id = (req.params as { id: string }).id;
+      const r = d.coordinator.get(id);
+      return r ? publicView(r) : forward(d, 'GET', `/v1/invocations/${encodeURIComponent(id)}`);
+    },
+  );
+
+  app.post(
+    '/v1/invocations/:id/cancel',
+    { schema: { params: Type.Object({ id: Type.String() }) } },
+    (req) => {
+      const id = (req.params as { id: string }).id;
+      const r = d.coordinator.cancel(id);
+      return r
+        ? publicView(r, false)
+        : forward(d, 'POST', `/v1/invocations/${encodeURIComponent(id)}/cancel`);
+    },
+  );
+}
+
+/** The master's answer to the same request (its errors keep their code and status). */
+async function forward(
+  d: IngressRouteDeps,
+  method: 'GET' | 'POST',
+  path: string,
+): Promise<unknown> {
+  const master = d.view.last?.master;
+  if (master === undefined)
+    throw new AppError('NO_WORKERS', 'this worker has no placement view from the master yet');
+  const res = await d.http.request(`${master}${path}`, {
+    method,
+    timeoutMs: 10_000,
+    ...(method === 'POST' ? { body: '{}', contentType: 'application/json' } : {}),
+  });
+  if (res.status >= 400) throw errorFromResponse(`${master}${path}`, res.status, res.body);
+  return JSON.parse(res.body.toString('utf8')) as unknown;
+}
