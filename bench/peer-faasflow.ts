@@ -3,8 +3,9 @@
  * processes, process sandboxes) whose workers keep cross-worker data in the same Redis BullMQ
  * uses, under a key prefix of the bench's own, and the fixtures of bench/workflows/peer/.
  *
- * An invocation is the master's `POST /v1/workflows/:name/invocations` with `wait: true`
- * (BenchClient), which answers once the workflow's output is there.
+ * An invocation is `POST /v1/workflows/:name/invocations` with `wait: true` (BenchClient),
+ * which answers once the workflow's output is there: on the master, or (`via: 'worker'`) on the
+ * workers' own ingress, dealt to them in turn. `cpu()` reads every process's CPU time.
  */
 import { readFileSync } from 'node:fs';
 import { LocalCluster } from '../deploy/local-cluster.js';
@@ -24,11 +25,29 @@ export const WORKERS = 2;
 
 export class FaasflowPeer {
   private readonly names = new Map<string, string>();
+  private ingress: string[] = [];
+  private next = 0;
 
   private constructor(
     private readonly cluster: LocalCluster,
     private readonly client: BenchClient,
   ) {}
+
+  /** Every process of the cluster by name (`master`, worker ids), for CPU readings. */
+  private processes: Record<string, string> = {};
+
+  /** The workers' URLs, once each can take invocations on its own API (it holds a view). */
+  private async discover(): Promise<void> {
+    const r = (await this.client.workers()) as { workers: { id: string; url: string }[] };
+    this.ingress = r.workers.map((w) => w.url);
+    this.processes = { master: this.cluster.masterUrl };
+    for (const w of r.workers) this.processes[w.id] = w.url;
+  }
+
+  /** CPU time each process has used so far, µs. */
+  cpu(): Promise<Record<string, number>> {
+    return this.client.cpu(this.processes);
+  }
 
   static async start(o: FaasflowPeerOptions): Promise<FaasflowPeer> {
     const cluster = new LocalCluster({
@@ -44,7 +63,9 @@ export class FaasflowPeer {
       await cluster.stop();
       throw err;
     }
-    return new FaasflowPeer(cluster, new BenchClient(cluster.masterUrl, o.connections));
+    const peer = new FaasflowPeer(cluster, new BenchClient(cluster.masterUrl, o.connections));
+    await peer.discover();
+    return peer;
   }
 
   get masterUrl(): string {
@@ -55,22 +76,43 @@ export class FaasflowPeer {
   async deploy(shape: ShapeName, payload: PayloadName): Promise<string[][]> {
     const deployed = await this.client.deploy(readFileSync(fixturePath(shape, payload), 'utf8'));
     this.names.set(`${shape}-${payload}`, deployed.name);
+    this.versions.push(`${deployed.name}@${deployed.version}`);
     return deployed.groups;
   }
 
+  private readonly versions: string[] = [];
+
+  /** Resolves once every worker's ingress can place every deployed version. */
+  ingressReady(): Promise<void> {
+    return this.client.viewsHold(this.ingress, this.versions);
+  }
+
   /** Runs one invocation to its end; resolves with its id, rejects unless it succeeded. */
-  async invoke(shape: ShapeName, payload: PayloadName, input: unknown): Promise<string> {
+  async invoke(
+    shape: ShapeName,
+    payload: PayloadName,
+    input: unknown,
+    via: 'master' | 'worker' = 'master',
+  ): Promise<string> {
     const name = this.names.get(`${shape}-${payload}`);
     if (name === undefined) throw new Error(`${shape}-${payload} is not deployed`);
-    const r = await this.client.invoke(name, input);
+    const at =
+      via === 'worker' ? this.ingress[this.next++ % this.ingress.length]! : this.masterUrl;
+    const r = await this.client.invoke(name, input, undefined, at);
+    if (via === 'worker') this.tookIt.set(r.invocationId, at);
     if (r.status !== 'succeeded')
       throw new Error(`${name}: ${r.status}: ${r.error ?? 'no error message'}`);
     return r.invocationId;
   }
 
-  /** The output of a finished invocation, read back from the master. */
+  /** Which ingress took an invocation (its record reaches the master later, in a batch). */
+  private readonly tookIt = new Map<string, string>();
+
+  /** The output of a finished invocation, read back from whoever coordinated it. */
   async output(invocationId: string): Promise<unknown> {
-    const view = (await this.client.invocation(invocationId)) as { output?: unknown };
+    const at = this.tookIt.get(invocationId);
+    this.tookIt.delete(invocationId);
+    const view = (await this.client.invocation(invocationId, at)) as { output?: unknown };
     return view.output;
   }
 

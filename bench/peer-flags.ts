@@ -4,7 +4,7 @@
  */
 import { PAYLOADS, SHAPES, type PayloadName, type ShapeName } from './peer-shapes.js';
 
-export const SYSTEMS = ['faasflow', 'bullmq', 'bullmq-sandboxed'] as const;
+export const SYSTEMS = ['faasflow', 'faasflow-ingress', 'bullmq', 'bullmq-sandboxed'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export interface PeerBenchOptions {
@@ -75,7 +75,7 @@ const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowe
 /**
  * `--smoke`, `--repetitions N`, `--warmup N`, `--duration S`, `--concurrency C`,
  * `--payload-concurrency C`, * `--shapes chain5,fanout,genome,foreach`, `--payload noop,1mb`,
- * `--systems faasflow,bullmq,bullmq-sandboxed`, `--redis URL`, `--bullmq-processes N`,
+ * `--systems faasflow,faasflow-ingress,bullmq,bullmq-sandboxed`, `--redis URL`, `--bullmq-processes N`,
  * `--bullmq-concurrency N`, `--out DIR`.
  */
 export function peerOptionsFromFlags(flags: Record<string, string | boolean>): FlagsResult {

@@ -40,6 +40,8 @@ export interface PeerResult {
   open: ThroughputFigures | null;
   /** How the system ran the shape (groups, flows). */
   note: string;
+  /** faasflow: CPU µs per invocation of each process (master, each worker), per loop. */
+  cpuUs?: { closed?: Record<string, number>; open?: Record<string, number> };
 }
 
 export interface PeerGoal {

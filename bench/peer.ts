@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 import type * as PeerBullmq from './peer-bullmq.js';
 import type { BullmqPeer } from './peer-bullmq.js';
+import { cpuPerInvocation, formatCpu } from './overhead-load.js';
 import { FaasflowPeer, WORKERS } from './peer-faasflow.js';
 import { SYSTEMS, type PeerBenchOptions, type SystemName } from './peer-flags.js';
 import { closedLoop, openLoop, type Call } from './peer-load.js';
@@ -48,7 +49,12 @@ import { gitCommit, machineInfo, publishReport, summarize } from './report.js';
 
 export type { PeerBenchOptions } from './peer-flags.js';
 
-const DEFAULT_SYSTEMS: readonly SystemName[] = ['faasflow', 'bullmq', 'bullmq-sandboxed'];
+const DEFAULT_SYSTEMS: readonly SystemName[] = [
+  'faasflow',
+  'faasflow-ingress',
+  'bullmq',
+  'bullmq-sandboxed',
+];
 /** Unmeasured open loop before the measured one: half as long, at most this long. */
 const THROUGHPUT_WARMUP_MAX_MS = 2_000;
 const throughputWarmupMs = (durationMs: number): number =>
@@ -191,6 +197,8 @@ interface Runner {
   /** Runs one invocation and resolves with what its sink returned (may cost an extra read). */
   sinkValue(shape: ShapeName, payload: PayloadName): Promise<unknown>;
   note(shape: ShapeName, payload: PayloadName): string;
+  /** CPU time each of the system's processes has used so far, µs (faasflow only). */
+  cpu?: () => Promise<Record<string, number>>;
 }
 
 export async function runPeerBench(options: PeerBenchOptions = {}): Promise<PeerBenchResult> {
@@ -240,7 +248,10 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
 
   try {
     const runners: Runner[] = [];
-    if (s.systems.includes('faasflow')) {
+    const ffSystems = (['faasflow', 'faasflow-ingress'] as const).filter((x) =>
+      s.systems.includes(x),
+    );
+    if (ffSystems.length > 0) {
       print('starting faasflow');
       const peer = await FaasflowPeer.start({
         redisUrl: s.redisUrl,
@@ -254,19 +265,30 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
         for (const payload of s.payloads)
           groups.set(`${shape}-${payload}`, await peer.deploy(shape, payload));
       }
-      const invoke = (shape: ShapeName, payload: PayloadName): Promise<string> =>
-        peer.invoke(shape, payload, faasflowInput(shape, payloadBytes(payload, s.payloadBytes)));
-      runners.push({
-        system: 'faasflow',
-        run: async (shape, payload) => {
-          await invoke(shape, payload);
-        },
-        sinkValue: async (shape, payload) => peer.output(await invoke(shape, payload)),
-        note: (shape, payload) => {
-          const g = groups.get(`${shape}-${payload}`) ?? [];
-          return `${g.length} group(s)`;
-        },
-      });
+      if (ffSystems.includes('faasflow-ingress')) await peer.ingressReady();
+      for (const system of ffSystems) {
+        // faasflow: the master's API; faasflow-ingress: the workers' own, dealt in turn.
+        const via = system === 'faasflow' ? 'master' : 'worker';
+        const invoke = (shape: ShapeName, payload: PayloadName): Promise<string> =>
+          peer.invoke(
+            shape,
+            payload,
+            faasflowInput(shape, payloadBytes(payload, s.payloadBytes)),
+            via,
+          );
+        runners.push({
+          system,
+          run: async (shape, payload) => {
+            await invoke(shape, payload);
+          },
+          sinkValue: async (shape, payload) => peer.output(await invoke(shape, payload)),
+          note: (shape, payload) => {
+            const g = groups.get(`${shape}-${payload}`) ?? [];
+            return `${g.length} group(s)${via === 'worker' ? `, via ${WORKERS} worker ingresses` : ''}`;
+          },
+          cpu: () => peer.cpu(),
+        });
+      }
     }
     for (const system of ['bullmq', 'bullmq-sandboxed'] as const) {
       if (!s.systems.includes(system)) continue;
@@ -359,7 +381,11 @@ async function measureShape(
     print(
       `${info.label}, ${payload}, ${r.system}: ${warmup} warm-up + ${repetitions} invocations, one at a time`,
     );
+    const before = await r.cpu?.();
     const loop = await closedLoop(call, { warmup, repetitions });
+    const closedCpu =
+      before && r.cpu ? cpuPerInvocation(before, await r.cpu(), warmup + repetitions) : undefined;
+    if (closedCpu) print(`  CPU per invocation, one at a time: ${formatCpu(closedCpu)}`);
     results.set(r.system, {
       shape,
       payload,
@@ -374,6 +400,7 @@ async function measureShape(
       },
       open: null,
       note: r.note(shape, payload),
+      ...(closedCpu ? { cpuUs: { closed: closedCpu } } : {}),
     });
   }
   const warmupMs = throughputWarmupMs(s.durationMs);
@@ -383,7 +410,15 @@ async function measureShape(
       `${info.label}, ${payload}, ${r.system}: ${concurrency} callers, ${warmupMs} ms warm-up + ${s.durationMs} ms`,
     );
     await openLoop(call, { concurrency, durationMs: warmupMs });
+    const before = await r.cpu?.();
     const loop = await openLoop(call, { concurrency, durationMs: s.durationMs });
+    const openCpu =
+      before && r.cpu ? cpuPerInvocation(before, await r.cpu(), loop.completed) : undefined;
+    if (openCpu) {
+      print(`  CPU per invocation at ${concurrency} callers: ${formatCpu(openCpu)}`);
+      const entry = results.get(r.system)!;
+      entry.cpuUs = { ...entry.cpuUs, open: openCpu };
+    }
     results.get(r.system)!.open = {
       concurrency: loop.concurrency,
       warmupMs,

@@ -2,6 +2,7 @@
  * The client commands' actions: call the master, print text or `--json`, return the exit code.
  * Loaded only when such a command runs.
  */
+import { pickIngress } from './ingress.js';
 import { bytes } from './harvest-report.js';
 import { deploy, EXIT, invoke, readInput, status, workers } from './client.js';
 import { deployLines, invokeLines, statusLines, workersLines } from './format.js';
@@ -47,10 +48,14 @@ export interface InvokeOptions extends ClientOptions {
   timeout?: number;
   profile?: boolean;
   dataBytes?: number;
+  ingress?: string;
+  via?: 'master' | 'worker';
 }
 
 export async function invokeCommand(name: string, o: InvokeOptions): Promise<number> {
-  const r = (await invoke(o.master, name, await readInput(o.input), o.wait, o.timeout, {
+  const target =
+    o.ingress ?? (o.via === 'worker' ? await pickIngress(o.master) : o.master);
+  const r = (await invoke(target, name, await readInput(o.input), o.wait, o.timeout, {
     ...(o.profile === true ? { profile: true } : {}),
     ...(o.dataBytes !== undefined ? { dataBytes: o.dataBytes } : {}),
   })) as { status?: string };

@@ -189,6 +189,18 @@ export function buildProgram(done: Done, version: string): Command {
       )
       .option('--no-wait', 'return the invocation id at once instead of waiting')
       .addOption(new Option('--timeout <ms>', 'invocation timeout').argParser(int(1)))
+      .option(
+        '--ingress <url>',
+        "send the invocation to this worker's own invocation API instead of the master's",
+      )
+      .addOption(
+        new Option(
+          '--via <where>',
+          "master: the master's API; worker: the least-loaded ready worker's (from GET /v1/workers)",
+        )
+          .choices(['master', 'worker'])
+          .default('master'),
+      )
       .option('--profile', 'harvesting: run at the maximum allocation and record a profile')
       .addOption(
         new Option('--data-bytes <n>', 'harvesting: the data size the models see').argParser(

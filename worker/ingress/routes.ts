@@ -27,6 +27,13 @@ export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
     return { seq: v.seq, taken: d.view.set(v) };
   });
 
+  app.get('/v1/cluster/view', () => {
+    const v = d.view.last;
+    if (v === undefined)
+      throw new AppError('NOT_FOUND', 'this worker has no placement view from the master yet');
+    return v;
+  });
+
   app.post('/v1/internal/reports', { schema: { body: ReportBatch } }, async (req, reply) => {
     d.coordinator.accept((req.body as ReportBatch).reports);
     return reply.status(202).send({ accepted: (req.body as ReportBatch).reports.length });
