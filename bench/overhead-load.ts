@@ -124,12 +124,7 @@ export class BenchClient {
   }
 
   invocation(id: string, via: string = this.masterUrl): Promise<unknown> {
-    return this.http.json(
-      `${via}/v1/invocations/${id}`,
-      'GET',
-      undefined,
-      CALL_TIMEOUT_MS,
-    );
+    return this.http.json(`${via}/v1/invocations/${id}`, 'GET', undefined, CALL_TIMEOUT_MS);
   }
 
   workers(): Promise<unknown> {

@@ -96,8 +96,7 @@ export class FaasflowPeer {
   ): Promise<string> {
     const name = this.names.get(`${shape}-${payload}`);
     if (name === undefined) throw new Error(`${shape}-${payload} is not deployed`);
-    const at =
-      via === 'worker' ? this.ingress[this.next++ % this.ingress.length]! : this.masterUrl;
+    const at = via === 'worker' ? this.ingress[this.next++ % this.ingress.length]! : this.masterUrl;
     const r = await this.client.invoke(name, input, undefined, at);
     if (via === 'worker') this.tookIt.set(r.invocationId, at);
     if (r.status !== 'succeeded')

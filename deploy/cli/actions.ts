@@ -53,8 +53,7 @@ export interface InvokeOptions extends ClientOptions {
 }
 
 export async function invokeCommand(name: string, o: InvokeOptions): Promise<number> {
-  const target =
-    o.ingress ?? (o.via === 'worker' ? await pickIngress(o.master) : o.master);
+  const target = o.ingress ?? (o.via === 'worker' ? await pickIngress(o.master) : o.master);
   const r = (await invoke(target, name, await readInput(o.input), o.wait, o.timeout, {
     ...(o.profile === true ? { profile: true } : {}),
     ...(o.dataBytes !== undefined ? { dataBytes: o.dataBytes } : {}),

@@ -22,7 +22,9 @@ async function readyWorkers(master: string): Promise<WorkerRow[]> {
   const r = (await call(master, 'GET', '/v1/workers')) as { workers?: WorkerRow[] };
   const ready = (r.workers ?? []).filter((w) => w.status === 'ready');
   if (ready.length === 0)
-    throw new CliError(`no ready worker at ${master} to take the invocation; start one with faasflow worker`);
+    throw new CliError(
+      `no ready worker at ${master} to take the invocation; start one with faasflow worker`,
+    );
   return ready;
 }
 
