@@ -43,6 +43,7 @@ import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.j
 import { MAX_STEPS, type InvocationRecord } from './record.js';
 import { recoveryTriggers, replaceGroups, type RecoveryTrigger } from './recovery.js';
 import { ReleaseBatcher } from './releases.js';
+import { InvocationSpans } from './trace.js';
 
 export interface InvocationManagerOptions {
   catalog: WorkflowCatalog;
@@ -99,6 +100,8 @@ export interface StartRequest {
   profile?: boolean;
   /** Harvesting: the size the models see for this input (default: its encoded size). */
   dataBytes?: number;
+  /** Tracing: the client's W3C `traceparent` header, the parent of the invocation's span. */
+  traceparent?: string;
 }
 
 export class InvocationManager {
@@ -114,6 +117,8 @@ export class InvocationManager {
   private readonly sweepTimer: NodeJS.Timeout;
   /** Per workflow version, where each group ran last (greedy-jsq keeps groups warm there). */
   private readonly lastPlacement = new Map<string, string[]>();
+  /** Each invocation's root span (a no-op without an OpenTelemetry SDK). */
+  private readonly spans = new InvocationSpans();
 
   constructor(private readonly o: InvocationManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -184,14 +189,26 @@ export class InvocationManager {
     const now = this.now();
     const deadline = now + req.timeoutMs;
     const input = this.inputRef(id, encoded);
+    const tenant = this.o.tenant ?? 'default';
+    const traceparent = this.spans.start({
+      id,
+      workflow: v.name,
+      version: v.version,
+      tenant,
+      mode: this.o.mode,
+      startedAt: now,
+      ...(req.traceparent === undefined ? {} : { traceparent: req.traceparent }),
+    });
+    this.spans.placed(id, placement, now);
     const ctx: InvocationContext = {
-      tenant: this.o.tenant ?? 'default',
+      tenant,
       deadline,
       input: input.ref,
       master: this.o.masterUrl(),
       mode: this.o.mode,
       ...(harvest ? { harvest: harvest.ctx } : {}),
       ...(durability === 'none' ? {} : { durability }),
+      ...(traceparent === undefined ? {} : { traceparent }),
     };
     const r = this.newRecord({
       id,
@@ -211,11 +228,13 @@ export class InvocationManager {
       await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));
     } catch (err) {
       if (input.key !== undefined) this.inputs.delete(input.key);
-      throw new AppError(
+      const e = new AppError(
         'STORE_UNAVAILABLE',
         `invocation not accepted: its record could not be stored: ${AppError.from(err).message}`,
         { cause: err },
       );
+      this.spans.end(id, 'failed', this.now(), e);
+      throw e;
     }
     this.track(r);
     crashPoint('master:after-accept');
@@ -501,6 +520,7 @@ export class InvocationManager {
     r.finishedAt = this.now();
     if (status === 'succeeded') r.output = output;
     if (error) r.error = error.toWire();
+    this.spans.end(r.id, status, r.finishedAt, error);
     if (r.timer) clearTimeout(r.timer);
     if (r.completeTimer) clearTimeout(r.completeTimer);
     if (r.inputKey) this.inputs.delete(r.inputKey);
@@ -602,6 +622,7 @@ export class InvocationManager {
     if (r.status !== 'running') return;
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
     r.placement = state.placement ?? replaced.placement;
+    this.spans.placed(r.id, r.placement, this.now());
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, +1);
     r.recoveries++;
     r.lastActivityAt = this.now();
@@ -791,6 +812,7 @@ export class InvocationManager {
    */
   close(): void {
     clearInterval(this.sweepTimer);
+    this.spans.close(this.now());
     for (const r of this.records.values()) {
       if (r.timer) clearTimeout(r.timer);
       if (r.completeTimer) clearTimeout(r.completeTimer);

@@ -3,6 +3,7 @@ import jsonata from 'jsonata';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
+import { TRACEPARENT_HEADER } from '../../shared/tracing.js';
 import { publicView } from '../invocations/record.js';
 import type { MasterContext } from './context.js';
 
@@ -45,6 +46,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
         );
       }
       const name = (req.params as { name: string }).name;
+      const traceparent = req.headers[TRACEPARENT_HEADER];
       // Harvesting decides from cached models; the first invocation of a workflow waits for its
       // model set's load (one Redis read, at most READY_WAIT_MS), later ones never do.
       let dataBytes = body.dataBytes;
@@ -61,6 +63,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
         ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
         ...(dataBytes !== undefined ? { dataBytes } : {}),
+        ...(typeof traceparent === 'string' ? { traceparent } : {}),
       });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
       await r.done;
