@@ -590,7 +590,12 @@ export class Engine {
   /** A node this worker ran (or skipped, or failed): its span, then its step for the master. */
   private ran(inv: InvocationState, step: StepRecord): void {
     if (inv.ctx.traceparent !== undefined)
-      traceStep(this.tracer, inv.ctx, { id: inv.id, workflow: inv.dep.workflow, version: inv.dep.version }, step);
+      traceStep(
+        this.tracer,
+        inv.ctx,
+        { id: inv.id, workflow: inv.dep.workflow, version: inv.dep.version },
+        step,
+      );
     this.report(inv, step);
   }
 
