@@ -146,7 +146,7 @@ export const WorkerConfigSchema = Type.Object({
     Type.String({
       pattern: '^https?://',
       description:
-        'OpenTelemetry: base URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318); spans go to <url>/v1/traces in JSON. Default: OTEL_EXPORTER_OTLP_ENDPOINT when set; without either, tracing is off (the api\'s no-op).',
+        "OpenTelemetry: base URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318); spans go to <url>/v1/traces in JSON. Default: OTEL_EXPORTER_OTLP_ENDPOINT when set; without either, tracing is off (the api's no-op).",
     }),
   ),
   rebalance: Type.Boolean({

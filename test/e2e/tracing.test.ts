@@ -56,7 +56,7 @@ describe('OpenTelemetry traces over OTLP/HTTP', () => {
 
   beforeAll(async () => {
     receiver = Fastify();
-    receiver.post('/v1/traces', async (req) => {
+    receiver.post('/v1/traces', (req, reply) => {
       posts++;
       const body = req.body as {
         resourceSpans: {
@@ -74,7 +74,7 @@ describe('OpenTelemetry traces over OTLP/HTTP', () => {
               attrs: Object.fromEntries(s.attributes.map((a) => [a.key, valueOf(a.value)])),
             });
       }
-      return {};
+      void reply.send({});
     });
     endpoint = await receiver.listen({ host: '127.0.0.1', port: 0 });
     ({ cluster, api } = await startCluster({
