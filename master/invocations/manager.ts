@@ -31,7 +31,7 @@ import type {
   Trigger,
 } from '../../shared/schema/wire.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
-import type { InvocationHarvest } from '../harvest/invocation.js';
+import type { GivenDemand, InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
@@ -75,7 +75,11 @@ export interface InvocationManagerOptions {
 export interface HarvestHooks {
   decide(
     v: WorkflowVersion,
-    req: { dagInputBytes: number; profile: boolean },
+    req: {
+      dagInputBytes: number;
+      profile: boolean;
+      demand?: Readonly<Record<string, GivenDemand>>;
+    },
     capacities: readonly { cpu: number; memoryMb: number }[],
   ): { decision: InvocationHarvest; ctx: Record<string, NodeAllocation> };
   /** Called once a succeeded invocation has settled, off its caller's path. */
@@ -100,6 +104,11 @@ export interface StartRequest {
   profile?: boolean;
   /** Harvesting: the size the models see for this input (default: its encoded size). */
   dataBytes?: number;
+  /**
+   * Harvesting: the demand of task nodes, known beforehand (e.g. measured by an earlier run of
+   * the same input), decided from instead of the models' predictions.
+   */
+  demand?: Readonly<Record<string, GivenDemand>>;
   /** Tracing: the client's W3C `traceparent` header, the parent of the invocation's span. */
   traceparent?: string;
 }
@@ -166,6 +175,7 @@ export class InvocationManager {
         'CONFLICT',
         'profile: true needs harvesting; start the master with --harvest on --redis-url URL',
       );
+    if (req.demand !== undefined) checkDemand(v, req.demand, this.o.harvest !== undefined, req);
     const id = newInvocationId();
     if (req.idempotencyKey !== undefined) {
       const owner = await this.store.claimIdempotencyKey(
@@ -183,7 +193,11 @@ export class InvocationManager {
     const encoded = encodeValue(req.input);
     const harvest = this.o.harvest?.decide(
       v,
-      { dagInputBytes: req.dataBytes ?? encoded.length, profile: req.profile === true },
+      {
+        dagInputBytes: req.dataBytes ?? encoded.length,
+        profile: req.profile === true,
+        ...(req.demand === undefined ? {} : { demand: req.demand }),
+      },
       workers.filter((w) => placement.groups.includes(w.id)).map((w) => w.capacity),
     );
     const now = this.now();
@@ -842,4 +856,30 @@ function groupMemoryMb(v: WorkflowVersion): number[] {
       return sum;
     }, 0),
   );
+}
+
+/** A stated `demand` names task nodes of the workflow, on a master that harvests, not profiling. */
+function checkDemand(
+  v: WorkflowVersion,
+  demand: Readonly<Record<string, GivenDemand>>,
+  harvesting: boolean,
+  req: StartRequest,
+): void {
+  if (!harvesting)
+    throw new AppError(
+      'CONFLICT',
+      'demand needs harvesting; start the master with --harvest on --redis-url URL',
+    );
+  if (req.profile === true)
+    throw new AppError(
+      'BAD_REQUEST',
+      'demand and profile: true exclude each other: a profiling run is at the maximum allocation',
+    );
+  const tasks = new Set<string>(v.dag.nodes.filter((n) => n.kind === 'task').map((n) => n.id));
+  const unknown = Object.keys(demand).filter((n) => !tasks.has(n));
+  if (unknown.length > 0)
+    throw new AppError(
+      'BAD_REQUEST',
+      `demand names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, not task nodes of ${v.name} (its task nodes: ${[...tasks].join(', ')})`,
+    );
 }

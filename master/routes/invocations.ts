@@ -23,6 +23,20 @@ const InvokeBody = Type.Object(
     profile: Type.Optional(Type.Boolean()),
     /** Harvesting: the data size the models see for this input (default: its encoded size). */
     dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Harvesting: the demand of task nodes, decided from instead of the models' predictions. */
+    demand: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Object(
+          {
+            cpuCores: Type.Number({ minimum: 0 }),
+            memoryMb: Type.Number({ minimum: 0 }),
+            cpuTimeMs: Type.Optional(Type.Number({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -63,6 +77,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
         ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
         ...(dataBytes !== undefined ? { dataBytes } : {}),
+        ...(body.demand !== undefined ? { demand: body.demand } : {}),
         ...(typeof traceparent === 'string' ? { traceparent } : {}),
       });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
