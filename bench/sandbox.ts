@@ -19,12 +19,8 @@ import type { FunctionSpec } from '../shared/dag/types.js';
 import { parseWorkerId } from '../shared/ids.js';
 import { DockerSandbox } from '../worker/sandbox/docker.js';
 import { ProcessSandbox } from '../worker/sandbox/process.js';
-import type {
-  Allocation,
-  FunctionDeployment,
-  RunRequest,
-  Sandbox,
-} from '../worker/sandbox/types.js';
+import type { Allocation } from '../shared/schema/wire.js';
+import type { FunctionDeployment, RunRequest, Sandbox } from '../worker/sandbox/types.js';
 import { formatDuration, formatTable, publishReport, summarize, type Summary } from './report.js';
 
 export interface SandboxBenchOptions {

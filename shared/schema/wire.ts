@@ -68,10 +68,22 @@ export const Durability = Type.Union([
 ]);
 export type Durability = Static<typeof Durability>;
 
-/** What every worker taking part in an invocation must know; travels with each trigger. */
+/**
+ * What a function runs with — the one allocation type of the project: harvesting's decisions
+ * (user, predicted, applied), the sandboxes' limits and the worker's live rebalancing all use it.
+ */
 export const Allocation = Type.Object({
+  /** Cores; fractions allowed (0.5 = half a core of CFS quota, and a CPU weight to match). */
   cpu: Type.Number({ minimum: 0 }),
   memoryMb: Type.Number({ minimum: 0 }),
+  /**
+   * Harvesting's memory safeguard, set by the worker only: the hard limit (`memory.max`, v1
+   * `memory.limit_in_bytes`), the user's allocation, while `memoryMb` is the soft one
+   * (`memory.high`, v1 `memory.soft_limit_in_bytes`) at the harvested size — a run that needs
+   * more than predicted is slowed by reclaim instead of OOM-killed. Absent: `memoryMb` is the
+   * hard limit.
+   */
+  memoryMaxMb: Type.Optional(Type.Number({ minimum: 0 })),
 });
 export type Allocation = Static<typeof Allocation>;
 

@@ -8,6 +8,7 @@
  * CANCELLED when the caller's signal aborts). Retry policy belongs to the engine.
  */
 import type { FunctionSpec } from '../../shared/dag/types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 
 export interface FunctionDeployment {
   /** `${workflow}@${version}/${fn}`; pools are kept per key. */
@@ -17,19 +18,6 @@ export interface FunctionDeployment {
   fn: FunctionSpec;
   /** Directory `handler` paths resolve against. */
   baseDir: string;
-}
-
-export interface Allocation {
-  /** Cores; fractions allowed (0.5 = half a core of CFS quota, and a CPU weight to match). */
-  cpu: number;
-  memoryMb: number;
-  /**
-   * Harvesting's memory safeguard: the hard limit (`memory.max`, v1 `memory.limit_in_bytes`),
-   * the user's allocation, while `memoryMb` is the soft one (`memory.high`, v1
-   * `memory.soft_limit_in_bytes`) at the harvested size — a run that needs more than predicted
-   * is slowed by reclaim instead of OOM-killed. Absent: `memoryMb` is the hard limit.
-   */
-  memoryMaxMb?: number;
 }
 
 /**
