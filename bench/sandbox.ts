@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeValue } from '../shared/codec.js';
 import type { FunctionSpec } from '../shared/dag/types.js';
-import { parseWorkerId } from '../shared/ids.js';
+import { newInvocationId, parseWorkerId } from '../shared/ids.js';
 import { DockerSandbox } from '../worker/sandbox/docker.js';
 import { ProcessSandbox } from '../worker/sandbox/process.js';
 import type { Allocation } from '../shared/schema/wire.js';
@@ -151,7 +151,7 @@ async function measure(v: Variant, o: SandboxBenchOptions): Promise<SandboxBench
   };
   const input = encodeValue({ n: 1 });
   const req: RunRequest = {
-    invocationId: 'inv_bench_sandbox',
+    invocationId: newInvocationId(),
     node: 'noop',
     attempt: 1,
     input,

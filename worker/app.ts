@@ -13,7 +13,7 @@ import {
   triggerRoute,
   typed,
 } from '../shared/http.js';
-import { Deployment, StoredRef, WorkflowName } from '../shared/schema/wire.js';
+import { Deployment, InvocationIdField, StoredRef, WorkflowName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
@@ -94,7 +94,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     {
       schema: {
         body: Type.Object({
-          invocationIds: Type.Array(Type.String(), { minItems: 1, maxItems: 10_000 }),
+          invocationIds: Type.Array(InvocationIdField, { minItems: 1, maxItems: 10_000 }),
         }),
       },
     },
@@ -107,7 +107,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
 
   app.post(
     '/v1/invocations/:id/release',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
     async (req, reply) => {
       await d.engine.release(req.params.id);
       return reply.status(204).send();

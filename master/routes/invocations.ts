@@ -3,6 +3,7 @@ import jsonata from 'jsonata';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '../../shared/errors.js';
 import type { TypedApp } from '../../shared/http.js';
+import { InvocationIdField } from '../../shared/schema/wire.js';
 import { publicView } from '../invocations/record.js';
 import type { MasterContext } from './context.js';
 
@@ -77,13 +78,13 @@ export function invocationRoutes(app: TypedApp, c: MasterContext): void {
 
   app.get(
     '/v1/invocations/:id',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
     (req) => publicView(c.invocations.get(req.params.id)),
   );
 
   app.post(
     '/v1/invocations/:id/cancel',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
     (req) => publicView(c.invocations.cancel(req.params.id), false),
   );
 }

@@ -4,8 +4,16 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { WorkflowDag } from '../dag/types.js';
+import type { InvocationId } from '../ids.js';
 
 export const Id = Type.String({ minLength: 1, maxLength: 128 });
+
+/**
+ * An invocation id where it travels: the schema checks it as an `Id` (a producer's ids stay
+ * accepted), and what passed the check is typed as the branded `InvocationId`, so a node or
+ * worker id can never be handed on in its place.
+ */
+export const InvocationIdField = Type.Unsafe<InvocationId>(Id);
 
 /** Where a stored value lives. `inline` carries it (base64 of the encoded value). */
 export const StoredRef = Type.Union([
@@ -196,7 +204,7 @@ export const MAX_PIGGYBACK_STEPS = 64;
  * Exactly one of `ref` (the parent's output) or `skip: true`.
  */
 export const Trigger = Type.Object({
-  invocationId: Id,
+  invocationId: InvocationIdField,
   workflow: Type.String(),
   version: Type.Integer({ minimum: 1 }),
   node: Type.String(),
@@ -220,17 +228,17 @@ export type TriggerBatch = Static<typeof TriggerBatch>;
 
 /** Worker → master, batched. */
 export const Report = Type.Union([
-  Type.Object({ kind: Type.Literal('step'), invocationId: Id, step: StepRecord }),
+  Type.Object({ kind: Type.Literal('step'), invocationId: InvocationIdField, step: StepRecord }),
   Type.Object({
     kind: Type.Literal('sink'),
-    invocationId: Id,
+    invocationId: InvocationIdField,
     node: Type.String(),
     skipped: Type.Boolean(),
     output: Type.Optional(StoredRef),
   }),
   Type.Object({
     kind: Type.Literal('failed'),
-    invocationId: Id,
+    invocationId: InvocationIdField,
     node: Type.String(),
     error: WireErrorSchema,
   }),

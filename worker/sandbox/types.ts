@@ -9,6 +9,7 @@
  */
 import type { FunctionSpec } from '../../shared/dag/types.js';
 import type { Allocation } from '../../shared/schema/wire.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export interface FunctionDeployment {
   /** `${workflow}@${version}/${fn}`; pools are kept per key. */
@@ -32,7 +33,7 @@ export interface CpuSafeguard {
 }
 
 export interface RunRequest {
-  invocationId: string;
+  invocationId: InvocationId;
   node: string;
   attempt: number;
   /** `encodeValue(step input)`. */
@@ -88,7 +89,7 @@ export interface RunResult {
 
 /** A request in a sandbox, named as the engine names it. */
 export interface RunRef {
-  invocationId: string;
+  invocationId: InvocationId;
   node: string;
 }
 
