@@ -16,6 +16,7 @@
  */
 import type { WireError } from './errors.js';
 import type { Placement, StoredRef } from './schema/wire.js';
+import type { InvocationId } from './ids.js';
 
 /** A node's committed outcome. Exactly one of `ref` (its output) or `skip`. */
 export interface NodeCommit {
@@ -52,31 +53,31 @@ export interface CommitResult {
 export interface Journal {
   /** Commits each record unless its node has one already: one round trip for all of them. */
   commit(
-    invocationId: string,
+    invocationId: InvocationId,
     commits: readonly NodeCommit[],
     ttlMs: number,
   ): Promise<CommitResult>;
   /** Records the invocation's failure unless one is recorded already. */
-  commitFailure(invocationId: string, failure: FailureCommit, ttlMs: number): Promise<void>;
-  read(invocationId: string): Promise<JournalState>;
+  commitFailure(invocationId: InvocationId, failure: FailureCommit, ttlMs: number): Promise<void>;
+  read(invocationId: InvocationId): Promise<JournalState>;
   /**
    * Stores `placement` unless the journal holds one with an equal or higher epoch, and returns
    * the state after it, atomically.
    */
-  replace(invocationId: string, placement: Placement, ttlMs: number): Promise<JournalState>;
+  replace(invocationId: InvocationId, placement: Placement, ttlMs: number): Promise<JournalState>;
   /**
    * A worker that takes an invocation on its own API records it here before it accepts it: the
    * record (`doc`, JSON) in the invocation's journal and the id in the worker's own set, so that
    * the master can adopt the invocation if that worker dies (docs/durability.md).
    */
-  accept(invocationId: string, owner: string, doc: string, ttlMs: number): Promise<void>;
+  accept(invocationId: InvocationId, owner: string, doc: string, ttlMs: number): Promise<void>;
   /**
    * The records of invocations `owner` took that still have a journal (ended ones are dropped
    * with their journal, and forgotten here as they are found gone).
    */
   orphans(owner: string): Promise<string[]>;
   /** Removes the journals of ended invocations. */
-  drop(invocationIds: readonly string[]): Promise<void>;
+  drop(invocationIds: readonly InvocationId[]): Promise<void>;
   close(): Promise<void>;
 }
 

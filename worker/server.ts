@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../shared/errors.js';
-import { parseWorkerId, type WorkerId } from '../shared/ids.js';
+import { parseWorkerId, type InvocationId, type WorkerId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedisTier, FaaStore } from '../faastore/index.js';
 import { buildWorkerApp } from './app.js';
@@ -170,7 +170,7 @@ export class WorkerServer {
               { key, invocationId, ttlMs },
               10_000,
             )) as { invocationId: string }
-          ).invocationId,
+          ).invocationId as InvocationId,
         lookup: async (invocationId) => {
           const res = await http.request(
             `${masterNow()}/v1/invocations/${encodeURIComponent(invocationId)}`,

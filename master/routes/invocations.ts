@@ -1,9 +1,11 @@
 /** Invocation routes (docs/design.md §9): start (wait or not), read with timeline, cancel. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
 import { publicView } from '../../shared/invocation/record.js';
 import { InvokeBody, invocationTimeoutMs, waitAnswer } from '../../shared/schema/invocation-api.js';
+import { InvocationIdField } from '../../shared/schema/wire.js';
+import { TRACEPARENT_HEADER } from '../../shared/tracing.js';
 import type { MasterContext } from './context.js';
 import { Expressions } from '../../shared/expressions.js';
 
@@ -12,7 +14,7 @@ const INPUT_SIZE = new Expressions();
 /** Longest an invocation waits for its workflow's model set to load before deciding without. */
 const READY_WAIT_MS = 1_000;
 
-export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
+export function invocationRoutes(app: TypedApp, c: MasterContext): void {
   app.post(
     '/v1/workflows/:name/invocations',
     {
@@ -22,9 +24,10 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
       },
     },
     async (req, reply) => {
-      const body = (req.body ?? {}) as InvokeBody;
+      const body: InvokeBody = req.body ?? {};
       const timeoutMs = invocationTimeoutMs(body, c.config);
-      const name = (req.params as { name: string }).name;
+      const name = req.params.name;
+      const traceparent = req.headers[TRACEPARENT_HEADER];
       // Harvesting decides from cached models; the first invocation of a workflow waits for its
       // model set's load (one Redis read, at most READY_WAIT_MS), later ones never do.
       let dataBytes = body.dataBytes;
@@ -41,6 +44,8 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
         ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
         ...(dataBytes !== undefined ? { dataBytes } : {}),
+        ...(body.demand !== undefined ? { demand: body.demand } : {}),
+        ...(typeof traceparent === 'string' ? { traceparent } : {}),
       });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
       await r.done;
@@ -50,14 +55,14 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
 
   app.get(
     '/v1/invocations/:id',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
-    (req) => publicView(c.invocations.get((req.params as { id: string }).id)),
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
+    (req) => publicView(c.invocations.get(req.params.id)),
   );
 
   app.post(
     '/v1/invocations/:id/cancel',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
-    (req) => publicView(c.invocations.cancel((req.params as { id: string }).id), false),
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
+    (req) => publicView(c.invocations.cancel(req.params.id), false),
   );
 }
 

@@ -8,13 +8,7 @@
  * resource. Harvesting moves resources between siblings; it never takes another stage's or
  * another invocation's.
  */
-
-/** What a function runs with: whole or fractional cores and MB. */
-export interface Allocation {
-  /** Cores. */
-  cpu: number;
-  memoryMb: number;
-}
+import type { Allocation } from '../schema/wire.js';
 
 export interface AllocationAxis {
   /** Smallest allocation; a multiple of `step`. */
@@ -150,15 +144,18 @@ export interface NodeHarvest {
 }
 
 /** One invocation's harvesting decision (master/harvest/invocation.ts makes it). */
-export type HarvestMode = 'harvest' | 'profiling';
+export type HarvestMode = 'harvest' | 'profiling' | 'given';
 
 export interface NodeDecision {
   node: string;
   fn: string;
   stage: string;
   user: Allocation;
-  /** The models' raw output: ML1's input size, ML2's peaks; null without a prediction. */
-  demand: { inputBytes: number; cpuCores: number; memoryMb: number } | null;
+  /**
+   * The models' raw output: ML1's input size, ML2's peaks (in `given` mode the caller's peaks,
+   * no input size); null without a prediction.
+   */
+  demand: { inputBytes?: number; cpuCores: number; memoryMb: number } | null;
   /** `demand` rounded up to the grid (the normaliser); null without a prediction. */
   predicted: Allocation | null;
   applied: Allocation;

@@ -5,12 +5,13 @@
  * checks it field by field (a store and the wire are boundaries).
  */
 import type { WireError } from '../errors.js';
+import type { InvocationId } from '../ids.js';
 import type { InvocationHarvest } from '../harvest/types.js';
 import type { InvocationContext, Placement, StepRecord } from '../schema/wire.js';
 import type { InvocationRecord, InvocationStatus } from './record.js';
 
 export interface InvocationDoc {
-  id: string;
+  id: InvocationId;
   workflow: string;
   /** `running` docs are the ones a restarted master must recover; any other status is finished. */
   status: string;

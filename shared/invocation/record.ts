@@ -8,11 +8,12 @@ import type {
   StoredRef,
 } from '../schema/wire.js';
 import type { InvocationHarvest } from '../harvest/types.js';
+import type { InvocationId } from '../ids.js';
 
 export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
 
 export interface InvocationRecord {
-  id: string;
+  id: InvocationId;
   workflow: string;
   version: number;
   status: InvocationStatus;

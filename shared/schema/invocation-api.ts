@@ -19,6 +19,20 @@ export const InvokeBody = Type.Object(
     profile: Type.Optional(Type.Boolean()),
     /** Harvesting: the data size the models see for this input (default: its encoded size). */
     dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Harvesting: the demand of task nodes, decided from instead of the models' predictions. */
+    demand: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Object(
+          {
+            cpuCores: Type.Number({ minimum: 0 }),
+            memoryMb: Type.Number({ minimum: 0 }),
+            cpuTimeMs: Type.Optional(Type.Number({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
   },
   { additionalProperties: false },
 );

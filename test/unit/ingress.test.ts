@@ -9,6 +9,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeValue } from '../../shared/codec.js';
+import type { InvocationId } from '../../shared/ids.js';
+import { invId } from '../helpers/ids.js';
 import { Expressions } from '../../shared/expressions.js';
 import type { HttpClient } from '../../shared/http-client.js';
 import type { InvocationDoc } from '../../shared/invocation/doc.js';
@@ -143,9 +145,9 @@ interface Harness {
   sent: { url: string; trigger: Trigger }[];
   shipped: InvocationDoc[];
   released: string[];
-  claims: Map<string, string>;
+  claims: Map<string, InvocationId>;
   order: string[];
-  lookups: Map<string, Record<string, unknown>>;
+  lookups: Map<InvocationId, Record<string, unknown>>;
   clock: { now: number };
 }
 
@@ -210,7 +212,7 @@ function setup(o: { journal?: boolean; view?: PlacementView } = {}): Harness {
   return h;
 }
 
-function step(id: string, node: string, worker: string): Report {
+function step(id: InvocationId, node: string, worker: string): Report {
   return {
     kind: 'step',
     invocationId: id,
@@ -327,14 +329,14 @@ describe('ingress coordinator', () => {
     expect(r.status).toBe('timed_out');
     const s = await start(h);
     expect(h.coordinator.cancel(s.id)?.status).toBe('cancelled');
-    expect(h.coordinator.cancel('inv_unknown')).toBeUndefined();
+    expect(h.coordinator.cancel(invId('inv_unknown'))).toBeUndefined();
   });
 
   it('returns the invocation an idempotency key already names, here or elsewhere', async () => {
     const h = setup();
     const r = await start(h, { idempotencyKey: 'k1' });
     expect((await start(h, { idempotencyKey: 'k1' })).id).toBe(r.id);
-    h.claims.set('chain:k2', 'inv_elsewhere');
+    h.claims.set('chain:k2', invId('inv_elsewhere'));
     const noWait = (await h.coordinator.start('chain', {
       input: {},
       timeoutMs: 1_000,
@@ -342,7 +344,7 @@ describe('ingress coordinator', () => {
       idempotencyKey: 'k2',
     })) as RemoteInvocation;
     expect(noWait).toEqual({ kind: 'remote', id: 'inv_elsewhere' });
-    h.lookups.set('inv_elsewhere', { status: 'running' });
+    h.lookups.set(invId('inv_elsewhere'), { status: 'running' });
     const waiting = h.coordinator.start('chain', {
       input: {},
       timeoutMs: 1_000,
@@ -350,7 +352,7 @@ describe('ingress coordinator', () => {
       idempotencyKey: 'k2',
     });
     await vi.advanceTimersByTimeAsync(100);
-    h.lookups.set('inv_elsewhere', { status: 'succeeded', output: 5 });
+    h.lookups.set(invId('inv_elsewhere'), { status: 'succeeded', output: 5 });
     await vi.advanceTimersByTimeAsync(100);
     expect(await waiting).toEqual({
       kind: 'remote',

@@ -22,7 +22,7 @@ import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
 import type { Expressions } from '../../shared/expressions.js';
 import type { HttpClient } from '../../shared/http-client.js';
-import { newInvocationId } from '../../shared/ids.js';
+import { newInvocationId, type InvocationId } from '../../shared/ids.js';
 import { assertInput } from '../../shared/input-schema.js';
 import {
   applyReport,
@@ -60,7 +60,7 @@ export interface IngressPorts {
   send(url: string, triggers: Trigger[], deadline: number): Promise<void>;
   /** Stores a large invocation input where the invocation's workers can read it. */
   put(
-    invocationId: string,
+    invocationId: InvocationId,
     key: string,
     value: Buffer,
     consumers: { local: number; remote: number },
@@ -68,11 +68,11 @@ export interface IngressPorts {
   /** Reads an object this worker can read without asking another worker; else undefined. */
   read(ref: StoredRef): Promise<Buffer> | undefined;
   /** Frees the invocation on its workers (and drops its journal). */
-  release(invocationId: string, urls: Iterable<string>): void;
+  release(invocationId: InvocationId, urls: Iterable<string>): void;
   /** Binds an idempotency key in the master's store; resolves to the invocation it names. */
-  claimKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string>;
+  claimKey(scopedKey: string, invocationId: InvocationId, ttlMs: number): Promise<InvocationId>;
   /** The master's record of an invocation (public view), or undefined when it has none yet. */
-  lookup(invocationId: string): Promise<Record<string, unknown> | undefined>;
+  lookup(invocationId: InvocationId): Promise<Record<string, unknown> | undefined>;
   /** Queues an ended invocation's record for the master. */
   ship(doc: InvocationDoc): void;
 }
@@ -114,14 +114,14 @@ const SETTLE_MS = 5_000;
 /** An invocation another worker (or the master) runs, named by an idempotency key. */
 export interface RemoteInvocation {
   kind: 'remote';
-  id: string;
+  id: InvocationId;
   /** Its public view once ended (wait: true), else undefined. */
   answer?: Record<string, unknown>;
 }
 
 export class IngressCoordinator {
-  private readonly records = new Map<string, InvocationRecord>();
-  private readonly deps = new Map<string, IndexedDeployment>();
+  private readonly records = new Map<InvocationId, InvocationRecord>();
+  private readonly deps = new Map<InvocationId, IndexedDeployment>();
   private readonly now: () => number;
   private cursor = 0;
   /** Groups placed on each worker by this coordinator that are still running. */
@@ -141,7 +141,7 @@ export class IngressCoordinator {
     return n;
   }
 
-  get(id: string): InvocationRecord | undefined {
+  get(id: InvocationId): InvocationRecord | undefined {
     return this.records.get(id);
   }
 
@@ -253,7 +253,7 @@ export class IngressCoordinator {
 
   /** Inline when small; else stored (Redis when durable, so it outlives this worker). */
   private async inputRef(
-    id: string,
+    id: InvocationId,
     buf: Buffer,
     groups: readonly string[],
     durable: boolean,
@@ -270,7 +270,7 @@ export class IngressCoordinator {
 
   /** What an idempotency key names: one of ours, or one the master or another worker runs. */
   private async existing(
-    id: string,
+    id: InvocationId,
     req: IngressStart,
   ): Promise<InvocationRecord | RemoteInvocation> {
     const mine = this.records.get(id);
@@ -449,7 +449,7 @@ export class IngressCoordinator {
     this.o.ports.ship(toDoc(r));
   }
 
-  cancel(id: string): InvocationRecord | undefined {
+  cancel(id: InvocationId): InvocationRecord | undefined {
     const r = this.records.get(id);
     if (!r) return undefined;
     this.finish(

@@ -11,7 +11,8 @@ import { AppError } from '../../shared/errors.js';
 import { errorFromResponse, type HttpClient } from '../../shared/http-client.js';
 import { publicView } from '../../shared/invocation/record.js';
 import { InvokeBody, invocationTimeoutMs, waitAnswer } from '../../shared/schema/invocation-api.js';
-import { PlacementView, ReportBatch } from '../../shared/schema/wire.js';
+import type { InvocationId } from '../../shared/ids.js';
+import { InvocationIdField, PlacementView, ReportBatch } from '../../shared/schema/wire.js';
 import type { IngressCoordinator } from './coordinator.js';
 import type { ViewHolder } from './view.js';
 
@@ -77,9 +78,9 @@ export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
 
   app.get(
     '/v1/invocations/:id',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
     (req) => {
-      const id = (req.params as { id: string }).id;
+      const id = (req.params as { id: InvocationId }).id;
       const r = d.coordinator.get(id);
       return r ? publicView(r) : forward(d, 'GET', `/v1/invocations/${encodeURIComponent(id)}`);
     },
@@ -87,9 +88,9 @@ export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
 
   app.post(
     '/v1/invocations/:id/cancel',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
     (req) => {
-      const id = (req.params as { id: string }).id;
+      const id = (req.params as { id: InvocationId }).id;
       const r = d.coordinator.cancel(id);
       return r
         ? publicView(r, false)
