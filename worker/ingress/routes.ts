@@ -50,6 +50,11 @@ export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
     },
     async (req, reply) => {
       const body = (req.body ?? {}) as InvokeBody;
+      if (body.demand !== undefined)
+        throw new AppError(
+          'CONFLICT',
+          'demand is decided by the master (harvesting): POST this invocation to the master',
+        );
       const view = d.view.current();
       const timeoutMs = invocationTimeoutMs(body, view);
       const wait = body.wait !== false;
