@@ -23,6 +23,8 @@ export interface WorkerAppDeps {
   logger: Logger;
   bodyLimitBytes: number;
   token?: string;
+  /** Ends an invocation here: the engine's release and the channels' context caches. */
+  release: (invocationId: string) => Promise<void>;
 }
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
@@ -93,7 +95,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     },
     async (req, reply) => {
       const { invocationIds } = req.body as { invocationIds: string[] };
-      await Promise.all(invocationIds.map((id) => d.engine.release(id)));
+      await Promise.all(invocationIds.map((id) => d.release(id)));
       return reply.status(204).send();
     },
   );
@@ -102,7 +104,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/invocations/:id/release',
     { schema: { params: Type.Object({ id: Type.String() }) } },
     async (req, reply) => {
-      await d.engine.release((req.params as { id: string }).id);
+      await d.release((req.params as { id: string }).id);
       return reply.status(204).send();
     },
   );
