@@ -12,7 +12,7 @@ import { RedisJournal } from '../shared/journal-redis.js';
 import type { Logger } from '../shared/logger.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
 import { ChannelServer } from '../shared/channel/handshake.js';
-import { serveOps } from '../shared/channel/ops.js';
+import { ChannelStats, serveOps } from '../shared/channel/ops.js';
 import { PeerClient } from '../shared/channel/peers.js';
 import { ChannelPool } from '../shared/channel/pool.js';
 import { buildMasterApp } from './app.js';
@@ -150,6 +150,7 @@ export class MasterServer {
       invocations,
       store,
       ...(harvest ? { harvest } : {}),
+      ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
     };
     const app = buildMasterApp(context, logger);
     let channels: ChannelServer | undefined;
@@ -159,8 +160,9 @@ export class MasterServer {
       peers.onForget((id) => triggers.forget(id));
       channels = new ChannelServer(app.server, {
         ...token,
-        handlers: serveOps(ops),
+        handlers: serveOps(ops, context.channelStats),
         onWarning: warn,
+        ...(context.channelStats ? { stats: context.channelStats } : {}),
         maxFrameBytes: config.bodyLimitBytes,
       });
     }

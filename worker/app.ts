@@ -12,6 +12,7 @@ import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
 import type { DeploymentManager } from './deployer.js';
+import type { ChannelStats } from '../shared/channel/ops.js';
 
 export interface WorkerAppDeps {
   workerId: string;
@@ -25,6 +26,8 @@ export interface WorkerAppDeps {
   token?: string;
   /** Ends an invocation here: the engine's release and the channels' context caches. */
   release: (invocationId: string) => Promise<void>;
+  /** What the worker's channels served (absent with `transport: http`). */
+  channelStats?: ChannelStats;
 }
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
@@ -127,6 +130,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
       `faasflow_store_memory_bytes ${st.memoryBytes}`,
       '# TYPE faasflow_store_spilled_bytes gauge',
       `faasflow_store_spilled_bytes ${st.spilledBytes}`,
+      ...(d.channelStats?.metrics('worker') ?? []),
     ];
     return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
   });

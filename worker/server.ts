@@ -19,7 +19,7 @@ import type { Journal } from '../shared/journal.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import { RedisLease } from '../shared/lease.js';
 import { ChannelServer } from '../shared/channel/handshake.js';
-import { serveOps, TriggerReceiver } from '../shared/channel/ops.js';
+import { ChannelStats, serveOps, TriggerReceiver } from '../shared/channel/ops.js';
 import { PeerClient } from '../shared/channel/peers.js';
 import { ChannelPool } from '../shared/channel/pool.js';
 import { workerChannelOps } from './remote/channel-ops.js';
@@ -136,6 +136,7 @@ export class WorkerServer {
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
     const triggers = new TriggerReceiver((t) => engine.accept(t));
+    const channelStats = config.transport === 'channel' ? new ChannelStats() : undefined;
     // An invocation ends here: drop its state and what the channels remember of its context.
     const release = async (invocationId: string): Promise<void> => {
       triggers.forget(invocationId);
@@ -152,13 +153,15 @@ export class WorkerServer {
       bodyLimitBytes: config.bodyLimitBytes,
       ...(config.token === undefined ? {} : { token: config.token }),
       release,
+      ...(channelStats ? { channelStats } : {}),
     });
     const channels =
       config.transport === 'channel'
         ? new ChannelServer(app.server, {
             ...(config.token === undefined ? {} : { token: config.token }),
-            handlers: serveOps(workerChannelOps({ engine, store, release, triggers })),
+            handlers: serveOps(workerChannelOps({ engine, store, release, triggers }), channelStats),
             onWarning: warn,
+            ...(channelStats ? { stats: channelStats } : {}),
             maxFrameBytes: config.bodyLimitBytes,
           })
         : undefined;

@@ -33,6 +33,8 @@ export interface AcceptOptions {
   /** Told about refused handshakes and broken frames (the process's logger). */
   onWarning?: (what: string, details: Record<string, unknown>) => void;
   maxFrameBytes?: number;
+  /** Counts the open channels. */
+  stats?: { open: number };
 }
 
 /** The channels a server accepted; `close()` ends them all. */
@@ -89,7 +91,11 @@ export class ChannelServer {
       head,
     );
     this.channels.add(channel);
-    channel.onClose(() => this.channels.delete(channel));
+    if (this.o.stats) this.o.stats.open++;
+    channel.onClose(() => {
+      this.channels.delete(channel);
+      if (this.o.stats) this.o.stats.open--;
+    });
   }
 
   async close(): Promise<void> {

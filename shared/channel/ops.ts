@@ -39,9 +39,30 @@ export function op<S extends TSchema>(
   };
 }
 
-export function serveOps(ops: Readonly<Record<string, Op>>): ChannelHandlers {
+/** What a process's channels served, for its /metrics. */
+export class ChannelStats {
+  /** Channels accepted and open now. */
+  open = 0;
+  /** Requests answered per operation. */
+  readonly served = new Map<string, number>();
+
+  /** Prometheus lines (`faasflow_<who>_channels`, `faasflow_<who>_channel_requests_total`). */
+  metrics(who: string): string[] {
+    const lines = [
+      `# TYPE faasflow_${who}_channels gauge`,
+      `faasflow_${who}_channels ${this.open}`,
+      `# TYPE faasflow_${who}_channel_requests_total counter`,
+    ];
+    for (const [op, n] of this.served)
+      lines.push(`faasflow_${who}_channel_requests_total{op="${op}"} ${n}`);
+    return lines;
+  }
+}
+
+export function serveOps(ops: Readonly<Record<string, Op>>, stats?: ChannelStats): ChannelHandlers {
   return {
     request(m: Incoming): Promise<Reply> | Reply {
+      if (stats) stats.served.set(m.op, (stats.served.get(m.op) ?? 0) + 1);
       const o = Object.hasOwn(ops, m.op) ? ops[m.op] : undefined;
       if (o === undefined)
         throw new AppError('NOT_FOUND', `no channel operation ${m.op}; use HTTP`, {
