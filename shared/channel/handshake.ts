@@ -3,8 +3,8 @@
  * sends `GET /v1/channel` with `connection: upgrade`, `upgrade: faasflow-frames/1` and, in a
  * cluster with a token, `authorization: Bearer <token>` (checked exactly as the internal HTTP
  * routes check it); the server answers `101 Switching Protocols` and both ends speak frames.
- * Any other answer is a refusal: 401 means a wrong token; anything else (an older peer's 404,
- * a peer with channels off) means "use HTTP".
+ * Any other answer is a refusal: 401 means a wrong token, 5xx a peer that is stopping (try
+ * again later); anything else (an older peer's 404, a peer with channels off) means "use HTTP".
  */
 import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -54,7 +54,12 @@ export class ChannelServer {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
     const protocol = (req.headers.upgrade ?? '').toLowerCase();
-    if (path !== CHANNEL_PATH || protocol !== CHANNEL_PROTOCOL || this.closed) {
+    if (this.closed) {
+      // Stopping, not unwilling: the caller retries (and finds our successor), it does not fall back.
+      refuse(socket, 503, { code: 'WORKER_UNREACHABLE', message: 'the process is stopping' });
+      return;
+    }
+    if (path !== CHANNEL_PATH || protocol !== CHANNEL_PROTOCOL) {
       refuse(socket, 404, {
         code: 'NOT_FOUND',
         message: `no upgrade to ${protocol || '(none)'} at ${path ?? ''}; channels are GET ${CHANNEL_PATH} with upgrade: ${CHANNEL_PROTOCOL}`,
@@ -106,7 +111,8 @@ export class ChannelServer {
 
 function refuse(socket: Duplex, status: number, body: { code: string; message: string }): void {
   const text = JSON.stringify(body);
-  const reason = status === 401 ? 'Unauthorized' : 'Not Found';
+  const reason =
+    status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Not Found';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
   );
@@ -171,7 +177,13 @@ export function dial(origin: string, o: DialOptions): Promise<Channel> {
         } catch {
           body = undefined;
         }
-        if (status === 401)
+        if (status >= 500)
+          fail(
+            new AppError('WORKER_UNREACHABLE', `${origin} answered the channel upgrade with ${status}`, {
+              statusCode: status,
+            }),
+          );
+        else if (status === 401)
           fail(
             isWireError(body)
               ? AppError.fromWire(body, 401)
