@@ -68,7 +68,9 @@ export async function measureTransport(
   print: (line: string) => void,
 ): Promise<TransportFigures> {
   const logDir = mkdtempSync(join(tmpdir(), `faasflow-bench-transport-${transport}-`));
-  print(`transport ${transport}: master + 2 workers with FAASFLOW_TRANSPORT=${transport}; logs in ${logDir}`);
+  print(
+    `transport ${transport}: master + 2 workers with FAASFLOW_TRANSPORT=${transport}; logs in ${logDir}`,
+  );
   const cluster = new LocalCluster({
     workers: 2,
     runtime: 'process',
@@ -120,7 +122,11 @@ export async function measureTransport(
 }
 
 const fmt = (ms: number | null | undefined): string =>
-  ms === null || ms === undefined ? 'n/a' : ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`;
+  ms === null || ms === undefined
+    ? 'n/a'
+    : ms < 1
+      ? `${(ms * 1000).toFixed(0)} µs`
+      : `${ms.toFixed(2)} ms`;
 
 const ratio = (a: number | null | undefined, b: number | null | undefined): string =>
   a === null || a === undefined || b === null || b === undefined || a === 0
@@ -132,7 +138,11 @@ export function formatTransportTable(figures: readonly TransportFigures[]): stri
   const http = figures.find((f) => f.transport === 'http');
   const channel = figures.find((f) => f.transport === 'channel');
   const rows: [string, number | null | undefined, number | null | undefined][] = [
-    ['local edge: engine time p50', http?.localEdgeEngineMs?.p50Ms, channel?.localEdgeEngineMs?.p50Ms],
+    [
+      'local edge: engine time p50',
+      http?.localEdgeEngineMs?.p50Ms,
+      channel?.localEdgeEngineMs?.p50Ms,
+    ],
     [
       `remote edge: engine time p50 (goal ≤ ${REMOTE_EDGE_GOAL_MS} ms)`,
       http?.remoteEdgeEngineMs?.p50Ms,
@@ -145,7 +155,11 @@ export function formatTransportTable(figures: readonly TransportFigures[]): stri
     ...Object.keys(channel?.cpuMsPerInvocation ?? {}),
   ]);
   for (const n of names)
-    rows.push([`CPU per invocation: ${n}`, http?.cpuMsPerInvocation?.[n], channel?.cpuMsPerInvocation?.[n]]);
+    rows.push([
+      `CPU per invocation: ${n}`,
+      http?.cpuMsPerInvocation?.[n],
+      channel?.cpuMsPerInvocation?.[n],
+    ]);
   const width = Math.max(...rows.map((r) => r[0].length));
   return [
     `${'transport'.padEnd(width)}  ${'http'.padStart(9)}  ${'channel'.padStart(9)}  channel/http`,

@@ -159,7 +159,10 @@ export class WorkerServer {
       config.transport === 'channel'
         ? new ChannelServer(app.server, {
             ...(config.token === undefined ? {} : { token: config.token }),
-            handlers: serveOps(workerChannelOps({ engine, store, release, triggers }), channelStats),
+            handlers: serveOps(
+              workerChannelOps({ engine, store, release, triggers }),
+              channelStats,
+            ),
             onWarning: warn,
             ...(channelStats ? { stats: channelStats } : {}),
             maxFrameBytes: config.bodyLimitBytes,

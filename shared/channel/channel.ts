@@ -145,7 +145,8 @@ export class Channel {
 
   /** Sends a one-way message (no answer, no delivery guarantee beyond the connection's). */
   send(op: string, body: unknown, data?: Buffer): void {
-    if (!this.open) throw new AppError('WORKER_UNREACHABLE', `channel to ${this.options.peer} is closed`);
+    if (!this.open)
+      throw new AppError('WORKER_UNREACHABLE', `channel to ${this.options.peer} is closed`);
     this.enqueue({ type: 'message', id: 0, meta: { op, body }, data: data ?? null });
   }
 
@@ -343,15 +344,21 @@ export class Channel {
 /** Rebuilds the peer's AppError from an error frame; 5xx and 429 stay retryable, as over HTTP. */
 function errorFromFrame(peer: string, op: string, meta: unknown): AppError {
   const status =
-    typeof meta === 'object' && meta !== null && typeof (meta as { status?: unknown }).status === 'number'
+    typeof meta === 'object' &&
+    meta !== null &&
+    typeof (meta as { status?: unknown }).status === 'number'
       ? (meta as { status: number }).status
       : 500;
   const retryable = status >= 500 || status === 429;
   if (!isWireError(meta))
-    return new AppError('INTERNAL', `${op} on the channel to ${peer} failed without an error body`, {
-      statusCode: status,
-      retryable,
-    });
+    return new AppError(
+      'INTERNAL',
+      `${op} on the channel to ${peer} failed without an error body`,
+      {
+        statusCode: status,
+        retryable,
+      },
+    );
   const e = AppError.fromWire(meta, status);
   return new AppError(e.code, e.message, { details: e.details, statusCode: status, retryable });
 }

@@ -179,9 +179,13 @@ export function dial(origin: string, o: DialOptions): Promise<Channel> {
         }
         if (status >= 500)
           fail(
-            new AppError('WORKER_UNREACHABLE', `${origin} answered the channel upgrade with ${status}`, {
-              statusCode: status,
-            }),
+            new AppError(
+              'WORKER_UNREACHABLE',
+              `${origin} answered the channel upgrade with ${status}`,
+              {
+                statusCode: status,
+              },
+            ),
           );
         else if (status === 401)
           fail(
@@ -189,7 +193,8 @@ export function dial(origin: string, o: DialOptions): Promise<Channel> {
               ? AppError.fromWire(body, 401)
               : new AppError('UNAUTHORIZED', `${origin} refused the channel: wrong cluster token`),
           );
-        else fail(new ChannelRefused(status, `${origin} answered the channel upgrade with ${status}`));
+        else
+          fail(new ChannelRefused(status, `${origin} answered the channel upgrade with ${status}`));
       });
     });
     req.on('upgrade', (res, socket: Socket, head: Buffer) => {

@@ -35,7 +35,7 @@ export function op<S extends TSchema>(
 ): Op {
   return {
     check: TypeCompiler.Compile(schema),
-    handle: (body, data, channel) => handle(body as Static<S>, data, channel),
+    handle: (body, data, channel) => handle(body, data, channel),
   };
 }
 
@@ -95,9 +95,7 @@ export class TriggerReceiver {
     if (triggers.length > 0) this.accept(triggers);
     crashPoint('worker:after-receive');
     const ack: ChannelTriggerAck =
-      missing.length > 0
-        ? { accepted: triggers.length, missing }
-        : { accepted: triggers.length };
+      missing.length > 0 ? { accepted: triggers.length, missing } : { accepted: triggers.length };
     return { body: ack };
   });
 

@@ -7,13 +7,7 @@
  */
 import { AppError } from '../errors.js';
 import { errorFromResponse, type HttpClient } from '../http-client.js';
-import type {
-  ChannelTriggerAck,
-  Report,
-  StoredRef,
-  Trigger,
-  WorkerLoad,
-} from '../schema/wire.js';
+import type { ChannelTriggerAck, Report, StoredRef, Trigger, WorkerLoad } from '../schema/wire.js';
 import type { Channel } from './channel.js';
 import { ContextSender } from './contexts.js';
 import { OPS } from './ops.js';

@@ -49,8 +49,7 @@ export class ChannelPool {
 
   /** How to reach `origin` now: its channel (opened if needed) or HTTP. */
   route(origin: string): Promise<Route> | Route {
-    if (this.closed)
-      throw new AppError('WORKER_UNREACHABLE', 'the channel pool is closed');
+    if (this.closed) throw new AppError('WORKER_UNREACHABLE', 'the channel pool is closed');
     let p = this.peers.get(origin);
     if (!p) {
       p = { failures: 0, retryAt: 0, httpUntil: 0 };
@@ -79,7 +78,10 @@ export class ChannelPool {
         handlers: this.o.handlers ?? {},
         timeoutMs: this.o.connectTimeoutMs ?? 5_000,
         onProtocolError: (err) =>
-          this.o.onWarning?.('channel closed on a broken frame', { peer: origin, err: err.message }),
+          this.o.onWarning?.('channel closed on a broken frame', {
+            peer: origin,
+            err: err.message,
+          }),
       });
       if (this.closed) {
         channel.destroy();

@@ -228,7 +228,10 @@ describe.skipIf(!support.ok)('a FaaSFlow benchmark across 3 hosts capped at 100 
     // Triggers crossed the hosts on the workers' channels, reports on the master's.
     const channelOps = async (url: string, who: string): Promise<Record<string, number>> => {
       const text = await (await fetch(`${url}/metrics`)).text();
-      const re = new RegExp(`^faasflow_${who}_channel_requests_total\\{op="([^"]+)"\\} (\\d+)$`, 'gm');
+      const re = new RegExp(
+        `^faasflow_${who}_channel_requests_total\\{op="([^"]+)"\\} (\\d+)$`,
+        'gm',
+      );
       return Object.fromEntries([...text.matchAll(re)].map((m) => [m[1]!, Number(m[2])]));
     };
     const served = await Promise.all(workers.map((w) => channelOps(w.url, 'worker')));

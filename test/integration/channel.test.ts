@@ -15,7 +15,7 @@ import { ChannelServer } from '../../shared/channel/handshake.js';
 import { op, OPS, serveOps, TriggerReceiver, type Op } from '../../shared/channel/ops.js';
 import { PeerClient } from '../../shared/channel/peers.js';
 import { ChannelPool } from '../../shared/channel/pool.js';
-import { AppError } from '../../shared/errors.js';
+import type { AppError } from '../../shared/errors.js';
 import { HttpClient } from '../../shared/http-client.js';
 import { ReportBatch, type ChannelTriggerBatch, type Trigger } from '../../shared/schema/wire.js';
 import { Type } from '@sinclair/typebox';
@@ -32,7 +32,12 @@ afterEach(async () => {
   for (const close of open.splice(0).reverse()) await close();
 });
 
-async function peer(o: { ops?: Record<string, Op>; token?: string; channels?: boolean; port?: number }): Promise<Peer> {
+async function peer(o: {
+  ops?: Record<string, Op>;
+  token?: string;
+  channels?: boolean;
+  port?: number;
+}): Promise<Peer> {
   const httpHits: string[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     httpHits.push(`${req.method} ${req.url}`);
@@ -68,7 +73,9 @@ async function stop(p: Peer): Promise<void> {
   await new Promise<void>((r) => p.server.close(() => r()));
 }
 
-function client(o: { token?: string; backoff?: { baseMs: number; maxMs: number } } = {}): PeerClient {
+function client(
+  o: { token?: string; backoff?: { baseMs: number; maxMs: number } } = {},
+): PeerClient {
   const http = new HttpClient(o.token === undefined ? {} : { token: o.token });
   const pool = new ChannelPool({
     ...(o.token === undefined ? {} : { token: o.token }),
@@ -116,10 +123,14 @@ describe('channels', () => {
   it('refuses a channel without the cluster token, and accepts it with the token', async () => {
     const got: unknown[] = [];
     const p = await peer({ ops: { [OPS.reports]: reportsOp(got) }, token: 'secret-token' });
-    const err = await client().reports(p.url, [report], 1_000).catch((e: AppError) => e);
+    const err = await client()
+      .reports(p.url, [report], 1_000)
+      .catch((e: AppError) => e);
     expect(err).toMatchObject({ code: 'UNAUTHORIZED', retryable: false });
     expect(p.channels!.channels.size).toBe(0);
-    const wrong = await client({ token: 'wrong-token!' }).reports(p.url, [report], 1_000).catch((e: AppError) => e);
+    const wrong = await client({ token: 'wrong-token!' })
+      .reports(p.url, [report], 1_000)
+      .catch((e: AppError) => e);
     expect(wrong).toMatchObject({ code: 'UNAUTHORIZED' });
     await client({ token: 'secret-token' }).reports(p.url, [report], 1_000);
     expect(got).toHaveLength(1);
@@ -197,7 +208,14 @@ describe('channels', () => {
     };
     const placement = { groups: ['w1'], workers: { w1: p.url } };
     const t = (node: string): Trigger => ({
-      invocationId: 'inv-1', workflow: 'wf', version: 1, node, from: 'a', skip: true, placement, ctx,
+      invocationId: 'inv-1',
+      workflow: 'wf',
+      version: 1,
+      node,
+      from: 'a',
+      skip: true,
+      placement,
+      ctx,
     });
     const c = client();
     await c.triggers(p.url, [t('b'), t('c')], 1_000);

@@ -1,19 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { ContextReceiver, ContextSender } from '../../shared/channel/contexts.js';
-import { ChannelTriggerBatch, type InvocationContext, type Placement, type Trigger } from '../../shared/schema/wire.js';
+import {
+  ChannelTriggerBatch,
+  type InvocationContext,
+  type Placement,
+  type Trigger,
+} from '../../shared/schema/wire.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 
 const ctx = (inv: string): InvocationContext => ({
   tenant: 'default',
   deadline: 1_000,
-  input: { tier: 'inline', data: Buffer.from(`{"inv":"${inv}"}`).toString('base64'), sizeBytes: 12 },
+  input: {
+    tier: 'inline',
+    data: Buffer.from(`{"inv":"${inv}"}`).toString('base64'),
+    sizeBytes: 12,
+  },
   master: 'http://m',
   mode: 'worker',
 });
 const placement: Placement = { groups: ['w1', 'w2'], workers: { w1: 'http://a', w2: 'http://b' } };
 
 function trigger(inv: string, node: string, c = ctx(inv), p = placement): Trigger {
-  return { invocationId: inv, workflow: 'wf', version: 1, node, from: 'a', skip: true, placement: p, ctx: c };
+  return {
+    invocationId: inv,
+    workflow: 'wf',
+    version: 1,
+    node,
+    from: 'a',
+    skip: true,
+    placement: p,
+    ctx: c,
+  };
 }
 
 const checkBatch = TypeCompiler.Compile(ChannelTriggerBatch);
@@ -69,6 +87,8 @@ describe('context sent once per connection', () => {
     expect(sender.size).toBe(2);
     expect(receiver.size).toBe(2);
     expect(sender.encode([trigger('i1', 'c')]).contexts).toHaveLength(1);
-    expect(receiver.restore({ triggers: [sender.encode([trigger('i3', 'c')]).triggers[0]!] }).missing).toEqual([]);
+    expect(
+      receiver.restore({ triggers: [sender.encode([trigger('i3', 'c')]).triggers[0]!] }).missing,
+    ).toEqual([]);
   });
 });

@@ -34,7 +34,12 @@ describe('channel frames', () => {
   });
 
   it('reassembles frames fed one byte at a time', () => {
-    const f: ChannelFrame = { type: 'request', id: 3, meta: { op: 'x', body: 'é' }, data: Buffer.from('data') };
+    const f: ChannelFrame = {
+      type: 'request',
+      id: 3,
+      meta: { op: 'x', body: 'é' },
+      data: Buffer.from('data'),
+    };
     const all = Buffer.concat([bytes(f), bytes({ ...f, id: 4 })]);
     const d = new FrameDecoder();
     const out: ChannelFrame[] = [];
@@ -59,7 +64,8 @@ describe('channel frames', () => {
     const all = Buffer.concat(pieces);
     const d = new FrameDecoder();
     const out: ChannelFrame[] = [];
-    for (let at = 0; at < all.length; at += 65_536) out.push(...d.push(all.subarray(at, at + 65_536)));
+    for (let at = 0; at < all.length; at += 65_536)
+      out.push(...d.push(all.subarray(at, at + 65_536)));
     expect(out).toHaveLength(1);
     expect(out[0]!.data!.equals(data)).toBe(true);
   });

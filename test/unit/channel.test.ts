@@ -68,8 +68,15 @@ describe('channel', () => {
         throw new AppError('STORE_UNAVAILABLE', 'redis down');
       },
     });
-    const e1 = await client.request('missing', null, { timeoutMs: 1_000 }).catch((e: AppError) => e);
-    expect(e1).toMatchObject({ code: 'OBJECT_NOT_FOUND', retryable: false, statusCode: 404, details: { key: 'k' } });
+    const e1 = await client
+      .request('missing', null, { timeoutMs: 1_000 })
+      .catch((e: AppError) => e);
+    expect(e1).toMatchObject({
+      code: 'OBJECT_NOT_FOUND',
+      retryable: false,
+      statusCode: 404,
+      details: { key: 'k' },
+    });
     const e2 = await client.request('x', null, { timeoutMs: 1_000 }).catch((e: AppError) => e);
     expect(e2).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true, statusCode: 503 });
   });
@@ -87,7 +94,7 @@ describe('channel', () => {
     answer!();
     await tick();
     expect(client.inFlight).toBe(0);
-    expect((await client.request('slow', null, { timeoutMs: 1_000 }).catch(() => 'x'))).toBeDefined();
+    expect(await client.request('slow', null, { timeoutMs: 1_000 }).catch(() => 'x')).toBeDefined();
   });
 
   it('respects backpressure: nothing more is written until the socket drains', async () => {
@@ -142,7 +149,11 @@ describe('channel', () => {
   it('closes the connection on a broken frame and says why', async () => {
     const [a, b] = duplexPair();
     const errors: string[] = [];
-    const server = new Channel(b, {}, { peer: 'x', onProtocolError: (e) => errors.push(e.message) });
+    const server = new Channel(
+      b,
+      {},
+      { peer: 'x', onProtocolError: (e) => errors.push(e.message) },
+    );
     a.write(Buffer.from([10, 0, 0, 0, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     await new Promise<void>((r) => server.onClose(r));
     expect(errors[0]).toMatch(/unknown frame type 99/);

@@ -4,7 +4,8 @@
  * triggers, object reads and releases — with the same checks and answers.
  */
 import { Type } from '@sinclair/typebox';
-import { op, OPS, TriggerReceiver, type Op } from '../../shared/channel/ops.js';
+import type { TriggerReceiver } from '../../shared/channel/ops.js';
+import { op, OPS, type Op } from '../../shared/channel/ops.js';
 import { StoredRef } from '../../shared/schema/wire.js';
 import type { FaaStore } from '../../faastore/index.js';
 import type { Engine } from '../engine/engine.js';
