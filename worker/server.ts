@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../shared/errors.js';
-import { parseWorkerId, type WorkerId } from '../shared/ids.js';
+import { parseWorkerId, type InvocationId, type WorkerId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedisTier, FaaStore } from '../faastore/index.js';
 import { buildWorkerApp } from './app.js';
@@ -138,7 +138,7 @@ export class WorkerServer {
     const triggers = new TriggerReceiver((t) => engine.accept(t));
     const channelStats = config.transport === 'channel' ? new ChannelStats() : undefined;
     // An invocation ends here: drop its state and what the channels remember of its context.
-    const release = async (invocationId: string): Promise<void> => {
+    const release = async (invocationId: InvocationId): Promise<void> => {
       triggers.forget(invocationId);
       transport.forget(invocationId);
       await engine.release(invocationId);

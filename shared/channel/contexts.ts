@@ -8,6 +8,7 @@
  * sender sends those triggers again with their context: delivery stays at-least-once.
  * Pure: no I/O.
  */
+import type { InvocationId } from '../ids.js';
 import type {
   ChannelContext,
   ChannelTrigger,
@@ -74,14 +75,14 @@ export class ContextReceiver {
   constructor(private readonly limit: number = MAX_CONTEXTS_PER_CONNECTION) {}
 
   /** Full triggers for what can be restored, and the invocations whose context is unknown. */
-  restore(batch: ChannelTriggerBatch): { triggers: Trigger[]; missing: string[] } {
+  restore(batch: ChannelTriggerBatch): { triggers: Trigger[]; missing: InvocationId[] } {
     for (const c of batch.contexts ?? []) {
       this.known.delete(c.invocationId);
       this.known.set(c.invocationId, { ctx: c.ctx, placement: c.placement });
       if (this.known.size > this.limit) this.known.delete(this.known.keys().next().value!);
     }
     const triggers: Trigger[] = [];
-    const missing = new Set<string>();
+    const missing = new Set<InvocationId>();
     for (const t of batch.triggers) {
       const k = this.known.get(t.invocationId);
       if (k === undefined) missing.add(t.invocationId);

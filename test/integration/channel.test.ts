@@ -17,7 +17,13 @@ import { PeerClient } from '../../shared/channel/peers.js';
 import { ChannelPool } from '../../shared/channel/pool.js';
 import type { AppError } from '../../shared/errors.js';
 import { HttpClient } from '../../shared/http-client.js';
-import { ReportBatch, type ChannelTriggerBatch, type Trigger } from '../../shared/schema/wire.js';
+import {
+  ReportBatch,
+  type ChannelTriggerBatch,
+  type Report,
+  type Trigger,
+} from '../../shared/schema/wire.js';
+import type { InvocationId } from '../../shared/ids.js';
 import { Type } from '@sinclair/typebox';
 
 interface Peer {
@@ -95,7 +101,12 @@ const reportsOp = (got: unknown[]): Op =>
     return { body: { accepted: b.reports.length } };
   });
 
-const report = { kind: 'sink', invocationId: 'i1', node: 'n', skipped: true } as const;
+const report: Report = {
+  kind: 'sink',
+  invocationId: 'i1' as InvocationId,
+  node: 'n',
+  skipped: true,
+};
 
 describe('channels', () => {
   it('carries requests and large objects on the HTTP port, which still answers HTTP', async () => {
@@ -208,7 +219,7 @@ describe('channels', () => {
     };
     const placement = { groups: ['w1'], workers: { w1: p.url } };
     const t = (node: string): Trigger => ({
-      invocationId: 'inv-1',
+      invocationId: 'inv-1' as InvocationId,
       workflow: 'wf',
       version: 1,
       node,

@@ -1,3 +1,4 @@
+import type { InvocationId } from '../../shared/ids.js';
 import { describe, expect, it } from 'vitest';
 import { ContextReceiver, ContextSender } from '../../shared/channel/contexts.js';
 import {
@@ -23,7 +24,7 @@ const placement: Placement = { groups: ['w1', 'w2'], workers: { w1: 'http://a', 
 
 function trigger(inv: string, node: string, c = ctx(inv), p = placement): Trigger {
   return {
-    invocationId: inv,
+    invocationId: inv as InvocationId,
     workflow: 'wf',
     version: 1,
     node,

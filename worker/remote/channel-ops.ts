@@ -6,7 +6,8 @@
 import { Type } from '@sinclair/typebox';
 import type { TriggerReceiver } from '../../shared/channel/ops.js';
 import { op, OPS, type Op } from '../../shared/channel/ops.js';
-import { StoredRef } from '../../shared/schema/wire.js';
+import type { InvocationId } from '../../shared/ids.js';
+import { InvocationIdField, StoredRef } from '../../shared/schema/wire.js';
 import type { FaaStore } from '../../faastore/index.js';
 import type { Engine } from '../engine/engine.js';
 
@@ -14,7 +15,7 @@ export function workerChannelOps(d: {
   engine: Engine;
   store: () => FaaStore;
   /** An invocation ended here (every release path calls it). */
-  release: (invocationId: string) => Promise<void>;
+  release: (invocationId: InvocationId) => Promise<void>;
   triggers: TriggerReceiver;
 }): Record<string, Op> {
   return {
@@ -26,7 +27,9 @@ export function workerChannelOps(d: {
       data: await d.store().getBuffer(b.ref),
     })),
     [OPS.release]: op(
-      Type.Object({ invocationIds: Type.Array(Type.String(), { minItems: 1, maxItems: 10_000 }) }),
+      Type.Object({
+        invocationIds: Type.Array(InvocationIdField, { minItems: 1, maxItems: 10_000 }),
+      }),
       async (b) => {
         await Promise.all(b.invocationIds.map((id) => d.release(id)));
         return {};
