@@ -64,9 +64,10 @@ function query(route: RouteInfo): fc.Arbitrary<string> {
   const fromSchema = (schema === undefined ? fc.constant({}) : near(schema)).map((q) =>
     typeof q === 'object' && q !== null && !Array.isArray(q)
       ? new URLSearchParams(
-          Object.entries(q as Record<string, unknown>).map(
-            ([k, v]): [string, string] => [k, typeof v === 'string' ? v : String(JSON.stringify(v))],
-          ),
+          Object.entries(q as Record<string, unknown>).map(([k, v]): [string, string] => [
+            k,
+            typeof v === 'string' ? v : String(JSON.stringify(v)),
+          ]),
         ).toString()
       : `q=${encodeURIComponent(JSON.stringify(q))}`,
   );
@@ -135,7 +136,10 @@ export function requestArb(target: FuzzTarget): fc.Arbitrary<FuzzRequest> {
       .map(({ values, query: q, body: b, headers: h }): FuzzRequest => {
         let url = route.url;
         params.forEach((p, i) => (url = url.replace(`:${p}`, values[i] ?? 'x')));
-        const all = { ...h, ...(b.contentType !== undefined ? { 'content-type': b.contentType } : {}) };
+        const all = {
+          ...h,
+          ...(b.contentType !== undefined ? { 'content-type': b.contentType } : {}),
+        };
         return {
           method: route.method,
           url: q === '' ? url : `${url}?${q}`,
@@ -147,7 +151,10 @@ export function requestArb(target: FuzzTarget): fc.Arbitrary<FuzzRequest> {
   const nowhere = fc
     .tuple(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), fc.webPath())
     .map(([method, path]): FuzzRequest => ({ method, url: `/${path}`, headers: {} }));
-  return fc.oneof({ weight: 20, arbitrary: fc.oneof(...perRoute) }, { weight: 1, arbitrary: nowhere });
+  return fc.oneof(
+    { weight: 20, arbitrary: fc.oneof(...perRoute) },
+    { weight: 1, arbitrary: nowhere },
+  );
 }
 
 /** Where a route answers something other than the JSON error shape on a 4xx, by design. */
@@ -171,7 +178,7 @@ export async function checkRequest(
   try {
     res = await Promise.race([
       target.inject({
-        method: req.method as InjectOptions['method'] & string,
+        method: req.method,
         url: req.url,
         headers: req.headers,
         ...(req.payload !== undefined ? { payload: req.payload } : {}),
@@ -198,7 +205,9 @@ export async function checkRequest(
   }
   const after = await target.snapshot();
   if (after !== before)
-    throw new Error(`a rejected request changed what is stored: ${what}\nbefore ${before}\nafter  ${after}`);
+    throw new Error(
+      `a rejected request changed what is stored: ${what}\nbefore ${before}\nafter  ${after}`,
+    );
 }
 
 /** The property over `target`: every generated request keeps it. */

@@ -6,28 +6,15 @@
  */
 import fc from 'fast-check';
 import { formatTable, publishReport } from '../report.js';
-import { flagReader } from '../flag-reader.js';
+import type { FuzzBenchOptions, FuzzTargetName } from './flags.js';
 import { httpProperty } from './http.js';
 import { startFuzzCluster } from './targets.js';
 import { yamlProperties } from './yaml.js';
 
-export const FUZZ_TARGETS = ['yaml', 'master', 'worker'] as const;
-export type FuzzTargetName = (typeof FUZZ_TARGETS)[number];
-
 /** Longest one request may take before it counts as a hang. */
 export const HTTP_CASE_TIMEOUT_MS = 10_000;
 
-export interface FuzzBenchOptions {
-  /** Cases in all, shared evenly by the properties run. Default 100,000. */
-  cases: number;
-  /** Seed of the run; default: random (printed, so a failure can be replayed). */
-  seed?: number;
-  /** Replays one counterexample: the path a failure printed (with its seed). */
-  path?: string;
-  targets: FuzzTargetName[];
-  reportDir?: string;
-  print: (line: string) => void;
-}
+export type { FuzzBenchOptions } from './flags.js';
 
 export interface FuzzRow {
   target: FuzzTargetName;
@@ -49,7 +36,10 @@ function row(
         seed: details.seed,
         path: details.counterexamplePath ?? '',
         counterexample: fc.stringify(details.counterexample).slice(0, 2000),
-        error: String(details.errorInstance ?? 'property failed').slice(0, 2000),
+        error: (details.errorInstance instanceof Error
+          ? details.errorInstance.message
+          : String(details.errorInstance)
+        ).slice(0, 2000),
       }
     : null;
   return {
@@ -78,7 +68,7 @@ export async function runFuzzBench(o: FuzzBenchOptions): Promise<FuzzRow[]> {
   const rows: FuzzRow[] = [];
   for (const p of yaml) {
     const t0 = performance.now();
-    const details = fc.check(p.property, params(perProperty)) as fc.RunDetails<unknown>;
+    const details: fc.RunDetails<unknown> = fc.check(p.property, params(perProperty));
     rows.push(row('yaml', p.name, details, (performance.now() - t0) / 1000));
   }
   if (http.length > 0) {
@@ -87,10 +77,10 @@ export async function runFuzzBench(o: FuzzBenchOptions): Promise<FuzzRow[]> {
       for (const t of http) {
         const target = t === 'master' ? cluster.master : cluster.worker;
         const t0 = performance.now();
-        const details = (await fc.check(
+        const details: fc.RunDetails<unknown> = await fc.check(
           httpProperty(target, HTTP_CASE_TIMEOUT_MS),
           params(perProperty),
-        )) as fc.RunDetails<unknown>;
+        );
         rows.push(
           row(t, `every route (${target.routes.length})`, details, (performance.now() - t0) / 1000),
         );
@@ -121,40 +111,14 @@ export async function runFuzzBench(o: FuzzBenchOptions): Promise<FuzzRow[]> {
       `  replay: faasflow bench fuzz --target ${r.target} --seed ${f.seed} --path ${f.path} --cases ${perProperty}`,
     );
   }
-  publishReport('fuzz', startedAt, { seed, rows }, {
-    print: o.print,
-    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
-  });
+  publishReport(
+    'fuzz',
+    startedAt,
+    { seed, rows },
+    {
+      print: o.print,
+      ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+    },
+  );
   return rows;
-}
-
-const KNOWN = ['cases', 'seed', 'path', 'target', 'out', 'smoke'];
-
-export function fuzzOptionsFromFlags(
-  camelFlags: Record<string, string | boolean>,
-): { options: Omit<FuzzBenchOptions, 'print'> } | { error: string } {
-  const { flags, problems, str, int } = flagReader(camelFlags, 'fuzz', KNOWN);
-  const o: Omit<FuzzBenchOptions, 'print'> = {
-    cases: flags['smoke'] === true ? 300 : 100_000,
-    targets: [...FUZZ_TARGETS],
-  };
-  const cases = int('cases', 1);
-  if (cases !== undefined) o.cases = cases;
-  const seed = int('seed', 0);
-  if (seed !== undefined) o.seed = seed;
-  const path = str('path');
-  if (path !== undefined) {
-    if (/^\d+(:\d+)*$/.test(path)) o.path = path;
-    else problems.push(`--path must be the path a failure printed (digits and colons), got ${path}`);
-  }
-  const target = str('target');
-  if (target !== undefined) {
-    if (target === 'all') o.targets = [...FUZZ_TARGETS];
-    else if ((FUZZ_TARGETS as readonly string[]).includes(target))
-      o.targets = [target as FuzzTargetName];
-    else problems.push(`--target must be yaml, master, worker or all, got ${target}`);
-  }
-  const out = str('out');
-  if (out !== undefined) o.reportDir = out;
-  return problems.length > 0 ? { error: problems.join('; ') } : { options: o };
 }

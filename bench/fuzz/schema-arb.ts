@@ -112,7 +112,7 @@ export function near(schema: unknown): Arb {
           .map(([o, extra]) =>
             extra === null || typeof o !== 'object' || o === null
               ? o
-              : { ...(o as object), [extra[0]]: extra[1] },
+              : { ...o, [extra[0]]: extra[1] },
           )
       : s['type'] === 'array'
         ? fc.array(near(s['items']), { maxLength: 4 })

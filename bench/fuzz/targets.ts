@@ -23,6 +23,8 @@ import type { FuzzTarget } from './http.js';
 export interface FuzzCluster {
   master: FuzzTarget;
   worker: FuzzTarget;
+  /** The worker's data folder (deployments write there). */
+  workerDataPath: string;
   close(): Promise<void>;
 }
 
@@ -67,7 +69,7 @@ export async function startFuzzCluster(logger: Logger = silentLogger): Promise<F
     );
     const worker = w;
     // Registration finishes (deployments pushed, marked ready) after the worker has started.
-    for (let deadline = Date.now() + 20_000; ; ) {
+    for (let deadline = Date.now() + 20_000; ;) {
       const list = (await json(m, '/v1/workers')) as { workers: { status: string }[] };
       if (list.workers.some((x) => x.status === 'ready')) break;
       if (Date.now() > deadline) throw new Error('fuzz setup: the worker never became ready');
@@ -131,6 +133,7 @@ export async function startFuzzCluster(logger: Logger = silentLogger): Promise<F
     return {
       master,
       worker: workerTarget,
+      workerDataPath: worker.dataPath,
       async close() {
         await worker.close();
         await m.close();

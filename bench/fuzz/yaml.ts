@@ -116,14 +116,15 @@ function graft(doc: unknown, steps: readonly number[], value: unknown): unknown 
   if (steps.length === 0 || typeof doc !== 'object' || doc === null) return value;
   const [step, ...rest] = steps as [number, ...number[]];
   if (Array.isArray(doc)) {
-    if (doc.length === 0) return value;
-    const i = step % doc.length;
-    return doc.map((d, j) => (j === i ? graft(d, rest, value) : d));
+    const list = doc as unknown[];
+    if (list.length === 0) return value;
+    const i = step % list.length;
+    return list.map((d, j) => (j === i ? graft(d, rest, value) : d));
   }
   const keys = Object.keys(doc);
   if (keys.length === 0) return value;
   const k = keys[step % keys.length]!;
-  return { ...(doc as object), [k]: graft((doc as Record<string, unknown>)[k], rest, value) };
+  return { ...doc, [k]: graft((doc as Record<string, unknown>)[k], rest, value) };
 }
 
 export function yamlProperties(): YamlProperty[] {

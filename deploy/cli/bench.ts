@@ -220,8 +220,9 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       return;
     }
     case 'fuzz': {
-      const { fuzzOptionsFromFlags, runFuzzBench } = await import('../../bench/fuzz/run.js');
+      const { fuzzOptionsFromFlags } = await import('../../bench/fuzz/flags.js');
       const options = parsed(suite, fuzzOptionsFromFlags(flags));
+      const { runFuzzBench } = await import('../../bench/fuzz/run.js');
       await runFuzzBench({ ...options, print });
       return;
     }
