@@ -1,13 +1,14 @@
 /**
- * The Sandbox interface: where the worker engine runs one function call. Two implementations
- * share it (process children here, Docker containers later) and the same runtime server
- * (`runtime/server.ts`) speaking the same frames (`runtime/protocol.ts`).
+ * The Sandbox interface: where the worker engine runs one function call. One implementation per
+ * tier (process children, Docker containers, threads, the worker's own loop), all running the
+ * same handler code (`runtime/handler.ts`), and one router (`tiered.ts`) that sends each
+ * function to its tier.
  *
  * A sandbox does not retry: a failed run is reported once, as an AppError with one of
  * FUNCTION_FAILED, FUNCTION_TIMEOUT, FUNCTION_OOM, FUNCTION_CRASHED, SANDBOX_UNAVAILABLE (or
  * CANCELLED when the caller's signal aborts). Retry policy belongs to the engine.
  */
-import type { FunctionSpec } from '../../shared/dag/types.js';
+import type { FunctionSpec, Isolation } from '../../shared/dag/types.js';
 
 export interface FunctionDeployment {
   /** `${workflow}@${version}/${fn}`; pools are kept per key. */
@@ -120,7 +121,7 @@ export interface SandboxStats {
 }
 
 export interface Sandbox {
-  readonly kind: 'process' | 'docker';
+  readonly kind: Isolation;
   /** Idempotent per key; `prewarm` starts that many sandboxes ahead of the first run. */
   deploy(d: FunctionDeployment, options?: { prewarm?: number }): Promise<void>;
   run(key: string, req: RunRequest): Promise<RunResult>;
