@@ -15,6 +15,8 @@ export interface TierUnderTest {
   open: () => Promise<Sandbox>;
   /** Whether the tier measures a run's CPU time (cpuTimeMs a number, else null). */
   measuresCpu: boolean;
+  /** After the tier is closed: removes what a failed test may have left (containers). */
+  cleanup?: () => Promise<void>;
 }
 
 export async function failure(run: Promise<RunResult>): Promise<AppError> {
@@ -37,6 +39,7 @@ export function sandboxTierContract(tier: TierUnderTest): void {
     });
     afterAll(async () => {
       await sandbox?.close();
+      await tier.cleanup?.();
     });
 
     it('runs a handler with its input and ctx, cold then warm, with a timeline', async () => {
@@ -74,7 +77,9 @@ export function sandboxTierContract(tier: TierUnderTest): void {
       expect(cold.queueMs).toBe(0);
       const warm = await sandbox.run(d.key, request({ again: 1 }));
       expect(warm).toMatchObject({ cold: false, initMs: 0, sandboxId: cold.sandboxId });
-      expect((decodeValue(warm.output) as { ctx: { workflowInput: unknown } }).ctx.workflowInput).toBeNull();
+      expect(
+        (decodeValue(warm.output) as { ctx: { workflowInput: unknown } }).ctx.workflowInput,
+      ).toBeNull();
       if (tier.measuresCpu) expect(typeof warm.cpuTimeMs).toBe('number');
       else expect(warm.cpuTimeMs).toBeNull();
     });
@@ -155,7 +160,10 @@ export function sandboxTierContract(tier: TierUnderTest): void {
         wf,
       );
       const code = deployment(
-        fnSpec('inline', { kind: 'code', code: 'export default async (x, ctx) => ({ twice: x.n * 2, node: ctx.node })' }),
+        fnSpec('inline', {
+          kind: 'code',
+          code: 'export default async (x, ctx) => ({ twice: x.n * 2, node: ctx.node })',
+        }),
         wf,
       );
       await sandbox.deploy(builtin);

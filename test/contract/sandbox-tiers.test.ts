@@ -1,6 +1,7 @@
 /**
  * Every sandbox tier through the same contract (sandbox-tier.contract.ts), with real child
- * processes, real worker threads and the trusted tier on this process's loop; then what only the
+ * processes, real worker threads, the trusted tier on this process's loop and (when the engine
+ * and the runtime image are there) real containers; then what only the
  * isolating tiers can do:
  * - a thread whose handler calls process.exit gives FUNCTION_CRASHED, and the next run works on
  *   a new thread (the worker survives);
@@ -14,15 +15,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeValue } from '../../shared/codec.js';
 import { parseWorkerId } from '../../shared/ids.js';
 import { silentLogger } from '../../shared/logger.js';
+import { DockerSandbox } from '../../worker/sandbox/docker.js';
 import { openSandbox } from '../../worker/sandbox/docker-select.js';
 import { ProcessSandbox } from '../../worker/sandbox/process.js';
 import { ThreadSandbox } from '../../worker/sandbox/thread.js';
 import { TrustedSandbox } from '../../worker/sandbox/trusted.js';
 import type { TieredSandbox } from '../../worker/sandbox/tiered.js';
+import { removeOwned, requireDocker } from '../helpers/docker.js';
 import { deployment, fnSpec, request } from '../integration/sandbox-helpers.js';
 import { failure, sandboxTierContract } from './sandbox-tier.contract.js';
 
-const workerId = parseWorkerId('sbx-tiers-test');
+const workerId = parseWorkerId(`sbx-tiers-${process.pid}`);
+const hasDocker = await requireDocker();
 
 sandboxTierContract({
   name: 'process',
@@ -39,6 +43,17 @@ sandboxTierContract({
   open: () => Promise.resolve(TrustedSandbox.create({ workerId })),
   measuresCpu: false,
 });
+
+if (hasDocker) {
+  sandboxTierContract({
+    name: 'docker',
+    open: () => DockerSandbox.create({ workerId }),
+    cleanup: async () => {
+      await removeOwned(workerId);
+    },
+    measuresCpu: true,
+  });
+}
 
 describe('thread tier: crashes and memory are contained', () => {
   let sandbox: ThreadSandbox;
@@ -125,9 +140,13 @@ describe('tier router', () => {
   it('sends each function to its isolation tier, the rest to the base', async () => {
     const ok = (isolation?: 'process' | 'thread' | 'trusted') =>
       deployment(
-        fnSpec(`ok-${isolation ?? 'base'}`, { kind: 'handler', path: 'ok.js' }, {
-          ...(isolation === undefined ? {} : { isolation }),
-        }),
+        fnSpec(
+          `ok-${isolation ?? 'base'}`,
+          { kind: 'handler', path: 'ok.js' },
+          {
+            ...(isolation === undefined ? {} : { isolation }),
+          },
+        ),
         'router',
       );
     const pids: Record<string, number> = {};

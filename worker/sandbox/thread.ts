@@ -124,9 +124,7 @@ export class ThreadChild implements RunnableChild {
         child.loading = resolve;
         timer = setTimeout(
           () =>
-            resolve(
-              child.unavailable(`did not load ${o.fnName} within ${o.startTimeoutMs} ms`),
-            ),
+            resolve(child.unavailable(`did not load ${o.fnName} within ${o.startTimeoutMs} ms`)),
           o.startTimeoutMs,
         );
       });
@@ -178,7 +176,11 @@ export class ThreadChild implements RunnableChild {
           ok: (reply) => {
             this.pending = null;
             settle.ok({
-              output: Buffer.from(reply.output.buffer, reply.output.byteOffset, reply.output.byteLength),
+              output: Buffer.from(
+                reply.output.buffer,
+                reply.output.byteOffset,
+                reply.output.byteLength,
+              ),
               durationMs: performance.now() - startedMs,
               peakMemoryMb: null,
               peakCpuCores: null,

@@ -50,7 +50,8 @@ port.on('message', (message: ThreadRequest) => {
   void runs.run(handler, message.id, {
     ...message.call,
     input: asBuffer(message.call.input),
-    workflowInput: message.call.workflowInput === null ? null : asBuffer(message.call.workflowInput),
+    workflowInput:
+      message.call.workflowInput === null ? null : asBuffer(message.call.workflowInput),
   });
 });
 
