@@ -144,6 +144,7 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
           pressureMs: r.pressureMs,
           safeguardAtMs: r.safeguardAtMs,
           sandboxId: child.id,
+          isolation: this.kind,
         };
       } finally {
         live.child = null;

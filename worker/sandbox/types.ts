@@ -97,6 +97,8 @@ export interface RunResult {
   /** Ms into the run when the CPU safeguard raised its quota; null when it did not. */
   safeguardAtMs: number | null;
   sandboxId: string;
+  /** The tier that ran it (docker functions on a worker without an engine say process). */
+  isolation: Isolation;
 }
 
 /** A request in a sandbox, named as the engine names it. */
