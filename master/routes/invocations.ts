@@ -1,8 +1,9 @@
 /** Invocation routes (docs/design.md §9): start (wait or not), read with timeline, cancel. */
 import jsonata from 'jsonata';
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
+import { InvocationIdField } from '../../shared/schema/wire.js';
 import { publicView } from '../invocations/record.js';
 import type { MasterContext } from './context.js';
 
@@ -26,7 +27,7 @@ const InvokeBody = Type.Object(
   { additionalProperties: false },
 );
 
-export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
+export function invocationRoutes(app: TypedApp, c: MasterContext): void {
   app.post(
     '/v1/workflows/:name/invocations',
     {
@@ -36,7 +37,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
       },
     },
     async (req, reply) => {
-      const body = (req.body ?? {}) as Static<typeof InvokeBody>;
+      const body: Static<typeof InvokeBody> = req.body ?? {};
       const timeoutMs = body.timeoutMs ?? c.config.defaultTimeoutMs;
       if (timeoutMs > c.config.maxTimeoutMs) {
         throw new AppError(
@@ -44,7 +45,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
           `timeoutMs ${timeoutMs} is over the limit of ${c.config.maxTimeoutMs} ms`,
         );
       }
-      const name = (req.params as { name: string }).name;
+      const name = req.params.name;
       // Harvesting decides from cached models; the first invocation of a workflow waits for its
       // model set's load (one Redis read, at most READY_WAIT_MS), later ones never do.
       let dataBytes = body.dataBytes;
@@ -77,14 +78,14 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
 
   app.get(
     '/v1/invocations/:id',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
-    (req) => publicView(c.invocations.get((req.params as { id: string }).id)),
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
+    (req) => publicView(c.invocations.get(req.params.id)),
   );
 
   app.post(
     '/v1/invocations/:id/cancel',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
-    (req) => publicView(c.invocations.cancel((req.params as { id: string }).id), false),
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
+    (req) => publicView(c.invocations.cancel(req.params.id), false),
   );
 }
 

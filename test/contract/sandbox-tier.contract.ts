@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { AppError } from '../../shared/errors.js';
+import { parseInvocationId } from '../../shared/ids.js';
 import type { RunResult, Sandbox } from '../../worker/sandbox/types.js';
 import { deployment, fnSpec, request } from '../integration/sandbox-helpers.js';
 
@@ -49,7 +50,7 @@ export function sandboxTierContract(tier: TierUnderTest): void {
       const req = request(
         { hello: 'world', n: [1, 2] },
         {
-          invocationId: 'inv_contract000001',
+          invocationId: parseInvocationId('inv_contract000001'),
           node: 'first',
           attempt: 2,
           timeoutMs: 5000,

@@ -21,7 +21,8 @@ import { handlerThrew, loadFailed } from './run-errors.js';
 import { LISTENING_LINE, type RuntimeSource } from './runtime/protocol.js';
 import { ConnectionLost, RuntimeConnection } from './runtime-connection.js';
 import { safeguardFor } from './safeguard.js';
-import { sameAllocation, type Allocation, type RunRequest } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import { sameAllocation, type RunRequest } from './types.js';
 
 export interface ChildOptions {
   id: string;

@@ -17,8 +17,8 @@ import type { Logger } from '../../shared/logger.js';
 import { FunctionPool, type PooledChild } from './pool.js';
 import type { Isolation } from '../../shared/dag/types.js';
 import type { Frame } from './runtime/protocol.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 import type {
-  Allocation,
   FunctionDeployment,
   RunRef,
   RunRequest,

@@ -27,7 +27,8 @@ import {
   type ThreadReply,
   type ThreadRequest,
 } from './runtime/thread-messages.js';
-import type { Allocation, FunctionDeployment, RunRequest } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { FunctionDeployment, RunRequest } from './types.js';
 
 export interface ThreadSandboxOptions {
   workerId: WorkerId;

@@ -10,8 +10,8 @@
  */
 import type { FunctionSpec, Isolation } from '../../shared/dag/types.js';
 import { AppError } from '../../shared/errors.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 import type {
-  Allocation,
   FunctionDeployment,
   RunRef,
   RunRequest,

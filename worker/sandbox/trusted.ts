@@ -19,7 +19,8 @@ import { PooledSandbox, type RunnableChild } from './pooled.js';
 import { runtimeSource } from './process.js';
 import { guardedRun, handlerThrew, loadFailed } from './run-errors.js';
 import { callHandler, describeThrown, loadHandler, type Handler } from './runtime/handler.js';
-import type { Allocation, FunctionDeployment, RunRequest } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { FunctionDeployment, RunRequest } from './types.js';
 
 export interface TrustedSandboxOptions {
   workerId: WorkerId;
