@@ -84,7 +84,7 @@ export class ThreadChild implements RunnableChild {
   } | null = null;
   private loading: ((reply: ThreadReply | AppError) => void) | null = null;
   /** The error event that preceded the exit (V8's heap limit, an internal failure). */
-  private fatal: Error | null = null;
+  private fatal: NodeJS.ErrnoException | null = null;
   private outputTail = '';
   private doomed = false;
   private markExited!: () => void;
@@ -268,7 +268,7 @@ export class ThreadChild implements RunnableChild {
       memoryMb: this.heapMb,
       output: this.outputTail,
     };
-    const fatal = this.fatal as (Error & { code?: string }) | null;
+    const fatal = this.fatal;
     if (fatal?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
       return new AppError(
         'FUNCTION_OOM',
