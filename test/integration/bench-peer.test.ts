@@ -41,7 +41,7 @@ function bench(args: string[], timeoutMs: number): Promise<{ code: number; stdou
 
 describe.skipIf(!redisUp)('bench peer --smoke', () => {
   it('runs faasflow and BullMQ on every shape, prints the tables and leaves no keys behind', async () => {
-    const r = await bench(['peer', '--smoke', '--redis', redisUrl(), '--out', out], 400_000);
+    const r = await bench(['peer', '--smoke', '--redis', redisUrl(), '--out', out], 700_000);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^shape\s+payload\s+system\s+p50\s+p99\s+n\s+inv\/s\s+jobs\/s/m);
     for (const shape of ['chain of 5', 'fan-out 8 \\+ join', 'genome', 'foreach of 64']) {
@@ -82,5 +82,5 @@ describe.skipIf(!redisUp)('bench peer --smoke', () => {
 
     expect(await scanKeys(f.setup.prefixes.faasflow)).toEqual([]);
     expect(await scanKeys(`${f.setup.prefixes.bullmq}:`)).toEqual([]);
-  }, 420_000);
+  }, 720_000);
 });
