@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '../../shared/errors.js';
 import type { TypedApp } from '../../shared/http.js';
 import { InvocationIdField } from '../../shared/schema/wire.js';
+import { TRACEPARENT_HEADER } from '../../shared/tracing.js';
 import { publicView } from '../invocations/record.js';
 import type { MasterContext } from './context.js';
 
@@ -23,6 +24,20 @@ const InvokeBody = Type.Object(
     profile: Type.Optional(Type.Boolean()),
     /** Harvesting: the data size the models see for this input (default: its encoded size). */
     dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Harvesting: the demand of task nodes, decided from instead of the models' predictions. */
+    demand: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Object(
+          {
+            cpuCores: Type.Number({ minimum: 0 }),
+            memoryMb: Type.Number({ minimum: 0 }),
+            cpuTimeMs: Type.Optional(Type.Number({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -46,6 +61,7 @@ export function invocationRoutes(app: TypedApp, c: MasterContext): void {
         );
       }
       const name = req.params.name;
+      const traceparent = req.headers[TRACEPARENT_HEADER];
       // Harvesting decides from cached models; the first invocation of a workflow waits for its
       // model set's load (one Redis read, at most READY_WAIT_MS), later ones never do.
       let dataBytes = body.dataBytes;
@@ -62,6 +78,8 @@ export function invocationRoutes(app: TypedApp, c: MasterContext): void {
         ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
         ...(dataBytes !== undefined ? { dataBytes } : {}),
+        ...(body.demand !== undefined ? { demand: body.demand } : {}),
+        ...(typeof traceparent === 'string' ? { traceparent } : {}),
       });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
       await r.done;
