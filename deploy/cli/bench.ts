@@ -50,8 +50,17 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
     ],
   },
   sandbox: {
-    summary: 'Cold start, warm call and resize times of the process and Docker sandboxes.',
-    options: [SMOKE, ['--runtime <runtime>', 'only this sandbox: process or docker', 'both'], OUT],
+    summary:
+      'Cold start, warm call, chain of 5 (no-op and 1 MB) and resize times of every tier: process, Docker, thread, trusted.',
+    options: [
+      SMOKE,
+      [
+        '--runtime <tiers>',
+        'only these tiers, comma-separated: process, docker, thread, trusted',
+        'all',
+      ],
+      OUT,
+    ],
   },
   faasflow: {
     summary: "FaaSFlow's paper benchmarks in WorkerSP and MasterSP modes.",
@@ -176,16 +185,27 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       return;
     }
     case 'sandbox': {
+      const { runSandboxBench, BENCH_TIERS } = await import('../../bench/sandbox.js');
       const only = flags['runtime'];
-      if (only !== undefined && only !== 'process' && only !== 'docker')
+      const tiers = typeof only === 'string' ? only.split(',').map((t) => t.trim()) : [];
+      const valid = (t: string): t is (typeof BENCH_TIERS)[number] =>
+        (BENCH_TIERS as readonly string[]).includes(t);
+      if (only !== undefined && (tiers.length === 0 || !tiers.every(valid)))
         throw new CliError(
-          `bench sandbox: --runtime must be process or docker, got ${String(only)}`,
+          `bench sandbox: --runtime must be a comma-separated list of ${BENCH_TIERS.join(', ')}, got ${String(only)}`,
           EXIT.usage,
         );
-      const { runSandboxBench } = await import('../../bench/sandbox.js');
       await runSandboxBench({
-        ...(only !== undefined ? { sandboxes: [only] } : {}),
-        ...(smoke ? { coldSamples: 3, warmup: 20, warmIterations: 100 } : {}),
+        ...(only !== undefined ? { sandboxes: tiers.filter(valid) } : {}),
+        ...(smoke
+          ? {
+              coldSamples: 3,
+              warmup: 20,
+              warmIterations: 100,
+              chainIterations: 20,
+              payloadBytes: 64 * 1024,
+            }
+          : {}),
         ...out,
         print,
       });

@@ -41,7 +41,7 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   'faasflow models': ['faasflow models harvest-fanout --train'],
   'faasflow bench partition': ['faasflow bench partition --smoke'],
   'faasflow bench overhead': ['faasflow bench overhead --iterations 200 --out reports/'],
-  'faasflow bench sandbox': ['faasflow bench sandbox --runtime process'],
+  'faasflow bench sandbox': ['faasflow bench sandbox --runtime process,thread,trusted'],
   'faasflow bench faasflow': ['faasflow bench faasflow --benchmarks genome,video --modes worker'],
   'faasflow bench peer': ['faasflow bench peer --smoke --redis redis://127.0.0.1:6379'],
   'faasflow bench harvest': ['faasflow bench harvest --smoke'],

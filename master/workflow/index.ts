@@ -15,7 +15,7 @@ import { Issues, type Issue } from './diagnostics.js';
 import { checkExpression } from './expr.js';
 import { importFlat, isFlatWorkflow } from './flat.js';
 import { compileStep, finishDag } from './flow.js';
-import { readFunctions } from './functions.js';
+import { readDefaults, readFunctions } from './functions.js';
 import { checkInputSchema } from './input-schema.js';
 import { WORKFLOW_NAME_RE } from './limits.js';
 import { describe, isObj, onlyKeys, readString, type Obj } from './read.js';
@@ -43,6 +43,7 @@ const TOP_KEYS = [
   'name',
   'description',
   'functions',
+  'defaults',
   'inputSchema',
   'inputSize',
   'durability',
@@ -119,7 +120,8 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
     pattern: WORKFLOW_NAME_RE,
     hint: 'lower-case letters, digits and -, starting with a letter or digit, at most 63 characters',
   });
-  const functions = readFunctions(doc['functions'], 'functions', issues);
+  const defaults = readDefaults(doc['defaults'], 'defaults', issues);
+  const functions = readFunctions(doc['functions'], 'functions', issues, defaults);
   const hasFlow = doc['flow'] !== undefined && doc['flow'] !== null;
   const hasDag = doc['dag'] !== undefined && doc['dag'] !== null;
   if (hasFlow === hasDag) {

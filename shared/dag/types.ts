@@ -41,6 +41,14 @@ export interface SyntheticSpec {
   keys?: Record<string, number>;
 }
 
+/**
+ * Where a function runs on its worker (docs/guides/sandboxes.md): a child process with a cgroup,
+ * a container, a `worker_threads` thread with its own heap, or the worker's own event loop.
+ */
+export type Isolation = 'process' | 'docker' | 'thread' | 'trusted';
+
+export const ISOLATIONS: readonly Isolation[] = ['process', 'docker', 'thread', 'trusted'];
+
 export interface FunctionSpec {
   name: string;
   source: FunctionSource;
@@ -53,6 +61,11 @@ export interface FunctionSpec {
   retries: number;
   /** Container network for image/docker sandboxes: none (default) or host. */
   network: 'none' | 'host';
+  /**
+   * The tier the function runs in; absent: the worker's own sandbox (its `runtime` option,
+   * process unless configured otherwise).
+   */
+  isolation?: Isolation;
   /** Estimated runtime in ms, for partitioning until profiles exist. */
   runtimeMs: number;
   /** Estimated output size in bytes, for partitioning until profiles exist. */

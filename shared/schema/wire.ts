@@ -154,6 +154,13 @@ export const StorageTier = Type.Union([
   Type.Literal('peer'),
 ]);
 
+/**
+ * A measurement that may be unmeasurable. A type list, not a union: Fastify's Ajv coerces types,
+ * and with `anyOf: [number, null]` it turns null into 0 in the first branch — an unmeasured run
+ * would read as one that used nothing.
+ */
+const Measured = Type.Unsafe<number | null>({ type: ['number', 'null'] });
+
 /** One node execution as the invocation timeline shows it. */
 export const StepRecord = Type.Object({
   node: Type.String(),
@@ -179,16 +186,25 @@ export const StepRecord = Type.Object({
   /** Harvesting: the node's decision (user, predicted, applied, stage), when it is on. */
   harvest: Type.Optional(NodeAllocation),
   /** Peak memory of the sandbox during the run, MB, page cache excluded; null without cgroups. */
-  peakMemoryMb: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  peakMemoryMb: Type.Optional(Measured),
   /** Peak CPU use, cores, sampled from the sandbox's cgroup; null without cgroups. */
-  peakCpuCores: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-  cpuTimeMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  peakCpuCores: Type.Optional(Measured),
+  cpuTimeMs: Type.Optional(Measured),
   /** Time the run was held back by its CPU quota (cgroup `cpu.stat`); null when unreadable. */
-  throttledMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  throttledMs: Type.Optional(Measured),
   /** Time its tasks waited for a CPU (cgroup v2 `cpu.pressure`); null elsewhere. */
-  pressureMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  pressureMs: Type.Optional(Measured),
   /** Harvesting: ms into the run when the CPU safeguard raised its quota to the user's. */
   safeguardAtMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Tasks: the tier the function ran in (docs/guides/sandboxes.md). */
+  isolation: Type.Optional(
+    Type.Union([
+      Type.Literal('process'),
+      Type.Literal('docker'),
+      Type.Literal('thread'),
+      Type.Literal('trusted'),
+    ]),
+  ),
   /** Tasks: the handler's run as the worker saw it (request sent → result), last attempt. */
   runMs: Type.Optional(Type.Number({ minimum: 0 })),
   /** Fetching the node's input from FaaStore (every tier, decode included). */

@@ -109,12 +109,13 @@ describe('bench suites, smoke', () => {
   );
 
   it.skipIf(!docker)(
-    'sandbox prints process and container rows',
+    'sandbox prints a row per tier: process, container, thread and trusted',
     async () => {
       const r = await bench(['sandbox', '--smoke'], 300_000);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/process/);
-      expect(r.stdout).toMatch(/docker/);
+      for (const tier of ['process', 'docker', 'thread', 'trusted'])
+        expect(r.stdout).toMatch(new RegExp(`^${tier}\\s+\\S.*\\d`, 'm'));
+      expect(r.stdout).toMatch(/chain5 1MB p50/);
       expect(report('sandbox').suite).toBe('sandbox');
     },
     320_000,
