@@ -11,12 +11,18 @@
  * (slow enough for sandboxes to go cold) they rarely overlap, and when they do a sandbox busy
  * in a later part of an earlier invocation counts as busy.
  *
+ * A prepare with a `ttlMs` is released unused at `atMs + ttlMs`, else it lives the idle timeout.
  * Accounting: a sandbox's memory-seconds run from its start to its eviction; a prepared one's
  * waste is the time it sat idle before its first run (its whole life when never used).
  */
 import { planPrepares, type PlannedWorkflow, type PrewarmMode } from '../shared/chains/planner.js';
 import { newBudgetState, updateBudget, type BudgetOptions } from '../shared/chains/budget.js';
-import { newChainModel, observe, type ObservedStep } from '../shared/chains/model.js';
+import {
+  newChainModel,
+  observe,
+  type ChainModel,
+  type ObservedStep,
+} from '../shared/chains/model.js';
 import { topologicalOrder } from '../shared/dag/graph.js';
 import type { WorkflowDag } from '../shared/dag/types.js';
 import { mulberry32 } from '../shared/random.js';
@@ -117,6 +123,8 @@ export interface SimResult {
   /** Windowed waste fraction the controller saw, one per measured invocation. */
   fractions: number[];
   finalPrice: number;
+  /** The chain model at the end of the run. */
+  model: ChainModel;
 }
 
 export function simulate(
@@ -144,6 +152,7 @@ export function simulate(
     wasteMbS: 0,
     fractions: [],
     finalPrice: budget.price,
+    model,
   };
   let periodWaste = 0;
   let periodTotal = 0;
@@ -174,7 +183,12 @@ export function simulate(
     const w = byName.get(a.workflow)!;
     const T = a.atMs;
     evict(T);
-    budget = updateBudget(budget, { wastedMbS: periodWaste, totalMbS: periodTotal }, o.budget, o.budgetOptions);
+    budget = updateBudget(
+      budget,
+      { wastedMbS: periodWaste, totalMbS: periodTotal },
+      o.budget,
+      o.budgetOptions,
+    );
     periodWaste = 0;
     periodTotal = 0;
     if (measuring && budget.fraction !== null) result.fractions.push(budget.fraction);
@@ -187,8 +201,7 @@ export function simulate(
       nowMs: T,
       successors: planned,
       warm: (worker, wf, fn) =>
-        pool(worker, wf, fn).filter((s) => s.freeAt <= T && s.readyAt <= T && s.evictAt > T)
-          .length,
+        pool(worker, wf, fn).filter((s) => s.freeAt <= T && s.readyAt <= T && s.evictAt > T).length,
       options: { idleMs: o.idleMs, defaultColdMs: o.coldMs },
     });
     for (const act of actions) {
@@ -198,7 +211,7 @@ export function simulate(
         createdAt: at,
         readyAt: at + o.coldMs,
         freeAt: at + o.coldMs,
-        evictAt: at + o.coldMs + o.idleMs,
+        evictAt: at + Math.max(o.coldMs, act.ttlMs ?? o.coldMs + o.idleMs),
         memoryMb: spec?.memoryMb ?? 256,
         prepared: true,
         firstUseAt: null,
@@ -216,6 +229,7 @@ export function simulate(
   }
   evict(Infinity);
   result.finalPrice = budget.price;
+  result.model = model;
   return result;
 }
 
@@ -249,15 +263,26 @@ function runOne(
   let coldStarts = 0;
   for (const id of order ?? []) {
     const edges = incoming.get(id) ?? [];
-    const live = edges.length === 0 || edges.some(
-      (e) => runs.get(e.from) === true && (e.branch === undefined || chosen.get(e.from) === e.branch),
-    );
+    const live =
+      edges.length === 0 ||
+      edges.some(
+        (e) =>
+          runs.get(e.from) === true && (e.branch === undefined || chosen.get(e.from) === e.branch),
+      );
     runs.set(id, live);
-    const ready = a.atMs + 0 + Math.max(0, ...edges.map((e) => (finish.get(e.from) ?? a.atMs) - a.atMs));
+    const ready =
+      a.atMs + 0 + Math.max(0, ...edges.map((e) => (finish.get(e.from) ?? a.atMs) - a.atMs));
     const node = byId.get(id)!;
     if (!live || node.kind !== 'task') {
       finish.set(id, ready);
-      steps.push({ node: id, status: live ? 'succeeded' : 'skipped', startedAt: ready, finishedAt: ready, queueMs: 0, cold: false });
+      steps.push({
+        node: id,
+        status: live ? 'succeeded' : 'skipped',
+        startedAt: ready,
+        finishedAt: ready,
+        queueMs: 0,
+        cold: false,
+      });
       continue;
     }
     const fn = dag.functions[node.fn]!;
@@ -268,7 +293,9 @@ function runOne(
     s ??= list
       .filter((x) => x.firstUseAt === null && x.createdAt <= ready && x.readyAt > ready)
       .sort((x, y) => x.readyAt - y.readyAt)[0];
+    let started = false;
     if (!s) {
+      started = true;
       // A prepare scheduled later than this node needs it is started now, on demand.
       const late = list.find((x) => x.firstUseAt === null && x.createdAt > ready);
       if (late) {
@@ -276,7 +303,15 @@ function runOne(
         late.readyAt = ready + o.coldMs;
         s = late;
       } else {
-        s = { createdAt: ready, readyAt: ready + o.coldMs, freeAt: 0, evictAt: 0, memoryMb: fn.memoryMb, prepared: false, firstUseAt: null };
+        s = {
+          createdAt: ready,
+          readyAt: ready + o.coldMs,
+          freeAt: 0,
+          evictAt: 0,
+          memoryMb: fn.memoryMb,
+          prepared: false,
+          firstUseAt: null,
+        };
         list.push(s);
       }
     }
@@ -297,9 +332,11 @@ function runOne(
       status: 'succeeded',
       startedAt: ready,
       finishedAt: end,
-      queueMs: 0,
-      cold: waitMs > 0,
-      ...(waitMs > 0 ? { initMs: waitMs } : {}),
+      // Started for this node: a cold start the worker measures; waiting for a prepare still
+      // starting: time queued for a sandbox.
+      queueMs: started ? 0 : waitMs,
+      cold: started && waitMs > 0,
+      ...(started && waitMs > 0 ? { initMs: waitMs } : {}),
       allocation: { memoryMb: fn.memoryMb },
     });
   }
@@ -308,7 +345,7 @@ function runOne(
   for (const [id, f] of finish) if (last === undefined || f > finish.get(last)!) last = id;
   let criticalColdStarts = 0;
   let criticalColdAfterSource = 0;
-  for (let id = last; id !== undefined; ) {
+  for (let id = last; id !== undefined;) {
     const parents = (incoming.get(id) ?? []).map((e) => e.from);
     if (cold.get(id) === true) {
       criticalColdStarts++;

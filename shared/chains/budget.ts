@@ -57,7 +57,14 @@ export interface BudgetState {
 
 export function newBudgetState(o: Partial<BudgetOptions> = {}): BudgetState {
   const opts = { ...BUDGET_DEFAULTS, ...o };
-  return { price: opts.initialPrice, integral: 0, wasteMbS: 0, totalMbS: 0, fraction: null, updates: 0 };
+  return {
+    price: opts.initialPrice,
+    integral: 0,
+    wasteMbS: 0,
+    totalMbS: 0,
+    fraction: null,
+    updates: 0,
+  };
 }
 
 export interface BudgetFeedback {

@@ -189,11 +189,7 @@ function newFunction(): FunctionChains {
  * Learns from one finished invocation of `dag`: returns the new model, `model` is unchanged.
  * Steps of nodes the DAG does not have at top level (foreach bodies) are ignored.
  */
-export function observe(
-  model: ChainModel,
-  dag: WorkflowDag,
-  inv: ObservedInvocation,
-): ChainModel {
+export function observe(model: ChainModel, dag: WorkflowDag, inv: ObservedInvocation): ChainModel {
   const m = structuredClone(model);
   const p = m.params;
   const d = decayFactor(p.halfLife);

@@ -8,9 +8,11 @@
  * - `predictive`: a node is prepared at `predicted start − cold time − margin` (the low start
  *   quantile, so a faster run still finds it warm) only when the critical-path time it is
  *   expected to save, P(runs) × max(0, cold − slack), is at least `price` × the memory-seconds it
- *   is expected to hold: memory × (time warm before use + (1 − P) × idle timeout, the time an
- *   unused one lives before the pool evicts it). Nodes of a likely successor workflow (by its
- *   chain score) are prepared on the same rule, timed by the gap between the two starts.
+ *   is expected to hold: memory × (P × time warm before use + (1 − P) × its time to live). A
+ *   prepare carries `ttlMs`: unused by then (the node's high start quantile has passed, so its
+ *   branch was not taken or its successor did not come), the worker releases it instead of
+ *   keeping it for the pool's idle timeout. Nodes of a likely successor workflow (by its chain
+ *   score) are prepared on the same rule, timed by the gap between the two starts.
  *
  * Slack is the node's float in the expected schedule (warm run times, or the catalogue's
  * runtime until measured): a node off the critical path saves only the part of its cold start
@@ -44,6 +46,11 @@ export interface PrepareAction {
   savedMs: number;
   /** Expected memory-seconds held, MB·s. */
   costMbS: number;
+  /**
+   * Release the sandbox if no run has used it this long after `atMs` (absent: the pool's idle
+   * timeout, as eager's are).
+   */
+  ttlMs?: number;
 }
 
 export interface PlannerOptions {
@@ -55,6 +62,8 @@ export interface PlannerOptions {
   defaultColdMs: number;
   /** Quantile of the start offset the prepare is timed by. Default 0.1. */
   startQuantile: number;
+  /** Quantile of the start offset after which an unused prepare is released. Default 0.98. */
+  endQuantile: number;
   /** Below this P(runs) nothing is prepared, whatever the price. Default 0.02. */
   minProbability: number;
   /** Successors with a lower chain score are not considered. Default 0.1. */
@@ -66,6 +75,7 @@ export const PLANNER_DEFAULTS: PlannerOptions = {
   idleMs: 10_000,
   defaultColdMs: 70,
   startQuantile: 0.1,
+  endQuantile: 0.98,
   minProbability: 0.02,
   minSuccessorScore: 0.1,
 };
@@ -93,26 +103,28 @@ export interface PlanInput extends PlannedWorkflow {
 
 interface Candidate extends PrepareAction {
   startMs: number;
+  /** Whether a prepare at its own invocation's start is early enough for this node. */
+  inOwnReach: boolean;
 }
 
 export function planPrepares(input: PlanInput): PrepareAction[] {
   if (input.mode === 'off') return [];
   const o = { ...PLANNER_DEFAULTS, ...input.options };
   const candidates: Candidate[] = [];
-  const own = nodeCandidates(input, input, o, 0, 1, input.context ?? ALL_CONTEXTS);
+  const own = nodeCandidates(input, input, o, 1, input.context ?? ALL_CONTEXTS);
   if (input.mode === 'eager') {
-    for (const c of own) candidates.push({ ...c, atMs: 0, reason: 'eager' });
+    for (const { ttlMs: _t, ...c } of own) candidates.push({ ...c, atMs: 0, reason: 'eager' });
   } else {
     candidates.push(...own.filter((c) => worthIt(c, input.price, o)));
     for (const chain of successorChains(input.model, input.dag.name, input.nowMs)) {
       const next = input.successors?.[chain.workflow];
       if (!next || chain.score < o.minSuccessorScore || chain.gapMs === null) continue;
-      const list = nodeCandidates(input, next, o, chain.gapMs.low, chain.score, ALL_CONTEXTS, {
-        lowGapMs: chain.gapMs.low,
-        medianGapMs: chain.gapMs.median,
-      });
+      const list = nodeCandidates(input, next, o, chain.score, ALL_CONTEXTS, chain.gapMs);
+      // Only what the successor's own plan at its start cannot warm in time: its nodes that
+      // start sooner than a cold start after it (its first nodes).
       for (const c of list)
-        if (worthIt(c, input.price, o)) candidates.push({ ...c, reason: 'successor' });
+        if (c.inOwnReach === false && worthIt(c, input.price, o))
+          candidates.push({ ...c, reason: 'successor' });
     }
   }
   // A warm idle sandbox serves the earliest node that needs one; the rest get a prepare.
@@ -124,7 +136,7 @@ export function planPrepares(input: PlanInput): PrepareAction[] {
     const taken = used.get(key) ?? 0;
     used.set(key, taken + 1);
     if (taken < input.warm(c.worker, c.workflow, c.function)) continue;
-    const { startMs: _s, ...action } = c;
+    const { startMs: _s, inOwnReach: _r, ...action } = c;
     out.push(action);
   }
   return out.sort(
@@ -144,10 +156,9 @@ function nodeCandidates(
   input: PlanInput,
   w: PlannedWorkflow,
   o: PlannerOptions,
-  offsetMs: number,
   scale: number,
   context: string,
-  gap?: { lowGapMs: number; medianGapMs: number },
+  gap: { low: number; median: number; high: number } = { low: 0, median: 0, high: 0 },
 ): Candidate[] {
   const { model } = input;
   const dag = w.dag;
@@ -168,11 +179,17 @@ function nodeCandidates(
     const s = schedule.get(n.id) ?? { earliestMs: 0, slackMs: 0 };
     const low = startOffsetMs(model, dag.name, n.id, o.startQuantile) ?? s.earliestMs;
     const median = startOffsetMs(model, dag.name, n.id, 0.5) ?? s.earliestMs;
-    const startMs = (gap ? gap.lowGapMs : offsetMs) + low;
-    const medianStartMs = (gap ? gap.medianGapMs : offsetMs) + median;
+    const high = startOffsetMs(model, dag.name, n.id, o.endQuantile);
+    const startMs = gap.low + low;
+    const medianStartMs = gap.median + median;
     const probability = (runP.get(n.id) ?? 1) * scale;
     const atMs = Math.max(0, startMs - e.coldMs - o.marginMs);
     const holdMs = Math.max(0, medianStartMs - atMs);
+    // Unseen nodes have no high quantile: an unused prepare lives the pool's idle timeout.
+    const ttlMs =
+      high === null
+        ? o.idleMs
+        : Math.min(o.idleMs, Math.max(gap.high + high - atMs, e.coldMs) + 2 * o.marginMs);
     out.push({
       worker,
       workflow: dag.name,
@@ -182,8 +199,10 @@ function nodeCandidates(
       reason: 'node',
       probability,
       savedMs: probability * Math.max(0, e.coldMs - s.slackMs),
-      costMbS: (e.memoryMb * (holdMs + (1 - probability) * o.idleMs)) / 1000,
+      costMbS: (e.memoryMb * (probability * holdMs + (1 - probability) * ttlMs)) / 1000,
+      ...(ttlMs < o.idleMs ? { ttlMs } : {}),
       startMs,
+      inOwnReach: low >= e.coldMs + o.marginMs,
     });
   }
   return out;

@@ -48,8 +48,7 @@ export function branchProbabilities(
 ): BranchEstimate {
   const branches = switchBranches(dag, id);
   const sw = model.workflows[dag.name]?.switches[id];
-  const total = (b: string): number =>
-    Object.values(sw?.[b] ?? {}).reduce((s, c) => s + c, 0);
+  const total = (b: string): number => Object.values(sw?.[b] ?? {}).reduce((s, c) => s + c, 0);
   const bucket = total(context) >= minSamples ? context : ALL_CONTEXTS;
   const counts = sw?.[bucket] ?? {};
   const samples = total(bucket);
@@ -156,8 +155,8 @@ export interface SuccessorChain {
   recency: number;
   /** probability × confidence × recency. */
   score: number;
-  /** Low and median gap from A's start to B's start, ms; null with no gap seen. */
-  gapMs: { low: number; median: number } | null;
+  /** Low, median and high gap from A's start to B's start, ms; null with no gap seen. */
+  gapMs: { low: number; median: number; high: number } | null;
   /** Share of the links made by session id (the rest by time adjacency). */
   sessionShare: number;
 }
@@ -169,6 +168,8 @@ export interface SuccessorOptions {
   confidenceK?: number;
   /** Quantile taken as the low gap. Default 0.1. */
   lowQuantile?: number;
+  /** Quantile taken as the high gap. Default 0.98. */
+  highQuantile?: number;
 }
 
 /** The successor chains of `workflow`, best score first (ties by name). */
@@ -189,13 +190,14 @@ export function successorChains(
     const recency = Math.exp(-Math.max(0, nowMs - s.lastAt) / tau);
     const low = digestQuantile(s.gapMs, o.lowQuantile ?? 0.1);
     const median = digestQuantile(s.gapMs, 0.5);
+    const high = digestQuantile(s.gapMs, o.highQuantile ?? 0.98);
     out.push({
       workflow: name,
       probability,
       confidence,
       recency,
       score: probability * confidence * recency,
-      gapMs: low === null || median === null ? null : { low, median },
+      gapMs: low === null || median === null || high === null ? null : { low, median, high },
       sessionShare: s.weight > 0 ? s.bySession / s.weight : 0,
     });
   }
