@@ -23,9 +23,9 @@ export interface BudgetOptions {
   initialPrice: number;
   minPrice: number;
   maxPrice: number;
-  /** Proportional gain on log(price) per unit of waste fraction. Default 8. */
+  /** Proportional gain on log(price) per unit of waste fraction. Default 12. */
   kp: number;
-  /** Integral gain per period. Default 1.5. */
+  /** Integral gain per period. Default 4. */
   ki: number;
   /** Half-width of the hold band around the budget (fraction). Default 0.005. */
   deadband: number;
@@ -37,8 +37,8 @@ export const BUDGET_DEFAULTS: BudgetOptions = {
   initialPrice: 0.05,
   minPrice: 1e-5,
   maxPrice: 1e3,
-  kp: 8,
-  ki: 1.5,
+  kp: 12,
+  ki: 4,
   deadband: 0.005,
   windowHalfLife: 30,
 };

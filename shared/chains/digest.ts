@@ -1,6 +1,6 @@
 /**
  * Small streaming statistics the chain model keeps: a bounded merging quantile digest (a t-digest
- * with the k1 size bound, Dunning 2019) and a decayed mean. Both are plain JSON-able data, both
+ * with the k1 scale function, Dunning 2019) and a decayed mean. Both are plain JSON-able data, both
  * merge (two models learned apart combine into one), and both forget: `decay` scales every weight,
  * so what was seen `halfLife` observations ago counts half.
  *
@@ -49,22 +49,21 @@ export function digestMerge(a: Digest, b: Digest): Digest {
 }
 
 /**
- * Merges neighbouring centroids while a merged one stays within the k1 bound
- * `4·W·q(1−q)/size`: small at the tails (where quantiles need precision), large in the middle.
+ * Merges neighbouring centroids while a merged one spans at most one unit of the k1 scale
+ * `k(q) = size/(2π)·asin(2q − 1)`: small at the tails (where quantiles need precision), large
+ * in the middle, and at most `size` of them whatever the number of samples.
  */
 export function compress(d: Digest): void {
   if (d.c.length <= 1) return;
   const sorted = [...d.c].sort((x, y) => x[0] - y[0]);
   const total = sorted.reduce((s, [, w]) => s + w, 0);
+  const k = (q: number): number => (d.size / (2 * Math.PI)) * Math.asin(2 * Math.min(1, q) - 1);
   const out: [number, number][] = [];
   let [curM, curW] = sorted[0]!;
   let before = 0;
   for (let i = 1; i < sorted.length; i++) {
     const [m, w] = sorted[i]!;
-    const q0 = before / total;
-    const q2 = (before + curW + w) / total;
-    const limit = (4 * total * Math.min(q0 * (1 - q0), q2 * (1 - q2))) / d.size;
-    if (curW + w <= Math.max(limit, MIN_WEIGHT)) {
+    if (k((before + curW + w) / total) - k(before / total) <= 1) {
       curM = (curM * curW + m * w) / (curW + w);
       curW += w;
     } else {

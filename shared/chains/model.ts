@@ -116,6 +116,8 @@ export interface RecentInvocation {
   session?: string;
   /** Successors already counted for this invocation (each at most once). */
   followedBy: string[];
+  /** Set once this invocation was counted as some predecessor's successor (at most once). */
+  preceded?: boolean;
 }
 
 export interface ChainModel {
@@ -309,8 +311,9 @@ function observeSuccession(m: ChainModel, inv: ObservedInvocation, d: number): v
 }
 
 function link(m: ChainModel, a: RecentInvocation, b: RecentInvocation): void {
-  if (a.followedBy.includes(b.workflow)) return;
+  if (a.followedBy.includes(b.workflow) || b.preceded === true) return;
   a.followedBy.push(b.workflow);
+  b.preceded = true;
   const from = (m.successors[a.workflow] ??= { seen: 1, to: {} });
   const s = (from.to[b.workflow] ??= {
     weight: 0,
