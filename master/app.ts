@@ -1,6 +1,6 @@
 /** The master's fastify app (no listen here): parsers, error handling, auth, routes. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { installErrorHandling, tokenMatches } from '../shared/http.js';
+import { installErrorHandling, tokenMatches, typed } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import { clusterRoutes } from './routes/cluster.js';
 import type { MasterContext } from './routes/context.js';
@@ -47,10 +47,11 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
       });
     });
   }
-  workflowRoutes(app, c);
-  invocationRoutes(app, c);
-  clusterRoutes(app, c);
-  harvestRoutes(app, c);
-  dashboardRoutes(app, c);
+  const routes = typed(app);
+  workflowRoutes(routes, c);
+  invocationRoutes(routes, c);
+  clusterRoutes(routes, c);
+  harvestRoutes(routes, c);
+  dashboardRoutes(routes, c);
   return app;
 }

@@ -3,7 +3,8 @@
  * server. The store opens first (the catalogue is restored from it before anything listens)
  * and closes last, after everything that writes to it has stopped.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { routesOf, type RouteInfo } from '../shared/http.js';
 import { AppError } from '../shared/errors.js';
 import { HttpClient } from '../shared/http-client.js';
 import type { Journal } from '../shared/journal.js';
@@ -182,6 +183,16 @@ export class MasterServer {
       store,
       journal,
     );
+  }
+
+  /** A request handled in-process, without a socket (the fuzzing of every door uses it). */
+  inject(request: InjectOptions): Promise<LightMyRequestResponse> {
+    return this.app.inject(request);
+  }
+
+  /** The routes this server declares. */
+  get routes(): readonly RouteInfo[] {
+    return routesOf(this.app);
   }
 
   close(): Promise<void> {

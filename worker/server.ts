@@ -5,7 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { routesOf, type RouteInfo } from '../shared/http.js';
 import { AppError } from '../shared/errors.js';
 import { parseWorkerId, type WorkerId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
@@ -208,6 +209,21 @@ export class WorkerServer {
    * up to `drainTimeoutMs` — then leave the cluster (the master re-places what is left) and
    * release everything: sandboxes and their containers, the store, the data folder.
    */
+  /** A request handled in-process, without a socket (the fuzzing of every door uses it). */
+  inject(request: InjectOptions): Promise<LightMyRequestResponse> {
+    return this.app.inject(request);
+  }
+
+  /** The folder deployments are written to (handler files, spills). */
+  get dataPath(): string {
+    return this.dataDir.path;
+  }
+
+  /** The routes this server declares. */
+  get routes(): readonly RouteInfo[] {
+    return routesOf(this.app);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.registered) {

@@ -107,6 +107,18 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       OUT,
     ],
   },
+  fuzz: {
+    summary:
+      'Property-based fuzzing of every door: the YAML front end and every route of the master and the worker.',
+    options: [
+      SMOKE,
+      ['--cases <n>', 'cases in all, shared by the properties run', '100000'],
+      ['--seed <n>', 'seed of the run (a failure prints the one that replays it)', 'random'],
+      ['--path <path>', 'replay one counterexample: the path a failure printed, with its --seed'],
+      ['--target <target>', 'yaml, master, worker or all', 'all'],
+      OUT,
+    ],
+  },
   harvest: {
     summary: 'Resource harvesting: speedups and utilisation of the harvest workloads.',
     options: [
@@ -115,7 +127,7 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       ['--loads <list>', 'comma-separated: low, medium, high', 'all'],
       [
         '--modes <list>',
-        'comma-separated: off, off-again, predict, predict-rebalance, rebalance-only, peak, uncapped',
+        'comma-separated: off, off-again, predict, predict-rebalance, rebalance-only, peak, oracle, uncapped',
         'all',
       ],
       ['--placements <list>', 'comma-separated placements', 'all five'],
@@ -225,6 +237,13 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       const { chainsOptionsFromFlags, runChainsBench } = await import('../../bench/chains.js');
       const options = parsed(suite, chainsOptionsFromFlags(flags));
       await runChainsBench({ ...options, print });
+      return;
+    }
+    case 'fuzz': {
+      const { fuzzOptionsFromFlags } = await import('../../bench/fuzz/flags.js');
+      const options = parsed(suite, fuzzOptionsFromFlags(flags));
+      const { runFuzzBench } = await import('../../bench/fuzz/run.js');
+      await runFuzzBench({ ...options, print });
       return;
     }
     case 'harvest': {

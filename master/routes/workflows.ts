@@ -1,12 +1,12 @@
 /** Workflow routes (docs/design.md §9): upload (YAML or JSON with handler files), list, get, delete. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
 import { partition } from '../partition/index.js';
 import { invalidWorkflow, loadWorkflow, type LoadOptions } from '../workflow/index.js';
 import type { MasterContext } from './context.js';
 
-export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
+export function workflowRoutes(app: TypedApp, c: MasterContext): void {
   app.post('/v1/workflows', async (req, reply) => {
     const upload = readUpload(req.body, req.headers['content-type']);
     const result = loadWorkflow(upload.yaml, upload.options);
@@ -75,7 +75,7 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
     '/v1/workflows/:name',
     { schema: { params: Type.Object({ name: Type.String() }) } },
     (req) => {
-      const name = (req.params as { name: string }).name;
+      const name = req.params.name;
       const v = c.catalog.latest(name);
       return {
         name: v.name,
@@ -96,7 +96,7 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
     '/v1/workflows/:name',
     { schema: { params: Type.Object({ name: Type.String() }) } },
     async (req, reply) => {
-      const name = (req.params as { name: string }).name;
+      const name = req.params.name;
       await c.catalog.remove(name);
       c.deployments.forgetWorkflow(name);
       await Promise.all(c.registry.ready().map((w) => c.deployments.undeploy(w, name)));
