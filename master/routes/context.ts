@@ -1,4 +1,5 @@
 /** What the master's routes share. */
+import type { ChannelStats } from '../../shared/channel/ops.js';
 import type { MasterConfig } from '../config.js';
 import type { Harvester } from '../harvest/harvester.js';
 import type { InvocationManager } from '../invocations/manager.js';
@@ -17,4 +18,6 @@ export interface MasterContext {
   store: MasterStore;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
+  /** What the master's channels served (absent with `transport: http`). */
+  channelStats?: ChannelStats;
 }
