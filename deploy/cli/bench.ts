@@ -102,6 +102,20 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       OUT,
     ],
   },
+  chains: {
+    summary:
+      'Prewarming off vs eager vs predictive (adaptive task chains), in a seeded simulation (--sim).',
+    options: [
+      ['--sim', 'simulated pools and arrivals (required until the runtime calls the planner)'],
+      SMOKE,
+      ['--seed <n>', 'seed of the arrivals, branches and run times', '1'],
+      ['--invocations <n>', 'primary invocations (successors come on top)', '800'],
+      ['--budget <fraction>', 'share of sandbox memory-seconds unused prewarms may take', '0.1'],
+      ['--cold-ms <ms>', 'cold-start time (process ~70, Docker ~160)', '70'],
+      ['--idle-ms <ms>', 'idle timeout of a warm sandbox', '3000'],
+      OUT,
+    ],
+  },
   fuzz: {
     summary:
       'Property-based fuzzing of every door: the YAML front end and every route of the master and the worker.',
@@ -237,6 +251,12 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
         await import('../../bench/durability.js');
       const options = parsed(suite, durabilityOptionsFromFlags(flags));
       await runDurabilityBench({ ...options, print });
+      return;
+    }
+    case 'chains': {
+      const { chainsOptionsFromFlags, runChainsBench } = await import('../../bench/chains.js');
+      const options = parsed(suite, chainsOptionsFromFlags(flags));
+      await runChainsBench({ ...options, print });
       return;
     }
     case 'fuzz': {

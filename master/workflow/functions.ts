@@ -20,6 +20,7 @@ import { MIN_CPU_MILLICORES } from '../../shared/harvest/types.js';
 import { parseDurationMs } from '../../shared/time.js';
 import { at, type Issues } from './diagnostics.js';
 import { FUNCTION_NAME_RE, LIMITS } from './limits.js';
+import { readPreload } from './prewarm.js';
 import {
   describe,
   isObj,
@@ -54,6 +55,7 @@ const KEYS = [
   'isolation',
   'runtime',
   'outputBytes',
+  'preload',
   'description',
 ];
 const HANDLER_RE = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_./-]+\.(?:js|mjs)$/;
@@ -190,6 +192,7 @@ function readFunction(
       `is ${own}, but an image function runs in a container: use docker or leave isolation out`,
     );
   }
+  const preload = readPreload(value['preload'], at(path, 'preload'), issues);
   if (!source) return undefined;
   const isolation = own ?? (source.kind === 'image' ? undefined : defaults.isolation);
   return {
@@ -203,6 +206,7 @@ function readFunction(
     ...(isolation === undefined ? {} : { isolation }),
     runtimeMs,
     outputBytes,
+    ...(preload !== undefined ? { preload } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ import { checkExpression } from './expr.js';
 import { importFlat, isFlatWorkflow } from './flat.js';
 import { compileStep, finishDag } from './flow.js';
 import { readDefaults, readFunctions } from './functions.js';
+import { readPrewarm } from './prewarm.js';
 import { checkInputSchema } from './input-schema.js';
 import { WORKFLOW_NAME_RE } from './limits.js';
 import { describe, isObj, onlyKeys, readString, type Obj } from './read.js';
@@ -47,6 +48,7 @@ const TOP_KEYS = [
   'inputSchema',
   'inputSize',
   'durability',
+  'prewarm',
   'flow',
   'dag',
   'output',
@@ -173,6 +175,7 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
       'durability',
       `is ${JSON.stringify(durability)}; it must be one of none, checkpoint, strict (docs/durability.md)`,
     );
+  const prewarm = readPrewarm(doc['prewarm'], 'prewarm', issues);
   if (!issues.ok || name === undefined) return { dag: null, warnings };
   const format = hasFlow ? 'flow' : 'dag';
   const dag = normalize({
@@ -188,6 +191,7 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
     ...(durability === 'none' || durability === 'checkpoint' || durability === 'strict'
       ? { durability }
       : {}),
+    ...(prewarm !== undefined ? { prewarm } : {}),
   });
   return { dag, warnings };
 }

@@ -70,6 +70,21 @@ export interface FunctionSpec {
   runtimeMs: number;
   /** Estimated output size in bytes, for partitioning until profiles exist. */
   outputBytes: number;
+  /**
+   * Files (relative to the workflow folder) the sandbox loads at init, so a prepared sandbox
+   * has them in memory before its first run (docs/guides/chains.md). Absent: none.
+   */
+  preload?: string[];
+}
+
+/** How a workflow's sandboxes are prepared ahead (docs/guides/chains.md). */
+export type PrewarmMode = 'off' | 'eager' | 'predictive';
+
+export interface PrewarmSpec {
+  /** off: none; eager: every node at start (the baseline); predictive: by the chain model. */
+  mode: PrewarmMode;
+  /** Share (0..1) of the workflow's sandbox memory-seconds unused prewarms may take. */
+  budget: number;
 }
 
 /**
@@ -173,4 +188,6 @@ export interface WorkflowDag {
   inputSize?: string;
   /** How much of each invocation is journaled (docs/durability.md); default: the cluster's. */
   durability?: 'none' | 'checkpoint' | 'strict';
+  /** Preparing sandboxes ahead of their nodes; absent: the cluster's default (off). */
+  prewarm?: PrewarmSpec;
 }

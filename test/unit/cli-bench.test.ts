@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { chainsOptionsFromFlags } from '../../bench/chains.js';
 import { durabilityOptionsFromFlags } from '../../bench/durability.js';
 import { faasflowOptionsFromFlags } from '../../bench/faasflow-flags.js';
 import { fuzzOptionsFromFlags } from '../../bench/fuzz/flags.js';
@@ -22,6 +23,7 @@ const READERS: Record<string, Reader> = {
   peer: peerOptionsFromFlags,
   harvest: harvestOptionsFromFlags,
   durability: durabilityOptionsFromFlags,
+  chains: chainsOptionsFromFlags,
   fuzz: fuzzOptionsFromFlags,
 };
 
