@@ -12,7 +12,12 @@ import { RedisJournal } from '../shared/journal-redis.js';
 import type { Logger } from '../shared/logger.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
 import { buildMasterApp } from './app.js';
-import type { MasterConfig } from './config.js';
+import { readOrCreateAdminKey } from './auth/admin-key.js';
+import { AuditLog } from './auth/audit.js';
+import { TenantDirectory } from './auth/directory.js';
+import { LimitGate } from './auth/limits.js';
+import { authOn, type MasterConfig } from './config.js';
+import { join, resolve } from 'node:path';
 import { Harvester } from './harvest/harvester.js';
 import { harvestGridOf } from './harvest/options.js';
 import { createRedisHarvestStore } from './harvest/redis-store.js';
@@ -39,6 +44,7 @@ export class MasterServer {
     private readonly harvest: Harvester | undefined,
     private readonly store: MasterStore,
     private readonly journal: Journal | undefined,
+    private readonly audit: AuditLog,
     private leadership: Leadership | undefined = undefined,
   ) {}
 
@@ -75,8 +81,9 @@ export class MasterServer {
         { store: store.description, workflows: catalog.current().length },
         'master state loaded',
       );
+      const tenants = await openTenants(config, logger, store);
       harvest = await startHarvest(config, logger, store);
-      const server = await MasterServer.listen(config, logger, store, catalog, harvest);
+      const server = await MasterServer.listen(config, logger, store, catalog, harvest, tenants);
       if (leadership) {
         server.leadership = leadership;
         await leadership.serve(server.url, o.onLeaseLost ?? (() => void server.close()));
@@ -96,7 +103,9 @@ export class MasterServer {
     store: MasterStore,
     catalog: WorkflowCatalog,
     harvest: Harvester | undefined,
+    tenants: TenantDirectory,
   ): Promise<MasterServer> {
+    const audit = AuditLog.open(config.auditLog, logger);
     const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
     const sender = new TriggerSender(http);
     const registry = new WorkerRegistry(config.workerTimeoutMs);
@@ -138,6 +147,10 @@ export class MasterServer {
         invocations,
         store,
         ...(harvest ? { harvest } : {}),
+        tenants,
+        auth: authOn(config),
+        audit,
+        gate: new LimitGate(),
       },
       logger,
     );
@@ -148,6 +161,7 @@ export class MasterServer {
       sender.close();
       await http.close();
       await journal?.close();
+      audit.close();
       throw err;
     }
     const address = app.server.address();
@@ -166,6 +180,7 @@ export class MasterServer {
         harvest: config.harvest,
         store: store.kind,
         journal: journal ? 'redis' : 'none',
+        auth: authOn(config) ? 'on' : 'off',
         restored,
       },
       'master listening',
@@ -181,6 +196,7 @@ export class MasterServer {
       harvest,
       store,
       journal,
+      audit,
     );
   }
 
@@ -195,10 +211,24 @@ export class MasterServer {
       this.sender.close();
       await this.http.close();
       await this.store.close();
+      this.audit.close();
       this.logger.info('master stopped');
     })();
     return this.closing;
   }
+}
+
+/** The tenant directory, with the cluster admin key from its file when auth is on. */
+async function openTenants(
+  config: MasterConfig,
+  logger: Logger,
+  store: MasterStore,
+): Promise<TenantDirectory> {
+  if (!authOn(config)) return TenantDirectory.load(store);
+  const file = resolve(config.adminKeyFile ?? join(config.dataDir, 'admin.key'));
+  const adminKey = await readOrCreateAdminKey(file, logger);
+  logger.info({ adminKeyFile: file }, 'auth on');
+  return TenantDirectory.load(store, { adminKey });
 }
 
 /** Harvesting's service when it is on: its Redis store (required, checked now) and trainer. */

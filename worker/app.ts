@@ -6,6 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
+import { checkTriggerTenancy } from '../shared/tenancy.js';
 import { acceptBinary, installErrorHandling, requireToken, triggerRoute } from '../shared/http.js';
 import { Deployment, StoredRef, WorkflowName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
@@ -36,7 +37,11 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   requireToken(app, d.token, ['/healthz', '/metrics']);
   acceptBinary(app);
 
-  triggerRoute(app, (triggers) => d.engine.accept(triggers));
+  triggerRoute(app, (triggers) => {
+    // All or nothing: one foreign trigger refuses the batch before any of it is accepted.
+    for (const t of triggers) checkTriggerTenancy(t);
+    d.engine.accept(triggers);
+  });
 
   app.put(
     '/v1/deployments/:workflow/:version',

@@ -81,7 +81,13 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
       ...(o.placement === undefined ? {} : { placement: o.placement }),
       ...(o.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: o.readyTimeoutMs }),
       env: o.token === undefined ? {} : { FAASFLOW_TOKEN: o.token },
-      masterFlags: [`--host=${control.address}`, ...(o.masterFlags ?? [])],
+      // A test cluster on private namespace hosts: auth stays off unless the caller turns it on
+      // (a non-loopback master must be told either way).
+      masterFlags: [
+        `--host=${control.address}`,
+        ...((o.masterFlags ?? []).some((f) => f.startsWith('--auth')) ? [] : ['--auth=off']),
+        ...(o.masterFlags ?? []),
+      ],
       workerFlags: (i) => [`--host=${workerHosts[i - 1]!.address}`, ...(o.workerFlags?.(i) ?? [])],
       launcher: (name) =>
         hosts.launcher(name === 'master' ? control : workerHost(workerHosts, name)),

@@ -30,6 +30,7 @@ import type {
   StoredRef,
   Trigger,
 } from '../../shared/schema/wire.js';
+import { tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
@@ -56,7 +57,6 @@ export interface InvocationManagerOptions {
   placement: PlacementStrategy;
   inlineMaxBytes: number;
   retain: number;
-  tenant?: string;
   /** Resource harvesting (absent when it is off: no decision, no profile, no cost). */
   harvest?: HarvestHooks;
   /** Where records persist; default: this process's memory (nothing survives a restart). */
@@ -99,6 +99,8 @@ export interface StartRequest {
   profile?: boolean;
   /** Harvesting: the size the models see for this input (default: its encoded size). */
   dataBytes?: number;
+  /** The tenant's end user (recorded on the invocation, its decision and its profiles). */
+  subTenant?: string;
 }
 
 export class InvocationManager {
@@ -185,7 +187,8 @@ export class InvocationManager {
     const deadline = now + req.timeoutMs;
     const input = this.inputRef(id, encoded);
     const ctx: InvocationContext = {
-      tenant: this.o.tenant ?? 'default',
+      tenant: tenantOfWorkflow(v.name),
+      ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
       deadline,
       input: input.ref,
       master: this.o.masterUrl(),
@@ -799,7 +802,7 @@ export class InvocationManager {
 
   /** The dashboard's list: newest first, filtered and paged (list.ts). */
   list(f: InvocationFilter): InvocationPage {
-    return listInvocations([...this.records.values()], f, this.o.tenant ?? 'default');
+    return listInvocations([...this.records.values()], f);
   }
 }
 

@@ -7,6 +7,7 @@ import type {
   StepRecord,
   StoredRef,
 } from '../../shared/schema/wire.js';
+import { splitQualified } from '../../shared/tenancy.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 
 export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
@@ -60,10 +61,13 @@ export interface InvocationRecord {
 export const MAX_STEPS = 20_000;
 
 export function publicView(r: InvocationRecord, withSteps = true): Record<string, unknown> {
+  const { tenant, name } = splitQualified(r.workflow);
   const view: Record<string, unknown> = {
     invocationId: r.id,
-    workflow: r.workflow,
+    workflow: name,
     version: r.version,
+    tenant,
+    ...(r.ctx.subTenant === undefined ? {} : { subTenant: r.ctx.subTenant }),
     status: r.status,
     startedAt: new Date(r.startedAt).toISOString(),
     finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),

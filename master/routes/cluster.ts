@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { authorize, principalOf } from '../../shared/auth.js';
 import { AppError } from '../../shared/errors.js';
 import { triggerRoute } from '../../shared/http.js';
 import { Heartbeat, Registration, ReportBatch } from '../../shared/schema/wire.js';
@@ -59,18 +60,21 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     },
   );
 
-  app.get('/v1/workers', () => ({
-    workers: c.registry.list().map((w) => ({
-      id: w.id,
-      url: w.url,
-      status: w.status,
-      runtime: w.runtime,
-      capacity: w.capacity,
-      load: { ...w.load, inflight: w.inflight },
-      registeredAt: new Date(w.registeredAt).toISOString(),
-      lastSeenAt: new Date(w.lastSeenAt).toISOString(),
-    })),
-  }));
+  app.get('/v1/workers', (req) => {
+    authorize(principalOf(req), 'read');
+    return {
+      workers: c.registry.list().map((w) => ({
+        id: w.id,
+        url: w.url,
+        status: w.status,
+        runtime: w.runtime,
+        capacity: w.capacity,
+        load: { ...w.load, inflight: w.inflight },
+        registeredAt: new Date(w.registeredAt).toISOString(),
+        lastSeenAt: new Date(w.lastSeenAt).toISOString(),
+      })),
+    };
+  });
 
   app.post('/v1/internal/reports', { schema: { body: ReportBatch } }, async (req, reply) => {
     c.invocations.accept((req.body as ReportBatch).reports);
@@ -94,7 +98,9 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     running: c.invocations.running,
   }));
 
-  app.get('/metrics', async (_req, reply) => {
+  // Cluster-wide counts: the cluster admin's (or anyone's with auth off).
+  app.get('/metrics', async (req, reply) => {
+    authorize(principalOf(req), 'manage-tenants');
     const workers = c.registry.list();
     const lines = [
       '# TYPE faasflow_master_workers gauge',
