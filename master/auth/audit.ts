@@ -31,9 +31,8 @@ export class AuditLog {
   ) {}
 
   static open(file: string | undefined, masterLogger: Logger): AuditLog {
-    if (file === undefined)
-      return new AuditLog(masterLogger.child({ component: 'audit' }), undefined);
-    const f = createFileLogger(file, { component: 'audit' });
+    if (file === undefined) return new AuditLog(masterLogger.child({ log: 'audit' }), undefined);
+    const f = createFileLogger(file, { log: 'audit' });
     return new AuditLog(f.logger, f.close);
   }
 
