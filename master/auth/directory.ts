@@ -121,8 +121,8 @@ export class TenantDirectory implements KeyVerifier {
     name: string,
     o: { role?: Role; limits?: Partial<TenantLimits> } = {},
   ): Promise<{ tenant: TenantRecord; key: KeyView; apiKey: string }> {
-    const tenant = parseTenantId(name);
     return this.change((s) => {
+      const tenant = parseTenantId(name);
       if (this.has(tenant))
         throw new AppError('CONFLICT', `tenant ${JSON.stringify(tenant)} exists already`);
       const record: TenantRecord = {
