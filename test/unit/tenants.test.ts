@@ -18,7 +18,7 @@ import {
   type Action,
   type Principal,
 } from '../../shared/auth.js';
-import { AppError } from '../../shared/errors.js';
+import type { AppError } from '../../shared/errors.js';
 import type { TenantId } from '../../shared/ids.js';
 import { checkTriggerTenancy, qualify, splitQualified } from '../../shared/tenancy.js';
 import { AUTH_VALUE, TenantDirectory } from '../../master/auth/directory.js';
