@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { installApiKeyAuth } from '../shared/auth.js';
 import { installErrorHandling, tokenMatches } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
+import type { ServerTls } from '../shared/tls.js';
 import { clusterRoutes } from './routes/cluster.js';
 import type { MasterContext } from './routes/context.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -25,10 +26,15 @@ function isOpenPath(method: string, path: string): boolean {
   return method === 'GET' && (path === '/healthz' || path === '/ui' || path.startsWith('/ui/'));
 }
 
-export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstance {
+export function buildMasterApp(
+  c: MasterContext,
+  logger: Logger,
+  o: { https?: ServerTls } = {},
+): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
+    ...(o.https === undefined ? {} : { https: o.https }),
     bodyLimit: c.config.bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }),
   });

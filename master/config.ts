@@ -2,6 +2,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { envFor, loadConfig, type RawConfig } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
+import { isLoopback } from '../shared/net.js';
+import { TlsOptions, tlsProblems } from '../shared/tls.js';
 
 export const MasterConfigSchema = Type.Object({
   clusterName: Type.String({
@@ -88,6 +90,7 @@ export const MasterConfigSchema = Type.Object({
       minLength: 8,
     }),
   ),
+  ...TlsOptions,
   auth: Type.Optional(
     Type.Union([Type.Literal('on'), Type.Literal('off')], {
       description:
@@ -319,6 +322,11 @@ export function loadMasterConfig(
       'invalid configuration:\n  store: "redis" needs redisUrl; pass --redis-url redis://HOST:6379 (FAASFLOW_REDIS_URL), or --store lmdb with --data-dir DIR',
       { details: { problems: ['store: "redis" needs redisUrl (--redis-url redis://HOST:6379)'] } },
     );
+  const tls = tlsProblems(config);
+  if (tls.length > 0)
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${tls.join('\n  ')}`, {
+      details: { problems: tls },
+    });
   if (config.auth === undefined && !isLoopback(config.host))
     throw new AppError(
       'CONFIG_INVALID',
@@ -330,11 +338,6 @@ export function loadMasterConfig(
       },
     );
   return config;
-}
-
-/** Loopback hosts: the protected-mode default there is auth off. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Whether API keys are required: `auth`, or by the protected-mode default (checked at load). */

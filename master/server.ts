@@ -10,6 +10,7 @@ import type { Journal } from '../shared/journal.js';
 import { RedisLease } from '../shared/lease.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import type { Logger } from '../shared/logger.js';
+import { loadTls } from '../shared/tls.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
 import { buildMasterApp } from './app.js';
 import { readOrCreateAdminKey } from './auth/admin-key.js';
@@ -106,7 +107,11 @@ export class MasterServer {
     tenants: TenantDirectory,
   ): Promise<MasterServer> {
     const audit = AuditLog.open(config.auditLog, logger);
-    const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
+    const tls = loadTls(config);
+    const http = new HttpClient({
+      ...(config.token === undefined ? {} : { token: config.token }),
+      tls: tls.client,
+    });
     const sender = new TriggerSender(http);
     const registry = new WorkerRegistry(config.workerTimeoutMs);
     const deployments = new DeploymentTracker(http, logger);
@@ -153,6 +158,7 @@ export class MasterServer {
         gate: new LimitGate(),
       },
       logger,
+      tls.server === undefined ? {} : { https: tls.server },
     );
     try {
       await app.listen({ host: config.host, port: config.port });
@@ -166,7 +172,9 @@ export class MasterServer {
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    if (url === '') url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    const scheme = tls.server === undefined ? 'http' : 'https';
+    if (url === '')
+      url = `${scheme}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     const sweep = setInterval(
       () => registry.sweep(),
       Math.max(100, Math.floor(config.workerTimeoutMs / 4)),

@@ -7,6 +7,7 @@ import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
 import { checkTriggerTenancy } from '../shared/tenancy.js';
+import type { ServerTls } from '../shared/tls.js';
 import { acceptBinary, installErrorHandling, requireToken, triggerRoute } from '../shared/http.js';
 import { Deployment, StoredRef, WorkflowName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
@@ -24,12 +25,15 @@ export interface WorkerAppDeps {
   logger: Logger;
   bodyLimitBytes: number;
   token?: string;
+  /** Serve HTTPS (shared/tls.ts). */
+  https?: ServerTls;
 }
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = d.logger;
   const app = Fastify({
     loggerInstance,
+    ...(d.https === undefined ? {} : { https: d.https }),
     bodyLimit: d.bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }),
   });

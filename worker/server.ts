@@ -15,6 +15,7 @@ import type { WorkerConfig } from './config.js';
 import { DeploymentManager, linkFunctionModules, ownModules } from './deployer.js';
 import { Engine } from './engine/engine.js';
 import { HttpClient } from '../shared/http-client.js';
+import { loadTls } from '../shared/tls.js';
 import type { Journal } from '../shared/journal.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import { RedisLease } from '../shared/lease.js';
@@ -51,7 +52,11 @@ export class WorkerServer {
     const provisionalId = config.workerId ?? `w-${process.pid}`;
     const id = parseWorkerId(provisionalId);
     const logger = rootLogger.child({ workerId: id });
-    const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
+    const tls = loadTls(config);
+    const http = new HttpClient({
+      ...(config.token === undefined ? {} : { token: config.token }),
+      tls: tls.client,
+    });
     const transport = new HttpTransport(http, logger);
     const dataDir = config.dataDir
       ? { path: config.dataDir, owned: false }
@@ -127,12 +132,13 @@ export class WorkerServer {
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
       ...(config.token === undefined ? {} : { token: config.token }),
+      ...(tls.server === undefined ? {} : { https: tls.server }),
     });
     await app.listen({ host: config.host, port });
     const address = app.server.address();
     const boundPort = typeof address === 'object' && address ? address.port : port;
     if (url === '')
-      url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
+      url = `${tls.server === undefined ? 'http' : 'https'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
     late.store = await FaaStore.create({
       workerId: id,
       workerUrl: url,
