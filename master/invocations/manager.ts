@@ -208,7 +208,14 @@ export class InvocationManager {
       sinks: v.dag.sinks,
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
       ...(input.key === undefined ? {} : { inputKey: input.key }),
-      ...(harvest ? { harvest: harvest.decision } : {}),
+      ...(harvest
+        ? {
+            harvest:
+              req.subTenant === undefined
+                ? harvest.decision
+                : { ...harvest.decision, subTenant: req.subTenant },
+          }
+        : {}),
     });
     try {
       await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));

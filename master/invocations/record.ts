@@ -96,6 +96,7 @@ function harvestView(h: InvocationHarvest, steps: readonly StepRecord[]): Record
   for (const s of steps) if (!byNode.has(s.node)) byNode.set(s.node, s);
   return {
     mode: h.mode,
+    ...(h.subTenant === undefined ? {} : { subTenant: h.subTenant }),
     modelVersion: h.modelVersion,
     dagInputBytes: h.dagInputBytes,
     max: h.max,
