@@ -1,7 +1,7 @@
 /** The master's fastify app (no listen here): parsers, error handling, auth, routes. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installApiKeyAuth } from '../shared/auth.js';
-import { installErrorHandling, tokenMatches } from '../shared/http.js';
+import { installErrorHandling, tokenMatches, typed } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerTls } from '../shared/tls.js';
 import { clusterRoutes } from './routes/cluster.js';
@@ -72,11 +72,12 @@ export function buildMasterApp(
     onFailure: (f) =>
       c.audit.record('auth.failed', { ip: f.ip, method: f.method, url: f.url, reason: f.reason }),
   });
-  tenantRoutes(app, c);
-  workflowRoutes(app, c);
-  invocationRoutes(app, c);
-  clusterRoutes(app, c);
-  harvestRoutes(app, c);
-  dashboardRoutes(app, c);
+  const routes = typed(app);
+  tenantRoutes(routes, c);
+  workflowRoutes(routes, c);
+  invocationRoutes(routes, c);
+  clusterRoutes(routes, c);
+  harvestRoutes(routes, c);
+  dashboardRoutes(routes, c);
   return app;
 }

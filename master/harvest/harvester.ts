@@ -21,7 +21,7 @@ import { gunzip as gunzipCb } from 'node:zlib';
 import { AppError, type WireError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { ALLOCATION_GRID, type AllocationGrid } from '../../shared/harvest/types.js';
-import type { NodeAllocation } from '../../shared/schema/wire.js';
+import type { Allocation, NodeAllocation } from '../../shared/schema/wire.js';
 import type { CpuPolicy } from './decide.js';
 import type { InvocationRecord } from '../invocations/record.js';
 import type { WorkflowVersion } from '../workflow/catalog.js';
@@ -245,7 +245,7 @@ export class Harvester {
   finished(r: InvocationRecord, v: WorkflowVersion): void {
     if (!r.harvest || this.closing) return;
     if (this.o.freezeModels === true && r.harvest.mode !== 'profiling') return;
-    const applied: Record<string, { cpu: number; memoryMb: number }> = {};
+    const applied: Record<string, Allocation> = {};
     for (const n of r.harvest.nodes) applied[n.node] = n.applied;
     const { records, skipped } = profileRecords({
       workflow: v.name,

@@ -18,11 +18,11 @@
 import type { FunctionSpec, WorkflowDag } from '../../shared/dag/types.js';
 import {
   ALLOCATION_GRID,
-  type Allocation,
   type AllocationGrid,
   type HarvestReasonCode,
   type Resource,
 } from '../../shared/harvest/types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 import type { NodeAllocation } from '../../shared/schema/wire.js';
 import { decideInvocation, type CpuPolicy, type DemandInput } from './decide.js';
 import { fromMilli, milliAtMost, milliAxis, toMilli } from './grid.js';

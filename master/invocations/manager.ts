@@ -17,7 +17,7 @@ import { encodeValue } from '../../shared/codec.js';
 import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
 import type { HttpClient } from '../../shared/http-client.js';
-import { newInvocationId } from '../../shared/ids.js';
+import { newInvocationId, type InvocationId } from '../../shared/ids.js';
 import { journalTtlMs, type Journal, type JournalState } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
 import type {
@@ -104,7 +104,7 @@ export interface StartRequest {
 }
 
 export class InvocationManager {
-  private readonly records = new Map<string, InvocationRecord>();
+  private readonly records = new Map<InvocationId, InvocationRecord>();
   private readonly inputs = new Map<string, Buffer>();
   private readonly store: RecordStore;
   private readonly releases: ReleaseBatcher;
@@ -127,7 +127,7 @@ export class InvocationManager {
     this.sweepTimer.unref();
   }
 
-  get(id: string): InvocationRecord {
+  get(id: InvocationId): InvocationRecord {
     const r = this.records.get(id);
     if (!r)
       throw new AppError(
@@ -235,7 +235,7 @@ export class InvocationManager {
   }
 
   /** The invocation an idempotency key already names (from memory or the store). */
-  private async existing(id: string, key: string): Promise<InvocationRecord> {
+  private async existing(id: InvocationId, key: string): Promise<InvocationRecord> {
     const known = this.records.get(id);
     if (known) return known;
     const doc = await this.store.getInvocation(id);
@@ -263,7 +263,7 @@ export class InvocationManager {
   }
 
   private newRecord(f: {
-    id: string;
+    id: InvocationId;
     workflow: string;
     version: number;
     startedAt: number;
@@ -342,7 +342,7 @@ export class InvocationManager {
     return { groups, workers: urls };
   }
 
-  private inputRef(id: string, buf: Buffer): { ref: StoredRef; key?: string } {
+  private inputRef(id: InvocationId, buf: Buffer): { ref: StoredRef; key?: string } {
     if (buf.length <= this.o.inlineMaxBytes)
       return { ref: { tier: 'inline', data: buf.toString('base64'), sizeBytes: buf.length } };
     const key = `input:${id}:${randomBytes(4).toString('hex')}`;
@@ -776,7 +776,7 @@ export class InvocationManager {
     return r;
   }
 
-  cancel(id: string): InvocationRecord {
+  cancel(id: InvocationId): InvocationRecord {
     const r = this.get(id);
     this.finish(
       r,

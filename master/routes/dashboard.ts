@@ -3,10 +3,10 @@
  * description of the cluster for its header; plus the dashboard's static files at /ui.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { dashboardRoutes as staticDashboard } from '../../shared/dashboard.js';
 import { authorize, principalOf, type Principal } from '../../shared/auth.js';
 import { qualify } from '../../shared/tenancy.js';
+import type { TypedApp } from '../../shared/http.js';
 import type { MasterContext } from './context.js';
 
 const Status = Type.Union([
@@ -58,14 +58,14 @@ const ClusterReply = Type.Object({
   running: Type.Integer(),
 });
 
-export function dashboardRoutes(app: FastifyInstance, c: MasterContext): void {
+export function dashboardRoutes(app: TypedApp, c: MasterContext): void {
   app.get(
     '/v1/invocations',
     { schema: { querystring: ListQuery, response: { 200: ListReply } } },
     (req) => {
       const p = principalOf(req);
       authorize(p, 'read');
-      const q = req.query as Static<typeof ListQuery>;
+      const q = req.query;
       // A tenant's key lists its own invocations only; the cluster admin may filter by tenant.
       const tenant = p.cluster ? q.tenant : p.tenant;
       const owner = (tenant ?? p.tenant) as Principal['tenant'];

@@ -4,10 +4,11 @@
  * demand. All answer 409 CONFLICT when the master runs with harvesting off.
  */
 import { Readable } from 'node:stream';
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { authorize, principalOf } from '../../shared/auth.js';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
 import { qualify, splitQualified } from '../../shared/tenancy.js';
 import type { Harvester } from '../harvest/harvester.js';
 import {
@@ -38,14 +39,14 @@ const ImportQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export function harvestRoutes(app: FastifyInstance, c: MasterContext): void {
+export function harvestRoutes(app: TypedApp, c: MasterContext): void {
   app.get(
     '/v1/workflows/:name/profiles',
     { schema: { params: Params, querystring: ExportQuery } },
     async (req, reply) => {
       const h = harvesting(c);
       const name = workflowName(req);
-      const q = req.query as Static<typeof ExportQuery>;
+      const q = req.query;
       const stats = await h.store.profileStats(name);
       if (stats.stored === 0) known(c, name);
       const offset = q.offset ?? 0;
@@ -66,7 +67,7 @@ export function harvestRoutes(app: FastifyInstance, c: MasterContext): void {
     async (req) => {
       const h = harvesting(c);
       const name = workflowName(req);
-      const q = req.query as Static<typeof ImportQuery>;
+      const q = req.query;
       const records = readRecords(req.body, q.format, req.headers['content-type']);
       const profiles = await h.importProfiles(name, records);
       return { workflow: splitQualified(name).name, imported: records.length, profiles };

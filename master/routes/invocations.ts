@@ -1,8 +1,10 @@
 /** Invocation routes (docs/design.md §9): start (wait or not), read with timeline, cancel. */
 import jsonata from 'jsonata';
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
+import type { InvocationId } from '../../shared/ids.js';
+import { InvocationIdField } from '../../shared/schema/wire.js';
 import { publicView } from '../invocations/record.js';
 import { authorize, principalOf, type Principal } from '../../shared/auth.js';
 import { SUB_TENANT_PATTERN, tenantOfWorkflow } from '../../shared/tenancy.js';
@@ -31,7 +33,7 @@ const InvokeBody = Type.Object(
   { additionalProperties: false },
 );
 
-export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
+export function invocationRoutes(app: TypedApp, c: MasterContext): void {
   app.post(
     '/v1/workflows/:name/invocations',
     {
@@ -43,7 +45,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
     async (req, reply) => {
       const p = principalOf(req);
       authorize(p, 'invoke');
-      const body = (req.body ?? {}) as Static<typeof InvokeBody>;
+      const body: Static<typeof InvokeBody> = req.body ?? {};
       const timeoutMs = body.timeoutMs ?? c.config.defaultTimeoutMs;
       if (timeoutMs > c.config.maxTimeoutMs) {
         throw new AppError(
@@ -51,7 +53,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
           `timeoutMs ${timeoutMs} is over the limit of ${c.config.maxTimeoutMs} ms`,
         );
       }
-      const name = workflowOf(p, (req.params as { name: string }).name);
+      const name = workflowOf(p, req.params.name);
       c.catalog.latest(name);
       // Admitted last, after every check that could refuse it: a refusal uses no slot.
       const release = c.gate.admit(p.tenant, limitsFor(c, p.tenant));
@@ -78,28 +80,28 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
 
   app.get(
     '/v1/invocations/:id',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
     (req) => {
       const p = principalOf(req);
       authorize(p, 'read');
-      return publicView(owned(c, p, (req.params as { id: string }).id));
+      return publicView(owned(c, p, req.params.id));
     },
   );
 
   app.post(
     '/v1/invocations/:id/cancel',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
     (req) => {
       const p = principalOf(req);
       authorize(p, 'invoke');
-      const id = owned(c, p, (req.params as { id: string }).id).id;
+      const id = owned(c, p, req.params.id).id;
       return publicView(c.invocations.cancel(id), false);
     },
   );
 }
 
 /** The invocation, if the principal's tenant owns it; another tenant's is not found, alike. */
-export function owned(c: MasterContext, p: Principal, id: string): InvocationRecord {
+export function owned(c: MasterContext, p: Principal, id: InvocationId): InvocationRecord {
   const r = c.invocations.get(id);
   if (!p.cluster && tenantOfWorkflow(r.workflow) !== p.tenant)
     throw new AppError(

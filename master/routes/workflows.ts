@@ -1,7 +1,7 @@
 /** Workflow routes (docs/design.md §9): upload (YAML or JSON with handler files), list, get, delete. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
 import { partition } from '../partition/index.js';
 import { invalidWorkflow, loadWorkflow, type LoadOptions } from '../workflow/index.js';
 import { authorize, principalOf } from '../../shared/auth.js';
@@ -9,7 +9,7 @@ import { splitQualified } from '../../shared/tenancy.js';
 import { limitExceeded } from '../auth/limits.js';
 import { limitsFor, workflowOf, type MasterContext } from './context.js';
 
-export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
+export function workflowRoutes(app: TypedApp, c: MasterContext): void {
   app.post('/v1/workflows', async (req, reply) => {
     const p = principalOf(req);
     authorize(p, 'deploy');
@@ -110,7 +110,7 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
     (req) => {
       const p = principalOf(req);
       authorize(p, 'read');
-      const publicName = (req.params as { name: string }).name;
+      const publicName = req.params.name;
       const name = workflowOf(p, publicName);
       const v = c.catalog.latest(name);
       return {
@@ -134,7 +134,7 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
     async (req, reply) => {
       const p = principalOf(req);
       authorize(p, 'deploy');
-      const publicName = (req.params as { name: string }).name;
+      const publicName = req.params.name;
       const name = workflowOf(p, publicName);
       await c.catalog.remove(name);
       c.deployments.forgetWorkflow(name);

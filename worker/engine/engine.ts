@@ -26,6 +26,7 @@ import { crashPoint } from '../../shared/crash.js';
 import type { Journal, NodeCommit } from '../../shared/journal.js';
 import { journalTtlMs } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
+import type { InvocationId } from '../../shared/ids.js';
 import { MAX_PIGGYBACK_STEPS } from '../../shared/schema/wire.js';
 import type {
   Deployment,
@@ -56,7 +57,7 @@ interface NodeState {
 }
 
 interface InvocationState {
-  id: string;
+  id: InvocationId;
   dep: IndexedDeployment;
   ctx: InvocationContext;
   placement: Placement;
@@ -107,7 +108,7 @@ const RELEASED = new AppError('CANCELLED', 'the invocation ended');
 
 export class Engine {
   private readonly deployments = new Map<string, IndexedDeployment>();
-  private readonly invocations = new Map<string, InvocationState>();
+  private readonly invocations = new Map<InvocationId, InvocationState>();
   /** Invocations already released or cancelled: late triggers for them are ignored. */
   private readonly ended = new Map<string, number>();
   private readonly exprs = new Expressions();
@@ -633,7 +634,7 @@ export class Engine {
   }
 
   /** Drops an invocation's state and frees its objects (the master calls this when it ends). */
-  async release(invocationId: string): Promise<void> {
+  async release(invocationId: InvocationId): Promise<void> {
     const inv = this.invocations.get(invocationId);
     this.invocations.delete(invocationId);
     this.ended.set(invocationId, this.now());
