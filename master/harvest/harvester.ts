@@ -26,10 +26,12 @@ import type { CpuPolicy } from './decide.js';
 import type { InvocationRecord } from '../invocations/record.js';
 import type { WorkflowVersion } from '../workflow/catalog.js';
 import {
+  givenDecision,
   harvestDecision,
   maxAllocation,
   profilingDecision,
   wireHarvest,
+  type GivenDemand,
   type InvocationHarvest,
 } from './invocation.js';
 import { loadModelSet, TRAIN_DEFAULTS, type ModelSet } from './models.js';
@@ -89,6 +91,8 @@ export interface DecideRequest {
   dagInputBytes: number;
   /** A profiling run: every node at the maximum allocation. */
   profile: boolean;
+  /** The demand of task nodes, stated by the caller: decided from it instead of the models. */
+  demand?: Readonly<Record<string, GivenDemand>>;
 }
 
 export interface ModelsView {
@@ -203,6 +207,8 @@ export class Harvester {
     };
     let decision: InvocationHarvest;
     if (req.profile) decision = profilingDecision(input, this.o.profileSiblings !== 'parallel');
+    else if (req.demand !== undefined)
+      decision = givenDecision(input, req.demand, this.grid, this.cpuPolicy);
     else {
       const m = this.models.get(v.name);
       if (m?.state === 'loaded' && m.set) {

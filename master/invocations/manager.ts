@@ -32,7 +32,7 @@ import type {
 } from '../../shared/schema/wire.js';
 import { tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
-import type { InvocationHarvest } from '../harvest/invocation.js';
+import type { GivenDemand, InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
@@ -44,6 +44,7 @@ import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.j
 import { MAX_STEPS, type InvocationRecord } from './record.js';
 import { recoveryTriggers, replaceGroups, type RecoveryTrigger } from './recovery.js';
 import { ReleaseBatcher } from './releases.js';
+import { InvocationSpans } from './trace.js';
 
 export interface InvocationManagerOptions {
   catalog: WorkflowCatalog;
@@ -74,7 +75,11 @@ export interface InvocationManagerOptions {
 export interface HarvestHooks {
   decide(
     v: WorkflowVersion,
-    req: { dagInputBytes: number; profile: boolean },
+    req: {
+      dagInputBytes: number;
+      profile: boolean;
+      demand?: Readonly<Record<string, GivenDemand>>;
+    },
     capacities: readonly { cpu: number; memoryMb: number }[],
   ): { decision: InvocationHarvest; ctx: Record<string, NodeAllocation> };
   /** Called once a succeeded invocation has settled, off its caller's path. */
@@ -101,6 +106,13 @@ export interface StartRequest {
   dataBytes?: number;
   /** The tenant's end user (recorded on the invocation, its decision and its profiles). */
   subTenant?: string;
+  /**
+   * Harvesting: the demand of task nodes, known beforehand (e.g. measured by an earlier run of
+   * the same input), decided from instead of the models' predictions.
+   */
+  demand?: Readonly<Record<string, GivenDemand>>;
+  /** Tracing: the client's W3C `traceparent` header, the parent of the invocation's span. */
+  traceparent?: string;
 }
 
 export class InvocationManager {
@@ -116,6 +128,8 @@ export class InvocationManager {
   private readonly sweepTimer: NodeJS.Timeout;
   /** Per workflow version, where each group ran last (greedy-jsq keeps groups warm there). */
   private readonly lastPlacement = new Map<string, string[]>();
+  /** Each invocation's root span (a no-op without an OpenTelemetry SDK). */
+  private readonly spans = new InvocationSpans();
 
   constructor(private readonly o: InvocationManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -163,6 +177,7 @@ export class InvocationManager {
         'CONFLICT',
         'profile: true needs harvesting; start the master with --harvest on --redis-url URL',
       );
+    if (req.demand !== undefined) checkDemand(v, req.demand, this.o.harvest !== undefined, req);
     const id = newInvocationId();
     if (req.idempotencyKey !== undefined) {
       const owner = await this.store.claimIdempotencyKey(
@@ -180,14 +195,29 @@ export class InvocationManager {
     const encoded = encodeValue(req.input);
     const harvest = this.o.harvest?.decide(
       v,
-      { dagInputBytes: req.dataBytes ?? encoded.length, profile: req.profile === true },
+      {
+        dagInputBytes: req.dataBytes ?? encoded.length,
+        profile: req.profile === true,
+        ...(req.demand === undefined ? {} : { demand: req.demand }),
+      },
       workers.filter((w) => placement.groups.includes(w.id)).map((w) => w.capacity),
     );
     const now = this.now();
     const deadline = now + req.timeoutMs;
     const input = this.inputRef(id, encoded);
+    const tenant = tenantOfWorkflow(v.name);
+    const traceparent = this.spans.start({
+      id,
+      workflow: v.name,
+      version: v.version,
+      tenant,
+      mode: this.o.mode,
+      startedAt: now,
+      ...(req.traceparent === undefined ? {} : { traceparent: req.traceparent }),
+    });
+    this.spans.placed(id, placement, now);
     const ctx: InvocationContext = {
-      tenant: tenantOfWorkflow(v.name),
+      tenant,
       ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
       deadline,
       input: input.ref,
@@ -195,6 +225,7 @@ export class InvocationManager {
       mode: this.o.mode,
       ...(harvest ? { harvest: harvest.ctx } : {}),
       ...(durability === 'none' ? {} : { durability }),
+      ...(traceparent === undefined ? {} : { traceparent }),
     };
     const r = this.newRecord({
       id,
@@ -221,11 +252,13 @@ export class InvocationManager {
       await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));
     } catch (err) {
       if (input.key !== undefined) this.inputs.delete(input.key);
-      throw new AppError(
+      const e = new AppError(
         'STORE_UNAVAILABLE',
         `invocation not accepted: its record could not be stored: ${AppError.from(err).message}`,
         { cause: err },
       );
+      this.spans.end(id, 'failed', this.now(), e);
+      throw e;
     }
     this.track(r);
     crashPoint('master:after-accept');
@@ -511,6 +544,7 @@ export class InvocationManager {
     r.finishedAt = this.now();
     if (status === 'succeeded') r.output = output;
     if (error) r.error = error.toWire();
+    this.spans.end(r.id, status, r.finishedAt, error);
     if (r.timer) clearTimeout(r.timer);
     if (r.completeTimer) clearTimeout(r.completeTimer);
     if (r.inputKey) this.inputs.delete(r.inputKey);
@@ -612,6 +646,7 @@ export class InvocationManager {
     if (r.status !== 'running') return;
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
     r.placement = state.placement ?? replaced.placement;
+    this.spans.placed(r.id, r.placement, this.now());
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, +1);
     r.recoveries++;
     r.lastActivityAt = this.now();
@@ -801,6 +836,7 @@ export class InvocationManager {
    */
   close(): void {
     clearInterval(this.sweepTimer);
+    this.spans.close(this.now());
     for (const r of this.records.values()) {
       if (r.timer) clearTimeout(r.timer);
       if (r.completeTimer) clearTimeout(r.completeTimer);
@@ -830,4 +866,30 @@ function groupMemoryMb(v: WorkflowVersion): number[] {
       return sum;
     }, 0),
   );
+}
+
+/** A stated `demand` names task nodes of the workflow, on a master that harvests, not profiling. */
+function checkDemand(
+  v: WorkflowVersion,
+  demand: Readonly<Record<string, GivenDemand>>,
+  harvesting: boolean,
+  req: StartRequest,
+): void {
+  if (!harvesting)
+    throw new AppError(
+      'CONFLICT',
+      'demand needs harvesting; start the master with --harvest on --redis-url URL',
+    );
+  if (req.profile === true)
+    throw new AppError(
+      'BAD_REQUEST',
+      'demand and profile: true exclude each other: a profiling run is at the maximum allocation',
+    );
+  const tasks = new Set<string>(v.dag.nodes.filter((n) => n.kind === 'task').map((n) => n.id));
+  const unknown = Object.keys(demand).filter((n) => !tasks.has(n));
+  if (unknown.length > 0)
+    throw new AppError(
+      'BAD_REQUEST',
+      `demand names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, not task nodes of ${v.name} (its task nodes: ${[...tasks].join(', ')})`,
+    );
 }

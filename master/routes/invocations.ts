@@ -5,6 +5,7 @@ import { AppError } from '../../shared/errors.js';
 import type { TypedApp } from '../../shared/http.js';
 import type { InvocationId } from '../../shared/ids.js';
 import { InvocationIdField } from '../../shared/schema/wire.js';
+import { TRACEPARENT_HEADER } from '../../shared/tracing.js';
 import { publicView } from '../invocations/record.js';
 import { authorize, principalOf, type Principal } from '../../shared/auth.js';
 import { SUB_TENANT_PATTERN, tenantOfWorkflow } from '../../shared/tenancy.js';
@@ -29,6 +30,20 @@ const InvokeBody = Type.Object(
     dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
     /** The tenant's own end user this invocation is for; recorded on it, its profiles and decisions. */
     subTenant: Type.Optional(Type.String({ pattern: SUB_TENANT_PATTERN })),
+    /** Harvesting: the demand of task nodes, decided from instead of the models' predictions. */
+    demand: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Object(
+          {
+            cpuCores: Type.Number({ minimum: 0 }),
+            memoryMb: Type.Number({ minimum: 0 }),
+            cpuTimeMs: Type.Optional(Type.Number({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -59,7 +74,14 @@ export function invocationRoutes(app: TypedApp, c: MasterContext): void {
       const release = c.gate.admit(p.tenant, limitsFor(c, p.tenant));
       let r: InvocationRecord;
       try {
-        r = await startOne(c, name, body, timeoutMs);
+        const traceparent = req.headers[TRACEPARENT_HEADER];
+        r = await startOne(
+          c,
+          name,
+          body,
+          timeoutMs,
+          typeof traceparent === 'string' ? traceparent : undefined,
+        );
       } catch (err) {
         release();
         throw err;
@@ -116,6 +138,7 @@ async function startOne(
   name: string,
   body: Static<typeof InvokeBody>,
   timeoutMs: number,
+  traceparent: string | undefined,
 ): Promise<InvocationRecord> {
   // Harvesting decides from cached models; the first invocation of a workflow waits for its
   // model set's load (one Redis read, at most READY_WAIT_MS), later ones never do.

@@ -136,6 +136,11 @@ export const InvocationContext = Type.Object({
   harvest: Type.Optional(Type.Record(Type.String(), NodeAllocation)),
   /** The invocation's durability mode (absent: `none`). */
   durability: Type.Optional(Durability),
+  /**
+   * Tracing: the W3C `traceparent` of the invocation's root span, the parent of every node span
+   * (shared/tracing.ts). Absent when tracing is off or the invocation is not sampled.
+   */
+  traceparent: Type.Optional(Type.String({ maxLength: 55 })),
 });
 export type InvocationContext = Static<typeof InvocationContext>;
 
