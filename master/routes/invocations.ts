@@ -157,6 +157,8 @@ async function startOne(
     ...(body.profile !== undefined ? { profile: body.profile } : {}),
     ...(dataBytes !== undefined ? { dataBytes } : {}),
     ...(body.subTenant !== undefined ? { subTenant: body.subTenant } : {}),
+    ...(body.demand !== undefined ? { demand: body.demand } : {}),
+    ...(traceparent !== undefined ? { traceparent } : {}),
   });
 }
 
