@@ -11,6 +11,7 @@ import type { Journal } from '../shared/journal.js';
 import { RedisLease } from '../shared/lease.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import type { Logger } from '../shared/logger.js';
+import { loadTls } from '../shared/tls.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
 import { ChannelServer } from '../shared/channel/handshake.js';
 import { ChannelStats, serveOps } from '../shared/channel/ops.js';
@@ -18,7 +19,12 @@ import { PeerClient } from '../shared/channel/peers.js';
 import { ChannelPool } from '../shared/channel/pool.js';
 import { buildMasterApp } from './app.js';
 import { masterChannelOps } from './routes/channel.js';
-import type { MasterConfig } from './config.js';
+import { readOrCreateAdminKey } from './auth/admin-key.js';
+import { AuditLog } from './auth/audit.js';
+import { TenantDirectory } from './auth/directory.js';
+import { LimitGate } from './auth/limits.js';
+import { authOn, type MasterConfig } from './config.js';
+import { join, resolve } from 'node:path';
 import { Harvester } from './harvest/harvester.js';
 import { harvestGridOf } from './harvest/options.js';
 import { createRedisHarvestStore } from './harvest/redis-store.js';
@@ -46,6 +52,7 @@ export class MasterServer {
     private readonly harvest: Harvester | undefined,
     private readonly store: MasterStore,
     private readonly journal: Journal | undefined,
+    private readonly audit: AuditLog,
     private leadership: Leadership | undefined = undefined,
   ) {}
 
@@ -82,8 +89,9 @@ export class MasterServer {
         { store: store.description, workflows: catalog.current().length },
         'master state loaded',
       );
+      const tenants = await openTenants(config, logger, store);
       harvest = await startHarvest(config, logger, store);
-      const server = await MasterServer.listen(config, logger, store, catalog, harvest);
+      const server = await MasterServer.listen(config, logger, store, catalog, harvest, tenants);
       if (leadership) {
         server.leadership = leadership;
         await leadership.serve(server.url, o.onLeaseLost ?? (() => void server.close()));
@@ -103,8 +111,14 @@ export class MasterServer {
     store: MasterStore,
     catalog: WorkflowCatalog,
     harvest: Harvester | undefined,
+    tenants: TenantDirectory,
   ): Promise<MasterServer> {
-    const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
+    const audit = AuditLog.open(config.auditLog, logger);
+    const tls = loadTls(config);
+    const http = new HttpClient({
+      ...(config.token === undefined ? {} : { token: config.token }),
+      tls: tls.client,
+    });
     const warn = (what: string, details: Record<string, unknown>): void =>
       logger.warn(details, what);
     const token = config.token === undefined ? {} : { token: config.token };
@@ -152,8 +166,16 @@ export class MasterServer {
       store,
       ...(harvest ? { harvest } : {}),
       ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
+      tenants,
+      auth: authOn(config),
+      audit,
+      gate: new LimitGate(),
     };
-    const app = buildMasterApp(context, logger);
+    const app = buildMasterApp(
+      context,
+      logger,
+      tls.server === undefined ? {} : { https: tls.server },
+    );
     let channels: ChannelServer | undefined;
     if (config.transport === 'channel') {
       const { ops, triggers } = masterChannelOps(context);
@@ -175,11 +197,14 @@ export class MasterServer {
       await peers.close();
       await http.close();
       await journal?.close();
+      audit.close();
       throw err;
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    if (url === '') url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    const scheme = tls.server === undefined ? 'http' : 'https';
+    if (url === '')
+      url = `${scheme}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     const sweep = setInterval(
       () => registry.sweep(),
       Math.max(100, Math.floor(config.workerTimeoutMs / 4)),
@@ -193,6 +218,7 @@ export class MasterServer {
         harvest: config.harvest,
         store: store.kind,
         journal: journal ? 'redis' : 'none',
+        auth: authOn(config) ? 'on' : 'off',
         restored,
       },
       'master listening',
@@ -209,6 +235,7 @@ export class MasterServer {
       harvest,
       store,
       journal,
+      audit,
     );
   }
 
@@ -235,10 +262,24 @@ export class MasterServer {
       await this.peers.close();
       await this.peers.http.close();
       await this.store.close();
+      this.audit.close();
       this.logger.info('master stopped');
     })();
     return this.closing;
   }
+}
+
+/** The tenant directory, with the cluster admin key from its file when auth is on. */
+async function openTenants(
+  config: MasterConfig,
+  logger: Logger,
+  store: MasterStore,
+): Promise<TenantDirectory> {
+  if (!authOn(config)) return TenantDirectory.load(store);
+  const file = resolve(config.adminKeyFile ?? join(config.dataDir, 'admin.key'));
+  const adminKey = await readOrCreateAdminKey(file, logger);
+  logger.info({ adminKeyFile: file }, 'auth on');
+  return TenantDirectory.load(store, { adminKey });
 }
 
 /** Harvesting's service when it is on: its Redis store (required, checked now) and trainer. */

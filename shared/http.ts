@@ -69,6 +69,9 @@ export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: numbe
     const e = toAppError(err, bodyLimitBytes);
     if (e.statusCode >= 500) req.log.error({ err }, 'request failed');
     else req.log.debug({ err: e }, 'request rejected');
+    const retryAfterSec = (e.details as { retryAfterSec?: unknown } | undefined)?.retryAfterSec;
+    if (e.code === 'LIMIT_EXCEEDED' && typeof retryAfterSec === 'number')
+      void reply.header('retry-after', String(retryAfterSec));
     void reply.status(e.statusCode).send(e.toWire());
   });
   app.setNotFoundHandler((req, reply) => {

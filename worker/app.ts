@@ -7,6 +7,8 @@ import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { InvocationId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
+import { checkTriggerTenancy } from '../shared/tenancy.js';
+import type { ServerTls } from '../shared/tls.js';
 import {
   acceptBinary,
   installErrorHandling,
@@ -35,6 +37,8 @@ export interface WorkerAppDeps {
   release: (invocationId: InvocationId) => Promise<void>;
   /** What the worker's channels served (absent with `transport: http`). */
   channelStats?: ChannelStats;
+  /** Serve HTTPS (shared/tls.ts). */
+  https?: ServerTls;
 }
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
@@ -42,6 +46,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   const app = typed(
     Fastify({
       loggerInstance,
+      ...(d.https === undefined ? {} : { https: d.https }),
       bodyLimit: d.bodyLimitBytes,
       logController: new LogController({ disableRequestLogging: true }),
     }),
@@ -50,7 +55,11 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   requireToken(app, d.token, ['/healthz', '/metrics']);
   acceptBinary(app);
 
-  triggerRoute(app, (triggers) => d.engine.accept(triggers));
+  triggerRoute(app, (triggers) => {
+    // All or nothing: one foreign trigger refuses the batch before any of it is accepted.
+    for (const t of triggers) checkTriggerTenancy(t);
+    d.engine.accept(triggers);
+  });
 
   app.put(
     '/v1/deployments/:workflow/:version',

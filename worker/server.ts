@@ -16,6 +16,8 @@ import type { WorkerConfig } from './config.js';
 import { DeploymentManager, linkFunctionModules, ownModules } from './deployer.js';
 import { Engine } from './engine/engine.js';
 import { HttpClient } from '../shared/http-client.js';
+import { checkTriggerTenancy } from '../shared/tenancy.js';
+import { loadTls } from '../shared/tls.js';
 import type { Journal } from '../shared/journal.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import { RedisLease } from '../shared/lease.js';
@@ -58,7 +60,11 @@ export class WorkerServer {
     const provisionalId = config.workerId ?? `w-${process.pid}`;
     const id = parseWorkerId(provisionalId);
     const logger = rootLogger.child({ workerId: id });
-    const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
+    const tls = loadTls(config);
+    const http = new HttpClient({
+      ...(config.token === undefined ? {} : { token: config.token }),
+      tls: tls.client,
+    });
     const warn = (what: string, details: Record<string, unknown>): void =>
       logger.warn(details, what);
     const peers = new PeerClient(
@@ -136,7 +142,11 @@ export class WorkerServer {
       masterUrl: () => following.master?.followed,
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
-    const triggers = new TriggerReceiver((t) => engine.accept(t));
+    // The same all-or-nothing tenancy check as the HTTP trigger route (worker/app.ts).
+    const triggers = new TriggerReceiver((batch) => {
+      for (const t of batch) checkTriggerTenancy(t);
+      engine.accept(batch);
+    });
     const channelStats = config.transport === 'channel' ? new ChannelStats() : undefined;
     // An invocation ends here: drop its state and what the channels remember of its context.
     const release = async (invocationId: InvocationId): Promise<void> => {
@@ -155,6 +165,7 @@ export class WorkerServer {
       ...(config.token === undefined ? {} : { token: config.token }),
       release,
       ...(channelStats ? { channelStats } : {}),
+      ...(tls.server === undefined ? {} : { https: tls.server }),
     });
     const channels =
       config.transport === 'channel'
@@ -173,7 +184,7 @@ export class WorkerServer {
     const address = app.server.address();
     const boundPort = typeof address === 'object' && address ? address.port : port;
     if (url === '')
-      url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
+      url = `${tls.server === undefined ? 'http' : 'https'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
     late.store = await FaaStore.create({
       workerId: id,
       workerUrl: url,

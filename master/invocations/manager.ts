@@ -30,6 +30,7 @@ import type {
   StoredRef,
   Trigger,
 } from '../../shared/schema/wire.js';
+import { tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import type { GivenDemand, InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
@@ -57,7 +58,6 @@ export interface InvocationManagerOptions {
   placement: PlacementStrategy;
   inlineMaxBytes: number;
   retain: number;
-  tenant?: string;
   /** Resource harvesting (absent when it is off: no decision, no profile, no cost). */
   harvest?: HarvestHooks;
   /** Where records persist; default: this process's memory (nothing survives a restart). */
@@ -104,6 +104,8 @@ export interface StartRequest {
   profile?: boolean;
   /** Harvesting: the size the models see for this input (default: its encoded size). */
   dataBytes?: number;
+  /** The tenant's end user (recorded on the invocation, its decision and its profiles). */
+  subTenant?: string;
   /**
    * Harvesting: the demand of task nodes, known beforehand (e.g. measured by an earlier run of
    * the same input), decided from instead of the models' predictions.
@@ -203,7 +205,7 @@ export class InvocationManager {
     const now = this.now();
     const deadline = now + req.timeoutMs;
     const input = this.inputRef(id, encoded);
-    const tenant = this.o.tenant ?? 'default';
+    const tenant = tenantOfWorkflow(v.name);
     const traceparent = this.spans.start({
       id,
       workflow: v.name,
@@ -216,6 +218,7 @@ export class InvocationManager {
     this.spans.placed(id, placement, now);
     const ctx: InvocationContext = {
       tenant,
+      ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
       deadline,
       input: input.ref,
       master: this.o.masterUrl(),
@@ -236,7 +239,14 @@ export class InvocationManager {
       sinks: v.dag.sinks,
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
       ...(input.key === undefined ? {} : { inputKey: input.key }),
-      ...(harvest ? { harvest: harvest.decision } : {}),
+      ...(harvest
+        ? {
+            harvest:
+              req.subTenant === undefined
+                ? harvest.decision
+                : { ...harvest.decision, subTenant: req.subTenant },
+          }
+        : {}),
     });
     try {
       await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));
@@ -835,7 +845,7 @@ export class InvocationManager {
 
   /** The dashboard's list: newest first, filtered and paged (list.ts). */
   list(f: InvocationFilter): InvocationPage {
-    return listInvocations([...this.records.values()], f, this.o.tenant ?? 'default');
+    return listInvocations([...this.records.values()], f);
   }
 }
 

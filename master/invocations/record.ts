@@ -7,6 +7,7 @@ import type {
   StepRecord,
   StoredRef,
 } from '../../shared/schema/wire.js';
+import { splitQualified } from '../../shared/tenancy.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 import type { InvocationId } from '../../shared/ids.js';
 
@@ -61,10 +62,13 @@ export interface InvocationRecord {
 export const MAX_STEPS = 20_000;
 
 export function publicView(r: InvocationRecord, withSteps = true): Record<string, unknown> {
+  const { tenant, name } = splitQualified(r.workflow);
   const view: Record<string, unknown> = {
     invocationId: r.id,
-    workflow: r.workflow,
+    workflow: name,
     version: r.version,
+    tenant,
+    ...(r.ctx.subTenant === undefined ? {} : { subTenant: r.ctx.subTenant }),
     status: r.status,
     startedAt: new Date(r.startedAt).toISOString(),
     finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),
@@ -93,6 +97,7 @@ function harvestView(h: InvocationHarvest, steps: readonly StepRecord[]): Record
   for (const s of steps) if (!byNode.has(s.node)) byNode.set(s.node, s);
   return {
     mode: h.mode,
+    ...(h.subTenant === undefined ? {} : { subTenant: h.subTenant }),
     modelVersion: h.modelVersion,
     dagInputBytes: h.dagInputBytes,
     max: h.max,

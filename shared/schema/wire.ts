@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { WorkflowDag } from '../dag/types.js';
 import type { InvocationId } from '../ids.js';
+import { QUALIFIED_WORKFLOW_PATTERN } from '../tenancy.js';
 
 export const Id = Type.String({ minLength: 1, maxLength: 128 });
 
@@ -119,7 +120,10 @@ export const NodeAllocation = Type.Object({
 export type NodeAllocation = Static<typeof NodeAllocation>;
 
 export const InvocationContext = Type.Object({
+  /** The tenant the invocation's workflow belongs to (shared/tenancy.ts). */
   tenant: Type.String(),
+  /** The tenant's end user the invocation is for, when its caller named one. */
+  subTenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
   /** Epoch ms after which the invocation has timed out. */
   deadline: Type.Number(),
   /** The invocation input. */
@@ -300,7 +304,8 @@ export type Heartbeat = Static<typeof Heartbeat>;
 /** Master → worker: a workflow version to hold. `dag` is checked with `checkDag` on arrival. */
 /** Workflow names (master/workflow/limits.ts checks them at upload; workers check them again). */
 export const WORKFLOW_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
-export const WorkflowName = Type.String({ pattern: WORKFLOW_NAME_PATTERN });
+/** A workflow as the cluster knows it: qualified by its tenant (`<tenant>.<name>`, shared/tenancy.ts). */
+export const WorkflowName = Type.String({ pattern: QUALIFIED_WORKFLOW_PATTERN });
 
 export const Deployment = Type.Object({
   workflow: WorkflowName,

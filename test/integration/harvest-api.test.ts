@@ -13,6 +13,7 @@
  *   held-out evaluation, which GET then lists; too few records is a 409 naming the count;
  * - bad names and formats are 400s in the repo's error shape.
  */
+import { authOff } from '../helpers/master-context.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { HttpClient } from '../../shared/http-client.js';
@@ -126,6 +127,7 @@ async function master(harvest: boolean): Promise<Master> {
       invocations,
       store: new MemoryMasterStore(),
       ...(harvester ? { harvest: harvester } : {}),
+      ...(await authOff()),
     },
     silentLogger,
   );
