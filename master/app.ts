@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { installErrorHandling, tokenMatches } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { compositionRoutes } from './routes/composition.js';
 import type { MasterContext } from './routes/context.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { harvestRoutes } from './routes/harvest.js';
@@ -51,6 +52,7 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
   invocationRoutes(app, c);
   clusterRoutes(app, c);
   harvestRoutes(app, c);
+  compositionRoutes(app, c);
   dashboardRoutes(app, c);
   return app;
 }

@@ -13,6 +13,7 @@ import type { Logger } from '../shared/logger.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
 import { buildMasterApp } from './app.js';
 import type { MasterConfig } from './config.js';
+import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
 import { harvestGridOf } from './harvest/options.js';
 import { createRedisHarvestStore } from './harvest/redis-store.js';
@@ -39,6 +40,7 @@ export class MasterServer {
     private readonly harvest: Harvester | undefined,
     private readonly store: MasterStore,
     private readonly journal: Journal | undefined,
+    private readonly compose: CompositionService,
     private leadership: Leadership | undefined = undefined,
   ) {}
 
@@ -110,6 +112,7 @@ export class MasterServer {
             logger,
             purpose: 'journal (master)',
           });
+    const compose = new CompositionService({ store, logger });
     const invocations = new InvocationManager({
       catalog,
       registry,
@@ -127,6 +130,7 @@ export class MasterServer {
       records: store,
       ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
+      compose,
     });
     const restored = await invocations.restore();
     const app = buildMasterApp(
@@ -137,6 +141,7 @@ export class MasterServer {
         deployments,
         invocations,
         store,
+        compose,
         ...(harvest ? { harvest } : {}),
       },
       logger,
@@ -145,6 +150,7 @@ export class MasterServer {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
       invocations.close();
+      await compose.close();
       sender.close();
       await http.close();
       await journal?.close();
@@ -181,6 +187,7 @@ export class MasterServer {
       harvest,
       store,
       journal,
+      compose,
     );
   }
 
@@ -190,6 +197,7 @@ export class MasterServer {
       clearInterval(this.sweep);
       this.invocations.close();
       await this.app.close();
+      await this.compose.close();
       await this.harvest?.close();
       await this.journal?.close();
       this.sender.close();

@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
 import { acceptBinary, installErrorHandling, requireToken, triggerRoute } from '../shared/http.js';
-import { Deployment, StoredRef, WorkflowName } from '../shared/schema/wire.js';
+import { Deployment, DeploymentName, StoredRef } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
@@ -43,7 +43,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     {
       schema: {
         body: Deployment,
-        params: Type.Object({ workflow: WorkflowName, version: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ workflow: DeploymentName, version: Type.Integer({ minimum: 1 }) }),
       },
     },
     async (req, reply) => {
@@ -57,7 +57,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
 
   app.delete(
     '/v1/deployments/:workflow',
-    { schema: { params: Type.Object({ workflow: WorkflowName }) } },
+    { schema: { params: Type.Object({ workflow: DeploymentName }) } },
     async (req, reply) => {
       await d.deployer.remove((req.params as { workflow: string }).workflow);
       return reply.status(204).send();

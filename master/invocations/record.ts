@@ -7,6 +7,7 @@ import type {
   StepRecord,
   StoredRef,
 } from '../../shared/schema/wire.js';
+import type { CompositionDecision } from '../../shared/compose/types.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 
 export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
@@ -54,6 +55,23 @@ export interface InvocationRecord {
   inputKey?: string;
   /** Harvesting's decision, made at start (absent when harvesting is off). */
   harvest?: InvocationHarvest;
+  /** The caller's sub-tenant (`subTenant` in the request), when it gave one. */
+  subTenant?: string;
+  /** Composition (docs/guides/composition.md): the variant that runs and why. */
+  composition?: RecordComposition;
+}
+
+/** The public decision plus the variant's index (which deployment `<name>~<i>` runs). */
+export interface RecordComposition extends CompositionDecision {
+  index: number;
+  /** Shadow mode: the variant the model would have run. */
+  wouldRun?: string;
+}
+
+/** The composition as answers show it (the index is internal). */
+export function compositionView(c: RecordComposition): Record<string, unknown> {
+  const { index: _index, ...rest } = c;
+  return rest;
 }
 
 /** Largest number of steps kept per invocation; the rest are counted, not kept. */
@@ -69,6 +87,8 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
     finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),
     durationMs: (r.finishedAt ?? Date.now()) - r.startedAt,
   };
+  if (r.subTenant !== undefined) view['subTenant'] = r.subTenant;
+  if (r.composition) view['composition'] = compositionView(r.composition);
   if (r.status === 'succeeded') view['output'] = r.output ?? null;
   if (r.error) view['error'] = r.error;
   view['durability'] = { mode: r.durability, recoveries: r.recoveries };

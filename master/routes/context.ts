@@ -1,5 +1,6 @@
 /** What the master's routes share. */
 import type { MasterConfig } from '../config.js';
+import type { CompositionService } from '../compose/service.js';
 import type { Harvester } from '../harvest/harvester.js';
 import type { InvocationManager } from '../invocations/manager.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
@@ -15,6 +16,8 @@ export interface MasterContext {
   invocations: InvocationManager;
   /** The master's persistent state (catalogue, invocation records, idempotency keys, values). */
   store: MasterStore;
+  /** Composition's learners (docs/guides/composition.md). */
+  compose?: CompositionService;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
 }

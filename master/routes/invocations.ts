@@ -3,11 +3,19 @@ import jsonata from 'jsonata';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
-import { publicView } from '../invocations/record.js';
+import { compositionView, publicView } from '../invocations/record.js';
 import type { MasterContext } from './context.js';
 
 /** Longest an invocation waits for its workflow's model set to load before deciding without. */
 const READY_WAIT_MS = 1_000;
+
+/** Sub-tenant names, as the tenants feature defines them. */
+export const SUB_TENANT_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+
+const FeedbackBody = Type.Object(
+  { rating: Type.Number({ description: 'the rating, bound to $feedback in learn.reward' }) },
+  { additionalProperties: false },
+);
 
 const InvokeBody = Type.Object(
   {
@@ -22,6 +30,8 @@ const InvokeBody = Type.Object(
     profile: Type.Optional(Type.Boolean()),
     /** Harvesting: the data size the models see for this input (default: its encoded size). */
     dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The caller's sub-tenant (composition's models and policies are per sub-tenant). */
+    subTenant: Type.Optional(Type.String({ pattern: SUB_TENANT_PATTERN })),
   },
   { additionalProperties: false },
 );
@@ -61,6 +71,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
         ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
         ...(dataBytes !== undefined ? { dataBytes } : {}),
+        ...(body.subTenant !== undefined ? { subTenant: body.subTenant } : {}),
       });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
       await r.done;
@@ -70,8 +81,26 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
         status: r.status,
         output: r.status === 'succeeded' ? (r.output ?? null) : null,
         ...(r.error ? { error: r.error } : {}),
+        ...(r.composition ? { composition: compositionView(r.composition) } : {}),
         durationMs: view['durationMs'],
       });
+    },
+  );
+
+  app.post(
+    '/v1/invocations/:id/feedback',
+    { schema: { params: Type.Object({ id: Type.String() }), body: FeedbackBody } },
+    async (req) => {
+      const id = (req.params as { id: string }).id;
+      const { rating } = req.body as Static<typeof FeedbackBody>;
+      const r = c.invocations.get(id);
+      if (!r.composition || !c.compose)
+        throw new AppError(
+          'CONFLICT',
+          `invocation ${id} was not composed (its workflow has no choose: steps); feedback goes to composed invocations`,
+        );
+      const { reward } = await c.compose.feedback(id, rating);
+      return { invocationId: id, accepted: true, rating, reward };
     },
   );
 

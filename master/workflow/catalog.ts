@@ -76,6 +76,10 @@ export class WorkflowCatalog {
     return v;
   }
 
+  has(name: string): boolean {
+    return this.workflows.has(name);
+  }
+
   versions(name: string): WorkflowVersion[] {
     const list = this.workflows.get(name);
     if (!list) throw notFound(name);

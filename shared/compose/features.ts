@@ -146,7 +146,11 @@ export function encodeContext(
     } else if (typeof v === 'boolean') {
       x[at + 2] = v ? 1 : -1;
     } else if (typeof v === 'string') {
-      for (let s = 0; s < SLOTS; s++) x[at + s] = hashedUnit(v, s);
+      // A random direction of norm √SLOTS per string: distinct values stay apart.
+      let norm = 0;
+      for (let s = 0; s < SLOTS; s++) norm += hashedUnit(v, s) ** 2;
+      const scale = Math.sqrt(SLOTS / Math.max(norm, 1e-9));
+      for (let s = 0; s < SLOTS; s++) x[at + s] = hashedUnit(v, s) * scale;
     }
   });
   return x;

@@ -78,7 +78,7 @@ export function emptyState(dim: number): ModelState {
     dim,
     global: emptyStats(dim),
     subs: {},
-    reward: { mean: 0, variance: 1, n: 0 },
+    reward: { mean: 0, variance: 0, n: 0 },
     functions: {},
     updates: 0,
   };
@@ -89,6 +89,8 @@ function emptyStats(dim: number): LinearStats {
 }
 
 const REWARD_FORGET = 0.999;
+/** Standardised rewards are clipped to ±CLIP. */
+const CLIP = 2.5;
 
 /** Adds one observed reward for features φ (mutates `state`). */
 export function observe(
@@ -102,13 +104,16 @@ export function observe(
     throw new Error(`features have ${phi.length} dimensions, the model ${state.dim}`);
   if (!Number.isFinite(reward)) return;
   const r = state.reward;
-  const w = r.n === 0 ? 1 : 1 - REWARD_FORGET;
+  // Running mean and variance: exact averages at first, exponentially weighted later.
+  const w = Math.max(1 / (r.n + 1), 1 - REWARD_FORGET);
   const delta = reward - r.mean;
   r.mean += w * delta;
-  r.variance = r.n === 0 ? 1 : (1 - w) * (r.variance + w * delta * delta);
+  r.variance = r.n === 0 ? 0 : (1 - w) * (r.variance + w * delta * delta);
   r.n++;
   const std = Math.sqrt(Math.max(r.variance, 1e-12));
-  const y = r.n < 2 ? 0 : (reward - r.mean) / std;
+  // Clipped: one outlier (a cold start) must not condemn a graph for long.
+  const y =
+    r.n < 2 || r.variance <= 0 ? 0 : Math.max(-CLIP, Math.min(CLIP, (reward - r.mean) / std));
   accumulate(state.global, phi, y, o.forget);
   const sub = (state.subs[subTenant] ??= emptyStats(state.dim));
   accumulate(sub, phi, y, o.subForget);
@@ -162,7 +167,7 @@ export function train(state: ModelState, o: ModelOptions): ModelSnapshot {
     global,
     subs,
     rewardMean: state.reward.mean,
-    rewardStd: Math.sqrt(Math.max(state.reward.variance, 1e-12)),
+    rewardStd: state.reward.variance > 0 ? Math.sqrt(state.reward.variance) : 1,
     functions: structuredClone(state.functions),
   };
 }

@@ -260,9 +260,12 @@ export type Heartbeat = Static<typeof Heartbeat>;
 /** Workflow names (master/workflow/limits.ts checks them at upload; workers check them again). */
 export const WORKFLOW_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
 export const WorkflowName = Type.String({ pattern: WORKFLOW_NAME_PATTERN });
+/** What workers hold: a workflow, or variant i ≥ 1 of one as `<name>~<i>` (master/compose/variants.ts). */
+export const DEPLOYMENT_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}(~[1-9][0-9]{0,2})?$';
+export const DeploymentName = Type.String({ pattern: DEPLOYMENT_NAME_PATTERN });
 
 export const Deployment = Type.Object({
-  workflow: WorkflowName,
+  workflow: DeploymentName,
   version: Type.Integer({ minimum: 1 }),
   dag: Type.Unsafe<WorkflowDag>(Type.Object({}, { additionalProperties: true })),
   /** Partition group per node id (index into the placement's `groups`). */
