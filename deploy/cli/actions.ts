@@ -3,7 +3,17 @@
  * Loaded only when such a command runs.
  */
 import { bytes } from './harvest-report.js';
-import { deploy, EXIT, invoke, readInput, status, workers } from './client.js';
+import {
+  composition,
+  deploy,
+  EXIT,
+  feedback,
+  invoke,
+  readInput,
+  status,
+  workers,
+} from './client.js';
+import { compositionLines } from './compose-format.js';
 import { deployLines, invokeLines, statusLines, workersLines } from './format.js';
 import { exportProfiles, importProfiles, models, profile } from './harvest.js';
 import { progress } from './progress.js';
@@ -47,12 +57,14 @@ export interface InvokeOptions extends ClientOptions {
   timeout?: number;
   profile?: boolean;
   dataBytes?: number;
+  subTenant?: string;
 }
 
 export async function invokeCommand(name: string, o: InvokeOptions): Promise<number> {
   const r = (await invoke(o.master, name, await readInput(o.input), o.wait, o.timeout, {
     ...(o.profile === true ? { profile: true } : {}),
     ...(o.dataBytes !== undefined ? { dataBytes: o.dataBytes } : {}),
+    ...(o.subTenant !== undefined ? { subTenant: o.subTenant } : {}),
   })) as { status?: string };
   print(o, r, invokeLines);
   return r.status === undefined || r.status === 'succeeded' ? EXIT.ok : EXIT.failure;
@@ -116,4 +128,37 @@ export function modelsCommand(
   o: ClientOptions & { train?: boolean },
 ): Promise<number> {
   return models(o.master, name, { train: o.train === true, json: o.json === true });
+}
+
+export interface ComposeOptions extends ClientOptions {
+  subTenant?: string;
+  top?: number;
+  input?: string;
+}
+
+export async function composeCommand(name: string, o: ComposeOptions): Promise<number> {
+  const answer = await composition(o.master, name, {
+    ...(o.subTenant !== undefined ? { subTenant: o.subTenant } : {}),
+    ...(o.top !== undefined ? { top: o.top } : {}),
+    ...(o.input !== undefined ? { input: await readInput(o.input) } : {}),
+  });
+  print(o, answer, compositionLines);
+  return EXIT.ok;
+}
+
+export async function feedbackCommand(
+  id: string,
+  rating: number,
+  o: ClientOptions,
+): Promise<number> {
+  print(o, await feedback(o.master, id, rating), (a) => {
+    const r = a as { reward?: number | null };
+    return [
+      `feedback taken for ${id}` +
+        (typeof r.reward === 'number'
+          ? `; reward ${r.reward.toFixed(2)}`
+          : '; reward when the invocation ends'),
+    ];
+  });
+  return EXIT.ok;
 }

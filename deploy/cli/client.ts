@@ -173,8 +173,8 @@ export function invoke(
   input: unknown,
   wait: boolean,
   timeoutMs?: number,
-  /** Harvesting options of the invocation (`profile`, `dataBytes`). */
-  extra: { profile?: boolean; dataBytes?: number } = {},
+  /** Harvesting options (`profile`, `dataBytes`) and the caller's `subTenant`. */
+  extra: { profile?: boolean; dataBytes?: number; subTenant?: string } = {},
 ): Promise<unknown> {
   return call(master, 'POST', `/v1/workflows/${encodeURIComponent(name)}/invocations`, {
     input,
@@ -186,6 +186,28 @@ export function invoke(
 
 export function status(master: string, id: string): Promise<unknown> {
   return call(master, 'GET', `/v1/invocations/${encodeURIComponent(id)}`);
+}
+
+/** The ranked graphs of a composed workflow (GET /v1/workflows/:name/composition). */
+export function composition(
+  master: string,
+  name: string,
+  q: { subTenant?: string; top?: number; input?: unknown },
+): Promise<unknown> {
+  const params = new URLSearchParams();
+  if (q.subTenant !== undefined) params.set('subTenant', q.subTenant);
+  if (q.top !== undefined) params.set('top', String(q.top));
+  if (q.input !== undefined) params.set('input', JSON.stringify(q.input));
+  const qs = params.toString();
+  return call(
+    master,
+    'GET',
+    `/v1/workflows/${encodeURIComponent(name)}/composition${qs ? `?${qs}` : ''}`,
+  );
+}
+
+export function feedback(master: string, id: string, rating: number): Promise<unknown> {
+  return call(master, 'POST', `/v1/invocations/${encodeURIComponent(id)}/feedback`, { rating });
 }
 
 export function workers(master: string): Promise<unknown> {

@@ -6,13 +6,27 @@
  *   OCR is fast), from measured latency alone;
  * - a sub-tenant a policy denies ocr-accurate never runs it, exploring or not;
  * - feedback is taken once per invocation inside its window and refused after;
- * - GET /v1/workflows/:name/composition ranks the graphs per sub-tenant and context.
+ * - GET /v1/workflows/:name/composition ranks the graphs per sub-tenant and context, and
+ *   `faasflow compose NAME --sub-tenant S` prints the same ranking (text and --json).
  */
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCluster } from '../../deploy/local-cluster.js';
+import { distRoot, type LocalCluster } from '../../deploy/local-cluster.js';
 import { repoRoot } from '../../bench/paths.js';
 import { eventually, startCluster, type Api } from '../helpers/cluster.js';
+
+function cli(args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(distRoot(), 'deploy', 'cli', 'main.js'), ...args],
+      { timeout: 15_000 },
+      (err, stdout) =>
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout }),
+    );
+  });
+}
 
 const fixture = join(repoRoot(), 'test/fixtures/workflows/compose-ocr.yaml');
 
@@ -70,6 +84,32 @@ describe('composition on a cluster', () => {
     const acme = await api.request('GET', '/v1/workflows/e2e-compose/composition?subTenant=acme-7');
     expect(acme.body.admissible).toBe(1);
     expect(acme.body.graphs.map((g: { variant: string }) => g.variant)).toEqual(['ocr=fast']);
+
+    const input = JSON.stringify({ lang: 'de', text: 'abc' });
+    const asJson = await cli([
+      'compose',
+      'e2e-compose',
+      '--master',
+      api.url,
+      '--sub-tenant',
+      'beta',
+      '--input',
+      input,
+      '--json',
+    ]);
+    expect(asJson.code).toBe(0);
+    expect(JSON.parse(asJson.stdout).graphs[0].variant).toBe('ocr=accurate');
+    const text = await cli([
+      'compose',
+      'e2e-compose',
+      '--master',
+      api.url,
+      '--sub-tenant',
+      'acme-2',
+    ]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('1 of 2 graphs admissible');
+    expect(text.stdout).toMatch(/ {3}1 .* ocr=fast {2}\(ocr-fast → audit\)/);
   }, 120_000);
 
   it('records the composition and takes one feedback within the window', async () => {
