@@ -93,6 +93,17 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       OUT,
     ],
   },
+  compose: {
+    summary:
+      'Composition: the learner against ε-greedy, independent models and one-hot arms in a seeded simulator.',
+    options: [
+      SMOKE,
+      ['--decisions <n>', 'decisions of the main run (drift halfway)', '20000'],
+      ['--policy-decisions <n>', 'decisions of the policy check', '100000'],
+      ['--seed <n>', 'seed of the simulated world', '1'],
+      OUT,
+    ],
+  },
   harvest: {
     summary: 'Resource harvesting: speedups and utilisation of the harvest workloads.',
     options: [
@@ -205,6 +216,12 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
         await import('../../bench/durability.js');
       const options = parsed(suite, durabilityOptionsFromFlags(flags));
       await runDurabilityBench({ ...options, print });
+      return;
+    }
+    case 'compose': {
+      const { composeOptionsFromFlags, runComposeBench } = await import('../../bench/compose.js');
+      const options = parsed(suite, composeOptionsFromFlags(flags));
+      await runComposeBench({ ...options, print });
       return;
     }
     case 'harvest': {

@@ -16,7 +16,7 @@ import { crossFeatures, type FeatureSpace } from './features.js';
 import type { Posterior } from './model.js';
 import type { ExploreAlgorithm } from './types.js';
 
-export const THOMPSON_SAMPLES = 8;
+export const THOMPSON_SAMPLES = 4;
 const FLOOR_SHARE = 0.1;
 
 export interface DecideInput {
@@ -116,14 +116,15 @@ function thompsonVotes(
   const votes = new Array<number>(n).fill(0);
   const z = new Float64Array(d);
   const w = new Float64Array(d);
-  const l = p.chol;
+  const u = p.cholT;
   for (let s = 0; s < samples; s++) {
     for (let k = 0; k < d; k++) z[k] = gaussian(rng);
-    // w = μ + L⁻ᵀz (back substitution over the lower factor).
+    // w = μ + L⁻ᵀz: back substitution over the rows of U = Lᵀ.
     for (let i = d - 1; i >= 0; i--) {
       let acc = z[i]!;
-      for (let k = i + 1; k < d; k++) acc -= l[k * d + i]! * w[k]!;
-      w[i] = acc / l[i * d + i]!;
+      const row = i * d;
+      for (let k = i + 1; k < d; k++) acc -= u[row + k]! * w[k]!;
+      w[i] = acc / u[row + i]!;
     }
     for (let k = 0; k < d; k++) w[k]! += p.mean[k]!;
     let top = 0;

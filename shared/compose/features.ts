@@ -44,9 +44,10 @@ export interface FeatureSpace {
 export function featureSpace(
   functions: readonly string[],
   contextNames: readonly string[],
+  maxIdentityDims: number = IDENTITY_DIMS,
 ): FeatureSpace {
   const sorted = [...new Set(functions)].sort();
-  const identityDims = Math.min(IDENTITY_DIMS, Math.max(1, sorted.length));
+  const identityDims = Math.min(maxIdentityDims, Math.max(1, sorted.length));
   const identity: Record<string, number> = {};
   sorted.forEach((f, i) => (identity[f] = i));
   const contextDims = 1 + SLOTS * contextNames.length;

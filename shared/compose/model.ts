@@ -59,6 +59,8 @@ export interface Posterior {
   mean: Float64Array;
   /** Lower Cholesky factor of the precision, row-major D×D. */
   chol: Float64Array;
+  /** Its transpose (upper), row-major: Thompson's back substitution reads rows. */
+  cholT: Float64Array;
   n: number;
 }
 
@@ -186,7 +188,9 @@ function posterior(
   const rhs = new Float64Array(d);
   for (let i = 0; i < d; i++) rhs[i] = s.b[i]! + (prior ? lambda * prior[i]! : 0);
   const mean = solveUpper(chol, solveLower(chol, rhs, d), d);
-  return { mean, chol, n: s.n };
+  const cholT = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) cholT[j * d + i] = chol[i * d + j]!;
+  return { mean, chol, cholT, n: s.n };
 }
 
 /** The prior alone (a sub-tenant never seen: the global posterior stands in). */

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { composeOptionsFromFlags } from '../../bench/compose.js';
 import { durabilityOptionsFromFlags } from '../../bench/durability.js';
 import { faasflowOptionsFromFlags } from '../../bench/faasflow-flags.js';
 import { harvestOptionsFromFlags } from '../../bench/harvest-flags.js';
@@ -21,6 +22,7 @@ const READERS: Record<string, Reader> = {
   peer: peerOptionsFromFlags,
   harvest: harvestOptionsFromFlags,
   durability: durabilityOptionsFromFlags,
+  compose: composeOptionsFromFlags,
 };
 
 const long = (spec: string): string => spec.split(' ')[0]!;
