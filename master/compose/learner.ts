@@ -234,7 +234,7 @@ export class WorkflowLearner {
       this.log.length >= PROMOTE_AFTER &&
       e.learned !== null &&
       e.default !== null &&
-      e.learned.lower > e.default.value
+      e.learned.lower - e.default.value > 1e-9 * Math.max(1, Math.abs(e.default.value))
     );
   }
 

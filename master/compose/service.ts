@@ -30,6 +30,8 @@ export interface CompositionOptions {
 /** Decisions waiting for their invocation's end (or feedback) before they are dropped. */
 const MAX_PENDING = 50_000;
 const PENDING_TTL_MS = 24 * 3_600_000;
+/** How long after its window an invocation's late feedback still gets "window closed". */
+const ANSWER_LATE_FEEDBACK_MS = 10 * 60_000;
 
 interface Pending {
   workflow: string;
@@ -54,6 +56,7 @@ export class CompositionService {
   private readonly now: () => number;
   private readonly rng: () => number;
   private training = false;
+  private readonly settling = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(private readonly o: CompositionOptions) {
@@ -151,8 +154,10 @@ export class CompositionService {
       functions,
       at,
     };
-    if (!usesFeedback(p.learner.spec.learn.reward) || p.feedback !== undefined)
-      void this.settle(r.id, p);
+    if (!usesFeedback(p.learner.spec.learn.reward) || p.feedback !== undefined) {
+      const settling = this.settle(r.id, p).finally(() => this.settling.delete(settling));
+      this.settling.add(settling);
+    }
   }
 
   /** `POST /v1/invocations/:id/feedback`: adds a rating to the invocation's reward. */
@@ -209,7 +214,8 @@ export class CompositionService {
       for (const [id, p] of this.pending) {
         const window = p.learner.spec.learn.feedbackWindowMs;
         if (p.ended && !p.done && now >= p.ended.at + window) await this.settle(id, p);
-        if (p.done && (p.ended?.at ?? 0) + window < now) this.pending.delete(id);
+        if (p.done && (p.ended?.at ?? 0) + window + ANSWER_LATE_FEEDBACK_MS < now)
+          this.pending.delete(id);
         else if (now - p.createdAt > PENDING_TTL_MS) this.pending.delete(id);
       }
       for (const [name, lp] of this.learners) {
@@ -232,6 +238,7 @@ export class CompositionService {
 
   /** Trains now (tests and shutdown); resolves once stored. */
   async flush(): Promise<void> {
+    await Promise.all([...this.settling]);
     while (this.training) await new Promise((r) => setTimeout(r, 5));
     await this.tick();
   }
