@@ -63,7 +63,7 @@ const FUNCTIONS = ['ocr-a', 'ocr-b', 'ocr-c', 'ocr-d', 'sum-x', 'sum-y', 'sum-z'
 const POLICIES: CompositionPolicy[] = [{ subTenants: ['acme-*'], deny: ['ocr-c'] }];
 
 function agentOptions(name: string, seed: number, over: Partial<AgentOptions>): AgentOptions {
-  return { name, algorithm: 'thompson', rate: 0.1, model: MODEL, trainEvery: 50, seed, ...over };
+  return { name, algorithm: 'thompson', rate: 0.05, model: MODEL, trainEvery: 50, seed, ...over };
 }
 
 interface RunResult {
