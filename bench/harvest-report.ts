@@ -21,6 +21,7 @@ export const MODES = [
   'predict-rebalance',
   'rebalance-only',
   'peak',
+  'oracle',
   'uncapped',
 ] as const;
 export type Mode = (typeof MODES)[number];
@@ -87,7 +88,7 @@ export const DEFAULTS: HarvestBenchOptions = {
 export const SMOKE: Partial<HarvestBenchOptions> = {
   workloads: ['parallel-aes'],
   loads: ['medium'],
-  modes: ['off', 'predict-rebalance'],
+  modes: ['off', 'predict-rebalance', 'oracle'],
   placements: ['hash', 'greedy-jsq'],
   requests: 4,
   repetitions: 1,

@@ -13,10 +13,14 @@
  * - `predict-rebalance`: the same with live rebalancing on the workers;
  * - `rebalance-only`: the user allocations (`harvestPolicy: user`), live rebalancing alone;
  * - `peak`: the thesis's peak-based policy, for comparison;
+ * - `oracle`: the upper bound — `predict-rebalance` with perfect knowledge: each request is first
+ *   profiled alone (same input, maximum allocation, siblings one at a time), and its timed run
+ *   is decided from that measured demand instead of the models' (harvest-oracle.ts);
  * - `uncapped`: harvesting off and every function given the machine's cores — the kernel's
  *   scheduler alone, no caps.
  * Every harvested cluster runs with `freezeModels`, so measured runs neither record profiles nor
- * retrain: all configurations use the models trained in step 1.
+ * retrain: all configurations use the models trained in step 1. The oracle's cluster keeps its
+ * profiling runs under a Redis prefix of its own and never retrains, so they move no model.
  *
  * 1. Profiling: a cluster with harvesting on and Redis runs each workload with `profile: true`
  *    (maximum allocations, siblings one at a time) over a sweep of input sizes, then trains the
@@ -62,6 +66,8 @@ import {
   type Variant,
   type Workload,
 } from './harvest-report.js';
+import { oracleDemand, oracleKey } from './harvest-oracle.js';
+import type { GivenDemand } from '../master/harvest/invocation.js';
 import { formatDuration, publishReport, summarize } from './report.js';
 
 export {
@@ -166,7 +172,9 @@ async function measure(
     }
   });
 
-  // 2. Runs.
+  // 2. Runs. The oracle's measured demand per request, kept across loads and repetitions (the
+  // same seed and size is the same input, so the same work).
+  const oracle = new Map<string, Record<string, GivenDemand>>();
   const runs: RunResult[] = [];
   for (const w of o.workloads) {
     for (const load of o.loads) {
@@ -181,6 +189,7 @@ async function measure(
               repetition: rep,
               cores,
               print,
+              oracle,
             })),
           });
         }
@@ -208,6 +217,7 @@ async function measure(
             repetition: 0,
             cores,
             print,
+            oracle,
           },
         )),
       });
@@ -248,6 +258,11 @@ interface ClusterSetup {
   freeze: boolean;
   /** Cores every function is deployed with; undefined: `userCpu`. */
   cpu?: number;
+  /**
+   * The oracle: each request profiled first, then run with its measured demand; its cluster's
+   * keys under a prefix of their own, and no retraining.
+   */
+  oracle?: boolean;
 }
 
 /** How each configuration's cluster is set up (see the header). */
@@ -269,6 +284,8 @@ export function setupOf(
       return { ...base, harvest: true, rebalance: true, policy: 'user' };
     case 'peak':
       return { ...base, harvest: true, rebalance: false, policy: 'peak' };
+    case 'oracle':
+      return { ...base, harvest: true, rebalance: true, oracle: true };
     case 'uncapped':
       return { ...base, harvest: false, rebalance: false, cpu: cores };
   }
@@ -280,6 +297,8 @@ async function withCluster<T>(
   body: (api: Api) => Promise<T>,
 ): Promise<T> {
   const logDir = mkdtempSync(join(tmpdir(), 'faasflow-bench-harvest-'));
+  // The oracle's profiling runs are recorded: under a prefix of their own, they move no model.
+  const prefix = `${o.redisPrefix ?? 'ff:'}${setup.oracle === true ? 'oracle:' : ''}`;
   const cluster = new LocalCluster({
     workers: o.workers,
     logDir,
@@ -288,14 +307,13 @@ async function withCluster<T>(
     masterFlags: [
       `--harvest=${setup.harvest ? 'on' : 'off'}`,
       `--redis-url=${o.redisUrl}`,
-      `--redis-prefix=${o.redisPrefix ?? 'ff:'}`,
+      `--redis-prefix=${prefix}`,
       `--harvest-policy=${setup.policy}`,
       `--freeze-models=${setup.freeze}`,
+      // The oracle needs no model: its profiling runs must not start a training mid-run.
+      ...(setup.oracle === true ? ['--retrain-every=1000000000'] : []),
     ],
-    workerFlags: () => [
-      `--rebalance=${setup.rebalance}`,
-      `--redis-prefix=${o.redisPrefix ?? 'ff:'}`,
-    ],
+    workerFlags: () => [`--rebalance=${setup.rebalance}`, `--redis-prefix=${prefix}`],
   });
   const http = new HttpClient({ connections: 64 });
   try {
@@ -403,9 +421,11 @@ async function runOne(
     repetition: number;
     cores: number;
     print: (line: string) => void;
+    /** The oracle's measured demand per request (oracleKey), filled on first need. */
+    oracle: Map<string, Record<string, GivenDemand>>;
   },
 ): Promise<Omit<RunResult, 'series'>> {
-  const { arrivals, repetition, cores, print } = run;
+  const { arrivals, repetition, cores, print, oracle } = run;
   print(
     `${workload}, ${load} load (${ratePerSec.toFixed(2)}/s), ${mode}, ${placement}, repetition ${repetition + 1}…`,
   );
@@ -415,6 +435,22 @@ async function runOne(
     // Warm-up: start every function's sandbox on the workers.
     for (let i = 0; i < 2; i++)
       await invoke(api, workflowOf(gen, o), gen.generate(o.minLevel, 7 + i), {});
+    if (setup.oracle === true) {
+      // Profile first: each request alone, one at a time, its demand measured.
+      let profiled = 0;
+      for (const a of arrivals) {
+        const key = oracleKey(workload, a);
+        if (oracle.has(key)) continue;
+        const r = await invoke(api, workflowOf(gen, o), gen.generate(a.sizeLevel, a.seed), {
+          profile: true,
+        });
+        if (r.status !== 'succeeded')
+          throw new Error(`oracle: profiling request ${key} ${r.status}: ${r.error ?? ''}`);
+        oracle.set(key, oracleDemand(await stepsOf(api, r.invocationId)));
+        profiled++;
+      }
+      print(`  oracle: ${profiled} request(s) profiled, ${arrivals.length - profiled} known`);
+    }
     const latencyMs: (number | null)[] = arrivals.map(() => null);
     const ids: (string | null)[] = arrivals.map(() => null);
     const failures: string[] = [];
@@ -424,7 +460,13 @@ async function runOne(
         const wait = a.atMs - (performance.now() - t0);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         try {
-          const r = await invoke(api, workflowOf(gen, o), gen.generate(a.sizeLevel, a.seed), {});
+          const demand = setup.oracle === true ? oracle.get(oracleKey(workload, a)) : undefined;
+          const r = await invoke(
+            api,
+            workflowOf(gen, o),
+            gen.generate(a.sizeLevel, a.seed),
+            demand === undefined ? {} : { demand },
+          );
           if (r.status === 'succeeded') {
             latencyMs[i] = r.clientMs;
             ids[i] = r.invocationId;

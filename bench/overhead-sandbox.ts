@@ -9,7 +9,7 @@
  */
 import { encodeValue } from '../shared/codec.js';
 import type { FunctionSpec } from '../shared/dag/types.js';
-import { parseWorkerId } from '../shared/ids.js';
+import { newInvocationId, parseWorkerId } from '../shared/ids.js';
 import { ProcessSandbox } from '../worker/sandbox/process.js';
 import { tmpdir } from 'node:os';
 
@@ -52,7 +52,7 @@ export async function measureSandboxFloor(o: {
     for (let i = 0; i < o.warmup + o.iterations; i++) {
       const start = performance.now();
       const r = await sandbox.run(key, {
-        invocationId: 'inv_bench_overhead',
+        invocationId: newInvocationId(),
         node: 'noop',
         attempt: 1,
         input,

@@ -16,15 +16,11 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeValue } from '../shared/codec.js';
 import type { FunctionSpec } from '../shared/dag/types.js';
-import { parseWorkerId } from '../shared/ids.js';
+import { newInvocationId, parseWorkerId } from '../shared/ids.js';
 import { DockerSandbox } from '../worker/sandbox/docker.js';
 import { ProcessSandbox } from '../worker/sandbox/process.js';
-import type {
-  Allocation,
-  FunctionDeployment,
-  RunRequest,
-  Sandbox,
-} from '../worker/sandbox/types.js';
+import type { Allocation } from '../shared/schema/wire.js';
+import type { FunctionDeployment, RunRequest, Sandbox } from '../worker/sandbox/types.js';
 import { formatDuration, formatTable, publishReport, summarize, type Summary } from './report.js';
 
 export interface SandboxBenchOptions {
@@ -155,7 +151,7 @@ async function measure(v: Variant, o: SandboxBenchOptions): Promise<SandboxBench
   };
   const input = encodeValue({ n: 1 });
   const req: RunRequest = {
-    invocationId: 'inv_bench_sandbox',
+    invocationId: newInvocationId(),
     node: 'noop',
     attempt: 1,
     input,

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { newInvocationId } from '../shared/ids.js';
 import { parseFlags } from '../shared/flags.js';
 import { silentLogger } from '../shared/logger.js';
 import { LmdbMasterStore, type LmdbSync } from '../master/store/lmdb.js';
@@ -24,7 +25,7 @@ async function measure(sync: LmdbSync): Promise<number[]> {
   try {
     for (let i = 0; i < writes; i++) {
       const doc = {
-        id: `inv-${i}`,
+        id: newInvocationId(i),
         workflow: 'wf',
         status: 'succeeded',
         startedAt: i,

@@ -31,6 +31,7 @@ import type {
   PutOptions,
   StoredRef,
 } from './store.js';
+import type { InvocationId } from '../shared/ids.js';
 
 export class FaaStore {
   private readonly memory = new MemoryTier();
@@ -67,7 +68,7 @@ export class FaaStore {
    * where its consumers find it. `consumers` counts the consumers on this worker and elsewhere.
    */
   async put(
-    invocationId: string,
+    invocationId: InvocationId,
     key: string,
     value: Buffer,
     consumers: ConsumerCounts,
@@ -195,7 +196,7 @@ export class FaaStore {
    * Local copies go first; a Redis failure then rejects with STORE_UNAVAILABLE and the call can
    * be repeated. Returns how many objects were released.
    */
-  async releaseInvocation(invocationId: string): Promise<number> {
+  async releaseInvocation(invocationId: InvocationId): Promise<number> {
     this.assertOpen();
     checkInvocationId(invocationId, 'releaseInvocation');
     const group = groupOf(invocationId, this.options.workerId);

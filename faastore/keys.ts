@@ -5,6 +5,7 @@
  * can always be split back into its parts.
  */
 import { AppError } from '../shared/errors.js';
+import type { InvocationId } from '../shared/ids.js';
 
 const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const INVOCATION_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -20,17 +21,17 @@ export function checkTenant(tenant: string, where: string): string {
   return tenant;
 }
 
-export function checkInvocationId(invocationId: string, where: string): string {
+export function checkInvocationId(invocationId: string, where: string): InvocationId {
   if (!INVOCATION_RE.test(invocationId)) {
     throw new AppError(
       'BAD_REQUEST',
       `${where}: invalid invocation id ${JSON.stringify(invocationId)}; must match ${INVOCATION_RE.source}`,
     );
   }
-  return invocationId;
+  return invocationId as InvocationId;
 }
 
-export function objectKey(tenant: string, invocationId: string, key: string): string {
+export function objectKey(tenant: string, invocationId: InvocationId, key: string): string {
   checkTenant(tenant, 'put');
   checkInvocationId(invocationId, 'put');
   if (!OBJECT_KEY_RE.test(key)) {
@@ -42,7 +43,7 @@ export function objectKey(tenant: string, invocationId: string, key: string): st
   return `${tenant}:${invocationId}:${key}`;
 }
 
-export function groupOf(invocationId: string, workerId: string): string {
+export function groupOf(invocationId: InvocationId, workerId: string): string {
   return `${invocationId}:${workerId}`;
 }
 

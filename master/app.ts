@@ -1,6 +1,6 @@
 /** The master's fastify app (no listen here): parsers, error handling, auth, routes. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { installErrorHandling, tokenMatches } from '../shared/http.js';
+import { installErrorHandling, tokenMatches, typed } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { compositionRoutes } from './routes/composition.js';
@@ -48,11 +48,12 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
       });
     });
   }
-  workflowRoutes(app, c);
-  invocationRoutes(app, c);
-  clusterRoutes(app, c);
-  harvestRoutes(app, c);
-  compositionRoutes(app, c);
-  dashboardRoutes(app, c);
+  const routes = typed(app);
+  workflowRoutes(routes, c);
+  invocationRoutes(routes, c);
+  clusterRoutes(routes, c);
+  harvestRoutes(routes, c);
+  compositionRoutes(routes, c);
+  dashboardRoutes(routes, c);
   return app;
 }

@@ -244,6 +244,13 @@ export const MasterConfigSchema = Type.Object({
     description:
       'Harvesting: runs of ordinary invocations record no profiles and trigger no retraining (profiling invocations still record), so measurements do not move the models they measure.',
   }),
+  otelEndpoint: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description:
+        "OpenTelemetry: base URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318); spans go to <url>/v1/traces in JSON. Default: OTEL_EXPORTER_OTLP_ENDPOINT when set; without either, tracing is off (the api's no-op).",
+    }),
+  ),
   profileSiblings: Type.Union([Type.Literal('serial'), Type.Literal('parallel')], {
     default: 'serial',
     description:

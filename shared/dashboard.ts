@@ -10,7 +10,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import type { TypedApp } from './http.js';
 
 export interface DashboardOptions {
   /** Folder of the built dashboard. Default: dist/dashboard next to this module's build. */
@@ -37,7 +39,7 @@ export function dashboardRoot(): string {
   return candidates.find((d) => existsSync(join(d, 'app.js'))) ?? candidates[0]!;
 }
 
-export function dashboardRoutes(app: FastifyInstance, o: DashboardOptions = {}): void {
+export function dashboardRoutes(app: TypedApp, o: DashboardOptions = {}): void {
   const root = o.root ?? dashboardRoot();
   const files = new Map<string, { body: Buffer; type: string }>();
   if (existsSync(join(root, 'index.html'))) {
@@ -51,7 +53,9 @@ export function dashboardRoutes(app: FastifyInstance, o: DashboardOptions = {}):
 
   app.get('/ui', (_req, reply) => reply.redirect('/ui/', 302));
   app.get('/ui/', (_req, reply) => send(reply, 'index.html'));
-  app.get('/ui/:file', (req, reply) => send(reply, (req.params as { file: string }).file));
+  app.get('/ui/:file', { schema: { params: Type.Object({ file: Type.String() }) } }, (req, reply) =>
+    send(reply, req.params.file),
+  );
 
   function send(reply: FastifyReply, name: string): FastifyReply {
     const f = files.get(name);

@@ -15,13 +15,14 @@ import {
   type NodeCommit,
 } from './journal.js';
 import type { Placement } from './schema/wire.js';
+import type { InvocationId } from './ids.js';
 
 export class MemoryJournal implements Journal {
   private readonly journals = new Map<string, Map<string, string>>();
   /** While set, every operation rejects with STORE_UNAVAILABLE (an outage). */
   fail = false;
   /** Every commit asked for, in order, with whether it won: the history tests check. */
-  readonly history: { invocationId: string; node: string; won: boolean }[] = [];
+  readonly history: { invocationId: InvocationId; node: string; won: boolean }[] = [];
 
   private fields(id: string): Map<string, string> {
     let f = this.journals.get(id);
@@ -40,7 +41,7 @@ export class MemoryJournal implements Journal {
   }
 
   commit(
-    invocationId: string,
+    invocationId: InvocationId,
     commits: readonly NodeCommit[],
     _ttlMs: number,
   ): Promise<CommitResult> {
@@ -58,7 +59,7 @@ export class MemoryJournal implements Journal {
     return Promise.resolve({ winners, ...(p ? { placement: JSON.parse(p) as Placement } : {}) });
   }
 
-  commitFailure(invocationId: string, failure: FailureCommit, _ttlMs: number): Promise<void> {
+  commitFailure(invocationId: InvocationId, failure: FailureCommit, _ttlMs: number): Promise<void> {
     const down = this.outage();
     if (down) return Promise.reject(down);
     const f = this.fields(invocationId);
@@ -66,7 +67,7 @@ export class MemoryJournal implements Journal {
     return Promise.resolve();
   }
 
-  read(invocationId: string): Promise<JournalState> {
+  read(invocationId: InvocationId): Promise<JournalState> {
     const down = this.outage();
     if (down) return Promise.reject(down);
     return Promise.resolve(
@@ -74,7 +75,7 @@ export class MemoryJournal implements Journal {
     );
   }
 
-  replace(invocationId: string, placement: Placement, _ttlMs: number): Promise<JournalState> {
+  replace(invocationId: InvocationId, placement: Placement, _ttlMs: number): Promise<JournalState> {
     const down = this.outage();
     if (down) return Promise.reject(down);
     const f = this.fields(invocationId);
@@ -84,7 +85,7 @@ export class MemoryJournal implements Journal {
     return Promise.resolve(stateFromFields(Object.fromEntries(f)));
   }
 
-  drop(invocationIds: readonly string[]): Promise<void> {
+  drop(invocationIds: readonly InvocationId[]): Promise<void> {
     for (const id of invocationIds) this.journals.delete(id);
     return Promise.resolve();
   }

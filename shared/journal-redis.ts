@@ -17,6 +17,7 @@ import {
 import type { Logger } from './logger.js';
 import { connectRedis, quitRedis, redisCall, type Redis } from './redis.js';
 import type { Placement } from './schema/wire.js';
+import type { InvocationId } from './ids.js';
 
 /** KEYS[1] journal; ARGV[1] ttl ms; then field, value pairs. Returns [placement|'', winner|'' …]. */
 const COMMIT = `
@@ -73,12 +74,12 @@ export class RedisJournal implements Journal {
     return new RedisJournal(client as Scripted, `${o.prefix ?? 'ff:'}j:`);
   }
 
-  private key(invocationId: string): string {
+  private key(invocationId: InvocationId): string {
     return `${this.prefix}${invocationId}`;
   }
 
   async commit(
-    invocationId: string,
+    invocationId: InvocationId,
     commits: readonly NodeCommit[],
     ttlMs: number,
   ): Promise<CommitResult> {
@@ -93,18 +94,22 @@ export class RedisJournal implements Journal {
     return { winners, ...(placement ? { placement } : {}) };
   }
 
-  async commitFailure(invocationId: string, f: FailureCommit, ttlMs: number): Promise<void> {
+  async commitFailure(invocationId: InvocationId, f: FailureCommit, ttlMs: number): Promise<void> {
     const key = this.key(invocationId);
     await this.run(() =>
       this.client.multi().hsetnx(key, 'f', JSON.stringify(f)).pexpire(key, Math.ceil(ttlMs)).exec(),
     );
   }
 
-  async read(invocationId: string): Promise<JournalState> {
+  async read(invocationId: InvocationId): Promise<JournalState> {
     return stateFromFields(await this.run(() => this.client.hgetall(this.key(invocationId))));
   }
 
-  async replace(invocationId: string, placement: Placement, ttlMs: number): Promise<JournalState> {
+  async replace(
+    invocationId: InvocationId,
+    placement: Placement,
+    ttlMs: number,
+  ): Promise<JournalState> {
     const flat = await this.run(() =>
       this.client.ffReplace(
         this.key(invocationId),
@@ -118,7 +123,7 @@ export class RedisJournal implements Journal {
     return stateFromFields(fields);
   }
 
-  async drop(invocationIds: readonly string[]): Promise<void> {
+  async drop(invocationIds: readonly InvocationId[]): Promise<void> {
     if (invocationIds.length === 0) return;
     await this.run(() => this.client.unlink(...invocationIds.map((id) => this.key(id))));
   }

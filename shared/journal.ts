@@ -16,6 +16,7 @@
  */
 import type { WireError } from './errors.js';
 import type { Placement, StoredRef } from './schema/wire.js';
+import type { InvocationId } from './ids.js';
 
 /** A node's committed outcome. Exactly one of `ref` (its output) or `skip`. */
 export interface NodeCommit {
@@ -52,20 +53,20 @@ export interface CommitResult {
 export interface Journal {
   /** Commits each record unless its node has one already: one round trip for all of them. */
   commit(
-    invocationId: string,
+    invocationId: InvocationId,
     commits: readonly NodeCommit[],
     ttlMs: number,
   ): Promise<CommitResult>;
   /** Records the invocation's failure unless one is recorded already. */
-  commitFailure(invocationId: string, failure: FailureCommit, ttlMs: number): Promise<void>;
-  read(invocationId: string): Promise<JournalState>;
+  commitFailure(invocationId: InvocationId, failure: FailureCommit, ttlMs: number): Promise<void>;
+  read(invocationId: InvocationId): Promise<JournalState>;
   /**
    * Stores `placement` unless the journal holds one with an equal or higher epoch, and returns
    * the state after it, atomically.
    */
-  replace(invocationId: string, placement: Placement, ttlMs: number): Promise<JournalState>;
+  replace(invocationId: InvocationId, placement: Placement, ttlMs: number): Promise<JournalState>;
   /** Removes the journals of ended invocations. */
-  drop(invocationIds: readonly string[]): Promise<void>;
+  drop(invocationIds: readonly InvocationId[]): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -6,8 +6,14 @@
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
-import { acceptBinary, installErrorHandling, requireToken, triggerRoute } from '../shared/http.js';
-import { Deployment, DeploymentName, StoredRef } from '../shared/schema/wire.js';
+import {
+  acceptBinary,
+  installErrorHandling,
+  requireToken,
+  triggerRoute,
+  typed,
+} from '../shared/http.js';
+import { Deployment, InvocationIdField, StoredRef, DeploymentName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
@@ -27,11 +33,13 @@ export interface WorkerAppDeps {
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = d.logger;
-  const app = Fastify({
-    loggerInstance,
-    bodyLimit: d.bodyLimitBytes,
-    logController: new LogController({ disableRequestLogging: true }),
-  });
+  const app = typed(
+    Fastify({
+      loggerInstance,
+      bodyLimit: d.bodyLimitBytes,
+      logController: new LogController({ disableRequestLogging: true }),
+    }),
+  );
   installErrorHandling(app, d.bodyLimitBytes);
   requireToken(app, d.token, ['/healthz', '/metrics']);
   acceptBinary(app);
@@ -47,11 +55,10 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
       },
     },
     async (req, reply) => {
-      const created = await d.deployer.deploy(req.body as Deployment);
-      return reply.status(created ? 201 : 200).send({
-        workflow: (req.body as Deployment).workflow,
-        version: (req.body as Deployment).version,
-      });
+      const created = await d.deployer.deploy(req.body);
+      return reply
+        .status(created ? 201 : 200)
+        .send({ workflow: req.body.workflow, version: req.body.version });
     },
   );
 
@@ -59,7 +66,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/deployments/:workflow',
     { schema: { params: Type.Object({ workflow: DeploymentName }) } },
     async (req, reply) => {
-      await d.deployer.remove((req.params as { workflow: string }).workflow);
+      await d.deployer.remove(req.params.workflow);
       return reply.status(204).send();
     },
   );
@@ -68,7 +75,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/objects/:key',
     { schema: { params: Type.Object({ key: Type.String() }) } },
     async (req, reply) => {
-      const buf = await d.store().serveLocal((req.params as { key: string }).key);
+      const buf = await d.store().serveLocal(req.params.key);
       return reply.type('application/octet-stream').send(buf);
     },
   );
@@ -77,7 +84,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/objects/fetch',
     { schema: { body: Type.Object({ ref: StoredRef }) } },
     async (req, reply) => {
-      const buf = await d.store().getBuffer((req.body as { ref: StoredRef }).ref);
+      const buf = await d.store().getBuffer(req.body.ref);
       return reply.type('application/octet-stream').send(buf);
     },
   );
@@ -87,12 +94,12 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     {
       schema: {
         body: Type.Object({
-          invocationIds: Type.Array(Type.String(), { minItems: 1, maxItems: 10_000 }),
+          invocationIds: Type.Array(InvocationIdField, { minItems: 1, maxItems: 10_000 }),
         }),
       },
     },
     async (req, reply) => {
-      const { invocationIds } = req.body as { invocationIds: string[] };
+      const { invocationIds } = req.body;
       await Promise.all(invocationIds.map((id) => d.engine.release(id)));
       return reply.status(204).send();
     },
@@ -100,9 +107,9 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
 
   app.post(
     '/v1/invocations/:id/release',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
     async (req, reply) => {
-      await d.engine.release((req.params as { id: string }).id);
+      await d.engine.release(req.params.id);
       return reply.status(204).send();
     },
   );

@@ -142,6 +142,13 @@ export const WorkerConfigSchema = Type.Object({
     description:
       "How often a running sandbox's cgroup is sampled for the run's peak CPU and memory (the profile harvesting learns from), ms; 0 samples only at the start and end of each run.",
   }),
+  otelEndpoint: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description:
+        "OpenTelemetry: base URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318); spans go to <url>/v1/traces in JSON. Default: OTEL_EXPORTER_OTLP_ENDPOINT when set; without either, tracing is off (the api's no-op).",
+    }),
+  ),
   rebalance: Type.Boolean({
     default: true,
     description:

@@ -16,7 +16,7 @@ export function decisionTable(hv: HarvestView): HTMLElement {
         'td',
         {},
         n.demand
-          ? `${round(n.demand.cpuCores, 2)} cpu · ${Math.round(n.demand.memoryMb)} MB (in ${bytes(n.demand.inputBytes)})`
+          ? `${round(n.demand.cpuCores, 2)} cpu · ${Math.round(n.demand.memoryMb)} MB${n.demand.inputBytes === undefined ? '' : ` (in ${bytes(n.demand.inputBytes)})`}`
           : '—',
       ),
       h('td', {}, alloc(n.predicted)),

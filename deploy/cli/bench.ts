@@ -112,7 +112,7 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       ['--loads <list>', 'comma-separated: low, medium, high', 'all'],
       [
         '--modes <list>',
-        'comma-separated: off, off-again, predict, predict-rebalance, rebalance-only, peak, uncapped',
+        'comma-separated: off, off-again, predict, predict-rebalance, rebalance-only, peak, oracle, uncapped',
         'all',
       ],
       ['--placements <list>', 'comma-separated placements', 'all five'],

@@ -30,13 +30,13 @@ import type { FunctionSpec } from '../../shared/dag/types.js';
 import { AppError } from '../../shared/errors.js';
 import {
   ALLOCATION_GRID,
-  type Allocation,
   type AllocationGrid,
   type HarvestReason,
   type HarvestReasonCode,
   type NodeHarvest,
   type Resource,
 } from '../../shared/harvest/types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 import { fromMilli, milliAtLeast, milliAxis, toMilli } from './grid.js';
 import type { StagePlan } from './stages.js';
 

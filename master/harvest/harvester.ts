@@ -21,15 +21,17 @@ import { gunzip as gunzipCb } from 'node:zlib';
 import { AppError, type WireError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { ALLOCATION_GRID, type AllocationGrid } from '../../shared/harvest/types.js';
-import type { NodeAllocation } from '../../shared/schema/wire.js';
+import type { Allocation, NodeAllocation } from '../../shared/schema/wire.js';
 import type { CpuPolicy } from './decide.js';
 import type { InvocationRecord } from '../invocations/record.js';
 import type { WorkflowVersion } from '../workflow/catalog.js';
 import {
+  givenDecision,
   harvestDecision,
   maxAllocation,
   profilingDecision,
   wireHarvest,
+  type GivenDemand,
   type InvocationHarvest,
 } from './invocation.js';
 import { loadModelSet, TRAIN_DEFAULTS, type ModelSet } from './models.js';
@@ -89,6 +91,8 @@ export interface DecideRequest {
   dagInputBytes: number;
   /** A profiling run: every node at the maximum allocation. */
   profile: boolean;
+  /** The demand of task nodes, stated by the caller: decided from it instead of the models. */
+  demand?: Readonly<Record<string, GivenDemand>>;
 }
 
 export interface ModelsView {
@@ -203,6 +207,8 @@ export class Harvester {
     };
     let decision: InvocationHarvest;
     if (req.profile) decision = profilingDecision(input, this.o.profileSiblings !== 'parallel');
+    else if (req.demand !== undefined)
+      decision = givenDecision(input, req.demand, this.grid, this.cpuPolicy);
     else {
       const m = this.models.get(v.name);
       if (m?.state === 'loaded' && m.set) {
@@ -245,7 +251,7 @@ export class Harvester {
   finished(r: InvocationRecord, v: WorkflowVersion): void {
     if (!r.harvest || this.closing) return;
     if (this.o.freezeModels === true && r.harvest.mode !== 'profiling') return;
-    const applied: Record<string, { cpu: number; memoryMb: number }> = {};
+    const applied: Record<string, Allocation> = {};
     for (const n of r.harvest.nodes) applied[n.node] = n.applied;
     const { records, skipped } = profileRecords({
       workflow: v.name,

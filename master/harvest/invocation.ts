@@ -9,6 +9,10 @@
  *   theirs with `not-parallel`, as they would with one.
  * - `profiling` mode (the thesis's max-allocation runs that build the training set): every node
  *   is applied the maximum allocation, reason `profiling`.
+ * - `given` mode: the caller states the demand of the nodes (`demand` in the invocation request,
+ *   e.g. measured by an earlier run of the same input — the benchmark's oracle); it goes through
+ *   the same normaliser and stage validator as a prediction would, so a stage still never gets
+ *   more than its users' total. Nodes without a stated demand keep their user's allocation.
  * Both cap at the smallest worker that could run the invocation, so a decision is always
  * something a worker can give.
  *
@@ -18,26 +22,29 @@
 import type { FunctionSpec, WorkflowDag } from '../../shared/dag/types.js';
 import {
   ALLOCATION_GRID,
-  type Allocation,
   type AllocationGrid,
   type HarvestReasonCode,
   type Resource,
 } from '../../shared/harvest/types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 import type { NodeAllocation } from '../../shared/schema/wire.js';
 import { decideInvocation, type CpuPolicy, type DemandInput } from './decide.js';
 import { fromMilli, milliAtMost, milliAxis, toMilli } from './grid.js';
 import { predictInvocation, type ModelSet } from './models.js';
 import type { StagePlan } from './stages.js';
 
-export type HarvestMode = 'harvest' | 'profiling';
+export type HarvestMode = 'harvest' | 'profiling' | 'given';
 
 export interface NodeDecision {
   node: string;
   fn: string;
   stage: string;
   user: Allocation;
-  /** The models' raw output: ML1's input size, ML2's peaks; null without a prediction. */
-  demand: { inputBytes: number; cpuCores: number; memoryMb: number } | null;
+  /**
+   * The models' raw output: ML1's input size, ML2's peaks (in `given` mode the caller's peaks,
+   * no input size); null without a prediction.
+   */
+  demand: { inputBytes?: number; cpuCores: number; memoryMb: number } | null;
   /** `demand` rounded up to the grid (the normaliser); null without a prediction. */
   predicted: Allocation | null;
   applied: Allocation;
@@ -111,6 +118,52 @@ export function harvestDecision(
       } else predictions[node] = { kind: 'no-model', message: p.message };
     }
   }
+  return decided(input, predictions, demands, grid, cpuPolicy, {
+    mode: 'harvest',
+    modelVersion: models.set?.version ?? null,
+  });
+}
+
+/** A node's demand as a caller states it (`demand` of an invocation request). */
+export interface GivenDemand {
+  cpuCores: number;
+  memoryMb: number;
+  /** The run's CPU time (its work): the `work` policy shares a stage's CPU by it. */
+  cpuTimeMs?: number;
+}
+
+/** Given mode: the caller's demand per node instead of the models' predictions. */
+export function givenDecision(
+  input: DecisionInput,
+  demand: Readonly<Record<string, GivenDemand>>,
+  grid: AllocationGrid = ALLOCATION_GRID,
+  cpuPolicy: CpuPolicy = 'work',
+): InvocationHarvest {
+  const predictions: Record<string, DemandInput> = {};
+  const demands = new Map<string, NonNullable<NodeDecision['demand']>>();
+  for (const [node, d] of Object.entries(demand)) {
+    predictions[node] = {
+      kind: 'ok',
+      cpuCores: d.cpuCores,
+      memoryMb: d.memoryMb,
+      ...(d.cpuTimeMs === undefined ? {} : { cpuTimeMs: d.cpuTimeMs }),
+    };
+    demands.set(node, { cpuCores: d.cpuCores, memoryMb: d.memoryMb });
+  }
+  return decided(input, predictions, demands, grid, cpuPolicy, {
+    mode: 'given',
+    modelVersion: null,
+  });
+}
+
+function decided(
+  input: DecisionInput,
+  predictions: Record<string, DemandInput>,
+  demands: ReadonlyMap<string, NonNullable<NodeDecision['demand']>>,
+  grid: AllocationGrid,
+  cpuPolicy: CpuPolicy,
+  head: Pick<InvocationHarvest, 'mode' | 'modelVersion'>,
+): InvocationHarvest {
   const maxByFunction: Record<string, Allocation> = {};
   for (const fn of Object.keys(input.dag.functions)) maxByFunction[fn] = input.max;
   const decided = decideInvocation(
@@ -118,8 +171,7 @@ export function harvestDecision(
     { grid, cpuPolicy },
   );
   return {
-    mode: 'harvest',
-    modelVersion: models.set?.version ?? null,
+    ...head,
     dagInputBytes: input.dagInputBytes,
     max: input.max,
     nodes: decided.map((d) => ({

@@ -10,6 +10,7 @@
  * invocation"), otherwise they are capped by the allocation and the models learn the cap.
  */
 import { AppError } from '../../shared/errors.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 import { WORKFLOW_NAME_RE } from '../workflow/limits.js';
 
 export interface ProfileRecord {
@@ -34,7 +35,7 @@ export interface ProfileRecord {
   peakMemoryMb: number;
   durationMs: number;
   /** What the run was given. */
-  allocation: { cpu: number; memoryMb: number };
+  allocation: Allocation;
   /** When the run started, epoch ms. */
   at: number;
   /**

@@ -14,7 +14,7 @@
  * The allocation is the step's own, else the decision's applied one, else the user's.
  */
 import type { WorkflowDag } from '../../shared/dag/types.js';
-import type { StepRecord } from '../../shared/schema/wire.js';
+import type { Allocation, StepRecord } from '../../shared/schema/wire.js';
 import { checkProfileRecord, type ProfileRecord } from './profile.js';
 import { foreachInstance, type StagePlan } from './stages.js';
 import type { SkipReason } from './store.js';
@@ -28,7 +28,7 @@ export interface RecordInput {
   plan: StagePlan;
   steps: readonly StepRecord[];
   /** The decision's applied allocation per node, when there was one. */
-  applied?: Readonly<Record<string, { cpu: number; memoryMb: number }>>;
+  applied?: Readonly<Record<string, Allocation>>;
 }
 
 export interface RecordOutput {

@@ -5,6 +5,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import type { InvocationRecord, InvocationStatus } from './record.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export interface InvocationFilter {
   workflow?: string;
@@ -17,7 +18,7 @@ export interface InvocationFilter {
 }
 
 export interface InvocationSummary {
-  invocationId: string;
+  invocationId: InvocationId;
   workflow: string;
   version: number;
   tenant: string;

@@ -17,7 +17,7 @@ import { encodeValue } from '../../shared/codec.js';
 import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
 import type { HttpClient } from '../../shared/http-client.js';
-import { newInvocationId } from '../../shared/ids.js';
+import { newInvocationId, type InvocationId } from '../../shared/ids.js';
 import { journalTtlMs, type Journal, type JournalState } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
 import type {
@@ -32,7 +32,7 @@ import type {
 } from '../../shared/schema/wire.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import { variantName, variantView } from '../compose/variants.js';
-import type { InvocationHarvest } from '../harvest/invocation.js';
+import type { GivenDemand, InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
@@ -44,6 +44,7 @@ import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.j
 import { MAX_STEPS, type InvocationRecord, type RecordComposition } from './record.js';
 import { recoveryTriggers, replaceGroups, type RecoveryTrigger } from './recovery.js';
 import { ReleaseBatcher } from './releases.js';
+import { InvocationSpans } from './trace.js';
 
 export interface InvocationManagerOptions {
   catalog: WorkflowCatalog;
@@ -77,7 +78,11 @@ export interface InvocationManagerOptions {
 export interface HarvestHooks {
   decide(
     v: WorkflowVersion,
-    req: { dagInputBytes: number; profile: boolean },
+    req: {
+      dagInputBytes: number;
+      profile: boolean;
+      demand?: Readonly<Record<string, GivenDemand>>;
+    },
     capacities: readonly { cpu: number; memoryMb: number }[],
   ): { decision: InvocationHarvest; ctx: Record<string, NodeAllocation> };
   /** Called once a succeeded invocation has settled, off its caller's path. */
@@ -116,10 +121,17 @@ export interface StartRequest {
   dataBytes?: number;
   /** The caller's sub-tenant: composition's models and policies are per sub-tenant. */
   subTenant?: string;
+  /**
+   * Harvesting: the demand of task nodes, known beforehand (e.g. measured by an earlier run of
+   * the same input), decided from instead of the models' predictions.
+   */
+  demand?: Readonly<Record<string, GivenDemand>>;
+  /** Tracing: the client's W3C `traceparent` header, the parent of the invocation's span. */
+  traceparent?: string;
 }
 
 export class InvocationManager {
-  private readonly records = new Map<string, InvocationRecord>();
+  private readonly records = new Map<InvocationId, InvocationRecord>();
   private readonly inputs = new Map<string, Buffer>();
   private readonly store: RecordStore;
   private readonly releases: ReleaseBatcher;
@@ -131,6 +143,8 @@ export class InvocationManager {
   private readonly sweepTimer: NodeJS.Timeout;
   /** Per workflow version, where each group ran last (greedy-jsq keeps groups warm there). */
   private readonly lastPlacement = new Map<string, string[]>();
+  /** Each invocation's root span (a no-op without an OpenTelemetry SDK). */
+  private readonly spans = new InvocationSpans();
 
   constructor(private readonly o: InvocationManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -142,7 +156,7 @@ export class InvocationManager {
     this.sweepTimer.unref();
   }
 
-  get(id: string): InvocationRecord {
+  get(id: InvocationId): InvocationRecord {
     const r = this.records.get(id);
     if (!r)
       throw new AppError(
@@ -178,6 +192,7 @@ export class InvocationManager {
         'CONFLICT',
         'profile: true needs harvesting; start the master with --harvest on --redis-url URL',
       );
+    if (req.demand !== undefined) checkDemand(v, req.demand, this.o.harvest !== undefined, req);
     const id = newInvocationId();
     if (req.idempotencyKey !== undefined) {
       const owner = await this.store.claimIdempotencyKey(
@@ -202,20 +217,36 @@ export class InvocationManager {
     const encoded = encodeValue(req.input);
     const harvest = this.o.harvest?.decide(
       v,
-      { dagInputBytes: req.dataBytes ?? encoded.length, profile: req.profile === true },
+      {
+        dagInputBytes: req.dataBytes ?? encoded.length,
+        profile: req.profile === true,
+        ...(req.demand === undefined ? {} : { demand: req.demand }),
+      },
       workers.filter((w) => placement.groups.includes(w.id)).map((w) => w.capacity),
     );
     const now = this.now();
     const deadline = now + req.timeoutMs;
     const input = this.inputRef(id, encoded);
+    const tenant = this.o.tenant ?? 'default';
+    const traceparent = this.spans.start({
+      id,
+      workflow: v.name,
+      version: v.version,
+      tenant,
+      mode: this.o.mode,
+      startedAt: now,
+      ...(req.traceparent === undefined ? {} : { traceparent: req.traceparent }),
+    });
+    this.spans.placed(id, placement, now);
     const ctx: InvocationContext = {
-      tenant: this.o.tenant ?? 'default',
+      tenant,
       deadline,
       input: input.ref,
       master: this.o.masterUrl(),
       mode: this.o.mode,
       ...(harvest ? { harvest: harvest.ctx } : {}),
       ...(durability === 'none' ? {} : { durability }),
+      ...(traceparent === undefined ? {} : { traceparent }),
     };
     const r = this.newRecord({
       id,
@@ -237,11 +268,13 @@ export class InvocationManager {
       await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));
     } catch (err) {
       if (input.key !== undefined) this.inputs.delete(input.key);
-      throw new AppError(
+      const e = new AppError(
         'STORE_UNAVAILABLE',
         `invocation not accepted: its record could not be stored: ${AppError.from(err).message}`,
         { cause: err },
       );
+      this.spans.end(id, 'failed', this.now(), e);
+      throw e;
     }
     this.track(r);
     crashPoint('master:after-accept');
@@ -251,7 +284,7 @@ export class InvocationManager {
   }
 
   /** The invocation an idempotency key already names (from memory or the store). */
-  private async existing(id: string, key: string): Promise<InvocationRecord> {
+  private async existing(id: InvocationId, key: string): Promise<InvocationRecord> {
     const known = this.records.get(id);
     if (known) return known;
     const doc = await this.store.getInvocation(id);
@@ -279,7 +312,7 @@ export class InvocationManager {
   }
 
   private newRecord(f: {
-    id: string;
+    id: InvocationId;
     workflow: string;
     version: number;
     startedAt: number;
@@ -360,7 +393,7 @@ export class InvocationManager {
     return { groups, workers: urls };
   }
 
-  private inputRef(id: string, buf: Buffer): { ref: StoredRef; key?: string } {
+  private inputRef(id: InvocationId, buf: Buffer): { ref: StoredRef; key?: string } {
     if (buf.length <= this.o.inlineMaxBytes)
       return { ref: { tier: 'inline', data: buf.toString('base64'), sizeBytes: buf.length } };
     const key = `input:${id}:${randomBytes(4).toString('hex')}`;
@@ -533,6 +566,7 @@ export class InvocationManager {
     r.finishedAt = this.now();
     if (status === 'succeeded') r.output = output;
     if (error) r.error = error.toWire();
+    this.spans.end(r.id, status, r.finishedAt, error);
     if (r.timer) clearTimeout(r.timer);
     if (r.completeTimer) clearTimeout(r.completeTimer);
     if (r.inputKey) this.inputs.delete(r.inputKey);
@@ -639,6 +673,7 @@ export class InvocationManager {
     if (r.status !== 'running') return;
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
     r.placement = state.placement ?? replaced.placement;
+    this.spans.placed(r.id, r.placement, this.now());
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, +1);
     r.recoveries++;
     r.lastActivityAt = this.now();
@@ -797,7 +832,7 @@ export class InvocationManager {
     return r;
   }
 
-  cancel(id: string): InvocationRecord {
+  cancel(id: InvocationId): InvocationRecord {
     const r = this.get(id);
     this.finish(
       r,
@@ -822,6 +857,7 @@ export class InvocationManager {
    */
   close(): void {
     clearInterval(this.sweepTimer);
+    this.spans.close(this.now());
     for (const r of this.records.values()) {
       if (r.timer) clearTimeout(r.timer);
       if (r.completeTimer) clearTimeout(r.completeTimer);
@@ -851,4 +887,30 @@ function groupMemoryMb(v: WorkflowVersion): number[] {
       return sum;
     }, 0),
   );
+}
+
+/** A stated `demand` names task nodes of the workflow, on a master that harvests, not profiling. */
+function checkDemand(
+  v: WorkflowVersion,
+  demand: Readonly<Record<string, GivenDemand>>,
+  harvesting: boolean,
+  req: StartRequest,
+): void {
+  if (!harvesting)
+    throw new AppError(
+      'CONFLICT',
+      'demand needs harvesting; start the master with --harvest on --redis-url URL',
+    );
+  if (req.profile === true)
+    throw new AppError(
+      'BAD_REQUEST',
+      'demand and profile: true exclude each other: a profiling run is at the maximum allocation',
+    );
+  const tasks = new Set<string>(v.dag.nodes.filter((n) => n.kind === 'task').map((n) => n.id));
+  const unknown = Object.keys(demand).filter((n) => !tasks.has(n));
+  if (unknown.length > 0)
+    throw new AppError(
+      'BAD_REQUEST',
+      `demand names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, not task nodes of ${v.name} (its task nodes: ${[...tasks].join(', ')})`,
+    );
 }

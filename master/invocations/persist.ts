@@ -17,6 +17,7 @@ import type {
 import type { InvocationHarvest } from '../harvest/invocation.js';
 import type { InvocationDoc, MasterStore } from '../store/types.js';
 import type { InvocationRecord, InvocationStatus, RecordComposition } from './record.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export type { InvocationDoc };
 
@@ -29,14 +30,14 @@ export type RecordStore = Pick<
 /** Records in this process only: they live as long as the master. */
 export class MemoryRecordStore implements RecordStore {
   private readonly docs = new Map<string, InvocationDoc>();
-  private readonly keys = new Map<string, { id: string; until: number }>();
+  private readonly keys = new Map<string, { id: InvocationId; until: number }>();
 
   putInvocation(doc: InvocationDoc): Promise<void> {
     this.docs.set(doc.id, structuredClone(doc));
     return Promise.resolve();
   }
 
-  getInvocation(id: string): Promise<InvocationDoc | undefined> {
+  getInvocation(id: InvocationId): Promise<InvocationDoc | undefined> {
     const d = this.docs.get(id);
     return Promise.resolve(d ? structuredClone(d) : undefined);
   }
@@ -60,7 +61,11 @@ export class MemoryRecordStore implements RecordStore {
     return Promise.resolve(drop.length);
   }
 
-  claimIdempotencyKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string> {
+  claimIdempotencyKey(
+    scopedKey: string,
+    invocationId: InvocationId,
+    ttlMs: number,
+  ): Promise<InvocationId> {
     const now = Date.now();
     const held = this.keys.get(scopedKey);
     if (held && held.until > now) return Promise.resolve(held.id);

@@ -9,11 +9,12 @@ import type {
 } from '../../shared/schema/wire.js';
 import type { CompositionDecision } from '../../shared/compose/types.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export type InvocationStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
 
 export interface InvocationRecord {
-  id: string;
+  id: InvocationId;
   workflow: string;
   version: number;
   status: InvocationStatus;

@@ -8,6 +8,7 @@ import { AppError } from '../../shared/errors.js';
 import type { HttpClient } from '../../shared/http-client.js';
 import type { Journal } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 /** How long releases for one worker wait to be batched with later ones. */
 const RELEASE_LINGER_MS = 20;
@@ -15,11 +16,11 @@ const RELEASE_LINGER_MS = 20;
 const RELEASE_BATCH = 1_000;
 
 export class ReleaseBatcher {
-  private readonly releases = new Map<string, string[]>();
+  private readonly releases = new Map<string, InvocationId[]>();
   private readonly releasing = new Set<string>();
   /** Ids whose release failed once and was queued again (a second failure drops them). */
   private readonly retried = new Set<string>();
-  private journalIds: string[] = [];
+  private journalIds: InvocationId[] = [];
   private journalTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -29,7 +30,7 @@ export class ReleaseBatcher {
   ) {}
 
   /** Frees invocation `id` on every worker URL given, and its journal. */
-  release(id: string, urls: Iterable<string>): void {
+  release(id: InvocationId, urls: Iterable<string>): void {
     for (const url of new Set(urls)) {
       const list = this.releases.get(url);
       if (list !== undefined) {

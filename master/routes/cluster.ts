@@ -3,16 +3,14 @@
  * invocation inputs the master serves; plus the public worker list, health and metrics.
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
-import { triggerRoute } from '../../shared/http.js';
+import { triggerRoute, type TypedApp } from '../../shared/http.js';
 import { Heartbeat, Registration, ReportBatch } from '../../shared/schema/wire.js';
 import type { MasterContext } from './context.js';
 
-export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
+export function clusterRoutes(app: TypedApp, c: MasterContext): void {
   app.post('/v1/workers', { schema: { body: Registration } }, async (req) => {
-    const reg = req.body as Registration;
-    const w = c.registry.register(reg);
+    const w = c.registry.register(req.body);
     c.deployments.forget(w.id);
     for (const v of c.catalog.current()) await c.deployments.push(w, v);
     c.registry.markReady(w.id);
@@ -24,8 +22,8 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     '/v1/workers/:id/heartbeat',
     { schema: { body: Heartbeat, params: Type.Object({ id: Type.String() }) } },
     (req) => {
-      const id = (req.params as { id: string }).id;
-      if (!c.registry.heartbeat(id, (req.body as Heartbeat).load)) {
+      const id = req.params.id;
+      if (!c.registry.heartbeat(id, req.body.load)) {
         throw new AppError(
           'NOT_FOUND',
           `worker ${id} is not registered (or was marked dead); register again`,
@@ -41,7 +39,7 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     '/v1/workers/:id/drain',
     { schema: { params: Type.Object({ id: Type.String() }) } },
     (req) => {
-      const id = (req.params as { id: string }).id;
+      const id = req.params.id;
       if (!c.registry.drain(id)) throw new AppError('NOT_FOUND', `worker ${id} is not registered`);
       req.log.info({ worker: id }, 'worker draining');
       return { id, status: 'draining' };
@@ -52,7 +50,7 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     '/v1/workers/:id',
     { schema: { params: Type.Object({ id: Type.String() }) } },
     async (req, reply) => {
-      const id = (req.params as { id: string }).id;
+      const id = req.params.id;
       c.registry.markDead(id);
       req.log.info({ worker: id }, 'worker left');
       return reply.status(204).send();
@@ -73,8 +71,8 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
   }));
 
   app.post('/v1/internal/reports', { schema: { body: ReportBatch } }, async (req, reply) => {
-    c.invocations.accept((req.body as ReportBatch).reports);
-    return reply.status(202).send({ accepted: (req.body as ReportBatch).reports.length });
+    c.invocations.accept(req.body.reports);
+    return reply.status(202).send({ accepted: req.body.reports.length });
   });
 
   triggerRoute(app, (triggers) => c.invocations.relay(triggers));
@@ -83,9 +81,7 @@ export function clusterRoutes(app: FastifyInstance, c: MasterContext): void {
     '/v1/objects/:key',
     { schema: { params: Type.Object({ key: Type.String() }) } },
     async (req, reply) =>
-      reply
-        .type('application/octet-stream')
-        .send(c.invocations.inputObject((req.params as { key: string }).key)),
+      reply.type('application/octet-stream').send(c.invocations.inputObject(req.params.key)),
   );
 
   app.get('/healthz', () => ({

@@ -4,9 +4,9 @@
  * context features are read from), with expected reward and uncertainty, and the offline
  * estimates of the learned policy and the default from the decision log.
  */
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
 import { contextValues } from '../compose/expressions.js';
 import type { MasterContext } from './context.js';
 import { SUB_TENANT_PATTERN } from './invocations.js';
@@ -21,13 +21,13 @@ const Query = Type.Object(
   { additionalProperties: false },
 );
 
-export function compositionRoutes(app: FastifyInstance, c: MasterContext): void {
+export function compositionRoutes(app: TypedApp, c: MasterContext): void {
   app.get(
     '/v1/workflows/:name/composition',
     { schema: { params: Type.Object({ name: Type.String() }), querystring: Query } },
     async (req) => {
-      const name = (req.params as { name: string }).name;
-      const q = req.query as Static<typeof Query>;
+      const name = req.params.name;
+      const q = req.query;
       const v = c.catalog.latest(name);
       if (!v.composition || !c.compose)
         throw new AppError(

@@ -3,8 +3,8 @@
  * description of the cluster for its header; plus the dashboard's static files at /ui.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { dashboardRoutes as staticDashboard } from '../../shared/dashboard.js';
+import type { TypedApp } from '../../shared/http.js';
 import type { MasterContext } from './context.js';
 
 const Status = Type.Union([
@@ -55,12 +55,12 @@ const ClusterReply = Type.Object({
   running: Type.Integer(),
 });
 
-export function dashboardRoutes(app: FastifyInstance, c: MasterContext): void {
+export function dashboardRoutes(app: TypedApp, c: MasterContext): void {
   app.get(
     '/v1/invocations',
     { schema: { querystring: ListQuery, response: { 200: ListReply } } },
     (req) => {
-      const q = req.query as Static<typeof ListQuery>;
+      const q = req.query;
       return c.invocations.list({
         limit: q.limit,
         ...(q.workflow !== undefined ? { workflow: q.workflow } : {}),

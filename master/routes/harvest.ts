@@ -4,9 +4,9 @@
  * demand. All answer 409 CONFLICT when the master runs with harvesting off.
  */
 import { Readable } from 'node:stream';
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
 import type { Harvester } from '../harvest/harvester.js';
 import {
   formatProfileCsv,
@@ -36,14 +36,14 @@ const ImportQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export function harvestRoutes(app: FastifyInstance, c: MasterContext): void {
+export function harvestRoutes(app: TypedApp, c: MasterContext): void {
   app.get(
     '/v1/workflows/:name/profiles',
     { schema: { params: Params, querystring: ExportQuery } },
     async (req, reply) => {
       const h = harvesting(c);
-      const name = workflowName(req.params);
-      const q = req.query as Static<typeof ExportQuery>;
+      const name = workflowName(req.params.name);
+      const q = req.query;
       const stats = await h.store.profileStats(name);
       if (stats.stored === 0) known(c, name);
       const offset = q.offset ?? 0;
@@ -63,8 +63,8 @@ export function harvestRoutes(app: FastifyInstance, c: MasterContext): void {
     { schema: { params: Params, querystring: ImportQuery } },
     async (req) => {
       const h = harvesting(c);
-      const name = workflowName(req.params);
-      const q = req.query as Static<typeof ImportQuery>;
+      const name = workflowName(req.params.name);
+      const q = req.query;
       const records = readRecords(req.body, q.format, req.headers['content-type']);
       const profiles = await h.importProfiles(name, records);
       return { workflow: name, imported: records.length, profiles };
@@ -73,7 +73,7 @@ export function harvestRoutes(app: FastifyInstance, c: MasterContext): void {
 
   app.get('/v1/workflows/:name/models', { schema: { params: Params } }, async (req) => {
     const h = harvesting(c);
-    const name = workflowName(req.params);
+    const name = workflowName(req.params.name);
     const view = await h.view(name);
     if (view.current === null && view.profiles.stored === 0) known(c, name);
     return view;
@@ -81,7 +81,7 @@ export function harvestRoutes(app: FastifyInstance, c: MasterContext): void {
 
   app.post('/v1/workflows/:name/models/train', { schema: { params: Params } }, async (req) => {
     const h = harvesting(c);
-    const name = workflowName(req.params);
+    const name = workflowName(req.params.name);
     return h.train(name);
   });
 }
@@ -95,8 +95,7 @@ function harvesting(c: MasterContext): Harvester {
   return c.harvest;
 }
 
-function workflowName(params: unknown): string {
-  const name = (params as { name: string }).name;
+function workflowName(name: string): string {
   if (!WORKFLOW_NAME_RE.test(name))
     throw new AppError(
       'BAD_REQUEST',

@@ -1,8 +1,10 @@
 /** Invocation routes (docs/design.md §9): start (wait or not), read with timeline, cancel. */
 import jsonata from 'jsonata';
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
+import type { TypedApp } from '../../shared/http.js';
+import { InvocationIdField } from '../../shared/schema/wire.js';
+import { TRACEPARENT_HEADER } from '../../shared/tracing.js';
 import { compositionView, publicView } from '../invocations/record.js';
 import type { MasterContext } from './context.js';
 
@@ -30,13 +32,27 @@ const InvokeBody = Type.Object(
     profile: Type.Optional(Type.Boolean()),
     /** Harvesting: the data size the models see for this input (default: its encoded size). */
     dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Harvesting: the demand of task nodes, decided from instead of the models' predictions. */
+    demand: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Object(
+          {
+            cpuCores: Type.Number({ minimum: 0 }),
+            memoryMb: Type.Number({ minimum: 0 }),
+            cpuTimeMs: Type.Optional(Type.Number({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
     /** The caller's sub-tenant (composition's models and policies are per sub-tenant). */
     subTenant: Type.Optional(Type.String({ pattern: SUB_TENANT_PATTERN })),
   },
   { additionalProperties: false },
 );
 
-export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
+export function invocationRoutes(app: TypedApp, c: MasterContext): void {
   app.post(
     '/v1/workflows/:name/invocations',
     {
@@ -46,7 +62,7 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
       },
     },
     async (req, reply) => {
-      const body = (req.body ?? {}) as Static<typeof InvokeBody>;
+      const body: Static<typeof InvokeBody> = req.body ?? {};
       const timeoutMs = body.timeoutMs ?? c.config.defaultTimeoutMs;
       if (timeoutMs > c.config.maxTimeoutMs) {
         throw new AppError(
@@ -54,7 +70,8 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
           `timeoutMs ${timeoutMs} is over the limit of ${c.config.maxTimeoutMs} ms`,
         );
       }
-      const name = (req.params as { name: string }).name;
+      const name = req.params.name;
+      const traceparent = req.headers[TRACEPARENT_HEADER];
       // Harvesting decides from cached models; the first invocation of a workflow waits for its
       // model set's load (one Redis read, at most READY_WAIT_MS), later ones never do.
       let dataBytes = body.dataBytes;
@@ -71,6 +88,8 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
         ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
         ...(dataBytes !== undefined ? { dataBytes } : {}),
+        ...(body.demand !== undefined ? { demand: body.demand } : {}),
+        ...(typeof traceparent === 'string' ? { traceparent } : {}),
         ...(body.subTenant !== undefined ? { subTenant: body.subTenant } : {}),
       });
       if (body.wait === false) return reply.status(202).send({ invocationId: r.id });
@@ -89,31 +108,30 @@ export function invocationRoutes(app: FastifyInstance, c: MasterContext): void {
 
   app.post(
     '/v1/invocations/:id/feedback',
-    { schema: { params: Type.Object({ id: Type.String() }), body: FeedbackBody } },
+    { schema: { params: Type.Object({ id: InvocationIdField }), body: FeedbackBody } },
     async (req) => {
-      const id = (req.params as { id: string }).id;
-      const { rating } = req.body as Static<typeof FeedbackBody>;
+      const id = req.params.id;
       const r = c.invocations.get(id);
       if (!r.composition || !c.compose)
         throw new AppError(
           'CONFLICT',
           `invocation ${id} was not composed (its workflow has no choose: steps); feedback goes to composed invocations`,
         );
-      const { reward } = await c.compose.feedback(id, rating);
-      return { invocationId: id, accepted: true, rating, reward };
+      const { reward } = await c.compose.feedback(id, req.body.rating);
+      return { invocationId: id, accepted: true, rating: req.body.rating, reward };
     },
   );
 
   app.get(
     '/v1/invocations/:id',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
-    (req) => publicView(c.invocations.get((req.params as { id: string }).id)),
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
+    (req) => publicView(c.invocations.get(req.params.id)),
   );
 
   app.post(
     '/v1/invocations/:id/cancel',
-    { schema: { params: Type.Object({ id: Type.String() }) } },
-    (req) => publicView(c.invocations.cancel((req.params as { id: string }).id), false),
+    { schema: { params: Type.Object({ id: InvocationIdField }) } },
+    (req) => publicView(c.invocations.cancel(req.params.id), false),
   );
 }
 

@@ -1,13 +1,13 @@
 /** Workflow routes (docs/design.md §9): upload (YAML or JSON with handler files), list, get, delete. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.js';
 import { variantName } from '../compose/variants.js';
+import type { TypedApp } from '../../shared/http.js';
 import { partition } from '../partition/index.js';
 import { invalidWorkflow, loadWorkflow, type LoadOptions } from '../workflow/index.js';
 import type { MasterContext } from './context.js';
 
-export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
+export function workflowRoutes(app: TypedApp, c: MasterContext): void {
   app.post('/v1/workflows', async (req, reply) => {
     const upload = readUpload(req.body, req.headers['content-type']);
     const result = loadWorkflow(upload.yaml, upload.options);
@@ -86,7 +86,7 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
     '/v1/workflows/:name',
     { schema: { params: Type.Object({ name: Type.String() }) } },
     (req) => {
-      const name = (req.params as { name: string }).name;
+      const name = req.params.name;
       const v = c.catalog.latest(name);
       return {
         name: v.name,
@@ -107,7 +107,7 @@ export function workflowRoutes(app: FastifyInstance, c: MasterContext): void {
     '/v1/workflows/:name',
     { schema: { params: Type.Object({ name: Type.String() }) } },
     async (req, reply) => {
-      const name = (req.params as { name: string }).name;
+      const name = req.params.name;
       const variants = Math.max(
         0,
         ...(c.catalog.has(name) ? c.catalog.versions(name) : []).map(

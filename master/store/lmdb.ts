@@ -31,6 +31,7 @@ import {
   type InvocationDoc,
   type MasterStore,
 } from './types.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export type LmdbSync = 'flush' | 'commit';
 
@@ -43,7 +44,7 @@ export interface LmdbMasterStoreOptions {
 }
 
 interface Binding {
-  id: string;
+  id: InvocationId;
   expiresAt: number;
 }
 
@@ -156,7 +157,7 @@ export class LmdbMasterStore implements MasterStore {
     });
   }
 
-  getInvocation(id: string): Promise<InvocationDoc | undefined> {
+  getInvocation(id: InvocationId): Promise<InvocationDoc | undefined> {
     return this.read('getInvocation', () => this.invocations.get(id));
   }
 
@@ -202,7 +203,11 @@ export class LmdbMasterStore implements MasterStore {
     });
   }
 
-  claimIdempotencyKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string> {
+  claimIdempotencyKey(
+    scopedKey: string,
+    invocationId: InvocationId,
+    ttlMs: number,
+  ): Promise<InvocationId> {
     return this.write('claimIdempotencyKey', () => {
       const now = this.now();
       const bound = this.idempotency.get(scopedKey);

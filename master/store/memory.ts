@@ -12,6 +12,7 @@ import {
   type InvocationDoc,
   type MasterStore,
 } from './types.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export class MemoryMasterStore implements MasterStore {
   readonly kind = 'memory' as const;
@@ -19,7 +20,7 @@ export class MemoryMasterStore implements MasterStore {
   private readonly versions = new Map<string, Map<number, string>>();
   private readonly lastVersion = new Map<string, number>();
   private readonly invocations = new Map<string, string>();
-  private readonly idempotency = new Map<string, { id: string; expiresAt: number }>();
+  private readonly idempotency = new Map<string, { id: InvocationId; expiresAt: number }>();
   private readonly values = new Map<string, string>();
   private closed = false;
 
@@ -54,7 +55,7 @@ export class MemoryMasterStore implements MasterStore {
     return this.run('putInvocation', () => void this.invocations.set(doc.id, JSON.stringify(doc)));
   }
 
-  getInvocation(id: string): Promise<InvocationDoc | undefined> {
+  getInvocation(id: InvocationId): Promise<InvocationDoc | undefined> {
     return this.run('getInvocation', () => {
       const text = this.invocations.get(id);
       return text === undefined ? undefined : (JSON.parse(text) as InvocationDoc);
@@ -87,7 +88,11 @@ export class MemoryMasterStore implements MasterStore {
     });
   }
 
-  claimIdempotencyKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string> {
+  claimIdempotencyKey(
+    scopedKey: string,
+    invocationId: InvocationId,
+    ttlMs: number,
+  ): Promise<InvocationId> {
     return this.run('claimIdempotencyKey', () => {
       const now = this.now();
       const bound = this.idempotency.get(scopedKey);

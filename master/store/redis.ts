@@ -26,6 +26,7 @@ import {
   type InvocationDoc,
   type MasterStore,
 } from './types.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export interface RedisMasterStoreOptions {
   url: string;
@@ -140,7 +141,7 @@ export class RedisMasterStore implements MasterStore {
     });
   }
 
-  getInvocation(id: string): Promise<InvocationDoc | undefined> {
+  getInvocation(id: InvocationId): Promise<InvocationDoc | undefined> {
     return this.run('getInvocation', async () => {
       const text = await this.client.get(this.key(`inv:${id}`));
       return text === null ? undefined : (JSON.parse(text) as InvocationDoc);
@@ -182,7 +183,11 @@ export class RedisMasterStore implements MasterStore {
     });
   }
 
-  claimIdempotencyKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string> {
+  claimIdempotencyKey(
+    scopedKey: string,
+    invocationId: InvocationId,
+    ttlMs: number,
+  ): Promise<InvocationId> {
     return this.run('claimIdempotencyKey', async () => {
       const bound = await this.client.eval(
         CLAIM,
@@ -192,7 +197,8 @@ export class RedisMasterStore implements MasterStore {
         String(Math.max(1, Math.ceil(ttlMs))),
       );
       if (typeof bound !== 'string') throw new Error(`unexpected reply ${JSON.stringify(bound)}`);
-      return bound;
+      // The id this key was first claimed with: one this master (or an earlier one) made.
+      return bound as InvocationId;
     });
   }
 

@@ -14,6 +14,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import type { WorkflowVersion } from '../workflow/version.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export type MasterStoreKind = 'redis' | 'lmdb' | 'memory';
 
@@ -28,7 +29,7 @@ export function storeKind(config: {
 
 /** An invocation record: an opaque JSON document with a few indexed fields. */
 export interface InvocationDoc {
-  id: string;
+  id: InvocationId;
   workflow: string;
   /** `running` docs are the ones a restarted master must recover; any other status is finished. */
   status: string;
@@ -58,7 +59,7 @@ export interface MasterStore {
 
   /** Upserts by id; durable when it resolves. */
   putInvocation(doc: InvocationDoc): Promise<void>;
-  getInvocation(id: string): Promise<InvocationDoc | undefined>;
+  getInvocation(id: InvocationId): Promise<InvocationDoc | undefined>;
   /**
    * Every `running` doc (by startedAt), then the newest finished ones, oldest first, so that
    * `limit` docs are returned in all. Running docs are never dropped: when more than `limit` are
@@ -77,7 +78,11 @@ export interface MasterStore {
    * already; returns the id it is bound to (the given one when it was free). Bindings expire
    * `ttlMs` after they were made.
    */
-  claimIdempotencyKey(scopedKey: string, invocationId: string, ttlMs: number): Promise<string>;
+  claimIdempotencyKey(
+    scopedKey: string,
+    invocationId: InvocationId,
+    ttlMs: number,
+  ): Promise<InvocationId>;
 
   /** A small named JSON value; undefined when never set. */
   getValue(key: string): Promise<unknown>;

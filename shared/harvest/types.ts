@@ -8,13 +8,7 @@
  * resource. Harvesting moves resources between siblings; it never takes another stage's or
  * another invocation's.
  */
-
-/** What a function runs with: whole or fractional cores and MB. */
-export interface Allocation {
-  /** Cores. */
-  cpu: number;
-  memoryMb: number;
-}
+import type { Allocation } from '../schema/wire.js';
 
 export interface AllocationAxis {
   /** Smallest allocation; a multiple of `step`. */

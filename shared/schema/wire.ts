@@ -4,8 +4,16 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { WorkflowDag } from '../dag/types.js';
+import type { InvocationId } from '../ids.js';
 
 export const Id = Type.String({ minLength: 1, maxLength: 128 });
+
+/**
+ * An invocation id where it travels: the schema checks it as an `Id` (a producer's ids stay
+ * accepted), and what passed the check is typed as the branded `InvocationId`, so a node or
+ * worker id can never be handed on in its place.
+ */
+export const InvocationIdField = Type.Unsafe<InvocationId>(Id);
 
 /** Where a stored value lives. `inline` carries it (base64 of the encoded value). */
 export const StoredRef = Type.Union([
@@ -68,10 +76,22 @@ export const Durability = Type.Union([
 ]);
 export type Durability = Static<typeof Durability>;
 
-/** What every worker taking part in an invocation must know; travels with each trigger. */
+/**
+ * What a function runs with — the one allocation type of the project: harvesting's decisions
+ * (user, predicted, applied), the sandboxes' limits and the worker's live rebalancing all use it.
+ */
 export const Allocation = Type.Object({
+  /** Cores; fractions allowed (0.5 = half a core of CFS quota, and a CPU weight to match). */
   cpu: Type.Number({ minimum: 0 }),
   memoryMb: Type.Number({ minimum: 0 }),
+  /**
+   * Harvesting's memory safeguard, set by the worker only: the hard limit (`memory.max`, v1
+   * `memory.limit_in_bytes`), the user's allocation, while `memoryMb` is the soft one
+   * (`memory.high`, v1 `memory.soft_limit_in_bytes`) at the harvested size — a run that needs
+   * more than predicted is slowed by reclaim instead of OOM-killed. Absent: `memoryMb` is the
+   * hard limit.
+   */
+  memoryMaxMb: Type.Optional(Type.Number({ minimum: 0 })),
 });
 export type Allocation = Static<typeof Allocation>;
 
@@ -112,6 +132,11 @@ export const InvocationContext = Type.Object({
   harvest: Type.Optional(Type.Record(Type.String(), NodeAllocation)),
   /** The invocation's durability mode (absent: `none`). */
   durability: Type.Optional(Durability),
+  /**
+   * Tracing: the W3C `traceparent` of the invocation's root span, the parent of every node span
+   * (shared/tracing.ts). Absent when tracing is off or the invocation is not sampled.
+   */
+  traceparent: Type.Optional(Type.String({ maxLength: 55 })),
 });
 export type InvocationContext = Static<typeof InvocationContext>;
 
@@ -184,7 +209,7 @@ export const MAX_PIGGYBACK_STEPS = 64;
  * Exactly one of `ref` (the parent's output) or `skip: true`.
  */
 export const Trigger = Type.Object({
-  invocationId: Id,
+  invocationId: InvocationIdField,
   workflow: Type.String(),
   version: Type.Integer({ minimum: 1 }),
   node: Type.String(),
@@ -208,17 +233,17 @@ export type TriggerBatch = Static<typeof TriggerBatch>;
 
 /** Worker → master, batched. */
 export const Report = Type.Union([
-  Type.Object({ kind: Type.Literal('step'), invocationId: Id, step: StepRecord }),
+  Type.Object({ kind: Type.Literal('step'), invocationId: InvocationIdField, step: StepRecord }),
   Type.Object({
     kind: Type.Literal('sink'),
-    invocationId: Id,
+    invocationId: InvocationIdField,
     node: Type.String(),
     skipped: Type.Boolean(),
     output: Type.Optional(StoredRef),
   }),
   Type.Object({
     kind: Type.Literal('failed'),
-    invocationId: Id,
+    invocationId: InvocationIdField,
     node: Type.String(),
     error: WireErrorSchema,
   }),

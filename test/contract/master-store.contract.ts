@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InvocationDoc, MasterStore } from '../../master/store/types.js';
 import type { WorkflowVersion } from '../../master/workflow/version.js';
+import { invId } from '../helpers/ids.js';
 
 export interface StoreFactory {
   /** A store over a fresh, empty place (dir, prefix). */
@@ -50,7 +51,7 @@ export function version(name: string, n: number, code = `v${n}`): WorkflowVersio
 
 function doc(id: string, status: string, startedAt: number, finishedAt?: number): InvocationDoc {
   return {
-    id,
+    id: invId(id),
     workflow: 'wf',
     status,
     startedAt,
@@ -118,12 +119,12 @@ export function describeMasterStoreContract(name: string, factory: StoreFactory)
 
     it('upserts invocation docs by id and reads them back whole', async () => {
       const s = await fresh();
-      expect(await s.getInvocation('nope')).toBeUndefined();
+      expect(await s.getInvocation(invId('nope'))).toBeUndefined();
       await s.putInvocation(doc('i1', 'running', 100));
-      expect(await s.getInvocation('i1')).toEqual(doc('i1', 'running', 100));
+      expect(await s.getInvocation(invId('i1'))).toEqual(doc('i1', 'running', 100));
       const done = { ...doc('i1', 'succeeded', 100, 150), output: { ok: true } };
       await s.putInvocation(done);
-      expect(await s.getInvocation('i1')).toEqual(done);
+      expect(await s.getInvocation(invId('i1'))).toEqual(done);
       expect(await s.loadInvocations(10)).toEqual([done]);
     });
 
@@ -156,9 +157,9 @@ export function describeMasterStoreContract(name: string, factory: StoreFactory)
       for (let i = 0; i < 5; i++) await s.putInvocation(doc(`f${i}`, 'succeeded', i, 100 + i));
       await s.putInvocation(doc('r', 'running', 0));
       expect(await s.trimInvocations(2)).toBe(3);
-      expect(await s.getInvocation('f0')).toBeUndefined();
-      expect(await s.getInvocation('f2')).toBeUndefined();
-      expect(await s.getInvocation('f3')).toBeDefined();
+      expect(await s.getInvocation(invId('f0'))).toBeUndefined();
+      expect(await s.getInvocation(invId('f2'))).toBeUndefined();
+      expect(await s.getInvocation(invId('f3'))).toBeDefined();
       expect((await s.loadInvocations(10)).map((d) => d.id)).toEqual(['r', 'f3', 'f4']);
       expect(await s.trimInvocations(2)).toBe(0);
       expect(await s.trimInvocations(0)).toBe(2);
@@ -177,21 +178,23 @@ export function describeMasterStoreContract(name: string, factory: StoreFactory)
     it('binds an idempotency key once: 100 concurrent claims all get the same id', async () => {
       const s = await fresh();
       const ids = Array.from({ length: 100 }, (_, i) => `inv-${i}`);
-      const bound = await Promise.all(ids.map((id) => s.claimIdempotencyKey('wf:k1', id, 60_000)));
+      const bound = await Promise.all(
+        ids.map((id) => s.claimIdempotencyKey('wf:k1', invId(id), 60_000)),
+      );
       expect(new Set(bound).size).toBe(1);
       expect(ids).toContain(bound[0]);
-      expect(await s.claimIdempotencyKey('wf:k1', 'later', 60_000)).toBe(bound[0]);
+      expect(await s.claimIdempotencyKey('wf:k1', invId('later'), 60_000)).toBe(bound[0]);
       // Another key (or the same key of another workflow) is free.
-      expect(await s.claimIdempotencyKey('other:k1', 'inv-x', 60_000)).toBe('inv-x');
+      expect(await s.claimIdempotencyKey('other:k1', invId('inv-x'), 60_000)).toBe('inv-x');
     });
 
     it('frees an idempotency key once its binding expired', async () => {
       const s = await fresh();
-      expect(await s.claimIdempotencyKey('wf:short', 'first', 30)).toBe('first');
+      expect(await s.claimIdempotencyKey('wf:short', invId('first'), 30)).toBe('first');
       let now = '';
       const deadline = Date.now() + 5_000;
       while (Date.now() < deadline) {
-        now = await s.claimIdempotencyKey('wf:short', 'second', 60_000);
+        now = await s.claimIdempotencyKey('wf:short', invId('second'), 60_000);
         if (now === 'second') break;
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -227,7 +230,7 @@ export function describeMasterStoreContract(name: string, factory: StoreFactory)
       await s.deleteWorkflow('gone');
       await s.putInvocation(doc('r', 'running', 5));
       await s.putInvocation(doc('f', 'succeeded', 1, 2));
-      await s.claimIdempotencyKey('wf:k', 'r', 60_000);
+      await s.claimIdempotencyKey('wf:k', invId('r'), 60_000);
       await s.setValue('counts', { wf: 2 });
       await s.close();
 
@@ -238,8 +241,8 @@ export function describeMasterStoreContract(name: string, factory: StoreFactory)
         lastVersion: { wf: 2, gone: 4 },
       });
       expect((await again.loadInvocations(10)).map((d) => d.id)).toEqual(['r', 'f']);
-      expect(await again.getInvocation('f')).toEqual(doc('f', 'succeeded', 1, 2));
-      expect(await again.claimIdempotencyKey('wf:k', 'other', 60_000)).toBe('r');
+      expect(await again.getInvocation(invId('f'))).toEqual(doc('f', 'succeeded', 1, 2));
+      expect(await again.claimIdempotencyKey('wf:k', invId('other'), 60_000)).toBe('r');
       expect(await again.getValue('counts')).toEqual({ wf: 2 });
     });
   });

@@ -15,7 +15,10 @@
  *   shows, per node, user allocation, raw demand, predicted and applied allocation, the reason
  *   where they differ (`scaled`), and the measured peaks;
  * - `faasflow profiles export --format csv --out FILE` writes CSV that parses back to exactly
- *   the stored records.
+ *   the stored records;
+ * - an invocation that states its nodes' demand (`demand`, the benchmark's oracle) is decided
+ *   from it (mode `given`) by the same validator, and its steps ran with those allocations; a
+ *   demand naming no task node, or with `profile: true`, is a 400.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -258,5 +261,44 @@ describe.skipIf(!redisUp)('resource harvesting', () => {
     for (const node of inv.harvest.nodes) expect(node).toHaveProperty('measured');
     const status = await cli(['status', r.invocationId, '--json']);
     expect(JSON.parse(status.stdout).harvest.nodes).toHaveLength(5);
+  });
+
+  it('decides from a stated demand through the same validator, and the workers apply it', async () => {
+    const demand = {
+      'hash-a': { cpuCores: 3.2, memoryMb: 300, cpuTimeMs: 900 },
+      'hash-b': { cpuCores: 1.5, memoryMb: 200, cpuTimeMs: 300 },
+      'hash-c': { cpuCores: 0.4, memoryMb: 100, cpuTimeMs: 100 },
+    };
+    const r = await api.invoke('harvest-seeded', { seed: 3, bytes: 60_000, rounds: 4 }, { demand });
+    expect(r.status).toBe('succeeded');
+    const inv = await api.invocation(r.invocationId);
+    expect(inv.harvest).toMatchObject({ mode: 'given', modelVersion: null });
+    const n = byNode(inv);
+    // 4 + 2 + 1 cores stated (rounded up to whole cores), 6 allocated by the users: 3 + 2 + 1.
+    expect(n['hash-a']).toMatchObject({
+      demand: { cpuCores: 3.2, memoryMb: 300 },
+      predicted: { cpu: 4, memoryMb: 384 },
+      applied: { cpu: 3, memoryMb: 384 },
+      reason: { code: 'scaled' },
+    });
+    expect(n['hash-b']).toMatchObject({ applied: { cpu: 2, memoryMb: 256 } });
+    expect(n['hash-c']).toMatchObject({ applied: { cpu: 1, memoryMb: 128 } });
+    expect(n['split']).toMatchObject({ reason: { code: 'not-parallel' } });
+    for (const node of ['hash-a', 'hash-b', 'hash-c'])
+      expect(inv.steps.find((s: any) => s.node === node).allocation).toEqual(n[node].applied);
+
+    const unknown = await api.request('POST', '/v1/workflows/harvest-seeded/invocations', {
+      input: { seed: 3, bytes: 100, rounds: 1 },
+      demand: { nope: { cpuCores: 1, memoryMb: 64 } },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toContain('"nope", not task nodes of harvest-seeded');
+    const both = await api.request('POST', '/v1/workflows/harvest-seeded/invocations', {
+      input: { seed: 3, bytes: 100, rounds: 1 },
+      profile: true,
+      demand,
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.message).toContain('demand and profile: true exclude each other');
   });
 });

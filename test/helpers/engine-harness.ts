@@ -21,6 +21,7 @@ import { indexDeployment } from '../../worker/engine/deployments.js';
 import type { DataPlane, Transport } from '../../worker/engine/ports.js';
 import type { RunRequest, RunResult, Sandbox } from '../../worker/sandbox/types.js';
 import { loadWorkflow } from '../../master/workflow/index.js';
+import { invId } from './ids.js';
 
 export type Fn = (input: unknown, req: RunRequest) => unknown;
 
@@ -208,7 +209,7 @@ export function cluster(o: {
         const owner = placement.groups[o.groupOf[node]!]!;
         net.engines.get(workers[owner]!)!.accept([
           {
-            invocationId: id,
+            invocationId: invId(id),
             workflow: o.dag.name,
             version: 1,
             node,

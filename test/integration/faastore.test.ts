@@ -33,6 +33,7 @@ import {
   scanKeys,
   uniquePrefix,
 } from '../helpers/redis.js';
+import { invId } from '../helpers/ids.js';
 
 const KB = 1024;
 const MB = 1024 * KB;
@@ -328,7 +329,7 @@ describe('FaaStore setup errors', () => {
   it('rejects keys that would break the namespace with BAD_REQUEST', async () => {
     const a = await withPeers('wa', new InProcessPeers());
     await expectAppError(
-      a.put('inv:1', 'n', Buffer.alloc(1), { local: 1, remote: 0 }),
+      a.put(invId('inv:1'), 'n', Buffer.alloc(1), { local: 1, remote: 0 }),
       'BAD_REQUEST',
     );
     await expectAppError(

@@ -34,6 +34,7 @@ import type { CgroupMode } from '../../worker/sandbox/cgroup.js';
 import { ProcessSandbox } from '../../worker/sandbox/process.js';
 import type { RunRef, Sandbox } from '../../worker/sandbox/types.js';
 import { deployment, FIXTURES, fnSpec, poll, request } from './sandbox-helpers.js';
+import { invId } from '../helpers/ids.js';
 
 const WORKER = 'harvest-cgroup-test';
 const MIB = 1024 * 1024;
@@ -115,7 +116,7 @@ describe('live resize of a running request', () => {
     await sandbox.deploy(d);
     const { sandboxId } = await sandbox.run(d.key, request({ ms: 1 }));
     const files = groupFiles(sandbox.cgroupMode, WORKER, sandboxId);
-    const ref: RunRef = { invocationId: 'inv_live', node: 'spin' };
+    const ref: RunRef = { invocationId: invId('inv_live'), node: 'spin' };
     const running = sandbox.run(d.key, request({ ms: 2000 }, { ...ref, attempt: 1 }));
     await poll('the spin to run', () => sandbox.stats().perFunction[d.key]?.busy === 1);
     expect(files.quotaUs()).toBe(100_000);
@@ -146,17 +147,19 @@ describe('live resize of a running request', () => {
     const own = await ownSandbox('queued', 1);
     const d = deployment(fnSpec('spin'), 'queued');
     await own.deploy(d);
-    const first = own.run(d.key, request({ ms: 300 }, { invocationId: 'inv_q', node: 'a' }));
+    const first = own.run(d.key, request({ ms: 300 }, { invocationId: invId('inv_q'), node: 'a' }));
     await poll('the first run', () => own.stats().perFunction[d.key]?.busy === 1);
-    const queued = own.run(d.key, request({ ms: 1 }, { invocationId: 'inv_q', node: 'b' }));
+    const queued = own.run(d.key, request({ ms: 1 }, { invocationId: invId('inv_q'), node: 'b' }));
     await poll('the second to queue', () => own.stats().perFunction[d.key]?.queued === 1);
-    expect(await own.resizeRun({ invocationId: 'inv_q', node: 'b' }, { cpu: 0.5 })).toBe(true);
+    expect(await own.resizeRun({ invocationId: invId('inv_q'), node: 'b' }, { cpu: 0.5 })).toBe(
+      true,
+    );
     const [a, b] = await Promise.all([first, queued]);
     expect(b.sandboxId).toBe(a.sandboxId);
     expect(b.allocation).toEqual({ cpu: 0.5, memoryMb: 256 });
     expect(groupFiles(own.cgroupMode, `${WORKER}-queued`, b.sandboxId).quotaUs()).toBe(50_000);
     await expect(
-      own.resizeRun({ invocationId: 'inv_q', node: 'b' }, { cpu: 0 }),
+      own.resizeRun({ invocationId: invId('inv_q'), node: 'b' }, { cpu: 0 }),
     ).rejects.toMatchObject({
       code: 'BAD_REQUEST',
     });
@@ -376,7 +379,7 @@ flow:
       const input = inline(encodeValue({}));
       engine.accept(
         dag.sources.map((node): Trigger => ({
-          invocationId,
+          invocationId: invId(invocationId),
           workflow: dag.name,
           version: 1,
           node,
@@ -445,7 +448,7 @@ flow:
         });
       }
     } finally {
-      await engine.release('inv_harvest_on');
+      await engine.release(invId('inv_harvest_on'));
       engine.close();
     }
   });
@@ -464,7 +467,7 @@ flow:
       // Held to half a core from start to end (+ at most one unspent period's quota).
       expect(long.cpuTimeMs! / long.runMs!).toBeLessThan(0.6);
     } finally {
-      await engine.release('inv_harvest_off');
+      await engine.release(invId('inv_harvest_off'));
       engine.close();
     }
   });

@@ -15,6 +15,7 @@ import { parseWorkerId, type WorkerId } from '../../shared/ids.js';
 import { DockerSandbox } from '../../worker/sandbox/docker.js';
 import { ownedContainers, removeOwned, requireDocker } from '../helpers/docker.js';
 import { deployment, fnSpec, poll, request } from './sandbox-helpers.js';
+import { invId } from '../helpers/ids.js';
 
 const hasDocker = await requireDocker();
 const workerIds: WorkerId[] = [];
@@ -86,7 +87,7 @@ describe.skipIf(!hasDocker)('docker sandbox harvesting', () => {
     const d = deployment(fnSpec('spin', { kind: 'code', code: SPIN }), 'hv-live');
     await sandbox.deploy(d);
     const { sandboxId } = await sandbox.run(d.key, request({ ms: 1 }));
-    const ref = { invocationId: 'inv_docker_live', node: 'spin' };
+    const ref = { invocationId: invId('inv_docker_live'), node: 'spin' };
     const running = sandbox.run(d.key, request({ ms: 1500 }, ref));
     await poll('the spin to run', () => sandbox.stats().perFunction[d.key]?.busy === 1);
     expect(await sandbox.resizeRun(ref, { cpu: 0.5 })).toBe(true);

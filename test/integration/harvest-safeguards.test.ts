@@ -19,6 +19,7 @@ import type { CgroupMode } from '../../worker/sandbox/cgroup.js';
 import { cpuWeightOf } from '../../worker/sandbox/cpu-weight.js';
 import { ProcessSandbox } from '../../worker/sandbox/process.js';
 import { deployment, fnSpec, poll, request } from './sandbox-helpers.js';
+import { invId } from '../helpers/ids.js';
 
 const WORKER = 'harvest-safeguard-test';
 const MIB = 1024 * 1024;
@@ -102,7 +103,7 @@ describe('CPU weight and memory limits of a harvested run', () => {
     const harvested = { cpu: 0.5, memoryMb: 128, memoryMaxMb: 256 };
     const running = sandbox.run(
       d.key,
-      request({ ms: 600 }, { invocationId: 'inv_w', node: 'a', allocation: harvested }),
+      request({ ms: 600 }, { invocationId: invId('inv_w'), node: 'a', allocation: harvested }),
     );
     // The run's limits are written once it has its child (a fresh one starts at the declared).
     const [id] = await poll('the child', () => nonEmpty(childIds(sandbox.cgroupMode, worker)));
@@ -134,7 +135,7 @@ describe('the CPU safeguard', () => {
     const { s: sandbox, worker } = await own('starved');
     const d = deployment(fnSpec('spin'), 'starved');
     await sandbox.deploy(d);
-    const ref = { invocationId: 'inv_s', node: 'starved' };
+    const ref = { invocationId: invId('inv_s'), node: 'starved' };
     const running = sandbox.run(
       d.key,
       request(
@@ -168,7 +169,7 @@ describe('the CPU safeguard', () => {
       request(
         { ms: 600 },
         {
-          invocationId: 'inv_ws',
+          invocationId: invId('inv_ws'),
           node: 'short',
           allocation: { cpu: 0.25, memoryMb: 256 },
           // The spin can use at most ~600 ms of CPU: never more than its predicted 10 s.

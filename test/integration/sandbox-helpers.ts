@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { encodeValue } from '../../shared/codec.js';
 import type { FunctionSource, FunctionSpec } from '../../shared/dag/types.js';
 import type { FunctionDeployment, RunRequest } from '../../worker/sandbox/types.js';
+import { invId } from '../helpers/ids.js';
 
 export const FIXTURES = resolve(import.meta.dirname, '..', 'fixtures', 'functions');
 
@@ -35,7 +36,7 @@ export function deployment(fn: FunctionSpec, workflow = 'wf', version = 1): Func
 
 export function request(input: unknown, overrides: Partial<RunRequest> = {}): RunRequest {
   return {
-    invocationId: 'inv_0000000000test',
+    invocationId: invId('inv_0000000000test'),
     node: 'step',
     attempt: 0,
     input: encodeValue(input),

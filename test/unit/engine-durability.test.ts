@@ -13,6 +13,7 @@ import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { MemoryJournal } from '../../shared/journal-memory.js';
 import type { StoredRef } from '../../shared/schema/wire.js';
 import { cluster, dagOf, until, type Fn } from '../helpers/engine-harness.js';
+import { invId } from '../helpers/ids.js';
 
 const CHAIN = dagOf(`name: chain
 functions:
@@ -114,7 +115,7 @@ describe('engine durability', () => {
     const journal = new MemoryJournal();
     const c = chain(journal);
     const ref = await c.store.put('inv_1', 'a-earlier', encodeValue({ from: 'earlier run' }));
-    await journal.commit('inv_1', [{ node: 'a', ref, worker: 'w9' }], 60_000);
+    await journal.commit(invId('inv_1'), [{ node: 'a', ref, worker: 'w9' }], 60_000);
     c.start('inv_1', {}, 'checkpoint');
     await until(() => c.net.sinks().length === 1);
     expect(journal.history.find((h) => h.node === 'a' && h.won === false)).toBeDefined();
@@ -127,7 +128,7 @@ describe('engine durability', () => {
     const journal = new MemoryJournal();
     const c = chain(journal);
     await journal.replace(
-      'inv_1',
+      invId('inv_1'),
       { groups: ['w1', 'w3'], workers: { w1: 'http://w1', w3: 'http://w3' }, epoch: 1 },
       60_000,
     );
@@ -153,7 +154,7 @@ describe('engine durability', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(c.net.failures()).toEqual([]);
     // What recovery needs is in the journal: a's output, which b's new owner gets.
-    const state = await journal.read('inv_2');
+    const state = await journal.read(invId('inv_2'));
     expect(state.nodes.get('a')?.worker).toBe('w1');
   });
 
@@ -181,7 +182,7 @@ describe('engine durability', () => {
     });
     c.start('inv_1', { go: 'b' }, 'checkpoint');
     await until(() => c.net.sinks().length === 1);
-    const state = await journal.read('inv_1');
+    const state = await journal.read(invId('inv_1'));
     expect(state.nodes.get('c')?.skip).toBe(true);
     expect(state.nodes.get('b')?.ref).toBeDefined();
     expect(state.nodes.get('switch')?.branch).toBe(0);
@@ -207,6 +208,6 @@ describe('engine durability', () => {
     await until(() => c.net.failures().length === 1);
     await until(() => journal.history.length > 0);
     await new Promise((r) => setTimeout(r, 5));
-    expect((await journal.read('inv_1')).failure?.node).toBe('b');
+    expect((await journal.read(invId('inv_1'))).failure?.node).toBe('b');
   });
 });

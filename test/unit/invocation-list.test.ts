@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { listInvocations } from '../../master/invocations/list.js';
 import type { InvocationRecord } from '../../master/invocations/record.js';
+import { invId } from '../helpers/ids.js';
 
 function rec(
   id: string,
@@ -9,7 +10,7 @@ function rec(
   at: number,
 ): InvocationRecord {
   return {
-    id,
+    id: invId(id),
     workflow,
     version: 1,
     status,

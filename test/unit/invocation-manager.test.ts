@@ -19,6 +19,7 @@ import type { DeploymentTracker } from '../../master/registry/deployments.js';
 import { WorkerRegistry } from '../../master/registry/workers.js';
 import { WorkflowCatalog } from '../../master/workflow/catalog.js';
 import { dagOf, until } from '../helpers/engine-harness.js';
+import { invId } from '../helpers/ids.js';
 
 const DAG = dagOf(`name: chain
 functions:
@@ -115,7 +116,7 @@ async function setup(
 
 const sink = (id: string, output: unknown): Report => ({
   kind: 'sink',
-  invocationId: id,
+  invocationId: invId(id),
   node: 'b',
   skipped: false,
   output: inline(output),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StepRecord } from '../../shared/schema/wire.js';
 import { publicView, toJsonSafe, type InvocationRecord } from '../../master/invocations/record.js';
+import { invId } from '../helpers/ids.js';
 
 const STARTED_MS = Date.UTC(2020, 0, 2, 3, 4, 5, 0);
 
@@ -24,7 +25,7 @@ function step(node: string, readyAt: number): StepRecord {
 
 function record(partial: Partial<InvocationRecord> = {}): InvocationRecord {
   return {
-    id: 'inv_0000000001abcdef',
+    id: invId('inv_0000000001abcdef'),
     workflow: 'wf',
     version: 2,
     status: 'succeeded',

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../shared/errors.js';
 import { FunctionPool, type PooledChild } from '../../worker/sandbox/pool.js';
-import type { Allocation } from '../../worker/sandbox/types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 
 class FakeChild implements PooledChild {
   usable = true;

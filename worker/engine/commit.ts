@@ -15,6 +15,7 @@ import { journalTtlMs } from '../../shared/journal.js';
 import { backoffMs, delay } from '../../shared/retry.js';
 import type { Durability, Placement } from '../../shared/schema/wire.js';
 import type { IndexedNode } from './deployments.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 /** Does this node's outcome cross a boundary that must be journaled first? */
 export function mustCommit(
@@ -49,7 +50,7 @@ export interface CommitOutcome {
  */
 export async function commitNode(
   journal: Journal,
-  invocationId: string,
+  invocationId: InvocationId,
   commit: NodeCommit,
   deadline: number,
   signal: AbortSignal,

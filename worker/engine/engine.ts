@@ -12,6 +12,8 @@
  *   minute after the invocation's deadline.
  * - Harvesting: tasks run with the master's decisions (`ctx.harvest`); the stage tracker moves
  *   CPU between running siblings of a parallel stage on this worker (live rebalancing).
+ * - Tracing: every node this worker runs becomes a span under the invocation's root span
+ *   (`ctx.traceparent`, worker/engine/trace.ts), drawn from its step; nothing without one.
  * - Durability (`ctx.durability`, docs/durability.md): before a node's outcome leaves this worker
  *   (a child elsewhere, a sink) it is committed to the journal; the commit that won is what
  *   travels, and a newer placement the master made while re-placing a dead worker's groups comes
@@ -19,6 +21,7 @@
  *   sends it again from the journal.
  */
 import { setMaxListeners } from 'node:events';
+import { trace, type Tracer } from '@opentelemetry/api';
 import { availableParallelism } from 'node:os';
 import { assemble, type Arrival } from '../../shared/dag/template.js';
 import { AppError } from '../../shared/errors.js';
@@ -26,6 +29,7 @@ import { crashPoint } from '../../shared/crash.js';
 import type { Journal, NodeCommit } from '../../shared/journal.js';
 import { journalTtlMs } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
+import type { InvocationId } from '../../shared/ids.js';
 import { MAX_PIGGYBACK_STEPS } from '../../shared/schema/wire.js';
 import type {
   Deployment,
@@ -44,8 +48,10 @@ import { baseStep, executeNode, stepOf, type ExecEnv, type NodeOutcome } from '.
 import { Expressions } from './expressions.js';
 import { backoffMs, delay } from '../../shared/retry.js';
 import { preciseNow } from '../../shared/time.js';
+import { WORKER_TRACER } from '../../shared/tracing.js';
 import type { DataPlane, Transport } from './ports.js';
 import { Val } from './value.js';
+import { traceStep } from './trace.js';
 
 type EdgeArrival = StoredRef | 'skip';
 
@@ -56,7 +62,7 @@ interface NodeState {
 }
 
 interface InvocationState {
-  id: string;
+  id: InvocationId;
   dep: IndexedDeployment;
   ctx: InvocationContext;
   placement: Placement;
@@ -89,6 +95,8 @@ export interface EngineOptions {
    * invocation's context names.
    */
   masterUrl?: () => string | undefined;
+  /** Where node spans go; default the global tracer (a no-op without an OpenTelemetry SDK). */
+  tracer?: Tracer;
 }
 
 /** A node's outcome as it travels on: the output (null: skipped) and the case a switch took. */
@@ -107,7 +115,7 @@ const RELEASED = new AppError('CANCELLED', 'the invocation ended');
 
 export class Engine {
   private readonly deployments = new Map<string, IndexedDeployment>();
-  private readonly invocations = new Map<string, InvocationState>();
+  private readonly invocations = new Map<InvocationId, InvocationState>();
   /** Invocations already released or cancelled: late triggers for them are ignored. */
   private readonly ended = new Map<string, number>();
   private readonly exprs = new Expressions();
@@ -115,9 +123,11 @@ export class Engine {
   private readonly gc = new AbortController();
   private readonly stages: StageTracker;
   private running = 0;
+  private readonly tracer: Tracer;
 
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? preciseNow;
+    this.tracer = o.tracer ?? trace.getTracer(WORKER_TRACER);
     this.stages = new StageTracker({
       resizer: o.sandbox,
       maxCpu: o.maxCpu ?? availableParallelism(),
@@ -259,7 +269,7 @@ export class Engine {
     const arrivals = [...ns.arrivals.values()];
     if (node.parents > 0 && arrivals.every((a) => a === 'skip')) {
       ns.status = 'done';
-      this.report(inv, { ...this.emptyStep(node, ns), status: 'skipped' });
+      this.ran(inv, { ...this.emptyStep(node, ns), status: 'skipped' });
       const out = await this.commitIfNeeded(inv, node, { ref: null });
       if (inv.failed || inv.abort.signal.aborted) return;
       this.reportSink(inv, node, out);
@@ -300,7 +310,7 @@ export class Engine {
     });
     if (inv.failed || inv.abort.signal.aborted) return;
     if (out.committed) step.commitMs = performance.now() - commitStart;
-    this.report(inv, step);
+    this.ran(inv, step);
     this.reportSink(inv, node, out);
     this.dispatch(inv, node, out.ref, out.branch);
   }
@@ -417,7 +427,7 @@ export class Engine {
       exprs: this.exprs,
       workerId: this.o.workerId,
       now: this.now,
-      onStep: (step) => this.report(inv, step),
+      onStep: (step) => this.ran(inv, step),
       ...(inv.ctx.harvest === undefined
         ? {}
         : { harvest: inv.ctx.harvest, stages: this.stages.invocation(inv.id) }),
@@ -547,7 +557,7 @@ export class Engine {
     if (ns) {
       ns.status = 'done';
       const tried = (e.details as { attempts?: unknown } | undefined)?.attempts;
-      this.report(inv, {
+      this.ran(inv, {
         ...this.emptyStep(node, ns),
         status: 'failed',
         attempts: typeof tried === 'number' ? tried : 0,
@@ -576,6 +586,18 @@ export class Engine {
 
   private emptyStep(node: IndexedNode, ns: NodeState): StepRecord {
     return baseStep(node.node.id, node.node.kind, this.o.workerId, ns.readyAt, this.now());
+  }
+
+  /** A node this worker ran (or skipped, or failed): its span, then its step for the master. */
+  private ran(inv: InvocationState, step: StepRecord): void {
+    if (inv.ctx.traceparent !== undefined)
+      traceStep(
+        this.tracer,
+        inv.ctx,
+        { id: inv.id, workflow: inv.dep.workflow, version: inv.dep.version },
+        step,
+      );
+    this.report(inv, step);
   }
 
   /**
@@ -627,7 +649,7 @@ export class Engine {
   }
 
   /** Drops an invocation's state and frees its objects (the master calls this when it ends). */
-  async release(invocationId: string): Promise<void> {
+  async release(invocationId: InvocationId): Promise<void> {
     const inv = this.invocations.get(invocationId);
     this.invocations.delete(invocationId);
     this.ended.set(invocationId, this.now());

@@ -30,9 +30,10 @@ import type { Sandbox } from '../sandbox/types.js';
 import type { Expressions } from './expressions.js';
 import { functionKey } from './deployments.js';
 import { Val } from './value.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export interface ExecEnv {
-  invocationId: string;
+  invocationId: InvocationId;
   workflow: string;
   version: number;
   functions: Record<string, FunctionSpec>;

@@ -4,16 +4,17 @@
  * with real implementations of each; the interfaces keep it free of drivers.
  */
 import type { Report, StoredRef, Trigger } from '../../shared/schema/wire.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export interface DataPlane {
   put(
-    invocationId: string,
+    invocationId: InvocationId,
     key: string,
     value: Buffer,
     consumers: { local: number; remote: number },
   ): Promise<StoredRef>;
   getBuffer(ref: StoredRef): Promise<Buffer>;
-  releaseInvocation(invocationId: string): Promise<void>;
+  releaseInvocation(invocationId: InvocationId): Promise<void>;
 }
 
 export interface Transport {

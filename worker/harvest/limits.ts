@@ -13,7 +13,8 @@
  * A run with the user's allocation (or more) carries neither.
  */
 import type { NodeAllocation } from '../../shared/schema/wire.js';
-import type { Allocation, CpuSafeguard } from '../sandbox/types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { CpuSafeguard } from '../sandbox/types.js';
 
 /** How far past its predicted CPU time a work-shared run may go before the safeguard arms. */
 export const WORK_MARGIN = 1.1;

@@ -32,7 +32,7 @@
  */
 import type { Logger } from '../../shared/logger.js';
 import type { NodeAllocation } from '../../shared/schema/wire.js';
-import type { Allocation } from '../../shared/harvest/types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 import {
   onSiblingFinished,
   rebalance,

@@ -41,7 +41,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../../shared/errors.js';
 import { cpuSharesOf, cpuWeightOf } from './cpu-weight.js';
-import type { Allocation } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 
 export type CgroupMode =
   | { kind: 'v2'; mountPath: string }

@@ -26,7 +26,8 @@ import {
   type RuntimeSource,
 } from './runtime/protocol.js';
 import { safeguardFor } from './safeguard.js';
-import { sameAllocation, type Allocation, type RunRequest } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import { sameAllocation, type RunRequest } from './types.js';
 
 export interface ChildOptions {
   id: string;

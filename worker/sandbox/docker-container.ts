@@ -24,7 +24,8 @@ import { RunProfiler } from './profiler.js';
 import { BUILD_COMMAND, SOCKET_FILE, type ContainerCreateSpec } from './docker-spec.js';
 import type { PooledChild } from './pool.js';
 import type { Frame, RuntimeSource } from './runtime/protocol.js';
-import type { Allocation, RunRequest } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { RunRequest } from './types.js';
 
 export interface ContainerChildOptions {
   /** Also the container's name. */

@@ -13,7 +13,8 @@ import type { Logger } from '../../shared/logger.js';
 import type { ChildCgroup } from './cgroup.js';
 import type { DockerClient } from './docker-client.js';
 import { limitsFor } from './docker-spec.js';
-import { sameAllocation, type Allocation } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import { sameAllocation } from './types.js';
 
 export class ContainerLimits {
   private current: Allocation;

@@ -10,7 +10,8 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { AppError } from '../../shared/errors.js';
 import { cpuSharesOf } from './cpu-weight.js';
 import type { RuntimeSource } from './runtime/protocol.js';
-import type { Allocation, FunctionDeployment } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { FunctionDeployment } from './types.js';
 
 export const DEFAULT_RUNTIME_IMAGE = 'faasflow-runtime:latest';
 /** How to make the runtime image; named in every "image missing" error. */

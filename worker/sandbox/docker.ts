@@ -28,7 +28,8 @@ import {
   type ContainerPlan,
 } from './docker-spec.js';
 import { PooledSandbox } from './pooled.js';
-import type { Allocation, FunctionDeployment } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { FunctionDeployment } from './types.js';
 
 export interface DockerSandboxOptions {
   workerId: WorkerId;

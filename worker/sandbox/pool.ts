@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AppError } from '../../shared/errors.js';
-import type { Allocation } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 
 /** What the pool needs of a sandbox child. */
 export interface PooledChild {

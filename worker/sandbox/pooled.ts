@@ -16,8 +16,8 @@ import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { FunctionPool, type PooledChild } from './pool.js';
 import type { Frame } from './runtime/protocol.js';
+import type { Allocation } from '../../shared/schema/wire.js';
 import type {
-  Allocation,
   FunctionDeployment,
   RunRef,
   RunRequest,

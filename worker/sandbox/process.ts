@@ -20,7 +20,8 @@ import { Cgroups, describeCgroupMode, detectCgroupMode, type CgroupMode } from '
 import { RuntimeChild } from './child.js';
 import { PooledSandbox } from './pooled.js';
 import type { RuntimeSource } from './runtime/protocol.js';
-import type { Allocation, FunctionDeployment } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { FunctionDeployment } from './types.js';
 
 export interface ProcessSandboxOptions {
   workerId: WorkerId;

@@ -12,7 +12,8 @@
  * the raise).
  */
 import type { SaturationWatch } from './profiler.js';
-import type { Allocation, RunRequest } from './types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { RunRequest } from './types.js';
 
 export interface SafeguardRun {
   watch: SaturationWatch | null;

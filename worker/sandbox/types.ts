@@ -8,6 +8,8 @@
  * CANCELLED when the caller's signal aborts). Retry policy belongs to the engine.
  */
 import type { FunctionSpec } from '../../shared/dag/types.js';
+import type { Allocation } from '../../shared/schema/wire.js';
+import type { InvocationId } from '../../shared/ids.js';
 
 export interface FunctionDeployment {
   /** `${workflow}@${version}/${fn}`; pools are kept per key. */
@@ -17,19 +19,6 @@ export interface FunctionDeployment {
   fn: FunctionSpec;
   /** Directory `handler` paths resolve against. */
   baseDir: string;
-}
-
-export interface Allocation {
-  /** Cores; fractions allowed (0.5 = half a core of CFS quota, and a CPU weight to match). */
-  cpu: number;
-  memoryMb: number;
-  /**
-   * Harvesting's memory safeguard: the hard limit (`memory.max`, v1 `memory.limit_in_bytes`),
-   * the user's allocation, while `memoryMb` is the soft one (`memory.high`, v1
-   * `memory.soft_limit_in_bytes`) at the harvested size — a run that needs more than predicted
-   * is slowed by reclaim instead of OOM-killed. Absent: `memoryMb` is the hard limit.
-   */
-  memoryMaxMb?: number;
 }
 
 /**
@@ -44,7 +33,7 @@ export interface CpuSafeguard {
 }
 
 export interface RunRequest {
-  invocationId: string;
+  invocationId: InvocationId;
   node: string;
   attempt: number;
   /** `encodeValue(step input)`. */
@@ -100,7 +89,7 @@ export interface RunResult {
 
 /** A request in a sandbox, named as the engine names it. */
 export interface RunRef {
-  invocationId: string;
+  invocationId: InvocationId;
   node: string;
 }
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { THESIS_GRID, type Allocation, type NodeHarvest } from '../../../shared/harvest/types.js';
+import { THESIS_GRID, type NodeHarvest } from '../../../shared/harvest/types.js';
+import type { Allocation } from '../../../shared/schema/wire.js';
 import { loadWorkflow } from '../../../master/workflow/index.js';
 import {
   decideInvocation as decideInvocationOn,

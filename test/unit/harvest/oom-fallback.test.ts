@@ -14,6 +14,7 @@ import { executeNode, type ExecEnv } from '../../../worker/engine/execute.js';
 import { Expressions } from '../../../worker/engine/expressions.js';
 import { Val } from '../../../worker/engine/value.js';
 import type { RunRequest, Sandbox } from '../../../worker/sandbox/types.js';
+import { invId } from '../../helpers/ids.js';
 
 const fn: FunctionSpec = {
   name: 'f',
@@ -69,7 +70,7 @@ function env(s: Sandbox, applied: { cpu: number; memoryMb: number }): ExecEnv {
     applied,
   };
   return {
-    invocationId: 'inv_1',
+    invocationId: invId('inv_1'),
     workflow: 'wf',
     version: 1,
     functions: { f: fn },

@@ -7,7 +7,7 @@ import { cpuSharesOf, cpuWeightOf } from '../../../worker/sandbox/cpu-weight.js'
 import { limitsFor } from '../../../worker/sandbox/docker-spec.js';
 import { RunProfiler, SATURATED_SHARE } from '../../../worker/sandbox/profiler.js';
 import { safeguardFor } from '../../../worker/sandbox/safeguard.js';
-import type { Allocation } from '../../../worker/sandbox/types.js';
+import type { Allocation } from '../../../shared/schema/wire.js';
 
 const decision = (applied: Allocation, extra: Partial<NodeAllocation> = {}): NodeAllocation => ({
   stage: 's',
