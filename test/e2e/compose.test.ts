@@ -129,13 +129,17 @@ describe('composition on a cluster', () => {
     expect(again.status).toBe(409);
     expect(again.body.message).toMatch(/feedback already/);
 
+    const logged = async (): Promise<number> =>
+      (await api.request('GET', '/v1/workflows/e2e-compose/composition')).body.decisions as number;
     const late = await api.invoke('e2e-compose', { lang: 'en' }, { subTenant: 'beta' });
-    await eventually(async () => {
-      const res = await api.request('POST', `/v1/invocations/${late.invocationId}/feedback`, {
-        rating: 1,
-      });
-      return res.status === 409 && /window/.test(res.body.message);
-    }, 5_000);
+    // Every composed invocation is logged once its reward is settled — this one's only after
+    // its window (200 ms) closed: the 140 of the first test, the rated one, and this one.
+    await eventually(async () => (await logged()) >= 142, 5_000);
+    const closed = await api.request('POST', `/v1/invocations/${late.invocationId}/feedback`, {
+      rating: 1,
+    });
+    expect(closed.status).toBe(409);
+    expect(closed.body.message).toMatch(/window/);
     const bad = await api.request('POST', `/v1/invocations/${late.invocationId}/feedback`, {
       rating: 'good',
     });
