@@ -88,6 +88,12 @@ export const MasterConfigSchema = Type.Object({
       minLength: 8,
     }),
   ),
+  /** Internal transport: persistent framed channels (default) or plain HTTP. */
+  transport: Type.Union([Type.Literal('channel'), Type.Literal('http')], {
+    default: 'channel',
+    description:
+      'How this process talks to the master and the workers: `channel` opens one persistent framed connection per peer on its HTTP port (HTTP Upgrade, docs/design.md §4) and falls back to HTTP for a peer that refuses it; `http` uses only the internal HTTP routes and accepts no channels.',
+  }),
   /** Partitioning: bandwidth assumed between workers, bytes/s. */
   bandwidthBytesPerSec: Type.Number({
     description: 'Partitioning: bandwidth assumed between workers, bytes/s.',

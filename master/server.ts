@@ -3,7 +3,8 @@
  * server. The store opens first (the catalogue is restored from it before anything listens)
  * and closes last, after everything that writes to it has stopped.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { routesOf, type RouteInfo } from '../shared/http.js';
 import { AppError } from '../shared/errors.js';
 import { HttpClient } from '../shared/http-client.js';
 import type { Journal } from '../shared/journal.js';
@@ -11,7 +12,12 @@ import { RedisLease } from '../shared/lease.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import type { Logger } from '../shared/logger.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
+import { ChannelServer } from '../shared/channel/handshake.js';
+import { ChannelStats, serveOps } from '../shared/channel/ops.js';
+import { PeerClient } from '../shared/channel/peers.js';
+import { ChannelPool } from '../shared/channel/pool.js';
 import { buildMasterApp } from './app.js';
+import { masterChannelOps } from './routes/channel.js';
 import type { MasterConfig } from './config.js';
 import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
@@ -33,7 +39,8 @@ export class MasterServer {
     readonly url: string,
     private readonly app: FastifyInstance,
     private readonly invocations: InvocationManager,
-    private readonly http: HttpClient,
+    private readonly peers: PeerClient,
+    private readonly channels: ChannelServer | undefined,
     private readonly sender: TriggerSender,
     private readonly sweep: NodeJS.Timeout,
     private readonly logger: Logger,
@@ -100,7 +107,14 @@ export class MasterServer {
     harvest: Harvester | undefined,
   ): Promise<MasterServer> {
     const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
-    const sender = new TriggerSender(http);
+    const warn = (what: string, details: Record<string, unknown>): void =>
+      logger.warn(details, what);
+    const token = config.token === undefined ? {} : { token: config.token };
+    const peers = new PeerClient(
+      http,
+      config.transport === 'channel' ? new ChannelPool({ ...token, onWarning: warn }) : null,
+    );
+    const sender = new TriggerSender(peers);
     const registry = new WorkerRegistry(config.workerTimeoutMs);
     const deployments = new DeploymentTracker(http, logger);
     let url = config.advertiseUrl ?? '';
@@ -117,7 +131,7 @@ export class MasterServer {
       catalog,
       registry,
       deployments,
-      http,
+      peers,
       sender,
       logger,
       masterUrl: () => url,
@@ -133,25 +147,38 @@ export class MasterServer {
       compose,
     });
     const restored = await invocations.restore();
-    const app = buildMasterApp(
-      {
-        config,
-        catalog,
-        registry,
-        deployments,
-        invocations,
-        store,
-        compose,
-        ...(harvest ? { harvest } : {}),
-      },
-      logger,
-    );
+    const context = {
+      config,
+      catalog,
+      registry,
+      deployments,
+      invocations,
+      store,
+      compose,
+      ...(harvest ? { harvest } : {}),
+      ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
+    };
+    const app = buildMasterApp(context, logger);
+    let channels: ChannelServer | undefined;
+    if (config.transport === 'channel') {
+      const { ops, triggers } = masterChannelOps(context);
+      // The relay's context caches forget an invocation when the master releases it.
+      peers.onForget((id) => triggers.forget(id));
+      channels = new ChannelServer(app.server, {
+        ...token,
+        handlers: serveOps(ops, context.channelStats),
+        onWarning: warn,
+        ...(context.channelStats ? { stats: context.channelStats } : {}),
+        maxFrameBytes: config.bodyLimitBytes,
+      });
+    }
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
       invocations.close();
       await compose.close();
       sender.close();
+      await peers.close();
       await http.close();
       await journal?.close();
       throw err;
@@ -180,7 +207,8 @@ export class MasterServer {
       url,
       app,
       invocations,
-      http,
+      peers,
+      channels,
       sender,
       sweep,
       logger,
@@ -191,17 +219,29 @@ export class MasterServer {
     );
   }
 
+  /** A request handled in-process, without a socket (the fuzzing of every door uses it). */
+  inject(request: InjectOptions): Promise<LightMyRequestResponse> {
+    return this.app.inject(request);
+  }
+
+  /** The routes this server declares. */
+  get routes(): readonly RouteInfo[] {
+    return routesOf(this.app);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.leadership?.close();
       clearInterval(this.sweep);
       this.invocations.close();
+      await this.channels?.close();
       await this.app.close();
       await this.compose.close();
       await this.harvest?.close();
       await this.journal?.close();
       this.sender.close();
-      await this.http.close();
+      await this.peers.close();
+      await this.peers.http.close();
       await this.store.close();
       this.logger.info('master stopped');
     })();

@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { InvocationId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import {
   acceptBinary,
@@ -18,6 +19,7 @@ import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
 import type { DeploymentManager } from './deployer.js';
+import type { ChannelStats } from '../shared/channel/ops.js';
 
 export interface WorkerAppDeps {
   workerId: string;
@@ -29,6 +31,10 @@ export interface WorkerAppDeps {
   logger: Logger;
   bodyLimitBytes: number;
   token?: string;
+  /** Ends an invocation here: the engine's release and the channels' context caches. */
+  release: (invocationId: InvocationId) => Promise<void>;
+  /** What the worker's channels served (absent with `transport: http`). */
+  channelStats?: ChannelStats;
 }
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
@@ -100,7 +106,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     },
     async (req, reply) => {
       const { invocationIds } = req.body;
-      await Promise.all(invocationIds.map((id) => d.engine.release(id)));
+      await Promise.all(invocationIds.map((id) => d.release(id)));
       return reply.status(204).send();
     },
   );
@@ -109,7 +115,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/invocations/:id/release',
     { schema: { params: Type.Object({ id: InvocationIdField }) } },
     async (req, reply) => {
-      await d.engine.release(req.params.id);
+      await d.release(req.params.id);
       return reply.status(204).send();
     },
   );
@@ -132,6 +138,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
       `faasflow_store_memory_bytes ${st.memoryBytes}`,
       '# TYPE faasflow_store_spilled_bytes gauge',
       `faasflow_store_spilled_bytes ${st.spilledBytes}`,
+      ...(d.channelStats?.metrics('worker') ?? []),
     ];
     return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
   });

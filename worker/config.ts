@@ -106,6 +106,12 @@ export const WorkerConfigSchema = Type.Object({
         'Shared cluster token; when set, every request but /healthz and /metrics must carry it.',
     }),
   ),
+  /** Internal transport: persistent framed channels (default) or plain HTTP. */
+  transport: Type.Union([Type.Literal('channel'), Type.Literal('http')], {
+    default: 'channel',
+    description:
+      'How this process talks to the master and the workers: `channel` opens one persistent framed connection per peer on its HTTP port (HTTP Upgrade, docs/design.md §4) and falls back to HTTP for a peer that refuses it; `http` uses only the internal HTTP routes and accepts no channels.',
+  }),
   maxConcurrencyPerFunction: Type.Integer({
     minimum: 1,
     default: 8,

@@ -104,6 +104,18 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       OUT,
     ],
   },
+  fuzz: {
+    summary:
+      'Property-based fuzzing of every door: the YAML front end and every route of the master and the worker.',
+    options: [
+      SMOKE,
+      ['--cases <n>', 'cases in all, shared by the properties run', '100000'],
+      ['--seed <n>', 'seed of the run (a failure prints the one that replays it)', 'random'],
+      ['--path <path>', 'replay one counterexample: the path a failure printed, with its --seed'],
+      ['--target <target>', 'yaml, master, worker or all', 'all'],
+      OUT,
+    ],
+  },
   harvest: {
     summary: 'Resource harvesting: speedups and utilisation of the harvest workloads.',
     options: [
@@ -222,6 +234,13 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       const { composeOptionsFromFlags, runComposeBench } = await import('../../bench/compose.js');
       const options = parsed(suite, composeOptionsFromFlags(flags));
       await runComposeBench({ ...options, print });
+      return;
+    }
+    case 'fuzz': {
+      const { fuzzOptionsFromFlags } = await import('../../bench/fuzz/flags.js');
+      const options = parsed(suite, fuzzOptionsFromFlags(flags));
+      const { runFuzzBench } = await import('../../bench/fuzz/run.js');
+      await runFuzzBench({ ...options, print });
       return;
     }
     case 'harvest': {

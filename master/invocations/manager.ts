@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { encodeValue } from '../../shared/codec.js';
 import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
-import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import { newInvocationId, type InvocationId } from '../../shared/ids.js';
 import { journalTtlMs, type Journal, type JournalState } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
@@ -50,7 +50,7 @@ export interface InvocationManagerOptions {
   catalog: WorkflowCatalog;
   registry: WorkerRegistry;
   deployments: DeploymentTracker;
-  http: HttpClient;
+  peers: PeerClient;
   sender: TriggerSender;
   logger: Logger;
   masterUrl: () => string;
@@ -150,7 +150,7 @@ export class InvocationManager {
     this.now = o.now ?? Date.now;
     this.startedAt = this.now();
     this.store = o.records ?? new MemoryRecordStore();
-    this.releases = new ReleaseBatcher(o.http, o.logger, o.journal);
+    this.releases = new ReleaseBatcher(o.peers, o.logger, o.journal);
     o.registry.onDeath((w) => this.onWorkerDeath(w));
     this.sweepTimer = setInterval(() => this.sweep(), 1_000);
     this.sweepTimer.unref();
@@ -541,7 +541,7 @@ export class InvocationManager {
       );
       return;
     }
-    assembleOutput(this.o.http, v, r.placement, r.sinkOutputs).then(
+    assembleOutput(this.o.peers, v, r.placement, r.sinkOutputs).then(
       (output) => this.finish(r, 'succeeded', output),
       (err: unknown) => {
         // A durable invocation whose sink output is unreachable for now (its worker just died)

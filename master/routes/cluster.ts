@@ -102,6 +102,7 @@ export function clusterRoutes(app: TypedApp, c: MasterContext): void {
       `faasflow_master_invocations_running ${c.invocations.running}`,
       '# TYPE faasflow_master_workflows gauge',
       `faasflow_master_workflows ${c.catalog.current().length}`,
+      ...(c.channelStats?.metrics('master') ?? []),
     ];
     return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
   });

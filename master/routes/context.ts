@@ -1,4 +1,5 @@
 /** What the master's routes share. */
+import type { ChannelStats } from '../../shared/channel/ops.js';
 import type { MasterConfig } from '../config.js';
 import type { CompositionService } from '../compose/service.js';
 import type { Harvester } from '../harvest/harvester.js';
@@ -20,4 +21,6 @@ export interface MasterContext {
   compose?: CompositionService;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
+  /** What the master's channels served (absent with `transport: http`). */
+  channelStats?: ChannelStats;
 }

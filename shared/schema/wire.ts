@@ -299,3 +299,31 @@ export const Deployment = Type.Object({
   files: Type.Record(Type.String(), Type.String()),
 });
 export type Deployment = Static<typeof Deployment>;
+
+/**
+ * Channels (docs/design.md §4, "Channels"): a trigger batch carries each invocation's context
+ * (ctx and placement) once per connection; later triggers of that invocation on the same
+ * connection leave it out and the receiver restores it.
+ */
+export const ChannelContext = Type.Object({
+  invocationId: InvocationIdField,
+  ctx: InvocationContext,
+  placement: Placement,
+});
+export type ChannelContext = Static<typeof ChannelContext>;
+
+export const ChannelTrigger = Type.Omit(Trigger, ['ctx', 'placement']);
+export type ChannelTrigger = Static<typeof ChannelTrigger>;
+
+export const ChannelTriggerBatch = Type.Object({
+  contexts: Type.Optional(Type.Array(ChannelContext, { maxItems: 10_000 })),
+  triggers: Type.Array(ChannelTrigger, { minItems: 1, maxItems: 10_000 }),
+});
+export type ChannelTriggerBatch = Static<typeof ChannelTriggerBatch>;
+
+/** The receiver's answer: invocations whose context it does not hold (sent again in full). */
+export const ChannelTriggerAck = Type.Object({
+  accepted: Type.Integer({ minimum: 0 }),
+  missing: Type.Optional(Type.Array(InvocationIdField)),
+});
+export type ChannelTriggerAck = Static<typeof ChannelTriggerAck>;

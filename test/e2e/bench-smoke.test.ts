@@ -61,6 +61,30 @@ describe('bench suites, smoke', () => {
     expect(report('partition').suite).toBe('partition');
   }, 150_000);
 
+  it('fuzz runs every door, prints cases per second and writes its report', async () => {
+    const r = await bench(['fuzz', '--smoke', '--seed', '1'], 180_000);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/cases\/s/);
+    expect(r.stdout).toMatch(/reproduce: .*bench fuzz --smoke --seed 1/);
+    const figures = report('fuzz').figures as {
+      seed: number;
+      rows: { target: string; cases: number; failure: unknown }[];
+    };
+    expect(figures.seed).toBe(1);
+    expect(figures.rows.map((x) => x.target)).toEqual([
+      'yaml',
+      'yaml',
+      'yaml',
+      'yaml',
+      'master',
+      'worker',
+    ]);
+    for (const row of figures.rows) {
+      expect(row.cases).toBe(50);
+      expect(row.failure).toBeNull();
+    }
+  }, 200_000);
+
   it('overhead prints its table and writes its report', async () => {
     const r = await bench(['overhead', '--smoke'], 180_000);
     expect(r.code).toBe(0);

@@ -18,6 +18,7 @@ import type { FastifyInstance } from 'fastify';
 import { HttpClient } from '../../shared/http-client.js';
 import { silentLogger } from '../../shared/logger.js';
 import { TriggerSender } from '../../shared/trigger-sender.js';
+import { PeerClient } from '../../shared/channel/peers.js';
 import { buildMasterApp } from '../../master/app.js';
 import { loadMasterConfig } from '../../master/config.js';
 import { Harvester } from '../../master/harvest/harvester.js';
@@ -85,7 +86,8 @@ async function master(harvest: boolean): Promise<Master> {
     {},
   );
   const http = new HttpClient();
-  const sender = new TriggerSender(http);
+  const peers = new PeerClient(http, null);
+  const sender = new TriggerSender(peers);
   const catalog = new WorkflowCatalog();
   const registry = new WorkerRegistry(config.workerTimeoutMs);
   const deployments = new DeploymentTracker(http, silentLogger);
@@ -105,7 +107,7 @@ async function master(harvest: boolean): Promise<Master> {
     catalog,
     registry,
     deployments,
-    http,
+    peers,
     sender,
     logger: silentLogger,
     masterUrl: () => 'http://127.0.0.1:1',
