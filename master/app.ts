@@ -5,6 +5,7 @@ import { installErrorHandling, tokenMatches, typed } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerTls } from '../shared/tls.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { compositionRoutes } from './routes/composition.js';
 import type { MasterContext } from './routes/context.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { harvestRoutes } from './routes/harvest.js';
@@ -78,6 +79,7 @@ export function buildMasterApp(
   invocationRoutes(routes, c);
   clusterRoutes(routes, c);
   harvestRoutes(routes, c);
+  compositionRoutes(routes, c);
   dashboardRoutes(routes, c);
   return app;
 }

@@ -25,6 +25,7 @@ import { TenantDirectory } from './auth/directory.js';
 import { LimitGate } from './auth/limits.js';
 import { authOn, type MasterConfig } from './config.js';
 import { join, resolve } from 'node:path';
+import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
 import { harvestGridOf } from './harvest/options.js';
 import { createRedisHarvestStore } from './harvest/redis-store.js';
@@ -53,6 +54,7 @@ export class MasterServer {
     private readonly store: MasterStore,
     private readonly journal: Journal | undefined,
     private readonly audit: AuditLog,
+    private readonly compose: CompositionService,
     private leadership: Leadership | undefined = undefined,
   ) {}
 
@@ -138,6 +140,7 @@ export class MasterServer {
             logger,
             purpose: 'journal (master)',
           });
+    const compose = new CompositionService({ store, logger });
     const invocations = new InvocationManager({
       catalog,
       registry,
@@ -155,6 +158,7 @@ export class MasterServer {
       records: store,
       ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
+      compose,
     });
     const restored = await invocations.restore();
     const context = {
@@ -164,6 +168,7 @@ export class MasterServer {
       deployments,
       invocations,
       store,
+      compose,
       ...(harvest ? { harvest } : {}),
       ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
       tenants,
@@ -193,6 +198,7 @@ export class MasterServer {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
       invocations.close();
+      await compose.close();
       sender.close();
       await peers.close();
       await http.close();
@@ -236,6 +242,7 @@ export class MasterServer {
       store,
       journal,
       audit,
+      compose,
     );
   }
 
@@ -256,6 +263,7 @@ export class MasterServer {
       this.invocations.close();
       await this.channels?.close();
       await this.app.close();
+      await this.compose.close();
       await this.harvest?.close();
       await this.journal?.close();
       this.sender.close();

@@ -21,8 +21,12 @@ export function qualify(tenant: string, name: string): string {
   return tenant === DEFAULT_TENANT ? name : `${tenant}.${name}`;
 }
 
-/** The tenant and public name of a qualified name. */
-export function splitQualified(qualified: string): { tenant: TenantId; name: string } {
+/** A composition variant's deployment suffix (`<name>~<i>`, master/compose/variants.ts). */
+const VARIANT_SUFFIX_RE = /~[1-9][0-9]{0,2}$/;
+
+/** The tenant and public name of a qualified name (a variant's `~<i>` suffix is dropped). */
+export function splitQualified(deployed: string): { tenant: TenantId; name: string } {
+  const qualified = deployed.replace(VARIANT_SUFFIX_RE, '');
   if (!QUALIFIED_RE.test(qualified))
     throw new AppError(
       'BAD_REQUEST',

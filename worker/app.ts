@@ -16,7 +16,7 @@ import {
   triggerRoute,
   typed,
 } from '../shared/http.js';
-import { Deployment, InvocationIdField, StoredRef, WorkflowName } from '../shared/schema/wire.js';
+import { Deployment, InvocationIdField, StoredRef, DeploymentName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
@@ -66,7 +66,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     {
       schema: {
         body: Deployment,
-        params: Type.Object({ workflow: WorkflowName, version: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ workflow: DeploymentName, version: Type.Integer({ minimum: 1 }) }),
       },
     },
     async (req, reply) => {
@@ -79,7 +79,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
 
   app.delete(
     '/v1/deployments/:workflow',
-    { schema: { params: Type.Object({ workflow: WorkflowName }) } },
+    { schema: { params: Type.Object({ workflow: DeploymentName }) } },
     async (req, reply) => {
       await d.deployer.remove(req.params.workflow);
       return reply.status(204).send();

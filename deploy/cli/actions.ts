@@ -4,11 +4,13 @@
  */
 import { bytes } from './harvest-report.js';
 import {
+  composition,
   createKey,
   createTenant,
   deleteTenant,
   deploy,
   EXIT,
+  feedback,
   invoke,
   listKeys,
   listTenants,
@@ -17,6 +19,7 @@ import {
   status,
   workers,
 } from './client.js';
+import { compositionLines } from './compose-format.js';
 import { deployLines, invokeLines, statusLines, workersLines } from './format.js';
 import { exportProfiles, importProfiles, models, profile } from './harvest.js';
 import { progress } from './progress.js';
@@ -197,5 +200,38 @@ export async function keysRevokeCommand(
 ): Promise<number> {
   await revokeKey(o.master, tenant, id);
   print(o, { revoked: id, tenant }, () => [`key ${id} of tenant ${tenant} revoked`]);
+  return EXIT.ok;
+}
+
+export interface ComposeOptions extends ClientOptions {
+  subTenant?: string;
+  top?: number;
+  input?: string;
+}
+
+export async function composeCommand(name: string, o: ComposeOptions): Promise<number> {
+  const answer = await composition(o.master, name, {
+    ...(o.subTenant !== undefined ? { subTenant: o.subTenant } : {}),
+    ...(o.top !== undefined ? { top: o.top } : {}),
+    ...(o.input !== undefined ? { input: await readInput(o.input) } : {}),
+  });
+  print(o, answer, compositionLines);
+  return EXIT.ok;
+}
+
+export async function feedbackCommand(
+  id: string,
+  rating: number,
+  o: ClientOptions,
+): Promise<number> {
+  print(o, await feedback(o.master, id, rating), (a) => {
+    const r = a as { reward?: number | null };
+    return [
+      `feedback taken for ${id}` +
+        (typeof r.reward === 'number'
+          ? `; reward ${r.reward.toFixed(2)}`
+          : '; reward when the invocation ends'),
+    ];
+  });
   return EXIT.ok;
 }

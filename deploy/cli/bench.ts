@@ -113,6 +113,16 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       ['--budget <fraction>', 'share of sandbox memory-seconds unused prewarms may take', '0.1'],
       ['--cold-ms <ms>', 'cold-start time (process ~70, Docker ~160)', '70'],
       ['--idle-ms <ms>', 'idle timeout of a warm sandbox', '3000'],
+    ],
+  },
+  compose: {
+    summary:
+      'Composition: the learner against ε-greedy, independent models and one-hot arms in a seeded simulator.',
+    options: [
+      SMOKE,
+      ['--decisions <n>', 'decisions of the main run (drift halfway)', '20000'],
+      ['--policy-decisions <n>', 'decisions of the policy check', '100000'],
+      ['--seed <n>', 'seed of the simulated world', '1'],
       OUT,
     ],
   },
@@ -257,6 +267,12 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       const { chainsOptionsFromFlags, runChainsBench } = await import('../../bench/chains.js');
       const options = parsed(suite, chainsOptionsFromFlags(flags));
       await runChainsBench({ ...options, print });
+      return;
+    }
+    case 'compose': {
+      const { composeOptionsFromFlags, runComposeBench } = await import('../../bench/compose.js');
+      const options = parsed(suite, composeOptionsFromFlags(flags));
+      await runComposeBench({ ...options, print });
       return;
     }
     case 'fuzz': {

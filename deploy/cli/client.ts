@@ -209,6 +209,28 @@ export function status(master: string, id: string): Promise<unknown> {
   return call(master, 'GET', `/v1/invocations/${encodeURIComponent(id)}`);
 }
 
+/** The ranked graphs of a composed workflow (GET /v1/workflows/:name/composition). */
+export function composition(
+  master: string,
+  name: string,
+  q: { subTenant?: string; top?: number; input?: unknown },
+): Promise<unknown> {
+  const params = new URLSearchParams();
+  if (q.subTenant !== undefined) params.set('subTenant', q.subTenant);
+  if (q.top !== undefined) params.set('top', String(q.top));
+  if (q.input !== undefined) params.set('input', JSON.stringify(q.input));
+  const qs = params.toString();
+  return call(
+    master,
+    'GET',
+    `/v1/workflows/${encodeURIComponent(name)}/composition${qs ? `?${qs}` : ''}`,
+  );
+}
+
+export function feedback(master: string, id: string, rating: number): Promise<unknown> {
+  return call(master, 'POST', `/v1/invocations/${encodeURIComponent(id)}/feedback`, { rating });
+}
+
 export function workers(master: string): Promise<unknown> {
   return call(master, 'GET', '/v1/workers');
 }

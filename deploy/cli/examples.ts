@@ -27,6 +27,11 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     'faasflow invoke video-analytics --input @input.json --timeout 30000',
     'faasflow invoke hello --no-wait --json | jq -r .invocationId',
   ],
+  'faasflow compose': [
+    'faasflow compose ocr-pipeline --sub-tenant acme-eu',
+    `faasflow compose ocr-pipeline --input '{"lang":"de","text":"..."}' --top 3 --json`,
+  ],
+  'faasflow feedback': ['faasflow feedback inv_0123abcd 1'],
   'faasflow status': [
     'faasflow status inv_0123abcd',
     'faasflow status inv_0123abcd --json | jq .steps',

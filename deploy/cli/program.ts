@@ -238,6 +238,38 @@ export function buildProgram(done: Done, version: string): Command {
 
   client(
     program
+      .command('compose')
+      .description(
+        'Composition: the ranked top-N graphs of a workflow with choose: steps, with expected reward and uncertainty, for a sub-tenant and an input.',
+      )
+      .argument('<name>', 'the workflow')
+      .option('--sub-tenant <name>', 'rank for this sub-tenant (default: default)')
+      .option('--input <json>', 'the context: an invocation input as JSON, or @FILE')
+      .addOption(new Option('--top <n>', 'graphs to show').argParser(int(1)).default(5))
+      .addOption(json()),
+  ).action(async (name: string, o: Actions.ComposeOptions) =>
+    done(await (await actions()).composeCommand(name, o)),
+  );
+
+  client(
+    program
+      .command('feedback')
+      .description(
+        "Composition: rate a composed invocation; the rating is $feedback in the workflow's reward while its window is open.",
+      )
+      .argument('<id>', 'the invocation id')
+      .argument('<rating>', 'a number', (v: string) => {
+        const n = Number(v);
+        if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
+        return n;
+      })
+      .addOption(json()),
+  ).action(async (id: string, rating: number, o: { master: string; json?: boolean }) =>
+    done(await (await actions()).feedbackCommand(id, rating, o)),
+  );
+
+  client(
+    program
       .command('status')
       .description('Show an invocation: its status, output and timeline.')
       .argument('<id>', 'the invocation id')

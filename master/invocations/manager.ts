@@ -32,6 +32,7 @@ import type {
 } from '../../shared/schema/wire.js';
 import { tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
+import { variantName, variantView } from '../compose/variants.js';
 import type { GivenDemand, InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
@@ -41,7 +42,7 @@ import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
 import { listInvocations, type InvocationFilter, type InvocationPage } from './list.js';
 import { assembleOutput } from './output.js';
 import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.js';
-import { MAX_STEPS, type InvocationRecord } from './record.js';
+import { MAX_STEPS, type InvocationRecord, type RecordComposition } from './record.js';
 import { recoveryTriggers, replaceGroups, type RecoveryTrigger } from './recovery.js';
 import { ReleaseBatcher } from './releases.js';
 import { InvocationSpans } from './trace.js';
@@ -60,6 +61,8 @@ export interface InvocationManagerOptions {
   retain: number;
   /** Resource harvesting (absent when it is off: no decision, no profile, no cost). */
   harvest?: HarvestHooks;
+  /** Composition (docs/guides/composition.md); without it a composed workflow runs its default. */
+  compose?: ComposeHooks;
   /** Where records persist; default: this process's memory (nothing survives a restart). */
   records?: RecordStore;
   /** The invocation journal (with Redis); without it every invocation runs as `none`. */
@@ -86,6 +89,18 @@ export interface HarvestHooks {
   finished(r: InvocationRecord, v: WorkflowVersion): void;
 }
 
+/** What the manager asks of composition: a variant at start, the finished invocation after. */
+export interface ComposeHooks {
+  decide(
+    v: WorkflowVersion,
+    input: unknown,
+    subTenant: string,
+    id: string,
+  ): Promise<RecordComposition>;
+  /** Called once a composed invocation has ended (any status), off its caller's path. */
+  finished(r: InvocationRecord, run: WorkflowVersion): void;
+}
+
 /** Longest wait for the last steps of a finished invocation before answering without them. */
 const TIMELINE_GRACE_MS = 1_000;
 /** How long an idempotency key keeps naming its invocation. */
@@ -104,7 +119,7 @@ export interface StartRequest {
   profile?: boolean;
   /** Harvesting: the size the models see for this input (default: its encoded size). */
   dataBytes?: number;
-  /** The tenant's end user (recorded on the invocation, its decision and its profiles). */
+  /** The tenant's end user: recorded on the invocation, its decisions and its profiles; composition's models and policies are per sub-tenant. */
   subTenant?: string;
   /**
    * Harvesting: the demand of task nodes, known beforehand (e.g. measured by an earlier run of
@@ -170,7 +185,7 @@ export class InvocationManager {
    * this workflow, resolves to that invocation instead.
    */
   async start(workflow: string, req: StartRequest): Promise<InvocationRecord> {
-    const v = this.o.catalog.latest(workflow);
+    let v = this.o.catalog.latest(workflow);
     if (v.dag.inputSchema) assertInput(v.name, v.dag.inputSchema, req.input);
     if (req.profile && !this.o.harvest)
       throw new AppError(
@@ -187,6 +202,13 @@ export class InvocationManager {
       );
       if (owner !== id) return this.existing(owner, req.idempotencyKey);
     }
+    const base = v;
+    const composition =
+      base.composition && this.o.compose
+        ? await this.o.compose.decide(base, req.input, req.subTenant ?? 'default', id)
+        : undefined;
+    // From here on `v` is what runs: the chosen variant's deployment (docs/guides/composition.md).
+    v = variantView(base, composition?.index ?? 0);
     const durability = this.durabilityOf(v);
     const workers = this.o.registry
       .ready()
@@ -229,7 +251,7 @@ export class InvocationManager {
     };
     const r = this.newRecord({
       id,
-      workflow: v.name,
+      workflow: base.name,
       version: v.version,
       startedAt: now,
       deadline,
@@ -247,6 +269,8 @@ export class InvocationManager {
                 : { ...harvest.decision, subTenant: req.subTenant },
           }
         : {}),
+      ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
+      ...(composition ? { composition } : {}),
     });
     try {
       await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));
@@ -308,6 +332,8 @@ export class InvocationManager {
     idempotencyKey?: string;
     inputKey?: string;
     harvest?: InvocationHarvest;
+    subTenant?: string;
+    composition?: RecordComposition;
   }): InvocationRecord {
     let settle!: () => void;
     const done = new Promise<void>((resolve) => (settle = resolve));
@@ -394,7 +420,7 @@ export class InvocationManager {
       const url = r.placement.workers[owner]!;
       const trigger: Trigger = {
         invocationId: r.id,
-        workflow: r.workflow,
+        workflow: variantName(r.workflow, r.composition?.index ?? 0),
         version: r.version,
         node: t.node,
         from: t.from,
@@ -479,9 +505,13 @@ export class InvocationManager {
     }
   }
 
-  private version(r: InvocationRecord): WorkflowVersion | undefined {
+  /** The version the record runs: its variant's view when it was composed. */
+  private version(
+    r: Pick<InvocationRecord, 'workflow' | 'version' | 'composition'>,
+  ): WorkflowVersion | undefined {
     try {
-      return this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+      const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+      return v && variantView(v, r.composition?.index ?? 0);
     } catch {
       return undefined;
     }
@@ -568,6 +598,11 @@ export class InvocationManager {
     if (hooks && status === 'succeeded' && r.harvest) {
       const v = this.version(r);
       if (v) setImmediate(() => hooks.finished(r, v));
+    }
+    const compose = this.o.compose;
+    if (compose && r.composition) {
+      const v = this.version(r);
+      if (v) setImmediate(() => compose.finished(r, v));
     }
     this.o.logger.debug({ invocationId: r.id, status }, 'invocation finished');
   }
@@ -782,13 +817,7 @@ export class InvocationManager {
     }
     const known = this.records.get(f.id);
     if (known) return known;
-    const v = (() => {
-      try {
-        return this.o.catalog.versions(f.workflow).find((x) => x.version === f.version);
-      } catch {
-        return undefined;
-      }
-    })();
+    const v = this.version(f);
     const r = this.newRecord({ ...f, sinks: v?.dag.sinks ?? [] });
     r.status = f.status;
     r.recoveries = f.recoveries;

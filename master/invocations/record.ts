@@ -8,6 +8,7 @@ import type {
   StoredRef,
 } from '../../shared/schema/wire.js';
 import { splitQualified } from '../../shared/tenancy.js';
+import type { CompositionDecision } from '../../shared/compose/types.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 import type { InvocationId } from '../../shared/ids.js';
 
@@ -56,6 +57,23 @@ export interface InvocationRecord {
   inputKey?: string;
   /** Harvesting's decision, made at start (absent when harvesting is off). */
   harvest?: InvocationHarvest;
+  /** The caller's sub-tenant (`subTenant` in the request), when it gave one. */
+  subTenant?: string;
+  /** Composition (docs/guides/composition.md): the variant that runs and why. */
+  composition?: RecordComposition;
+}
+
+/** The public decision plus the variant's index (which deployment `<name>~<i>` runs). */
+export interface RecordComposition extends CompositionDecision {
+  index: number;
+  /** Shadow mode: the variant the model would have run. */
+  wouldRun?: string;
+}
+
+/** The composition as answers show it (the index is internal). */
+export function compositionView(c: RecordComposition): Record<string, unknown> {
+  const { index: _index, ...rest } = c;
+  return rest;
 }
 
 /** Largest number of steps kept per invocation; the rest are counted, not kept. */
@@ -74,6 +92,7 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
     finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),
     durationMs: (r.finishedAt ?? Date.now()) - r.startedAt,
   };
+  if (r.composition) view['composition'] = compositionView(r.composition);
   if (r.status === 'succeeded') view['output'] = r.output ?? null;
   if (r.error) view['error'] = r.error;
   view['durability'] = { mode: r.durability, recoveries: r.recoveries };

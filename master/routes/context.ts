@@ -8,6 +8,7 @@ import type { AuditLog } from '../auth/audit.js';
 import type { TenantDirectory } from '../auth/directory.js';
 import type { LimitGate, TenantLimits } from '../auth/limits.js';
 import type { MasterConfig } from '../config.js';
+import type { CompositionService } from '../compose/service.js';
 import type { Harvester } from '../harvest/harvester.js';
 import type { InvocationManager } from '../invocations/manager.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
@@ -23,6 +24,8 @@ export interface MasterContext {
   invocations: InvocationManager;
   /** The master's persistent state (catalogue, invocation records, idempotency keys, values). */
   store: MasterStore;
+  /** Composition's learners (docs/guides/composition.md). */
+  compose?: CompositionService;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
   /** What the master's channels served (absent with `transport: http`). */

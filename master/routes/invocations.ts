@@ -6,7 +6,7 @@ import type { TypedApp } from '../../shared/http.js';
 import type { InvocationId } from '../../shared/ids.js';
 import { InvocationIdField } from '../../shared/schema/wire.js';
 import { TRACEPARENT_HEADER } from '../../shared/tracing.js';
-import { publicView } from '../invocations/record.js';
+import { compositionView, publicView } from '../invocations/record.js';
 import { authorize, principalOf, type Principal } from '../../shared/auth.js';
 import { SUB_TENANT_PATTERN, tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { InvocationRecord } from '../invocations/record.js';
@@ -14,6 +14,11 @@ import { limitsFor, workflowOf, type MasterContext } from './context.js';
 
 /** Longest an invocation waits for its workflow's model set to load before deciding without. */
 const READY_WAIT_MS = 1_000;
+
+const FeedbackBody = Type.Object(
+  { rating: Type.Number({ description: 'the rating, bound to $feedback in learn.reward' }) },
+  { additionalProperties: false },
+);
 
 const InvokeBody = Type.Object(
   {
@@ -95,8 +100,25 @@ export function invocationRoutes(app: TypedApp, c: MasterContext): void {
         status: r.status,
         output: r.status === 'succeeded' ? (r.output ?? null) : null,
         ...(r.error ? { error: r.error } : {}),
+        ...(r.composition ? { composition: compositionView(r.composition) } : {}),
         durationMs: view['durationMs'],
       });
+    },
+  );
+
+  app.post(
+    '/v1/invocations/:id/feedback',
+    { schema: { params: Type.Object({ id: InvocationIdField }), body: FeedbackBody } },
+    async (req) => {
+      const id = req.params.id;
+      const r = c.invocations.get(id);
+      if (!r.composition || !c.compose)
+        throw new AppError(
+          'CONFLICT',
+          `invocation ${id} was not composed (its workflow has no choose: steps); feedback goes to composed invocations`,
+        );
+      const { reward } = await c.compose.feedback(id, req.body.rating);
+      return { invocationId: id, accepted: true, rating: req.body.rating, reward };
     },
   );
 

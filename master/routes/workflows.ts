@@ -1,6 +1,7 @@
 /** Workflow routes (docs/design.md §9): upload (YAML or JSON with handler files), list, get, delete. */
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../../shared/errors.js';
+import { variantName } from '../compose/variants.js';
 import type { TypedApp } from '../../shared/http.js';
 import { partition } from '../partition/index.js';
 import { invalidWorkflow, loadWorkflow, type LoadOptions } from '../workflow/index.js';
@@ -53,11 +54,19 @@ export function workflowRoutes(app: TypedApp, c: MasterContext): void {
             cpu: Math.min(...ready.map((w) => w.capacity.cpu)) * c.config.cpuOvercommit,
             memoryMb: Math.min(...ready.map((w) => w.capacity.memoryMb)),
           };
-    const parts = partition(dag, {
+    const partitionOptions = {
       workers: Math.max(1, ready.length),
       bandwidthBytesPerSec: c.config.bandwidthBytesPerSec,
       ...(capacity ? { capacity } : {}),
-    });
+    };
+    const parts = partition(dag, partitionOptions);
+    // Each variant is an ordinary DAG, partitioned like any other (docs/guides/composition.md).
+    const composition = result.composition && {
+      spec: result.composition.spec,
+      variants: result.composition.dags
+        .slice(1)
+        .map((d) => ({ dag: d, partition: partition(d, partitionOptions) })),
+    };
     // Durable before anyone sees it: a version a worker runs must survive a master restart.
     const v = await c.catalog.add({
       name,
@@ -65,6 +74,7 @@ export function workflowRoutes(app: TypedApp, c: MasterContext): void {
       partition: parts,
       files: upload.files,
       warnings: result.warnings,
+      ...(composition ? { composition } : {}),
     });
     await Promise.all(c.registry.ready().map((w) => c.deployments.push(w, v)));
     // Harvesting: load the workflow's model set now, so its first invocation need not wait.
@@ -82,6 +92,7 @@ export function workflowRoutes(app: TypedApp, c: MasterContext): void {
       nodes: dag.nodes.length,
       edges: dag.edges.length,
       groups: parts.groups,
+      ...(composition ? { variants: composition.spec.variants.map((x) => x.label) } : {}),
       warnings: v.warnings,
     });
   });
@@ -136,9 +147,19 @@ export function workflowRoutes(app: TypedApp, c: MasterContext): void {
       authorize(p, 'deploy');
       const publicName = req.params.name;
       const name = workflowOf(p, publicName);
+      const variants = Math.max(
+        0,
+        ...(c.catalog.has(name) ? c.catalog.versions(name) : []).map(
+          (v) => v.composition?.variants.length ?? 0,
+        ),
+      );
       await c.catalog.remove(name);
       c.deployments.forgetWorkflow(name);
-      await Promise.all(c.registry.ready().map((w) => c.deployments.undeploy(w, name)));
+      const names = [name, ...Array.from({ length: variants }, (_, i) => variantName(name, i + 1))];
+      await Promise.all(
+        c.registry.ready().flatMap((w) => names.map((n) => c.deployments.undeploy(w, n))),
+      );
+      c.compose?.forget(name);
       c.audit.record('workflow.deleted', {
         tenant: p.tenant,
         workflow: publicName,

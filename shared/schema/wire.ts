@@ -306,9 +306,15 @@ export type Heartbeat = Static<typeof Heartbeat>;
 export const WORKFLOW_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
 /** A workflow as the cluster knows it: qualified by its tenant (`<tenant>.<name>`, shared/tenancy.ts). */
 export const WorkflowName = Type.String({ pattern: QUALIFIED_WORKFLOW_PATTERN });
+/**
+ * What workers hold: a (qualified) workflow, or variant i ≥ 1 of one as `<name>~<i>`
+ * (master/compose/variants.ts).
+ */
+export const DEPLOYMENT_NAME_PATTERN = `${QUALIFIED_WORKFLOW_PATTERN.slice(0, -1)}(?:~[1-9][0-9]{0,2})?$`;
+export const DeploymentName = Type.String({ pattern: DEPLOYMENT_NAME_PATTERN });
 
 export const Deployment = Type.Object({
-  workflow: WorkflowName,
+  workflow: DeploymentName,
   version: Type.Integer({ minimum: 1 }),
   dag: Type.Unsafe<WorkflowDag>(Type.Object({}, { additionalProperties: true })),
   /** Partition group per node id (index into the placement's `groups`). */

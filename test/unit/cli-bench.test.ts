@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { chainsOptionsFromFlags } from '../../bench/chains.js';
+import { composeOptionsFromFlags } from '../../bench/compose.js';
 import { durabilityOptionsFromFlags } from '../../bench/durability.js';
 import { faasflowOptionsFromFlags } from '../../bench/faasflow-flags.js';
 import { fuzzOptionsFromFlags } from '../../bench/fuzz/flags.js';
@@ -24,6 +25,7 @@ const READERS: Record<string, Reader> = {
   harvest: harvestOptionsFromFlags,
   durability: durabilityOptionsFromFlags,
   chains: chainsOptionsFromFlags,
+  compose: composeOptionsFromFlags,
   fuzz: fuzzOptionsFromFlags,
 };
 
