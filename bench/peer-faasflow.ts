@@ -8,6 +8,7 @@
  * workers' own ingress, dealt to them in turn. `cpu()` reads every process's CPU time.
  */
 import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { LocalCluster } from '../deploy/local-cluster.js';
 import { BenchClient } from './overhead-load.js';
 import { fixturePath, type PayloadName, type ShapeName } from './peer-shapes.js';
@@ -22,6 +23,9 @@ export interface FaasflowPeerOptions {
 }
 
 export const WORKERS = 2;
+
+/** The tier a workflow's functions run in; null: the workers' own sandbox (process). */
+export type Tier = 'thread' | 'trusted' | null;
 
 export class FaasflowPeer {
   private readonly names = new Map<string, string>();
@@ -72,14 +76,28 @@ export class FaasflowPeer {
     return this.cluster.masterUrl;
   }
 
-  /** Deploys the fixture of `shape` with `payload`; returns the workflow's groups. */
-  async deploy(shape: ShapeName, payload: PayloadName): Promise<string[][]> {
-    const deployed = await this.client.deploy(readFileSync(fixturePath(shape, payload), 'utf8'));
-    this.names.set(`${shape}-${payload}`, deployed.name);
+  /**
+   * Deploys the fixture of `shape` with `payload`, its functions in `tier` (null: the workers'
+   * process sandboxes) under a name of its own; returns the workflow's groups.
+   */
+  async deploy(shape: ShapeName, payload: PayloadName, tier: Tier = null): Promise<string[][]> {
+    let text = readFileSync(fixturePath(shape, payload), 'utf8');
+    if (tier !== null) {
+      const doc = parse(text) as { name: string; defaults?: unknown };
+      text = stringify({ ...doc, name: `${doc.name}-${tier}`, defaults: { isolation: tier } });
+    }
+    const key = `${shape}-${payload}-${tier}`;
+    const held = this.deployed.get(key);
+    if (held) return held;
+    const deployed = await this.client.deploy(text);
+    this.names.set(key, deployed.name);
+    this.deployed.set(key, deployed.groups);
     this.versions.push(`${deployed.name}@${deployed.version}`);
     return deployed.groups;
   }
 
+  /** Groups of each deployed shape, payload and tier (systems sharing a tier share the deployment). */
+  private readonly deployed = new Map<string, string[][]>();
   private readonly versions: string[] = [];
 
   /** Resolves once every worker's ingress can place every deployed version. */
@@ -92,10 +110,11 @@ export class FaasflowPeer {
     shape: ShapeName,
     payload: PayloadName,
     input: unknown,
+    tier: Tier = null,
     via: 'master' | 'worker' = 'master',
   ): Promise<string> {
-    const name = this.names.get(`${shape}-${payload}`);
-    if (name === undefined) throw new Error(`${shape}-${payload} is not deployed`);
+    const name = this.names.get(`${shape}-${payload}-${tier}`);
+    if (name === undefined) throw new Error(`${shape}-${payload} (${tier}) is not deployed`);
     const at = via === 'worker' ? this.ingress[this.next++ % this.ingress.length]! : this.masterUrl;
     const r = await this.client.invoke(name, input, undefined, at);
     if (via === 'worker') this.tookIt.set(r.invocationId, at);

@@ -26,7 +26,14 @@ import type * as PeerBullmq from './peer-bullmq.js';
 import type { BullmqPeer } from './peer-bullmq.js';
 import { cpuPerInvocation, formatCpu } from './overhead-load.js';
 import { FaasflowPeer, WORKERS } from './peer-faasflow.js';
-import { SYSTEMS, type PeerBenchOptions, type SystemName } from './peer-flags.js';
+import {
+  FAASFLOW_TIERS,
+  FAASFLOW_VIA,
+  isFaasflowSystem,
+  SYSTEMS,
+  type PeerBenchOptions,
+  type SystemName,
+} from './peer-flags.js';
 import { closedLoop, openLoop, type Call } from './peer-load.js';
 import {
   buildGoals,
@@ -49,12 +56,7 @@ import { gitCommit, machineInfo, publishReport, summarize } from './report.js';
 
 export type { PeerBenchOptions } from './peer-flags.js';
 
-const DEFAULT_SYSTEMS: readonly SystemName[] = [
-  'faasflow',
-  'faasflow-ingress',
-  'bullmq',
-  'bullmq-sandboxed',
-];
+const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEMS;
 /** Unmeasured open loop before the measured one: half as long, at most this long. */
 const THROUGHPUT_WARMUP_MAX_MS = 2_000;
 const throughputWarmupMs = (durationMs: number): number =>
@@ -215,7 +217,7 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
   const prefixes = { faasflow: `ff-bench-peer-${runId}:`, bullmq: `bench-peer-${runId}` };
   const logDir = mkdtempSync(join(tmpdir(), 'faasflow-bench-peer-'));
   const setup = {
-    faasflow: `master + ${WORKERS} workers as processes from dist/ (process sandboxes, at most 8 warm per function per worker; foreach concurrency 8), cross-worker data in Redis under ${prefixes.faasflow}`,
+    faasflow: `master + ${WORKERS} workers as processes from dist/ (faasflow: process sandboxes; faasflow-thread: worker threads; faasflow-trusted: the workers' own loop; at most 8 warm per function per worker; foreach concurrency 8), cross-worker data in Redis under ${prefixes.faasflow}`,
     bullmq: `${s.bullmqProcesses} worker processes, each with a Worker on queue fn and one on queue sink at concurrency ${s.bullmqConcurrency}; FlowProducer and QueueEvents in the bench process; keys under ${prefixes.bullmq}:`,
   };
   print(`peer bench: ${s.systems.join(', ')} on ${s.redisUrl}; logs in ${logDir}`);
@@ -248,10 +250,8 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
 
   try {
     const runners: Runner[] = [];
-    const ffSystems = (['faasflow', 'faasflow-ingress'] as const).filter((x) =>
-      s.systems.includes(x),
-    );
-    if (ffSystems.length > 0) {
+    const faasflowSystems = s.systems.filter(isFaasflowSystem);
+    if (faasflowSystems.length > 0) {
       print('starting faasflow');
       const peer = await FaasflowPeer.start({
         redisUrl: s.redisUrl,
@@ -260,20 +260,28 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
         connections: Math.max(8, s.concurrency, s.payloadConcurrency),
       });
       ffPeer = peer;
-      const groups = new Map<string, string[][]>();
-      for (const shape of s.shapes) {
-        for (const payload of s.payloads)
-          groups.set(`${shape}-${payload}`, await peer.deploy(shape, payload));
-      }
-      if (ffSystems.includes('faasflow-ingress')) await peer.ingressReady();
-      for (const system of ffSystems) {
-        // faasflow: the master's API; faasflow-ingress: the workers' own, dealt in turn.
-        const via = system === 'faasflow' ? 'master' : 'worker';
+      // One cluster serves every tier: the same workers, the tier set per workflow.
+      const ingress = faasflowSystems.filter((x) => FAASFLOW_VIA[x] === 'worker');
+      for (const system of faasflowSystems)
+        for (const shape of s.shapes)
+          for (const payload of s.payloads)
+            await peer.deploy(shape, payload, FAASFLOW_TIERS[system]);
+      if (ingress.length > 0) await peer.ingressReady();
+      for (const system of faasflowSystems) {
+        const tier = FAASFLOW_TIERS[system];
+        // The master's API, or the workers' own dealt in turn (faasflow-ingress*).
+        const via = FAASFLOW_VIA[system];
+        const groups = new Map<string, string[][]>();
+        for (const shape of s.shapes) {
+          for (const payload of s.payloads)
+            groups.set(`${shape}-${payload}`, await peer.deploy(shape, payload, tier));
+        }
         const invoke = (shape: ShapeName, payload: PayloadName): Promise<string> =>
           peer.invoke(
             shape,
             payload,
             faasflowInput(shape, payloadBytes(payload, s.payloadBytes)),
+            tier,
             via,
           );
         runners.push({
@@ -284,7 +292,7 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
           sinkValue: async (shape, payload) => peer.output(await invoke(shape, payload)),
           note: (shape, payload) => {
             const g = groups.get(`${shape}-${payload}`) ?? [];
-            return `${g.length} group(s)${via === 'worker' ? `, via ${WORKERS} worker ingresses` : ''}`;
+            return `${g.length} group(s), ${tier ?? 'process'} tier${via === 'worker' ? `, via ${WORKERS} worker ingresses` : ''}`;
           },
           cpu: () => peer.cpu(),
         });

@@ -7,7 +7,10 @@
  */
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { InvocationId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
+import { checkTriggerTenancy } from '../shared/tenancy.js';
+import type { ServerTls } from '../shared/tls.js';
 import {
   acceptBinary,
   cpuRoute,
@@ -17,11 +20,12 @@ import {
   typed,
 } from '../shared/http.js';
 import { ingressRoutes, type IngressRouteDeps } from './ingress/routes.js';
-import { Deployment, InvocationIdField, StoredRef, WorkflowName } from '../shared/schema/wire.js';
+import { Deployment, InvocationIdField, StoredRef, DeploymentName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
 import type { DeploymentManager } from './deployer.js';
+import type { ChannelStats } from '../shared/channel/ops.js';
 
 export interface WorkerAppDeps {
   workerId: string;
@@ -35,6 +39,12 @@ export interface WorkerAppDeps {
   /** The worker's own invocation API (docs/design.md §4). */
   ingress: IngressRouteDeps;
   token?: string;
+  /** Ends an invocation here: the engine's release and the channels' context caches. */
+  release: (invocationId: InvocationId) => Promise<void>;
+  /** What the worker's channels served (absent with `transport: http`). */
+  channelStats?: ChannelStats;
+  /** Serve HTTPS (shared/tls.ts). */
+  https?: ServerTls;
 }
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
@@ -42,6 +52,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   const app = typed(
     Fastify({
       loggerInstance,
+      ...(d.https === undefined ? {} : { https: d.https }),
       bodyLimit: d.bodyLimitBytes,
       logController: new LogController({ disableRequestLogging: true }),
     }),
@@ -50,7 +61,11 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   requireToken(app, d.token, ['/healthz', '/metrics']);
   acceptBinary(app);
 
-  triggerRoute(app, (triggers) => d.engine.accept(triggers));
+  triggerRoute(app, (triggers) => {
+    // All or nothing: one foreign trigger refuses the batch before any of it is accepted.
+    for (const t of triggers) checkTriggerTenancy(t);
+    d.engine.accept(triggers);
+  });
   ingressRoutes(app, d.ingress);
   cpuRoute(app);
 
@@ -59,7 +74,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     {
       schema: {
         body: Deployment,
-        params: Type.Object({ workflow: WorkflowName, version: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ workflow: DeploymentName, version: Type.Integer({ minimum: 1 }) }),
       },
     },
     async (req, reply) => {
@@ -72,7 +87,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
 
   app.delete(
     '/v1/deployments/:workflow',
-    { schema: { params: Type.Object({ workflow: WorkflowName }) } },
+    { schema: { params: Type.Object({ workflow: DeploymentName }) } },
     async (req, reply) => {
       await d.deployer.remove(req.params.workflow);
       return reply.status(204).send();
@@ -108,7 +123,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     },
     async (req, reply) => {
       const { invocationIds } = req.body;
-      await Promise.all(invocationIds.map((id) => d.engine.release(id)));
+      await Promise.all(invocationIds.map((id) => d.release(id)));
       return reply.status(204).send();
     },
   );
@@ -117,7 +132,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/invocations/:id/release',
     { schema: { params: Type.Object({ id: InvocationIdField }) } },
     async (req, reply) => {
-      await d.engine.release(req.params.id);
+      await d.release(req.params.id);
       return reply.status(204).send();
     },
   );
@@ -140,6 +155,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
       `faasflow_store_memory_bytes ${st.memoryBytes}`,
       '# TYPE faasflow_store_spilled_bytes gauge',
       `faasflow_store_spilled_bytes ${st.spilledBytes}`,
+      ...(d.channelStats?.metrics('worker') ?? []),
     ];
     return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
   });

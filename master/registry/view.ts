@@ -30,6 +30,8 @@ export interface ViewPublisherOptions {
   intervalMs: number;
   masterUrl: () => string;
   journal: boolean;
+  /** API keys are required on the client API (the worker ingress then refuses invocations). */
+  auth: boolean;
   tenant?: string;
 }
 
@@ -54,6 +56,7 @@ export class ViewPublisher {
       strategy: this.o.config.placement,
       durability: this.o.config.durability,
       journal: this.o.journal,
+      auth: this.o.auth,
       harvest: this.o.config.harvest !== 'off',
       defaultTimeoutMs: this.o.config.defaultTimeoutMs,
       maxTimeoutMs: this.o.config.maxTimeoutMs,

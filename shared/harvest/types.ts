@@ -176,4 +176,6 @@ export interface InvocationHarvest {
   max: Allocation;
   /** Task nodes outside foreach bodies, in stage order. */
   nodes: NodeDecision[];
+  /** The tenant's end user the invocation was for, when its caller named one. */
+  subTenant?: string;
 }

@@ -8,7 +8,7 @@ import type { WireError } from '../errors.js';
 import type { InvocationId } from '../ids.js';
 import type { InvocationHarvest } from '../harvest/types.js';
 import type { InvocationContext, Placement, StepRecord } from '../schema/wire.js';
-import type { InvocationRecord, InvocationStatus } from './record.js';
+import type { InvocationRecord, InvocationStatus, RecordComposition } from './record.js';
 
 export interface InvocationDoc {
   id: InvocationId;
@@ -41,6 +41,8 @@ export function toDoc(r: InvocationRecord, inputData?: Buffer): InvocationDoc {
     ...(r.error === undefined ? {} : { error: r.error }),
     ...(r.status === 'running' ? {} : { steps: r.steps, stepsDropped: r.stepsDropped }),
     ...(r.harvest === undefined ? {} : { harvest: r.harvest }),
+    ...(r.subTenant === undefined ? {} : { subTenant: r.subTenant }),
+    ...(r.composition === undefined ? {} : { composition: r.composition }),
     recoveries: r.recoveries,
   };
 }
@@ -65,6 +67,8 @@ export type RestoredFields = Pick<
   | 'steps'
   | 'stepsDropped'
   | 'harvest'
+  | 'subTenant'
+  | 'composition'
   | 'recoveries'
 > & { inputData?: Buffer };
 
@@ -100,6 +104,19 @@ export function fromDoc(d: InvocationDoc): RestoredFields | null {
     steps: Array.isArray(d['steps']) ? (d['steps'] as StepRecord[]) : [],
     stepsDropped: num(d['stepsDropped']) ? d['stepsDropped'] : 0,
     ...(d['harvest'] !== undefined ? { harvest: d['harvest'] as InvocationHarvest } : {}),
+    ...(typeof d['subTenant'] === 'string' ? { subTenant: d['subTenant'] } : {}),
+    ...(isComposition(d['composition']) ? { composition: d['composition'] } : {}),
     recoveries: num(d['recoveries']) ? d['recoveries'] : 0,
   };
+}
+
+function isComposition(v: unknown): v is RecordComposition {
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return (
+    typeof c['index'] === 'number' &&
+    typeof c['variant'] === 'string' &&
+    Array.isArray(c['graph']) &&
+    typeof c['propensity'] === 'number'
+  );
 }

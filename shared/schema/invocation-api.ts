@@ -4,7 +4,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '../errors.js';
-import { publicView, type InvocationRecord } from '../invocation/record.js';
+import { compositionView, publicView, type InvocationRecord } from '../invocation/record.js';
+import { SUB_TENANT_PATTERN } from '../tenancy.js';
 
 export const InvokeBody = Type.Object(
   {
@@ -19,6 +20,8 @@ export const InvokeBody = Type.Object(
     profile: Type.Optional(Type.Boolean()),
     /** Harvesting: the data size the models see for this input (default: its encoded size). */
     dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The tenant's own end user this invocation is for; recorded on it, its profiles and decisions. */
+    subTenant: Type.Optional(Type.String({ pattern: SUB_TENANT_PATTERN })),
     /** Harvesting: the demand of task nodes, decided from instead of the models' predictions. */
     demand: Type.Optional(
       Type.Record(
@@ -63,6 +66,7 @@ export function waitAnswer(r: InvocationRecord): Record<string, unknown> {
     status: r.status,
     output: r.status === 'succeeded' ? (r.output ?? null) : null,
     ...(r.error ? { error: r.error } : {}),
+    ...(r.composition ? { composition: compositionView(r.composition) } : {}),
     durationMs: view['durationMs'],
   };
 }

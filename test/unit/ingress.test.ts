@@ -12,7 +12,7 @@ import { encodeValue } from '../../shared/codec.js';
 import type { InvocationId } from '../../shared/ids.js';
 import { invId } from '../helpers/ids.js';
 import { Expressions } from '../../shared/expressions.js';
-import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import type { InvocationDoc } from '../../shared/invocation/doc.js';
 import type { InvocationRecord } from '../../shared/invocation/record.js';
 import { MemoryJournal } from '../../shared/journal-memory.js';
@@ -180,7 +180,7 @@ function setup(o: { journal?: boolean; view?: PlacementView } = {}): Harness {
     url: () => 'http://w1',
     view: holder,
     deployments: { latest: (name) => (name === 'chain' ? DEP : undefined) },
-    http: {} as HttpClient,
+    peers: {} as PeerClient,
     exprs: new Expressions(),
     logger: silentLogger,
     inlineMaxBytes: 4096,

@@ -21,7 +21,7 @@ import { encodeValue } from '../../shared/codec.js';
 import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
 import type { Expressions } from '../../shared/expressions.js';
-import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import { newInvocationId, type InvocationId } from '../../shared/ids.js';
 import { assertInput } from '../../shared/input-schema.js';
 import {
@@ -84,7 +84,7 @@ export interface IngressOptions {
   view: ViewHolder;
   deployments: { latest(workflow: string): IndexedDeployment | undefined };
   ports: IngressPorts;
-  http: HttpClient;
+  peers: PeerClient;
   exprs: Expressions;
   logger: Logger;
   /** The journal (with Redis); without it every invocation runs as `none`. */
@@ -100,6 +100,8 @@ export interface IngressStart {
   timeoutMs: number;
   idempotencyKey?: string;
   profile?: boolean;
+  /** The tenant's end user the invocation is for (recorded on it). */
+  subTenant?: string;
   /** `wait: false`: an idempotency key naming another worker's invocation needs only its id. */
   wait: boolean;
 }
@@ -149,6 +151,14 @@ export class IngressCoordinator {
    * Accepts an invocation: once this resolves it is journaled (durable) and its sources are
    * being started. With an idempotency key already bound, resolves to what the key names.
    */
+  /**
+   * The workflow learns its composition (it was deployed with variants `<name>~<i>`): its
+   * decisions and their log are the master's.
+   */
+  composes(workflow: string): boolean {
+    return this.o.deployments.latest(`${workflow}~1`) !== undefined;
+  }
+
   async start(workflow: string, req: IngressStart): Promise<InvocationRecord | RemoteInvocation> {
     const view = this.o.view.current();
     if (view.mode === 'master')
@@ -212,6 +222,7 @@ export class IngressCoordinator {
         placement,
         ctx: {
           tenant: view.tenant,
+          ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
           deadline,
           input,
           master: view.master,
@@ -390,7 +401,7 @@ export class IngressCoordinator {
     r.completing = true;
     const dep = this.deps.get(r.id)!;
     assembleOutput(
-      this.o.http,
+      this.o.peers,
       this.o.exprs,
       { dag: dep.dag, groupOf: dep.groupOf },
       r.placement,

@@ -12,9 +12,16 @@ import { errorFromResponse, type HttpClient } from '../../shared/http-client.js'
 import { publicView } from '../../shared/invocation/record.js';
 import { InvokeBody, invocationTimeoutMs, waitAnswer } from '../../shared/schema/invocation-api.js';
 import type { InvocationId } from '../../shared/ids.js';
-import { InvocationIdField, PlacementView, ReportBatch } from '../../shared/schema/wire.js';
+import {
+  InvocationIdField,
+  PlacementView,
+  ReportBatch,
+  WORKFLOW_NAME_PATTERN,
+} from '../../shared/schema/wire.js';
 import type { IngressCoordinator } from './coordinator.js';
 import type { ViewHolder } from './view.js';
+
+const WORKFLOW_NAME_RE = new RegExp(WORKFLOW_NAME_PATTERN);
 
 export interface IngressRouteDeps {
   coordinator: IngressCoordinator;
@@ -56,14 +63,32 @@ export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
           'demand is decided by the master (harvesting): POST this invocation to the master',
         );
       const view = d.view.current();
+      if (view.auth === true)
+        throw new AppError(
+          'CONFLICT',
+          'this cluster requires API keys, which the worker ingress does not check yet: POST this invocation to the master',
+        );
+      const name = (req.params as { name: string }).name;
+      // Without keys every caller is the default tenant, whose workflows have plain names.
+      if (!WORKFLOW_NAME_RE.test(name))
+        throw new AppError(
+          'WORKFLOW_NOT_FOUND',
+          `workflow ${JSON.stringify(name)} is not deployed (workflow names are lower-case letters, digits and -)`,
+        );
+      if (d.coordinator.composes(name))
+        throw new AppError(
+          'CONFLICT',
+          `workflow ${name} learns its composition on the master: POST this invocation to the master`,
+        );
       const timeoutMs = invocationTimeoutMs(body, view);
       const wait = body.wait !== false;
-      const r = await d.coordinator.start((req.params as { name: string }).name, {
+      const r = await d.coordinator.start(name, {
         input: body.input ?? null,
         timeoutMs,
         wait,
         ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
+        ...(body.subTenant !== undefined ? { subTenant: body.subTenant } : {}),
       });
       if (!wait) return reply.status(202).send({ invocationId: r.id });
       if ('kind' in r) {
