@@ -9,7 +9,7 @@ import { TRACEPARENT_HEADER } from '../../shared/tracing.js';
 import { publicView } from '../../shared/invocation/record.js';
 import { InvokeBody, invocationTimeoutMs, waitAnswer } from '../../shared/schema/invocation-api.js';
 import { authorize, principalOf, type Principal } from '../../shared/auth.js';
-import { SUB_TENANT_PATTERN, tenantOfWorkflow } from '../../shared/tenancy.js';
+import { tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { InvocationRecord } from '../../shared/invocation/record.js';
 import { limitsFor, workflowOf, type MasterContext } from './context.js';
 
