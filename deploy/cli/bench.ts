@@ -113,6 +113,7 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       ['--budget <fraction>', 'share of sandbox memory-seconds unused prewarms may take', '0.1'],
       ['--cold-ms <ms>', 'cold-start time (process ~70, Docker ~160)', '70'],
       ['--idle-ms <ms>', 'idle timeout of a warm sandbox', '3000'],
+      OUT,
     ],
   },
   compose: {

@@ -2,7 +2,7 @@
  * Wire types between master and workers (TypeBox schemas; the TS types are derived from them).
  * These are contracts (docs/design.md §4): change them only in backwards-compatible ways.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Kind, Type, TypeRegistry, type Static } from '@sinclair/typebox';
 import type { WorkflowDag } from '../dag/types.js';
 import type { InvocationId } from '../ids.js';
 import { QUALIFIED_WORKFLOW_PATTERN } from '../tenancy.js';
@@ -170,7 +170,15 @@ export const StorageTier = Type.Union([
  * and with `anyOf: [number, null]` it turns null into 0 in the first branch — an unmeasured run
  * would read as one that used nothing.
  */
-const Measured = Type.Unsafe<number | null>({ type: ['number', 'null'] });
+const MEASURED_KIND = 'FaasflowMeasured';
+// The channels check bodies with TypeBox's compiler, which knows a custom kind only once
+// registered; Ajv (the HTTP routes) reads the plain `type` list and never coerces null to 0.
+if (!TypeRegistry.Has(MEASURED_KIND))
+  TypeRegistry.Set(
+    MEASURED_KIND,
+    (_schema, value) => value === null || (typeof value === 'number' && Number.isFinite(value)),
+  );
+const Measured = Type.Unsafe<number | null>({ [Kind]: MEASURED_KIND, type: ['number', 'null'] });
 
 /** One node execution as the invocation timeline shows it. */
 export const StepRecord = Type.Object({
