@@ -11,6 +11,7 @@ import { MIN_CPU_MILLICORES } from '../../shared/harvest/types.js';
 import { parseDurationMs } from '../../shared/time.js';
 import { at, type Issues } from './diagnostics.js';
 import { FUNCTION_NAME_RE, LIMITS } from './limits.js';
+import { readKeyShard } from './shard-spec.js';
 import {
   describe,
   isObj,
@@ -44,6 +45,7 @@ const KEYS = [
   'network',
   'runtime',
   'outputBytes',
+  'shard',
   'description',
 ];
 const HANDLER_RE = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_./-]+\.(?:js|mjs)$/;
@@ -139,6 +141,7 @@ function readFunction(
     max: 2 ** 32,
     fallback: synthetic ? syntheticOutputBytes(synthetic) : FUNCTION_DEFAULTS.outputBytes,
   });
+  const shard = readKeyShard(value['shard'], path, issues);
   if (!source) return undefined;
   return {
     name,
@@ -150,6 +153,7 @@ function readFunction(
     network: network === 'host' ? 'host' : 'none',
     runtimeMs,
     outputBytes,
+    ...(shard ? { shard } : {}),
   };
 }
 
