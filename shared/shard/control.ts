@@ -24,6 +24,7 @@ import {
   moveReplica,
   setReplicas,
   splitRange,
+  widthShare,
   type KeyRange,
   type RoutingTable,
 } from './routing.js';
@@ -32,7 +33,7 @@ export interface RangeLoad {
   id: number;
   /** Work routed to the range in the cycle, in any unit shared by all ranges (busy ms, calls). */
   load: number;
-  /** The forecast load for the next cycle; the loop acts on max(load, forecast). */
+  /** The forecast load for the next cycle (smoothed); the loop acts on it when given. */
   forecast?: number;
   /** Distinct keys seen in the cycle. */
   keys: number;
@@ -46,6 +47,8 @@ export interface WorkerLoad {
   worker: WorkerId;
   /** Measured busy share of the worker's CPU in the cycle, 0..1 (anything else counts too). */
   utilization: number;
+  /** Work queued on it at the end of the cycle, ms, when known. */
+  backlogMs?: number;
 }
 
 /** A group pinned to a worker (a warm placement or a running shard) the loop may move. */
@@ -77,6 +80,10 @@ export interface ControlOptions {
   maxMovedShare: number;
   /** Most replicas of a range. Default 4. */
   maxReplicas: number;
+  /** A saturated worker is hot once its queue holds more than this much work, ms. Default 500. */
+  backlogLimitMs: number;
+  /** A replicated range gets replicas until its load per replica is below this × the mean. Default 0.8. */
+  replicaTarget: number;
   /** Replica count is fixed (`replicas: N`): the loop splits, merges and moves only. */
   fixedReplicas?: number;
   /** Fewest and most ranges. Defaults 1 and 1024. */
@@ -92,6 +99,8 @@ export const CONTROL_DEFAULTS: ControlOptions = {
   cooldownCycles: 3,
   maxMovedShare: 0.05,
   maxReplicas: 4,
+  backlogLimitMs: 500,
+  replicaTarget: 0.8,
   minRanges: 1,
   maxRanges: 1024,
 };
@@ -102,9 +111,16 @@ export interface ControlState {
   streak: Record<string, number>;
   /** Cycle until which a range (`r:id`) or worker (`w:id`) is left alone. */
   quietUntil: Record<string, number>;
+  /** Each worker's queue at the end of the previous cycle, ms (when reported). */
+  backlogMs: Record<string, number>;
 }
 
-export const initialControlState = (): ControlState => ({ cycle: 0, streak: {}, quietUntil: {} });
+export const initialControlState = (): ControlState => ({
+  cycle: 0,
+  streak: {},
+  quietUntil: {},
+  backlogMs: {},
+});
 
 export type ShardEventKind =
   'split' | 'replicate' | 'unreplicate' | 'merge' | 'move' | 'move-group';
@@ -143,6 +159,8 @@ export function controlStep(
   const cycle = prev.cycle + 1;
   const streak: Record<string, number> = {};
   const quietUntil = { ...prev.quietUntil };
+  const backlogMs: Record<string, number> = {};
+  for (const w of input.workers) if (w.backlogMs !== undefined) backlogMs[w.worker] = w.backlogMs;
   const events: ShardEvent[] = [];
   let t = table;
   let groups = [...(input.groups ?? [])];
@@ -150,11 +168,16 @@ export function controlStep(
   const byId = new Map(input.ranges.map((r) => [r.id, r]));
   const loadOf = (id: number): number => {
     const r = byId.get(id);
-    return r ? Math.max(r.load, r.forecast ?? 0) : 0;
+    return r ? (r.forecast ?? r.load) : 0;
   };
   const keysSeen = input.ranges.reduce((s, r) => s + r.keys, 0);
-  const keyShare = (id: number, fraction = 1): number =>
-    keysSeen === 0 ? 0 : ((byId.get(id)?.keys ?? 0) * fraction) / keysSeen;
+  // Keys of a range: its share of the keys seen, or of the hash space when that is more (keys
+  // not requested this cycle still live there and move with it).
+  const keyShare = (id: number, fraction = 1): number => {
+    const r = t.ranges.find((x) => x.id === id);
+    const seen = keysSeen === 0 ? 0 : (byId.get(id)?.keys ?? 0) / keysSeen;
+    return Math.max(seen, r ? widthShare(r) : 0) * fraction;
+  };
   let budget = o.maxMovedShare;
   const workers = input.workers.map((w) => w.worker);
   const util = new Map(input.workers.map((w) => [w.worker, w.utilization]));
@@ -181,6 +204,17 @@ export function controlStep(
       delete streak[k];
     }
   };
+  /**
+   * Saturated and not catching up: its queue is over `backlogLimitMs` and not shrinking (a
+   * worker draining a queue needs no help), or, without a queue figure, routed at least its
+   * share (then something else takes its CPU: a noisy neighbour).
+   */
+  const saturated = (w: WorkerId, load: number): boolean => {
+    const x = input.workers.find((v) => v.worker === w);
+    if (!x || !(x.utilization > o.hotUtilization)) return false;
+    if (x.backlogMs === undefined) return load >= mean;
+    return x.backlogMs > o.backlogLimitMs && x.backlogMs >= (prev.backlogMs[w] ?? 0);
+  };
   /** Coolest worker (routed load, then utilisation) not in `exclude` and not hot itself. */
   const coolest = (exclude: readonly WorkerId[]): WorkerId | undefined => {
     const m = routed();
@@ -192,50 +226,67 @@ export function controlStep(
     budget -= e.movedShare;
     events.push({ ...e, cycle, version: t.version });
   };
-  if (mean <= 0) return { table: t, state: { cycle, streak, quietUntil }, events, groups };
+  if (mean <= 0)
+    return { table: t, state: { cycle, streak, quietUntil, backlogMs }, events, groups };
   const maxReplicas = o.fixedReplicas ?? o.maxReplicas;
+
+  /** Splits range `id`, or replicates it when one key dominates it; false when it cannot. */
+  const relieve = (id: number, why: string): boolean => {
+    const current = t.ranges.find((x) => x.id === id)!;
+    const perReplica = loadOf(id) / current.replicas.length;
+    const stats = byId.get(id);
+    const oneKey = (stats?.topKeyShare ?? 0) > 0.5 || current.end - current.start < 2;
+    if (!oneKey && t.ranges.length < o.maxRanges) {
+      const cut = splitPoint(current, stats?.medianHash);
+      const to = coolest(current.replicas);
+      const rightShare = keyShare(id, (current.end - cut) / (current.end - current.start));
+      if (to === undefined || rightShare > budget) return false;
+      const movedTo = current.replicas.length === 1 ? [to] : [to, ...current.replicas.slice(1)];
+      t = splitRange(t, id, cut, movedTo);
+      const other = t.nextId - 1;
+      touch(`r:${id}`, `r:${other}`);
+      emit({
+        kind: 'split',
+        range: id,
+        other,
+        to,
+        reason: `load per replica ${ratio(perReplica, mean)} of the mean ${why}`,
+        movedShare: rightShare,
+      });
+      return true;
+    }
+    if (current.replicas.length >= maxReplicas || o.fixedReplicas !== undefined) return false;
+    // As many replicas as bring the load per replica down to `replicaTarget` × the mean.
+    const share = keyShare(id);
+    if (share > budget) return false;
+    const load = loadOf(id);
+    const replicas = [...current.replicas];
+    while (replicas.length < maxReplicas && load / replicas.length > o.replicaTarget * mean) {
+      const to = coolest(replicas);
+      if (to === undefined) break;
+      replicas.push(to);
+    }
+    if (replicas.length === current.replicas.length) return false;
+    t = setReplicas(t, id, replicas);
+    touch(`r:${id}`);
+    emit({
+      kind: 'replicate',
+      range: id,
+      to: replicas[replicas.length - 1]!,
+      reason: `one key carries ${pct(stats?.topKeyShare ?? 1)} of a range at ${ratio(perReplica, mean)} of the mean ${why}: ${replicas.length} replicas`,
+      movedShare: share,
+    });
+    return true;
+  };
+  const hotAlone = (r: KeyRange): boolean => loadOf(r.id) / r.replicas.length > o.hotFactor * mean;
 
   // 1. Hot ranges: split, or replicate a range one key dominates.
   const hotRanges = [...t.ranges]
     .map((r) => ({ r, perReplica: loadOf(r.id) / r.replicas.length }))
     .sort((a, b) => b.perReplica - a.perReplica || a.r.id - b.r.id);
-  for (const { r, perReplica } of hotRanges) {
-    const key = `r:${r.id}`;
-    if (!held(`hot:${r.id}`, perReplica > o.hotFactor * mean) || quiet(key)) continue;
-    const stats = byId.get(r.id);
-    const oneKey = (stats?.topKeyShare ?? 0) > 0.5 || r.end - r.start < 2;
-    const current = t.ranges.find((x) => x.id === r.id)!;
-    if (!oneKey && t.ranges.length < o.maxRanges) {
-      const cut = splitPoint(current, stats?.medianHash);
-      const to = coolest(current.replicas);
-      const rightShare = keyShare(r.id, (current.end - cut) / (current.end - current.start));
-      if (to === undefined || rightShare > budget) continue;
-      const movedTo = current.replicas.length === 1 ? [to] : [to, ...current.replicas.slice(1)];
-      t = splitRange(t, r.id, cut, movedTo);
-      const other = t.nextId - 1;
-      touch(key, `r:${other}`);
-      emit({
-        kind: 'split',
-        range: r.id,
-        other,
-        to,
-        reason: `load per replica ${ratio(perReplica, mean)} of the mean for ${o.holdCycles} cycles`,
-        movedShare: rightShare,
-      });
-    } else if (current.replicas.length < maxReplicas && o.fixedReplicas === undefined) {
-      const to = coolest(current.replicas);
-      const share = keyShare(r.id);
-      if (to === undefined || share > budget) continue;
-      t = setReplicas(t, r.id, [...current.replicas, to]);
-      touch(key);
-      emit({
-        kind: 'replicate',
-        range: r.id,
-        to,
-        reason: `one key carries ${pct(stats?.topKeyShare ?? 1)} of a range at ${ratio(perReplica, mean)} of the mean`,
-        movedShare: share,
-      });
-    }
+  for (const { r } of hotRanges) {
+    if (!held(`hot:${r.id}`, hotAlone(r)) || quiet(`r:${r.id}`)) continue;
+    relieve(r.id, `for ${o.holdCycles} cycles`);
   }
 
   // 2. Hot workers: hand a range replica (the one leaving both sides nearest the mean) and
@@ -244,7 +295,7 @@ export function controlStep(
   for (const w of [...workers].sort((a, b) => before.get(b)! - before.get(a)! || cmp(a, b))) {
     const m = routed();
     const load = m.get(w)!;
-    const measuredHot = (util.get(w) ?? 0) > o.hotUtilization;
+    const measuredHot = saturated(w, load);
     if (!held(`hotw:${w}`, load > o.hotFactor * mean || measuredHot) || quiet(`w:${w}`)) continue;
     const reason = measuredHot
       ? `utilisation ${pct(util.get(w)!)} over ${pct(o.hotUtilization)}`
@@ -259,26 +310,52 @@ export function controlStep(
       emit({ kind: 'move-group', group: group.id, from: w, to: groupTo, reason, movedShare: 0 });
       continue;
     }
-    let best: { r: KeyRange; to: WorkerId; after: number } | undefined;
-    for (const r of t.ranges) {
-      if (!r.replicas.includes(w) || quiet(`r:${r.id}`) || keyShare(r.id) > budget) continue;
-      const to = coolest(r.replicas);
-      if (to === undefined) continue;
-      const share = loadOf(r.id) / r.replicas.length;
-      const after = Math.max(load - share, m.get(to)! + share);
-      if (after < load && (!best || after < best.after)) best = { r, to, after };
+    // Routed-hot: move ranges off until the worker is under the threshold (within the budget);
+    // measured-hot only: one range per cycle (its routed load may be fair, its CPU is not).
+    let movedAny = false;
+    // First a range too hot for any one worker: split or replicate it here and now.
+    const alone = t.ranges.find(
+      (r) => r.replicas.includes(w) && hotAlone(r) && !quiet(`r:${r.id}`),
+    );
+    if (alone && relieve(alone.id, `on hot worker ${w}`)) {
+      // Let the new replicas or the split show in the next cycle before moving anything else.
+      touch(`w:${w}`);
+      continue;
     }
-    if (!best) continue;
-    t = moveReplica(t, best.r.id, w, best.to);
-    touch(`w:${w}`, `w:${best.to}`, `r:${best.r.id}`);
-    emit({
-      kind: 'move',
-      range: best.r.id,
-      from: w,
-      to: best.to,
-      reason,
-      movedShare: keyShare(best.r.id),
-    });
+    for (;;) {
+      const now = routed();
+      const left = now.get(w)!;
+      if (movedAny && !(left > o.hotFactor * mean)) break;
+      // The range that relieves the most load per key moved, among those whose move leaves
+      // both workers below where this one is.
+      // A range hot on its own is split or replicated instead: moving it moves the problem.
+      let best: { r: KeyRange; to: WorkerId; perKey: number } | undefined;
+      for (const r of t.ranges) {
+        if (!r.replicas.includes(w) || quiet(`r:${r.id}`) || keyShare(r.id) > budget) continue;
+        if (hotAlone(r)) continue;
+        const to = coolest(r.replicas);
+        if (to === undefined) continue;
+        const share = loadOf(r.id) / r.replicas.length;
+        const target = now.get(to)! + share;
+        const perKey = share / keyShare(r.id);
+        if (target <= o.hotFactor * mean && target < left && share > 0)
+          if (!best || perKey > best.perKey) best = { r, to, perKey };
+      }
+      if (!best) break;
+      t = moveReplica(t, best.r.id, w, best.to);
+      touch(`r:${best.r.id}`);
+      movedAny = true;
+      emit({
+        kind: 'move',
+        range: best.r.id,
+        from: w,
+        to: best.to,
+        reason,
+        movedShare: keyShare(best.r.id),
+      });
+      if (measuredHot && !(left > o.hotFactor * mean)) break;
+    }
+    if (movedAny) touch(`w:${w}`);
   }
 
   // 3. Cold: drop a replica the others can carry, merge neighbours that are cold together.
@@ -325,7 +402,7 @@ export function controlStep(
       movedShare: share,
     });
   }
-  return { table: t, state: { cycle, streak, quietUntil }, events, groups };
+  return { table: t, state: { cycle, streak, quietUntil, backlogMs }, events, groups };
 }
 
 function splitPoint(r: KeyRange, median: number | undefined): number {
