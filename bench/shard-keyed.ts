@@ -3,7 +3,7 @@
  * function under an open-loop Zipf(1.2) load at 70 % of the cluster, whose hot keys move to other
  * keys halfway through. Two routers see the same arrivals (same keys, times and service times):
  * - static: hash(key) mod workers, what routing without a table does;
- * - table: shared/shard's routing table (32 ranges to start), join-shortest-queue among a
+ * - table: shared/shard's routing table (128 ranges to start, 16 a worker), join-shortest-queue among a
  *   range's replicas, re-sharded by `controlStep` once a simulated second.
  * Workers are single-slot FCFS servers (a sleep-bound function: its time is its own, not the
  * CPU's). Figures: latency p99 after warm-up, max/mean of the work routed to each worker per
@@ -62,7 +62,7 @@ export const KEYED_DEFAULTS: KeyedSimOptions = {
   durationMs: 60_000,
   shiftAtMs: 30_000,
   warmupMs: 10_000,
-  initialRanges: 32,
+  initialRanges: 128,
   cycleMs: 1000,
 };
 
@@ -270,16 +270,6 @@ export function simulateKeyed(options: Partial<KeyedSimOptions> = {}): KeyedFigu
     table = r.table;
     state = r.state;
     for (const e of r.events) events.push({ ...e, cycle: state.cycle });
-    if (process.env['SIMDEBUG'] && cycleEnd > 29000 && cycleEnd < 40000)
-      console.log(
-        cycleEnd,
-        workers
-          .map(
-            (w, i) =>
-              `${w}:${((tb.busy[i]![sec] ?? 0) / o.cycleMs).toFixed(2)}/${tb.backlog(i, cycleEnd).toFixed(0)}`,
-          )
-          .join(' '),
-      );
     if (r.events.length > 0) {
       const share = movedKeyShare(before, table, keys);
       maxMoved = Math.max(maxMoved, share);
