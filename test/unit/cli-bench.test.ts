@@ -10,6 +10,7 @@ import { faasflowOptionsFromFlags } from '../../bench/faasflow-flags.js';
 import { harvestOptionsFromFlags } from '../../bench/harvest-flags.js';
 import { overheadOptionsFromFlags } from '../../bench/overhead-flags.js';
 import { peerOptionsFromFlags } from '../../bench/peer-flags.js';
+import { shardOptionsFromFlags } from '../../bench/shard.js';
 import { SUITES, typedFlags } from '../../deploy/cli/bench.js';
 import { buildProgram } from '../../deploy/cli/program.js';
 
@@ -21,6 +22,7 @@ const READERS: Record<string, Reader> = {
   peer: peerOptionsFromFlags,
   harvest: harvestOptionsFromFlags,
   durability: durabilityOptionsFromFlags,
+  shard: shardOptionsFromFlags,
 };
 
 const long = (spec: string): string => spec.split(' ')[0]!;
