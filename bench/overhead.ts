@@ -8,6 +8,9 @@
  * - End to end: chain of 5 and fan-out 8 + join, client-observed (performance.now() around the
  *   waiting HTTP call) and the master's durationMs, closed loop after a warm-up.
  * - Throughput: a one-task no-op, C concurrent callers for T seconds.
+ * - Transports (own cluster only): the edges and the chain of 5 again on two more clusters,
+ *   `transport: http` and `transport: channel`, side by side with the CPU time per invocation of
+ *   each process (./overhead-transport.ts).
  *
  * Starts its own cluster (master with round-robin placement + 2 workers as processes from dist/,
  * process sandboxes, no Redis) unless given a master URL; edges are classified local or remote
@@ -46,6 +49,12 @@ import {
   type TimelineSummary,
 } from './overhead-timeline.js';
 import { gitCommit, machineInfo, publishReport, summarize, type Summary } from './report.js';
+import {
+  formatTransportTable,
+  measureTransport,
+  TRANSPORTS,
+  type TransportFigures,
+} from './overhead-transport.js';
 
 export type { OverheadBenchOptions } from './overhead-flags.js';
 
@@ -101,6 +110,8 @@ export interface OverheadFigures {
   };
   rows: OverheadRow[];
   goalsMissed: string[];
+  /** http and channel side by side (own cluster only; empty with --master). */
+  transports: TransportFigures[];
 }
 
 export interface OverheadBenchResult {
@@ -185,7 +196,26 @@ export async function runOverheadBench(
       throughput,
       rows,
       goalsMissed,
+      transports: [],
     };
+    if (cluster) {
+      // The main cluster is not needed any more: free its cores for the comparison.
+      await client.close();
+      await cluster.stop();
+      for (const t of TRANSPORTS)
+        figures.transports.push(
+          await measureTransport(
+            t,
+            {
+              warmup: o.warmup,
+              iterations: o.iterations,
+              workerMemoryMb: WORKER_MEMORY_MB,
+              placement: PLACEMENT,
+            },
+            print,
+          ),
+        );
+    }
     printResults(figures, print);
     const reportPath = publishReport('overhead', startedAt, figures, {
       ...(options.command === undefined ? {} : { command: options.command }),
@@ -281,6 +311,10 @@ function printResults(f: OverheadFigures, print: (line: string) => void): void {
   if (t.failures.count > 0)
     print(`throughput: ${t.failures.count} failed; first: ${t.failures.first ?? ''}`);
   print(f.goalsMissed.length === 0 ? 'all goals met' : `goals missed: ${f.goalsMissed.join('; ')}`);
+  if (f.transports.length > 0) {
+    print('');
+    for (const line of formatTransportTable(f.transports)) print(line);
+  }
 }
 
 async function startCluster(print: (line: string) => void): Promise<LocalCluster> {

@@ -7,6 +7,7 @@
  * (BenchClient), which answers once the workflow's output is there.
  */
 import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { LocalCluster } from '../deploy/local-cluster.js';
 import { BenchClient } from './overhead-load.js';
 import { fixturePath, type PayloadName, type ShapeName } from './peer-shapes.js';
@@ -21,6 +22,9 @@ export interface FaasflowPeerOptions {
 }
 
 export const WORKERS = 2;
+
+/** The tier a workflow's functions run in; null: the workers' own sandbox (process). */
+export type Tier = 'thread' | 'trusted' | null;
 
 export class FaasflowPeer {
   private readonly names = new Map<string, string>();
@@ -51,17 +55,30 @@ export class FaasflowPeer {
     return this.cluster.masterUrl;
   }
 
-  /** Deploys the fixture of `shape` with `payload`; returns the workflow's groups. */
-  async deploy(shape: ShapeName, payload: PayloadName): Promise<string[][]> {
-    const deployed = await this.client.deploy(readFileSync(fixturePath(shape, payload), 'utf8'));
-    this.names.set(`${shape}-${payload}`, deployed.name);
+  /**
+   * Deploys the fixture of `shape` with `payload`, its functions in `tier` (null: the workers'
+   * process sandboxes) under a name of its own; returns the workflow's groups.
+   */
+  async deploy(shape: ShapeName, payload: PayloadName, tier: Tier = null): Promise<string[][]> {
+    let text = readFileSync(fixturePath(shape, payload), 'utf8');
+    if (tier !== null) {
+      const doc = parse(text) as { name: string; defaults?: unknown };
+      text = stringify({ ...doc, name: `${doc.name}-${tier}`, defaults: { isolation: tier } });
+    }
+    const deployed = await this.client.deploy(text);
+    this.names.set(`${shape}-${payload}-${tier}`, deployed.name);
     return deployed.groups;
   }
 
   /** Runs one invocation to its end; resolves with its id, rejects unless it succeeded. */
-  async invoke(shape: ShapeName, payload: PayloadName, input: unknown): Promise<string> {
-    const name = this.names.get(`${shape}-${payload}`);
-    if (name === undefined) throw new Error(`${shape}-${payload} is not deployed`);
+  async invoke(
+    shape: ShapeName,
+    payload: PayloadName,
+    input: unknown,
+    tier: Tier = null,
+  ): Promise<string> {
+    const name = this.names.get(`${shape}-${payload}-${tier}`);
+    if (name === undefined) throw new Error(`${shape}-${payload} (${tier}) is not deployed`);
     const r = await this.client.invoke(name, input);
     if (r.status !== 'succeeded')
       throw new Error(`${name}: ${r.status}: ${r.error ?? 'no error message'}`);

@@ -4,8 +4,29 @@
  */
 import { PAYLOADS, SHAPES, type PayloadName, type ShapeName } from './peer-shapes.js';
 
-export const SYSTEMS = ['faasflow', 'bullmq', 'bullmq-sandboxed'] as const;
+export const SYSTEMS = [
+  'faasflow',
+  'faasflow-thread',
+  'faasflow-trusted',
+  'bullmq',
+  'bullmq-sandboxed',
+] as const;
 export type SystemName = (typeof SYSTEMS)[number];
+
+/**
+ * The faasflow systems and the tier each runs its functions in (`defaults: { isolation }`);
+ * null: the workers' own sandbox (process).
+ */
+export const FAASFLOW_TIERS = {
+  faasflow: null,
+  'faasflow-thread': 'thread',
+  'faasflow-trusted': 'trusted',
+} as const satisfies Partial<Record<SystemName, 'thread' | 'trusted' | null>>;
+export type FaasflowSystem = keyof typeof FAASFLOW_TIERS;
+
+export function isFaasflowSystem(s: SystemName): s is FaasflowSystem {
+  return s in FAASFLOW_TIERS;
+}
 
 export interface PeerBenchOptions {
   /** Measured closed-loop invocations per shape with no-op functions. Default 300. */
@@ -75,7 +96,7 @@ const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowe
 /**
  * `--smoke`, `--repetitions N`, `--warmup N`, `--duration S`, `--concurrency C`,
  * `--payload-concurrency C`, * `--shapes chain5,fanout,genome,foreach`, `--payload noop,1mb`,
- * `--systems faasflow,bullmq,bullmq-sandboxed`, `--redis URL`, `--bullmq-processes N`,
+ * `--systems faasflow,faasflow-thread,faasflow-trusted,bullmq,bullmq-sandboxed`, `--redis URL`, `--bullmq-processes N`,
  * `--bullmq-concurrency N`, `--out DIR`.
  */
 export function peerOptionsFromFlags(flags: Record<string, string | boolean>): FlagsResult {

@@ -25,7 +25,13 @@ import { repoRoot } from './paths.js';
 import type * as PeerBullmq from './peer-bullmq.js';
 import type { BullmqPeer } from './peer-bullmq.js';
 import { FaasflowPeer, WORKERS } from './peer-faasflow.js';
-import { SYSTEMS, type PeerBenchOptions, type SystemName } from './peer-flags.js';
+import {
+  FAASFLOW_TIERS,
+  isFaasflowSystem,
+  SYSTEMS,
+  type PeerBenchOptions,
+  type SystemName,
+} from './peer-flags.js';
 import { closedLoop, openLoop, type Call } from './peer-load.js';
 import {
   buildGoals,
@@ -48,7 +54,7 @@ import { gitCommit, machineInfo, publishReport, summarize } from './report.js';
 
 export type { PeerBenchOptions } from './peer-flags.js';
 
-const DEFAULT_SYSTEMS: readonly SystemName[] = ['faasflow', 'bullmq', 'bullmq-sandboxed'];
+const DEFAULT_SYSTEMS: readonly SystemName[] = SYSTEMS;
 /** Unmeasured open loop before the measured one: half as long, at most this long. */
 const THROUGHPUT_WARMUP_MAX_MS = 2_000;
 const throughputWarmupMs = (durationMs: number): number =>
@@ -207,7 +213,7 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
   const prefixes = { faasflow: `ff-bench-peer-${runId}:`, bullmq: `bench-peer-${runId}` };
   const logDir = mkdtempSync(join(tmpdir(), 'faasflow-bench-peer-'));
   const setup = {
-    faasflow: `master + ${WORKERS} workers as processes from dist/ (process sandboxes, at most 8 warm per function per worker; foreach concurrency 8), cross-worker data in Redis under ${prefixes.faasflow}`,
+    faasflow: `master + ${WORKERS} workers as processes from dist/ (faasflow: process sandboxes; faasflow-thread: worker threads; faasflow-trusted: the workers' own loop; at most 8 warm per function per worker; foreach concurrency 8), cross-worker data in Redis under ${prefixes.faasflow}`,
     bullmq: `${s.bullmqProcesses} worker processes, each with a Worker on queue fn and one on queue sink at concurrency ${s.bullmqConcurrency}; FlowProducer and QueueEvents in the bench process; keys under ${prefixes.bullmq}:`,
   };
   print(`peer bench: ${s.systems.join(', ')} on ${s.redisUrl}; logs in ${logDir}`);
@@ -240,7 +246,8 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
 
   try {
     const runners: Runner[] = [];
-    if (s.systems.includes('faasflow')) {
+    const faasflowSystems = s.systems.filter(isFaasflowSystem);
+    if (faasflowSystems.length > 0) {
       print('starting faasflow');
       const peer = await FaasflowPeer.start({
         redisUrl: s.redisUrl,
@@ -249,24 +256,33 @@ export async function runPeerBench(options: PeerBenchOptions = {}): Promise<Peer
         connections: Math.max(8, s.concurrency, s.payloadConcurrency),
       });
       ffPeer = peer;
-      const groups = new Map<string, string[][]>();
-      for (const shape of s.shapes) {
-        for (const payload of s.payloads)
-          groups.set(`${shape}-${payload}`, await peer.deploy(shape, payload));
+      // One cluster serves every tier: the same workers, the tier set per workflow.
+      for (const system of faasflowSystems) {
+        const tier = FAASFLOW_TIERS[system];
+        const groups = new Map<string, string[][]>();
+        for (const shape of s.shapes) {
+          for (const payload of s.payloads)
+            groups.set(`${shape}-${payload}`, await peer.deploy(shape, payload, tier));
+        }
+        const invoke = (shape: ShapeName, payload: PayloadName): Promise<string> =>
+          peer.invoke(
+            shape,
+            payload,
+            faasflowInput(shape, payloadBytes(payload, s.payloadBytes)),
+            tier,
+          );
+        runners.push({
+          system,
+          run: async (shape, payload) => {
+            await invoke(shape, payload);
+          },
+          sinkValue: async (shape, payload) => peer.output(await invoke(shape, payload)),
+          note: (shape, payload) => {
+            const g = groups.get(`${shape}-${payload}`) ?? [];
+            return `${g.length} group(s), ${tier ?? 'process'} tier`;
+          },
+        });
       }
-      const invoke = (shape: ShapeName, payload: PayloadName): Promise<string> =>
-        peer.invoke(shape, payload, faasflowInput(shape, payloadBytes(payload, s.payloadBytes)));
-      runners.push({
-        system: 'faasflow',
-        run: async (shape, payload) => {
-          await invoke(shape, payload);
-        },
-        sinkValue: async (shape, payload) => peer.output(await invoke(shape, payload)),
-        note: (shape, payload) => {
-          const g = groups.get(`${shape}-${payload}`) ?? [];
-          return `${g.length} group(s)`;
-        },
-      });
     }
     for (const system of ['bullmq', 'bullmq-sandboxed'] as const) {
       if (!s.systems.includes(system)) continue;

@@ -248,10 +248,11 @@ export class FaaStore {
   private requireRedis(op: string): ObjectTier {
     const { redis } = this.options;
     if (redis === null) {
+      // Not a store that is down: a ref this worker's configuration can never serve (like a
+      // harvesting route on a master with harvesting off).
       throw new AppError(
-        'STORE_UNAVAILABLE',
-        `${op}: the object is in Redis but this worker has no Redis configured`,
-        { retryable: false },
+        'CONFLICT',
+        `${op}: the object is in Redis but this worker has no Redis configured; start every worker with the same --redis-url`,
       );
     }
     return redis;

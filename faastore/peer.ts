@@ -13,6 +13,13 @@ export async function fetchFromPeer(
   ref: PeerRef,
   timeoutMs: number,
 ): Promise<Buffer> {
+  // A ref names a worker's own URL; anything else is a malformed ref, not a worker that is down.
+  if (!isHttpUrl(ref.url) || ref.key === '')
+    throw new AppError(
+      'BAD_REQUEST',
+      `peer ref ${JSON.stringify(ref.key)} at ${JSON.stringify(ref.url)} is malformed: url must be the holding worker's http(s) URL and key non-empty`,
+      { details: { key: ref.key, worker: ref.worker, url: ref.url } },
+    );
   try {
     return await fetcher.fetch(ref.url, ref.key, timeoutMs);
   } catch (err) {
@@ -24,5 +31,14 @@ export async function fetchFromPeer(
       }`,
       { cause: err, details: { key: ref.key, worker: ref.worker, url: ref.url } },
     );
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
   }
 }

@@ -1,21 +1,41 @@
 /** The master's fastify app (no listen here): parsers, error handling, auth, routes. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { installApiKeyAuth } from '../shared/auth.js';
 import { installErrorHandling, tokenMatches, typed } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
+import type { ServerTls } from '../shared/tls.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { compositionRoutes } from './routes/composition.js';
 import type { MasterContext } from './routes/context.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { harvestRoutes } from './routes/harvest.js';
+import { tenantRoutes } from './routes/tenants.js';
 import { invocationRoutes } from './routes/invocations.js';
 import { workflowRoutes } from './routes/workflows.js';
 
 /** Paths workers call; guarded by the cluster token when one is set. */
 const CLUSTER_PATHS = ['/v1/workers', '/v1/internal/', '/v1/trigger', '/v1/objects/'];
 
-export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstance {
+function isClusterPath(method: string, path: string): boolean {
+  return (
+    CLUSTER_PATHS.some((p) => path.startsWith(p)) && !(method === 'GET' && path === '/v1/workers')
+  );
+}
+
+/** Paths anyone may read with auth on: health (probes) and the dashboard's static files. */
+function isOpenPath(method: string, path: string): boolean {
+  return method === 'GET' && (path === '/healthz' || path === '/ui' || path.startsWith('/ui/'));
+}
+
+export function buildMasterApp(
+  c: MasterContext,
+  logger: Logger,
+  o: { https?: ServerTls } = {},
+): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
+    ...(o.https === undefined ? {} : { https: o.https }),
     bodyLimit: c.config.bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -36,9 +56,7 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
     const token = c.config.token;
     app.addHook('onRequest', (req, reply, done) => {
       const path = req.url.split('?')[0] ?? '';
-      const guarded =
-        CLUSTER_PATHS.some((p) => path.startsWith(p)) &&
-        !(req.method === 'GET' && path === '/v1/workers');
+      const guarded = isClusterPath(req.method, path);
       if (!guarded || tokenMatches(req.headers.authorization, token)) return done();
       req.log.warn({ ip: req.ip, url: req.url }, 'rejected cluster request without a valid token');
       void reply.status(401).send({
@@ -47,11 +65,21 @@ export function buildMasterApp(c: MasterContext, logger: Logger): FastifyInstanc
       });
     });
   }
+  // Client routes take an API key when auth is on (docs/guides/tenants.md); the cluster's own
+  // paths are the cluster token's business, above.
+  installApiKeyAuth(app, {
+    verifier: c.auth ? c.tenants : undefined,
+    exempt: (method, path) => isClusterPath(method, path) || isOpenPath(method, path),
+    onFailure: (f) =>
+      c.audit.record('auth.failed', { ip: f.ip, method: f.method, url: f.url, reason: f.reason }),
+  });
   const routes = typed(app);
+  tenantRoutes(routes, c);
   workflowRoutes(routes, c);
   invocationRoutes(routes, c);
   clusterRoutes(routes, c);
   harvestRoutes(routes, c);
+  compositionRoutes(routes, c);
   dashboardRoutes(routes, c);
   return app;
 }

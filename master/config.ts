@@ -2,6 +2,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { envFor, loadConfig, type RawConfig } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
+import { isLoopback } from '../shared/net.js';
+import { TlsOptions, tlsProblems } from '../shared/tls.js';
 
 export const MasterConfigSchema = Type.Object({
   clusterName: Type.String({
@@ -88,6 +90,62 @@ export const MasterConfigSchema = Type.Object({
       minLength: 8,
     }),
   ),
+  /** Internal transport: persistent framed channels (default) or plain HTTP. */
+  transport: Type.Union([Type.Literal('channel'), Type.Literal('http')], {
+    default: 'channel',
+    description:
+      'How this process talks to the master and the workers: `channel` opens one persistent framed connection per peer on its HTTP port (HTTP Upgrade, docs/design.md §4) and falls back to HTTP for a peer that refuses it; `http` uses only the internal HTTP routes and accepts no channels.',
+  }),
+  ...TlsOptions,
+  auth: Type.Optional(
+    Type.Union([Type.Literal('on'), Type.Literal('off')], {
+      description:
+        "API keys on the client API (docs/guides/tenants.md). Unset follows Redis's protected mode: off on a loopback host, and on any other host the master refuses to start until told on (or, deliberately, off).",
+    }),
+  ),
+  adminKeyFile: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        "With auth on: the file holding the cluster's admin key; created (mode 0600) with a random key when missing. Default <dataDir>/admin.key.",
+    }),
+  ),
+  auditLog: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Where audit lines go (tenant and key changes, deploys, deletes, auth failures), one JSON line each: a file path, or unset for the master log.',
+    }),
+  ),
+  tenantMaxConcurrent: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description:
+      "Default per-tenant limit of invocations running at once; 0 = none. A tenant's own limits override it.",
+  }),
+  tenantInvocationsPerSec: Type.Number({
+    minimum: 0,
+    default: 0,
+    description: 'Default per-tenant invocations per second (token bucket refill); 0 = none.',
+  }),
+  tenantBurst: Type.Integer({
+    minimum: 1,
+    default: 10,
+    description:
+      'Default per-tenant token bucket size: invocations that may start at once after a quiet spell.',
+  }),
+  tenantMaxWorkflowBytes: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description:
+      'Default per-tenant largest workflow upload (YAML and handler files), bytes; 0 = none.',
+  }),
+  tenantMaxVersions: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description:
+      'Default per-tenant versions kept per workflow (a deploy beyond it is refused); 0 = none.',
+  }),
   /** Partitioning: bandwidth assumed between workers, bytes/s. */
   bandwidthBytesPerSec: Type.Number({
     description: 'Partitioning: bandwidth assumed between workers, bytes/s.',
@@ -277,5 +335,25 @@ export function loadMasterConfig(
       'invalid configuration:\n  store: "redis" needs redisUrl; pass --redis-url redis://HOST:6379 (FAASFLOW_REDIS_URL), or --store lmdb with --data-dir DIR',
       { details: { problems: ['store: "redis" needs redisUrl (--redis-url redis://HOST:6379)'] } },
     );
+  const tls = tlsProblems(config);
+  if (tls.length > 0)
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${tls.join('\n  ')}`, {
+      details: { problems: tls },
+    });
+  if (config.auth === undefined && !isLoopback(config.host))
+    throw new AppError(
+      'CONFIG_INVALID',
+      `invalid configuration:\n  auth: the master binds ${config.host}, which is not a loopback address, and auth is not set; pass --auth on (API keys, docs/guides/tenants.md) or, deliberately, --auth off`,
+      {
+        details: {
+          problems: [`auth: must be set (on or off) when host ${config.host} is not loopback`],
+        },
+      },
+    );
   return config;
+}
+
+/** Whether API keys are required: `auth`, or by the protected-mode default (checked at load). */
+export function authOn(config: Pick<MasterConfig, 'auth'>): boolean {
+  return config.auth === 'on';
 }

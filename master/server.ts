@@ -3,16 +3,29 @@
  * server. The store opens first (the catalogue is restored from it before anything listens)
  * and closes last, after everything that writes to it has stopped.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { routesOf, type RouteInfo } from '../shared/http.js';
 import { AppError } from '../shared/errors.js';
 import { HttpClient } from '../shared/http-client.js';
 import type { Journal } from '../shared/journal.js';
 import { RedisLease } from '../shared/lease.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import type { Logger } from '../shared/logger.js';
+import { loadTls } from '../shared/tls.js';
 import { TriggerSender } from '../shared/trigger-sender.js';
+import { ChannelServer } from '../shared/channel/handshake.js';
+import { ChannelStats, serveOps } from '../shared/channel/ops.js';
+import { PeerClient } from '../shared/channel/peers.js';
+import { ChannelPool } from '../shared/channel/pool.js';
 import { buildMasterApp } from './app.js';
-import type { MasterConfig } from './config.js';
+import { masterChannelOps } from './routes/channel.js';
+import { readOrCreateAdminKey } from './auth/admin-key.js';
+import { AuditLog } from './auth/audit.js';
+import { TenantDirectory } from './auth/directory.js';
+import { LimitGate } from './auth/limits.js';
+import { authOn, type MasterConfig } from './config.js';
+import { join, resolve } from 'node:path';
+import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
 import { harvestGridOf } from './harvest/options.js';
 import { createRedisHarvestStore } from './harvest/redis-store.js';
@@ -32,13 +45,16 @@ export class MasterServer {
     readonly url: string,
     private readonly app: FastifyInstance,
     private readonly invocations: InvocationManager,
-    private readonly http: HttpClient,
+    private readonly peers: PeerClient,
+    private readonly channels: ChannelServer | undefined,
     private readonly sender: TriggerSender,
     private readonly sweep: NodeJS.Timeout,
     private readonly logger: Logger,
     private readonly harvest: Harvester | undefined,
     private readonly store: MasterStore,
     private readonly journal: Journal | undefined,
+    private readonly audit: AuditLog,
+    private readonly compose: CompositionService,
     private leadership: Leadership | undefined = undefined,
   ) {}
 
@@ -75,8 +91,9 @@ export class MasterServer {
         { store: store.description, workflows: catalog.current().length },
         'master state loaded',
       );
+      const tenants = await openTenants(config, logger, store);
       harvest = await startHarvest(config, logger, store);
-      const server = await MasterServer.listen(config, logger, store, catalog, harvest);
+      const server = await MasterServer.listen(config, logger, store, catalog, harvest, tenants);
       if (leadership) {
         server.leadership = leadership;
         await leadership.serve(server.url, o.onLeaseLost ?? (() => void server.close()));
@@ -96,9 +113,22 @@ export class MasterServer {
     store: MasterStore,
     catalog: WorkflowCatalog,
     harvest: Harvester | undefined,
+    tenants: TenantDirectory,
   ): Promise<MasterServer> {
-    const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
-    const sender = new TriggerSender(http);
+    const audit = AuditLog.open(config.auditLog, logger);
+    const tls = loadTls(config);
+    const http = new HttpClient({
+      ...(config.token === undefined ? {} : { token: config.token }),
+      tls: tls.client,
+    });
+    const warn = (what: string, details: Record<string, unknown>): void =>
+      logger.warn(details, what);
+    const token = config.token === undefined ? {} : { token: config.token };
+    const peers = new PeerClient(
+      http,
+      config.transport === 'channel' ? new ChannelPool({ ...token, onWarning: warn }) : null,
+    );
+    const sender = new TriggerSender(peers);
     const registry = new WorkerRegistry(config.workerTimeoutMs);
     const deployments = new DeploymentTracker(http, logger);
     let url = config.advertiseUrl ?? '';
@@ -110,11 +140,12 @@ export class MasterServer {
             logger,
             purpose: 'journal (master)',
           });
+    const compose = new CompositionService({ store, logger });
     const invocations = new InvocationManager({
       catalog,
       registry,
       deployments,
-      http,
+      peers,
       sender,
       logger,
       masterUrl: () => url,
@@ -127,32 +158,59 @@ export class MasterServer {
       records: store,
       ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
+      compose,
     });
     const restored = await invocations.restore();
+    const context = {
+      config,
+      catalog,
+      registry,
+      deployments,
+      invocations,
+      store,
+      compose,
+      ...(harvest ? { harvest } : {}),
+      ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
+      tenants,
+      auth: authOn(config),
+      audit,
+      gate: new LimitGate(),
+    };
     const app = buildMasterApp(
-      {
-        config,
-        catalog,
-        registry,
-        deployments,
-        invocations,
-        store,
-        ...(harvest ? { harvest } : {}),
-      },
+      context,
       logger,
+      tls.server === undefined ? {} : { https: tls.server },
     );
+    let channels: ChannelServer | undefined;
+    if (config.transport === 'channel') {
+      const { ops, triggers } = masterChannelOps(context);
+      // The relay's context caches forget an invocation when the master releases it.
+      peers.onForget((id) => triggers.forget(id));
+      channels = new ChannelServer(app.server, {
+        ...token,
+        handlers: serveOps(ops, context.channelStats),
+        onWarning: warn,
+        ...(context.channelStats ? { stats: context.channelStats } : {}),
+        maxFrameBytes: config.bodyLimitBytes,
+      });
+    }
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
       invocations.close();
+      await compose.close();
       sender.close();
+      await peers.close();
       await http.close();
       await journal?.close();
+      audit.close();
       throw err;
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    if (url === '') url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    const scheme = tls.server === undefined ? 'http' : 'https';
+    if (url === '')
+      url = `${scheme}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     const sweep = setInterval(
       () => registry.sweep(),
       Math.max(100, Math.floor(config.workerTimeoutMs / 4)),
@@ -166,6 +224,7 @@ export class MasterServer {
         harvest: config.harvest,
         store: store.kind,
         journal: journal ? 'redis' : 'none',
+        auth: authOn(config) ? 'on' : 'off',
         restored,
       },
       'master listening',
@@ -174,14 +233,27 @@ export class MasterServer {
       url,
       app,
       invocations,
-      http,
+      peers,
+      channels,
       sender,
       sweep,
       logger,
       harvest,
       store,
       journal,
+      audit,
+      compose,
     );
+  }
+
+  /** A request handled in-process, without a socket (the fuzzing of every door uses it). */
+  inject(request: InjectOptions): Promise<LightMyRequestResponse> {
+    return this.app.inject(request);
+  }
+
+  /** The routes this server declares. */
+  get routes(): readonly RouteInfo[] {
+    return routesOf(this.app);
   }
 
   close(): Promise<void> {
@@ -189,16 +261,33 @@ export class MasterServer {
       await this.leadership?.close();
       clearInterval(this.sweep);
       this.invocations.close();
+      await this.channels?.close();
       await this.app.close();
+      await this.compose.close();
       await this.harvest?.close();
       await this.journal?.close();
       this.sender.close();
-      await this.http.close();
+      await this.peers.close();
+      await this.peers.http.close();
       await this.store.close();
+      this.audit.close();
       this.logger.info('master stopped');
     })();
     return this.closing;
   }
+}
+
+/** The tenant directory, with the cluster admin key from its file when auth is on. */
+async function openTenants(
+  config: MasterConfig,
+  logger: Logger,
+  store: MasterStore,
+): Promise<TenantDirectory> {
+  if (!authOn(config)) return TenantDirectory.load(store);
+  const file = resolve(config.adminKeyFile ?? join(config.dataDir, 'admin.key'));
+  const adminKey = await readOrCreateAdminKey(file, logger);
+  logger.info({ adminKeyFile: file }, 'auth on');
+  return TenantDirectory.load(store, { adminKey });
 }
 
 /** Harvesting's service when it is on: its Redis store (required, checked now) and trainer. */

@@ -5,12 +5,15 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import { AppError, isWireError } from './errors.js';
+import type { ClientTls } from './tls.js';
 
 export interface HttpClientOptions {
   /** Sent as `authorization: Bearer <token>` on every request. */
   token?: string;
   /** Connections per peer. Default 16. */
   connections?: number;
+  /** For https peers: the CA to verify them by, and the client certificate (mutual TLS). */
+  tls?: ClientTls;
 }
 
 export class HttpClient {
@@ -27,7 +30,7 @@ export class HttpClient {
         connections: this.options.connections ?? 16,
         keepAliveTimeout: 30_000,
         pipelining: 1,
-        connect: { timeout: 5_000 },
+        connect: { timeout: 5_000, ...(this.options.tls ?? {}) },
       });
       this.pools.set(origin, p);
     }

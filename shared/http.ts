@@ -37,11 +37,41 @@ export function typed(app: FastifyInstance): TypedApp {
   return app.withTypeProvider<TypeBoxTypeProvider>();
 }
 
+/** A route as declared: what the fuzzing of every door (bench/fuzz) generates requests from. */
+export interface RouteInfo {
+  method: string;
+  url: string;
+  schema: { body?: unknown; params?: unknown; querystring?: unknown };
+}
+
+const ROUTES = new WeakMap<FastifyInstance, RouteInfo[]>();
+
+/** The routes declared on `app` after `installErrorHandling` (HEAD twins left out). */
+export function routesOf(app: FastifyInstance): readonly RouteInfo[] {
+  return ROUTES.get(app) ?? [];
+}
+
 export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: number): void {
+  const routes: RouteInfo[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) {
+      if (method === 'HEAD') continue;
+      const s = (r.schema ?? {}) as RouteInfo['schema'];
+      routes.push({
+        method,
+        url: r.url,
+        schema: { body: s.body, params: s.params, querystring: s.querystring },
+      });
+    }
+  });
   app.setErrorHandler((err: FastifyError | AppError, req: FastifyRequest, reply: FastifyReply) => {
     const e = toAppError(err, bodyLimitBytes);
     if (e.statusCode >= 500) req.log.error({ err }, 'request failed');
     else req.log.debug({ err: e }, 'request rejected');
+    const retryAfterSec = (e.details as { retryAfterSec?: unknown } | undefined)?.retryAfterSec;
+    if (e.code === 'LIMIT_EXCEEDED' && typeof retryAfterSec === 'number')
+      void reply.header('retry-after', String(retryAfterSec));
     void reply.status(e.statusCode).send(e.toWire());
   });
   app.setNotFoundHandler((req, reply) => {

@@ -13,3 +13,18 @@ export function createLogger(bindings: Record<string, unknown> = {}, level?: str
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * A logger of its own into `file` (appended, created 0600), synchronous so a line is in the
+ * file when the call returns; for audit lines. `close` flushes and closes the file.
+ */
+export function createFileLogger(
+  file: string,
+  bindings: Record<string, unknown> = {},
+): { logger: Logger; close: () => void } {
+  const dest = pino.destination({ dest: file, sync: true, mkdir: true, mode: 0o600 });
+  return {
+    logger: pino({ level: 'info', base: { pid: process.pid, ...bindings } }, dest),
+    close: () => dest.end(),
+  };
+}

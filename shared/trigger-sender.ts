@@ -1,11 +1,11 @@
 /**
  * At-least-once delivery of triggers (docs/design.md §4), used by workers (to peers) and by the master
  * (starts, and relaying in MasterSP mode). Triggers for one URL created in the same tick travel
- * in one POST /v1/trigger; a batch is retried with backoff while the error is retryable and the
+ * in one batch (over the peer's channel, or one POST /v1/trigger); a batch is retried with backoff while the error is retryable and the
  * deadline allows. Receivers are idempotent, so a redelivered batch changes nothing.
  */
 import { AppError } from './errors.js';
-import { errorFromResponse, type HttpClient } from './http-client.js';
+import type { PeerClient } from './channel/peers.js';
 import { backoffMs, delay } from './retry.js';
 import type { Trigger } from './schema/wire.js';
 
@@ -30,11 +30,11 @@ export class TriggerSender {
   private readonly abort = new AbortController();
 
   constructor(
-    private readonly http: HttpClient,
+    private readonly peers: PeerClient,
     private readonly options: TriggerSenderOptions = {},
   ) {}
 
-  /** Resolves once the receiver answered 2xx; rejects with WORKER_UNREACHABLE or its 4xx error. */
+  /** Resolves once the receiver recorded them; rejects with WORKER_UNREACHABLE or its 4xx error. */
   send(
     url: string,
     triggers: readonly Trigger[],
@@ -72,18 +72,11 @@ export class TriggerSender {
 
   private async deliver(url: string, p: Pending): Promise<void> {
     const limit = Math.min(p.deadline, Date.now() + (this.options.maxTriggerMs ?? 30_000));
-    const body = JSON.stringify({ triggers: p.triggers });
     for (let attempt = 1; ; attempt++) {
       let err: AppError;
       try {
-        const res = await this.http.request(`${url}/v1/trigger`, {
-          method: 'POST',
-          body,
-          contentType: 'application/json',
-          timeoutMs: this.options.attemptTimeoutMs ?? 5_000,
-        });
-        if (res.status < 300) return;
-        err = errorFromResponse(`${url}/v1/trigger`, res.status, res.body);
+        await this.peers.triggers(url, p.triggers, this.options.attemptTimeoutMs ?? 5_000);
+        return;
       } catch (e) {
         err = AppError.from(e, 'WORKER_UNREACHABLE');
       }

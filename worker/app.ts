@@ -5,7 +5,10 @@
  */
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { InvocationId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
+import { checkTriggerTenancy } from '../shared/tenancy.js';
+import type { ServerTls } from '../shared/tls.js';
 import {
   acceptBinary,
   installErrorHandling,
@@ -13,11 +16,12 @@ import {
   triggerRoute,
   typed,
 } from '../shared/http.js';
-import { Deployment, InvocationIdField, StoredRef, WorkflowName } from '../shared/schema/wire.js';
+import { Deployment, InvocationIdField, StoredRef, DeploymentName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
 import type { DeploymentManager } from './deployer.js';
+import type { ChannelStats } from '../shared/channel/ops.js';
 
 export interface WorkerAppDeps {
   workerId: string;
@@ -29,6 +33,12 @@ export interface WorkerAppDeps {
   logger: Logger;
   bodyLimitBytes: number;
   token?: string;
+  /** Ends an invocation here: the engine's release and the channels' context caches. */
+  release: (invocationId: InvocationId) => Promise<void>;
+  /** What the worker's channels served (absent with `transport: http`). */
+  channelStats?: ChannelStats;
+  /** Serve HTTPS (shared/tls.ts). */
+  https?: ServerTls;
 }
 
 export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
@@ -36,6 +46,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   const app = typed(
     Fastify({
       loggerInstance,
+      ...(d.https === undefined ? {} : { https: d.https }),
       bodyLimit: d.bodyLimitBytes,
       logController: new LogController({ disableRequestLogging: true }),
     }),
@@ -44,14 +55,18 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   requireToken(app, d.token, ['/healthz', '/metrics']);
   acceptBinary(app);
 
-  triggerRoute(app, (triggers) => d.engine.accept(triggers));
+  triggerRoute(app, (triggers) => {
+    // All or nothing: one foreign trigger refuses the batch before any of it is accepted.
+    for (const t of triggers) checkTriggerTenancy(t);
+    d.engine.accept(triggers);
+  });
 
   app.put(
     '/v1/deployments/:workflow/:version',
     {
       schema: {
         body: Deployment,
-        params: Type.Object({ workflow: WorkflowName, version: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ workflow: DeploymentName, version: Type.Integer({ minimum: 1 }) }),
       },
     },
     async (req, reply) => {
@@ -64,7 +79,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
 
   app.delete(
     '/v1/deployments/:workflow',
-    { schema: { params: Type.Object({ workflow: WorkflowName }) } },
+    { schema: { params: Type.Object({ workflow: DeploymentName }) } },
     async (req, reply) => {
       await d.deployer.remove(req.params.workflow);
       return reply.status(204).send();
@@ -100,7 +115,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     },
     async (req, reply) => {
       const { invocationIds } = req.body;
-      await Promise.all(invocationIds.map((id) => d.engine.release(id)));
+      await Promise.all(invocationIds.map((id) => d.release(id)));
       return reply.status(204).send();
     },
   );
@@ -109,7 +124,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/invocations/:id/release',
     { schema: { params: Type.Object({ id: InvocationIdField }) } },
     async (req, reply) => {
-      await d.engine.release(req.params.id);
+      await d.release(req.params.id);
       return reply.status(204).send();
     },
   );
@@ -132,6 +147,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
       `faasflow_store_memory_bytes ${st.memoryBytes}`,
       '# TYPE faasflow_store_spilled_bytes gauge',
       `faasflow_store_spilled_bytes ${st.spilledBytes}`,
+      ...(d.channelStats?.metrics('worker') ?? []),
     ];
     return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
   });

@@ -6,6 +6,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { availableParallelism, totalmem } from 'node:os';
 import { envFor, loadConfig, type RawConfig } from '../shared/config.js';
+import { AppError } from '../shared/errors.js';
+import { isLoopback } from '../shared/net.js';
+import { TlsOptions, tlsProblems } from '../shared/tls.js';
 
 export const WorkerConfigSchema = Type.Object({
   workerId: Type.Optional(
@@ -106,6 +109,18 @@ export const WorkerConfigSchema = Type.Object({
         'Shared cluster token; when set, every request but /healthz and /metrics must carry it.',
     }),
   ),
+  /** Internal transport: persistent framed channels (default) or plain HTTP. */
+  transport: Type.Union([Type.Literal('channel'), Type.Literal('http')], {
+    default: 'channel',
+    description:
+      'How this process talks to the master and the workers: `channel` opens one persistent framed connection per peer on its HTTP port (HTTP Upgrade, docs/design.md §4) and falls back to HTTP for a peer that refuses it; `http` uses only the internal HTTP routes and accepts no channels.',
+  }),
+  ...TlsOptions,
+  insecure: Type.Boolean({
+    default: false,
+    description:
+      'Let a worker on a non-loopback address start without a cluster token (anyone who reaches it could then trigger functions and read objects). Without it such a worker refuses to start.',
+  }),
   maxConcurrencyPerFunction: Type.Integer({
     minimum: 1,
     default: 8,
@@ -162,5 +177,15 @@ export function loadWorkerConfig(
   flags: RawConfig = {},
   env: NodeJS.ProcessEnv = process.env,
 ): WorkerConfig {
-  return loadConfig(WorkerConfigSchema, envFor(WorkerConfigSchema, env), flags);
+  const config = loadConfig(WorkerConfigSchema, envFor(WorkerConfigSchema, env), flags);
+  const problems = tlsProblems(config);
+  if (config.token === undefined && !config.insecure && !isLoopback(config.host))
+    problems.push(
+      `token: the worker binds ${config.host}, which is not a loopback address, and has no cluster token; give the cluster's --token (FAASFLOW_TOKEN), or --insecure to run open deliberately`,
+    );
+  if (problems.length > 0)
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
+  return config;
 }

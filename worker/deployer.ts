@@ -62,18 +62,22 @@ export class DeploymentManager {
     const key = deploymentKey(d.workflow, d.version);
     if (this.held.has(key)) return false;
     const baseDir = join(this.dataDir, d.workflow, String(d.version));
-    await mkdir(baseDir, { recursive: true });
-    for (const [rel, base64] of Object.entries(d.files)) {
+    // Everything is checked before anything is written: a rejected deployment leaves no files.
+    const files = Object.entries(d.files).map(([rel, base64]) => {
       const target = resolve(baseDir, rel);
       if (!target.startsWith(baseDir + sep))
         throw new AppError(
           'BAD_REQUEST',
           `file path ${JSON.stringify(rel)} escapes the deployment folder`,
         );
+      return { target, base64 };
+    });
+    const indexed = indexDeployment(d, baseDir);
+    await mkdir(baseDir, { recursive: true });
+    for (const { target, base64 } of files) {
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, Buffer.from(base64, 'base64'));
     }
-    const indexed = indexDeployment(d, baseDir);
     for (const fn of Object.values(d.dag.functions)) {
       await this.sandbox.deploy({
         key: functionKey(d.workflow, d.version, fn.name),

@@ -5,9 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { routesOf, type RouteInfo } from '../shared/http.js';
 import { AppError } from '../shared/errors.js';
-import { parseWorkerId, type WorkerId } from '../shared/ids.js';
+import { parseWorkerId, type InvocationId, type WorkerId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedisTier, FaaStore } from '../faastore/index.js';
 import { buildWorkerApp } from './app.js';
@@ -15,11 +16,18 @@ import type { WorkerConfig } from './config.js';
 import { DeploymentManager, linkFunctionModules, ownModules } from './deployer.js';
 import { Engine } from './engine/engine.js';
 import { HttpClient } from '../shared/http-client.js';
+import { checkTriggerTenancy } from '../shared/tenancy.js';
+import { loadTls } from '../shared/tls.js';
 import type { Journal } from '../shared/journal.js';
 import { RedisJournal } from '../shared/journal-redis.js';
 import { RedisLease } from '../shared/lease.js';
+import { ChannelServer } from '../shared/channel/handshake.js';
+import { ChannelStats, serveOps, TriggerReceiver } from '../shared/channel/ops.js';
+import { PeerClient } from '../shared/channel/peers.js';
+import { ChannelPool } from '../shared/channel/pool.js';
+import { workerChannelOps } from './remote/channel-ops.js';
 import { MasterClient } from './remote/master-client.js';
-import { HttpTransport } from './remote/transport.js';
+import { ChannelTransport } from './remote/transport.js';
 import { openSandbox } from './sandbox/docker-select.js';
 import type { Sandbox } from './sandbox/types.js';
 
@@ -36,8 +44,9 @@ export class WorkerServer {
     private readonly engine: Engine,
     private readonly store: FaaStore,
     private readonly sandbox: Sandbox,
-    private readonly http: HttpClient,
-    private readonly transport: HttpTransport,
+    private readonly peers: PeerClient,
+    private readonly transport: ChannelTransport,
+    private readonly channels: ChannelServer | undefined,
     private readonly master: MasterClient,
     private readonly dataDir: { path: string; owned: boolean },
     private readonly logger: Logger,
@@ -51,8 +60,23 @@ export class WorkerServer {
     const provisionalId = config.workerId ?? `w-${process.pid}`;
     const id = parseWorkerId(provisionalId);
     const logger = rootLogger.child({ workerId: id });
-    const http = new HttpClient(config.token === undefined ? {} : { token: config.token });
-    const transport = new HttpTransport(http, logger);
+    const tls = loadTls(config);
+    const http = new HttpClient({
+      ...(config.token === undefined ? {} : { token: config.token }),
+      tls: tls.client,
+    });
+    const warn = (what: string, details: Record<string, unknown>): void =>
+      logger.warn(details, what);
+    const peers = new PeerClient(
+      http,
+      config.transport === 'channel'
+        ? new ChannelPool({
+            ...(config.token === undefined ? {} : { token: config.token }),
+            onWarning: warn,
+          })
+        : null,
+    );
+    const transport = new ChannelTransport(peers, logger);
     const dataDir = config.dataDir
       ? { path: config.dataDir, owned: false }
       : { path: await mkdtemp(join(tmpdir(), `faasflow-${id}-`)), owned: true };
@@ -118,6 +142,18 @@ export class WorkerServer {
       masterUrl: () => following.master?.followed,
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
+    // The same all-or-nothing tenancy check as the HTTP trigger route (worker/app.ts).
+    const triggers = new TriggerReceiver((batch) => {
+      for (const t of batch) checkTriggerTenancy(t);
+      engine.accept(batch);
+    });
+    const channelStats = config.transport === 'channel' ? new ChannelStats() : undefined;
+    // An invocation ends here: drop its state and what the channels remember of its context.
+    const release = async (invocationId: InvocationId): Promise<void> => {
+      triggers.forget(invocationId);
+      transport.forget(invocationId);
+      await engine.release(invocationId);
+    };
     const app = buildWorkerApp({
       workerId: id,
       engine,
@@ -127,12 +163,28 @@ export class WorkerServer {
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
       ...(config.token === undefined ? {} : { token: config.token }),
+      release,
+      ...(channelStats ? { channelStats } : {}),
+      ...(tls.server === undefined ? {} : { https: tls.server }),
     });
+    const channels =
+      config.transport === 'channel'
+        ? new ChannelServer(app.server, {
+            ...(config.token === undefined ? {} : { token: config.token }),
+            handlers: serveOps(
+              workerChannelOps({ engine, store, release, triggers }),
+              channelStats,
+            ),
+            onWarning: warn,
+            ...(channelStats ? { stats: channelStats } : {}),
+            maxFrameBytes: config.bodyLimitBytes,
+          })
+        : undefined;
     await app.listen({ host: config.host, port });
     const address = app.server.address();
     const boundPort = typeof address === 'object' && address ? address.port : port;
     if (url === '')
-      url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
+      url = `${tls.server === undefined ? 'http' : 'https'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${boundPort}`;
     late.store = await FaaStore.create({
       workerId: id,
       workerUrl: url,
@@ -144,7 +196,7 @@ export class WorkerServer {
     });
     engine.start();
     const master = new MasterClient(
-      http,
+      peers,
       config.masterUrl,
       {
         id,
@@ -165,8 +217,9 @@ export class WorkerServer {
       engine,
       late.store,
       sandbox,
-      http,
+      peers,
       transport,
+      channels,
       master,
       dataDir,
       logger,
@@ -208,6 +261,21 @@ export class WorkerServer {
    * up to `drainTimeoutMs` — then leave the cluster (the master re-places what is left) and
    * release everything: sandboxes and their containers, the store, the data folder.
    */
+  /** A request handled in-process, without a socket (the fuzzing of every door uses it). */
+  inject(request: InjectOptions): Promise<LightMyRequestResponse> {
+    return this.app.inject(request);
+  }
+
+  /** The folder deployments are written to (handler files, spills). */
+  get dataPath(): string {
+    return this.dataDir.path;
+  }
+
+  /** The routes this server declares. */
+  get routes(): readonly RouteInfo[] {
+    return routesOf(this.app);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.registered) {
@@ -220,6 +288,7 @@ export class WorkerServer {
         await this.master.deregister();
       }
       this.master.close();
+      await this.channels?.close();
       await this.app.close();
       this.engine.close();
       this.transport.close();
@@ -227,7 +296,8 @@ export class WorkerServer {
       await this.store.close();
       await this.journal?.close();
       await this.lease?.close();
-      await this.http.close();
+      await this.peers.close();
+      await this.peers.http.close();
       if (this.dataDir.owned) await rm(this.dataDir.path, { recursive: true, force: true });
       this.logger.info('worker stopped');
     })();

@@ -3,7 +3,23 @@
  * Loaded only when such a command runs.
  */
 import { bytes } from './harvest-report.js';
-import { deploy, EXIT, invoke, readInput, status, workers } from './client.js';
+import {
+  composition,
+  createKey,
+  createTenant,
+  deleteTenant,
+  deploy,
+  EXIT,
+  feedback,
+  invoke,
+  listKeys,
+  listTenants,
+  readInput,
+  revokeKey,
+  status,
+  workers,
+} from './client.js';
+import { compositionLines } from './compose-format.js';
 import { deployLines, invokeLines, statusLines, workersLines } from './format.js';
 import { exportProfiles, importProfiles, models, profile } from './harvest.js';
 import { progress } from './progress.js';
@@ -47,12 +63,14 @@ export interface InvokeOptions extends ClientOptions {
   timeout?: number;
   profile?: boolean;
   dataBytes?: number;
+  subTenant?: string;
 }
 
 export async function invokeCommand(name: string, o: InvokeOptions): Promise<number> {
   const r = (await invoke(o.master, name, await readInput(o.input), o.wait, o.timeout, {
     ...(o.profile === true ? { profile: true } : {}),
     ...(o.dataBytes !== undefined ? { dataBytes: o.dataBytes } : {}),
+    ...(o.subTenant !== undefined ? { subTenant: o.subTenant } : {}),
   })) as { status?: string };
   print(o, r, invokeLines);
   return r.status === undefined || r.status === 'succeeded' ? EXIT.ok : EXIT.failure;
@@ -116,4 +134,104 @@ export function modelsCommand(
   o: ClientOptions & { train?: boolean },
 ): Promise<number> {
   return models(o.master, name, { train: o.train === true, json: o.json === true });
+}
+
+interface KeyAnswer {
+  key: { id: string; tenant: string; role: string; createdAt: string };
+  apiKey: string;
+}
+
+const keyLines = (a: unknown): string[] => {
+  const k = a as KeyAnswer;
+  return [
+    `key ${k.key.id} (${k.key.role}) of tenant ${k.key.tenant}:`,
+    `  ${k.apiKey}`,
+    'It is shown only now; the master keeps its hash alone.',
+  ];
+};
+
+export async function tenantsCreateCommand(
+  name: string,
+  o: ClientOptions & { role?: string },
+): Promise<number> {
+  print(o, await createTenant(o.master, name, o.role), (a) => [
+    `tenant ${name} created`,
+    ...keyLines(a),
+  ]);
+  return EXIT.ok;
+}
+
+export async function tenantsListCommand(o: ClientOptions): Promise<number> {
+  print(o, await listTenants(o.master), (a) =>
+    (a as { tenants: { name: string; createdAt: string }[] }).tenants.map(
+      (t) => `${t.name.padEnd(24)} ${t.createdAt}`,
+    ),
+  );
+  return EXIT.ok;
+}
+
+export async function tenantsDeleteCommand(name: string, o: ClientOptions): Promise<number> {
+  await deleteTenant(o.master, name);
+  print(o, { deleted: name }, () => [`tenant ${name} deleted, with its keys and workflows`]);
+  return EXIT.ok;
+}
+
+export async function keysCreateCommand(
+  tenant: string,
+  o: ClientOptions & { role?: string },
+): Promise<number> {
+  print(o, await createKey(o.master, tenant, o.role), keyLines);
+  return EXIT.ok;
+}
+
+export async function keysListCommand(tenant: string, o: ClientOptions): Promise<number> {
+  print(o, await listKeys(o.master, tenant), (a) =>
+    (a as { keys: { id: string; role: string; createdAt: string }[] }).keys.map(
+      (k) => `${k.id}  ${k.role.padEnd(7)} ${k.createdAt}`,
+    ),
+  );
+  return EXIT.ok;
+}
+
+export async function keysRevokeCommand(
+  tenant: string,
+  id: string,
+  o: ClientOptions,
+): Promise<number> {
+  await revokeKey(o.master, tenant, id);
+  print(o, { revoked: id, tenant }, () => [`key ${id} of tenant ${tenant} revoked`]);
+  return EXIT.ok;
+}
+
+export interface ComposeOptions extends ClientOptions {
+  subTenant?: string;
+  top?: number;
+  input?: string;
+}
+
+export async function composeCommand(name: string, o: ComposeOptions): Promise<number> {
+  const answer = await composition(o.master, name, {
+    ...(o.subTenant !== undefined ? { subTenant: o.subTenant } : {}),
+    ...(o.top !== undefined ? { top: o.top } : {}),
+    ...(o.input !== undefined ? { input: await readInput(o.input) } : {}),
+  });
+  print(o, answer, compositionLines);
+  return EXIT.ok;
+}
+
+export async function feedbackCommand(
+  id: string,
+  rating: number,
+  o: ClientOptions,
+): Promise<number> {
+  print(o, await feedback(o.master, id, rating), (a) => {
+    const r = a as { reward?: number | null };
+    return [
+      `feedback taken for ${id}` +
+        (typeof r.reward === 'number'
+          ? `; reward ${r.reward.toFixed(2)}`
+          : '; reward when the invocation ends'),
+    ];
+  });
+  return EXIT.ok;
 }

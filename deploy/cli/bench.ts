@@ -50,8 +50,17 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
     ],
   },
   sandbox: {
-    summary: 'Cold start, warm call and resize times of the process and Docker sandboxes.',
-    options: [SMOKE, ['--runtime <runtime>', 'only this sandbox: process or docker', 'both'], OUT],
+    summary:
+      'Cold start, warm call, chain of 5 (no-op and 1 MB) and resize times of every tier: process, Docker, thread, trusted.',
+    options: [
+      SMOKE,
+      [
+        '--runtime <tiers>',
+        'only these tiers, comma-separated: process, docker, thread, trusted',
+        'all',
+      ],
+      OUT,
+    ],
   },
   faasflow: {
     summary: "FaaSFlow's paper benchmarks in WorkerSP and MasterSP modes.",
@@ -90,6 +99,42 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       REDIS,
       ['--bullmq-processes <n>', 'BullMQ worker processes', '2'],
       ['--bullmq-concurrency <n>', 'jobs a BullMQ worker process runs at once, per queue', '8'],
+      OUT,
+    ],
+  },
+  chains: {
+    summary:
+      'Prewarming off vs eager vs predictive (adaptive task chains), in a seeded simulation (--sim).',
+    options: [
+      ['--sim', 'simulated pools and arrivals (required until the runtime calls the planner)'],
+      SMOKE,
+      ['--seed <n>', 'seed of the arrivals, branches and run times', '1'],
+      ['--invocations <n>', 'primary invocations (successors come on top)', '800'],
+      ['--budget <fraction>', 'share of sandbox memory-seconds unused prewarms may take', '0.1'],
+      ['--cold-ms <ms>', 'cold-start time (process ~70, Docker ~160)', '70'],
+      ['--idle-ms <ms>', 'idle timeout of a warm sandbox', '3000'],
+    ],
+  },
+  compose: {
+    summary:
+      'Composition: the learner against ε-greedy, independent models and one-hot arms in a seeded simulator.',
+    options: [
+      SMOKE,
+      ['--decisions <n>', 'decisions of the main run (drift halfway)', '20000'],
+      ['--policy-decisions <n>', 'decisions of the policy check', '100000'],
+      ['--seed <n>', 'seed of the simulated world', '1'],
+      OUT,
+    ],
+  },
+  fuzz: {
+    summary:
+      'Property-based fuzzing of every door: the YAML front end and every route of the master and the worker.',
+    options: [
+      SMOKE,
+      ['--cases <n>', 'cases in all, shared by the properties run', '100000'],
+      ['--seed <n>', 'seed of the run (a failure prints the one that replays it)', 'random'],
+      ['--path <path>', 'replay one counterexample: the path a failure printed, with its --seed'],
+      ['--target <target>', 'yaml, master, worker or all', 'all'],
       OUT,
     ],
   },
@@ -174,16 +219,27 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       return;
     }
     case 'sandbox': {
+      const { runSandboxBench, BENCH_TIERS } = await import('../../bench/sandbox.js');
       const only = flags['runtime'];
-      if (only !== undefined && only !== 'process' && only !== 'docker')
+      const tiers = typeof only === 'string' ? only.split(',').map((t) => t.trim()) : [];
+      const valid = (t: string): t is (typeof BENCH_TIERS)[number] =>
+        (BENCH_TIERS as readonly string[]).includes(t);
+      if (only !== undefined && (tiers.length === 0 || !tiers.every(valid)))
         throw new CliError(
-          `bench sandbox: --runtime must be process or docker, got ${String(only)}`,
+          `bench sandbox: --runtime must be a comma-separated list of ${BENCH_TIERS.join(', ')}, got ${String(only)}`,
           EXIT.usage,
         );
-      const { runSandboxBench } = await import('../../bench/sandbox.js');
       await runSandboxBench({
-        ...(only !== undefined ? { sandboxes: [only] } : {}),
-        ...(smoke ? { coldSamples: 3, warmup: 20, warmIterations: 100 } : {}),
+        ...(only !== undefined ? { sandboxes: tiers.filter(valid) } : {}),
+        ...(smoke
+          ? {
+              coldSamples: 3,
+              warmup: 20,
+              warmIterations: 100,
+              chainIterations: 20,
+              payloadBytes: 64 * 1024,
+            }
+          : {}),
         ...out,
         print,
       });
@@ -215,6 +271,25 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
         await import('../../bench/durability.js');
       const options = parsed(suite, durabilityOptionsFromFlags(flags));
       await runDurabilityBench({ ...options, print });
+      return;
+    }
+    case 'chains': {
+      const { chainsOptionsFromFlags, runChainsBench } = await import('../../bench/chains.js');
+      const options = parsed(suite, chainsOptionsFromFlags(flags));
+      await runChainsBench({ ...options, print });
+      return;
+    }
+    case 'compose': {
+      const { composeOptionsFromFlags, runComposeBench } = await import('../../bench/compose.js');
+      const options = parsed(suite, composeOptionsFromFlags(flags));
+      await runComposeBench({ ...options, print });
+      return;
+    }
+    case 'fuzz': {
+      const { fuzzOptionsFromFlags } = await import('../../bench/fuzz/flags.js');
+      const options = parsed(suite, fuzzOptionsFromFlags(flags));
+      const { runFuzzBench } = await import('../../bench/fuzz/run.js');
+      await runFuzzBench({ ...options, print });
       return;
     }
     case 'harvest': {

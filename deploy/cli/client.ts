@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { apiKeyFor } from './credentials.js';
 
 /** The CLI's exit codes (docs/reference/cli.md lists them). */
 export const EXIT = {
@@ -22,6 +23,18 @@ export class CliError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The key `--api-key` (or FAASFLOW_API_KEY) gave this process; without one, the credentials file's. */
+let explicitApiKey: string | undefined;
+
+export function useApiKey(key: string | undefined): void {
+  explicitApiKey = key === '' ? undefined : key;
+}
+
+function authHeader(master: string): Record<string, string> {
+  const key = explicitApiKey ?? apiKeyFor(master);
+  return key === undefined ? {} : { authorization: `Bearer ${key}` };
 }
 
 /** A JSON request to the master; a non-2xx answer becomes a CliError with its code and message. */
@@ -64,7 +77,10 @@ async function send(
     const raw = typeof body === 'string' && contentType !== undefined;
     return await fetch(`${master}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': raw ? contentType : 'application/json' },
+      headers: {
+        ...authHeader(master),
+        ...(body === undefined ? {} : { 'content-type': raw ? contentType : 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: raw ? body : JSON.stringify(body) }),
     });
   } catch (err) {
@@ -102,8 +118,13 @@ function answer(res: Response, text: string, parsed: unknown): unknown {
           (i) => `\n  ${i.path || '(document)'}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`,
         )
         .join('') ?? '';
+    const hint =
+      res.status === 401
+        ? '\n  (pass --api-key KEY or set FAASFLOW_API_KEY; `faasflow up --auth on` saves its key in ' +
+          'the credentials file, FAASFLOW_CREDENTIALS)'
+        : '';
     throw new CliError(
-      `${res.status} ${e.code ?? ''}: ${e.message ?? text}${issues}`,
+      `${res.status} ${e.code ?? ''}: ${e.message ?? text}${issues}${hint}`,
       e.code === 'WORKFLOW_INVALID' || res.status === 400 ? EXIT.usage : EXIT.failure,
     );
   }
@@ -173,8 +194,8 @@ export function invoke(
   input: unknown,
   wait: boolean,
   timeoutMs?: number,
-  /** Harvesting options of the invocation (`profile`, `dataBytes`). */
-  extra: { profile?: boolean; dataBytes?: number } = {},
+  /** Harvesting options of the invocation (`profile`, `dataBytes`) and its `subTenant`. */
+  extra: { profile?: boolean; dataBytes?: number; subTenant?: string } = {},
 ): Promise<unknown> {
   return call(master, 'POST', `/v1/workflows/${encodeURIComponent(name)}/invocations`, {
     input,
@@ -188,6 +209,61 @@ export function status(master: string, id: string): Promise<unknown> {
   return call(master, 'GET', `/v1/invocations/${encodeURIComponent(id)}`);
 }
 
+/** The ranked graphs of a composed workflow (GET /v1/workflows/:name/composition). */
+export function composition(
+  master: string,
+  name: string,
+  q: { subTenant?: string; top?: number; input?: unknown },
+): Promise<unknown> {
+  const params = new URLSearchParams();
+  if (q.subTenant !== undefined) params.set('subTenant', q.subTenant);
+  if (q.top !== undefined) params.set('top', String(q.top));
+  if (q.input !== undefined) params.set('input', JSON.stringify(q.input));
+  const qs = params.toString();
+  return call(
+    master,
+    'GET',
+    `/v1/workflows/${encodeURIComponent(name)}/composition${qs ? `?${qs}` : ''}`,
+  );
+}
+
+export function feedback(master: string, id: string, rating: number): Promise<unknown> {
+  return call(master, 'POST', `/v1/invocations/${encodeURIComponent(id)}/feedback`, { rating });
+}
+
 export function workers(master: string): Promise<unknown> {
   return call(master, 'GET', '/v1/workers');
+}
+
+export function createTenant(master: string, name: string, role?: string): Promise<unknown> {
+  return call(master, 'POST', '/v1/tenants', { name, ...(role === undefined ? {} : { role }) });
+}
+
+export function listTenants(master: string): Promise<unknown> {
+  return call(master, 'GET', '/v1/tenants');
+}
+
+export function deleteTenant(master: string, name: string): Promise<unknown> {
+  return call(master, 'DELETE', `/v1/tenants/${encodeURIComponent(name)}`);
+}
+
+export function createKey(master: string, tenant: string, role?: string): Promise<unknown> {
+  return call(
+    master,
+    'POST',
+    `/v1/tenants/${encodeURIComponent(tenant)}/keys`,
+    role === undefined ? {} : { role },
+  );
+}
+
+export function listKeys(master: string, tenant: string): Promise<unknown> {
+  return call(master, 'GET', `/v1/tenants/${encodeURIComponent(tenant)}/keys`);
+}
+
+export function revokeKey(master: string, tenant: string, id: string): Promise<unknown> {
+  return call(
+    master,
+    'DELETE',
+    `/v1/tenants/${encodeURIComponent(tenant)}/keys/${encodeURIComponent(id)}`,
+  );
 }

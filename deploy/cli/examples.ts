@@ -27,6 +27,11 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     'faasflow invoke video-analytics --input @input.json --timeout 30000',
     'faasflow invoke hello --no-wait --json | jq -r .invocationId',
   ],
+  'faasflow compose': [
+    'faasflow compose ocr-pipeline --sub-tenant acme-eu',
+    `faasflow compose ocr-pipeline --input '{"lang":"de","text":"..."}' --top 3 --json`,
+  ],
+  'faasflow feedback': ['faasflow feedback inv_0123abcd 1'],
   'faasflow status': [
     'faasflow status inv_0123abcd',
     'faasflow status inv_0123abcd --json | jq .steps',
@@ -41,7 +46,7 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   'faasflow models': ['faasflow models harvest-fanout --train'],
   'faasflow bench partition': ['faasflow bench partition --smoke'],
   'faasflow bench overhead': ['faasflow bench overhead --iterations 200 --out reports/'],
-  'faasflow bench sandbox': ['faasflow bench sandbox --runtime process'],
+  'faasflow bench sandbox': ['faasflow bench sandbox --runtime process,thread,trusted'],
   'faasflow bench faasflow': ['faasflow bench faasflow --benchmarks genome,video --modes worker'],
   'faasflow bench peer': ['faasflow bench peer --smoke --redis redis://127.0.0.1:6379'],
   'faasflow bench harvest': ['faasflow bench harvest --smoke'],

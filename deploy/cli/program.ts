@@ -48,14 +48,36 @@ const format = (): Option =>
     'json',
   ]);
 
-/** `--master URL` on every command that talks to a master. */
+/**
+ * `--master URL` and `--api-key KEY` on every command that talks to a master. Without a key the
+ * client looks the master up in the credentials file (`faasflow up --auth on` writes it).
+ */
 function client(cmd: Command): Command {
-  return cmd.addOption(
-    new Option('--master <url>', 'the master to talk to')
-      .env('FAASFLOW_MASTER_URL')
-      .default('http://127.0.0.1:8080'),
-  );
+  return cmd
+    .addOption(
+      new Option('--master <url>', 'the master to talk to')
+        .env('FAASFLOW_MASTER_URL')
+        .default('http://127.0.0.1:8080'),
+    )
+    .addOption(
+      new Option(
+        '--api-key <key>',
+        'API key of a master with auth on (default: the credentials file, FAASFLOW_CREDENTIALS)',
+      ).env('FAASFLOW_API_KEY'),
+    )
+    .hook('preAction', async (self) => {
+      const { useApiKey } = await import('./client.js');
+      useApiKey(self.opts<{ apiKey?: string }>().apiKey);
+    });
 }
+
+const role = (fallback: string): Option =>
+  new Option('--role <role>', `the key's role (default ${fallback})`).choices([
+    'admin',
+    'deploy',
+    'invoke',
+    'read',
+  ]);
 
 export function buildProgram(done: Done, version: string): Command {
   const program = new Command('faasflow')
@@ -93,6 +115,14 @@ export function buildProgram(done: Done, version: string): Command {
         .choices(['worker', 'master'])
         .default('worker'),
     )
+    .addOption(
+      new Option(
+        '--auth <auth>',
+        'on: API keys required; the admin key is saved in the credentials file, where the CLI finds it',
+      )
+        .choices(['on', 'off'])
+        .default('off'),
+    )
     .option('--demo', 'deploy the example workflows and run one')
     .option('--exit', 'with --demo: stop after the demo instead of staying in the foreground')
     .action(
@@ -103,6 +133,7 @@ export function buildProgram(done: Done, version: string): Command {
         mode: 'worker' | 'master';
         redis?: string;
         dataDir: string;
+        auth: 'on' | 'off';
         demo?: boolean;
         exit?: boolean;
       }) => {
@@ -116,6 +147,7 @@ export function buildProgram(done: Done, version: string): Command {
             demo: o.demo === true,
             exitAfterDemo: o.exit === true,
             dataDir: o.dataDir,
+            auth: o.auth,
             ...(o.redis !== undefined ? { redisUrl: o.redis } : {}),
           }),
         );
@@ -195,9 +227,45 @@ export function buildProgram(done: Done, version: string): Command {
           int(0),
         ),
       )
+      .option(
+        '--sub-tenant <id>',
+        "the tenant's end user this run is for (recorded on the invocation, its profiles and decisions)",
+      )
       .addOption(json()),
   ).action(async (name: string, o: Actions.InvokeOptions) =>
     done(await (await actions()).invokeCommand(name, o)),
+  );
+
+  client(
+    program
+      .command('compose')
+      .description(
+        'Composition: the ranked top-N graphs of a workflow with choose: steps, with expected reward and uncertainty, for a sub-tenant and an input.',
+      )
+      .argument('<name>', 'the workflow')
+      .option('--sub-tenant <name>', 'rank for this sub-tenant (default: default)')
+      .option('--input <json>', 'the context: an invocation input as JSON, or @FILE')
+      .addOption(new Option('--top <n>', 'graphs to show').argParser(int(1)).default(5))
+      .addOption(json()),
+  ).action(async (name: string, o: Actions.ComposeOptions) =>
+    done(await (await actions()).composeCommand(name, o)),
+  );
+
+  client(
+    program
+      .command('feedback')
+      .description(
+        "Composition: rate a composed invocation; the rating is $feedback in the workflow's reward while its window is open.",
+      )
+      .argument('<id>', 'the invocation id')
+      .argument('<rating>', 'a number', (v: string) => {
+        const n = Number(v);
+        if (!Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
+        return n;
+      })
+      .addOption(json()),
+  ).action(async (id: string, rating: number, o: { master: string; json?: boolean }) =>
+    done(await (await actions()).feedbackCommand(id, rating, o)),
   );
 
   client(
@@ -295,6 +363,66 @@ export function buildProgram(done: Done, version: string): Command {
       .addOption(json()),
   ).action(async (name: string, o: { master: string; train?: boolean; json?: boolean }) =>
     done(await (await actions()).modelsCommand(name, o)),
+  );
+
+  const tenants = program
+    .command('tenants')
+    .description('Tenants of a master with auth on (the cluster admin key): create, list, delete.');
+  client(
+    tenants
+      .command('create')
+      .description('Create a tenant and its first key (shown once; the master keeps its hash).')
+      .argument('<name>', 'the tenant (lower-case letters, digits and -)')
+      .addOption(role('admin'))
+      .addOption(json()),
+  ).action(async (name: string, o: { master: string; role?: string; json?: boolean }) =>
+    done(await (await actions()).tenantsCreateCommand(name, o)),
+  );
+  client(tenants.command('list').description('List the tenants.').addOption(json())).action(
+    async (o: { master: string; json?: boolean }) =>
+      done(await (await actions()).tenantsListCommand(o)),
+  );
+  client(
+    tenants
+      .command('delete')
+      .description('Delete a tenant with its keys and workflows.')
+      .argument('<name>', 'the tenant')
+      .addOption(json()),
+  ).action(async (name: string, o: { master: string; json?: boolean }) =>
+    done(await (await actions()).tenantsDeleteCommand(name, o)),
+  );
+
+  const keys = program
+    .command('keys')
+    .description("A tenant's API keys (its admin key or the cluster's): create, list, revoke.");
+  client(
+    keys
+      .command('create')
+      .description('Create a key (shown once; the master keeps its hash).')
+      .argument('<tenant>', 'the tenant')
+      .addOption(role('invoke'))
+      .addOption(json()),
+  ).action(async (tenant: string, o: { master: string; role?: string; json?: boolean }) =>
+    done(await (await actions()).keysCreateCommand(tenant, o)),
+  );
+  client(
+    keys
+      .command('list')
+      .description("List a tenant's keys by id and role (never the secrets).")
+      .argument('<tenant>', 'the tenant')
+      .addOption(json()),
+  ).action(async (tenant: string, o: { master: string; json?: boolean }) =>
+    done(await (await actions()).keysListCommand(tenant, o)),
+  );
+  client(
+    keys
+      .command('revoke')
+      .description('Revoke a key: it is refused from the next request on.')
+      .argument('<tenant>', 'the tenant')
+      .argument('<id>', 'the key id (keys list shows them)')
+      .addOption(json()),
+  ).action(async (tenant: string, id: string, o: { master: string; json?: boolean }) =>
+    done(await (await actions()).keysRevokeCommand(tenant, id, o)),
   );
 
   addBenchCommands(program, done);

@@ -2,12 +2,13 @@
  * `faasflow up`: a local cluster in the foreground (master + N workers as processes). With
  * `--demo` it also deploys the example workflows, runs one, and prints where to look next.
  */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../local-cluster.js';
 import { deploy, invoke } from './client.js';
+import { credentialsFile, saveApiKey } from './credentials.js';
 
 export interface UpOptions {
   workers: number;
@@ -20,6 +21,11 @@ export interface UpOptions {
   exitAfterDemo: boolean;
   /** The master's lmdb data folder (without Redis). Default `.faasflow`. */
   dataDir?: string;
+  /**
+   * `on`: the master requires API keys; its admin key (`<dataDir>/admin.key`) is saved in the
+   * credentials file for its URL, so the CLI finds it by itself. Default off (loopback).
+   */
+  auth?: 'on' | 'off';
 }
 
 export function examplesDir(): string {
@@ -40,6 +46,7 @@ export function examplesDir(): string {
 
 export async function up(o: UpOptions): Promise<number> {
   const logDir = mkdtempSync(join(tmpdir(), 'faasflow-up-'));
+  const adminKeyFile = resolve(o.dataDir ?? '.faasflow', 'admin.key');
   const cluster = new LocalCluster({
     workers: o.workers,
     port: o.port,
@@ -53,6 +60,7 @@ export async function up(o: UpOptions): Promise<number> {
       '--store=auto',
       `--data-dir=${o.dataDir ?? '.faasflow'}`,
       ...(o.redisUrl ? [`--redis-url=${o.redisUrl}`] : []),
+      ...(o.auth === 'on' ? ['--auth=on', `--admin-key-file=${adminKeyFile}`] : []),
     ],
   });
   const stop = async (): Promise<void> => {
@@ -74,6 +82,12 @@ export async function up(o: UpOptions): Promise<number> {
     `faasflow: master ${m} with ${o.workers} worker${o.workers === 1 ? '' : 's'} (${o.runtime} sandboxes, ${o.redisUrl ? `Redis ${o.redisUrl}` : 'no Redis: peer data tier'}, ${o.mode === 'worker' ? 'WorkerSP' : 'MasterSP'}) up in ${Date.now() - started} ms`,
   );
   console.log(`  logs: ${logDir}`);
+  if (o.auth === 'on') {
+    saveApiKey(m, readFileSync(adminKeyFile, 'utf8').trim());
+    console.log(
+      `  auth on: the admin key is in ${adminKeyFile}; saved for ${m} in ${credentialsFile()}, where faasflow finds it`,
+    );
+  }
   if (o.demo) {
     try {
       await demo(m);

@@ -181,7 +181,9 @@ const MEANINGS: { readonly [K in ErrorCode]: string } = {
   INPUT_INVALID:
     "An invocation's input does not match the workflow's `inputSchema:`, or its `inputSize:` expression gives no byte count for it.",
   UNAUTHORIZED:
-    'A request between master and workers lacks the cluster token (`authorization: Bearer <token>`) or carries a wrong one.',
+    'A request lacks its credential or carries a wrong one: between master and workers the cluster token, on the client API (with `auth` on) an API key (`authorization: Bearer <token or key>`); also a revoked key.',
+  FORBIDDEN:
+    "The API key is valid but its role may not do this (a `read` key deploying, an `invoke` key deleting, a tenant's key managing tenants); see docs/guides/tenants.md.",
   WORKFLOW_NOT_FOUND:
     'No workflow of that name is deployed (on the master, or on the worker a trigger names).',
   INVOCATION_NOT_FOUND:
@@ -193,6 +195,8 @@ const MEANINGS: { readonly [K in ErrorCode]: string } = {
   CONFLICT:
     'The request conflicts with the current state: harvesting routes on a master with harvesting off, a profiling run without harvesting, training with too few records.',
   PAYLOAD_TOO_LARGE: 'The request body is over `bodyLimitBytes`.',
+  LIMIT_EXCEEDED:
+    "A tenant's limit was reached (concurrent invocations, invocations per second, workflow size, deployed versions); answered 429 with `Retry-After`, and nothing of the request was done.",
   UNSUPPORTED_MEDIA_TYPE:
     'The content type is not accepted by the route (JSON everywhere; YAML for workflow uploads; CSV or JSON lines for profile imports).',
   FUNCTION_FAILED:

@@ -53,6 +53,9 @@ export function componentsOf(inv: Inventory): Component[] {
     ...common(inv.master),
     ['FAASFLOW_MODE', c.mode],
     ['FAASFLOW_PLACEMENT', c.placement],
+    // A master on a non-loopback address must be told about API keys; the hosts deployment
+    // keeps them off (the cluster token guards master-worker traffic). docs/guides/tenants.md.
+    ['FAASFLOW_AUTH', 'off'],
     // The journal and the master's state: Redis when the cluster has it, else an lmdb data dir
     // outside the release folders (which upgrades replace).
     ...(c.redisUrl === null ? [] : ([['FAASFLOW_REDIS_URL', c.redisUrl]] as [string, string][])),

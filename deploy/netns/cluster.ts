@@ -26,9 +26,10 @@ export interface NetnsClusterOptions {
   redisPort?: number;
   mode?: 'worker' | 'master';
   placement?: 'greedy-jsq' | 'composition-jsq' | 'jsq' | 'round-robin' | 'hash';
-  masterFlags?: string[];
-  /** Extra flags per worker index (1-based). */
-  workerFlags?: (index: number) => string[];
+  /** Extra flags of the master; a function is given its host (e.g. for a certificate of its address). */
+  masterFlags?: string[] | ((control: NetnsHost) => string[]);
+  /** Extra flags per worker index (1-based), with the worker's host. */
+  workerFlags?: (index: number, host: NetnsHost) => string[];
   logLevel?: string;
   readyTimeoutMs?: number;
 }
@@ -72,6 +73,8 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
       });
       redisUrl = redis.url;
     }
+    const masterFlags =
+      typeof o.masterFlags === 'function' ? o.masterFlags(control) : (o.masterFlags ?? []);
     local = new LocalCluster({
       workers: o.workers,
       logDir: o.logDir,
@@ -81,8 +84,23 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
       ...(o.placement === undefined ? {} : { placement: o.placement }),
       ...(o.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: o.readyTimeoutMs }),
       env: o.token === undefined ? {} : { FAASFLOW_TOKEN: o.token },
-      masterFlags: [`--host=${control.address}`, ...(o.masterFlags ?? [])],
-      workerFlags: (i) => [`--host=${workerHosts[i - 1]!.address}`, ...(o.workerFlags?.(i) ?? [])],
+      // A test cluster on private namespace hosts: auth stays off unless the caller turns it on
+      // (a non-loopback master must be told either way).
+      masterFlags: [
+        `--host=${control.address}`,
+        ...(masterFlags.some((f) => f.startsWith('--auth')) ? [] : ['--auth=off']),
+        ...masterFlags,
+      ],
+      // Workers on namespace hosts are not loopback: without a cluster token they must be
+      // told to run open.
+      workerFlags: (i) => {
+        const host = workerHosts[i - 1]!;
+        return [
+          `--host=${host.address}`,
+          ...(o.token === undefined ? ['--insecure'] : []),
+          ...(o.workerFlags?.(i, host) ?? []),
+        ];
+      },
       launcher: (name) =>
         hosts.launcher(name === 'master' ? control : workerHost(workerHosts, name)),
     });

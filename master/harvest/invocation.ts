@@ -65,6 +65,8 @@ export interface InvocationHarvest {
   max: Allocation;
   /** Task nodes outside foreach bodies, in stage order. */
   nodes: NodeDecision[];
+  /** The tenant's end user the invocation was for, when its caller named one. */
+  subTenant?: string;
 }
 
 /** The largest grid allocation every one of `capacities` can give; the grid max without any. */

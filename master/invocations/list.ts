@@ -4,6 +4,7 @@
  * manager keeps (insertion order is start order), so paging is stable while new ones arrive.
  */
 import { AppError } from '../../shared/errors.js';
+import { splitQualified } from '../../shared/tenancy.js';
 import type { InvocationRecord, InvocationStatus } from './record.js';
 import type { InvocationId } from '../../shared/ids.js';
 
@@ -22,6 +23,7 @@ export interface InvocationSummary {
   workflow: string;
   version: number;
   tenant: string;
+  subTenant?: string;
   status: InvocationStatus;
   startedAt: string;
   finishedAt: string | null;
@@ -38,11 +40,13 @@ export interface InvocationPage {
   next: string | null;
 }
 
-/** `records` in start order (oldest first); every record belongs to `tenant` until tenants land. */
+/**
+ * `records` in start order (oldest first). `workflow` filters by qualified name, `tenant` by the
+ * tenant that owns the record's workflow; summaries show the public name and the tenant.
+ */
 export function listInvocations(
   records: readonly InvocationRecord[],
   f: InvocationFilter,
-  tenant: string,
   now: number = Date.now(),
 ): InvocationPage {
   let end = records.length;
@@ -57,7 +61,7 @@ export function listInvocations(
   const matches = (r: InvocationRecord): boolean =>
     (f.workflow === undefined || r.workflow === f.workflow) &&
     (f.status === undefined || r.status === f.status) &&
-    (f.tenant === undefined || f.tenant === tenant);
+    (f.tenant === undefined || splitQualified(r.workflow).tenant === f.tenant);
   const page: InvocationRecord[] = [];
   let total = 0;
   let more = false;
@@ -70,18 +74,20 @@ export function listInvocations(
     else more = true;
   }
   return {
-    invocations: page.map((r) => summary(r, tenant, now)),
+    invocations: page.map((r) => summary(r, now)),
     total,
     next: more && page.length > 0 ? page[page.length - 1]!.id : null,
   };
 }
 
-function summary(r: InvocationRecord, tenant: string, now: number): InvocationSummary {
+function summary(r: InvocationRecord, now: number): InvocationSummary {
+  const { tenant, name } = splitQualified(r.workflow);
   return {
     invocationId: r.id,
-    workflow: r.workflow,
+    workflow: name,
     version: r.version,
     tenant,
+    ...(r.ctx.subTenant === undefined ? {} : { subTenant: r.ctx.subTenant }),
     status: r.status,
     startedAt: new Date(r.startedAt).toISOString(),
     finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { encodeValue } from '../../shared/codec.js';
 import { crashPoint } from '../../shared/crash.js';
 import { AppError } from '../../shared/errors.js';
-import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import { newInvocationId, type InvocationId } from '../../shared/ids.js';
 import { journalTtlMs, type Journal, type JournalState } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
@@ -30,7 +30,9 @@ import type {
   StoredRef,
   Trigger,
 } from '../../shared/schema/wire.js';
+import { tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
+import { variantName, variantView } from '../compose/variants.js';
 import type { GivenDemand, InvocationHarvest } from '../harvest/invocation.js';
 import { place, type PlacementStrategy } from '../placement/index.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
@@ -40,7 +42,7 @@ import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
 import { listInvocations, type InvocationFilter, type InvocationPage } from './list.js';
 import { assembleOutput } from './output.js';
 import { fromDoc, MemoryRecordStore, toDoc, type RecordStore } from './persist.js';
-import { MAX_STEPS, type InvocationRecord } from './record.js';
+import { MAX_STEPS, type InvocationRecord, type RecordComposition } from './record.js';
 import { recoveryTriggers, replaceGroups, type RecoveryTrigger } from './recovery.js';
 import { ReleaseBatcher } from './releases.js';
 import { InvocationSpans } from './trace.js';
@@ -49,7 +51,7 @@ export interface InvocationManagerOptions {
   catalog: WorkflowCatalog;
   registry: WorkerRegistry;
   deployments: DeploymentTracker;
-  http: HttpClient;
+  peers: PeerClient;
   sender: TriggerSender;
   logger: Logger;
   masterUrl: () => string;
@@ -57,9 +59,10 @@ export interface InvocationManagerOptions {
   placement: PlacementStrategy;
   inlineMaxBytes: number;
   retain: number;
-  tenant?: string;
   /** Resource harvesting (absent when it is off: no decision, no profile, no cost). */
   harvest?: HarvestHooks;
+  /** Composition (docs/guides/composition.md); without it a composed workflow runs its default. */
+  compose?: ComposeHooks;
   /** Where records persist; default: this process's memory (nothing survives a restart). */
   records?: RecordStore;
   /** The invocation journal (with Redis); without it every invocation runs as `none`. */
@@ -86,6 +89,18 @@ export interface HarvestHooks {
   finished(r: InvocationRecord, v: WorkflowVersion): void;
 }
 
+/** What the manager asks of composition: a variant at start, the finished invocation after. */
+export interface ComposeHooks {
+  decide(
+    v: WorkflowVersion,
+    input: unknown,
+    subTenant: string,
+    id: string,
+  ): Promise<RecordComposition>;
+  /** Called once a composed invocation has ended (any status), off its caller's path. */
+  finished(r: InvocationRecord, run: WorkflowVersion): void;
+}
+
 /** Longest wait for the last steps of a finished invocation before answering without them. */
 const TIMELINE_GRACE_MS = 1_000;
 /** How long an idempotency key keeps naming its invocation. */
@@ -104,6 +119,8 @@ export interface StartRequest {
   profile?: boolean;
   /** Harvesting: the size the models see for this input (default: its encoded size). */
   dataBytes?: number;
+  /** The tenant's end user: recorded on the invocation, its decisions and its profiles; composition's models and policies are per sub-tenant. */
+  subTenant?: string;
   /**
    * Harvesting: the demand of task nodes, known beforehand (e.g. measured by an earlier run of
    * the same input), decided from instead of the models' predictions.
@@ -133,7 +150,7 @@ export class InvocationManager {
     this.now = o.now ?? Date.now;
     this.startedAt = this.now();
     this.store = o.records ?? new MemoryRecordStore();
-    this.releases = new ReleaseBatcher(o.http, o.logger, o.journal);
+    this.releases = new ReleaseBatcher(o.peers, o.logger, o.journal);
     o.registry.onDeath((w) => this.onWorkerDeath(w));
     this.sweepTimer = setInterval(() => this.sweep(), 1_000);
     this.sweepTimer.unref();
@@ -168,7 +185,7 @@ export class InvocationManager {
    * this workflow, resolves to that invocation instead.
    */
   async start(workflow: string, req: StartRequest): Promise<InvocationRecord> {
-    const v = this.o.catalog.latest(workflow);
+    let v = this.o.catalog.latest(workflow);
     if (v.dag.inputSchema) assertInput(v.name, v.dag.inputSchema, req.input);
     if (req.profile && !this.o.harvest)
       throw new AppError(
@@ -185,6 +202,13 @@ export class InvocationManager {
       );
       if (owner !== id) return this.existing(owner, req.idempotencyKey);
     }
+    const base = v;
+    const composition =
+      base.composition && this.o.compose
+        ? await this.o.compose.decide(base, req.input, req.subTenant ?? 'default', id)
+        : undefined;
+    // From here on `v` is what runs: the chosen variant's deployment (docs/guides/composition.md).
+    v = variantView(base, composition?.index ?? 0);
     const durability = this.durabilityOf(v);
     const workers = this.o.registry
       .ready()
@@ -203,7 +227,7 @@ export class InvocationManager {
     const now = this.now();
     const deadline = now + req.timeoutMs;
     const input = this.inputRef(id, encoded);
-    const tenant = this.o.tenant ?? 'default';
+    const tenant = tenantOfWorkflow(v.name);
     const traceparent = this.spans.start({
       id,
       workflow: v.name,
@@ -216,6 +240,7 @@ export class InvocationManager {
     this.spans.placed(id, placement, now);
     const ctx: InvocationContext = {
       tenant,
+      ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
       deadline,
       input: input.ref,
       master: this.o.masterUrl(),
@@ -226,7 +251,7 @@ export class InvocationManager {
     };
     const r = this.newRecord({
       id,
-      workflow: v.name,
+      workflow: base.name,
       version: v.version,
       startedAt: now,
       deadline,
@@ -236,7 +261,16 @@ export class InvocationManager {
       sinks: v.dag.sinks,
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
       ...(input.key === undefined ? {} : { inputKey: input.key }),
-      ...(harvest ? { harvest: harvest.decision } : {}),
+      ...(harvest
+        ? {
+            harvest:
+              req.subTenant === undefined
+                ? harvest.decision
+                : { ...harvest.decision, subTenant: req.subTenant },
+          }
+        : {}),
+      ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
+      ...(composition ? { composition } : {}),
     });
     try {
       await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));
@@ -298,6 +332,8 @@ export class InvocationManager {
     idempotencyKey?: string;
     inputKey?: string;
     harvest?: InvocationHarvest;
+    subTenant?: string;
+    composition?: RecordComposition;
   }): InvocationRecord {
     let settle!: () => void;
     const done = new Promise<void>((resolve) => (settle = resolve));
@@ -384,7 +420,7 @@ export class InvocationManager {
       const url = r.placement.workers[owner]!;
       const trigger: Trigger = {
         invocationId: r.id,
-        workflow: r.workflow,
+        workflow: variantName(r.workflow, r.composition?.index ?? 0),
         version: r.version,
         node: t.node,
         from: t.from,
@@ -469,9 +505,13 @@ export class InvocationManager {
     }
   }
 
-  private version(r: InvocationRecord): WorkflowVersion | undefined {
+  /** The version the record runs: its variant's view when it was composed. */
+  private version(
+    r: Pick<InvocationRecord, 'workflow' | 'version' | 'composition'>,
+  ): WorkflowVersion | undefined {
     try {
-      return this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+      const v = this.o.catalog.versions(r.workflow).find((x) => x.version === r.version);
+      return v && variantView(v, r.composition?.index ?? 0);
     } catch {
       return undefined;
     }
@@ -509,7 +549,7 @@ export class InvocationManager {
       );
       return;
     }
-    assembleOutput(this.o.http, v, r.placement, r.sinkOutputs).then(
+    assembleOutput(this.o.peers, v, r.placement, r.sinkOutputs).then(
       (output) => this.finish(r, 'succeeded', output),
       (err: unknown) => {
         // A durable invocation whose sink output is unreachable for now (its worker just died)
@@ -558,6 +598,11 @@ export class InvocationManager {
     if (hooks && status === 'succeeded' && r.harvest) {
       const v = this.version(r);
       if (v) setImmediate(() => hooks.finished(r, v));
+    }
+    const compose = this.o.compose;
+    if (compose && r.composition) {
+      const v = this.version(r);
+      if (v) setImmediate(() => compose.finished(r, v));
     }
     this.o.logger.debug({ invocationId: r.id, status }, 'invocation finished');
   }
@@ -772,13 +817,7 @@ export class InvocationManager {
     }
     const known = this.records.get(f.id);
     if (known) return known;
-    const v = (() => {
-      try {
-        return this.o.catalog.versions(f.workflow).find((x) => x.version === f.version);
-      } catch {
-        return undefined;
-      }
-    })();
+    const v = this.version(f);
     const r = this.newRecord({ ...f, sinks: v?.dag.sinks ?? [] });
     r.status = f.status;
     r.recoveries = f.recoveries;
@@ -835,7 +874,7 @@ export class InvocationManager {
 
   /** The dashboard's list: newest first, filtered and paged (list.ts). */
   list(f: InvocationFilter): InvocationPage {
-    return listInvocations([...this.records.values()], f, this.o.tenant ?? 'default');
+    return listInvocations([...this.records.values()], f);
   }
 }
 

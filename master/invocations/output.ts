@@ -6,14 +6,14 @@ import jsonata from 'jsonata';
 import { decodeValue } from '../../shared/codec.js';
 import { assemble, type Arrival } from '../../shared/dag/template.js';
 import { AppError } from '../../shared/errors.js';
-import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import { backoffMs, delay } from '../../shared/retry.js';
 import type { Placement, StoredRef } from '../../shared/schema/wire.js';
 import type { WorkflowVersion } from '../workflow/catalog.js';
 import { toJsonSafe } from './record.js';
 
 export async function assembleOutput(
-  http: HttpClient,
+  peers: PeerClient,
   v: WorkflowVersion,
   placement: Placement,
   sinkOutputs: ReadonlyMap<string, StoredRef | null>,
@@ -25,7 +25,7 @@ export async function assembleOutput(
       const buf =
         ref.tier === 'inline'
           ? Buffer.from(ref.data, 'base64')
-          : await fetchObject(http, fetchUrl(v, placement, node, ref), ref);
+          : await fetchObject(peers, fetchUrl(v, placement, node, ref), ref);
       return values.set(node, { skip: false, value: decodeValue(buf) });
     }),
   );
@@ -55,26 +55,21 @@ function fetchUrl(v: WorkflowVersion, placement: Placement, node: string, ref: S
 }
 
 /** A read: a connection reset by a busy worker is retried (3 attempts) rather than failing the invocation. */
-async function fetchObject(http: HttpClient, url: string, ref: StoredRef): Promise<Buffer> {
-  let res;
+async function fetchObject(peers: PeerClient, url: string, ref: StoredRef): Promise<Buffer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      res = await http.request(`${url}/v1/objects/fetch`, {
-        method: 'POST',
-        body: JSON.stringify({ ref }),
-        contentType: 'application/json',
-        timeoutMs: 30_000,
-      });
-      break;
+      return await peers.fetchObject(url, ref, 30_000);
     } catch (err) {
-      if (attempt >= 3 || !AppError.from(err).retryable) throw err;
-      await delay(backoffMs(attempt, { baseMs: 20, maxMs: 200 }));
+      const e = AppError.from(err);
+      if (attempt < 3 && e.retryable && e.code === 'WORKER_UNREACHABLE') {
+        await delay(backoffMs(attempt, { baseMs: 20, maxMs: 200 }));
+        continue;
+      }
+      throw new AppError(
+        'STORE_UNAVAILABLE',
+        `fetching the output from ${url} failed with ${e.statusCode}: ${e.message.slice(0, 200)}`,
+        { cause: e },
+      );
     }
   }
-  if (res.status !== 200)
-    throw new AppError(
-      'STORE_UNAVAILABLE',
-      `fetching the output from ${url} failed with ${res.status}: ${res.body.toString('utf8', 0, 200)}`,
-    );
-  return res.body;
 }

@@ -16,7 +16,7 @@ import type {
 } from '../../shared/schema/wire.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 import type { InvocationDoc, MasterStore } from '../store/types.js';
-import type { InvocationRecord, InvocationStatus } from './record.js';
+import type { InvocationRecord, InvocationStatus, RecordComposition } from './record.js';
 import type { InvocationId } from '../../shared/ids.js';
 
 export type { InvocationDoc };
@@ -94,6 +94,8 @@ export function toDoc(r: InvocationRecord, inputData?: Buffer): InvocationDoc {
     ...(r.error === undefined ? {} : { error: r.error }),
     ...(r.status === 'running' ? {} : { steps: r.steps, stepsDropped: r.stepsDropped }),
     ...(r.harvest === undefined ? {} : { harvest: r.harvest }),
+    ...(r.subTenant === undefined ? {} : { subTenant: r.subTenant }),
+    ...(r.composition === undefined ? {} : { composition: r.composition }),
     recoveries: r.recoveries,
   };
 }
@@ -118,6 +120,8 @@ export type RestoredFields = Pick<
   | 'steps'
   | 'stepsDropped'
   | 'harvest'
+  | 'subTenant'
+  | 'composition'
   | 'recoveries'
 > & { inputData?: Buffer };
 
@@ -153,8 +157,21 @@ export function fromDoc(d: InvocationDoc): RestoredFields | null {
     steps: Array.isArray(d['steps']) ? (d['steps'] as StepRecord[]) : [],
     stepsDropped: num(d['stepsDropped']) ? d['stepsDropped'] : 0,
     ...(d['harvest'] !== undefined ? { harvest: d['harvest'] as InvocationHarvest } : {}),
+    ...(typeof d['subTenant'] === 'string' ? { subTenant: d['subTenant'] } : {}),
+    ...(isComposition(d['composition']) ? { composition: d['composition'] } : {}),
     recoveries: num(d['recoveries']) ? d['recoveries'] : 0,
   };
+}
+
+function isComposition(v: unknown): v is RecordComposition {
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return (
+    typeof c['index'] === 'number' &&
+    typeof c['variant'] === 'string' &&
+    Array.isArray(c['graph']) &&
+    typeof c['propensity'] === 'number'
+  );
 }
 
 /** The sink outputs a restored record starts from (none reported yet). */

@@ -7,6 +7,8 @@ import type {
   StepRecord,
   StoredRef,
 } from '../../shared/schema/wire.js';
+import { splitQualified } from '../../shared/tenancy.js';
+import type { CompositionDecision } from '../../shared/compose/types.js';
 import type { InvocationHarvest } from '../harvest/invocation.js';
 import type { InvocationId } from '../../shared/ids.js';
 
@@ -55,21 +57,42 @@ export interface InvocationRecord {
   inputKey?: string;
   /** Harvesting's decision, made at start (absent when harvesting is off). */
   harvest?: InvocationHarvest;
+  /** The caller's sub-tenant (`subTenant` in the request), when it gave one. */
+  subTenant?: string;
+  /** Composition (docs/guides/composition.md): the variant that runs and why. */
+  composition?: RecordComposition;
+}
+
+/** The public decision plus the variant's index (which deployment `<name>~<i>` runs). */
+export interface RecordComposition extends CompositionDecision {
+  index: number;
+  /** Shadow mode: the variant the model would have run. */
+  wouldRun?: string;
+}
+
+/** The composition as answers show it (the index is internal). */
+export function compositionView(c: RecordComposition): Record<string, unknown> {
+  const { index: _index, ...rest } = c;
+  return rest;
 }
 
 /** Largest number of steps kept per invocation; the rest are counted, not kept. */
 export const MAX_STEPS = 20_000;
 
 export function publicView(r: InvocationRecord, withSteps = true): Record<string, unknown> {
+  const { tenant, name } = splitQualified(r.workflow);
   const view: Record<string, unknown> = {
     invocationId: r.id,
-    workflow: r.workflow,
+    workflow: name,
     version: r.version,
+    tenant,
+    ...(r.ctx.subTenant === undefined ? {} : { subTenant: r.ctx.subTenant }),
     status: r.status,
     startedAt: new Date(r.startedAt).toISOString(),
     finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),
     durationMs: (r.finishedAt ?? Date.now()) - r.startedAt,
   };
+  if (r.composition) view['composition'] = compositionView(r.composition);
   if (r.status === 'succeeded') view['output'] = r.output ?? null;
   if (r.error) view['error'] = r.error;
   view['durability'] = { mode: r.durability, recoveries: r.recoveries };
@@ -93,6 +116,7 @@ function harvestView(h: InvocationHarvest, steps: readonly StepRecord[]): Record
   for (const s of steps) if (!byNode.has(s.node)) byNode.set(s.node, s);
   return {
     mode: h.mode,
+    ...(h.subTenant === undefined ? {} : { subTenant: h.subTenant }),
     modelVersion: h.modelVersion,
     dagInputBytes: h.dagInputBytes,
     max: h.max,

@@ -5,7 +5,7 @@
  * per invocation, sent while the next invocations run rather than between them.
  */
 import { AppError } from '../../shared/errors.js';
-import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import type { Journal } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
 import type { InvocationId } from '../../shared/ids.js';
@@ -24,7 +24,7 @@ export class ReleaseBatcher {
   private journalTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly http: HttpClient,
+    private readonly peers: PeerClient,
     private readonly logger: Logger,
     private readonly journal?: Journal,
   ) {}
@@ -66,8 +66,8 @@ export class ReleaseBatcher {
     const ids = queued.splice(0, RELEASE_BATCH);
     if (queued.length === 0) this.releases.delete(url);
     this.releasing.add(url);
-    this.http
-      .json(`${url}/v1/invocations/release`, 'POST', { invocationIds: ids }, 10_000)
+    this.peers
+      .release(url, ids, 10_000)
       .then(() => {
         if (this.retried.size > 0) for (const id of ids) this.retried.delete(id);
       })

@@ -6,6 +6,7 @@
 import type { HttpClient } from '../../shared/http-client.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Deployment } from '../../shared/schema/wire.js';
+import { deploymentsOf } from '../compose/variants.js';
 import type { WorkflowVersion } from '../workflow/catalog.js';
 import type { WorkerView } from './workers.js';
 
@@ -27,11 +28,18 @@ export class DeploymentTracker {
 
   forgetWorkflow(name: string): void {
     for (const set of this.held.values())
-      for (const k of [...set]) if (k.startsWith(`${name}@`)) set.delete(k);
+      for (const k of [...set])
+        if (k.startsWith(`${name}@`) || k.startsWith(`${name}~`)) set.delete(k);
   }
 
-  /** Pushes a version to a worker; resolves true when it holds it. */
+  /** Pushes a version (and each of its variants) to a worker; resolves true when it holds all. */
   async push(worker: WorkerView, v: WorkflowVersion): Promise<boolean> {
+    let ok = true;
+    for (const d of deploymentsOf(v)) ok = (await this.pushOne(worker, d)) && ok;
+    return ok;
+  }
+
+  private async pushOne(worker: WorkerView, v: WorkflowVersion): Promise<boolean> {
     const body: Deployment = {
       workflow: v.name,
       version: v.version,

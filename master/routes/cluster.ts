@@ -3,6 +3,7 @@
  * invocation inputs the master serves; plus the public worker list, health and metrics.
  */
 import { Type } from '@sinclair/typebox';
+import { authorize, principalOf } from '../../shared/auth.js';
 import { AppError } from '../../shared/errors.js';
 import { triggerRoute, type TypedApp } from '../../shared/http.js';
 import { Heartbeat, Registration, ReportBatch } from '../../shared/schema/wire.js';
@@ -57,18 +58,21 @@ export function clusterRoutes(app: TypedApp, c: MasterContext): void {
     },
   );
 
-  app.get('/v1/workers', () => ({
-    workers: c.registry.list().map((w) => ({
-      id: w.id,
-      url: w.url,
-      status: w.status,
-      runtime: w.runtime,
-      capacity: w.capacity,
-      load: { ...w.load, inflight: w.inflight },
-      registeredAt: new Date(w.registeredAt).toISOString(),
-      lastSeenAt: new Date(w.lastSeenAt).toISOString(),
-    })),
-  }));
+  app.get('/v1/workers', (req) => {
+    authorize(principalOf(req), 'read');
+    return {
+      workers: c.registry.list().map((w) => ({
+        id: w.id,
+        url: w.url,
+        status: w.status,
+        runtime: w.runtime,
+        capacity: w.capacity,
+        load: { ...w.load, inflight: w.inflight },
+        registeredAt: new Date(w.registeredAt).toISOString(),
+        lastSeenAt: new Date(w.lastSeenAt).toISOString(),
+      })),
+    };
+  });
 
   app.post('/v1/internal/reports', { schema: { body: ReportBatch } }, async (req, reply) => {
     c.invocations.accept(req.body.reports);
@@ -90,7 +94,9 @@ export function clusterRoutes(app: TypedApp, c: MasterContext): void {
     running: c.invocations.running,
   }));
 
-  app.get('/metrics', async (_req, reply) => {
+  // Cluster-wide counts: the cluster admin's (or anyone's with auth off).
+  app.get('/metrics', async (req, reply) => {
+    authorize(principalOf(req), 'manage-tenants');
     const workers = c.registry.list();
     const lines = [
       '# TYPE faasflow_master_workers gauge',
@@ -102,6 +108,7 @@ export function clusterRoutes(app: TypedApp, c: MasterContext): void {
       `faasflow_master_invocations_running ${c.invocations.running}`,
       '# TYPE faasflow_master_workflows gauge',
       `faasflow_master_workflows ${c.catalog.current().length}`,
+      ...(c.channelStats?.metrics('master') ?? []),
     ];
     return reply.type('text/plain; version=0.0.4').send(lines.join('\n') + '\n');
   });

@@ -4,6 +4,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { dashboardRoutes as staticDashboard } from '../../shared/dashboard.js';
+import { authorize, principalOf, type Principal } from '../../shared/auth.js';
+import { qualify } from '../../shared/tenancy.js';
 import type { TypedApp } from '../../shared/http.js';
 import type { MasterContext } from './context.js';
 
@@ -31,6 +33,7 @@ const Summary = Type.Object({
   workflow: Type.String(),
   version: Type.Integer(),
   tenant: Type.String(),
+  subTenant: Type.Optional(Type.String()),
   status: Status,
   startedAt: Type.String(),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
@@ -60,12 +63,17 @@ export function dashboardRoutes(app: TypedApp, c: MasterContext): void {
     '/v1/invocations',
     { schema: { querystring: ListQuery, response: { 200: ListReply } } },
     (req) => {
+      const p = principalOf(req);
+      authorize(p, 'read');
       const q = req.query;
+      // A tenant's key lists its own invocations only; the cluster admin may filter by tenant.
+      const tenant = p.cluster ? q.tenant : p.tenant;
+      const owner = (tenant ?? p.tenant) as Principal['tenant'];
       return c.invocations.list({
         limit: q.limit,
-        ...(q.workflow !== undefined ? { workflow: q.workflow } : {}),
+        ...(q.workflow !== undefined ? { workflow: qualify(owner, q.workflow) } : {}),
         ...(q.status !== undefined ? { status: q.status } : {}),
-        ...(q.tenant !== undefined ? { tenant: q.tenant } : {}),
+        ...(tenant !== undefined ? { tenant } : {}),
         ...(q.before !== undefined ? { before: q.before } : {}),
       });
     },
@@ -74,15 +82,18 @@ export function dashboardRoutes(app: TypedApp, c: MasterContext): void {
   app.get(
     '/v1/cluster',
     { schema: { response: { 200: ClusterReply } } },
-    (): Static<typeof ClusterReply> => ({
-      name: c.config.clusterName,
-      mode: c.config.mode,
-      placement: c.config.placement,
-      harvest: c.harvest !== undefined,
-      workers: c.registry.ready().length,
-      workflows: c.catalog.current().length,
-      running: c.invocations.running,
-    }),
+    (req): Static<typeof ClusterReply> => {
+      authorize(principalOf(req), 'read');
+      return {
+        name: c.config.clusterName,
+        mode: c.config.mode,
+        placement: c.config.placement,
+        harvest: c.harvest !== undefined,
+        workers: c.registry.ready().length,
+        workflows: c.catalog.current().length,
+        running: c.invocations.running,
+      };
+    },
   );
 
   staticDashboard(app);

@@ -5,8 +5,11 @@
  */
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { authorize, principalOf } from '../../shared/auth.js';
 import { AppError } from '../../shared/errors.js';
 import type { TypedApp } from '../../shared/http.js';
+import { qualify, splitQualified } from '../../shared/tenancy.js';
 import type { Harvester } from '../harvest/harvester.js';
 import {
   formatProfileCsv,
@@ -42,7 +45,7 @@ export function harvestRoutes(app: TypedApp, c: MasterContext): void {
     { schema: { params: Params, querystring: ExportQuery } },
     async (req, reply) => {
       const h = harvesting(c);
-      const name = workflowName(req.params.name);
+      const name = workflowName(req);
       const q = req.query;
       const stats = await h.store.profileStats(name);
       if (stats.stored === 0) known(c, name);
@@ -63,17 +66,17 @@ export function harvestRoutes(app: TypedApp, c: MasterContext): void {
     { schema: { params: Params, querystring: ImportQuery } },
     async (req) => {
       const h = harvesting(c);
-      const name = workflowName(req.params.name);
+      const name = workflowName(req);
       const q = req.query;
       const records = readRecords(req.body, q.format, req.headers['content-type']);
       const profiles = await h.importProfiles(name, records);
-      return { workflow: name, imported: records.length, profiles };
+      return { workflow: splitQualified(name).name, imported: records.length, profiles };
     },
   );
 
   app.get('/v1/workflows/:name/models', { schema: { params: Params } }, async (req) => {
     const h = harvesting(c);
-    const name = workflowName(req.params.name);
+    const name = workflowName(req);
     const view = await h.view(name);
     if (view.current === null && view.profiles.stored === 0) known(c, name);
     return view;
@@ -81,7 +84,7 @@ export function harvestRoutes(app: TypedApp, c: MasterContext): void {
 
   app.post('/v1/workflows/:name/models/train', { schema: { params: Params } }, async (req) => {
     const h = harvesting(c);
-    const name = workflowName(req.params.name);
+    const name = workflowName(req);
     return h.train(name);
   });
 }
@@ -95,13 +98,17 @@ function harvesting(c: MasterContext): Harvester {
   return c.harvest;
 }
 
-function workflowName(name: string): string {
+/** The qualified name of the request's workflow; profile imports and training need `deploy`. */
+function workflowName(req: FastifyRequest): string {
+  const p = principalOf(req);
+  authorize(p, req.method === 'GET' ? 'read' : 'deploy');
+  const name = (req.params as { name: string }).name;
   if (!WORKFLOW_NAME_RE.test(name))
     throw new AppError(
       'BAD_REQUEST',
       `${JSON.stringify(name)} is not a workflow name; lower-case letters, digits and -, at most 63`,
     );
-  return name;
+  return qualify(p.tenant, name);
 }
 
 /** Throws WORKFLOW_NOT_FOUND unless the workflow is deployed (used when nothing is stored). */

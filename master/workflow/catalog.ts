@@ -70,6 +70,10 @@ export class WorkflowCatalog {
     });
   }
 
+  has(name: string): boolean {
+    return this.workflows.has(name);
+  }
+
   latest(name: string): WorkflowVersion {
     const v = this.workflows.get(name)?.at(-1);
     if (!v) throw notFound(name);

@@ -21,9 +21,10 @@ import { at, type Issues } from './diagnostics.js';
 import { checkExpression } from './expr.js';
 import { LIMITS, STEP_NAME_RE } from './limits.js';
 import { readForeachShard } from './shard-spec.js';
+import { readChoice, type ChoiceSelection } from './choose.js';
 import { describe, isObj, onlyKeys, readInt, readString, type Obj } from './read.js';
 
-const STEP_KINDS = ['task', 'sequence', 'parallel', 'switch', 'foreach'] as const;
+const STEP_KINDS = ['task', 'sequence', 'parallel', 'switch', 'foreach', 'choose'] as const;
 type StepKind = (typeof STEP_KINDS)[number];
 const COMMON = ['name', 'input', 'output'];
 const DEFAULT_FOREACH_CONCURRENCY = 8;
@@ -32,6 +33,8 @@ const DEFAULT_FOREACH_WIDTH = 8;
 interface Ctx {
   issues: Issues;
   depth: number;
+  /** Which option each `choose:` takes in this compilation (absent: every choose is an error). */
+  choices?: ChoiceSelection;
 }
 
 export function compileStep(
@@ -66,7 +69,7 @@ export function compileStep(
   }
   const kind: StepKind = kinds[0]!;
   onlyKeys(value, [kind, ...COMMON], path, ctx.issues);
-  const inner = { issues: ctx.issues, depth: ctx.depth + 1 };
+  const inner: Ctx = { ...ctx, depth: ctx.depth + 1 };
   switch (kind) {
     case 'task':
       return compileTask(value, value['task'], at(path, 'task'), path, b, feed, ctx);
@@ -82,7 +85,36 @@ export function compileStep(
       return compileSwitch(value, path, b, feed, inner);
     case 'foreach':
       return compileForeach(value, path, b, feed, inner);
+    case 'choose':
+      return reshape(value, path, b, feed, ctx, (f) =>
+        compileChoose(value['choose'], at(path, 'choose'), b, f, inner),
+      );
   }
+}
+
+/**
+ * A `choose:` step compiles to the option the current selection names (its default when the
+ * selection has not reached it yet); index.ts compiles the flow once per combination.
+ */
+function compileChoose(value: unknown, path: string, b: DagBuilder, feed: Feed, ctx: Ctx): Feed {
+  const point = readChoice(value, path, ctx.issues);
+  if (!point) return feed;
+  const sel = ctx.choices;
+  if (!sel) {
+    ctx.issues.add(path, 'choose is not allowed here');
+    return feed;
+  }
+  if (sel.seen.has(point.name)) {
+    ctx.issues.add(
+      at(path, 'name'),
+      `duplicate choice name ${JSON.stringify(point.name)} (also at ${sel.seen.get(point.name)}); choice names must be unique in the workflow`,
+    );
+    return feed;
+  }
+  sel.seen.set(point.name, path);
+  sel.reached.push(point.point);
+  const key = sel.picks[point.name] ?? point.point.default;
+  return compileStep(point.options[key], at(at(path, 'options'), key), b, feed, ctx);
 }
 
 function compileSequence(value: unknown, path: string, b: DagBuilder, feed: Feed, ctx: Ctx): Feed {

@@ -4,14 +4,24 @@
  * resource settings with defaults: cpu 1 core (0.05..8 cores, as a number of cores such as 0.25
  * or Kubernetes' millicores such as "250m"; kept to whole millicores), memory 256 MB
  * (128..8192, steps of 128),
- * timeout 60 s (1 ms..1 h), retries 0 (0..10), network none.
+ * timeout 60 s (1 ms..1 h), retries 0 (0..10), network none, and `isolation` (process, docker,
+ * thread, trusted) from the function, else from the workflow's `defaults:`, else absent (the
+ * worker's own sandbox). An `image:` function runs in a container: only `docker` is valid for it,
+ * and a workflow default does not apply to it.
  */
-import type { FunctionSource, FunctionSpec, SyntheticSpec } from '../../shared/dag/types.js';
+import {
+  ISOLATIONS,
+  type FunctionSource,
+  type FunctionSpec,
+  type Isolation,
+  type SyntheticSpec,
+} from '../../shared/dag/types.js';
 import { MIN_CPU_MILLICORES } from '../../shared/harvest/types.js';
 import { parseDurationMs } from '../../shared/time.js';
 import { at, type Issues } from './diagnostics.js';
 import { FUNCTION_NAME_RE, LIMITS } from './limits.js';
 import { readKeyShard } from './shard-spec.js';
+import { readPreload } from './prewarm.js';
 import {
   describe,
   isObj,
@@ -43,18 +53,53 @@ const KEYS = [
   'timeout',
   'retries',
   'network',
+  'isolation',
   'runtime',
   'outputBytes',
   'shard',
+  'preload',
   'description',
 ];
 const HANDLER_RE = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_./-]+\.(?:js|mjs)$/;
 const IMAGE_RE = /^[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9._-]{1,128})?(?:@sha256:[a-f0-9]{64})?$/;
 
+/** What a workflow's `defaults:` sets for every function that does not say. */
+export interface FunctionDefaults {
+  isolation?: Isolation;
+}
+
+const DEFAULT_KEYS = ['isolation'];
+
+/** `defaults:` of a native workflow: `{ isolation }`. */
+export function readDefaults(value: unknown, path: string, issues: Issues): FunctionDefaults {
+  if (value === undefined || value === null) return {};
+  if (!isObj(value)) {
+    issues.add(path, `must be a mapping such as { isolation: thread }, got ${describe(value)}`);
+    return {};
+  }
+  onlyKeys(value, DEFAULT_KEYS, path, issues);
+  const isolation = readIsolation(value, path, issues);
+  return isolation === undefined ? {} : { isolation };
+}
+
+function readIsolation(obj: Obj, path: string, issues: Issues): Isolation | undefined {
+  const value = obj['isolation'];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string' && (ISOLATIONS as readonly string[]).includes(value)) {
+    return value as Isolation;
+  }
+  issues.add(
+    at(path, 'isolation'),
+    `must be one of ${ISOLATIONS.join(', ')} (docs/guides/sandboxes.md), got ${describe(value)}`,
+  );
+  return undefined;
+}
+
 export function readFunctions(
   value: unknown,
   path: string,
   issues: Issues,
+  defaults: FunctionDefaults = {},
 ): Record<string, FunctionSpec> {
   const out: Record<string, FunctionSpec> = {};
   if (value === undefined || value === null) {
@@ -85,7 +130,7 @@ export function readFunctions(
       );
       continue;
     }
-    const spec = readFunction(name, value[name], p, issues);
+    const spec = readFunction(name, value[name], p, issues, defaults);
     if (spec) out[name] = spec;
   }
   return out;
@@ -96,6 +141,7 @@ function readFunction(
   value: unknown,
   path: string,
   issues: Issues,
+  defaults: FunctionDefaults,
 ): FunctionSpec | undefined {
   if (!isObj(value)) {
     issues.add(path, `must be a mapping with one of ${SOURCES.join(', ')}, got ${describe(value)}`);
@@ -142,7 +188,16 @@ function readFunction(
     fallback: synthetic ? syntheticOutputBytes(synthetic) : FUNCTION_DEFAULTS.outputBytes,
   });
   const shard = readKeyShard(value['shard'], path, issues);
+  const own = readIsolation(value, path, issues);
+  if (source?.kind === 'image' && own !== undefined && own !== 'docker') {
+    issues.add(
+      at(path, 'isolation'),
+      `is ${own}, but an image function runs in a container: use docker or leave isolation out`,
+    );
+  }
+  const preload = readPreload(value['preload'], at(path, 'preload'), issues);
   if (!source) return undefined;
+  const isolation = own ?? (source.kind === 'image' ? undefined : defaults.isolation);
   return {
     name,
     source,
@@ -151,9 +206,11 @@ function readFunction(
     timeoutMs,
     retries,
     network: network === 'host' ? 'host' : 'none',
+    ...(isolation === undefined ? {} : { isolation }),
     runtimeMs,
     outputBytes,
     ...(shard ? { shard } : {}),
+    ...(preload !== undefined ? { preload } : {}),
   };
 }
 

@@ -15,7 +15,17 @@ import { Issues, type Issue } from './diagnostics.js';
 import { checkExpression } from './expr.js';
 import { importFlat, isFlatWorkflow } from './flat.js';
 import { compileStep, finishDag } from './flow.js';
-import { readFunctions } from './functions.js';
+import {
+  compositionSpec,
+  enumerateCombinations,
+  MAX_VARIANTS,
+  readLearn,
+  readPolicies,
+  selection,
+} from './choose.js';
+import type { CompositionSpec } from '../../shared/compose/types.js';
+import { readDefaults, readFunctions } from './functions.js';
+import { readPrewarm } from './prewarm.js';
 import { checkInputSchema } from './input-schema.js';
 import { WORKFLOW_NAME_RE } from './limits.js';
 import { describe, isObj, onlyKeys, readString, type Obj } from './read.js';
@@ -35,6 +45,8 @@ export interface LoadOptions {
 
 export interface LoadResult {
   dag: WorkflowDag | null;
+  /** With `choose:` steps: the spec and every variant's DAG (`dags[0]` is `dag`). */
+  composition?: { spec: CompositionSpec; dags: WorkflowDag[] };
   issues: Issue[];
   warnings: string[];
 }
@@ -43,12 +55,16 @@ const TOP_KEYS = [
   'name',
   'description',
   'functions',
+  'defaults',
   'inputSchema',
   'inputSize',
   'durability',
+  'prewarm',
   'flow',
   'dag',
   'output',
+  'learn',
+  'policies',
 ];
 
 export function loadWorkflow(text: string, options: LoadOptions = {}): LoadResult {
@@ -119,7 +135,8 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
     pattern: WORKFLOW_NAME_RE,
     hint: 'lower-case letters, digits and -, starting with a letter or digit, at most 63 characters',
   });
-  const functions = readFunctions(doc['functions'], 'functions', issues);
+  const defaults = readDefaults(doc['defaults'], 'defaults', issues);
+  const functions = readFunctions(doc['functions'], 'functions', issues, defaults);
   const hasFlow = doc['flow'] !== undefined && doc['flow'] !== null;
   const hasDag = doc['dag'] !== undefined && doc['dag'] !== null;
   if (hasFlow === hasDag) {
@@ -131,20 +148,72 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
     );
     return { dag: null, warnings: [] };
   }
-  const b = new DagBuilder(functions);
+  let b = new DagBuilder(functions);
   let output: WorkflowDag['output'];
   let nodes = b.nodes;
   let edges = b.edges;
+  let variantParts: {
+    nodes: WorkflowDag['nodes'];
+    edges: WorkflowDag['edges'];
+    output: WorkflowDag['output'];
+  }[] = [];
+  let combos: ReturnType<typeof enumerateCombinations> = null;
+  let variantsOverLimit = false;
   if (hasFlow) {
-    const last = compileStep(doc['flow'], 'flow', b, WORKFLOW_INPUT, { issues, depth: 0 });
-    const closed = finishDag(b, last, name ?? 'workflow', 'flow', functions);
-    ({ output, nodes, edges } = closed);
+    const compileOnce = (picks: Record<string, string>, into: Issues) => {
+      const builder = new DagBuilder(functions);
+      const sel = selection(picks);
+      const last = compileStep(doc['flow'], 'flow', builder, WORKFLOW_INPUT, {
+        issues: into,
+        depth: 0,
+        choices: sel,
+      });
+      return {
+        builder,
+        sel,
+        closed: finishDag(builder, last, name ?? 'workflow', 'flow', functions),
+      };
+    };
+    const first = compileOnce({}, issues);
+    b = first.builder;
+    ({ output, nodes, edges } = first.closed);
+    const composes = doc['learn'] !== undefined || doc['policies'] !== undefined;
+    if (first.sel.reached.length === 0 && composes)
+      issues.add(
+        doc['learn'] !== undefined ? 'learn' : 'policies',
+        'needs at least one choose: step in the flow (the choices it learns or constrains)',
+      );
+    if (first.sel.reached.length > 0 && issues.ok) {
+      const seenIssue = new Set(issues.list.map((i) => `${i.path}\n${i.message}`));
+      const pass = (picks: Record<string, string>) => {
+        const local = new Issues();
+        const r = compileOnce(picks, local);
+        for (const i of local.list) {
+          const k = `${i.path}\n${i.message}`;
+          if (!seenIssue.has(k)) {
+            seenIssue.add(k);
+            issues.list.push(i);
+          }
+        }
+        return r;
+      };
+      combos = enumerateCombinations((picks) => pass(picks).sel.reached);
+      if (!combos) issues.add('flow', `its choices combine to more than ${MAX_VARIANTS} variants`);
+      else
+        variantParts = combos.map((c, i) => {
+          if (i === 0) return { nodes, edges, output };
+          const r = pass(c.picks);
+          b.functionRefs.push(...r.builder.functionRefs);
+          if (r.builder.overLimit) variantsOverLimit = true;
+          return r.closed;
+        });
+    }
   } else {
     const compiled = compileDagForm(doc['dag'], 'dag', b, issues);
     if (!compiled) return { dag: null, warnings: [] };
     output = compiled.output;
   }
-  if (b.overLimit)
+  if (b.overLimit || variantsOverLimit)
     issues.add(
       hasFlow ? 'flow' : 'dag',
       `compiles to more than the limit of nodes or edges (see LIMITS)`,
@@ -171,22 +240,38 @@ function compileNative(doc: Obj, issues: Issues): Omit<LoadResult, 'issues'> {
       'durability',
       `is ${JSON.stringify(durability)}; it must be one of none, checkpoint, strict (docs/durability.md)`,
     );
+  const prewarm = readPrewarm(doc['prewarm'], 'prewarm', issues);
   if (!issues.ok || name === undefined) return { dag: null, warnings };
   const format = hasFlow ? 'flow' : 'dag';
-  const dag = normalize({
-    name,
-    format,
-    functions,
-    nodes,
-    edges,
-    output,
-    ...(outputExpr ? { outputExpr } : {}),
-    ...(inputSchema !== undefined ? { inputSchema: inputSchema as Record<string, unknown> } : {}),
-    ...(inputSize !== undefined ? { inputSize } : {}),
-    ...(durability === 'none' || durability === 'checkpoint' || durability === 'strict'
-      ? { durability }
-      : {}),
-  });
+  const close = (part: {
+    nodes: WorkflowDag['nodes'];
+    edges: WorkflowDag['edges'];
+    output: WorkflowDag['output'];
+  }): WorkflowDag =>
+    normalize({
+      name,
+      format,
+      functions,
+      nodes: part.nodes,
+      edges: part.edges,
+      output: part.output,
+      ...(outputExpr ? { outputExpr } : {}),
+      ...(inputSchema !== undefined ? { inputSchema: inputSchema as Record<string, unknown> } : {}),
+      ...(inputSize !== undefined ? { inputSize } : {}),
+      ...(durability === 'none' || durability === 'checkpoint' || durability === 'strict'
+        ? { durability }
+        : {}),
+      ...(prewarm !== undefined ? { prewarm } : {}),
+    });
+  const dag = close({ nodes, edges, output });
+  if (combos && variantParts.length > 0) {
+    const dags = variantParts.map((p, i) => (i === 0 ? dag : close(p)));
+    const learn = readLearn(doc['learn'], issues);
+    const policies = readPolicies(doc['policies'], issues);
+    const spec = compositionSpec(combos, dags, learn, policies, issues);
+    if (!issues.ok) return { dag: null, warnings };
+    return { dag, warnings, composition: { spec, dags } };
+  }
   return { dag, warnings };
 }
 

@@ -2,7 +2,7 @@
  * YAML text → plain JS document, with limits and positions. Syntax errors become issues with line
  * and column; `locate(path)` maps an issue path back to a line and column in the text.
  */
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isCollection, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { Issues } from './diagnostics.js';
 import { LIMITS } from './limits.js';
 
@@ -33,6 +33,25 @@ export function parseYaml(text: string, issues: Issues): ParsedYaml | null {
         column: pos.col,
       });
     }
+    return null;
+  }
+  // A list or map as a mapping key has no JSON form (toJS would stringify it, with a process
+  // warning): say where it is instead.
+  let complexKey: number | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+      if (!isCollection(key)) return undefined;
+      complexKey = (pair.key as { range?: [number, number, number] }).range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  if (complexKey !== undefined) {
+    const pos = lineCounter.linePos(complexKey);
+    issues.add('', 'a mapping key must be a plain value (a name), not a list or a mapping', {
+      line: pos.line,
+      column: pos.col,
+    });
     return null;
   }
   let value: unknown;

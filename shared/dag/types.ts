@@ -41,6 +41,14 @@ export interface SyntheticSpec {
   keys?: Record<string, number>;
 }
 
+/**
+ * Where a function runs on its worker (docs/guides/sandboxes.md): a child process with a cgroup,
+ * a container, a `worker_threads` thread with its own heap, or the worker's own event loop.
+ */
+export type Isolation = 'process' | 'docker' | 'thread' | 'trusted';
+
+export const ISOLATIONS: readonly Isolation[] = ['process', 'docker', 'thread', 'trusted'];
+
 export interface FunctionSpec {
   name: string;
   source: FunctionSource;
@@ -53,12 +61,22 @@ export interface FunctionSpec {
   retries: number;
   /** Container network for image/docker sandboxes: none (default) or host. */
   network: 'none' | 'host';
+  /**
+   * The tier the function runs in; absent: the worker's own sandbox (its `runtime` option,
+   * process unless configured otherwise).
+   */
+  isolation?: Isolation;
   /** Estimated runtime in ms, for partitioning until profiles exist. */
   runtimeMs: number;
   /** Estimated output size in bytes, for partitioning until profiles exist. */
   outputBytes: number;
   /** Keyed sharding (docs/guides/sharding.md): absent, every call may run on any worker. */
   shard?: KeyShard;
+  /**
+   * Files (relative to the workflow folder) the sandbox loads at init, so a prepared sandbox
+   * has them in memory before its first run (docs/guides/chains.md). Absent: none.
+   */
+  preload?: string[];
 }
 
 /**
@@ -87,6 +105,16 @@ export interface ForeachShard {
   maxShards: number;
   /** Remote shards pull shrinking batches (true, default) or take an even split up front. */
   steal: boolean;
+}
+
+/** How a workflow's sandboxes are prepared ahead (docs/guides/chains.md). */
+export type PrewarmMode = 'off' | 'eager' | 'predictive';
+
+export interface PrewarmSpec {
+  /** off: none; eager: every node at start (the baseline); predictive: by the chain model. */
+  mode: PrewarmMode;
+  /** Share (0..1) of the workflow's sandbox memory-seconds unused prewarms may take. */
+  budget: number;
 }
 
 /**
@@ -192,4 +220,6 @@ export interface WorkflowDag {
   inputSize?: string;
   /** How much of each invocation is journaled (docs/durability.md); default: the cluster's. */
   durability?: 'none' | 'checkpoint' | 'strict';
+  /** Preparing sandboxes ahead of their nodes; absent: the cluster's default (off). */
+  prewarm?: PrewarmSpec;
 }

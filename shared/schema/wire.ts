@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { WorkflowDag } from '../dag/types.js';
 import type { InvocationId } from '../ids.js';
+import { QUALIFIED_WORKFLOW_PATTERN } from '../tenancy.js';
 
 export const Id = Type.String({ minLength: 1, maxLength: 128 });
 
@@ -119,7 +120,10 @@ export const NodeAllocation = Type.Object({
 export type NodeAllocation = Static<typeof NodeAllocation>;
 
 export const InvocationContext = Type.Object({
+  /** The tenant the invocation's workflow belongs to (shared/tenancy.ts). */
   tenant: Type.String(),
+  /** The tenant's end user the invocation is for, when its caller named one. */
+  subTenant: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
   /** Epoch ms after which the invocation has timed out. */
   deadline: Type.Number(),
   /** The invocation input. */
@@ -154,6 +158,13 @@ export const StorageTier = Type.Union([
   Type.Literal('peer'),
 ]);
 
+/**
+ * A measurement that may be unmeasurable. A type list, not a union: Fastify's Ajv coerces types,
+ * and with `anyOf: [number, null]` it turns null into 0 in the first branch — an unmeasured run
+ * would read as one that used nothing.
+ */
+const Measured = Type.Unsafe<number | null>({ type: ['number', 'null'] });
+
 /** One node execution as the invocation timeline shows it. */
 export const StepRecord = Type.Object({
   node: Type.String(),
@@ -179,16 +190,25 @@ export const StepRecord = Type.Object({
   /** Harvesting: the node's decision (user, predicted, applied, stage), when it is on. */
   harvest: Type.Optional(NodeAllocation),
   /** Peak memory of the sandbox during the run, MB, page cache excluded; null without cgroups. */
-  peakMemoryMb: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  peakMemoryMb: Type.Optional(Measured),
   /** Peak CPU use, cores, sampled from the sandbox's cgroup; null without cgroups. */
-  peakCpuCores: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-  cpuTimeMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  peakCpuCores: Type.Optional(Measured),
+  cpuTimeMs: Type.Optional(Measured),
   /** Time the run was held back by its CPU quota (cgroup `cpu.stat`); null when unreadable. */
-  throttledMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  throttledMs: Type.Optional(Measured),
   /** Time its tasks waited for a CPU (cgroup v2 `cpu.pressure`); null elsewhere. */
-  pressureMs: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  pressureMs: Type.Optional(Measured),
   /** Harvesting: ms into the run when the CPU safeguard raised its quota to the user's. */
   safeguardAtMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Tasks: the tier the function ran in (docs/guides/sandboxes.md). */
+  isolation: Type.Optional(
+    Type.Union([
+      Type.Literal('process'),
+      Type.Literal('docker'),
+      Type.Literal('thread'),
+      Type.Literal('trusted'),
+    ]),
+  ),
   /** Tasks: the handler's run as the worker saw it (request sent → result), last attempt. */
   runMs: Type.Optional(Type.Number({ minimum: 0 })),
   /** Fetching the node's input from FaaStore (every tier, decode included). */
@@ -284,10 +304,17 @@ export type Heartbeat = Static<typeof Heartbeat>;
 /** Master → worker: a workflow version to hold. `dag` is checked with `checkDag` on arrival. */
 /** Workflow names (master/workflow/limits.ts checks them at upload; workers check them again). */
 export const WORKFLOW_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
-export const WorkflowName = Type.String({ pattern: WORKFLOW_NAME_PATTERN });
+/** A workflow as the cluster knows it: qualified by its tenant (`<tenant>.<name>`, shared/tenancy.ts). */
+export const WorkflowName = Type.String({ pattern: QUALIFIED_WORKFLOW_PATTERN });
+/**
+ * What workers hold: a (qualified) workflow, or variant i ≥ 1 of one as `<name>~<i>`
+ * (master/compose/variants.ts).
+ */
+export const DEPLOYMENT_NAME_PATTERN = `${QUALIFIED_WORKFLOW_PATTERN.slice(0, -1)}(?:~[1-9][0-9]{0,2})?$`;
+export const DeploymentName = Type.String({ pattern: DEPLOYMENT_NAME_PATTERN });
 
 export const Deployment = Type.Object({
-  workflow: WorkflowName,
+  workflow: DeploymentName,
   version: Type.Integer({ minimum: 1 }),
   dag: Type.Unsafe<WorkflowDag>(Type.Object({}, { additionalProperties: true })),
   /** Partition group per node id (index into the placement's `groups`). */
@@ -296,3 +323,31 @@ export const Deployment = Type.Object({
   files: Type.Record(Type.String(), Type.String()),
 });
 export type Deployment = Static<typeof Deployment>;
+
+/**
+ * Channels (docs/design.md §4, "Channels"): a trigger batch carries each invocation's context
+ * (ctx and placement) once per connection; later triggers of that invocation on the same
+ * connection leave it out and the receiver restores it.
+ */
+export const ChannelContext = Type.Object({
+  invocationId: InvocationIdField,
+  ctx: InvocationContext,
+  placement: Placement,
+});
+export type ChannelContext = Static<typeof ChannelContext>;
+
+export const ChannelTrigger = Type.Omit(Trigger, ['ctx', 'placement']);
+export type ChannelTrigger = Static<typeof ChannelTrigger>;
+
+export const ChannelTriggerBatch = Type.Object({
+  contexts: Type.Optional(Type.Array(ChannelContext, { maxItems: 10_000 })),
+  triggers: Type.Array(ChannelTrigger, { minItems: 1, maxItems: 10_000 }),
+});
+export type ChannelTriggerBatch = Static<typeof ChannelTriggerBatch>;
+
+/** The receiver's answer: invocations whose context it does not hold (sent again in full). */
+export const ChannelTriggerAck = Type.Object({
+  accepted: Type.Integer({ minimum: 0 }),
+  missing: Type.Optional(Type.Array(InvocationIdField)),
+});
+export type ChannelTriggerAck = Static<typeof ChannelTriggerAck>;

@@ -1,10 +1,12 @@
 /**
  * The contract every master store passes (memory, lmdb, redis): catalogue round trips with
  * handler files, delete keeping the version counter, invocation upsert / get / load / trim,
- * atomic idempotency claims, values, an idempotent close, and — for the persistent ones —
- * everything written before a close is seen by the next open of the same place.
+ * atomic idempotency claims, values, an idempotent close, the tenant directory's records, and —
+ * for the persistent ones — everything written before a close is seen by the next open of the
+ * same place.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { AUTH_VALUE, TenantDirectory } from '../../master/auth/directory.js';
 import type { InvocationDoc, MasterStore } from '../../master/store/types.js';
 import type { WorkflowVersion } from '../../master/workflow/version.js';
 import { invId } from '../helpers/ids.js';
@@ -244,6 +246,29 @@ export function describeMasterStoreContract(name: string, factory: StoreFactory)
       expect(await again.getInvocation(invId('f'))).toEqual(doc('f', 'succeeded', 1, 2));
       expect(await again.claimIdempotencyKey('wf:k', invId('other'), 60_000)).toBe('r');
       expect(await again.getValue('counts')).toEqual({ wf: 2 });
+    });
+
+    it('keeps tenants and their hashed keys: a reloaded directory verifies them, revoked ones not', async () => {
+      const s = await fresh();
+      const dir = await TenantDirectory.load(s);
+      const acme = await dir.createTenant('acme', { role: 'deploy' });
+      const read = await dir.createKey('acme', 'read');
+      const gone = await dir.createKey('acme', 'invoke');
+      await dir.revokeKey('acme', gone.key.id);
+      const check = async (store: MasterStore): Promise<void> => {
+        const loaded = await TenantDirectory.load(store);
+        expect(loaded.verify(acme.apiKey)).toMatchObject({ tenant: 'acme', role: 'deploy' });
+        expect(loaded.verify(read.apiKey)).toMatchObject({ tenant: 'acme', role: 'read' });
+        expect(loaded.verify(gone.apiKey)).toBeUndefined();
+        expect(JSON.stringify(await store.getValue(AUTH_VALUE))).not.toContain(acme.apiKey);
+      };
+      await check(s);
+      if (!factory.reopen) return;
+      open.splice(open.indexOf(s), 1);
+      await s.close();
+      const again = await factory.reopen(s);
+      open.push(again);
+      await check(again);
     });
   });
 }

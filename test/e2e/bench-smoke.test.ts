@@ -61,6 +61,30 @@ describe('bench suites, smoke', () => {
     expect(report('partition').suite).toBe('partition');
   }, 150_000);
 
+  it('fuzz runs every door, prints cases per second and writes its report', async () => {
+    const r = await bench(['fuzz', '--smoke', '--seed', '1'], 180_000);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/cases\/s/);
+    expect(r.stdout).toMatch(/reproduce: .*bench fuzz --smoke --seed 1/);
+    const figures = report('fuzz').figures as {
+      seed: number;
+      rows: { target: string; cases: number; failure: unknown }[];
+    };
+    expect(figures.seed).toBe(1);
+    expect(figures.rows.map((x) => x.target)).toEqual([
+      'yaml',
+      'yaml',
+      'yaml',
+      'yaml',
+      'master',
+      'worker',
+    ]);
+    for (const row of figures.rows) {
+      expect(row.cases).toBe(50);
+      expect(row.failure).toBeNull();
+    }
+  }, 200_000);
+
   it('overhead prints its table and writes its report', async () => {
     const r = await bench(['overhead', '--smoke'], 180_000);
     expect(r.code).toBe(0);
@@ -85,12 +109,13 @@ describe('bench suites, smoke', () => {
   );
 
   it.skipIf(!docker)(
-    'sandbox prints process and container rows',
+    'sandbox prints a row per tier: process, container, thread and trusted',
     async () => {
       const r = await bench(['sandbox', '--smoke'], 300_000);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/process/);
-      expect(r.stdout).toMatch(/docker/);
+      for (const tier of ['process', 'docker', 'thread', 'trusted'])
+        expect(r.stdout).toMatch(new RegExp(`^${tier}\\s+\\S.*\\d`, 'm'));
+      expect(r.stdout).toMatch(/chain5 1MB p50/);
       expect(report('sandbox').suite).toBe('sandbox');
     },
     320_000,

@@ -10,7 +10,8 @@
  * - a FaaSFlow benchmark (Genome) runs across 3 worker hosts capped at 100 mbit, with Redis and
  *   the master on a 4th: the output is as declared, every node ran once, each partition group
  *   ran on one worker, every worker is a namespace host, every cross-host edge went through
- *   Redis, and the bytes did cross the producers' links;
+ *   Redis, the bytes did cross the producers' links, and the triggers between the hosts and
+ *   the reports to the master travelled on channels (docs/design.md §4);
  * - faasflow-hosts (ssh_command = ip netns exec {dest}) installs, starts, reports, upgrades and
  *   stops a cluster on the namespace hosts; install and start run twice change nothing; a
  *   configuration change is rolled out by upgrade; the installed cluster runs a workflow.
@@ -223,6 +224,19 @@ describe.skipIf(!support.ok)('a FaaSFlow benchmark across 3 hosts capped at 100 
         edge: `${e.from}->${e.to}`,
         tier: 'redis',
       });
+
+    // Triggers crossed the hosts on the workers' channels, reports on the master's.
+    const channelOps = async (url: string, who: string): Promise<Record<string, number>> => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const re = new RegExp(
+        `^faasflow_${who}_channel_requests_total\\{op="([^"]+)"\\} (\\d+)$`,
+        'gm',
+      );
+      return Object.fromEntries([...text.matchAll(re)].map((m) => [m[1]!, Number(m[2])]));
+    };
+    const served = await Promise.all(workers.map((w) => channelOps(w.url, 'worker')));
+    expect(served.reduce((n, s) => n + (s['triggers'] ?? 0), 0)).toBeGreaterThan(1);
+    expect((await channelOps(c.masterUrl, 'master'))['reports'] ?? 0).toBeGreaterThan(0);
 
     const after = await Promise.all(c.workerHosts.map((h) => c.hosts.linkStats(h)));
     c.workerHosts.forEach((h, i) => {

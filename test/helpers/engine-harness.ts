@@ -53,6 +53,7 @@ export class InlineSandbox implements Sandbox {
       pressureMs: null,
       safeguardAtMs: null,
       sandboxId: 's',
+      isolation: this.kind,
     };
   }
   resize(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * `faasflow bench peer --smoke` as a user runs it (the built CLI from dist/; `npm run build`
- * first), against a real Redis: faasflow and BullMQ (in-process and sandboxed processors) on
- * every shape and payload, at tiny sizes. Figures are not checked (speed is shown by the
+ * first), against a real Redis: faasflow in its process, thread and trusted tiers and BullMQ
+ * (in-process and sandboxed processors) on every shape and payload, at tiny sizes. Figures are not checked (speed is shown by the
  * benchmark, never asserted by a test).
  *
  * Scenarios:
@@ -41,14 +41,22 @@ function bench(args: string[], timeoutMs: number): Promise<{ code: number; stdou
 
 describe.skipIf(!redisUp)('bench peer --smoke', () => {
   it('runs faasflow and BullMQ on every shape, prints the tables and leaves no keys behind', async () => {
-    const r = await bench(['peer', '--smoke', '--redis', redisUrl(), '--out', out], 400_000);
+    const r = await bench(['peer', '--smoke', '--redis', redisUrl(), '--out', out], 700_000);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^shape\s+payload\s+system\s+p50\s+p99\s+n\s+inv\/s\s+jobs\/s/m);
     for (const shape of ['chain of 5', 'fan-out 8 \\+ join', 'genome', 'foreach of 64']) {
-      for (const system of ['faasflow', 'bullmq', 'bullmq-sandboxed'])
+      for (const system of [
+        'faasflow',
+        'faasflow-thread',
+        'faasflow-trusted',
+        'bullmq',
+        'bullmq-sandboxed',
+      ])
         expect(r.stdout).toMatch(new RegExp(`^${shape}.*\\s${system}\\s`, 'm'));
     }
     expect(r.stdout).toMatch(/^chain of 5, noop: p50 .*(met|MISSED)$/m);
+    expect(r.stdout).toMatch(/^chain of 5, noop, thread: p50 .*(met|MISSED)$/m);
+    expect(r.stdout).toMatch(/^chain of 5, 1mb, trusted: p50 .*(met|MISSED)$/m);
     expect(r.stdout).toMatch(/^fan-out 8 \+ join, noop: jobs\/s .*(met|MISSED)$/m);
     expect(r.stdout).toMatch(/^note: BullMQ flows are trees.*2 flows/m);
     expect(r.stdout).toMatch(/^reproduce: .*bench peer --smoke/m);
@@ -65,7 +73,7 @@ describe.skipIf(!redisUp)('bench peer --smoke', () => {
     const f = report.figures;
     expect(f.versions.bullmq).toMatch(/^\d+\.\d+\.\d+/);
     expect(f.versions.node).toBe(process.version);
-    expect(f.results).toHaveLength(4 * 2 * 3);
+    expect(f.results).toHaveLength(4 * 2 * 5);
     for (const res of f.results) {
       expect(res.closed?.failures.count, `${res.system} ${res.shape} ${res.payload}`).toBe(0);
       expect(res.open?.completed, `${res.system} ${res.shape} ${res.payload}`).toBeGreaterThan(0);
@@ -74,5 +82,5 @@ describe.skipIf(!redisUp)('bench peer --smoke', () => {
 
     expect(await scanKeys(f.setup.prefixes.faasflow)).toEqual([]);
     expect(await scanKeys(`${f.setup.prefixes.bullmq}:`)).toEqual([]);
-  }, 420_000);
+  }, 720_000);
 });

@@ -13,11 +13,13 @@
  *   held-out evaluation, which GET then lists; too few records is a 409 naming the count;
  * - bad names and formats are 400s in the repo's error shape.
  */
+import { authOff } from '../helpers/master-context.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { HttpClient } from '../../shared/http-client.js';
 import { silentLogger } from '../../shared/logger.js';
 import { TriggerSender } from '../../shared/trigger-sender.js';
+import { PeerClient } from '../../shared/channel/peers.js';
 import { buildMasterApp } from '../../master/app.js';
 import { loadMasterConfig } from '../../master/config.js';
 import { Harvester } from '../../master/harvest/harvester.js';
@@ -85,7 +87,8 @@ async function master(harvest: boolean): Promise<Master> {
     {},
   );
   const http = new HttpClient();
-  const sender = new TriggerSender(http);
+  const peers = new PeerClient(http, null);
+  const sender = new TriggerSender(peers);
   const catalog = new WorkflowCatalog();
   const registry = new WorkerRegistry(config.workerTimeoutMs);
   const deployments = new DeploymentTracker(http, silentLogger);
@@ -105,7 +108,7 @@ async function master(harvest: boolean): Promise<Master> {
     catalog,
     registry,
     deployments,
-    http,
+    peers,
     sender,
     logger: silentLogger,
     masterUrl: () => 'http://127.0.0.1:1',
@@ -124,6 +127,7 @@ async function master(harvest: boolean): Promise<Master> {
       invocations,
       store: new MemoryMasterStore(),
       ...(harvester ? { harvest: harvester } : {}),
+      ...(await authOff()),
     },
     silentLogger,
   );

@@ -8,6 +8,7 @@
  *   have had;
  * - a delete whose store write fails answers 503 and the workflow stays deployed.
  */
+import { authOff } from '../helpers/master-context.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +79,7 @@ async function master(
       // The workflow routes never touch invocations; nothing here starts one.
       invocations: {} as InvocationManager,
       store,
+      ...(await authOff()),
     },
     silentLogger,
   );

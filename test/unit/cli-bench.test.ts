@@ -5,8 +5,11 @@
  */
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { chainsOptionsFromFlags } from '../../bench/chains.js';
+import { composeOptionsFromFlags } from '../../bench/compose.js';
 import { durabilityOptionsFromFlags } from '../../bench/durability.js';
 import { faasflowOptionsFromFlags } from '../../bench/faasflow-flags.js';
+import { fuzzOptionsFromFlags } from '../../bench/fuzz/flags.js';
 import { harvestOptionsFromFlags } from '../../bench/harvest-flags.js';
 import { overheadOptionsFromFlags } from '../../bench/overhead-flags.js';
 import { peerOptionsFromFlags } from '../../bench/peer-flags.js';
@@ -23,6 +26,9 @@ const READERS: Record<string, Reader> = {
   harvest: harvestOptionsFromFlags,
   durability: durabilityOptionsFromFlags,
   shard: shardOptionsFromFlags,
+  chains: chainsOptionsFromFlags,
+  compose: composeOptionsFromFlags,
+  fuzz: fuzzOptionsFromFlags,
 };
 
 const long = (spec: string): string => spec.split(' ')[0]!;

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeValue } from '../../shared/codec.js';
-import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import type { NodeId } from '../../shared/ids.js';
 import { MemoryJournal } from '../../shared/journal-memory.js';
 import { silentLogger } from '../../shared/logger.js';
@@ -74,10 +74,10 @@ async function setup(
       return Promise.resolve();
     },
   } as unknown as TriggerSender;
-  const http = {
-    json: () => Promise.resolve({}),
-    request: () => Promise.reject(new Error('no network in unit tests')),
-  } as unknown as HttpClient;
+  const peers = {
+    release: () => Promise.resolve(),
+    fetchObject: () => Promise.reject(new Error('no network in unit tests')),
+  } as unknown as PeerClient;
   const deployments = {
     holds: () => true,
     forget: () => undefined,
@@ -92,7 +92,7 @@ async function setup(
     catalog,
     registry,
     deployments,
-    http,
+    peers,
     sender,
     logger: silentLogger,
     masterUrl: () => 'http://master',

@@ -104,6 +104,7 @@ describe('publicView', () => {
       invocationId: 'inv_0000000001abcdef',
       workflow: 'wf',
       version: 2,
+      tenant: 'default',
       status: 'succeeded',
       startedAt: '2020-01-02T03:04:05.000Z',
       finishedAt: '2020-01-02T03:04:05.250Z',

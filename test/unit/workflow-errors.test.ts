@@ -1,10 +1,5 @@
-import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { LIMITS, loadWorkflow, type Issue } from '../../master/workflow/index.js';
-import { repoRoot } from '../../bench/paths.js';
 
 function issues(yaml: string): Issue[] {
   const r = loadWorkflow(yaml);
@@ -184,87 +179,5 @@ describe('workflow validation errors', () => {
     const r = loadWorkflow(lines.join('\n'));
     expect(r.dag).toBeNull();
     expect(r.issues[0]!.message).toMatch(/alias|could not be loaded|excessive/i);
-  });
-});
-
-describe('parser robustness (fuzz)', () => {
-  const seed = readFileSync(join(repoRoot(), 'deploy/examples/video-analytics.yaml'), 'utf8');
-
-  it('never throws on random text', () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 400 }), (text) => {
-        const r = loadWorkflow(text);
-        expect(Array.isArray(r.issues)).toBe(true);
-      }),
-      { numRuns: 3000 },
-    );
-  });
-
-  it('never throws on mutated real documents (byte edits)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.nat(seed.length), fc.nat(8), fc.string({ maxLength: 6 })), {
-          minLength: 1,
-          maxLength: 6,
-        }),
-        (edits) => {
-          let text = seed;
-          for (const [pos, del, ins] of edits)
-            text = text.slice(0, pos) + ins + text.slice(pos + del);
-          const r = loadWorkflow(text);
-          expect(r.dag === null ? r.issues.length > 0 : r.issues.length === 0).toBe(true);
-        },
-      ),
-      { numRuns: 3000 },
-    );
-  });
-
-  it('never throws on random JSON-like documents with workflow keys', () => {
-    const leaf = fc.oneof(
-      fc.string({ maxLength: 10 }),
-      fc.integer(),
-      fc.boolean(),
-      fc.constant(null),
-      fc.constantFrom('f', 'a', 'sequence', '$.x'),
-    );
-    const key = fc.constantFrom(
-      'name',
-      'functions',
-      'flow',
-      'dag',
-      'task',
-      'sequence',
-      'parallel',
-      'switch',
-      'foreach',
-      'when',
-      'do',
-      'default',
-      'items',
-      'after',
-      'to',
-      'code',
-      'builtin',
-      'cpu',
-      'memory',
-      'f',
-      'a',
-      'b',
-    );
-    const doc = fc.letrec((tie) => ({
-      value: fc.oneof(
-        { depthSize: 'small' },
-        leaf,
-        fc.array(tie('value'), { maxLength: 4 }),
-        fc.dictionary(key, tie('value'), { maxKeys: 5 }),
-      ),
-    })).value;
-    fc.assert(
-      fc.property(doc, (value) => {
-        const r = loadWorkflow(stringify(value));
-        expect(r.dag === null || r.issues.length === 0).toBe(true);
-      }),
-      { numRuns: 3000 },
-    );
   });
 });

@@ -25,7 +25,7 @@ export interface IndexedDeployment {
 }
 
 export function indexDeployment(d: Deployment, baseDir: string): IndexedDeployment {
-  const problems = checkDag(d.dag);
+  const problems = arrivalProblems(d.dag);
   if (problems.length > 0) {
     throw new AppError(
       'WORKFLOW_INVALID',
@@ -52,6 +52,26 @@ export function indexDeployment(d: Deployment, baseDir: string): IndexedDeployme
     nodes.get(e.to)!.parents++;
   }
   return { workflow: d.workflow, version: d.version, dag: d.dag, nodes, baseDir };
+}
+
+/**
+ * What is wrong with a DAG that arrived over the wire. `checkDag` checks a `WorkflowDag`'s
+ * invariants and trusts its shape; a body that only claims to be one (the schema admits any
+ * object) must come back as problems, not as a TypeError from deep inside the check.
+ */
+function arrivalProblems(dag: unknown): string[] {
+  const d = dag as Partial<Record<keyof WorkflowDag, unknown>>;
+  const shape: string[] = [];
+  for (const k of ['nodes', 'edges', 'sources', 'sinks'] as const)
+    if (!Array.isArray(d[k])) shape.push(`${k} must be an array`);
+  if (typeof d.functions !== 'object' || d.functions === null || Array.isArray(d.functions))
+    shape.push('functions must be an object');
+  if (shape.length > 0) return shape;
+  try {
+    return checkDag(dag as WorkflowDag);
+  } catch (err) {
+    return [`not a compiled workflow DAG (${err instanceof Error ? err.message : String(err)})`];
+  }
 }
 
 export function deploymentKey(workflow: string, version: number): string {

@@ -448,7 +448,13 @@ export class Engine {
       else remote++;
     }
     const put = (): Promise<StoredRef> =>
-      this.o.store.put(inv.id, node.node.id, outcome.output.encoded, { local, remote });
+      this.o.store.put(
+        inv.id,
+        node.node.id,
+        outcome.output.encoded,
+        { local, remote },
+        { tenant: inv.ctx.tenant },
+      );
     // A durable invocation rides out a store outage (a Redis restart) until its deadline.
     const ref = this.durable(inv)
       ? await retryWhileRetryable(put, inv.ctx.deadline, inv.abort.signal, this.now)

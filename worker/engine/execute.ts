@@ -16,6 +16,7 @@ import type {
   DagNode,
   ForeachNode,
   FunctionSpec,
+  Isolation,
   SwitchNode,
   TaskNode,
   WorkflowDag,
@@ -76,6 +77,8 @@ export interface NodeOutcome {
   safeguardAtMs?: number | null;
   /** Tasks: the successful attempt's handler run, request sent → result received. */
   runMs?: number;
+  /** Tasks: the tier that ran the function. */
+  isolation?: Isolation;
 }
 
 /** Runs `node` on an already assembled input (before its own `inputExpr`). */
@@ -231,6 +234,7 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
         pressureMs: r.pressureMs,
         safeguardAtMs: r.safeguardAtMs,
         runMs: r.durationMs,
+        isolation: r.isolation,
       };
     } catch (err) {
       const e = AppError.from(err, 'FUNCTION_FAILED');
@@ -445,6 +449,7 @@ export function stepOf(
   if (out.throttledMs !== undefined) step.throttledMs = out.throttledMs;
   if (out.pressureMs !== undefined) step.pressureMs = out.pressureMs;
   if (typeof out.safeguardAtMs === 'number') step.safeguardAtMs = out.safeguardAtMs;
+  if (out.isolation !== undefined) step.isolation = out.isolation;
   if (out.runMs !== undefined) step.runMs = out.runMs;
   return step;
 }

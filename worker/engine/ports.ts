@@ -12,6 +12,8 @@ export interface DataPlane {
     key: string,
     value: Buffer,
     consumers: { local: number; remote: number },
+    /** The invocation's tenant: the object's key is namespaced by it (faastore/keys.ts). */
+    options?: { tenant?: string },
   ): Promise<StoredRef>;
   getBuffer(ref: StoredRef): Promise<Buffer>;
   releaseInvocation(invocationId: InvocationId): Promise<void>;

@@ -8,18 +8,23 @@ import type { Logger } from '../../shared/logger.js';
 import { backoffMs, delay } from '../../shared/retry.js';
 import type { Registration, WorkerLoad } from '../../shared/schema/wire.js';
 import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 
 export class MasterClient {
   private readonly abort = new AbortController();
+  private readonly http: HttpClient;
 
   constructor(
-    private readonly http: HttpClient,
+    /** Heartbeats go over the master's channel; registration and leaving over HTTP. */
+    private readonly peers: PeerClient,
     private masterUrl: string,
     private readonly registration: Registration,
     private readonly logger: Logger,
     /** Where the leading master is now (the lease in Redis), for following a failover. */
     private readonly findMaster?: () => Promise<string | undefined>,
-  ) {}
+  ) {
+    this.http = peers.http;
+  }
 
   /** The master this worker follows since a failover; undefined while it has not moved. */
   followed: string | undefined;
@@ -92,10 +97,10 @@ export class MasterClient {
         await delay(everyMs, this.abort.signal).catch(() => undefined);
         if (this.abort.signal.aborted) return;
         try {
-          await this.http.json(
-            `${this.masterUrl}/v1/workers/${encodeURIComponent(this.registration.id)}/heartbeat`,
-            'POST',
-            { load: load() },
+          await this.peers.heartbeat(
+            this.masterUrl,
+            this.registration.id,
+            load(),
             Math.max(1000, everyMs * 2),
           );
         } catch (err) {

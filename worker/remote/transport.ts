@@ -1,6 +1,7 @@
 /**
- * Delivery of triggers to peers (through the shared TriggerSender) and reports to the master.
- * Reports are batched per tick too, retried while the master is unreachable (up to
+ * The worker's side of the data path between processes: triggers to peers (through the shared
+ * TriggerSender), reports to the master and FaaStore's peer reads, each over the peer's channel
+ * or HTTP (shared/channel/peers.ts; docs/design.md §4). Reports are batched per tick too, retried while the master is unreachable (up to
  * `reportRetryMs`), then dropped with a warning (the master reconciles durable invocations with
  * their journal, and times the others out rather than hang).
  */
@@ -10,13 +11,13 @@ import { backoffMs, delay } from '../../shared/retry.js';
 import type { Report, Trigger } from '../../shared/schema/wire.js';
 import type { PeerFetcher } from '../../faastore/index.js';
 import type { Transport } from '../engine/ports.js';
-import { errorFromResponse, type HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import { TriggerSender, type TriggerSenderOptions } from '../../shared/trigger-sender.js';
 
 /** Reports held for one master while it cannot be reached. */
 const MAX_QUEUED_REPORTS = 100_000;
 
-export interface HttpTransportOptions extends TriggerSenderOptions {
+export interface ChannelTransportOptions extends TriggerSenderOptions {
   /**
    * How long one batch of reports is retried while the master cannot be reached (a restart),
    * ms. Default 30 s; a durable invocation's results are in its journal beyond that.
@@ -27,7 +28,7 @@ export interface HttpTransportOptions extends TriggerSenderOptions {
 /** Report requests to one master at once. */
 const REPORT_BATCHES_IN_FLIGHT = 4;
 
-export class HttpTransport implements Transport, PeerFetcher {
+export class ChannelTransport implements Transport, PeerFetcher {
   private readonly triggers: TriggerSender;
   private readonly reports = new Map<string, Report[]>();
   /** Report batches in flight per master URL. */
@@ -37,11 +38,11 @@ export class HttpTransport implements Transport, PeerFetcher {
   private readonly abort = new AbortController();
 
   constructor(
-    private readonly http: HttpClient,
+    private readonly peers: PeerClient,
     private readonly logger: Logger,
-    private readonly options: HttpTransportOptions = {},
+    private readonly options: ChannelTransportOptions = {},
   ) {
-    this.triggers = new TriggerSender(http, options);
+    this.triggers = new TriggerSender(peers, options);
   }
 
   sendTriggers(
@@ -101,12 +102,7 @@ export class HttpTransport implements Transport, PeerFetcher {
     const until = Date.now() + (this.options.reportRetryMs ?? 30_000);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.http.json(
-          `${url}/v1/internal/reports`,
-          'POST',
-          { reports },
-          this.options.attemptTimeoutMs ?? 5_000,
-        );
+        await this.peers.reports(url, reports, this.options.attemptTimeoutMs ?? 5_000);
         return;
       } catch (err) {
         const e = AppError.from(err);
@@ -122,13 +118,13 @@ export class HttpTransport implements Transport, PeerFetcher {
   }
 
   /** FaaStore's peer tier: reads an object held by another worker. */
-  async fetch(url: string, key: string, timeoutMs: number): Promise<Buffer> {
-    const res = await this.http.request(`${url}/v1/objects/${encodeURIComponent(key)}`, {
-      method: 'GET',
-      timeoutMs,
-    });
-    if (res.status === 200) return res.body;
-    throw errorFromResponse(`${url}/v1/objects`, res.status, res.body);
+  fetch(url: string, key: string, timeoutMs: number): Promise<Buffer> {
+    return this.peers.getObject(url, key, timeoutMs);
+  }
+
+  /** The invocation ended here: the channels forget its context. */
+  forget(invocationId: string): void {
+    this.peers.forget(invocationId);
   }
 
   close(): void {

@@ -10,7 +10,6 @@
  * the process has exited, then `exited` resolves.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { AppError, type ErrorCode } from '../../shared/errors.js';
@@ -18,13 +17,9 @@ import type { Logger } from '../../shared/logger.js';
 import { runFrame } from './pooled.js';
 import type { ChildCgroup } from './cgroup.js';
 import { RunProfiler } from './profiler.js';
-import {
-  encodeFrame,
-  FrameDecoder,
-  LISTENING_LINE,
-  type Frame,
-  type RuntimeSource,
-} from './runtime/protocol.js';
+import { handlerThrew, loadFailed } from './run-errors.js';
+import { LISTENING_LINE, type RuntimeSource } from './runtime/protocol.js';
+import { ConnectionLost, RuntimeConnection } from './runtime-connection.js';
 import { safeguardFor } from './safeguard.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import { sameAllocation, type RunRequest } from './types.js';
@@ -77,10 +72,8 @@ export class RuntimeChild {
   private current: Allocation;
   /** Null without a cgroup: runs then report no peaks. */
   private readonly profiler: RunProfiler | null;
-  private socket: Socket | null = null;
-  private readonly decoder = new FrameDecoder();
+  private conn: RuntimeConnection | null = null;
   private pending: PendingRun | null = null;
-  private readyWaiter: ((frame: Frame) => void) | null = null;
   private nextRunId = 1;
   private stderrTail = '';
   /** Set once the child must not be reused: it was killed, or it is dying. */
@@ -187,7 +180,8 @@ export class RuntimeChild {
   }
 
   run(req: RunRequest): Promise<ChildRunResult> {
-    if (this.doomed || this.socket === null) {
+    const conn = this.conn;
+    if (this.doomed || conn === null || !conn.alive) {
       return Promise.reject(this.unavailable('is not running'));
     }
     if (this.pending !== null)
@@ -253,7 +247,32 @@ export class RuntimeChild {
           reject(err);
         },
       };
-      this.send(runFrame(id, req, timeoutMs));
+      conn.request(runFrame(id, req, timeoutMs), id).then(
+        (answer) => {
+          // A late answer to a run already settled (timed out, cancelled) is dropped.
+          if (this.pending?.id !== id) return;
+          if (answer.kind === 'result') {
+            this.pending.resolve({
+              output: answer.output,
+              durationMs: 0,
+              peakMemoryMb: null,
+              peakCpuCores: null,
+              cpuTimeMs: answer.cpuTimeUs / 1000,
+              throttledMs: null,
+              pressureMs: null,
+              safeguardAtMs: null,
+            });
+          } else if (answer.kind === 'error') {
+            this.pending.reject(handlerThrew(this.opts.label, answer));
+          } else this.fail('FUNCTION_CRASHED', `answered a run with a ${answer.kind} frame`);
+        },
+        (lost: unknown) => {
+          // A closed socket is the child's death: the exit handler classifies it (OOM, crash).
+          if (lost instanceof ConnectionLost && lost.kind === 'protocol') {
+            this.fail('FUNCTION_CRASHED', lost.message);
+          }
+        },
+      );
       if (signal?.aborted === true) onAbort();
     });
   }
@@ -313,144 +332,62 @@ export class RuntimeChild {
     });
   }
 
-  private connect(socketPath: string, deadline: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(socketPath);
-      const onError = (err: Error): void =>
-        reject(this.unavailable(`socket ${socketPath}: ${err.message}`, err));
-      const onTimeout = (): void => {
-        socket.destroy();
-        reject(
-          this.unavailable(`did not accept a connection within ${this.opts.startTimeoutMs} ms`),
-        );
-      };
-      deadline.addEventListener('abort', onTimeout, { once: true });
-      socket.once('error', onError);
-      socket.once('connect', () => {
-        socket.off('error', onError);
-        deadline.removeEventListener('abort', onTimeout);
-        this.socket = socket;
-        socket.on('data', (chunk: Buffer) => this.onData(chunk));
-        // A broken connection means a dead or broken child; the exit handler classifies it.
-        socket.on('error', () => this.terminate());
-        socket.on('close', () => this.terminate());
-        resolve();
-      });
+  private async connect(socketPath: string, deadline: AbortSignal): Promise<void> {
+    this.conn = await RuntimeConnection.open(socketPath, () =>
+      deadline.aborted
+        ? `did not accept a connection within ${this.opts.startTimeoutMs} ms`
+        : this.doomed
+          ? `exited before accepting a connection (${this.describeExit()})`
+          : null,
+    ).catch((err: unknown) => {
+      throw this.unavailable(`socket ${socketPath}: ${(err as Error).message}`, err);
     });
+    // A broken connection means a dead or broken child; the exit handler classifies it.
+    this.conn.onLost(() => this.terminate());
   }
 
-  private init(deadline: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onTimeout = (): void => {
-        this.readyWaiter = null;
+  private async init(deadline: AbortSignal): Promise<void> {
+    const conn = this.conn!;
+    let onTimeout = (): void => undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      onTimeout = () =>
         reject(
           this.unavailable(
             `did not load ${this.opts.fnName} within ${this.opts.startTimeoutMs} ms`,
           ),
         );
-      };
       deadline.addEventListener('abort', onTimeout, { once: true });
-      void this.exited.then(() => {
-        if (this.readyWaiter === null) return;
-        this.readyWaiter = null;
-        deadline.removeEventListener('abort', onTimeout);
-        reject(
-          new AppError(
-            'FUNCTION_CRASHED',
-            `function ${this.opts.label} exited while loading (${this.describeExit()})`,
-            {
-              retryable: false,
-              details: {
-                phase: 'init',
-                exitCode: this.proc.exitCode,
-                signal: this.proc.signalCode,
-                stderr: this.stderrTail,
-              },
-            },
-          ),
-        );
-      });
-      this.readyWaiter = (frame) => {
-        this.readyWaiter = null;
-        deadline.removeEventListener('abort', onTimeout);
-        if (frame.kind === 'ready') resolve();
-        else if (frame.kind === 'error') {
-          reject(
-            new AppError(
-              'FUNCTION_FAILED',
-              `loading function ${this.opts.label} failed: ${frame.message}`,
-              {
-                retryable: false,
-                details: {
-                  phase: 'init',
-                  message: frame.message,
-                  stack: frame.stack,
-                  name: frame.name,
-                },
-              },
-            ),
-          );
-        } else reject(this.unavailable(`answered init with a ${frame.kind} frame`));
-      };
-      this.send({ kind: 'init', fnName: this.opts.fnName, source: this.opts.source });
+      if (deadline.aborted) onTimeout();
     });
-  }
-
-  private send(frame: Frame): void {
-    const socket = this.socket;
-    if (socket === null) return;
-    const pieces = encodeFrame(frame);
-    if (pieces.length === 1) {
-      socket.write(pieces[0]!);
-      return;
-    }
-    socket.cork();
-    for (const piece of pieces) socket.write(piece);
-    socket.uncork();
-  }
-
-  private onData(chunk: Buffer): void {
-    let frames: Frame[];
+    let answer;
     try {
-      frames = this.decoder.push(chunk);
+      answer = await Promise.race([
+        conn.request({ kind: 'init', fnName: this.opts.fnName, source: this.opts.source }, 0),
+        timedOut,
+      ]);
     } catch (err) {
-      this.fail('FUNCTION_CRASHED', `sent a malformed frame: ${(err as Error).message}`);
-      return;
+      if (!(err instanceof ConnectionLost)) throw err;
+      if (err.kind === 'protocol') throw this.unavailable(err.message);
+      await this.exited;
+      throw new AppError(
+        'FUNCTION_CRASHED',
+        `function ${this.opts.label} exited while loading (${this.describeExit()})`,
+        {
+          retryable: false,
+          details: {
+            phase: 'init',
+            exitCode: this.proc.exitCode,
+            signal: this.proc.signalCode,
+            stderr: this.stderrTail,
+          },
+        },
+      );
+    } finally {
+      deadline.removeEventListener('abort', onTimeout);
     }
-    for (const frame of frames) this.onFrame(frame);
-  }
-
-  private onFrame(frame: Frame): void {
-    if (this.readyWaiter !== null) {
-      this.readyWaiter(frame);
-      return;
-    }
-    const pending = this.pending;
-    if (frame.kind !== 'result' && frame.kind !== 'error') {
-      this.fail('FUNCTION_CRASHED', `sent an unexpected ${frame.kind} frame`);
-      return;
-    }
-    // A late answer to a run already settled (timed out, cancelled) is dropped.
-    if (pending === null || frame.id !== pending.id) return;
-    if (frame.kind === 'result') {
-      pending.resolve({
-        output: frame.output,
-        durationMs: 0,
-        peakMemoryMb: null,
-        peakCpuCores: null,
-        cpuTimeMs: frame.cpuTimeUs / 1000,
-        throttledMs: null,
-        pressureMs: null,
-        safeguardAtMs: null,
-      });
-      return;
-    }
-    pending.reject(
-      new AppError('FUNCTION_FAILED', `function ${this.opts.label} threw: ${frame.message}`, {
-        details: { message: frame.message, stack: frame.stack, name: frame.name },
-        retryable: frame.name !== 'NonRetryableError',
-      }),
-    );
+    if (answer.kind === 'ready') return;
+    if (answer.kind === 'error') throw loadFailed(this.opts.label, answer);
+    throw this.unavailable(`answered init with a ${answer.kind} frame`);
   }
 
   /** Protocol violation: kill the child and fail the run in flight. */
@@ -503,7 +440,7 @@ export class RuntimeChild {
         'idle sandbox exited',
       );
     }
-    this.socket?.destroy();
+    this.conn?.destroy();
     const removal = this.opts.cgroup?.remove() ?? Promise.resolve();
     removal
       .catch((err: unknown) =>

@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { handlerThrew, loadFailed } from './run-errors.js';
 import { safeguardFor } from './safeguard.js';
 import { runFrame } from './pooled.js';
 import { cgroupOfProcess, type CgroupMode, type ChildCgroup } from './cgroup.js';
 import type { DockerClient } from './docker-client.js';
-import { ConnectionLost, RuntimeConnection } from './docker-connection.js';
+import { ConnectionLost, RuntimeConnection } from './runtime-connection.js';
 import { ContainerLimits } from './docker-limits.js';
 import { RunProfiler } from './profiler.js';
 import { BUILD_COMMAND, SOCKET_FILE, type ContainerCreateSpec } from './docker-spec.js';
@@ -238,12 +239,7 @@ export class ContainerChild implements PooledChild {
               safeguardAtMs: guard.raisedAtMs(),
             });
           } else if (answer.kind === 'error') {
-            settle(
-              new AppError('FUNCTION_FAILED', `function ${this.o.label} threw: ${answer.message}`, {
-                details: { message: answer.message, stack: answer.stack, name: answer.name },
-                retryable: answer.name !== 'NonRetryableError',
-              }),
-            );
+            settle(handlerThrew(this.o.label, answer));
           } else settle(this.unavailable(`answered a run with a ${answer.kind} frame`));
         },
         (lost: unknown) => {
@@ -301,21 +297,7 @@ export class ContainerChild implements PooledChild {
       deadline.removeEventListener('abort', onTimeout);
     }
     if (answer.kind === 'ready') return;
-    if (answer.kind === 'error') {
-      throw new AppError(
-        'FUNCTION_FAILED',
-        `loading function ${this.o.label} failed: ${answer.message}`,
-        {
-          retryable: false,
-          details: {
-            phase: 'init',
-            message: answer.message,
-            stack: answer.stack,
-            name: answer.name,
-          },
-        },
-      );
-    }
+    if (answer.kind === 'error') throw loadFailed(this.o.label, answer);
     throw this.unavailable(`answered init with a ${answer.kind} frame`);
   }
 

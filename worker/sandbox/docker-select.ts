@@ -1,15 +1,20 @@
 /**
- * Which sandbox a worker runs its functions in. `runtime: process` gets the process sandbox;
- * `runtime: docker` gets the Docker sandbox when an engine answers, and otherwise the process
- * sandbox — the embedded default where no engine is reachable — with a warning saying why.
- * An engine that answers but lacks the runtime image is a configuration error, not a fallback:
- * the worker refuses to start and names the build command.
+ * Which sandboxes a worker runs its functions in. The base (`runtime:`): `process` gets the
+ * process sandbox; `docker` gets the Docker sandbox when an engine answers, and otherwise the
+ * process sandbox — the embedded default where no engine is reachable — with a warning saying
+ * why. An engine that answers but lacks the runtime image is a configuration error, not a
+ * fallback: the worker refuses to start and names the build command. The other tiers a
+ * function's `isolation:` names (thread, trusted, and process or docker beside the base) are
+ * opened by the router on first use, with the same fallback for docker.
  */
 import type { WorkerId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
 import { DockerSandbox } from './docker.js';
 import { ProcessSandbox } from './process.js';
-import type { Sandbox } from './types.js';
+import { ThreadSandbox } from './thread.js';
+import { TieredSandbox, type TierSandbox } from './tiered.js';
+import { TrustedSandbox } from './trusted.js';
+import type { Isolation } from '../../shared/dag/types.js';
 
 export interface SandboxChoiceOptions {
   runtime: 'process' | 'docker';
@@ -27,20 +32,58 @@ export interface SandboxChoiceOptions {
   probeTimeoutMs?: number;
 }
 
-export async function openSandbox(o: SandboxChoiceOptions): Promise<Sandbox> {
-  const common = {
+export async function openSandbox(o: SandboxChoiceOptions): Promise<TieredSandbox> {
+  const base = await openBase(o);
+  const open = async (tier: Isolation): Promise<TierSandbox> => {
+    o.logger.info({ tier }, 'sandbox tier opened');
+    switch (tier) {
+      case 'process':
+        return ProcessSandbox.create(common(o));
+      case 'docker':
+        // No engine: the process tier serves docker functions too (openBase says why).
+        return base.kind === 'process' ? openBase(o, 'docker', base) : base;
+      case 'thread':
+        return ThreadSandbox.create(common(o));
+      case 'trusted':
+        return TrustedSandbox.create(common(o));
+      default:
+        return tier satisfies never;
+    }
+  };
+  return new TieredSandbox(base, open);
+}
+
+function common(o: SandboxChoiceOptions): {
+  workerId: SandboxChoiceOptions['workerId'];
+  logger: Logger;
+  maxConcurrencyPerFunction: number;
+  idleMs: number;
+  profileIntervalMs?: number;
+} {
+  return {
     workerId: o.workerId,
     logger: o.logger,
     maxConcurrencyPerFunction: o.maxConcurrencyPerFunction,
     idleMs: o.idleMs,
     ...(o.profileIntervalMs === undefined ? {} : { profileIntervalMs: o.profileIntervalMs }),
   };
-  if (o.runtime === 'process') {
+}
+
+/**
+ * The base sandbox (`runtime`), or, with `fallback`, the Docker tier of a process worker: the
+ * fallback itself when no engine answers.
+ */
+async function openBase(
+  o: SandboxChoiceOptions,
+  runtime: 'process' | 'docker' = o.runtime,
+  fallback?: ProcessSandbox,
+): Promise<ProcessSandbox | DockerSandbox> {
+  if (runtime === 'process') {
     o.logger.info(
       { sandbox: 'process', reason: 'configured (runtime: process)' },
       'sandbox chosen',
     );
-    return ProcessSandbox.create(common);
+    return ProcessSandbox.create(common(o));
   }
   const probe = await DockerSandbox.probe(o.dockerSocket, o.probeTimeoutMs ?? 2000);
   if (!probe.ok) {
@@ -52,10 +95,10 @@ export async function openSandbox(o: SandboxChoiceOptions): Promise<Sandbox> {
       },
       'sandbox chosen',
     );
-    return ProcessSandbox.create(common);
+    return fallback ?? ProcessSandbox.create(common(o));
   }
   const sandbox = await DockerSandbox.create({
-    ...common,
+    ...common(o),
     socketPath: probe.socketPath,
     ...(o.runtimeImage === undefined ? {} : { runtimeImage: o.runtimeImage }),
     ...(o.prewarm === undefined ? {} : { prewarm: o.prewarm }),

@@ -15,6 +15,7 @@
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { FunctionPool, type PooledChild } from './pool.js';
+import type { Isolation } from '../../shared/dag/types.js';
 import type { Frame } from './runtime/protocol.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import type {
@@ -64,7 +65,7 @@ interface Deployed<C extends RunnableChild> {
 }
 
 export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sandbox {
-  abstract readonly kind: 'process' | 'docker';
+  abstract readonly kind: Isolation;
   protected readonly deployed = new Map<string, Deployed<C>>();
   protected readonly children = new Map<string, C>();
   /** Requests in the sandbox by `runKey`. */
@@ -143,6 +144,7 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
           pressureMs: r.pressureMs,
           safeguardAtMs: r.safeguardAtMs,
           sandboxId: child.id,
+          isolation: this.kind,
         };
       } finally {
         live.child = null;
@@ -151,6 +153,16 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
     } finally {
       if (this.live.get(ref) === live) this.live.delete(ref);
     }
+  }
+
+  /** True when `sandboxId` is one of this sandbox's live children. */
+  owns(sandboxId: string): boolean {
+    return this.children.has(sandboxId);
+  }
+
+  /** True when a request of `run` is in this sandbox (waiting or running). */
+  holds(run: RunRef): boolean {
+    return this.live.has(runKey(run));
   }
 
   async resizeRun(run: RunRef, change: { cpu: number }): Promise<boolean> {

@@ -55,14 +55,19 @@ const MIN_MEMORY_MB = 32;
  * `<repo>/dist/worker/sandbox/runtime/server.js` when running from TypeScript sources.
  */
 export function locateRuntimeServer(): string {
+  return locateRuntimeFile('server.js');
+}
+
+/** A compiled file of `runtime/` (`server.js`, `thread.js`), found as `locateRuntimeServer` says. */
+export function locateRuntimeFile(file: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const beside = join(here, 'runtime', 'server.js');
+  const beside = join(here, 'runtime', file);
   if (existsSync(beside)) return beside;
-  const built = resolve(here, '..', '..', 'dist', 'worker', 'sandbox', 'runtime', 'server.js');
+  const built = resolve(here, '..', '..', 'dist', 'worker', 'sandbox', 'runtime', file);
   if (existsSync(built)) return built;
   throw new AppError(
     'SANDBOX_UNAVAILABLE',
-    `runtime server not found at ${beside} nor ${built}: run \`npm run build\` first`,
+    `runtime file ${file} not found at ${beside} nor ${built}: run \`npm run build\` first`,
     { retryable: false },
   );
 }
@@ -183,8 +188,11 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
   }
 }
 
-/** What the runtime loads for a deployment; rejects sources this sandbox cannot run. */
-function runtimeSource(d: FunctionDeployment): RuntimeSource {
+/**
+ * What the runtime loads for a deployment; rejects sources the `tier` (a sandbox without
+ * containers: process, thread, trusted) cannot run.
+ */
+export function runtimeSource(d: FunctionDeployment, tier = 'process'): RuntimeSource {
   const { source } = d.fn;
   switch (source.kind) {
     case 'handler': {
@@ -205,7 +213,7 @@ function runtimeSource(d: FunctionDeployment): RuntimeSource {
     case 'image':
       throw new AppError(
         'WORKFLOW_INVALID',
-        `function ${d.key} runs image ${source.image}, which needs the docker sandbox; the process sandbox runs handler, code and builtin functions`,
+        `function ${d.key} runs image ${source.image}, which needs the docker sandbox; the ${tier} sandbox runs handler, code and builtin functions`,
         { details: { key: d.key, image: source.image } },
       );
     default:

@@ -1,13 +1,14 @@
 /**
- * The Sandbox interface: where the worker engine runs one function call. Two implementations
- * share it (process children here, Docker containers later) and the same runtime server
- * (`runtime/server.ts`) speaking the same frames (`runtime/protocol.ts`).
+ * The Sandbox interface: where the worker engine runs one function call. One implementation per
+ * tier (process children, Docker containers, threads, the worker's own loop), all running the
+ * same handler code (`runtime/handler.ts`), and one router (`tiered.ts`) that sends each
+ * function to its tier.
  *
  * A sandbox does not retry: a failed run is reported once, as an AppError with one of
  * FUNCTION_FAILED, FUNCTION_TIMEOUT, FUNCTION_OOM, FUNCTION_CRASHED, SANDBOX_UNAVAILABLE (or
  * CANCELLED when the caller's signal aborts). Retry policy belongs to the engine.
  */
-import type { FunctionSpec } from '../../shared/dag/types.js';
+import type { FunctionSpec, Isolation } from '../../shared/dag/types.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import type { InvocationId } from '../../shared/ids.js';
 
@@ -85,6 +86,8 @@ export interface RunResult {
   /** Ms into the run when the CPU safeguard raised its quota; null when it did not. */
   safeguardAtMs: number | null;
   sandboxId: string;
+  /** The tier that ran it (docker functions on a worker without an engine say process). */
+  isolation: Isolation;
 }
 
 /** A request in a sandbox, named as the engine names it. */
@@ -109,7 +112,7 @@ export interface SandboxStats {
 }
 
 export interface Sandbox {
-  readonly kind: 'process' | 'docker';
+  readonly kind: Isolation;
   /** Idempotent per key; `prewarm` starts that many sandboxes ahead of the first run. */
   deploy(d: FunctionDeployment, options?: { prewarm?: number }): Promise<void>;
   run(key: string, req: RunRequest): Promise<RunResult>;

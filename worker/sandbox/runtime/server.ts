@@ -5,8 +5,8 @@
  *
  * It listens on the unix socket PATH, prints `LISTENING_LINE` on stdout, and serves one
  * connection (its worker) with the frames of `protocol.ts`: `init` → `ready` | `error{id:0}`,
- * `run` → `result` | `error`. A handler is `export default async (input, ctx) => output`, with
- * ctx = { invocationId, node, attempt, workflowInput, deadlineMs }.
+ * `run` → `result` | `error`. The handler contract (loading, `ctx`, errors) is `handler.ts`,
+ * which the thread and trusted tiers run too.
  *
  * Invariants: a throwing handler (synchronously, asynchronously, or from a stray callback) is
  * reported on the run it belongs to and the server keeps serving; the server exits cleanly on
@@ -17,12 +17,16 @@
  * image.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { inspect } from 'node:util';
-import { decodeValue, encodeValue } from '../../../shared/codec.js';
+import { unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  describeThrown,
+  loadHandler,
+  processCpuUs,
+  removePendingCode,
+  RunTracker,
+  type Handler,
+} from './handler.js';
 import {
   encodeFrame,
   FrameDecoder,
@@ -30,29 +34,18 @@ import {
   type Frame,
   type RuntimeSource,
 } from './protocol.js';
-import { runSynthetic, syntheticSpecProblems } from './synthetic.js';
-
-export interface HandlerContext {
-  invocationId: string;
-  node: string;
-  attempt: number;
-  /** The invocation's input (decoded on first access). */
-  readonly workflowInput: unknown;
-  /** Epoch ms after which the worker kills this run. */
-  deadlineMs: number;
-}
-
-type Handler = (input: unknown, ctx: HandlerContext) => unknown;
-type RunFrame = Extract<Frame, { kind: 'run' }>;
 
 let handler: Handler | null = null;
 let connection: Socket | null = null;
-let codeDir: string | null = null;
 let socketPath = '';
 let server: Server | null = null;
-/** Runs not yet answered; a stray uncaught error is charged to them. */
-const inFlight = new Set<number>();
-
+const runs = new RunTracker(
+  {
+    result: (id, output, cpuTimeUs) => send({ kind: 'result', id, output, cpuTimeUs }),
+    error: (id, thrown) => send({ kind: 'error', id, ...thrown }),
+  },
+  processCpuUs,
+);
 const USAGE = `usage: server.js --socket PATH [--accept-timeout-ms N] [--exit-with-stdin]
   --socket PATH            unix socket to listen on (the worker connects to it)
   --accept-timeout-ms N    exit when no worker has connected after N ms (default 30000)
@@ -124,7 +117,9 @@ function accept(socket: Socket): void {
     try {
       frames = decoder.push(chunk);
     } catch (err) {
-      process.stderr.write(`faasflow-runtime: bad frame from worker: ${describe(err).message}\n`);
+      process.stderr.write(
+        `faasflow-runtime: bad frame from worker: ${describeThrown(err).message}\n`,
+      );
       shutdown(1);
       return;
     }
@@ -140,7 +135,7 @@ function onFrame(frame: Frame): void {
       void init(frame.fnName, frame.source);
       return;
     case 'run':
-      void run(frame);
+      void runs.run(handler, frame.id, frame);
       return;
     case 'ready':
     case 'result':
@@ -158,115 +153,11 @@ async function init(fnName: string, source: RuntimeSource): Promise<void> {
     if (handler !== null)
       throw new Error('init received twice: this runtime already has a handler');
     process.title = `faasflow-runtime ${fnName}`;
-    handler = await load(fnName, source);
+    handler = await loadHandler(fnName, source);
     send({ kind: 'ready', pid: process.pid, loadMs: performance.now() - startedMs });
   } catch (err) {
-    send({ kind: 'error', id: 0, ...describe(err) });
+    send({ kind: 'error', id: 0, ...describeThrown(err) });
   }
-}
-
-async function load(fnName: string, source: RuntimeSource): Promise<Handler> {
-  switch (source.kind) {
-    case 'handler':
-      return pickExport(await importModule(resolve(source.path)), source.path);
-    case 'code': {
-      codeDir = mkdtempSync(join(tmpdir(), 'faasflow-code-'));
-      const file = join(codeDir, `${fnName.replace(/[^A-Za-z0-9_-]/g, '_')}.mjs`);
-      writeFileSync(file, source.code, { mode: 0o600 });
-      try {
-        return pickExport(await importModule(file), `inline code of ${fnName}`);
-      } finally {
-        // The module is loaded (or failed to); the file is not needed and must not outlive a kill.
-        removeCodeDir();
-      }
-    }
-    case 'builtin': {
-      const problems = syntheticSpecProblems(source.builtin);
-      if (problems.length > 0)
-        throw new Error(`invalid builtin spec for ${fnName}: ${problems.join('; ')}`);
-      const spec = source.builtin;
-      return (input, ctx) => runSynthetic(spec, fnName, input, ctx.workflowInput);
-    }
-    default:
-      return source satisfies never;
-  }
-}
-
-async function importModule(file: string): Promise<Record<string, unknown>> {
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-}
-
-function pickExport(mod: Record<string, unknown>, where: string): Handler {
-  const fn = mod['default'] ?? mod['handler'];
-  if (typeof fn !== 'function') {
-    const names = Object.keys(mod).join(', ') || 'none';
-    throw new TypeError(
-      `${where} must export a default function (input, ctx) => output (or a named \`handler\`); its exports: ${names}`,
-    );
-  }
-  return fn as Handler;
-}
-
-async function run(frame: RunFrame): Promise<void> {
-  const { id } = frame;
-  inFlight.add(id);
-  const cpuStart = process.cpuUsage();
-  try {
-    if (handler === null) throw new Error('run received before a successful init');
-    const input = decodeValue(frame.input);
-    const output = encodeValue(await handler(input, context(frame)));
-    if (!inFlight.delete(id)) return;
-    const cpu = process.cpuUsage(cpuStart);
-    send({ kind: 'result', id, output, cpuTimeUs: cpu.user + cpu.system });
-  } catch (err) {
-    if (inFlight.delete(id)) send({ kind: 'error', id, ...describe(err) });
-  }
-}
-
-function context(frame: RunFrame): HandlerContext {
-  const encoded = frame.workflowInput;
-  let decoded: { value: unknown } | null = null;
-  return {
-    invocationId: frame.invocationId,
-    node: frame.node,
-    attempt: frame.attempt,
-    deadlineMs: Date.now() + frame.timeoutMs,
-    get workflowInput(): unknown {
-      if (encoded === null) return undefined;
-      decoded ??= { value: decodeValue(encoded) };
-      return decoded.value;
-    },
-  };
-}
-
-/** An error thrown outside any awaited handler code (timers, emitters, stray promises). */
-function strayError(err: unknown): void {
-  const described = describe(err);
-  if (inFlight.size === 0) {
-    process.stderr.write(`faasflow-runtime: uncaught error between runs: ${described.stack}\n`);
-    return;
-  }
-  for (const id of inFlight) send({ kind: 'error', id, ...described });
-  inFlight.clear();
-}
-
-/**
- * A handler stops its retries by throwing an error named `NonRetryableError` or carrying
- * `retryable: false` (docs/durability.md); the name carries that across the frame.
- */
-export const NON_RETRYABLE = 'NonRetryableError';
-
-function describe(err: unknown): { message: string; stack: string; name: string } {
-  if (err instanceof Error) {
-    const terminal = (err as { retryable?: unknown }).retryable === false;
-    return {
-      message: err.message,
-      stack: err.stack ?? `${err.name}: ${err.message}`,
-      name: terminal ? NON_RETRYABLE : err.name,
-    };
-  }
-  const message = typeof err === 'string' ? err : inspect(err, { depth: 3 });
-  return { message: `non-Error thrown: ${message}`, stack: '', name: 'NonError' };
 }
 
 function send(frame: Frame): void {
@@ -288,13 +179,14 @@ function shutdown(code: number): void {
 
 function cleanup(): void {
   removeSocketFile();
-  removeCodeDir();
+  removePendingCode();
 }
 
-function removeCodeDir(): void {
-  if (codeDir === null) return;
-  rmSync(codeDir, { recursive: true, force: true });
-  codeDir = null;
+/** An error thrown outside any awaited handler code (timers, emitters, stray promises). */
+function strayError(err: unknown): void {
+  if (runs.stray(err)) return;
+  const { stack } = describeThrown(err);
+  process.stderr.write(`faasflow-runtime: uncaught error between runs: ${stack}\n`);
 }
 
 function removeSocketFile(): void {

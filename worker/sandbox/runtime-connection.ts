@@ -1,7 +1,9 @@
 /**
- * The worker's end of one runtime server's unix socket (a container's, through its bind mount):
- * connecting while the server comes up, and one request at a time in the frames of
- * `runtime/protocol.ts`.
+ * The one frame client: the worker's end of a runtime server's unix socket — a process child's,
+ * or a container's through its bind mount — connecting while the server comes up, and one
+ * request at a time in the frames of `runtime/protocol.ts`. Both `child.ts` and
+ * `docker-container.ts` speak to their runtime through it; they differ only in how they start
+ * it and how they explain its death.
  *
  * Invariants: a request settles exactly once — with the frame that answers it, or with a
  * ConnectionLost when the socket closes or sends a malformed frame first; an answer to a request

@@ -1,0 +1,246 @@
+/**
+ * The prepare-ahead planner (issue 15, item 2): at invocation start, which sandboxes to warm,
+ * where and when. Pure: the model, the DAG, who owns each node (the placement), and how many
+ * idle warm sandboxes each worker has per function go in; a list of `prepare` actions comes out.
+ *
+ * - `off`: nothing.
+ * - `eager` (the baseline): every task node whose worker has no warm sandbox for it, at 0.
+ * - `predictive`: a node is prepared at `predicted start − cold time − margin` (the low start
+ *   quantile, so a faster run still finds it warm) only when the critical-path time it is
+ *   expected to save, P(runs) × max(0, cold − slack), is at least `price` × the memory-seconds it
+ *   is expected to hold: memory × (P × time warm before use + (1 − P) × its time to live). A
+ *   prepare carries `ttlMs`: unused by then (the node's high start quantile has passed, so its
+ *   branch was not taken or its successor did not come), the worker releases it instead of
+ *   keeping it for the pool's idle timeout. Nodes of a likely successor workflow (by its chain
+ *   score) are prepared on the same rule, timed by the gap between the two starts.
+ *
+ * Slack is the node's float in the expected schedule (warm run times, or the catalogue's
+ * runtime until measured): a node off the critical path saves only the part of its cold start
+ * that its slack does not absorb. `price` is the knob the budget controller turns.
+ */
+import type { PrewarmMode, WorkflowDag } from '../dag/types.js';
+import { topologicalOrder } from '../dag/graph.js';
+import { ALL_CONTEXTS, type ChainModel } from './model.js';
+import {
+  functionEstimate,
+  runProbabilities,
+  startOffsetMs,
+  successorChains,
+  type FunctionEstimate,
+} from './predict.js';
+
+export const PREWARM_MODES: readonly PrewarmMode[] = ['off', 'eager', 'predictive'];
+export type { PrewarmMode };
+
+export interface PrepareAction {
+  worker: string;
+  workflow: string;
+  function: string;
+  node: string;
+  /** When to start the sandbox, ms after the invocation start. */
+  atMs: number;
+  reason: 'eager' | 'node' | 'successor';
+  /** P(the node runs) (for a successor: chain score × P(node runs in it)). */
+  probability: number;
+  /** Expected critical-path time saved, ms. */
+  savedMs: number;
+  /** Expected memory-seconds held, MB·s. */
+  costMbS: number;
+  /**
+   * Release the sandbox if no run has used it this long after `atMs` (absent: the pool's idle
+   * timeout, as eager's are).
+   */
+  ttlMs?: number;
+}
+
+export interface PlannerOptions {
+  /** Warm this much before the predicted start, ms. Default 10. */
+  marginMs: number;
+  /** How long a prepared sandbox that is never used lives (the pool's idle timeout), ms. Default 10 s. */
+  idleMs: number;
+  /** Cold-start time assumed until one is measured, ms. Default 70 (process sandbox). */
+  defaultColdMs: number;
+  /** Quantile of the start offset the prepare is timed by. Default 0.1. */
+  startQuantile: number;
+  /** Quantile of the start offset after which an unused prepare is released. Default 0.98. */
+  endQuantile: number;
+  /** Below this P(runs) nothing is prepared, whatever the price. Default 0.02. */
+  minProbability: number;
+  /** Successors with a lower chain score are not considered. Default 0.1. */
+  minSuccessorScore: number;
+}
+
+export const PLANNER_DEFAULTS: PlannerOptions = {
+  marginMs: 10,
+  idleMs: 10_000,
+  defaultColdMs: 70,
+  startQuantile: 0.1,
+  endQuantile: 0.98,
+  minProbability: 0.02,
+  minSuccessorScore: 0.1,
+};
+
+export interface PlannedWorkflow {
+  dag: WorkflowDag;
+  /** Node id → the worker that owns it. */
+  owners: Readonly<Record<string, string>>;
+}
+
+export interface PlanInput extends PlannedWorkflow {
+  model: ChainModel;
+  mode: PrewarmMode;
+  /** Idle warm sandboxes `worker` has for function `fn` of `workflow` now. */
+  warm: (worker: string, workflow: string, fn: string) => number;
+  /** ms saved per MB·s held: the controller's price. */
+  price: number;
+  /** Epoch ms now (successor recency). */
+  nowMs: number;
+  context?: string;
+  /** Where a successor workflow would run, by name (its predicted placement). */
+  successors?: Readonly<Record<string, PlannedWorkflow>>;
+  options?: Partial<PlannerOptions>;
+}
+
+interface Candidate extends PrepareAction {
+  startMs: number;
+  /** Whether a prepare at its own invocation's start is early enough for this node. */
+  inOwnReach: boolean;
+}
+
+export function planPrepares(input: PlanInput): PrepareAction[] {
+  if (input.mode === 'off') return [];
+  const o = { ...PLANNER_DEFAULTS, ...input.options };
+  const candidates: Candidate[] = [];
+  const own = nodeCandidates(input, input, o, 1, input.context ?? ALL_CONTEXTS);
+  if (input.mode === 'eager') {
+    for (const { ttlMs: _t, ...c } of own) candidates.push({ ...c, atMs: 0, reason: 'eager' });
+  } else {
+    candidates.push(...own.filter((c) => worthIt(c, input.price, o)));
+    for (const chain of successorChains(input.model, input.dag.name, input.nowMs)) {
+      const next = input.successors?.[chain.workflow];
+      if (!next || chain.score < o.minSuccessorScore || chain.gapMs === null) continue;
+      const list = nodeCandidates(input, next, o, chain.score, ALL_CONTEXTS, chain.gapMs);
+      // Only what the successor's own plan at its start cannot warm in time: its nodes that
+      // start sooner than a cold start after it (its first nodes).
+      for (const c of list)
+        if (c.inOwnReach === false && worthIt(c, input.price, o))
+          candidates.push({ ...c, reason: 'successor' });
+    }
+  }
+  // A warm idle sandbox serves the earliest node that needs one; the rest get a prepare.
+  candidates.sort((a, b) => a.startMs - b.startMs || (a.node < b.node ? -1 : 1));
+  const used = new Map<string, number>();
+  const out: PrepareAction[] = [];
+  for (const c of candidates) {
+    const key = `${c.worker}\u0000${c.workflow}\u0000${c.function}`;
+    const taken = used.get(key) ?? 0;
+    used.set(key, taken + 1);
+    if (taken < input.warm(c.worker, c.workflow, c.function)) continue;
+    const { startMs: _s, inOwnReach: _r, ...action } = c;
+    out.push(action);
+  }
+  return out.sort(
+    (a, b) =>
+      a.atMs - b.atMs ||
+      (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0) ||
+      (a.node < b.node ? -1 : a.node > b.node ? 1 : 0),
+  );
+}
+
+function worthIt(c: Candidate, price: number, o: PlannerOptions): boolean {
+  return c.probability >= o.minProbability && c.savedMs > 0 && c.savedMs >= price * c.costMbS;
+}
+
+/** One candidate per task node of `w`, timed from `offsetMs` (0, or the successor's gap). */
+function nodeCandidates(
+  input: PlanInput,
+  w: PlannedWorkflow,
+  o: PlannerOptions,
+  scale: number,
+  context: string,
+  gap: { low: number; median: number; high: number } = { low: 0, median: 0, high: 0 },
+): Candidate[] {
+  const { model } = input;
+  const dag = w.dag;
+  const runP = runProbabilities(model, dag, context);
+  const fns = new Map<string, FunctionEstimate>();
+  const est = (fn: string): FunctionEstimate => {
+    let e = fns.get(fn);
+    if (!e) fns.set(fn, (e = functionEstimate(model, dag, fn, o.defaultColdMs)));
+    return e;
+  };
+  const schedule = expectedSchedule(dag, est);
+  const out: Candidate[] = [];
+  for (const n of dag.nodes) {
+    if (n.kind !== 'task') continue;
+    const worker = w.owners[n.id];
+    if (worker === undefined) continue;
+    const e = est(n.fn);
+    const s = schedule.get(n.id) ?? { earliestMs: 0, slackMs: 0 };
+    const low = startOffsetMs(model, dag.name, n.id, o.startQuantile) ?? s.earliestMs;
+    const median = startOffsetMs(model, dag.name, n.id, 0.5) ?? s.earliestMs;
+    const high = startOffsetMs(model, dag.name, n.id, o.endQuantile);
+    const startMs = gap.low + low;
+    const medianStartMs = gap.median + median;
+    const probability = (runP.get(n.id) ?? 1) * scale;
+    const atMs = Math.max(0, startMs - e.coldMs - o.marginMs);
+    const holdMs = Math.max(0, medianStartMs - atMs);
+    // Unseen nodes have no high quantile: an unused prepare lives the pool's idle timeout.
+    const ttlMs =
+      high === null
+        ? o.idleMs
+        : Math.min(o.idleMs, Math.max(gap.high + high - atMs, e.coldMs) + 2 * o.marginMs);
+    out.push({
+      worker,
+      workflow: dag.name,
+      function: n.fn,
+      node: n.id,
+      atMs,
+      reason: 'node',
+      probability,
+      savedMs: probability * Math.max(0, e.coldMs - s.slackMs),
+      costMbS: (e.memoryMb * (probability * holdMs + (1 - probability) * ttlMs)) / 1000,
+      ...(ttlMs < o.idleMs ? { ttlMs } : {}),
+      startMs,
+      inOwnReach: low >= e.coldMs + o.marginMs,
+    });
+  }
+  return out;
+}
+
+/** Earliest start and slack per node with expected (warm) run times; joins wait for all parents. */
+export function expectedSchedule(
+  dag: WorkflowDag,
+  est: (fn: string) => FunctionEstimate,
+): Map<string, { earliestMs: number; slackMs: number }> {
+  const { order } = topologicalOrder(dag.nodes, dag.edges);
+  const ids = order ?? dag.nodes.map((n) => n.id);
+  const byId = new Map(dag.nodes.map((n) => [n.id as string, n]));
+  const dur = (id: string): number => {
+    const n = byId.get(id);
+    return n?.kind === 'task' ? est(n.fn).warmMs : 0;
+  };
+  const parents = new Map<string, string[]>();
+  const children = new Map<string, string[]>();
+  for (const e of dag.edges) {
+    parents.set(e.to, [...(parents.get(e.to) ?? []), e.from]);
+    children.set(e.from, [...(children.get(e.from) ?? []), e.to]);
+  }
+  const es = new Map<string, number>();
+  let makespan = 0;
+  for (const id of ids) {
+    const start = Math.max(0, ...(parents.get(id) ?? []).map((p) => es.get(p)! + dur(p)));
+    es.set(id, start);
+    makespan = Math.max(makespan, start + dur(id));
+  }
+  const ls = new Map<string, number>();
+  for (const id of [...ids].reverse()) {
+    const kids = children.get(id) ?? [];
+    const latestFinish = kids.length === 0 ? makespan : Math.min(...kids.map((k) => ls.get(k)!));
+    ls.set(id, latestFinish - dur(id));
+  }
+  const out = new Map<string, { earliestMs: number; slackMs: number }>();
+  for (const id of ids)
+    out.set(id, { earliestMs: es.get(id)!, slackMs: Math.max(0, ls.get(id)! - es.get(id)!) });
+  return out;
+}

@@ -1,0 +1,141 @@
+/**
+ * The prepare-ahead planner (shared/chains/planner.ts): off prepares nothing, eager every task
+ * node at start, predictive only where the expected critical-path time saved pays for the
+ * memory-seconds at the price; timing = predicted start − cold − margin; warm sandboxes and
+ * slack are respected; a likely successor's first nodes are prepared from the predecessor's start.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  newChainModel,
+  observe,
+  planPrepares,
+  type ChainModel,
+  type PlanInput,
+} from '../../shared/chains/index.js';
+import type { WorkflowDag } from '../../shared/dag/types.js';
+import { nodeOf, shopDag, shopRun } from '../helpers/chains.js';
+
+const dag = shopDag();
+const owners = Object.fromEntries(dag.nodes.map((n) => [n.id, 'w1']));
+
+function trained(pB: number, runs = 200): ChainModel {
+  let m = newChainModel({ halfLife: 1000 });
+  for (let i = 0; i < runs; i++)
+    m = observe(
+      m,
+      dag,
+      shopRun(dag, {
+        startedAt: i * 1e5,
+        branchFn: i < pB * runs ? 'b' : 'c',
+        cold: i % 5 === 0 ? ['a', 'b', 'c', 'd'] : [],
+      }),
+    );
+  return m;
+}
+
+function plan(over: Partial<PlanInput>): ReturnType<typeof planPrepares> {
+  return planPrepares({
+    model: newChainModel(),
+    dag,
+    owners,
+    mode: 'predictive',
+    warm: () => 0,
+    price: 0.01,
+    nowMs: 0,
+    options: { idleMs: 10_000 },
+    ...over,
+  });
+}
+
+describe('prepare-ahead planner', () => {
+  it('off prepares nothing; eager every task node at start unless a warm one is idle', () => {
+    expect(plan({ mode: 'off', model: trained(0.5) })).toEqual([]);
+    const eager = plan({ mode: 'eager', model: trained(0.5) });
+    expect(eager.map((a) => a.function).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(eager.every((a) => a.atMs === 0 && a.reason === 'eager')).toBe(true);
+    const warmA = plan({ mode: 'eager', warm: (_w, _wf, fn) => (fn === 'a' ? 1 : 0) });
+    expect(warmA.map((a) => a.function).sort()).toEqual(['b', 'c', 'd']);
+  });
+
+  it('times a prepare at the predicted start − cold time − margin', () => {
+    const m = trained(1);
+    const actions = plan({ model: m, price: 0 });
+    const d = actions.find((a) => a.function === 'd')!;
+    // d starts at 70 ms warm (a 20, b 40, 2 × 5), later in the cold runs; cold ≈ 70, margin 10.
+    expect(d.atMs).toBeGreaterThanOrEqual(0);
+    expect(d.atMs).toBeLessThan(70 - 70 - 10 + 40);
+    const b = actions.find((a) => a.function === 'b')!;
+    expect(b.atMs).toBe(0);
+    expect(b.ttlMs).toBeGreaterThan(0);
+  });
+
+  it('skips an unlikely branch at a price its saving does not pay, and takes it at price 0', () => {
+    const m = trained(0.95);
+    const dear = plan({ model: m, price: 1 }).map((a) => a.function);
+    expect(dear).toContain('b');
+    expect(dear).not.toContain('c');
+    const free = plan({ model: m, price: 0 }).map((a) => a.function);
+    expect(free).toContain('c');
+    const actions = plan({ model: m, price: 0 });
+    const c = actions.find((a) => a.function === 'c')!;
+    const b = actions.find((a) => a.function === 'b')!;
+    expect(c.probability).toBeLessThan(0.1);
+    expect(b.savedMs / b.costMbS).toBeGreaterThan(c.savedMs / c.costMbS);
+  });
+
+  it('does not prepare a node whose slack absorbs its cold start', () => {
+    // a → (fast | slow) → join: fast has 500 ms of slack, more than a cold start.
+    const par: WorkflowDag = {
+      ...dag,
+      name: 'par',
+      functions: {
+        ...dag.functions,
+        b: { ...dag.functions['b']!, runtimeMs: 600 },
+        c: { ...dag.functions['c']!, runtimeMs: 100 },
+      },
+      nodes: dag.nodes.filter((n) => n.kind === 'task'),
+      edges: [
+        { from: nodeOf(dag, 'a') as never, to: nodeOf(dag, 'b') as never, bytes: 0 },
+        { from: nodeOf(dag, 'a') as never, to: nodeOf(dag, 'c') as never, bytes: 0 },
+        { from: nodeOf(dag, 'b') as never, to: nodeOf(dag, 'd') as never, bytes: 0 },
+        { from: nodeOf(dag, 'c') as never, to: nodeOf(dag, 'd') as never, bytes: 0 },
+      ],
+    };
+    const fns = plan({ dag: par, price: 0 })
+      .map((a) => a.function)
+      .sort();
+    expect(fns).toEqual(['a', 'b', 'd']);
+  });
+
+  it("prepares a likely successor's first nodes from the predecessor's start", () => {
+    const up = shopDag('upload');
+    const an = shopDag('analysis');
+    let m = newChainModel({ successorWindowMs: 10_000 });
+    for (let i = 0; i < 40; i++) {
+      m = observe(m, up, shopRun(up, { startedAt: i * 1e5, branchFn: 'b', session: `s${i}` }));
+      m = observe(
+        m,
+        an,
+        shopRun(an, { startedAt: i * 1e5 + 3000, branchFn: 'b', session: `s${i}` }),
+      );
+    }
+    const anOwners = Object.fromEntries(an.nodes.map((n) => [n.id, 'w2']));
+    const actions = planPrepares({
+      model: m,
+      dag: up,
+      owners,
+      mode: 'predictive',
+      warm: () => 0,
+      price: 0.01,
+      nowMs: 40 * 1e5,
+      successors: { analysis: { dag: an, owners: anOwners } },
+    });
+    const succ = actions.filter((a) => a.reason === 'successor');
+    // Those starting within a cold start of the successor's start (a at 0, b at 25, d at 70);
+    // c never ran there (its branch is unlikely).
+    expect(succ.map((a) => a.function)).toEqual(['a', 'b', 'd']);
+    expect(succ.every((a) => a.worker === 'w2' && a.workflow === 'analysis')).toBe(true);
+    expect(succ[0]!.atMs).toBeGreaterThan(3000 - 70 - 10 - 100);
+    expect(succ[0]!.atMs).toBeLessThan(3000);
+  });
+});
