@@ -171,6 +171,16 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       OUT,
     ],
   },
+  shard: {
+    summary:
+      'Sharding: keyed re-sharding under a moving hot spot, sharded foreach with stealing, size: auto, forecasts (--sim: a seeded simulation).',
+    options: [
+      ['--sim', 'run the seeded discrete-event simulation (required until the runtime lands)'],
+      SMOKE,
+      ['--seed <n>', 'seed of the simulated load', '1'],
+      OUT,
+    ],
+  },
 };
 
 /** What was typed, as the suites' flag readers take it: `--size-scale 1` → `{ sizeScale: '1' }`. */
@@ -288,6 +298,12 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       const options = parsed(suite, harvestOptionsFromFlags(flags));
       const { runHarvestBench } = await import('../../bench/harvest.js');
       await runHarvestBench({ ...options, print });
+      return;
+    }
+    case 'shard': {
+      const { shardOptionsFromFlags, runShardBench } = await import('../../bench/shard.js');
+      const options = parsed(suite, shardOptionsFromFlags(flags));
+      runShardBench({ ...options, print });
       return;
     }
     default:

@@ -1,6 +1,10 @@
 /** `faasflow validate FILE [--workers N] [--json]`: parse, check, compile and partition. */
 import { partition } from '../../master/partition/index.js';
 import { formatIssue, loadWorkflowFile } from '../../master/workflow/index.js';
+import { estimateSharding, type WorkflowShardEstimate } from '../../shared/shard/estimate.js';
+
+/** Free slots assumed per worker for the estimate: a worker's default sandboxes per function. */
+const SLOTS_PER_WORKER = 8;
 
 export interface ValidateOptions {
   workers: number;
@@ -33,6 +37,8 @@ export async function validate(file: string, o: ValidateOptions): Promise<number
   }
   const dag = r.dag;
   const p = partition(dag, { workers: o.workers });
+  const sharding = estimateSharding(dag, { workers: o.workers, slotsPerWorker: SLOTS_PER_WORKER });
+  const asksSharding = sharding.foreach.length > 0 || sharding.keyed.length > 0;
   const summary = {
     valid: true,
     name: dag.name,
@@ -47,6 +53,7 @@ export async function validate(file: string, o: ValidateOptions): Promise<number
     localBytes: p.localBytes,
     totalBytes: p.totalBytes,
     warnings: r.warnings,
+    ...(asksSharding ? { sharding } : {}),
   };
   if (o.json) {
     console.log(JSON.stringify(summary, null, 2));
@@ -61,6 +68,32 @@ export async function validate(file: string, o: ValidateOptions): Promise<number
     `  groups on ${o.workers} worker${o.workers === 1 ? '' : 's'}: ${p.groups.length}; edge bytes kept local: ${pct.toFixed(1)}% of ${p.totalBytes}`,
   );
   p.groups.forEach((g, i) => console.log(`    [${i}] ${g.join(', ')}`));
+  if (asksSharding) for (const line of shardingLines(sharding, o.workers)) console.log(line);
   for (const w of r.warnings) console.log(`  warning: ${w}`);
   return 0;
+}
+
+/** The shardability estimate, one line per sharded foreach and keyed function. */
+export function shardingLines(s: WorkflowShardEstimate, workers: number): string[] {
+  const lines = [
+    `  sharding (on ${workers} worker${workers === 1 ? '' : 's'} × ${SLOTS_PER_WORKER} free slots):`,
+  ];
+  for (const f of s.foreach) {
+    const d = f.demand;
+    const from =
+      d.source === 'declared'
+        ? 'declared runtime'
+        : `${d.samples} measured run${d.samples === 1 ? '' : 's'}`;
+    lines.push(
+      `    foreach ${f.node} (width ${f.width}, size ${f.size}): ${f.estimate.shards} shard${f.estimate.shards === 1 ? '' : 's'}, ` +
+        `predicted ${f.estimate.speedup.toFixed(2)}× — ${f.estimate.reason}; ` +
+        `${d.durationPerItemMs.toFixed(0)} ms and ${d.inputBytesPerItem + d.outputBytesPerItem} B an item (${from})`,
+    );
+  }
+  for (const k of s.keyed)
+    lines.push(
+      `    function ${k.fn}: keyed by ${k.key}, replicas ${k.replicas}${k.replicas === 'auto' ? ` (starts with ${k.startReplicas}, re-sharded under load)` : ''}; ` +
+        `${k.demand.durationPerItemMs.toFixed(0)} ms a call (declared runtime)`,
+    );
+  return lines;
 }

@@ -16,6 +16,7 @@ import { at, type Issues } from './diagnostics.js';
 import { checkExpression } from '../../shared/expressions.js';
 import { finishDag, compileStep } from './flow.js';
 import { LIMITS, STEP_NAME_RE } from './limits.js';
+import { readForeachShard } from './shard-spec.js';
 import { describe, isObj, onlyKeys, readInt, readString, type Obj } from './read.js';
 
 const KINDS = ['task', 'switch', 'foreach'] as const;
@@ -272,11 +273,12 @@ function addEntryNode(entry: Entry, feed: Feed, b: DagBuilder, issues: Issues): 
       if (!isObj(spec)) {
         issues.add(
           fp,
-          `must be { items: <JSONata>, concurrency?: 1..1000, do: <step> }, got ${describe(spec)}`,
+          `must be { items: <JSONata>, concurrency?: 1..1000, shard?: {…}, do: <step> }, got ${describe(spec)}`,
         );
         return;
       }
-      onlyKeys(spec, ['items', 'concurrency', 'width', 'do'], fp, issues);
+      onlyKeys(spec, ['items', 'concurrency', 'width', 'shard', 'do'], fp, issues);
+      const shard = readForeachShard(spec['shard'], fp, issues);
       const items = readString(spec, 'items', fp, issues, {
         required: true,
         hint: 'a JSONata expression giving the array',
@@ -307,6 +309,7 @@ function addEntryNode(entry: Entry, feed: Feed, b: DagBuilder, issues: Issues): 
         concurrency,
         estimatedWidth: width,
         body,
+        ...(shard ? { shard } : {}),
         ...e,
       };
       break;

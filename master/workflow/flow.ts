@@ -20,6 +20,7 @@ import { WORKFLOW_INPUT, type Feed, type FeedEdge } from './builder.js';
 import { at, type Issues } from './diagnostics.js';
 import { checkExpression } from '../../shared/expressions.js';
 import { LIMITS, STEP_NAME_RE } from './limits.js';
+import { readForeachShard } from './shard-spec.js';
 import { readChoice, type ChoiceSelection } from './choose.js';
 import { describe, isObj, onlyKeys, readInt, readString, type Obj } from './read.js';
 
@@ -249,11 +250,12 @@ function compileForeach(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx:
   if (!isObj(spec)) {
     ctx.issues.add(
       fp,
-      `must be { items: <JSONata>, concurrency?: 1..1000, do: <step> }, got ${describe(spec)}`,
+      `must be { items: <JSONata>, concurrency?: 1..1000, shard?: {…}, do: <step> }, got ${describe(spec)}`,
     );
     return feed;
   }
-  onlyKeys(spec, ['items', 'concurrency', 'width', 'do'], fp, ctx.issues);
+  onlyKeys(spec, ['items', 'concurrency', 'width', 'shard', 'do'], fp, ctx.issues);
+  const shard = readForeachShard(spec['shard'], fp, ctx.issues);
   const items = readString(spec, 'items', fp, ctx.issues, {
     required: true,
     hint: 'a JSONata expression giving the array, such as "$.segments"',
@@ -287,6 +289,7 @@ function compileForeach(step: Obj, path: string, b: DagBuilder, feed: Feed, ctx:
       concurrency,
       body,
       estimatedWidth: width,
+      ...(shard ? { shard } : {}),
       ...exprs(step, path, ctx, true),
     },
     feed,

@@ -20,6 +20,7 @@ import { MIN_CPU_MILLICORES } from '../../shared/harvest/types.js';
 import { parseDurationMs } from '../../shared/time.js';
 import { at, type Issues } from './diagnostics.js';
 import { FUNCTION_NAME_RE, LIMITS } from './limits.js';
+import { readKeyShard } from './shard-spec.js';
 import { readPreload } from './prewarm.js';
 import {
   describe,
@@ -55,6 +56,7 @@ const KEYS = [
   'isolation',
   'runtime',
   'outputBytes',
+  'shard',
   'preload',
   'description',
 ];
@@ -185,6 +187,7 @@ function readFunction(
     max: 2 ** 32,
     fallback: synthetic ? syntheticOutputBytes(synthetic) : FUNCTION_DEFAULTS.outputBytes,
   });
+  const shard = readKeyShard(value['shard'], path, issues);
   const own = readIsolation(value, path, issues);
   if (source?.kind === 'image' && own !== undefined && own !== 'docker') {
     issues.add(
@@ -206,6 +209,7 @@ function readFunction(
     ...(isolation === undefined ? {} : { isolation }),
     runtimeMs,
     outputBytes,
+    ...(shard ? { shard } : {}),
     ...(preload !== undefined ? { preload } : {}),
   };
 }

@@ -70,11 +70,41 @@ export interface FunctionSpec {
   runtimeMs: number;
   /** Estimated output size in bytes, for partitioning until profiles exist. */
   outputBytes: number;
+  /** Keyed sharding (docs/guides/sharding.md): absent, every call may run on any worker. */
+  shard?: KeyShard;
   /**
    * Files (relative to the workflow folder) the sandbox loads at init, so a prepared sandbox
    * has them in memory before its first run (docs/guides/chains.md). Absent: none.
    */
   preload?: string[];
+}
+
+/**
+ * `functions.f.shard`: calls are routed by a key to replicas of the function on different
+ * workers, by a routing table of hash ranges the re-sharding loop splits, merges and moves.
+ */
+export interface KeyShard {
+  /** JSONata over the call's input giving the routing key (its string form is hashed). */
+  key: string;
+  /** Replicas per range: `auto` (from the forecast arrival rate) or a fixed count. */
+  replicas: 'auto' | number;
+  /** Most replicas of one range, ≥ a fixed `replicas`. Default 4. */
+  maxReplicas: number;
+}
+
+/**
+ * `foreach.shard`: the items are split into shards run on several workers; remote shards pull
+ * batches from the owner (work stealing) and the results are merged in item order.
+ */
+export interface ForeachShard {
+  /** Where shards may go; `workers` is the only value today. */
+  across: 'workers';
+  /** Shards: `auto` (the shardability score chooses, 1 when sharding does not pay) or N. */
+  size: 'auto' | number;
+  /** Most shards, ≥ a fixed `size`. Default 8. */
+  maxShards: number;
+  /** Remote shards pull shrinking batches (true, default) or take an even split up front. */
+  steal: boolean;
 }
 
 /** How a workflow's sandboxes are prepared ahead (docs/guides/chains.md). */
@@ -151,6 +181,8 @@ export interface ForeachNode extends NodeBase {
   body: WorkflowDag;
   /** Width assumed for partitioning (runtime unknown). */
   estimatedWidth: number;
+  /** Sharded over workers (absent: the whole body runs on this node's worker, as before). */
+  shard?: ForeachShard;
 }
 
 export type DagNode = TaskNode | PassNode | SwitchNode | ForeachNode;

@@ -5,6 +5,7 @@
  * - `up --help` prints help and starts nothing (the port it names stays closed);
  * - an unknown option or a missing argument exits 2 with commander's message and a hint;
  * - `validate` of an invalid file exits 2, and `--json` prints `{ valid: false, errors }`;
+ * - `validate` of a workflow that asks for sharding prints the shardability estimate;
  * - a master that cannot be reached exits 3 and says so; a bad master option exits 2.
  */
 import { execFile } from 'node:child_process';
@@ -176,6 +177,31 @@ describe('faasflow validate', () => {
     const r = await cli(['validate', example, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ valid: true, name: 'hello' });
+  });
+
+  it('shows the shardability estimate of a workflow that asks for sharding', async () => {
+    const example = join(
+      distRoot(),
+      '..',
+      'deploy',
+      'examples',
+      'sharding',
+      'transcode-sharded.yaml',
+    );
+    const json = await cli(['validate', example, '--workers', '3', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const s = (JSON.parse(json.stdout) as { sharding: { foreach: { estimate: unknown }[] } })
+      .sharding;
+    expect(s.foreach[0]!.estimate).toMatchObject({
+      shards: 3,
+      pays: true,
+      demandSource: 'declared',
+    });
+    const text = await cli(['validate', example, '--workers', '1']);
+    expect(text.stdout).toMatch(
+      /foreach foreach \(width 64, size auto\): 1 shard, .*nothing to shard over/,
+    );
+    expect(text.stdout).toMatch(/function lookup: keyed by \$\.userId/);
   });
 });
 

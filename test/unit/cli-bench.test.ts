@@ -13,6 +13,7 @@ import { fuzzOptionsFromFlags } from '../../bench/fuzz/flags.js';
 import { harvestOptionsFromFlags } from '../../bench/harvest-flags.js';
 import { overheadOptionsFromFlags } from '../../bench/overhead-flags.js';
 import { peerOptionsFromFlags } from '../../bench/peer-flags.js';
+import { shardOptionsFromFlags } from '../../bench/shard.js';
 import { SUITES, typedFlags } from '../../deploy/cli/bench.js';
 import { buildProgram } from '../../deploy/cli/program.js';
 
@@ -24,6 +25,7 @@ const READERS: Record<string, Reader> = {
   peer: peerOptionsFromFlags,
   harvest: harvestOptionsFromFlags,
   durability: durabilityOptionsFromFlags,
+  shard: shardOptionsFromFlags,
   chains: chainsOptionsFromFlags,
   compose: composeOptionsFromFlags,
   fuzz: fuzzOptionsFromFlags,

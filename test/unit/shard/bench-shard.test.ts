@@ -1,0 +1,48 @@
+/**
+ * `faasflow bench shard --sim` on its smoke sizes: it completes, writes its report, replays the
+ * same figures for the same seed, and asks for --sim until the runtime lands.
+ */
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runShardBench, shardOptionsFromFlags } from '../../../bench/shard.js';
+
+describe('bench shard --sim', () => {
+  it('runs the simulation, prints its tables and writes a report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-shard-'));
+    const lines: string[] = [];
+    const a = runShardBench({
+      seed: 3,
+      smoke: true,
+      reportDir: dir,
+      command: 'test',
+      print: (l) => lines.push(l),
+    });
+    const b = runShardBench({
+      seed: 3,
+      smoke: true,
+      reportDir: dir,
+      command: 'test',
+      print: () => undefined,
+    });
+    expect(b.keyed.table.latency).toEqual(a.keyed.table.latency);
+    expect(b.foreach.noisy).toEqual(a.foreach.noisy);
+    expect(lines.some((l) => l.includes('routing table'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('reproduce: test'))).toBe(true);
+    expect(readdirSync(dir).some((f) => f.startsWith('shard-'))).toBe(true);
+    expect(a.foreach.auto.find((r) => r.shape === 'noop')!.autoShards.every((k) => k === 1)).toBe(
+      true,
+    );
+  });
+
+  it('asks for --sim, and checks its flags', () => {
+    expect(shardOptionsFromFlags({})).toEqual({ error: expect.stringMatching(/pass --sim/) });
+    expect(shardOptionsFromFlags({ sim: true, seed: '-1' })).toEqual({
+      error: expect.stringMatching(/--seed must be an integer ≥ 0/),
+    });
+    expect(shardOptionsFromFlags({ sim: true, seed: '4' })).toEqual({
+      options: { seed: 4, smoke: false },
+    });
+  });
+});
