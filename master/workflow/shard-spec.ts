@@ -7,7 +7,7 @@
  */
 import type { ForeachShard, KeyShard } from '../../shared/dag/types.js';
 import { at, type Issues } from './diagnostics.js';
-import { checkExpression } from './expr.js';
+import { checkExpression } from '../../shared/expressions.js';
 import { describe, isObj, onlyKeys, readBool, readInt, readString } from './read.js';
 
 /** Most shards of a foreach and most replicas of a key range. */
