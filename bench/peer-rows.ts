@@ -6,7 +6,7 @@
  * whose figures are missing counts as missed ("not measured"), never as met.
  */
 import type { LoopFailures } from './peer-load.js';
-import { FAASFLOW_TIERS, isFaasflowSystem, type SystemName } from './peer-flags.js';
+import { FAASFLOW_TIERS, FAASFLOW_VIA, isFaasflowSystem, type SystemName } from './peer-flags.js';
 import { SHAPE_INFO, type PayloadName, type ShapeName } from './peer-shapes.js';
 import { formatDuration, formatTable, type Summary } from './report.js';
 
@@ -85,10 +85,15 @@ export function buildGoals(results: readonly PeerResult[]): PeerGoal[] {
     goals.push({ kind, goal, faasflow: ours, bullmq: theirs, ratio, target, met });
   };
   const systems = [...new Set(results.map((r) => r.system))].filter(isFaasflowSystem);
-  // The process tier keeps the goal names it always had; the others say their tier.
+  // The process tier through the master keeps the goal names it always had; the others say
+  // their tier and whether the workers' ingress took the invocations.
   const named = (system: (typeof systems)[number], what: string): string => {
     const tier = FAASFLOW_TIERS[system];
-    return tier === null ? what : what.replace(/: /, `, ${tier}: `);
+    const how = [
+      ...(tier === null ? [] : [tier]),
+      ...(FAASFLOW_VIA[system] === 'worker' ? ['ingress'] : []),
+    ].join(', ');
+    return how === '' ? what : what.replace(/: /, `, ${how}: `);
   };
   for (const system of systems) {
     for (const { shape, payload } of pairs.values()) {

@@ -364,7 +364,7 @@ export const PlacementView = Type.Object({
   /** Raised by the master on every view it sends; a worker keeps the newest. */
   seq: Type.Integer({ minimum: 0 }),
   /** Base URL of the master (records, idempotency keys). */
-  master: Type.String(),
+  master: Type.String({ pattern: '^https?://\\S+$' }),
   mode: DispatchMode,
   strategy: Type.Union([
     Type.Literal('greedy-jsq'),

@@ -49,6 +49,8 @@ describe.skipIf(!redisUp)('bench peer --smoke', () => {
         'faasflow',
         'faasflow-thread',
         'faasflow-trusted',
+        'faasflow-ingress',
+        'faasflow-ingress-thread',
         'bullmq',
         'bullmq-sandboxed',
       ])
@@ -57,6 +59,7 @@ describe.skipIf(!redisUp)('bench peer --smoke', () => {
     expect(r.stdout).toMatch(/^chain of 5, noop: p50 .*(met|MISSED)$/m);
     expect(r.stdout).toMatch(/^chain of 5, noop, thread: p50 .*(met|MISSED)$/m);
     expect(r.stdout).toMatch(/^chain of 5, 1mb, trusted: p50 .*(met|MISSED)$/m);
+    expect(r.stdout).toMatch(/^chain of 5, noop, thread, ingress: jobs\/s .*(met|MISSED)$/m);
     expect(r.stdout).toMatch(/^fan-out 8 \+ join, noop: jobs\/s .*(met|MISSED)$/m);
     expect(r.stdout).toMatch(/^note: BullMQ flows are trees.*2 flows/m);
     expect(r.stdout).toMatch(/^reproduce: .*bench peer --smoke/m);
@@ -73,7 +76,7 @@ describe.skipIf(!redisUp)('bench peer --smoke', () => {
     const f = report.figures;
     expect(f.versions.bullmq).toMatch(/^\d+\.\d+\.\d+/);
     expect(f.versions.node).toBe(process.version);
-    expect(f.results).toHaveLength(4 * 2 * 5);
+    expect(f.results).toHaveLength(4 * 2 * 7);
     for (const res of f.results) {
       expect(res.closed?.failures.count, `${res.system} ${res.shape} ${res.payload}`).toBe(0);
       expect(res.open?.completed, `${res.system} ${res.shape} ${res.payload}`).toBeGreaterThan(0);
