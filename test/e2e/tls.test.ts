@@ -141,7 +141,7 @@ describe.skipIf(!support.ok)('mutual TLS across namespace hosts', () => {
   });
 
   it('serves HTTPS everywhere and runs an invocation across hosts', async () => {
-    expect(c.masterUrl).toMatch(/^https:\/\/198\.18\./);
+    expect(c.masterUrl).toMatch(/^https:\/\/198\.1[89]\./);
     const api = client(c.masterUrl);
     await c.local.waitForWorkers(2, 30_000);
     const workers = (await api.request('GET', '/v1/workers')).body.workers as { url: string }[];
