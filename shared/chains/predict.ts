@@ -3,10 +3,9 @@
  * for a context, start offsets, cold-start time and memory per function, and the successor
  * chains of a workflow ranked by their chain score.
  *
- * The chain score follows the seed of issue 15 (shared/seeds/002, "Workflow Profiler Module":
- * a chain score per chain from the execution logs, edges weighted by execution frequency) as
- * frequency × confidence × recency: P(B | A) from the decayed counts, n/(n + k) for how much
- * evidence there is, and exp(−age/τ) since B last followed A. The seed's other two factors,
+ * The chain score (docs/guides/chains.md): a score per chain mined from the execution logs,
+ * its edges weighted by how often they ran, computed as frequency × confidence × recency: P(B | A) from the decayed counts, n/(n + k) for how much
+ * evidence there is, and exp(−age/τ) since B last followed A. The score's other two factors,
  * resource demand and latency sensitivity, are weighed by the planner (`planner.ts`), which
  * prices each prepare by the critical-path time it saves against the memory-seconds it holds.
  */
