@@ -41,7 +41,7 @@ describe('a cluster over channels', () => {
     ({ cluster, api } = await startCluster({
       workers: 3,
       masterFlags: [`--token=${TOKEN}`],
-      workerFlags: () => [`--token=${TOKEN}`],
+      workerFlags: () => [`--token=${TOKEN}`, '--heartbeat-ms=250'],
     }));
     await api.deploy(join(fixtures, 'fanout.yaml'));
     await api.deploy(join(fixtures, 'dag-join.yaml'));
@@ -61,17 +61,19 @@ describe('a cluster over channels', () => {
     const master = await served(cluster.masterUrl, 'master');
     expect(sum(workers, 'triggers')).toBeGreaterThanOrEqual(6); // at least the start triggers
     expect(master['reports'] ?? 0).toBeGreaterThan(0);
-    expect(master['heartbeat'] ?? 0).toBeGreaterThan(0);
-    // Releases linger 20 ms; poll rather than sleep.
+    // Releases linger 20 ms and heartbeats come every 250 ms; poll rather than sleep.
     const until = Date.now() + 5_000;
     let releases = 0;
+    let heartbeats = 0;
     while (Date.now() < until) {
       const now = await Promise.all((await workerUrls(api)).map((u) => served(u, 'worker')));
       releases = sum(now, 'release');
-      if (releases > 0) break;
+      heartbeats = (await served(cluster.masterUrl, 'master'))['heartbeat'] ?? 0;
+      if (releases > 0 && heartbeats > 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(releases).toBeGreaterThan(0);
+    expect(heartbeats).toBeGreaterThan(0);
   });
 
   it('refuses a channel handshake without the cluster token or with a wrong one', async () => {
