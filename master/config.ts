@@ -117,6 +117,12 @@ export const MasterConfigSchema = Type.Object({
         "With auth on: the file holding the cluster's admin key; created (mode 0600) with a random key when missing. Default <dataDir>/admin.key.",
     }),
   ),
+  privilegedTenants: Type.Optional(
+    Type.String({
+      description:
+        'With auth on: tenants (comma-separated) that may deploy functions outside the sandbox confinement (isolation thread or trusted, network host); the admin key always may. Others get 403 (docs/guides/tenants.md).',
+    }),
+  ),
   auditLog: Type.Optional(
     Type.String({
       minLength: 1,

@@ -8,6 +8,7 @@ import { invalidWorkflow, loadWorkflow, type LoadOptions } from '../workflow/ind
 import { authorize, principalOf } from '../../shared/auth.js';
 import { splitQualified } from '../../shared/tenancy.js';
 import { limitExceeded } from '../auth/limits.js';
+import { checkUnconfined, parsePrivileged } from '../auth/privileges.js';
 import { limitsFor, workflowOf, type MasterContext } from './context.js';
 
 export function workflowRoutes(app: TypedApp, c: MasterContext): void {
@@ -25,6 +26,7 @@ export function workflowRoutes(app: TypedApp, c: MasterContext): void {
     const result = loadWorkflow(upload.yaml, upload.options);
     if (!result.dag) throw invalidWorkflow(result.issues);
     const dag = result.dag;
+    checkUnconfined(p, parsePrivileged(c.config.privilegedTenants), dag.functions);
     const name = workflowOf(p, dag.name);
     const held = c.catalog.has(name) ? c.catalog.versions(name).length : 0;
     if (limits.maxVersions > 0 && held >= limits.maxVersions)

@@ -8,6 +8,8 @@
  * - two tenants each deploy `x` and each runs its own; neither sees the other's workflow or
  *   invocation (404, as if absent); `subTenant` is recorded on the invocation;
  * - a revoked key is refused at once; tenants and keys survive a master restart;
+ * - only the admin key and a tenant named in --privileged-tenants may deploy functions outside
+ *   the sandbox's confinement (isolation thread/trusted, network host): others get 403;
  * - limits: maxConcurrent and maxVersions answer 429 with Retry-After, and the refused deploy
  *   leaves no version behind; maxWorkflowBytes refuses an upload over it;
  * - the worker refuses a trigger whose workflow or object reference is another tenant's (403),
@@ -83,7 +85,12 @@ function auditLines(): Record<string, unknown>[] {
 beforeAll(async () => {
   ({ cluster, api } = await startCluster({
     workers: 1,
-    masterFlags: ['--auth=on', `--admin-key-file=${keyFile}`, `--audit-log=${auditFile}`],
+    masterFlags: [
+      '--auth=on',
+      `--admin-key-file=${keyFile}`,
+      `--audit-log=${auditFile}`,
+      '--privileged-tenants=trusted-team',
+    ],
   }));
   await cluster.waitForWorkers(1, 20_000);
   adminKey = readFileSync(keyFile, 'utf8').trim();
@@ -237,6 +244,31 @@ describe('auth on', () => {
       async () => (await as(t.apiKey).invoke('slow', { input: { ms: 1 } })).status === 200,
       5_000,
     );
+  });
+
+  it('lets only the admin key and privileged tenants deploy functions outside the confinement', async () => {
+    const unconfined = `
+name: loose
+functions:
+  near: { isolation: trusted, code: "export default async () => ({ ran: 'trusted' })" }
+  wide: { network: host, code: "export default async () => ({ ran: 'host' })" }
+flow: { sequence: [near, wide] }
+`;
+    const t = await newTenant('plain');
+    const refused = await as(t.apiKey).deploy(unconfined);
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('FORBIDDEN');
+    expect(refused.body.message).toContain('functions.near.isolation: trusted');
+    expect(refused.body.message).toContain('functions.wide.network: host');
+    expect((await as(t.apiKey).get('/v1/workflows/loose')).status).toBe(404);
+    // The operator named `trusted-team` on the master's command line.
+    const p = await newTenant('trusted-team');
+    expect((await as(p.apiKey).deploy(unconfined)).status).toBe(201);
+    expect((await as(p.apiKey).invoke('loose')).body).toMatchObject({
+      status: 'succeeded',
+      output: { ran: 'host' },
+    });
+    expect((await as(adminKey).deploy(unconfined)).status).toBe(201);
   });
 });
 
