@@ -30,10 +30,10 @@ export function authNeeded(err: ApiError): HTMLElement {
       'p',
       {},
       hasKey
-        ? 'The API refused the key this browser holds: '
-        : 'This cluster requires an API key for its data (auth is on): ',
-      err.message,
+        ? 'The API refused the key this browser holds (unknown or revoked).'
+        : 'This cluster’s API requires a key for its data (auth is on).',
     ),
+    h('p', { class: 'reason' }, err.message),
     h(
       'p',
       {},
