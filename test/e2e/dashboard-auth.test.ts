@@ -1,6 +1,7 @@
 /**
  * The dashboard behind API keys, in Debian's Chromium: a master with `--auth on` (an admin key
- * file it creates) and one worker; two tenants, each with its own workflow and invocations.
+ * file it creates) and one worker, with a cluster token between them; two tenants, each with its
+ * own workflow and invocations.
  *
  * Scenarios:
  * - without a key the page shows an "API key needed" state: no data, no table, no script error;
@@ -9,14 +10,17 @@
  * - another tenant's key shows none of them, and the first tenant's invocation is not found;
  * - an unknown key is "API key refused";
  * - on the worker's /ui the same: no key, no data; the tenant's key, the tenant's invocations
- *   (the worker passes the key on and the master judges it).
+ *   (the worker passes the key on and the master judges it; the cluster token is not asked for
+ *   there, and still guards the worker's other routes).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../deploy/local-cluster.js';
-import { startCluster, type Api } from '../helpers/cluster.js';
+import { client, startCluster, type Api } from '../helpers/cluster.js';
+
+const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 import {
   openBrowser,
   requireChromium,
@@ -28,6 +32,7 @@ import {
 const ready = requireChromium();
 const shotDir = screenshotDir('dashboard-auth');
 const tmp = mkdtempSync(join(tmpdir(), 'faasflow-dash-auth-'));
+const TOKEN = 'dashboard-auth-e2e-token';
 
 const workflow = (name: string): string => `
 name: ${name}
@@ -60,7 +65,13 @@ describe.skipIf(!ready)('dashboard behind API keys', () => {
     const keyFile = join(tmp, 'admin.key');
     ({ cluster, api } = await startCluster({
       workers: 1,
-      masterFlags: ['--auth=on', `--admin-key-file=${keyFile}`, '--cluster-name=secured'],
+      masterFlags: [
+        '--auth=on',
+        `--admin-key-file=${keyFile}`,
+        '--cluster-name=secured',
+        `--token=${TOKEN}`,
+      ],
+      workerFlags: () => [`--token=${TOKEN}`],
     }));
     const admin = { authorization: `Bearer ${readFileSync(keyFile, 'utf8').trim()}` };
     for (const [name, t] of Object.entries(tenants)) {
@@ -172,6 +183,15 @@ describe.skipIf(!ready)('dashboard behind API keys', () => {
     expect(await count('svg.gantt g.bar')).toBe(2);
     await visit(b.page, workerUrl, `#/invocations/${beta.invocations[0]!}`, '.error');
     expect(await b.page.textContent('.error')).toContain('INVOCATION_NOT_FOUND');
+    // The token still guards the worker's own routes.
+    const worker = client(workerUrl);
+    const view = await worker.request('GET', '/v1/cluster/view', undefined, {
+      authorization: `Bearer ${alpha.key}`,
+    });
+    expect(view.status).toBe(401);
+    expect((await worker.request('GET', '/v1/cluster/view', undefined, bearer(TOKEN))).status).toBe(
+      200,
+    );
     expect(pageErrors).toEqual([]);
   });
 });
