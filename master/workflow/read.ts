@@ -47,6 +47,10 @@ export function readString(
     issues.add(p, `must be a string${opts.hint ? ` (${opts.hint})` : ''}, got ${describe(value)}`);
     return undefined;
   }
+  if (opts.required && value === '') {
+    issues.add(p, `must not be empty${opts.hint ? `: ${opts.hint}` : ''}`);
+    return undefined;
+  }
   if (opts.maxLength !== undefined && value.length > opts.maxLength) {
     issues.add(p, `is ${value.length} characters; at most ${opts.maxLength}`);
     return undefined;

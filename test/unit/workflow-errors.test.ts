@@ -37,6 +37,17 @@ describe('workflow validation errors', () => {
     expect(i.line).toBe(3);
   });
 
+  it('rejects an empty task name in either form (found by the YAML fuzzer, seed 272982583)', () => {
+    const dag = issues(
+      `name: e\nfunctions: { f: ${OK_FN} }\ndag:\n  a: { task: "" }\n  b: { task: f, after: [a] }`,
+    );
+    find(dag, 'dag.a.task', /must not be empty/);
+    const flow = issues(
+      `name: e\nfunctions: { f: ${OK_FN} }\nflow: { sequence: [ { task: "" }, f ] }`,
+    );
+    find(flow, 'flow.sequence[0].task', /must name a function of the catalogue/);
+  });
+
   it('rejects unknown node references in after and switch targets', () => {
     const list = issues(
       `name: u\nfunctions: { f: ${OK_FN} }\ndag:\n  a: { task: f, after: [nope] }\n  s: { switch: [ { when: "true", to: [ghost] } ] }`,
