@@ -8,7 +8,8 @@
  * - `/ui` on a worker: the header says it is served by that worker, the workflow list and the
  *   invocation list are the master's (every invocation, whichever worker or the master took
  *   it), an invocation taken by another worker's ingress draws its timeline (a lane per worker,
- *   a bar per step), and the browser requests nothing but w1's origin;
+ *   a bar per step), the workers view lists the 3 workers, and the browser requests nothing
+ *   but w1's origin;
  * - durability: a durable invocation shows its mode and no re-placement; an invocation whose
  *   ingress (w3) is killed right after accepting it is adopted by the master and finished, and
  *   its view says adopted from w3, with its re-placements;
@@ -99,7 +100,7 @@ describe.skipIf(!ready)('dashboard on an ingress worker', () => {
         '--view-interval-ms=200',
       ],
       workerFlags: () => [`--redis-prefix=${prefix}`, '--memory-mb=800', '--heartbeat-ms=250'],
-      processEnv: (name) =>
+      processEnv: (name): Record<string, string> =>
         name === 'worker-3' ? { FAASFLOW_CRASH_AT: 'worker:after-accept:1' } : {},
     }));
     const workers = (await api.request('GET', '/v1/workers')).body.workers as {
@@ -171,6 +172,12 @@ describe.skipIf(!ready)('dashboard on an ingress worker', () => {
     expect(await b.page.getAttribute('#invocation-durability', 'data-mode')).toBe('checkpoint');
     expect(await b.page.textContent('#durability-recoveries')).toBe('none');
     await shot('ingress-invocation');
+
+    await visit(b.page, w1.url, '#/workers', '#workers-table tbody tr');
+    for (const id of ['w1', 'w2', 'w3'])
+      expect(await count(`#workers-table tbody tr[data-worker="${id}"][data-status="ready"]`)).toBe(
+        1,
+      );
     expect([...origins]).toEqual([w1.url]);
   });
 
