@@ -8,8 +8,8 @@
  * - `/ui` on a worker: the header says it is served by that worker, the workflow list and the
  *   invocation list are the master's (every invocation, whichever worker or the master took
  *   it), an invocation taken by another worker's ingress draws its timeline (a lane per worker,
- *   a bar per step), the workers view lists the 3 workers, and the browser requests nothing
- *   but w1's origin;
+ *   a bar per step), the workers view lists the 3 workers, the harvesting view says it is
+ *   off (the master's 409 passed on), and the browser requests nothing but w1's origin;
  * - durability: a durable invocation shows its mode and no re-placement; an invocation whose
  *   ingress (w3) is killed right after accepting it is adopted by the master and finished, and
  *   its view says adopted from w3, with its re-placements;
@@ -178,6 +178,9 @@ describe.skipIf(!ready)('dashboard on an ingress worker', () => {
       expect(await count(`#workers-table tbody tr[data-worker="${id}"][data-status="ready"]`)).toBe(
         1,
       );
+    // Harvesting is off: the master's 409 for the models comes through as such.
+    await visit(b.page, w1.url, '#/harvest?workflow=moderation', '#view-harvest');
+    expect(await b.page.textContent('#view-harvest')).toContain('No model set: harvesting is off.');
     expect([...origins]).toEqual([w1.url]);
   });
 
