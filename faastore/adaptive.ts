@@ -172,6 +172,25 @@ export class FaaStore {
     }
   }
 
+  /**
+   * A ref read for another process (`POST /v1/objects/fetch`: the coordinator reading a sink's
+   * output): as `getBuffer`, except that it never calls out to another host. A peer ref held by
+   * another worker is refused — it is read from its holder — so the route cannot be pointed at
+   * an arbitrary URL.
+   */
+  serveRef(ref: StoredRef): Promise<Buffer> {
+    if (ref.tier === 'peer' && ref.worker !== this.options.workerId) {
+      return Promise.reject(
+        new AppError(
+          'BAD_REQUEST',
+          `object ${ref.key} is held by worker ${ref.worker}; read it from that worker (GET /v1/objects/:key there): this worker fetches nothing from other hosts for a request`,
+          { retryable: false, details: { key: ref.key, worker: ref.worker } },
+        ),
+      );
+    }
+    return this.getBuffer(ref);
+  }
+
   /** An object held on this worker (memory, then spill files); backs `GET /v1/objects/:key`. */
   async serveLocal(key: string): Promise<Buffer> {
     this.assertOpen();

@@ -122,7 +122,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     '/v1/objects/fetch',
     { schema: { body: Type.Object({ ref: StoredRef }) } },
     async (req, reply) => {
-      const buf = await d.store().getBuffer(req.body.ref);
+      const buf = await d.store().serveRef(req.body.ref);
       return reply.type('application/octet-stream').send(buf);
     },
   );

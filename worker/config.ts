@@ -109,6 +109,17 @@ export const WorkerConfigSchema = Type.Object({
         'Packages handlers may import (process sandbox): a node_modules folder linked beside the deployed handlers. Default: the node_modules faasflow itself runs from; `none` gives none.',
     }),
   ),
+  sandboxUser: Type.String({
+    default: 'auto',
+    minLength: 1,
+    description:
+      'Who process-sandbox children run as: `auto` (a worker running as root starts them as `nobody`; otherwise as its own user), a user name or `uid:gid`, or `off` (the worker\'s own user). Docs: docs/guides/sandboxes.md, "Confinement".',
+  }),
+  sandboxNetwork: Type.Union([Type.Literal('auto'), Type.Literal('host')], {
+    default: 'auto',
+    description:
+      'Network of process-sandbox children: `auto` gives each child its own network namespace (no route to any port of this host or beyond) where the kernel allows it, except for functions that declare `network: host`; `host` never does.',
+  }),
   token: Type.Optional(
     Type.String({
       minLength: 8,

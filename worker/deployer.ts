@@ -73,10 +73,11 @@ export class DeploymentManager {
       return { target, base64 };
     });
     const indexed = indexDeployment(d, baseDir);
-    await mkdir(baseDir, { recursive: true });
+    // Readable by the sandbox's unprivileged user (sandboxUser), whatever the worker's umask.
+    await mkdir(baseDir, { recursive: true, mode: 0o755 });
     for (const { target, base64 } of files) {
-      await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, Buffer.from(base64, 'base64'));
+      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      await writeFile(target, Buffer.from(base64, 'base64'), { mode: 0o644 });
     }
     for (const fn of Object.values(d.dag.functions)) {
       await this.sandbox.deploy({

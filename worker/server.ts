@@ -2,7 +2,7 @@
  * A running worker: owns the store, the sandbox, the engine, the HTTP server and the membership
  * loop, and closes them in reverse order. `main.ts` only reads config and signals.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -87,6 +87,9 @@ export class WorkerServer {
     const dataDir = config.dataDir
       ? { path: config.dataDir, owned: false }
       : { path: await mkdtemp(join(tmpdir(), `faasflow-${id}-`)), owned: true };
+    // Sandboxes run as an unprivileged user (sandboxUser): it may pass through the folder and
+    // read the handlers under it, not list it.
+    if (dataDir.owned) await chmod(dataDir.path, 0o711);
     await linkFunctionModules(
       dataDir.path,
       config.functionModules === 'none' ? null : (config.functionModules ?? ownModules()),
@@ -99,6 +102,7 @@ export class WorkerServer {
       maxConcurrencyPerFunction: config.maxConcurrencyPerFunction,
       idleMs: config.idleMs,
       profileIntervalMs: config.profileIntervalMs,
+      confine: { user: config.sandboxUser, network: config.sandboxNetwork },
       ...(config.dockerSocket === undefined ? {} : { dockerSocket: config.dockerSocket }),
       runtimeImage: config.runtimeImage,
       prewarm: config.prewarm,

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distRoot } from '../../deploy/local-cluster.js';
 import type { Logger } from '../../shared/logger.js';
@@ -180,6 +181,37 @@ describe('worker: every route but health and metrics', () => {
     });
     expect(r.status).not.toBe(401);
     expect(r.body.code).not.toBe('UNAUTHORIZED');
+  });
+
+  it('POST /v1/objects/fetch never calls out for a peer ref held elsewhere (no SSRF)', async () => {
+    let connections = 0;
+    const bait = createServer((sock) => {
+      connections++;
+      sock.destroy();
+    });
+    await new Promise<void>((done) => bait.listen(0, '127.0.0.1', done));
+    const port = (bait.address() as AddressInfo).port;
+    try {
+      const ref = {
+        tier: 'peer',
+        key: 'default:inv-1:a',
+        worker: 'someone-else',
+        url: `http://127.0.0.1:${port}`,
+        sizeBytes: 1,
+      };
+      const r = await fetch(`${worker.url}/v1/objects/fetch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ref }),
+      });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { message: string }).message).toMatch(
+        /held by worker someone-else; read it from that worker/,
+      );
+      expect(connections).toBe(0);
+    } finally {
+      bait.close();
+    }
   });
 
   it('leaves /healthz and /metrics open for probes and scrapers', async () => {

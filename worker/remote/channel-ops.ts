@@ -24,7 +24,7 @@ export function workerChannelOps(d: {
       data: await d.store().serveLocal(b.key),
     })),
     [OPS.objectFetch]: op(Type.Object({ ref: StoredRef }), async (b) => ({
-      data: await d.store().getBuffer(b.ref),
+      data: await d.store().serveRef(b.ref),
     })),
     [OPS.release]: op(
       Type.Object({

@@ -3,7 +3,8 @@
  * cgroup, and the one request it runs at a time.
  *
  * Invariants: the process starts with a clean environment (PATH, HOME=/tmp: the machine's
- * NODE_EXTRA_CA_CERTS alone costs ~47 ms per start) and joins its cgroup right after spawn; a run
+ * NODE_EXTRA_CA_CERTS alone costs ~47 ms per start), as the sandbox's unprivileged user and in
+ * its own network namespace where the confinement says so, and joins its cgroup right after spawn; a run
  * settles exactly once (result, handler error, timeout, cancellation, or the child's death,
  * classified as OOM when the cgroup's OOM counter moved or V8 ran out of heap, else as a crash);
  * after a timeout, cancellation or death the child is never reused; its cgroup is removed after
@@ -21,6 +22,7 @@ import { handlerThrew, loadFailed } from './run-errors.js';
 import { LISTENING_LINE, type RuntimeSource } from './runtime/protocol.js';
 import { ConnectionLost, RuntimeConnection } from './runtime-connection.js';
 import { safeguardFor } from './safeguard.js';
+import { confinedCommand, type Confinement } from './confine.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import { sameAllocation, type RunRequest } from './types.js';
 
@@ -35,6 +37,10 @@ export interface ChildOptions {
   cwd: string;
   allocation: Allocation;
   cgroup: ChildCgroup | null;
+  /** The user and network namespace the child runs in (see confine.ts). */
+  confinement: Confinement;
+  /** The function's declared network: `host` keeps the host's network. */
+  network: 'none' | 'host';
   /** Sampling interval of the run profiler, ms (0: start and end of a run only). */
   profileIntervalMs: number;
   startTimeoutMs: number;
@@ -114,23 +120,21 @@ export class RuntimeChild {
   /** Spawns the child, loads the function; rejects with SANDBOX_UNAVAILABLE or FUNCTION_FAILED. */
   static async start(opts: ChildOptions): Promise<RuntimeChild> {
     const socketPath = join(opts.socketDir, `${opts.id}.sock`);
-    const proc = spawn(
-      process.execPath,
-      [
-        `--max-old-space-size=${Math.max(16, Math.floor(opts.allocation.memoryMb))}`,
-        opts.serverPath,
-        '--socket',
-        socketPath,
-        '--accept-timeout-ms',
-        String(opts.startTimeoutMs),
-        '--exit-with-stdin',
-      ],
-      {
-        cwd: opts.cwd,
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/tmp' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
+    const cmd = confinedCommand(opts.confinement, opts.network, process.execPath, [
+      `--max-old-space-size=${Math.max(16, Math.floor(opts.allocation.memoryMb))}`,
+      opts.serverPath,
+      '--socket',
+      socketPath,
+      '--accept-timeout-ms',
+      String(opts.startTimeoutMs),
+      '--exit-with-stdin',
+    ]);
+    const proc = spawn(cmd.command, cmd.args, {
+      cwd: opts.cwd,
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/tmp' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(cmd.uid === undefined ? {} : { uid: cmd.uid, gid: cmd.gid }),
+    });
     const child = new RuntimeChild(opts, proc);
     const deadline = AbortSignal.timeout(opts.startTimeoutMs);
     try {

@@ -10,7 +10,7 @@
 import type { WorkerId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
 import { DockerSandbox } from './docker.js';
-import { ProcessSandbox } from './process.js';
+import { ProcessSandbox, type ProcessSandboxOptions } from './process.js';
 import { ThreadSandbox } from './thread.js';
 import { TieredSandbox, type TierSandbox } from './tiered.js';
 import { TrustedSandbox } from './trusted.js';
@@ -24,6 +24,8 @@ export interface SandboxChoiceOptions {
   idleMs: number;
   /** Cgroup sampling interval of running sandboxes, ms (see ProcessSandboxOptions). */
   profileIntervalMs?: number;
+  /** Process tier only: who children run as and in which network (ProcessSandboxOptions). */
+  confine?: ProcessSandboxOptions['confine'];
   /** Docker only. */
   dockerSocket?: string;
   runtimeImage?: string;
@@ -38,7 +40,7 @@ export async function openSandbox(o: SandboxChoiceOptions): Promise<TieredSandbo
     o.logger.info({ tier }, 'sandbox tier opened');
     switch (tier) {
       case 'process':
-        return ProcessSandbox.create(common(o));
+        return ProcessSandbox.create(processOptions(o));
       case 'docker':
         // No engine: the process tier serves docker functions too (openBase says why).
         return base.kind === 'process' ? openBase(o, 'docker', base) : base;
@@ -69,6 +71,10 @@ function common(o: SandboxChoiceOptions): {
   };
 }
 
+function processOptions(o: SandboxChoiceOptions): ProcessSandboxOptions {
+  return { ...common(o), ...(o.confine === undefined ? {} : { confine: o.confine }) };
+}
+
 /**
  * The base sandbox (`runtime`), or, with `fallback`, the Docker tier of a process worker: the
  * fallback itself when no engine answers.
@@ -83,7 +89,7 @@ async function openBase(
       { sandbox: 'process', reason: 'configured (runtime: process)' },
       'sandbox chosen',
     );
-    return ProcessSandbox.create(common(o));
+    return ProcessSandbox.create(processOptions(o));
   }
   const probe = await DockerSandbox.probe(o.dockerSocket, o.probeTimeoutMs ?? 2000);
   if (!probe.ok) {
@@ -95,7 +101,7 @@ async function openBase(
       },
       'sandbox chosen',
     );
-    return fallback ?? ProcessSandbox.create(common(o));
+    return fallback ?? ProcessSandbox.create(processOptions(o));
   }
   const sandbox = await DockerSandbox.create({
     ...common(o),

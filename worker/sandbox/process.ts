@@ -7,7 +7,7 @@
  * and the cgroup root. `close()` kills every child, removes every cgroup and the socket directory.
  * It never retries a failed run: the engine decides.
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,14 @@ import type { WorkerId } from '../../shared/ids.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { Cgroups, describeCgroupMode, detectCgroupMode, type CgroupMode } from './cgroup.js';
 import { RuntimeChild } from './child.js';
+import {
+  detectConfinement,
+  readableBy,
+  UNCONFINED,
+  type Confinement,
+  type SandboxNetworkSetting,
+  type SandboxUserSetting,
+} from './confine.js';
 import { PooledSandbox } from './pooled.js';
 import type { RuntimeSource } from './runtime/protocol.js';
 import type { Allocation } from '../../shared/schema/wire.js';
@@ -45,6 +53,12 @@ export interface ProcessSandboxOptions {
    * at the start and end of each run. Default 10. No effect without cgroups.
    */
   profileIntervalMs?: number;
+  /**
+   * The user children run as and whether they get their own network namespace (confine.ts).
+   * Default: none (the worker's user and network); the worker passes its `sandboxUser` and
+   * `sandboxNetwork` settings, `auto` by default.
+   */
+  confine?: { user: SandboxUserSetting; network: SandboxNetworkSetting };
 }
 
 /** Below this a Node child cannot even start. */
@@ -86,6 +100,8 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
     idleMs: number,
     private readonly startTimeoutMs: number,
     private readonly profileIntervalMs: number,
+    /** Who children run as, and in which network (logged once at create). */
+    readonly confinement: Confinement,
   ) {
     super(logger, { maxConcurrency, idleMs, prewarm: 0, minMemoryMb: MIN_MEMORY_MB });
   }
@@ -117,7 +133,19 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
         : detectCgroupMode(options.cgroupMountPath, root);
     const cgroups = Cgroups.create(mode, root);
     logger.info({ cgroups: cgroups.mode.kind, root }, describeCgroupMode(cgroups.mode));
+    const confinement =
+      options.confine === undefined
+        ? UNCONFINED
+        : detectConfinement({ ...options.confine, mustRead: [serverPath] });
+    if (options.confine !== undefined) {
+      logger.info(
+        { sandboxUser: confinement.user?.name ?? null, netns: confinement.netns },
+        confinement.reasons.join('; '),
+      );
+    }
     const socketDir = mkdtempSync(join(tmpdir(), 'faasflow-sbx-'));
+    // The child creates its socket here; the folder stays closed to everyone else.
+    if (confinement.user !== null) chownSync(socketDir, confinement.user.uid, confinement.user.gid);
     const instance = randomBytes(3).toString('hex');
     return Promise.resolve(
       new ProcessSandbox(
@@ -130,6 +158,7 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
         idleMs,
         startTimeoutMs,
         profileIntervalMs,
+        confinement,
       ),
     );
   }
@@ -150,7 +179,22 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
   }
 
   protected prepare(d: FunctionDeployment): Promise<RuntimeSource> {
-    return Promise.resolve(runtimeSource(d));
+    const source = runtimeSource(d);
+    const user = this.confinement.user;
+    if (
+      source.kind === 'handler' &&
+      user !== null &&
+      !readableBy(source.path, user.uid, user.gid)
+    ) {
+      return Promise.reject(
+        new AppError(
+          'SANDBOX_UNAVAILABLE',
+          `${d.key}: the sandbox user ${user.name} (uid ${user.uid}) cannot read the handler ${source.path}; make the worker's dataDir and the handler readable by it (folders searchable), or set sandboxUser`,
+          { retryable: false },
+        ),
+      );
+    }
+    return Promise.resolve(source);
   }
 
   protected async startOne(
@@ -170,6 +214,8 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
       cwd: source.kind === 'handler' ? d.baseDir : tmpdir(),
       allocation,
       cgroup: this.cgroups.group(id, allocation),
+      confinement: this.confinement,
+      network: d.fn.network,
       profileIntervalMs: this.profileIntervalMs,
       startTimeoutMs: this.startTimeoutMs,
       logger: this.logger,
