@@ -7,6 +7,7 @@ import { apiKey, get, setApiKey } from './api.js';
 import { h } from './dom.js';
 import type { ClusterInfo } from './lib/types.js';
 import { errorBox, type View, type ViewContext } from './view.js';
+import { compositionView } from './views/composition.js';
 import { harvestView } from './views/harvest.js';
 import { invocationView } from './views/invocation.js';
 import { invocationsView } from './views/invocations.js';
@@ -18,6 +19,7 @@ const NAV: { href: string; label: string; route: string }[] = [
   { href: '#/invocations', label: 'Invocations', route: 'invocations' },
   { href: '#/workers', label: 'Workers', route: 'workers' },
   { href: '#/harvest', label: 'Harvesting', route: 'harvest' },
+  { href: '#/composition', label: 'Compositions', route: 'composition' },
 ];
 
 let cluster: ClusterInfo | null = null;
@@ -28,6 +30,7 @@ function pick(path: string[]): View {
   if (first === 'invocations') return second === undefined ? invocationsView : invocationView;
   if (first === 'workers') return workersView;
   if (first === 'harvest') return harvestView;
+  if (first === 'composition') return compositionView;
   if (first === 'workflows' && second !== undefined) return workflowView;
   return workflowsView;
 }
@@ -103,7 +106,18 @@ async function loadCluster(): Promise<void> {
           h('span', { class: 'badge' }, `${cluster.mode === 'master' ? 'MasterSP' : 'WorkerSP'}`),
           h('span', { class: 'badge' }, `placement ${cluster.placement}`),
           h('span', { class: 'badge' }, `harvesting ${cluster.harvest ? 'on' : 'off'}`),
-        ]
+          cluster.ingress === undefined
+            ? null
+            : h(
+                'span',
+                {
+                  class: 'badge badge-ingress',
+                  id: 'served-by',
+                  title: 'This page is served by a worker; its data comes from the master.',
+                },
+                `via worker ${cluster.ingress}`,
+              ),
+        ].filter((b): b is HTMLSpanElement => b !== null)
       : []),
   );
 }

@@ -1,5 +1,5 @@
 /** What every view gets and shares: its context, the error box, and a polling loop. */
-import { ApiError } from './api.js';
+import { ApiError, apiKey } from './api.js';
 import { h } from './dom.js';
 import type { ClusterInfo } from './lib/types.js';
 
@@ -16,15 +16,45 @@ export interface ViewContext {
 
 export type View = (ctx: ViewContext) => Promise<Node>;
 
+/**
+ * The state of a page the API refused for want of a key (401): says so, shows no data, and
+ * offers the header's key button. With a key set, the key was refused (unknown or revoked).
+ */
+export function authNeeded(err: ApiError): HTMLElement {
+  const hasKey = apiKey() !== null;
+  return h(
+    'div',
+    { class: 'auth-needed', role: 'alert', id: 'auth-needed' },
+    h('h1', {}, hasKey ? 'API key refused' : 'API key needed'),
+    h(
+      'p',
+      {},
+      hasKey
+        ? 'The API refused the key this browser holds (unknown or revoked).'
+        : 'This cluster’s API requires a key for its data (auth is on).',
+    ),
+    h('p', { class: 'reason' }, err.message),
+    h(
+      'p',
+      {},
+      'A tenant key shows that tenant’s workflows and invocations; the cluster admin key shows every tenant’s. ',
+      'The key stays in this browser (localStorage).',
+    ),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'key',
+        id: 'auth-set-key',
+        onclick: () => document.getElementById('api-key')?.click(),
+      },
+      hasKey ? 'Change API key' : 'Set API key',
+    ),
+  );
+}
+
 export function errorBox(err: unknown): HTMLElement {
-  if (err instanceof ApiError && err.status === 401)
-    return h(
-      'div',
-      { class: 'error', role: 'alert' },
-      h('strong', {}, 'Unauthorized. '),
-      err.message,
-      ' — set an API key with the key button in the header.',
-    );
+  if (err instanceof ApiError && err.status === 401) return authNeeded(err);
   const text =
     err instanceof ApiError
       ? `${err.code}: ${err.message}`

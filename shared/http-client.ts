@@ -45,12 +45,19 @@ export class HttpClient {
       body?: string | Buffer;
       contentType?: string;
       timeoutMs: number;
+      /**
+       * Sent as the `authorization` header instead of the cluster token: a client's own header,
+       * passed on by a route that answers for the master (the master judges it); null sends none.
+       */
+      authorization?: string | null;
     },
   ): Promise<{ status: number; body: Buffer }> {
     const u = new URL(url);
     const headers: Record<string, string> = {};
     if (init.contentType) headers['content-type'] = init.contentType;
-    if (this.options.token) headers['authorization'] = `Bearer ${this.options.token}`;
+    if (init.authorization !== undefined) {
+      if (init.authorization !== null) headers['authorization'] = init.authorization;
+    } else if (this.options.token) headers['authorization'] = `Bearer ${this.options.token}`;
     try {
       const res = await this.pool(u.origin).request({
         path: u.pathname + u.search,

@@ -119,15 +119,22 @@ function toAppError(err: FastifyError | AppError, bodyLimitBytes: number): AppEr
   return new AppError('INTERNAL', err.message, { cause: err });
 }
 
-/** Rejects requests without `authorization: Bearer <token>` (401), except the listed paths. */
+/**
+ * Rejects requests without `authorization: Bearer <token>` (401), except the listed paths, or
+ * the requests `open` says pass.
+ */
 export function requireToken(
   app: FastifyInstance,
   token: string | undefined,
-  open: readonly string[] = ['/healthz'],
+  open: readonly string[] | ((method: string, path: string) => boolean) = ['/healthz'],
 ): void {
   if (!token) return;
+  const passes =
+    typeof open === 'function'
+      ? open
+      : (_method: string, path: string): boolean => open.includes(path);
   app.addHook('onRequest', (req, _reply, done) => {
-    if (open.includes(req.url.split('?')[0] ?? '')) return done();
+    if (passes(req.method, req.url.split('?')[0] ?? '')) return done();
     if (!tokenMatches(req.headers.authorization, token)) {
       req.log.warn({ ip: req.ip, url: req.url }, 'rejected request without a valid cluster token');
       return done(

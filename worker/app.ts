@@ -3,7 +3,8 @@
  * POST /v1/trigger · PUT/DELETE /v1/deployments · GET /v1/objects/:key · POST /v1/objects/fetch ·
  * POST /v1/invocations/:id/release · GET /healthz · GET /metrics · GET /v1/debug/cpu; and the
  * ingress (ingress/routes.ts): POST /v1/workflows/:name/invocations · GET /v1/invocations/:id ·
- * POST /v1/invocations/:id/cancel · PUT /v1/cluster/view · POST /v1/internal/reports.
+ * POST /v1/invocations/:id/cancel · PUT /v1/cluster/view · POST /v1/internal/reports; and the
+ * dashboard at /ui with the reads it needs answered by the master (ingress/dashboard.ts).
  */
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -19,6 +20,7 @@ import {
   triggerRoute,
   typed,
 } from '../shared/http.js';
+import { isDashboardRequest, workerDashboardRoutes } from './ingress/dashboard.js';
 import { ingressRoutes, type IngressRouteDeps } from './ingress/routes.js';
 import { Deployment, InvocationIdField, StoredRef, DeploymentName } from '../shared/schema/wire.js';
 import type { FaaStore } from '../faastore/index.js';
@@ -58,7 +60,19 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     }),
   );
   installErrorHandling(app, d.bodyLimitBytes);
-  requireToken(app, d.token, ['/healthz', '/metrics']);
+  // The dashboard's files and reads are the master's to judge (ingress/dashboard.ts), as is an
+  // invocation's read once API keys are on: the token would stand where the key must go.
+  requireToken(
+    app,
+    d.token,
+    (method, path) =>
+      path === '/healthz' ||
+      path === '/metrics' ||
+      isDashboardRequest(method, path) ||
+      (method === 'GET' &&
+        path.startsWith('/v1/invocations/') &&
+        d.ingress.view.last?.auth === true),
+  );
   acceptBinary(app);
 
   triggerRoute(app, (triggers) => {
@@ -67,6 +81,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     d.engine.accept(triggers);
   });
   ingressRoutes(app, d.ingress);
+  workerDashboardRoutes(app, { workerId: d.workerId, view: d.ingress.view, http: d.ingress.http });
   cpuRoute(app);
 
   app.put(

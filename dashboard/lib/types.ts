@@ -9,6 +9,9 @@ import type { ModelsView } from '../../master/harvest/harvester.js';
 import type { InvocationHarvest, NodeDecision } from '../../master/harvest/invocation.js';
 import type { InvocationPage, InvocationSummary } from '../../master/invocations/list.js';
 import type { InvocationStatus } from '../../shared/invocation/record.js';
+import type { CompositionDecision } from '../../shared/compose/types.js';
+import type { Estimate } from '../../shared/compose/estimate.js';
+import type { Durability } from '../../shared/schema/wire.js';
 
 export type {
   InvocationPage,
@@ -37,6 +40,8 @@ export interface ClusterInfo {
   workers: number;
   workflows: number;
   running: number;
+  /** Set when a worker serves the page: its id (the rest is its master's answer). */
+  ingress?: string;
 }
 
 /** GET /v1/workflows */
@@ -48,6 +53,8 @@ export interface WorkflowList {
     edges: number;
     groups: number;
     createdAt: string;
+    /** Composed workflows (choose: steps): how many graphs it may run. */
+    variants?: number;
   }[];
 }
 
@@ -61,6 +68,8 @@ export interface WorkflowDetail {
   localBytes: number;
   totalBytes: number;
   warnings: string[];
+  /** Composed workflows: the labels of the graphs it may run. */
+  variants?: string[];
 }
 
 /** The harvest part of GET /v1/invocations/:id (record.ts harvestView). */
@@ -85,6 +94,31 @@ export interface InvocationDetail {
   steps: StepRecord[];
   stepsDropped?: number;
   harvest?: HarvestView;
+  durability: { mode: Durability; recoveries: number; adoptedFrom?: string };
+  composition?: CompositionDecision & { wouldRun?: string };
+}
+
+/** GET /v1/workflows/:name/composition */
+export interface CompositionRanking {
+  workflow: string;
+  version: number;
+  subTenant: string;
+  mode: string;
+  modelVersion: number;
+  explore: { algorithm: string; rate: number };
+  context: Record<string, unknown>;
+  variants: number;
+  admissible: number;
+  graphs: {
+    rank: number;
+    variant: string;
+    graph: string[];
+    expectedReward: number;
+    uncertainty: number;
+    decisions: number;
+  }[];
+  decisions: number;
+  estimate: { learned: Estimate | null; default: Estimate | null; promote: boolean };
 }
 
 /** GET /v1/workers */

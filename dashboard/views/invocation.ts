@@ -1,6 +1,7 @@
 /**
- * One invocation: status, output or error, the Gantt timeline by worker, the step table and
- * harvesting's decisions. While it runs, the view polls and redraws; it stops when it ends.
+ * One invocation: status, output or error, its durability (re-placements, adoption, retried and
+ * re-run steps) and composition, the Gantt timeline by worker, the step table and harvesting's
+ * decisions. While it runs, the view polls and redraws; it stops when it ends.
  */
 import { get } from '../api.js';
 import { h, link } from '../dom.js';
@@ -89,6 +90,10 @@ function content(inv: InvocationDetail): Node[] {
           h('pre', { id: 'invocation-output' }, JSON.stringify(inv.output, null, 2)),
         )
       : null,
+    h('h2', {}, 'Durability'),
+    durabilityFacts(inv),
+    inv.composition ? h('h2', {}, 'Composition') : null,
+    inv.composition ? compositionFacts(inv.composition) : null,
     h('h2', {}, 'Timeline'),
     inv.steps.length === 0
       ? h('p', {}, 'No steps reported yet.')
@@ -103,6 +108,94 @@ function content(inv: InvocationDetail): Node[] {
     inv.harvest ? h('h2', {}, 'Harvesting decisions') : null,
     inv.harvest ? decisionTable(inv.harvest) : null,
   ].filter((n): n is HTMLElement => n !== null);
+}
+
+/**
+ * What the record says of the invocation's recovery: its mode, how often its groups were
+ * re-placed, whether the master adopted it from a dead ingress worker, and the steps that show
+ * it (retries on one worker; a node run again on another after its worker was lost).
+ */
+function durabilityFacts(inv: InvocationDetail): HTMLElement {
+  const d = inv.durability;
+  const retried = inv.steps.filter((s) => s.attempts > 1);
+  const byNode = new Map<string, string[]>();
+  for (const s of inv.steps) byNode.set(s.node, [...(byNode.get(s.node) ?? []), s.worker]);
+  const rerun = [...byNode].filter(([, workers]) => workers.length > 1);
+  return h(
+    'dl',
+    {
+      class: 'facts',
+      id: 'invocation-durability',
+      'data-mode': d.mode,
+      'data-recoveries': d.recoveries,
+      'data-adopted-from': d.adoptedFrom ?? null,
+    },
+    h('dt', {}, 'Mode'),
+    h(
+      'dd',
+      {},
+      h('code', {}, d.mode),
+      d.mode === 'none' ? ' — a lost worker fails the invocation' : ' — journaled in Redis',
+    ),
+    h('dt', {}, 'Re-placements'),
+    h(
+      'dd',
+      { id: 'durability-recoveries' },
+      d.recoveries === 0
+        ? 'none'
+        : `${d.recoveries} (groups moved to live workers after a worker was lost)`,
+    ),
+    d.adoptedFrom === undefined ? null : h('dt', {}, 'Adopted'),
+    d.adoptedFrom === undefined
+      ? null
+      : h(
+          'dd',
+          { id: 'durability-adopted' },
+          'by the master, after its ingress worker ',
+          h('code', {}, d.adoptedFrom),
+          ' died',
+        ),
+    h('dt', {}, 'Retried steps'),
+    h(
+      'dd',
+      { id: 'durability-retried' },
+      retried.length === 0
+        ? 'none'
+        : retried.map((s) => `${s.node} (${s.attempts} tries on ${s.worker})`).join(', '),
+    ),
+    h('dt', {}, 'Run again'),
+    h(
+      'dd',
+      { id: 'durability-rerun' },
+      rerun.length === 0
+        ? 'none'
+        : rerun.map(([node, workers]) => `${node} (on ${workers.join(' then ')})`).join(', '),
+    ),
+  );
+}
+
+function compositionFacts(c: NonNullable<InvocationDetail['composition']>): HTMLElement {
+  return h(
+    'dl',
+    { class: 'facts', id: 'invocation-composition' },
+    h('dt', {}, 'Graph'),
+    h(
+      'dd',
+      {},
+      h('code', {}, c.variant),
+      ' ',
+      h('span', { class: 'graph-path' }, c.graph.join(' → ')),
+    ),
+    h('dt', {}, 'Propensity'),
+    h('dd', {}, `${Math.round(c.propensity * 1000) / 10}%${c.explored ? ' (explored)' : ''}`),
+    h('dt', {}, 'Model'),
+    h(
+      'dd',
+      {},
+      `v${c.modelVersion}`,
+      c.wouldRun ? ` · the model would have run ${c.wouldRun}` : '',
+    ),
+  );
 }
 
 function stepTable(steps: readonly StepRecord[]): HTMLElement {

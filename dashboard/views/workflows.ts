@@ -51,6 +51,14 @@ export const workflowView: View = async (ctx) => {
       link('Invocations', `#/invocations?workflow=${encodeURIComponent(w.name)}`),
       ' · ',
       link('Harvesting', `#/harvest?workflow=${encodeURIComponent(w.name)}`),
+      w.variants ? ' · ' : null,
+      w.variants
+        ? link(
+            `Composition (${w.variants.length} graphs)`,
+            `#/composition?workflow=${encodeURIComponent(w.name)}`,
+            { id: 'workflow-composition' },
+          )
+        : null,
     ),
     w.warnings.length > 0
       ? h('ul', { class: 'warnings' }, ...w.warnings.map((x) => h('li', {}, x)))

@@ -642,6 +642,7 @@ export class InvocationManager {
       );
       r.placement = state.placement ?? { ...rest, epoch: (r.placement.epoch ?? 0) + 1 };
       r.recoveries++;
+      r.adoptedFrom = workerId;
       await this.store.putInvocation(toDoc(r));
       this.o.logger.info({ invocationId: r.id, ingress: workerId }, 'invocation adopted');
       const v = this.version(r);
@@ -865,6 +866,7 @@ export class InvocationManager {
     const r = this.newRecord({ ...f, sinks: v?.dag.sinks ?? [] });
     r.status = f.status;
     r.recoveries = f.recoveries;
+    if (f.adoptedFrom !== undefined) r.adoptedFrom = f.adoptedFrom;
     r.steps = f.steps;
     r.stepsDropped = f.stepsDropped;
     for (const s of f.steps) if (!s.node.includes('[')) r.stepped.add(s.node);

@@ -1,7 +1,8 @@
 /**
  * `GET /v1/workflows/:name/composition` (docs/guides/composition.md): the ranked top-N
  * admissible graphs of a composed workflow for a sub-tenant (and, optionally, an input the
- * context features are read from), with expected reward and uncertainty, and the offline
+ * context features are read from), with expected reward, uncertainty and how many logged
+ * decisions of that sub-tenant ran each, and the offline
  * estimates of the learned policy and the default from the decision log.
  */
 import { Type } from '@sinclair/typebox';
@@ -51,6 +52,10 @@ export function compositionRoutes(app: TypedApp, c: MasterContext): void {
       const { candidates, ranked } = learner.ranking(values, subTenant, q.top ?? 5);
       const e = learner.estimates();
       const learn = learner.spec.learn;
+      // Logged decisions of this sub-tenant per variant: how often each graph ran here.
+      const ran = new Map<number, number>();
+      for (const d of learner.log)
+        if (d.subTenant === subTenant) ran.set(d.variant, (ran.get(d.variant) ?? 0) + 1);
       return {
         workflow: v.name,
         version: v.version,
@@ -69,6 +74,7 @@ export function compositionRoutes(app: TypedApp, c: MasterContext): void {
             graph: variant.graph.nodes,
             expectedReward: r.expected,
             uncertainty: r.uncertainty,
+            decisions: ran.get(r.index) ?? 0,
           };
         }),
         decisions: learner.log.length,

@@ -113,6 +113,8 @@ export function workflowRoutes(app: TypedApp, c: MasterContext): void {
           edges: v.dag.edges.length,
           groups: v.partition.groups.length,
           createdAt: v.createdAt,
+          // Composed (choose: steps): how many graphs it may run.
+          ...(v.composition ? { variants: v.composition.spec.variants.length } : {}),
         })),
     };
   });
@@ -137,6 +139,7 @@ export function workflowRoutes(app: TypedApp, c: MasterContext): void {
         localBytes: v.partition.localBytes,
         totalBytes: v.partition.totalBytes,
         warnings: v.warnings,
+        ...(v.composition ? { variants: v.composition.spec.variants.map((x) => x.label) } : {}),
       };
     },
   );

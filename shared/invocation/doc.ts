@@ -44,6 +44,7 @@ export function toDoc(r: InvocationRecord, inputData?: Buffer): InvocationDoc {
     ...(r.subTenant === undefined ? {} : { subTenant: r.subTenant }),
     ...(r.composition === undefined ? {} : { composition: r.composition }),
     recoveries: r.recoveries,
+    ...(r.adoptedFrom === undefined ? {} : { adoptedFrom: r.adoptedFrom }),
   };
 }
 
@@ -70,6 +71,7 @@ export type RestoredFields = Pick<
   | 'subTenant'
   | 'composition'
   | 'recoveries'
+  | 'adoptedFrom'
 > & { inputData?: Buffer };
 
 const STATUSES: readonly string[] = ['running', 'succeeded', 'failed', 'timed_out', 'cancelled'];
@@ -107,6 +109,7 @@ export function fromDoc(d: InvocationDoc): RestoredFields | null {
     ...(typeof d['subTenant'] === 'string' ? { subTenant: d['subTenant'] } : {}),
     ...(isComposition(d['composition']) ? { composition: d['composition'] } : {}),
     recoveries: num(d['recoveries']) ? d['recoveries'] : 0,
+    ...(typeof d['adoptedFrom'] === 'string' ? { adoptedFrom: d['adoptedFrom'] } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export interface InvocationRecord {
   idempotencyKey?: string;
   /** How many times groups were re-placed after a worker was lost. */
   recoveries: number;
+  /** The ingress worker whose death made the master adopt this invocation (its coordinator). */
+  adoptedFrom?: string;
   /** A recovery in progress (they run one at a time per invocation). */
   recovering?: Promise<void>;
   /** Epoch ms of the last report or recovery: the reconcile sweep looks at quiet ones. */
@@ -97,7 +99,11 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
   if (r.composition) view['composition'] = compositionView(r.composition);
   if (r.status === 'succeeded') view['output'] = r.output ?? null;
   if (r.error) view['error'] = r.error;
-  view['durability'] = { mode: r.durability, recoveries: r.recoveries };
+  view['durability'] = {
+    mode: r.durability,
+    recoveries: r.recoveries,
+    ...(r.adoptedFrom === undefined ? {} : { adoptedFrom: r.adoptedFrom }),
+  };
   if (withSteps) {
     view['steps'] = [...r.steps].sort(
       (a, b) => a.readyAt - b.readyAt || (a.node < b.node ? -1 : 1),

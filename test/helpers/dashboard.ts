@@ -5,7 +5,7 @@
  * playwright-core. Chromium runs with every background connection off: it must reach nothing
  * but the master on loopback.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -142,6 +142,17 @@ export async function visit(
 ): Promise<void> {
   await page.goto(`${baseUrl}/ui/${hash}`, { timeout: timeoutMs });
   await page.waitForSelector(selector, { timeout: timeoutMs });
+}
+
+/**
+ * Where a dashboard e2e test writes its screenshots: a temp dir, or `FAASFLOW_SCREENSHOT_DIR`
+ * (`npm run docs:screenshots` points it at docs/screenshots, so the docs show what the tests saw).
+ */
+export function screenshotDir(name: string): string {
+  const dir = process.env['FAASFLOW_SCREENSHOT_DIR'];
+  if (dir === undefined || dir === '') return mkdtempSync(join(tmpdir(), `faasflow-${name}-`));
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export interface Shot {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StepRecord } from '../../shared/schema/wire.js';
 import { publicView, toJsonSafe, type InvocationRecord } from '../../shared/invocation/record.js';
+import { fromDoc, toDoc } from '../../shared/invocation/doc.js';
 import { invId } from '../helpers/ids.js';
 
 const STARTED_MS = Date.UTC(2020, 0, 2, 3, 4, 5, 0);
@@ -158,5 +159,16 @@ describe('publicView', () => {
     const view = publicView(record({ steps: [step('a', 1)], stepsDropped: 3 }), false);
     expect(view).not.toHaveProperty('steps');
     expect(view).not.toHaveProperty('stepsDropped');
+  });
+
+  it('names the dead ingress worker an adopted invocation came from, and keeps it in the stored doc', () => {
+    const adopted = record({ durability: 'checkpoint', recoveries: 1, adoptedFrom: 'w3' });
+    expect(publicView(adopted)['durability']).toEqual({
+      mode: 'checkpoint',
+      recoveries: 1,
+      adoptedFrom: 'w3',
+    });
+    expect(fromDoc(toDoc(adopted))?.adoptedFrom).toBe('w3');
+    expect(fromDoc(toDoc(record()))).not.toHaveProperty('adoptedFrom');
   });
 });

@@ -20,6 +20,7 @@ import {
 } from '../../shared/schema/wire.js';
 import type { IngressCoordinator } from './coordinator.js';
 import type { ViewHolder } from './view.js';
+import { toMaster } from './dashboard.js';
 
 const WORKFLOW_NAME_RE = new RegExp(WORKFLOW_NAME_PATTERN);
 
@@ -109,8 +110,14 @@ export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
   app.get(
     '/v1/invocations/:id',
     { schema: { params: Type.Object({ id: InvocationIdField }) } },
-    (req) => {
+    async (req, reply) => {
       const id = (req.params as { id: InvocationId }).id;
+      // With API keys the master answers, under the caller's own key (this worker coordinates
+      // nothing then: it refuses invocations).
+      if (d.view.last?.auth === true) {
+        const res = await toMaster(d, req.url, req.headers.authorization);
+        return reply.status(res.status).type('application/json; charset=utf-8').send(res.body);
+      }
       const r = d.coordinator.get(id);
       return r ? publicView(r) : forward(d, 'GET', `/v1/invocations/${encodeURIComponent(id)}`);
     },
