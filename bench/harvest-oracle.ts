@@ -8,7 +8,7 @@
  * exactly as from a prediction (normaliser, work-proportional stage validator, Σ applied ≤
  * Σ user), so the gap between `predict-rebalance` and `oracle` is what the models' errors cost.
  */
-import type { GivenDemand } from '../master/harvest/invocation.js';
+import type { GivenDemand } from '../shared/harvest/invocation.js';
 
 /** What the oracle reads of a profiling run's step. */
 export interface OracleStep {

@@ -67,7 +67,7 @@ import {
   type Workload,
 } from './harvest-report.js';
 import { oracleDemand, oracleKey } from './harvest-oracle.js';
-import type { GivenDemand } from '../master/harvest/invocation.js';
+import type { GivenDemand } from '../shared/harvest/invocation.js';
 import { formatDuration, publishReport, summarize } from './report.js';
 
 export {

@@ -6,7 +6,7 @@ import type { WorkflowDag } from '../../shared/dag/types.js';
 import type { WireError } from '../../shared/errors.js';
 import type { Capacity, StepRecord, WorkerLoad } from '../../shared/schema/wire.js';
 import type { ModelsView } from '../../master/harvest/harvester.js';
-import type { InvocationHarvest, NodeDecision } from '../../master/harvest/invocation.js';
+import type { InvocationHarvest, NodeDecision } from '../../shared/harvest/invocation.js';
 import type { InvocationPage, InvocationSummary } from '../../master/invocations/list.js';
 import type { InvocationStatus } from '../../shared/invocation/record.js';
 import type { CompositionDecision } from '../../shared/compose/types.js';

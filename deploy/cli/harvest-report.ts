@@ -4,7 +4,7 @@
  * counts. Pure: the master's JSON answer in, lines out.
  */
 import type { ModelsView } from '../../master/harvest/harvester.js';
-import type { AccuracyStats, ErrorStats } from '../../master/harvest/metrics.js';
+import type { AccuracyStats, ErrorStats } from '../../shared/harvest/metrics.js';
 import type { ModelSummary, ProfileStats } from '../../master/harvest/store.js';
 
 /** Columns padded to their widest cell; the first left-aligned, the rest right-aligned. */

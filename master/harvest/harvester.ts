@@ -22,7 +22,7 @@ import { AppError, type WireError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { ALLOCATION_GRID, type AllocationGrid } from '../../shared/harvest/types.js';
 import type { Allocation, NodeAllocation } from '../../shared/schema/wire.js';
-import type { CpuPolicy } from './decide.js';
+import type { CpuPolicy } from '../../shared/harvest/decide.js';
 import type { InvocationRecord } from '../../shared/invocation/record.js';
 import type { WorkflowVersion } from '../workflow/catalog.js';
 import {
@@ -33,11 +33,11 @@ import {
   wireHarvest,
   type GivenDemand,
   type InvocationHarvest,
-} from './invocation.js';
+} from '../../shared/harvest/invocation.js';
 import { loadModelSet, TRAIN_DEFAULTS, type ModelSet } from './models.js';
 import { checkProfileRecord, type ProfileRecord } from './profile.js';
 import { profileRecords } from './recorder.js';
-import { findStages, type StagePlan } from './stages.js';
+import { findStages, type StagePlan } from '../../shared/harvest/stages.js';
 import type { HarvestStore, ModelSummary, ProfileStats } from './store.js';
 import type { Trainer } from './trainer.js';
 import { trainingRecords } from './training-set.js';

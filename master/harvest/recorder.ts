@@ -16,7 +16,7 @@
 import type { WorkflowDag } from '../../shared/dag/types.js';
 import type { Allocation, StepRecord } from '../../shared/schema/wire.js';
 import { checkProfileRecord, type ProfileRecord } from './profile.js';
-import { foreachInstance, type StagePlan } from './stages.js';
+import { foreachInstance, type StagePlan } from '../../shared/harvest/stages.js';
 import type { SkipReason } from './store.js';
 
 export interface RecordInput {

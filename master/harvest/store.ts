@@ -10,7 +10,7 @@
  * Invariants: appends keep at most `profileLimit` records per workflow, dropping the oldest;
  * reads never scan the keyspace; model versions only grow.
  */
-import type { Evaluation, SkippedModel } from './model-set.js';
+import type { Evaluation, SkippedModel } from '../../shared/harvest/model-set.js';
 import type { ProfileRecord } from './profile.js';
 
 /** Why a function run gave no profile record (see `recorder.ts`). */

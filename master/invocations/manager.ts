@@ -35,7 +35,7 @@ import type {
 import { tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import { variantName, variantView } from '../compose/variants.js';
-import type { GivenDemand, InvocationHarvest } from '../harvest/invocation.js';
+import type { GivenDemand, InvocationHarvest } from '../../shared/harvest/invocation.js';
 import { resolveDurability } from '../../shared/placement-view.js';
 import { groupMemoryMb, place, type PlacementStrategy } from '../../shared/placement.js';
 import type { DeploymentTracker } from '../registry/deployments.js';

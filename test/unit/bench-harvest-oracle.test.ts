@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { oracleDemand, oracleKey, type OracleStep } from '../../bench/harvest-oracle.js';
 import { setupOf } from '../../bench/harvest.js';
-import { givenDecision, type DecisionInput } from '../../master/harvest/invocation.js';
-import { findStages } from '../../master/harvest/stages.js';
+import { givenDecision, type DecisionInput } from '../../shared/harvest/invocation.js';
+import { findStages } from '../../shared/harvest/stages.js';
 import { loadWorkflow } from '../../master/workflow/index.js';
 
 // The first-principles case: four siblings at 0.5 core, work 4 : 1 : 1 : 1.

@@ -10,7 +10,7 @@ import {
   type DecideOptions,
   type DemandInput,
   type StageMemberInput,
-} from '../../../master/harvest/decide.js';
+} from '../../../shared/harvest/decide.js';
 
 // These cases are the thesis's, on its whole-core grid with its peak rule; the fine grid and the
 // work policy have their own file (work-policy.test.ts).
@@ -22,7 +22,7 @@ const decideInvocation = (i: Parameters<typeof decideInvocationOn>[0]) =>
   decideInvocationOn(i, THESIS);
 const normalise = (d: { cpuCores: number; memoryMb: number }, max?: Allocation) =>
   normaliseOn(d, max, THESIS_GRID);
-import { findStages } from '../../../master/harvest/stages.js';
+import { findStages } from '../../../shared/harvest/stages.js';
 
 const ok = (cpuCores: number, memoryMb: number): DemandInput => ({
   kind: 'ok',

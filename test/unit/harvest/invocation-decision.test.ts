@@ -8,10 +8,10 @@ import {
   profilingDecision,
   wireHarvest,
   type DecisionInput,
-} from '../../../master/harvest/invocation.js';
+} from '../../../shared/harvest/invocation.js';
 import { trainModels } from '../../../master/harvest/models.js';
 import type { ProfileRecord } from '../../../master/harvest/profile.js';
-import { findStages } from '../../../master/harvest/stages.js';
+import { findStages } from '../../../shared/harvest/stages.js';
 import { loadWorkflow } from '../../../master/workflow/index.js';
 
 const dag = loadWorkflow(`

@@ -5,7 +5,7 @@ import {
   milliAtMost,
   milliAxis,
   stepsIn,
-} from '../../../master/harvest/grid.js';
+} from '../../../shared/harvest/grid.js';
 import { harvestGridOf } from '../../../master/harvest/options.js';
 import { loadWorkflow } from '../../../master/workflow/index.js';
 import {

@@ -17,7 +17,7 @@ import {
   type ModelSet,
 } from '../../../master/harvest/models.js';
 import type { ProfileRecord } from '../../../master/harvest/profile.js';
-import type { StagePlan } from '../../../master/harvest/stages.js';
+import type { StagePlan } from '../../../shared/harvest/stages.js';
 
 const MB = 1024 * 1024;
 

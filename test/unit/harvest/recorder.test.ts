@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StepRecord } from '../../../shared/schema/wire.js';
 import { profileRecords, type RecordInput } from '../../../master/harvest/recorder.js';
-import { findStages } from '../../../master/harvest/stages.js';
+import { findStages } from '../../../shared/harvest/stages.js';
 import { loadWorkflow } from '../../../master/workflow/index.js';
 
 const dag = loadWorkflow(`

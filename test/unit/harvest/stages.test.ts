@@ -8,7 +8,7 @@ import {
   findStages,
   foreachInstance,
   type StagePlan,
-} from '../../../master/harvest/stages.js';
+} from '../../../shared/harvest/stages.js';
 
 function compile(yaml: string): WorkflowDag {
   const r = loadWorkflow(yaml);

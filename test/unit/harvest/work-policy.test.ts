@@ -5,7 +5,7 @@ import {
   decideStage,
   type DemandInput,
   type StageMemberInput,
-} from '../../../master/harvest/decide.js';
+} from '../../../shared/harvest/decide.js';
 import { millicores } from '../../../shared/harvest/types.js';
 
 const work = (cpuCores: number, cpuTimeMs: number, memoryMb = 100): DemandInput => ({

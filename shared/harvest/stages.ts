@@ -23,8 +23,8 @@
  * holds); members are indexed in the natural order of their source paths (the YAML's branch
  * order), then by id; stages are listed in topological order of their first member.
  */
-import { compareIds, topologicalOrder } from '../../shared/dag/graph.js';
-import type { DagEdge, TaskNode, WorkflowDag } from '../../shared/dag/types.js';
+import { compareIds, topologicalOrder } from '../dag/graph.js';
+import type { DagEdge, TaskNode, WorkflowDag } from '../dag/types.js';
 
 /** Separates member ids in a stage id; never part of a node id. */
 export const STAGE_MEMBER_SEPARATOR = '+';

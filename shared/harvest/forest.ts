@@ -6,7 +6,7 @@
  * and the library's OOB bookkeeping throws when a bootstrap sample happens to cover every row.
  */
 import { RandomForestRegression } from 'ml-random-forest';
-import { AppError } from '../../shared/errors.js';
+import { AppError } from '../errors.js';
 
 export interface ForestOptions {
   /** Seed of the bootstrap samples, a 32-bit integer. */

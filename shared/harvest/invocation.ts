@@ -19,17 +19,18 @@
  * Foreach body nodes get no entry (their width is known only at run time): they run with the
  * user's allocation.
  */
-import type { FunctionSpec, WorkflowDag } from '../../shared/dag/types.js';
-import { ALLOCATION_GRID, type AllocationGrid, type Resource } from '../../shared/harvest/types.js';
-import type { Allocation } from '../../shared/schema/wire.js';
-import type { NodeAllocation } from '../../shared/schema/wire.js';
+import type { FunctionSpec, WorkflowDag } from '../dag/types.js';
+import { ALLOCATION_GRID, type AllocationGrid, type Resource } from './types.js';
+import type { Allocation } from '../schema/wire.js';
+import type { NodeAllocation } from '../schema/wire.js';
 import { decideInvocation, type CpuPolicy, type DemandInput } from './decide.js';
 import { fromMilli, milliAtMost, milliAxis, toMilli } from './grid.js';
-import { predictInvocation, type ModelSet } from './models.js';
+import type { ModelSet } from './model-set.js';
+import { predictInvocation } from './predict.js';
 import type { StagePlan } from './stages.js';
 
-export type { HarvestMode, InvocationHarvest, NodeDecision } from '../../shared/harvest/types.js';
-import type { InvocationHarvest, NodeDecision } from '../../shared/harvest/types.js';
+export type { HarvestMode, InvocationHarvest, NodeDecision } from './types.js';
+import type { InvocationHarvest, NodeDecision } from './types.js';
 
 /** The largest grid allocation every one of `capacities` can give; the grid max without any. */
 export function maxAllocation(

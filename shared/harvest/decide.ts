@@ -26,8 +26,8 @@
  * Hence, per stage and resource, Σ applied ≤ Σ user: nothing is ever taken from another stage or
  * another invocation. Every node whose applied allocation is not its prediction carries a reason.
  */
-import type { FunctionSpec } from '../../shared/dag/types.js';
-import { AppError } from '../../shared/errors.js';
+import type { FunctionSpec } from '../dag/types.js';
+import { AppError } from '../errors.js';
 import {
   ALLOCATION_GRID,
   type AllocationGrid,
@@ -35,8 +35,8 @@ import {
   type HarvestReasonCode,
   type NodeHarvest,
   type Resource,
-} from '../../shared/harvest/types.js';
-import type { Allocation } from '../../shared/schema/wire.js';
+} from './types.js';
+import type { Allocation } from '../schema/wire.js';
 import { fromMilli, milliAtLeast, milliAxis, toMilli } from './grid.js';
 import type { StagePlan } from './stages.js';
 

@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { AppError } from '../../shared/errors.js';
+import { AppError } from '../errors.js';
 import { loadForest, type Forest } from './forest.js';
 import { AccuracyStats, ErrorStats } from './metrics.js';
 

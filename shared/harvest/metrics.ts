@@ -15,7 +15,7 @@
  *   the error metrics only.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { AllocationAxis } from '../../shared/harvest/types.js';
+import type { AllocationAxis } from './types.js';
 import { allocationAtLeast } from './grid.js';
 
 export const ErrorStats = Type.Object({

@@ -6,7 +6,7 @@
  * of a MB for memory — so sums and budgets are exact: 3 × 0.5 cores is 1500 millicores, and a
  * 1.5-core budget no longer rounds down to 1 core.
  */
-import type { AllocationAxis } from '../../shared/harvest/types.js';
+import type { AllocationAxis } from './types.js';
 
 /** Milli-units per unit: cores → millicores, MB → thousandths of a MB. */
 const MILLI = 1000;
