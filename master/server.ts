@@ -173,7 +173,9 @@ export class MasterServer {
       masterUrl: () => url,
       journal: journal !== undefined,
       auth: authOn(config),
+      ...(harvest ? { harvest } : {}),
     });
+    if (harvest) harvest.onModels = () => view.changed();
     registry.onChange(() => view.changed());
     deployments.onChange = () => view.changed();
     const restored = await invocations.restore();

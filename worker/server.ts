@@ -19,6 +19,7 @@ import { errorFromResponse, HttpClient } from '../shared/http-client.js';
 import { Expressions } from '../shared/expressions.js';
 import { ReleaseBatcher } from '../shared/invocation/releases.js';
 import { IngressCoordinator } from './ingress/coordinator.js';
+import { IngressModels } from './ingress/harvest.js';
 import { RecordShipper } from './ingress/records.js';
 import { ViewHolder } from './ingress/view.js';
 import { checkTriggerTenancy } from '../shared/tenancy.js';
@@ -170,7 +171,19 @@ export class WorkerServer {
       if (m === undefined) throw new AppError('NO_WORKERS', 'no master known yet');
       return m;
     };
+    const models = new IngressModels(
+      async (master, workflow) =>
+        http.json(
+          `${master}/v1/internal/models/${encodeURIComponent(workflow)}`,
+          'GET',
+          undefined,
+          30_000,
+        ),
+      logger,
+    );
+    view.onView((v) => models.onView(v));
     const coordinator = new IngressCoordinator({
+      models,
       workerId: id,
       url: () => url,
       view,

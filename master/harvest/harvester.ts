@@ -34,7 +34,13 @@ import {
   type GivenDemand,
   type InvocationHarvest,
 } from '../../shared/harvest/invocation.js';
-import { loadModelSet, TRAIN_DEFAULTS, type ModelSet } from './models.js';
+import {
+  loadModelSet,
+  modelSetToJson,
+  TRAIN_DEFAULTS,
+  type ModelSet,
+  type ModelSetJson,
+} from './models.js';
 import { checkProfileRecord, type ProfileRecord } from './profile.js';
 import { profileRecords } from './recorder.js';
 import { findStages, type StagePlan } from '../../shared/harvest/stages.js';
@@ -154,6 +160,35 @@ export class Harvester {
     return this.o.store;
   }
 
+  /** Called whenever a workflow's model set is loaded or replaced (the placement view says so). */
+  onModels: (() => void) | undefined;
+
+  private modelsChanged(): void {
+    this.onModels?.();
+  }
+
+  /**
+   * The version of every model set loaded here, by workflow: what an ingress worker needs to
+   * decide as the master does (it fetches a set it lacks with `modelSet`).
+   */
+  modelVersions(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [workflow, m] of this.models)
+      if (m.state === 'loaded' && m.set) out[workflow] = m.set.version;
+    return out;
+  }
+
+  /** A loaded model set in its portable form; null when none is loaded for `workflow`. */
+  modelSet(workflow: string): ModelSetJson | null {
+    const m = this.models.get(workflow);
+    return m?.state === 'loaded' && m.set ? modelSetToJson(m.set) : null;
+  }
+
+  /** How decisions are made here: the grid and the CPU policy (ingress workers use the same). */
+  get policy(): { grid: AllocationGrid; cpuPolicy: CpuPolicy } {
+    return { grid: this.grid, cpuPolicy: this.cpuPolicy };
+  }
+
   /**
    * Resolves once the workflow's model set is loaded (or failed to), or after `maxWaitMs`
    * (the load goes on); never rejects.
@@ -182,8 +217,10 @@ export class Harvester {
       const stored = await this.o.store.loadModelSet(workflow);
       const set = stored ? loadModelSet((await gunzip(stored.gzipped)).toString('utf8')) : null;
       // A training that finished meanwhile is newer than what was read.
-      if (this.models.get(workflow)?.state !== 'loaded')
+      if (this.models.get(workflow)?.state !== 'loaded') {
         this.models.set(workflow, { state: 'loaded', set, summary: stored?.summary ?? null });
+        if (set) this.modelsChanged();
+      }
       if (set) this.o.logger.info({ workflow, version: set.version }, 'harvest models loaded');
     } catch (err) {
       const error = AppError.from(err);
@@ -411,6 +448,7 @@ export class Harvester {
     };
     await this.o.store.saveModelSet(workflow, out.gzipped, summary);
     this.models.set(workflow, { state: 'loaded', set, summary });
+    this.modelsChanged();
     this.o.logger.info(
       { workflow, version, records: records.length, excluded: censored, trainMs: out.trainMs },
       'harvest models trained',

@@ -607,8 +607,14 @@ export class InvocationManager {
         continue;
       }
       await this.store.putInvocation(d);
-      this.restoreOne(d);
+      const r = this.restoreOne(d);
       kept++;
+      // Harvesting learns from an ingress's invocations as from the master's own.
+      const hooks = this.o.harvest;
+      if (hooks && r && r.status === 'succeeded' && r.harvest) {
+        const v = this.version(r);
+        if (v) setImmediate(() => hooks.finished(r, v));
+      }
     }
     return kept;
   }

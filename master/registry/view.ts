@@ -33,6 +33,11 @@ export interface ViewPublisherOptions {
   /** API keys are required on the client API (the worker ingress then refuses invocations). */
   auth: boolean;
   tenant?: string;
+  /** With harvesting on: the model sets the master holds and how it decides. */
+  harvest?: {
+    modelVersions(): Record<string, number>;
+    readonly policy: NonNullable<PlacementView['harvestPolicy']>;
+  };
 }
 
 export class ViewPublisher {
@@ -58,6 +63,9 @@ export class ViewPublisher {
       journal: this.o.journal,
       auth: this.o.auth,
       harvest: this.o.config.harvest !== 'off',
+      ...(this.o.harvest
+        ? { models: this.o.harvest.modelVersions(), harvestPolicy: this.o.harvest.policy }
+        : {}),
       defaultTimeoutMs: this.o.config.defaultTimeoutMs,
       maxTimeoutMs: this.o.config.maxTimeoutMs,
       tenant: this.o.tenant ?? 'default',

@@ -129,6 +129,23 @@ export function clusterRoutes(app: TypedApp, c: MasterContext): void {
     },
   );
 
+  // The model set an ingress worker decides harvesting with (the view lists their versions).
+  app.get(
+    '/v1/internal/models/:workflow',
+    {
+      schema: { params: Type.Object({ workflow: Type.String({ minLength: 1, maxLength: 300 }) }) },
+    },
+    (req) => {
+      const set = c.harvest?.modelSet(req.params.workflow) ?? null;
+      if (set === null)
+        throw new AppError(
+          'NOT_FOUND',
+          `no model set of ${req.params.workflow} is loaded on this master${c.harvest ? '' : ' (harvesting is off)'}`,
+        );
+      return set;
+    },
+  );
+
   cpuRoute(app);
 
   app.get(

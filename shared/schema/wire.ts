@@ -360,6 +360,13 @@ export type ViewWorker = Static<typeof ViewWorker>;
  * `viewIntervalMs`: what a worker needs to take invocations on its own API and place their
  * groups itself (docs/design.md §4, "Ingress on every worker").
  */
+/** One axis of the allocation grid (shared/harvest/types.ts `AllocationAxis`). */
+const AllocationAxisSchema = Type.Object({
+  min: Type.Number({ exclusiveMinimum: 0 }),
+  max: Type.Number({ exclusiveMinimum: 0 }),
+  step: Type.Number({ exclusiveMinimum: 0 }),
+});
+
 export const PlacementView = Type.Object({
   /** Raised by the master on every view it sends; a worker keeps the newest. */
   seq: Type.Integer({ minimum: 0 }),
@@ -382,8 +389,20 @@ export const PlacementView = Type.Object({
    * check keys yet, so it refuses invocations while this is on; absent: off.
    */
   auth: Type.Optional(Type.Boolean()),
-  /** Harvesting is on at the master (ingress invocations run at the users' allocations). */
+  /** Harvesting is on at the master: an ingress worker decides each invocation's allocations. */
   harvest: Type.Boolean(),
+  /**
+   * With harvesting on: the version of each workflow's model set the master holds (a worker
+   * fetches one it lacks from `GET /v1/internal/models/:workflow`, off the path), and how
+   * decisions are made (grid and CPU policy), so an ingress decides as the master would.
+   */
+  models: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 0 }))),
+  harvestPolicy: Type.Optional(
+    Type.Object({
+      grid: Type.Object({ cpu: AllocationAxisSchema, memoryMb: AllocationAxisSchema }),
+      cpuPolicy: Type.Union([Type.Literal('work'), Type.Literal('peak'), Type.Literal('user')]),
+    }),
+  ),
   defaultTimeoutMs: Type.Integer({ minimum: 1 }),
   maxTimeoutMs: Type.Integer({ minimum: 1 }),
   tenant: Type.String(),

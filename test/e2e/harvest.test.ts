@@ -16,6 +16,8 @@
  *   where they differ (`scaled`), and the measured peaks;
  * - `faasflow profiles export --format csv --out FILE` writes CSV that parses back to exactly
  *   the stored records;
+ * - an invocation taken by a worker's own API gets the master's decision for the same input: the
+ *   worker fetched the trained model set the placement view lists;
  * - an invocation that states its nodes' demand (`demand`, the benchmark's oracle) is decided
  *   from it (mode `given`) by the same validator, and its steps ran with those allocations; a
  *   demand naming no task node, or with `profile: true`, is a 400.
@@ -33,7 +35,7 @@ import {
   parseProfileJson,
   type ProfileRecord,
 } from '../../master/harvest/profile.js';
-import { startCluster, type Api } from '../helpers/cluster.js';
+import { client, eventually, startCluster, type Api } from '../helpers/cluster.js';
 import { repoRoot } from '../../bench/paths.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -261,6 +263,34 @@ describe.skipIf(!redisUp)('resource harvesting', () => {
     for (const node of inv.harvest.nodes) expect(node).toHaveProperty('measured');
     const status = await cli(['status', r.invocationId, '--json']);
     expect(JSON.parse(status.stdout).harvest.nodes).toHaveLength(5);
+  });
+
+  it("decides an invocation taken by a worker as the master does, with the master's models", async () => {
+    const input = { seed: 4, bytes: 60_000, rounds: 4 };
+    const onMaster = await api.invocation((await api.invoke('harvest-seeded', input)).invocationId);
+    expect(onMaster.harvest).toMatchObject({ mode: 'harvest', modelVersion: 1 });
+    const workers = (await api.request('GET', '/v1/workers')).body.workers as { url: string }[];
+    const ingress = client(workers[0]!.url);
+    // The worker fetches the model set off the path once the view lists it: until then its
+    // invocations say so (no-model, "still loading on this worker").
+    const taken = await eventually(async () => {
+      const r = await ingress.request('POST', '/v1/workflows/harvest-seeded/invocations', {
+        input,
+      });
+      if (r.status !== 200) return undefined;
+      const inv = (await ingress.request('GET', `/v1/invocations/${r.body.invocationId}`)).body;
+      return inv.harvest?.modelVersion === 1 ? inv : undefined;
+    }, 20_000);
+    const applied = (inv: any): Record<string, unknown> =>
+      Object.fromEntries(inv.harvest.nodes.map((n: any) => [n.node, [n.applied, n.reason?.code]]));
+    expect(applied(taken)).toEqual(applied(onMaster));
+    expect(byNode(taken)['hash-a'].reason).toMatchObject({ code: 'scaled' });
+    // The master keeps its record (sent in a batch), decision included.
+    const seen = await eventually(async () => {
+      const r = await api.request('GET', `/v1/invocations/${taken.invocationId}`);
+      return r.status === 200 && r.body.status === 'succeeded' ? r.body : undefined;
+    }, 10_000);
+    expect(seen.harvest).toMatchObject({ mode: 'harvest', modelVersion: 1 });
   });
 
   it('decides from a stated demand through the same validator, and the workers apply it', async () => {

@@ -57,7 +57,7 @@ describe('regressions the fuzzing found', () => {
       });
       expect(r.status).toBe(400);
       expect(r.body.code).toBe('BAD_REQUEST');
-      expect(r.body.message).toMatch(/http\(s\) URL/);
+      expect(r.body.message).toMatch(/http\(s\) URL|read it from that worker/);
     }
   });
 

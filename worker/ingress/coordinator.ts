@@ -14,8 +14,10 @@
  *   invocation starts: the same key never starts a second run;
  * - the answer never waits on telemetry: it goes out as soon as every sink has reported.
  *
- * Harvesting decides on the master only: invocations taken here run at the users' allocations
- * (no `ctx.harvest`), and `profile: true` is refused with 409.
+ * Harvesting: with it on at the master, an invocation taken here gets the decision the master
+ * would make — the same pure core, the master's model set (fetched off the path, `harvest.ts`),
+ * grid and policy. `profile: true` and a stated `demand` (profiling and the benchmark's oracle)
+ * are the master's: refused here with 409.
  */
 import { encodeValue } from '../../shared/codec.js';
 import { crashPoint } from '../../shared/crash.js';
@@ -50,6 +52,7 @@ import type {
   ViewWorker,
 } from '../../shared/schema/wire.js';
 import type { IndexedDeployment } from '../engine/deployments.js';
+import { ingressDecision, StagePlans, type IngressModels } from './harvest.js';
 import type { ViewHolder } from './view.js';
 
 /** What the coordinator needs of the rest of the worker (fakes in unit tests). */
@@ -90,6 +93,8 @@ export interface IngressOptions {
   /** The journal (with Redis); without it every invocation runs as `none`. */
   journal?: Journal;
   inlineMaxBytes: number;
+  /** The master's harvesting model sets, as this worker holds them (harvesting on). */
+  models?: IngressModels;
   /** Ended invocations kept for GET /v1/invocations/:id here. Default 1,000. */
   retain?: number;
   now?: () => number;
@@ -126,6 +131,7 @@ export class IngressCoordinator {
   private readonly deps = new Map<InvocationId, IndexedDeployment>();
   private readonly now: () => number;
   private cursor = 0;
+  private readonly plans = new StagePlans();
   /** Groups placed on each worker by this coordinator that are still running. */
   private readonly placed = new Map<string, number>();
   /** Per workflow version, where each group ran last (warm affinity). */
@@ -209,6 +215,7 @@ export class IngressCoordinator {
     this.lastPlacement.set(key, placement.groups);
     this.cursor += placement.groups.length;
     const encoded = encodeValue(req.input);
+    const harvest = view.harvest ? this.decideHarvest(dep, view, placement.groups, encoded) : null;
     const now = this.now();
     const deadline = now + req.timeoutMs;
     const input = await this.inputRef(id, encoded, placement.groups, durability !== 'none');
@@ -227,11 +234,21 @@ export class IngressCoordinator {
           input,
           master: view.master,
           mode: 'worker',
+          ...(harvest ? { harvest: harvest.ctx } : {}),
           ...(durability === 'none' ? {} : { durability }),
         },
         durability,
         sinks: dep.dag.sinks,
         ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
+        ...(harvest
+          ? {
+              harvest:
+                req.subTenant === undefined
+                  ? harvest.decision
+                  : { ...harvest.decision, subTenant: req.subTenant },
+            }
+          : {}),
+        ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
       },
       now,
     );
@@ -260,6 +277,28 @@ export class IngressCoordinator {
       dep.dag.sources.map((node) => ({ node, from: null, ref: input })),
     );
     return r;
+  }
+
+  /** The harvest decision for an invocation placed on `groups` (the master's, made here). */
+  private decideHarvest(
+    dep: IndexedDeployment,
+    view: PlacementView,
+    groups: readonly string[],
+    encoded: Buffer,
+  ): ReturnType<typeof ingressDecision> {
+    const placed = new Set(groups);
+    return ingressDecision({
+      workflow: dep.workflow,
+      dag: dep.dag,
+      plan: this.plans.of(`${dep.workflow}@${dep.version}`, dep.dag),
+      dagInputBytes: encoded.length,
+      capacities: view.workers.filter((w) => placed.has(w.id)).map((w) => w.capacity),
+      view,
+      models: this.o.models?.get(dep.workflow, view) ?? {
+        set: null,
+        why: 'this worker holds no harvesting models',
+      },
+    });
   }
 
   /** Inline when small; else stored (Redis when durable, so it outlives this worker). */
