@@ -35,7 +35,11 @@ import type {
 import { tenantOfWorkflow } from '../../shared/tenancy.js';
 import type { TriggerSender } from '../../shared/trigger-sender.js';
 import { variantName, variantView } from '../compose/variants.js';
-import type { GivenDemand, InvocationHarvest } from '../../shared/harvest/invocation.js';
+import {
+  recordedHarvest,
+  type GivenDemand,
+  type InvocationHarvest,
+} from '../../shared/harvest/invocation.js';
 import { resolveDurability } from '../../shared/placement-view.js';
 import { groupMemoryMb, place, type PlacementStrategy } from '../../shared/placement.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
@@ -280,14 +284,7 @@ export class InvocationManager {
       sinks: v.dag.sinks,
       ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
       ...(input.key === undefined ? {} : { inputKey: input.key }),
-      ...(harvest
-        ? {
-            harvest:
-              req.subTenant === undefined
-                ? harvest.decision
-                : { ...harvest.decision, subTenant: req.subTenant },
-          }
-        : {}),
+      ...(harvest ? { harvest: recordedHarvest(harvest.decision, req.subTenant) } : {}),
       ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
       ...(composition ? { composition } : {}),
     });

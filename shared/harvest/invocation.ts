@@ -199,3 +199,11 @@ export function wireHarvest(h: InvocationHarvest): Record<string, NodeAllocation
   }
   return out;
 }
+
+/** The decision as an invocation's record keeps it: tagged with its sub-tenant, if any. */
+export function recordedHarvest(
+  decision: InvocationHarvest,
+  subTenant: string | undefined,
+): InvocationHarvest {
+  return subTenant === undefined ? decision : { ...decision, subTenant };
+}

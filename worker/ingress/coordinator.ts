@@ -53,6 +53,7 @@ import type {
 } from '../../shared/schema/wire.js';
 import type { IndexedDeployment } from '../engine/deployments.js';
 import { ingressDecision, StagePlans, type IngressModels } from './harvest.js';
+import { recordedHarvest } from '../../shared/harvest/invocation.js';
 import type { ViewHolder } from './view.js';
 
 /** What the coordinator needs of the rest of the worker (fakes in unit tests). */
@@ -240,14 +241,7 @@ export class IngressCoordinator {
         durability,
         sinks: dep.dag.sinks,
         ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
-        ...(harvest
-          ? {
-              harvest:
-                req.subTenant === undefined
-                  ? harvest.decision
-                  : { ...harvest.decision, subTenant: req.subTenant },
-            }
-          : {}),
+        ...(harvest ? { harvest: recordedHarvest(harvest.decision, req.subTenant) } : {}),
         ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
       },
       now,
