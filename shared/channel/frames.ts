@@ -12,6 +12,8 @@
  * copied); `FrameDecoder` reassembles frames from arbitrarily split or merged chunks.
  */
 
+import { LengthPrefixedDecoder } from '../framing.js';
+
 export const FRAME_TYPES = { request: 1, response: 2, error: 3, message: 4 } as const;
 export type FrameType = keyof typeof FRAME_TYPES;
 const TYPE_BY_CODE: readonly (FrameType | undefined)[] = [
@@ -30,8 +32,6 @@ const KNOWN_FLAGS = FLAG_DATA;
 export const FRAME_HEADER_BYTES = 4 + 1 + 1 + 4 + 4;
 /** Largest frame accepted by default: 1 GiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024 * 1024;
-/** Frames at least this large are copied into place as their chunks arrive. */
-const ASSEMBLE_FROM_BYTES = 256 * 1024;
 /** Data parts up to this size ride in the header's buffer (one piece to write). */
 const COPY_DATA_UP_TO = 16 * 1024;
 
@@ -77,88 +77,10 @@ export function encodeFrame(frame: ChannelFrame): Buffer[] {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Reassembles frames from a byte stream (the sandbox protocol's decoder, same strategy). */
-export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** Length of the frame being assembled, or -1 while its length prefix is incomplete. */
-  private expected = -1;
-  /** A large frame's body, filled as its chunks arrive (the copy overlaps the transfer). */
-  private assembling: Buffer | null = null;
-  private filled = 0;
-
-  constructor(private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
-
-  /** Feeds a chunk; returns every frame it completed, in order. Throws FrameError. */
-  push(chunk: Buffer): ChannelFrame[] {
-    const frames: ChannelFrame[] = [];
-    let rest = chunk;
-    if (this.assembling !== null) {
-      const body = this.assembling;
-      const used = Math.min(rest.length, body.length - this.filled);
-      rest.copy(body, this.filled, 0, used);
-      this.filled += used;
-      if (this.filled < body.length) return frames;
-      this.assembling = null;
-      this.expected = -1;
-      frames.push(decodeBody(body));
-      rest = rest.subarray(used);
-    }
-    if (rest.length > 0) {
-      this.chunks.push(rest);
-      this.buffered += rest.length;
-    }
-    for (;;) {
-      if (this.expected < 0) {
-        if (this.buffered < 4) break;
-        this.expected = this.take(4).readUInt32LE(0);
-        if (this.expected > this.maxFrameBytes)
-          throw new FrameError(
-            `frame of ${this.expected} bytes exceeds the limit of ${this.maxFrameBytes} bytes`,
-          );
-      }
-      if (this.buffered < this.expected) {
-        if (this.expected >= ASSEMBLE_FROM_BYTES) {
-          this.filled = this.buffered;
-          this.assembling = Buffer.allocUnsafe(this.expected);
-          this.take(this.buffered).copy(this.assembling);
-        }
-        break;
-      }
-      const body = this.take(this.expected);
-      this.expected = -1;
-      frames.push(decodeBody(body));
-    }
-    return frames;
-  }
-
-  /** Bytes received but not yet returned as frames. */
-  get pendingBytes(): number {
-    return this.buffered + (this.assembling === null ? 0 : this.filled);
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0];
-    if (first !== undefined && first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0];
-      if (c === undefined) throw new FrameError('internal: took more bytes than buffered');
-      const used = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, used);
-      filled += used;
-      if (used === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(used);
-    }
-    this.buffered -= n;
-    return out;
+/** Reassembles channel frames from a byte stream. Throws FrameError. */
+export class FrameDecoder extends LengthPrefixedDecoder<ChannelFrame> {
+  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+    super({ decodeBody, error: (message) => new FrameError(message), maxFrameBytes });
   }
 }
 

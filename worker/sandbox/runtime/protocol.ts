@@ -13,6 +13,7 @@
  * This file is part of the runtime copied into sandbox images: it imports only node builtins.
  */
 import type { SyntheticSpec } from '../../../shared/dag/types.js';
+import { LengthPrefixedDecoder } from '../../../shared/framing.js';
 
 /** What the runtime loads: a handler file (absolute path), inline code, or a builtin. */
 export type RuntimeSource =
@@ -51,9 +52,6 @@ const KIND_BY_CODE: readonly (FrameKind | undefined)[] = [
 
 /** Line the server prints on stdout once it listens; the worker connects after seeing it. */
 export const LISTENING_LINE = 'faasflow-runtime listening';
-
-/** Frames at least this large are copied into place as their chunks arrive. */
-const ASSEMBLE_FROM_BYTES = 256 * 1024;
 
 /** Largest frame body accepted by default: 1 GiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024 * 1024;
@@ -122,92 +120,10 @@ function unknownKind(frame: never): never {
   throw new ProtocolError(`unknown frame kind ${JSON.stringify(frame)}`);
 }
 
-/** Reassembles frames from arbitrarily split or merged chunks of a byte stream. */
-export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** Body length of the frame being assembled, or -1 while its length prefix is incomplete. */
-  private expected = -1;
-  /**
-   * A large frame's body, filled as its chunks arrive: the copy overlaps the transfer, and the
-   * chunks are not held twice (list + concatenation) at the end.
-   */
-  private assembling: Buffer | null = null;
-  private filled = 0;
-
-  constructor(private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
-
-  /** Feeds a chunk; returns every frame it completed, in order. Throws ProtocolError. */
-  push(chunk: Buffer): Frame[] {
-    const frames: Frame[] = [];
-    let rest = chunk;
-    if (this.assembling !== null) {
-      const body = this.assembling;
-      const used = Math.min(rest.length, body.length - this.filled);
-      rest.copy(body, this.filled, 0, used);
-      this.filled += used;
-      if (this.filled < body.length) return frames;
-      this.assembling = null;
-      this.expected = -1;
-      frames.push(decodeBody(body));
-      rest = rest.subarray(used);
-    }
-    if (rest.length > 0) {
-      this.chunks.push(rest);
-      this.buffered += rest.length;
-    }
-    for (;;) {
-      if (this.expected < 0) {
-        if (this.buffered < 4) break;
-        this.expected = this.take(4).readUInt32LE(0);
-        if (this.expected > this.maxFrameBytes) {
-          throw new ProtocolError(
-            `frame of ${this.expected} bytes exceeds the limit of ${this.maxFrameBytes} bytes`,
-          );
-        }
-      }
-      if (this.buffered < this.expected) {
-        if (this.expected >= ASSEMBLE_FROM_BYTES) {
-          this.filled = this.buffered;
-          this.assembling = Buffer.allocUnsafe(this.expected);
-          this.take(this.buffered).copy(this.assembling);
-        }
-        break;
-      }
-      const body = this.take(this.expected);
-      this.expected = -1;
-      frames.push(decodeBody(body));
-    }
-    return frames;
-  }
-
-  /** Bytes received but not yet returned as frames. */
-  get pendingBytes(): number {
-    return this.buffered + (this.assembling === null ? 0 : this.filled);
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0];
-    if (first !== undefined && first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0];
-      if (c === undefined) throw new ProtocolError('internal: took more bytes than buffered');
-      const used = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, used);
-      filled += used;
-      if (used === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(used);
-    }
-    this.buffered -= n;
-    return out;
+/** Reassembles sandbox frames from a byte stream. Throws ProtocolError. */
+export class FrameDecoder extends LengthPrefixedDecoder<Frame> {
+  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+    super({ decodeBody, error: (message) => new ProtocolError(message), maxFrameBytes });
   }
 }
 
