@@ -63,11 +63,18 @@ import {
   timelineComplete,
   type NewRecordFields,
 } from '../../shared/invocation/collect.js';
+import { recoveryTriggers, type RecoveryTrigger } from '../../shared/invocation/recovery.js';
 import {
-  recoveryTriggers,
-  replaceGroups,
-  type RecoveryTrigger,
-} from '../../shared/invocation/recovery.js';
+  armDeadline,
+  completeOnce,
+  endRecord,
+  recoverInTurn,
+  replaceOnLive,
+  sendFailure,
+  workersLostError,
+  type EndInvocation,
+  type EndStatus,
+} from '../../shared/invocation/finish.js';
 import { ReleaseBatcher } from '../../shared/invocation/releases.js';
 import { InvocationSpans } from './trace.js';
 
@@ -168,6 +175,8 @@ export class InvocationManager {
   private readonly lastPlacement = new Map<string, string[]>();
   /** Each invocation's root span (a no-op without an OpenTelemetry SDK). */
   private readonly spans = new InvocationSpans();
+  private readonly end: EndInvocation = (r, status, output, error) =>
+    this.finish(r, status, output, error);
 
   constructor(private readonly o: InvocationManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -339,21 +348,7 @@ export class InvocationManager {
     this.records.set(r.id, r);
     this.trim();
     if (r.status !== 'running') return;
-    const left = Math.max(0, r.deadline - this.now());
-    r.timer = setTimeout(
-      () =>
-        this.finish(
-          r,
-          'timed_out',
-          undefined,
-          new AppError(
-            'INVOCATION_TIMEOUT',
-            `invocation ${r.id} did not finish within ${r.deadline - r.startedAt} ms`,
-          ),
-        ),
-      left,
-    );
-    r.timer.unref();
+    armDeadline(r, this.now(), this.end);
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, +1);
   }
 
@@ -413,9 +408,8 @@ export class InvocationManager {
     // a durable invocation, recovered from the journal) or by the delivery deadline.
     for (const [url, triggers] of byUrl) {
       this.o.sender.send(url, triggers, r.deadline).catch((err: unknown) => {
-        const e = AppError.from(err);
-        if (r.durability !== 'none' && e.retryable) return;
-        this.finish(r, 'failed', undefined, e);
+        const e = sendFailure(r, err);
+        if (e) this.finish(r, 'failed', undefined, e);
       });
     }
   }
@@ -466,8 +460,8 @@ export class InvocationManager {
     for (const [url, list] of byUrl) {
       this.o.sender.send(url, list, list[0]!.ctx.deadline).catch((err: unknown) => {
         const r = this.records.get(list[0]!.invocationId);
-        if (r && !(r.durability !== 'none' && AppError.from(err).retryable))
-          this.finish(r, 'failed', undefined, AppError.from(err));
+        const e = r && sendFailure(r, err);
+        if (e) this.finish(r, 'failed', undefined, e);
       });
     }
   }
@@ -501,7 +495,6 @@ export class InvocationManager {
 
   private complete(r: InvocationRecord): void {
     if (r.status !== 'running' || r.completing) return;
-    r.completing = true;
     const v = this.version(r);
     if (!v) {
       this.finish(
@@ -515,40 +508,26 @@ export class InvocationManager {
       );
       return;
     }
-    assembleOutput(
-      this.o.peers,
-      this.exprs,
-      { dag: v.dag, groupOf: v.partition.groupOf },
-      r.placement,
-      r.sinkOutputs,
-    ).then(
-      (output) => this.finish(r, 'succeeded', output),
-      (err: unknown) => {
-        // A durable invocation whose sink output is unreachable for now (its worker just died)
-        // completes once recovery has re-placed it; anything else fails it.
-        r.completing = false;
-        const e = AppError.from(err);
-        if (r.durability !== 'none' && e.retryable && this.now() < r.deadline) return;
-        this.finish(r, 'failed', undefined, e);
-      },
-    );
+    completeOnce(r, {
+      assemble: () =>
+        assembleOutput(
+          this.o.peers,
+          this.exprs,
+          { dag: v.dag, groupOf: v.partition.groupOf },
+          r.placement,
+          r.sinkOutputs,
+        ),
+      end: this.end,
+      now: this.now,
+      // Recovery completes it once the sink's worker has been re-placed.
+      later: () => undefined,
+    });
   }
 
   /** Ends the invocation once: persists the result, then tells its callers and its workers. */
-  private finish(
-    r: InvocationRecord,
-    status: InvocationRecord['status'],
-    output?: unknown,
-    error?: AppError,
-  ): void {
-    if (r.status !== 'running') return;
-    r.status = status;
-    r.finishedAt = this.now();
-    if (status === 'succeeded') r.output = output;
-    if (error) r.error = error.toWire();
-    this.spans.end(r.id, status, r.finishedAt, error);
-    if (r.timer) clearTimeout(r.timer);
-    if (r.completeTimer) clearTimeout(r.completeTimer);
+  private finish(r: InvocationRecord, status: EndStatus, output?: unknown, error?: AppError): void {
+    if (!endRecord(r, status, this.now(), output, error)) return;
+    this.spans.end(r.id, status, r.finishedAt!, error);
     if (r.inputKey) this.inputs.delete(r.inputKey);
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);
     this.store
@@ -596,7 +575,7 @@ export class InvocationManager {
       const known = this.records.get(d.id);
       if (known && known.status !== 'running') continue;
       const f = fromDoc(d);
-      if (!f) continue;
+      if (!f || f.status === 'running') continue;
       if (known) {
         // Adopted after its ingress was thought dead, yet the ingress finished it: its result
         // stands (it is the journal's, like ours would be).
@@ -671,29 +650,15 @@ export class InvocationManager {
   /** Workers of `r` are gone: re-place a durable invocation, fail any other. */
   private lost(r: InvocationRecord, gone: ReadonlySet<string>): void {
     if (r.durability === 'none' || !this.o.journal) {
-      const ids = [...gone].join(', ');
-      this.finish(
-        r,
-        'failed',
-        undefined,
-        new AppError(
-          'WORKER_UNREACHABLE',
-          `worker ${ids} stopped responding while running invocation ${r.id}`,
-        ),
-      );
+      this.finish(r, 'failed', undefined, workersLostError(r, gone));
       return;
     }
     const journal = this.o.journal;
-    const prev = r.recovering ?? Promise.resolve();
-    r.recovering = prev
-      .then(() => this.recover(r, gone, journal))
-      .catch((err: unknown) => {
-        this.o.logger.warn({ err, invocationId: r.id }, 'recovery failed');
-        this.finish(r, 'failed', undefined, AppError.from(err, 'WORKER_UNREACHABLE'));
-      })
-      .finally(() => {
-        r.recovering = undefined;
-      });
+    recoverInTurn(r, () => this.recover(r, gone, journal), {
+      end: this.end,
+      logger: this.o.logger,
+      now: this.now,
+    });
   }
 
   private async recover(
@@ -709,22 +674,7 @@ export class InvocationManager {
     const live = this.o.registry
       .ready()
       .filter((w) => !stillGone.has(w.id) && w.journal && this.o.deployments.holds(w.id, v));
-    if (live.length === 0)
-      throw new AppError(
-        'WORKER_UNREACHABLE',
-        `worker ${[...stillGone].join(', ')} was lost while running invocation ${r.id} and no live worker can take its groups`,
-      );
-    const fresh = this.placement(v, live, r.id);
-    const byId = new Map(live.map((w) => [w.id, w]));
-    const replaced = replaceGroups({
-      placement: r.placement,
-      gone: stillGone,
-      assign: (g) => {
-        const w = byId.get(fresh.groups[g]!);
-        return w ? { id: w.id, url: w.url } : undefined;
-      },
-    });
-    if (!replaced) throw new AppError('WORKER_UNREACHABLE', `no worker for invocation ${r.id}`);
+    const replaced = replaceOnLive(r, stillGone, live, () => this.placement(v, live, r.id).groups);
     const state = await journal.replace(r.id, replaced.placement, journalTtlMs(r.deadline));
     if (r.status !== 'running') return;
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);

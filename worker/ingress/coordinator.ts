@@ -34,23 +34,24 @@ import {
 } from '../../shared/invocation/collect.js';
 import { toDoc, type InvocationDoc } from '../../shared/invocation/doc.js';
 import { assembleOutput } from '../../shared/invocation/output.js';
-import type { InvocationRecord } from '../../shared/invocation/record.js';
 import {
-  recoveryTriggers,
-  replaceGroups,
-  type RecoveryTrigger,
-} from '../../shared/invocation/recovery.js';
+  armDeadline,
+  completeOnce,
+  endRecord,
+  recoverInTurn,
+  replaceOnLive,
+  sendFailure,
+  workersLostError,
+  type EndInvocation,
+  type EndStatus,
+} from '../../shared/invocation/finish.js';
+import type { InvocationRecord } from '../../shared/invocation/record.js';
+import { recoveryTriggers, type RecoveryTrigger } from '../../shared/invocation/recovery.js';
 import { journalTtlMs, type Journal, type JournalState } from '../../shared/journal.js';
 import type { Logger } from '../../shared/logger.js';
 import { eligibleWorkers, placeOnView, resolveDurability } from '../../shared/placement-view.js';
 import { IDEMPOTENCY_TTL_MS } from '../../shared/schema/invocation-api.js';
-import type {
-  PlacementView,
-  Report,
-  StoredRef,
-  Trigger,
-  ViewWorker,
-} from '../../shared/schema/wire.js';
+import type { PlacementView, Report, StoredRef, Trigger } from '../../shared/schema/wire.js';
 import type { IndexedDeployment } from '../engine/deployments.js';
 import { ingressDecision, StagePlans, type IngressModels } from './harvest.js';
 import { recordedHarvest } from '../../shared/harvest/invocation.js';
@@ -137,6 +138,8 @@ export class IngressCoordinator {
   private readonly placed = new Map<string, number>();
   /** Per workflow version, where each group ran last (warm affinity). */
   private readonly lastPlacement = new Map<string, string[]>();
+  private readonly end: EndInvocation = (r, status, output, error) =>
+    this.finish(r, status, output, error);
   private closed = false;
 
   constructor(private readonly o: IngressOptions) {
@@ -338,20 +341,7 @@ export class IngressCoordinator {
   private track(r: InvocationRecord): void {
     this.records.set(r.id, r);
     this.trim();
-    r.timer = setTimeout(
-      () =>
-        this.finish(
-          r,
-          'timed_out',
-          undefined,
-          new AppError(
-            'INVOCATION_TIMEOUT',
-            `invocation ${r.id} did not finish within ${r.deadline - r.startedAt} ms`,
-          ),
-        ),
-      Math.max(0, r.deadline - this.now()),
-    );
-    r.timer.unref();
+    armDeadline(r, this.now(), this.end);
     this.count(r, +1);
   }
 
@@ -392,9 +382,8 @@ export class IngressCoordinator {
     }
     for (const [url, triggers] of byUrl) {
       this.o.ports.send(url, triggers, r.deadline).catch((err: unknown) => {
-        const e = AppError.from(err);
-        if (r.durability !== 'none' && e.retryable) return;
-        this.finish(r, 'failed', undefined, e);
+        const e = sendFailure(r, err);
+        if (e) this.finish(r, 'failed', undefined, e);
       });
     }
     if (local.length > 0) {
@@ -430,43 +419,26 @@ export class IngressCoordinator {
 
   /** Every sink has reported: assemble and answer now (steps still coming do not hold it). */
   private complete(r: InvocationRecord): void {
-    if (r.status !== 'running' || r.completing) return;
-    r.completing = true;
     const dep = this.deps.get(r.id)!;
-    assembleOutput(
-      this.o.peers,
-      this.o.exprs,
-      { dag: dep.dag, groupOf: dep.groupOf },
-      r.placement,
-      r.sinkOutputs,
-      (ref) => this.o.ports.read(ref),
-    ).then(
-      (output) => this.finish(r, 'succeeded', output),
-      (err: unknown) => {
-        r.completing = false;
-        const e = AppError.from(err);
-        // A durable invocation's sink output may be unreachable while its worker is re-placed.
-        if (r.durability !== 'none' && e.retryable && this.now() < r.deadline) {
-          setTimeout(() => this.complete(r), 200).unref();
-          return;
-        }
-        this.finish(r, 'failed', undefined, e);
-      },
-    );
+    completeOnce(r, {
+      assemble: () =>
+        assembleOutput(
+          this.o.peers,
+          this.o.exprs,
+          { dag: dep.dag, groupOf: dep.groupOf },
+          r.placement,
+          r.sinkOutputs,
+          (ref) => this.o.ports.read(ref),
+        ),
+      end: this.end,
+      now: this.now,
+      // A sink's output may be unreachable while its worker is re-placed: try again shortly.
+      later: () => setTimeout(() => this.complete(r), 200).unref(),
+    });
   }
 
-  private finish(
-    r: InvocationRecord,
-    status: InvocationRecord['status'],
-    output?: unknown,
-    error?: AppError,
-  ): void {
-    if (r.status !== 'running') return;
-    r.status = status;
-    r.finishedAt = this.now();
-    if (status === 'succeeded') r.output = output;
-    if (error) r.error = error.toWire();
-    if (r.timer) clearTimeout(r.timer);
+  private finish(r: InvocationRecord, status: EndStatus, output?: unknown, error?: AppError): void {
+    if (!endRecord(r, status, this.now(), output, error)) return;
     this.count(r, -1);
     r.settle();
     this.o.ports.release(r.id, Object.values(r.placement.workers));
@@ -523,25 +495,14 @@ export class IngressCoordinator {
   private lost(r: InvocationRecord, gone: ReadonlySet<string>, v: PlacementView): void {
     const journal = this.o.journal;
     if (r.durability === 'none' || !journal) {
-      this.finish(
-        r,
-        'failed',
-        undefined,
-        new AppError(
-          'WORKER_UNREACHABLE',
-          `worker ${[...gone].join(', ')} stopped responding while running invocation ${r.id}`,
-        ),
-      );
+      this.finish(r, 'failed', undefined, workersLostError(r, gone));
       return;
     }
-    r.recovering = this.recover(r, gone, v, journal)
-      .catch((err: unknown) => {
-        this.o.logger.warn({ err, invocationId: r.id }, 'recovery failed');
-        this.finish(r, 'failed', undefined, AppError.from(err, 'WORKER_UNREACHABLE'));
-      })
-      .finally(() => {
-        r.recovering = undefined;
-      });
+    recoverInTurn(r, () => this.recover(r, gone, v, journal), {
+      end: this.end,
+      logger: this.o.logger,
+      now: this.now,
+    });
   }
 
   private async recover(
@@ -554,30 +515,21 @@ export class IngressCoordinator {
     const live = eligibleWorkers(v, r.workflow, r.version, r.durability).filter(
       (w) => !gone.has(w.id),
     );
-    if (live.length === 0)
-      throw new AppError(
-        'WORKER_UNREACHABLE',
-        `worker ${[...gone].join(', ')} was lost while running invocation ${r.id} and no live worker can take its groups`,
-      );
-    const fresh = placeOnView({
-      strategy: v.strategy,
-      workers: live,
-      dag: dep.dag,
-      groupOf: dep.groupOf,
-      key: r.id,
-      cursor: this.cursor,
-      extraLoad: this.placed,
-    });
-    const byId = new Map<string, ViewWorker>(live.map((w) => [w.id, w]));
-    const replaced = replaceGroups({
-      placement: r.placement,
+    const replaced = replaceOnLive(
+      r,
       gone,
-      assign: (g) => {
-        const w = byId.get(fresh.groups[g]!);
-        return w ? { id: w.id, url: w.url } : undefined;
-      },
-    });
-    if (!replaced) throw new AppError('WORKER_UNREACHABLE', `no worker for invocation ${r.id}`);
+      live,
+      () =>
+        placeOnView({
+          strategy: v.strategy,
+          workers: live,
+          dag: dep.dag,
+          groupOf: dep.groupOf,
+          key: r.id,
+          cursor: this.cursor,
+          extraLoad: this.placed,
+        }).groups,
+    );
     const next = { ...replaced.placement, coordinator: this.o.url() };
     const state = await journal.replace(r.id, next, journalTtlMs(r.deadline, this.now()));
     if (r.status !== 'running') return;
