@@ -5,8 +5,12 @@
  */
 import { AppError } from '../../shared/errors.js';
 import { splitQualified } from '../../shared/tenancy.js';
-import type { InvocationRecord, InvocationStatus } from '../../shared/invocation/record.js';
-import type { InvocationId } from '../../shared/ids.js';
+import {
+  invocationHead,
+  type InvocationHead,
+  type InvocationRecord,
+  type InvocationStatus,
+} from '../../shared/invocation/record.js';
 
 export interface InvocationFilter {
   workflow?: string;
@@ -18,16 +22,7 @@ export interface InvocationFilter {
   before?: string;
 }
 
-export interface InvocationSummary {
-  invocationId: InvocationId;
-  workflow: string;
-  version: number;
-  tenant: string;
-  subTenant?: string;
-  status: InvocationStatus;
-  startedAt: string;
-  finishedAt: string | null;
-  durationMs: number;
+export interface InvocationSummary extends InvocationHead {
   steps: number;
   errorCode: string | null;
 }
@@ -81,17 +76,8 @@ export function listInvocations(
 }
 
 function summary(r: InvocationRecord, now: number): InvocationSummary {
-  const { tenant, name } = splitQualified(r.workflow);
   return {
-    invocationId: r.id,
-    workflow: name,
-    version: r.version,
-    tenant,
-    ...(r.ctx.subTenant === undefined ? {} : { subTenant: r.ctx.subTenant }),
-    status: r.status,
-    startedAt: new Date(r.startedAt).toISOString(),
-    finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),
-    durationMs: (r.finishedAt ?? now) - r.startedAt,
+    ...invocationHead(r, now),
     steps: r.steps.length + r.stepsDropped,
     errorCode: r.error?.code ?? null,
   };

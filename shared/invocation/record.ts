@@ -83,9 +83,22 @@ export function compositionView(c: RecordComposition): Record<string, unknown> {
 /** Largest number of steps kept per invocation; the rest are counted, not kept. */
 export const MAX_STEPS = 20_000;
 
-export function publicView(r: InvocationRecord, withSteps = true): Record<string, unknown> {
+/** What both the list rows and the full view of an invocation start with. */
+export interface InvocationHead {
+  invocationId: InvocationId;
+  workflow: string;
+  version: number;
+  tenant: string;
+  subTenant?: string;
+  status: InvocationStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number;
+}
+
+export function invocationHead(r: InvocationRecord, now: number = Date.now()): InvocationHead {
   const { tenant, name } = splitQualified(r.workflow);
-  const view: Record<string, unknown> = {
+  return {
     invocationId: r.id,
     workflow: name,
     version: r.version,
@@ -94,8 +107,12 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
     status: r.status,
     startedAt: new Date(r.startedAt).toISOString(),
     finishedAt: r.finishedAt === undefined ? null : new Date(r.finishedAt).toISOString(),
-    durationMs: (r.finishedAt ?? Date.now()) - r.startedAt,
+    durationMs: (r.finishedAt ?? now) - r.startedAt,
   };
+}
+
+export function publicView(r: InvocationRecord, withSteps = true): Record<string, unknown> {
+  const view: Record<string, unknown> = { ...invocationHead(r) };
   if (r.composition) view['composition'] = compositionView(r.composition);
   if (r.status === 'succeeded') view['output'] = r.output ?? null;
   if (r.error) view['error'] = r.error;
