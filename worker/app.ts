@@ -60,8 +60,9 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
     }),
   );
   installErrorHandling(app, d.bodyLimitBytes);
-  // The dashboard's files and reads are the master's to judge (ingress/dashboard.ts), as is an
-  // invocation's read once API keys are on: the token would stand where the key must go.
+  // The dashboard's files and reads are the master's to judge (ingress/dashboard.ts), as are an
+  // invocation's read and its cancel once API keys are on: the token would stand where the key
+  // must go.
   requireToken(
     app,
     d.token,
@@ -69,9 +70,7 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
       path === '/healthz' ||
       path === '/metrics' ||
       isDashboardRequest(method, path) ||
-      (method === 'GET' &&
-        path.startsWith('/v1/invocations/') &&
-        d.ingress.view.last?.auth === true),
+      (d.ingress.view.last?.auth === true && isInvocationRequest(method, path)),
   );
   acceptBinary(app);
 
@@ -176,4 +175,10 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   });
 
   return app;
+}
+
+/** `GET /v1/invocations/:id` or `POST /v1/invocations/:id/cancel`. */
+function isInvocationRequest(method: string, path: string): boolean {
+  if (method === 'GET') return /^\/v1\/invocations\/[^/]+$/.test(path);
+  return method === 'POST' && /^\/v1\/invocations\/[^/]+\/cancel$/.test(path);
 }

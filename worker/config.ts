@@ -124,7 +124,7 @@ export const WorkerConfigSchema = Type.Object({
     Type.String({
       minLength: 8,
       description:
-        'Shared cluster token; when set, every request must carry it but /healthz, /metrics and those the master judges (the dashboard files and reads; with API keys on, GET /v1/invocations/:id).',
+        'Shared cluster token; when set, every request must carry it but /healthz, /metrics and those the master judges (the dashboard files and reads; with API keys on, GET /v1/invocations/:id and its cancel).',
     }),
   ),
   /** Internal transport: persistent framed channels (default) or plain HTTP. */

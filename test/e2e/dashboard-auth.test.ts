@@ -194,4 +194,24 @@ describe.skipIf(!ready)('dashboard behind API keys', () => {
     );
     expect(pageErrors).toEqual([]);
   });
+
+  it('a worker answers a cancel with the caller’s key, as the master would', async () => {
+    const { alpha, beta } = tenants;
+    const worker = client(workerUrl);
+    const cancel = (id: string, key?: string) =>
+      worker.request(
+        'POST',
+        `/v1/invocations/${id}/cancel`,
+        undefined,
+        key === undefined ? undefined : { authorization: `Bearer ${key}` },
+      );
+    const own = await cancel(alpha.invocations[0]!, alpha.key);
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+    // It had finished: a cancel changes nothing.
+    expect(own.body).toMatchObject({ invocationId: alpha.invocations[0], status: 'succeeded' });
+    const theirs = await cancel(beta.invocations[0]!, alpha.key);
+    expect(theirs.status).toBe(404);
+    expect(theirs.body.code).toBe('INVOCATION_NOT_FOUND');
+    expect((await cancel(alpha.invocations[0]!)).status).toBe(401);
+  });
 });

@@ -75,11 +75,12 @@ async function passOn(
     .send(amend(JSON.parse(res.body.toString('utf8')) as Record<string, unknown>));
 }
 
-/** The master's answer to `GET url` with the client's `authorization` (or none). */
+/** The master's answer to the same request (GET, or a bodiless POST) with the client's `authorization` (or none). */
 export async function toMaster(
   d: Pick<WorkerDashboardDeps, 'view' | 'http'>,
   url: string,
   authorization: string | undefined,
+  method: 'GET' | 'POST' = 'GET',
 ): Promise<{ status: number; body: Buffer }> {
   const master = d.view.last?.master;
   if (master === undefined)
@@ -88,8 +89,9 @@ export async function toMaster(
       'this worker has no placement view from the master yet; retry shortly, or open the master',
     );
   return d.http.request(`${master}${url}`, {
-    method: 'GET',
+    method,
     timeoutMs: 10_000,
     authorization: authorization ?? null,
+    ...(method === 'POST' ? { body: '{}', contentType: 'application/json' } : {}),
   });
 }

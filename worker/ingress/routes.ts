@@ -126,8 +126,13 @@ export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
   app.post(
     '/v1/invocations/:id/cancel',
     { schema: { params: Type.Object({ id: InvocationIdField }) } },
-    (req) => {
+    async (req, reply) => {
       const id = (req.params as { id: InvocationId }).id;
+      // With API keys the master decides, under the caller's own key.
+      if (d.view.last?.auth === true) {
+        const res = await toMaster(d, req.url, req.headers.authorization, 'POST');
+        return reply.status(res.status).type('application/json; charset=utf-8').send(res.body);
+      }
       const r = d.coordinator.cancel(id);
       return r
         ? publicView(r, false)
