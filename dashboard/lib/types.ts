@@ -10,8 +10,8 @@ import type { InvocationHarvest, NodeDecision } from '../../shared/harvest/invoc
 import type { InvocationPage, InvocationSummary } from '../../master/invocations/list.js';
 import type { InvocationStatus } from '../../shared/invocation/record.js';
 import type { CompositionDecision } from '../../shared/compose/types.js';
-import type { Estimate } from '../../shared/compose/estimate.js';
 import type { Durability } from '../../shared/schema/wire.js';
+export type { CompositionRanking } from '../../shared/schema/composition-api.js';
 
 export type {
   InvocationPage,
@@ -96,29 +96,6 @@ export interface InvocationDetail {
   harvest?: HarvestView;
   durability: { mode: Durability; recoveries: number; adoptedFrom?: string };
   composition?: CompositionDecision & { wouldRun?: string };
-}
-
-/** GET /v1/workflows/:name/composition */
-export interface CompositionRanking {
-  workflow: string;
-  version: number;
-  subTenant: string;
-  mode: string;
-  modelVersion: number;
-  explore: { algorithm: string; rate: number };
-  context: Record<string, unknown>;
-  variants: number;
-  admissible: number;
-  graphs: {
-    rank: number;
-    variant: string;
-    graph: string[];
-    expectedReward: number;
-    uncertainty: number;
-    decisions: number;
-  }[];
-  decisions: number;
-  estimate: { learned: Estimate | null; default: Estimate | null; promote: boolean };
 }
 
 /** GET /v1/workers */

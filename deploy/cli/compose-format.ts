@@ -1,31 +1,6 @@
 /** Text of `faasflow compose`: the ranked graphs and the offline estimates. */
-
-interface Estimate {
-  value: number;
-  lower: number;
-  upper: number;
-  n: number;
-}
-
-interface CompositionAnswer {
-  workflow: string;
-  version: number;
-  subTenant: string;
-  mode: string;
-  modelVersion: number;
-  explore: { algorithm: string; rate: number };
-  variants: number;
-  admissible: number;
-  decisions: number;
-  graphs: {
-    rank: number;
-    variant: string;
-    graph: string[];
-    expectedReward: number;
-    uncertainty: number;
-  }[];
-  estimate: { learned: Estimate | null; default: Estimate | null; promote: boolean };
-}
+import type { Estimate } from '../../shared/compose/estimate.js';
+import type { CompositionRanking } from '../../shared/schema/composition-api.js';
 
 const num = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
 
@@ -33,7 +8,7 @@ const est = (e: Estimate | null): string =>
   e ? `${num(e.value)} [${num(e.lower)}, ${num(e.upper)}]` : 'no data yet';
 
 export function compositionLines(a: unknown): string[] {
-  const c = a as CompositionAnswer;
+  const c = a as CompositionRanking;
   const lines = [
     `${c.workflow}@${c.version} for sub-tenant ${c.subTenant}: ${c.admissible} of ${c.variants} graphs admissible; mode ${c.mode}, ${c.explore.algorithm} (rate ${c.explore.rate}), model v${c.modelVersion}, ${c.decisions} logged decisions`,
     '',

@@ -11,6 +11,7 @@ import type { TypedApp } from '../../shared/http.js';
 import { contextValues } from '../compose/expressions.js';
 import type { MasterContext } from './context.js';
 import { SUB_TENANT_PATTERN } from '../../shared/tenancy.js';
+import type { CompositionRanking } from '../../shared/schema/composition-api.js';
 
 const Query = Type.Object(
   {
@@ -26,7 +27,7 @@ export function compositionRoutes(app: TypedApp, c: MasterContext): void {
   app.get(
     '/v1/workflows/:name/composition',
     { schema: { params: Type.Object({ name: Type.String() }), querystring: Query } },
-    async (req) => {
+    async (req): Promise<CompositionRanking> => {
       const name = req.params.name;
       const q = req.query;
       const v = c.catalog.latest(name);
