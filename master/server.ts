@@ -25,6 +25,7 @@ import { TenantDirectory } from './auth/directory.js';
 import { LimitGate } from './auth/limits.js';
 import { authOn, type MasterConfig } from './config.js';
 import { join, resolve } from 'node:path';
+import { ChainService } from './chains/service.js';
 import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
 import { harvestGridOf } from './harvest/options.js';
@@ -57,6 +58,7 @@ export class MasterServer {
     private readonly journal: Journal | undefined,
     private readonly audit: AuditLog,
     private readonly compose: CompositionService,
+    private readonly chains: ChainService,
     private leadership: Leadership | undefined = undefined,
   ) {}
 
@@ -143,6 +145,8 @@ export class MasterServer {
             purpose: 'journal (master)',
           });
     const compose = new CompositionService({ store, logger });
+    const chains = new ChainService({ store, logger });
+    await chains.load();
     const invocations = new InvocationManager({
       catalog,
       registry,
@@ -161,6 +165,7 @@ export class MasterServer {
       ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
       compose,
+      chains,
     });
     const view = new ViewPublisher({
       registry,
@@ -187,6 +192,7 @@ export class MasterServer {
       invocations,
       store,
       compose,
+      chains,
       ...(harvest ? { harvest } : {}),
       ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
       tenants,
@@ -218,6 +224,7 @@ export class MasterServer {
       view.close();
       invocations.close();
       await compose.close();
+      await chains.close();
       sender.close();
       await peers.close();
       await http.close();
@@ -263,6 +270,7 @@ export class MasterServer {
       journal,
       audit,
       compose,
+      chains,
     );
   }
 
@@ -285,6 +293,7 @@ export class MasterServer {
       await this.channels?.close();
       await this.app.close();
       await this.compose.close();
+      await this.chains.close();
       await this.harvest?.close();
       await this.journal?.close();
       this.sender.close();
