@@ -25,6 +25,7 @@ import { TenantDirectory } from './auth/directory.js';
 import { LimitGate } from './auth/limits.js';
 import { authOn, type MasterConfig } from './config.js';
 import { join, resolve } from 'node:path';
+import { sendPrepares } from './chains/prepares.js';
 import { ChainService } from './chains/service.js';
 import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
@@ -165,7 +166,10 @@ export class MasterServer {
       ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
       compose,
-      chains,
+      chains: {
+        finished: (r, dag) => chains.finished(r, dag),
+        started: (r, v, inputBytes) => sendPrepares(chains, http, logger, r, v, inputBytes),
+      },
     });
     const view = new ViewPublisher({
       registry,
