@@ -4,6 +4,7 @@ import { installApiKeyAuth } from '../shared/auth.js';
 import { installErrorHandling, tokenMatches, typed } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerTls } from '../shared/tls.js';
+import { chainRoutes } from './routes/chains.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { compositionRoutes } from './routes/composition.js';
 import type { MasterContext } from './routes/context.js';
@@ -80,6 +81,7 @@ export function buildMasterApp(
   clusterRoutes(routes, c);
   harvestRoutes(routes, c);
   compositionRoutes(routes, c);
+  chainRoutes(routes, c);
   dashboardRoutes(routes, c);
   return app;
 }

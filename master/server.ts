@@ -25,6 +25,8 @@ import { TenantDirectory } from './auth/directory.js';
 import { LimitGate } from './auth/limits.js';
 import { authOn, type MasterConfig } from './config.js';
 import { join, resolve } from 'node:path';
+import { sendPrepares } from './chains/prepares.js';
+import { ChainService } from './chains/service.js';
 import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
 import { harvestGridOf } from './harvest/options.js';
@@ -57,6 +59,7 @@ export class MasterServer {
     private readonly journal: Journal | undefined,
     private readonly audit: AuditLog,
     private readonly compose: CompositionService,
+    private readonly chains: ChainService,
     private leadership: Leadership | undefined = undefined,
   ) {}
 
@@ -143,6 +146,8 @@ export class MasterServer {
             purpose: 'journal (master)',
           });
     const compose = new CompositionService({ store, logger });
+    const chains = new ChainService({ store, logger });
+    await chains.load();
     const invocations = new InvocationManager({
       catalog,
       registry,
@@ -161,6 +166,10 @@ export class MasterServer {
       ...(journal ? { journal } : {}),
       ...(harvest ? { harvest } : {}),
       compose,
+      chains: {
+        finished: (r, dag) => chains.finished(r, dag),
+        started: (r, v, inputBytes) => sendPrepares(chains, http, logger, r, v, inputBytes),
+      },
     });
     const view = new ViewPublisher({
       registry,
@@ -187,6 +196,7 @@ export class MasterServer {
       invocations,
       store,
       compose,
+      chains,
       ...(harvest ? { harvest } : {}),
       ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
       tenants,
@@ -218,6 +228,7 @@ export class MasterServer {
       view.close();
       invocations.close();
       await compose.close();
+      await chains.close();
       sender.close();
       await peers.close();
       await http.close();
@@ -263,6 +274,7 @@ export class MasterServer {
       journal,
       audit,
       compose,
+      chains,
     );
   }
 
@@ -285,6 +297,7 @@ export class MasterServer {
       await this.channels?.close();
       await this.app.close();
       await this.compose.close();
+      await this.chains.close();
       await this.harvest?.close();
       await this.journal?.close();
       this.sender.close();

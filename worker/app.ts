@@ -28,6 +28,7 @@ import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
 import type { DeploymentManager } from './deployer.js';
 import type { ChannelStats } from '../shared/channel/ops.js';
+import { PrepareBatch, type PrepareScheduler } from './sandbox/ahead.js';
 
 export interface WorkerAppDeps {
   workerId: string;
@@ -43,6 +44,8 @@ export interface WorkerAppDeps {
   token?: string;
   /** Ends an invocation here: the engine's release and the channels' context caches. */
   release: (invocationId: InvocationId) => Promise<void>;
+  /** Prepares ahead (docs/guides/chains.md): `POST /v1/prepares`. */
+  ahead?: PrepareScheduler;
   /** What the worker's channels served (absent with `transport: http`). */
   channelStats?: ChannelStats;
   /** Serve HTTPS (shared/tls.ts). */
@@ -150,6 +153,15 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
       return reply.status(204).send();
     },
   );
+
+  app.addHook('onClose', (_app, done) => {
+    d.ahead?.close();
+    done();
+  });
+  app.post('/v1/prepares', { schema: { body: PrepareBatch } }, async (req, reply) => {
+    d.ahead?.schedule(req.body.prepares);
+    return reply.status(202).send({ scheduled: d.ahead ? req.body.prepares.length : 0 });
+  });
 
   app.get('/healthz', () => ({ status: 'ok', worker: d.workerId, ...d.engine.load }));
 

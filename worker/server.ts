@@ -21,6 +21,7 @@ import { ReleaseBatcher } from '../shared/invocation/releases.js';
 import { IngressCoordinator } from './ingress/coordinator.js';
 import { IngressModels } from './ingress/harvest.js';
 import { RecordShipper } from './ingress/records.js';
+import { PrepareScheduler } from './sandbox/ahead.js';
 import { ViewHolder } from './ingress/view.js';
 import { checkTriggerTenancy } from '../shared/tenancy.js';
 import { loadTls } from '../shared/tls.js';
@@ -165,6 +166,7 @@ export class WorkerServer {
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
     const view = new ViewHolder();
     const shipper = new RecordShipper(http, () => view.last?.master, logger);
+    const ahead = new PrepareScheduler({ sandbox, logger, http, master: () => view.last?.master });
     const releases = new ReleaseBatcher(peers, logger, journal);
     const masterNow = (): string => {
       const m = view.last?.master;
@@ -246,6 +248,7 @@ export class WorkerServer {
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
       ingress: { coordinator, view, http },
+      ahead,
       ...(config.token === undefined ? {} : { token: config.token }),
       release,
       ...(channelStats ? { channelStats } : {}),

@@ -5,6 +5,7 @@
 import { pickIngress } from './ingress.js';
 import { bytes } from './harvest-report.js';
 import {
+  chains,
   composition,
   createKey,
   createTenant,
@@ -20,12 +21,13 @@ import {
   status,
   workers,
 } from './client.js';
+import { chainsLines } from './chains-format.js';
 import { compositionLines } from './compose-format.js';
 import { deployLines, invokeLines, statusLines, workersLines } from './format.js';
 import { exportProfiles, importProfiles, models, profile } from './harvest.js';
 import { progress } from './progress.js';
 
-interface ClientOptions {
+export interface ClientOptions {
   master: string;
   json?: boolean;
 }
@@ -220,6 +222,11 @@ export async function composeCommand(name: string, o: ComposeOptions): Promise<n
     ...(o.input !== undefined ? { input: await readInput(o.input) } : {}),
   });
   print(o, answer, compositionLines);
+  return EXIT.ok;
+}
+
+export async function chainsCommand(name: string, o: ClientOptions): Promise<number> {
+  print(o, await chains(o.master, name), chainsLines);
   return EXIT.ok;
 }
 

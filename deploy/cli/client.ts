@@ -227,6 +227,11 @@ export function composition(
   );
 }
 
+/** What the chain model learned of a workflow (GET /v1/workflows/:name/chains). */
+export function chains(master: string, name: string): Promise<unknown> {
+  return call(master, 'GET', `/v1/workflows/${encodeURIComponent(name)}/chains`);
+}
+
 export function feedback(master: string, id: string, rating: number): Promise<unknown> {
   return call(master, 'POST', `/v1/invocations/${encodeURIComponent(id)}/feedback`, { rating });
 }

@@ -265,6 +265,18 @@ export function buildProgram(done: Done, version: string): Command {
 
   client(
     program
+      .command('chains')
+      .description(
+        'Adaptive task chains: what the chain model learned of a workflow (branch probabilities, start offsets, cold times, successors with scores) and its prewarm budget and price.',
+      )
+      .argument('<name>', 'the workflow')
+      .addOption(json()),
+  ).action(async (name: string, o: Actions.ClientOptions) =>
+    done(await (await actions()).chainsCommand(name, o)),
+  );
+
+  client(
+    program
       .command('feedback')
       .description(
         "Composition: rate a composed invocation; the rating is $feedback in the workflow's reward while its window is open.",

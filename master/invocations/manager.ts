@@ -46,6 +46,7 @@ import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
 import { assertInput } from '../../shared/input-schema.js';
 import type { WorkflowCatalog, WorkflowVersion } from '../workflow/catalog.js';
+import type { WorkflowDag } from '../../shared/dag/types.js';
 import { listInvocations, type InvocationFilter, type InvocationPage } from './list.js';
 import { assembleOutput } from '../../shared/invocation/output.js';
 import {
@@ -94,6 +95,8 @@ export interface InvocationManagerOptions {
   harvest?: HarvestHooks;
   /** Composition (docs/guides/composition.md); without it a composed workflow runs its default. */
   compose?: ComposeHooks;
+  /** Adaptive task chains (docs/guides/chains.md): learning after, prepares at start. */
+  chains?: ChainHooks;
   /** Where records persist; default: this process's memory (nothing survives a restart). */
   records?: RecordStore;
   /** The invocation journal (with Redis); without it every invocation runs as `none`. */
@@ -130,6 +133,14 @@ export interface ComposeHooks {
   ): Promise<RecordComposition>;
   /** Called once a composed invocation has ended (any status), off its caller's path. */
   finished(r: InvocationRecord, run: WorkflowVersion): void;
+}
+
+/** What the manager asks of chains: prepares at start, the finished invocation after. */
+export interface ChainHooks {
+  /** Called once an invocation has ended (any status), off its caller's path. */
+  finished(r: InvocationRecord, dag: WorkflowDag): void;
+  /** Called after an invocation was accepted: sends its prepares (never throws, never waits). */
+  started?(r: InvocationRecord, v: WorkflowVersion, inputBytes: number): void;
 }
 
 /** Longest wait for the last steps of a finished invocation before answering without them. */
@@ -311,6 +322,7 @@ export class InvocationManager {
     }
     this.track(r);
     crashPoint('master:after-accept');
+    this.o.chains?.started?.(r, v, req.dataBytes ?? encoded.length);
     const starts = v.dag.sources.map((node) => ({ node, from: null, ref: input.ref }));
     this.sendTriggers(r, v, starts);
     return r;
@@ -555,6 +567,7 @@ export class InvocationManager {
       const v = this.version(r);
       if (v) setImmediate(() => compose.finished(r, v));
     }
+    this.chainsFinished(r);
     this.o.logger.debug({ invocationId: r.id, status }, 'invocation finished');
   }
 
@@ -591,8 +604,17 @@ export class InvocationManager {
         const v = this.version(r);
         if (v) setImmediate(() => hooks.finished(r, v));
       }
+      if (r) this.chainsFinished(r);
     }
     return kept;
+  }
+
+  /** The chain model learns from every ended invocation, the master's and the ingresses'. */
+  private chainsFinished(r: InvocationRecord): void {
+    const chains = this.o.chains;
+    if (!chains) return;
+    const v = this.version(r);
+    if (v) setImmediate(() => chains.finished(r, v.dag));
   }
 
   /**

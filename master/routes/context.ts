@@ -8,6 +8,7 @@ import type { AuditLog } from '../auth/audit.js';
 import type { TenantDirectory } from '../auth/directory.js';
 import type { LimitGate, TenantLimits } from '../auth/limits.js';
 import type { MasterConfig } from '../config.js';
+import type { ChainService } from '../chains/service.js';
 import type { CompositionService } from '../compose/service.js';
 import type { Harvester } from '../harvest/harvester.js';
 import type { InvocationManager } from '../invocations/manager.js';
@@ -29,6 +30,8 @@ export interface MasterContext {
   view?: ViewPublisher;
   /** Composition's learners (docs/guides/composition.md). */
   compose?: CompositionService;
+  /** Adaptive task chains: the chain model, the budget controllers, the planner. */
+  chains?: ChainService;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
   /** What the master's channels served (absent with `transport: http`). */

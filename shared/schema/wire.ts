@@ -226,6 +226,10 @@ export const StepRecord = Type.Object({
   ),
   /** Tasks: the handler's run as the worker saw it (request sent → result), last attempt. */
   runMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Tasks: the run found a sandbox prepared ahead for it (docs/guides/chains.md). */
+  prepared: Type.Optional(Type.Boolean()),
+  /** Tasks: the sandbox start of a cold run (child or container up, handler loaded), ms. */
+  initMs: Type.Optional(Type.Number({ minimum: 0 })),
   /** Fetching the node's input from FaaStore (every tier, decode included). */
   getMs: Type.Optional(Type.Number({ minimum: 0 })),
   /** Storing the node's output in FaaStore. */

@@ -212,3 +212,61 @@ describe('FunctionPool', () => {
     expect(started[0]!.killed).toBe(true);
   });
 });
+
+describe('FunctionPool.prepare (sandboxes prepared ahead)', () => {
+  it('a prepared child serves the next run warm, marked prepared, and is counted used', async () => {
+    const { pool, started } = makePool();
+    expect(await pool.prepare(small, 5_000)).toBe(true);
+    expect(pool.stats().warm).toBe(1);
+    const lease = await pool.acquire(small);
+    expect(lease).toMatchObject({ cold: false, prepared: true, initMs: 0 });
+    expect(lease.child).toBe(started[0]);
+    pool.release(lease.child);
+    // Its second run is an ordinary warm one.
+    const again = await pool.acquire(small);
+    expect(again.prepared).toBeUndefined();
+    pool.release(again.child);
+    const r = pool.takePreparedReport();
+    expect(r).toMatchObject({ used: 1, unused: 0, wastedMbS: 0 });
+    expect(pool.takePreparedReport()).toMatchObject({ used: 0, unused: 0 });
+    await pool.close('test');
+  });
+
+  it('an unused prepared child is released after ttlMs and counted wasted', async () => {
+    vi.useFakeTimers();
+    const { pool, started } = makePool(2, 60_000);
+    expect(await pool.prepare(small, 300)).toBe(true);
+    vi.advanceTimersByTime(299);
+    expect(started[0]!.killed).toBe(false);
+    vi.advanceTimersByTime(2);
+    expect(started[0]!.killed).toBe(true);
+    expect(pool.stats().warm).toBe(0);
+    const r = pool.takePreparedReport();
+    expect(r).toMatchObject({ used: 0, unused: 1 });
+    await pool.close('test');
+  });
+
+  it('starts nothing when a fitting child is idle or the cap is reached', async () => {
+    const { pool, started } = makePool(1);
+    await pool.prewarm(1, small);
+    expect(await pool.prepare(small, 1_000)).toBe(false);
+    const lease = await pool.acquire(small);
+    expect(await pool.prepare(small, 1_000)).toBe(false);
+    expect(started).toHaveLength(1);
+    pool.release(lease.child);
+    await pool.close('test');
+  });
+
+  it('a run queued while the prepared child started takes it', async () => {
+    const { pool, holdStarts, finishStarts } = makePool(1);
+    holdStarts();
+    const prepared = pool.prepare(small, 1_000);
+    const run = pool.acquire(small);
+    finishStarts();
+    expect(await prepared).toBe(true);
+    const lease = await run;
+    expect(lease).toMatchObject({ cold: false, prepared: true });
+    pool.release(lease.child);
+    await pool.close('test');
+  });
+});

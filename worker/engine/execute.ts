@@ -77,6 +77,10 @@ export interface NodeOutcome {
   safeguardAtMs?: number | null;
   /** Tasks: the successful attempt's handler run, request sent → result received. */
   runMs?: number;
+  /** Tasks: the run found a sandbox prepared ahead for it (docs/guides/chains.md). */
+  prepared?: boolean;
+  /** Tasks: the sandbox start of a cold run, ms. */
+  initMs?: number;
   /** Tasks: the tier that ran the function. */
   isolation?: Isolation;
 }
@@ -235,6 +239,8 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
         safeguardAtMs: r.safeguardAtMs,
         runMs: r.durationMs,
         isolation: r.isolation,
+        ...(r.prepared === true ? { prepared: true } : {}),
+        ...(r.cold ? { initMs: r.initMs } : {}),
       };
     } catch (err) {
       const e = AppError.from(err, 'FUNCTION_FAILED');
@@ -451,6 +457,8 @@ export function stepOf(
   if (typeof out.safeguardAtMs === 'number') step.safeguardAtMs = out.safeguardAtMs;
   if (out.isolation !== undefined) step.isolation = out.isolation;
   if (out.runMs !== undefined) step.runMs = out.runMs;
+  if (out.prepared === true) step.prepared = true;
+  if (out.initMs !== undefined) step.initMs = out.initMs;
   return step;
 }
 

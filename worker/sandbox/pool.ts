@@ -39,6 +39,23 @@ export interface Lease<C> {
   cold: boolean;
   queueMs: number;
   initMs: number;
+  /** The child was started ahead by `prepare` and this is its first run. */
+  prepared?: boolean;
+}
+
+/** Memory-seconds held by prepared children since the last report (docs/guides/chains.md). */
+export interface PreparedReport {
+  /** Idle time before the first run of the prepared children that were used, MB·s. */
+  usedMbS: number;
+  /** Whole life of the prepared children released unused, MB·s. */
+  wastedMbS: number;
+  used: number;
+  unused: number;
+}
+
+interface PreparedChild {
+  readyMs: number;
+  memoryMb: number;
 }
 
 interface Waiter<C> {
@@ -59,8 +76,56 @@ export class FunctionPool<C extends PooledChild> {
   private starting = 0;
   private readonly startingNow = new Set<Promise<C>>();
   private closed = false;
+  /** Idle children started by `prepare` that have not run yet. */
+  private readonly prepared = new Map<C, PreparedChild>();
+  private report: PreparedReport = { usedMbS: 0, wastedMbS: 0, used: 0, unused: 0 };
 
   constructor(private readonly opts: PoolOptions<C>) {}
+
+  /**
+   * Starts one child ahead of a predicted run (issue 15): it waits idle and is released after
+   * `ttlMs` (at most the pool's idle timeout) if no run took it. Resolves false when an idle
+   * child fits already or the pool is at its cap (nothing started).
+   */
+  async prepare(allocation: Allocation, ttlMs: number): Promise<boolean> {
+    if (this.closed || this.total() >= this.opts.maxConcurrency) return false;
+    if (this.idle.some((c) => c.usable && c.heapMb >= allocation.memoryMb)) return false;
+    const lease = await this.startFor(allocation, 0);
+    const child = lease.child;
+    this.busy.delete(child);
+    if (this.closed || !child.usable) {
+      this.retire(child, 'function closed');
+      return false;
+    }
+    const waiter = this.queue.shift();
+    if (waiter !== undefined) {
+      // A run arrived while it started: it is that run's sandbox now.
+      this.busy.add(child);
+      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.resolve({
+        child,
+        cold: false,
+        queueMs: performance.now() - waiter.enqueuedMs,
+        initMs: 0,
+        prepared: true,
+      });
+      this.report.used++;
+      return true;
+    }
+    this.idle.push(child);
+    this.prepared.set(child, { readyMs: performance.now(), memoryMb: allocation.memoryMb });
+    const timer = setTimeout(() => this.evict(child), Math.min(ttlMs, this.opts.idleMs));
+    timer.unref();
+    this.idleTimers.set(child, timer);
+    return true;
+  }
+
+  /** What prepared children held since the last call (then reset). */
+  takePreparedReport(): PreparedReport {
+    const r = this.report;
+    this.report = { usedMbS: 0, wastedMbS: 0, used: 0, unused: 0 };
+    return r;
+  }
 
   stats(): { warm: number; busy: number; queued: number } {
     return {
@@ -80,7 +145,15 @@ export class FunctionPool<C extends PooledChild> {
     if (this.closed) return Promise.reject(this.closedError());
     if (signal?.aborted === true) return Promise.reject(cancelled(this.opts.label));
     const warm = this.takeIdle(allocation.memoryMb);
-    if (warm !== null) return Promise.resolve({ child: warm, cold: false, queueMs: 0, initMs: 0 });
+    if (warm !== null) {
+      const p = this.prepared.get(warm);
+      if (p === undefined)
+        return Promise.resolve({ child: warm, cold: false, queueMs: 0, initMs: 0 });
+      this.prepared.delete(warm);
+      this.report.used++;
+      this.report.usedMbS += (p.memoryMb * (performance.now() - p.readyMs)) / 1000;
+      return Promise.resolve({ child: warm, cold: false, queueMs: 0, initMs: 0, prepared: true });
+    }
     if (this.total() < this.opts.maxConcurrency) return this.startFor(allocation, 0);
     return new Promise<Lease<C>>((resolve, reject) => {
       const waiter: Waiter<C> = {
@@ -147,6 +220,12 @@ export class FunctionPool<C extends PooledChild> {
     if (at >= 0) {
       this.idle.splice(at, 1);
       this.clearIdleTimer(child);
+      const p = this.prepared.get(child);
+      if (p !== undefined) {
+        this.prepared.delete(child);
+        this.report.unused++;
+        this.report.wastedMbS += (p.memoryMb * (performance.now() - p.readyMs)) / 1000;
+      }
       this.pump();
     }
   }
@@ -225,11 +304,20 @@ export class FunctionPool<C extends PooledChild> {
     const at = this.idle.indexOf(child);
     if (at < 0) return;
     this.idle.splice(at, 1);
-    this.retire(child, `idle for ${this.opts.idleMs} ms`);
+    this.retire(
+      child,
+      this.prepared.has(child) ? 'prepared ahead, unused' : `idle for ${this.opts.idleMs} ms`,
+    );
   }
 
   private retire(child: C, reason: string): void {
     this.clearIdleTimer(child);
+    const p = this.prepared.get(child);
+    if (p !== undefined) {
+      this.prepared.delete(child);
+      this.report.unused++;
+      this.report.wastedMbS += (p.memoryMb * (performance.now() - p.readyMs)) / 1000;
+    }
     child.kill(reason);
     const exit = child.exited.finally(() => this.exits.delete(exit));
     this.exits.add(exit);

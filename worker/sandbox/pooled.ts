@@ -14,7 +14,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { FunctionPool, type PooledChild } from './pool.js';
+import { FunctionPool, type PooledChild, type PreparedReport } from './pool.js';
 import type { Isolation } from '../../shared/dag/types.js';
 import type { Frame } from './runtime/protocol.js';
 import type { Allocation } from '../../shared/schema/wire.js';
@@ -109,6 +109,22 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
     if (prewarm > 0) await entry.pool.prewarm(prewarm, { cpu: d.fn.cpu, memoryMb: d.fn.memoryMb });
   }
 
+  async prepareAhead(key: string, ttlMs: number): Promise<boolean> {
+    const entry = this.deployed.get(key);
+    if (entry === undefined || this.closing !== null) return false;
+    const fn = entry.deployment.fn;
+    return entry.pool.prepare({ cpu: fn.cpu, memoryMb: fn.memoryMb }, ttlMs);
+  }
+
+  takePreparedReport(): Record<string, PreparedReport> {
+    const out: Record<string, PreparedReport> = {};
+    for (const [key, e] of this.deployed) {
+      const r = e.pool.takePreparedReport();
+      if (r.used + r.unused > 0) out[key] = r;
+    }
+    return out;
+  }
+
   async run(key: string, req: RunRequest): Promise<RunResult> {
     this.assertOpen();
     const entry = this.deployed.get(key);
@@ -135,6 +151,7 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
           cold: lease.cold,
           queueMs: lease.queueMs,
           initMs: lease.initMs,
+          ...(lease.prepared === true ? { prepared: true } : {}),
           durationMs: r.durationMs,
           allocation,
           peakMemoryMb: r.peakMemoryMb,

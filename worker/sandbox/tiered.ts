@@ -11,6 +11,7 @@
 import type { FunctionSpec, Isolation } from '../../shared/dag/types.js';
 import { AppError } from '../../shared/errors.js';
 import type { Allocation } from '../../shared/schema/wire.js';
+import type { PreparedReport } from './pool.js';
 import type {
   FunctionDeployment,
   RunRef,
@@ -98,6 +99,18 @@ export class TieredSandbox implements Sandbox {
     }
     // Validation (a bad cpu value) is the base's to report, found or not.
     return this.base.resizeRun(run, change);
+  }
+
+  async prepareAhead(key: string, ttlMs: number): Promise<boolean> {
+    const tier = this.byKey.get(key);
+    return tier?.prepareAhead ? tier.prepareAhead(key, ttlMs) : false;
+  }
+
+  takePreparedReport(): Record<string, PreparedReport> {
+    const out: Record<string, PreparedReport> = {};
+    for (const tier of new Set([this.base, ...this.byKey.values()]))
+      Object.assign(out, tier.takePreparedReport?.() ?? {});
+    return out;
   }
 
   async undeploy(key: string): Promise<void> {

@@ -11,6 +11,7 @@
 import type { FunctionSpec, Isolation } from '../../shared/dag/types.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import type { InvocationId } from '../../shared/ids.js';
+import type { PreparedReport } from './pool.js';
 
 export interface FunctionDeployment {
   /** `${workflow}@${version}/${fn}`; pools are kept per key. */
@@ -61,6 +62,8 @@ export interface RunResult {
   initMs: number;
   /** Handler run as seen by the worker: request sent → result received. */
   durationMs: number;
+  /** The run took a sandbox started ahead for it by `prepareAhead` (docs/guides/chains.md). */
+  prepared?: boolean;
   /**
    * The CPU quota and memory limit the run started with: the request's allocation, except a
    * memory limit below what the warm sandbox already held, which stays as it was. Live
@@ -126,6 +129,13 @@ export interface Sandbox {
    */
   resizeRun(run: RunRef, change: { cpu: number }): Promise<boolean>;
   undeploy(key: string): Promise<void>;
+  /**
+   * Starts one sandbox for `key` ahead of a predicted run, released after `ttlMs` if unused;
+   * resolves false when one is idle already or the cap is reached (docs/guides/chains.md).
+   */
+  prepareAhead?(key: string, ttlMs: number): Promise<boolean>;
+  /** Memory-seconds of prepared sandboxes per deployment key since the last call (then reset). */
+  takePreparedReport?(): Record<string, PreparedReport>;
   stats(): SandboxStats;
   /** Idempotent; kills every child and removes every cgroup this sandbox made. */
   close(): Promise<void>;

@@ -1,0 +1,66 @@
+/**
+ * Adaptive task chains on a cluster (a master and one worker as processes, process sandboxes,
+ * idle timeout 1 s so sandboxes go cold between invocations): with `prewarm: {mode: eager}` the
+ * sandbox of the node that starts ~300 ms after the start is prepared before its trigger
+ * arrives — its step says `prepared: true`, is warm, and its worker measured no cold start —
+ * while the chain model learns the workflow (`GET /v1/workflows/:name/chains`).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../deploy/local-cluster.js';
+import { repoRoot } from '../../bench/paths.js';
+import { eventually, startCluster, type Api } from '../helpers/cluster.js';
+
+const fixture = join(repoRoot(), 'test/fixtures/workflows/chains-late.yaml');
+
+describe('prepares ahead on a cluster', () => {
+  let cluster: LocalCluster;
+  let api: Api;
+
+  beforeAll(async () => {
+    ({ cluster, api } = await startCluster({
+      workers: 1,
+      env: { FAASFLOW_IDLE_MS: '1000' },
+    }));
+    await api.deploy(fixture);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('the late node finds a sandbox prepared before its trigger and runs warm', async () => {
+    const runs: any[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await api.invoke('e2e-chains', { n: i });
+      expect(r.status).toBe('succeeded');
+      expect(r.output).toBe(i + 1);
+      runs.push(
+        await eventually(async () => {
+          const inv = await api.invocation(r.invocationId);
+          return inv.steps?.length >= 2 && inv;
+        }),
+      );
+      await sleep(1_400); // every sandbox goes cold in between
+    }
+    const last = runs[runs.length - 1];
+    const late = last.steps.find((s: any) => s.node.includes('late'));
+    expect(late).toBeDefined();
+    expect(late.prepared).toBe(true);
+    expect(late.cold).toBe(false);
+    expect(late.initMs).toBeUndefined();
+    const slow = last.steps.find((s: any) => s.node.includes('slow'));
+    // Its trigger came when slow was done, ≥ 300 ms after the start: the sandbox was ready then.
+    expect(late.readyAt).toBeGreaterThanOrEqual(slow.finishedAt);
+
+    const view = await eventually(async () => {
+      const res = await api.request('GET', '/v1/workflows/e2e-chains/chains');
+      expect(res.status).toBe(200);
+      expect(res.body.observed).toBeGreaterThanOrEqual(4);
+      return res.body;
+    });
+    expect(view.mode).toBe('eager');
+    const node = view.nodes.find((n: any) => n.function === 'late');
+    expect(node.startMs.p50).toBeGreaterThanOrEqual(250);
+  }, 60_000);
+});
