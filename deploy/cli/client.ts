@@ -132,7 +132,7 @@ function answer(res: Response, text: string, parsed: unknown): unknown {
 }
 
 /**
- * Uploads a workflow with the handler files it names (resolved next to the YAML file);
+ * Uploads a workflow with the handler and `preload:` files it names (resolved next to the YAML file);
  * `onFile` hears of each handler file as it is read (the deploy command's progress).
  */
 export async function deploy(
@@ -153,19 +153,26 @@ export async function deploy(
   }
   const fns = (doc as { functions?: unknown } | null)?.functions;
   if (fns && typeof fns === 'object' && !Array.isArray(fns)) {
+    // Handlers and `preload:` files travel with the workflow (the master checks their list).
+    const specs = Object.values(fns as Record<string, unknown>).map(
+      (spec) => (spec ?? {}) as { handler?: unknown; preload?: unknown },
+    );
     const handlers = [
-      ...new Set(
-        Object.values(fns as Record<string, unknown>)
-          .map((spec) => (spec as { handler?: unknown } | null)?.handler)
-          .filter((h): h is string => typeof h === 'string'),
-      ),
+      ...new Set([
+        ...specs.map((spec) => spec.handler).filter((h): h is string => typeof h === 'string'),
+        ...specs.flatMap((spec) =>
+          Array.isArray(spec.preload)
+            ? spec.preload.filter((p): p is string => typeof p === 'string')
+            : [],
+        ),
+      ]),
     ];
     for (const [i, handler] of handlers.entries()) {
       let content: Buffer;
       try {
         content = await readFile(resolve(dirname(file), handler));
       } catch {
-        throw new CliError(`handler file ${handler} not found next to ${file}`, EXIT.usage);
+        throw new CliError(`file ${handler} not found next to ${file}`, EXIT.usage);
       }
       files[handler] = content.toString('base64');
       onFile?.(handler, content.length, i, handlers.length);

@@ -34,13 +34,18 @@ export function workflowRoutes(app: TypedApp, c: MasterContext): void {
         `workflow ${dag.name} has ${held} versions, tenant ${p.tenant}'s limit (maxVersions ${limits.maxVersions}); delete it to deploy again`,
         60,
       );
-    const missing = Object.values(dag.functions)
-      .filter((f) => f.source.kind === 'handler' && upload.files[f.source.path] === undefined)
-      .map((f) => `${f.name} (${f.source.kind === 'handler' ? f.source.path : ''})`);
+    const missing = Object.values(dag.functions).flatMap((f) => [
+      ...(f.source.kind === 'handler' && upload.files[f.source.path] === undefined
+        ? [`${f.name} (${f.source.path})`]
+        : []),
+      ...(f.preload ?? [])
+        .filter((p) => upload.files[p] === undefined)
+        .map((p) => `${f.name} (preload ${p})`),
+    ]);
     if (missing.length > 0) {
       throw new AppError(
         'WORKFLOW_INVALID',
-        `handler files are missing from the upload: ${missing.join(', ')}; send JSON {yaml, files: {"<path>": "<base64>"}} (faasflow deploy does this)`,
+        `files are missing from the upload: ${missing.join(', ')}; send JSON {yaml, files: {"<path>": "<base64>"}} (faasflow deploy does this)`,
         {
           details: { missing },
         },

@@ -1,7 +1,7 @@
 /**
  * Adaptive task chains on a cluster (a master and one worker as processes, process sandboxes,
- * idle timeout 1 s so sandboxes go cold between invocations): with `prewarm: {mode: eager}` the
- * sandbox of the node that starts ~300 ms after the start is prepared before its trigger
+ * idle timeout 2 s so sandboxes go cold between invocations): with `prewarm: {mode: eager}` the
+ * sandbox of the node that starts ~0.7 s after the start is prepared before its trigger
  * arrives — its step says `prepared: true`, is warm, and its worker measured no cold start —
  * while the chain model learns the workflow (`GET /v1/workflows/:name/chains`).
  */
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../deploy/local-cluster.js';
 import { repoRoot } from '../../bench/paths.js';
 import { eventually, startCluster, type Api } from '../helpers/cluster.js';
+import { deploy } from '../../deploy/cli/client.js';
 
 const fixture = join(repoRoot(), 'test/fixtures/workflows/chains-late.yaml');
 
@@ -21,7 +22,7 @@ describe('prepares ahead on a cluster', () => {
   beforeAll(async () => {
     ({ cluster, api } = await startCluster({
       workers: 1,
-      env: { FAASFLOW_IDLE_MS: '1000' },
+      env: { FAASFLOW_IDLE_MS: '2000' },
     }));
     await api.deploy(fixture);
   }, 60_000);
@@ -41,7 +42,7 @@ describe('prepares ahead on a cluster', () => {
           return inv.steps?.length >= 2 && inv;
         }),
       );
-      await sleep(1_400); // every sandbox goes cold in between
+      await sleep(2_400); // every sandbox goes cold in between
     }
     const last = runs[runs.length - 1];
     const late = last.steps.find((s: any) => s.node.includes('late'));
@@ -50,7 +51,7 @@ describe('prepares ahead on a cluster', () => {
     expect(late.cold).toBe(false);
     expect(late.initMs).toBeUndefined();
     const slow = last.steps.find((s: any) => s.node.includes('slow'));
-    // Its trigger came when slow was done, ≥ 300 ms after the start: the sandbox was ready then.
+    // Its trigger came when slow was done, ≥ 0.7 s after the start: the sandbox was ready then.
     expect(late.readyAt).toBeGreaterThanOrEqual(slow.finishedAt);
 
     const view = await eventually(async () => {
@@ -62,5 +63,26 @@ describe('prepares ahead on a cluster', () => {
     expect(view.mode).toBe('eager');
     const node = view.nodes.find((n: any) => n.function === 'late');
     expect(node.startMs.p50).toBeGreaterThanOrEqual(250);
+  }, 60_000);
+
+  it('hands each tier its preload: files as ctx.preloaded, uploaded by faasflow deploy', async () => {
+    await deploy(api.url, join(repoRoot(), 'test/fixtures/workflows/preload/workflow.yaml'));
+    const r = await api.invoke('e2e-preload', null);
+    expect(r.status, JSON.stringify(r)).toBe('succeeded');
+    const expected = {
+      names: ['data/labels.json', 'data/weights.bin'],
+      labels: { cat: 0, dog: 1 },
+      weightBytes: 1 + 256 * 4,
+      firstWeight: 7,
+    };
+    expect(r.output).toEqual([expected, expected, expected]);
+    // Uploaded without its preload files (the test helper sends handlers only): refused, naming each.
+    await expect(
+      api.deploy(join(repoRoot(), 'test/fixtures/workflows/preload/workflow.yaml'), {
+        name: 'e2e-preload-missing',
+      }),
+    ).rejects.toThrow(
+      /files are missing from the upload: inProcess \(preload data\/labels\.json\)/,
+    );
   }, 60_000);
 });

@@ -12,6 +12,7 @@ import { cpuSharesOf } from './cpu-weight.js';
 import type { RuntimeSource } from './runtime/protocol.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import type { FunctionDeployment } from './types.js';
+import { preloadFiles, withPreload } from './preload.js';
 
 export const DEFAULT_RUNTIME_IMAGE = 'faasflow-runtime:latest';
 /** How to make the runtime image; named in every "image missing" error. */
@@ -103,6 +104,14 @@ export function limitsFor(a: Allocation): CgroupLimits {
 
 /** How a deployment runs in a container; throws WORKFLOW_INVALID naming what to fix. */
 export function planContainer(d: FunctionDeployment, runtimeImage: string): ContainerPlan {
+  const plan = planSource(d, runtimeImage);
+  const preload = preloadFiles(d, HANDLER_DIR);
+  if (preload.length === 0) return plan;
+  // The deployment folder is mounted for the preload files too.
+  return { ...plan, source: withPreload(plan.source, preload), handlerDir: d.baseDir };
+}
+
+function planSource(d: FunctionDeployment, runtimeImage: string): ContainerPlan {
   const { source } = d.fn;
   switch (source.kind) {
     case 'handler': {

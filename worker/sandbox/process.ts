@@ -27,6 +27,7 @@ import {
   type SandboxUserSetting,
 } from './confine.js';
 import { PooledSandbox } from './pooled.js';
+import { preloadFiles, withPreload } from './preload.js';
 import type { RuntimeSource } from './runtime/protocol.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import type { FunctionDeployment } from './types.js';
@@ -239,6 +240,10 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
  * containers: process, thread, trusted) cannot run.
  */
 export function runtimeSource(d: FunctionDeployment, tier = 'process'): RuntimeSource {
+  return withPreload(functionSource(d, tier), preloadFiles(d));
+}
+
+function functionSource(d: FunctionDeployment, tier: string): RuntimeSource {
   const { source } = d.fn;
   switch (source.kind) {
     case 'handler': {

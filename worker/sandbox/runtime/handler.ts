@@ -6,7 +6,7 @@
  * wherever it runs.
  *
  * A handler is `export default async (input, ctx) => output` (or a named `handler`), with
- * ctx = { invocationId, node, attempt, workflowInput, deadlineMs }.
+ * ctx = { invocationId, node, attempt, workflowInput, deadlineMs, preloaded }.
  *
  * Invariants: a run settles once (`RunTracker`): with its result, with what it threw, or with a
  * stray error (a timer, an emitter, an unawaited promise) thrown while it was in flight; an inline
@@ -14,12 +14,13 @@
  * builtins, `shared/codec` and files of this folder (the folder is copied into container images).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { decodeValue, encodeValue } from '../../../shared/codec.js';
-import type { RuntimeSource } from './protocol.js';
+import type { PreloadFile, RuntimeSource } from './protocol.js';
 import { runSynthetic, syntheticSpecProblems } from './synthetic.js';
 
 export interface HandlerContext {
@@ -30,6 +31,11 @@ export interface HandlerContext {
   readonly workflowInput: unknown;
   /** Epoch ms after which the worker kills this run. */
   deadlineMs: number;
+  /**
+   * The function's `preload:` files, read once when the sandbox started, by the name they were
+   * declared with (empty when it declares none).
+   */
+  readonly preloaded: Readonly<Record<string, Buffer>>;
 }
 
 export type Handler = (input: unknown, ctx: HandlerContext) => unknown;
@@ -64,6 +70,38 @@ export const NON_RETRYABLE = 'NonRetryableError';
  * file removed at once: nothing of it outlives the load, even if the process is killed later.
  */
 export async function loadHandler(fnName: string, source: RuntimeSource): Promise<Handler> {
+  const [fn, preloaded] = await Promise.all([
+    loadFunction(fnName, source),
+    readPreloaded(fnName, source.preload ?? []),
+  ]);
+  if (preloaded === NOTHING_PRELOADED) return fn;
+  return (input, ctx) => fn(input, Object.defineProperty(ctx, 'preloaded', { value: preloaded }));
+}
+
+const NOTHING_PRELOADED: Readonly<Record<string, Buffer>> = Object.freeze({});
+
+/** Reads the `preload:` files into memory; a missing one fails the load, naming it. */
+async function readPreloaded(
+  fnName: string,
+  files: readonly PreloadFile[],
+): Promise<Readonly<Record<string, Buffer>>> {
+  if (files.length === 0) return NOTHING_PRELOADED;
+  const out: Record<string, Buffer> = {};
+  await Promise.all(
+    files.map(async (f) => {
+      try {
+        out[f.name] = await readFile(f.path);
+      } catch (err) {
+        throw new Error(
+          `preload file ${f.name} of function ${fnName} cannot be read at ${f.path}: ${(err as Error).message}`,
+        );
+      }
+    }),
+  );
+  return Object.freeze(out);
+}
+
+async function loadFunction(fnName: string, source: RuntimeSource): Promise<Handler> {
   switch (source.kind) {
     case 'handler':
       return pickExport(await importModule(resolve(source.path)), source.path);
@@ -124,6 +162,7 @@ export function handlerContext(call: HandlerCall): HandlerContext {
     node: call.node,
     attempt: call.attempt,
     deadlineMs: Date.now() + call.timeoutMs,
+    preloaded: NOTHING_PRELOADED,
     get workflowInput(): unknown {
       if (encoded === null) return undefined;
       decoded ??= { value: decodeValue(encoded) };

@@ -15,11 +15,21 @@
 import type { SyntheticSpec } from '../../../shared/dag/types.js';
 import { LengthPrefixedDecoder } from '../../../shared/framing.js';
 
-/** What the runtime loads: a handler file (absolute path), inline code, or a builtin. */
-export type RuntimeSource =
+/**
+ * What the runtime loads: a handler file (absolute path), inline code, or a builtin; and the
+ * files it reads into memory before it says it is ready (`preload:`, docs/guides/chains.md).
+ */
+export type RuntimeSource = (
   | { kind: 'handler'; path: string }
   | { kind: 'code'; code: string }
-  | { kind: 'builtin'; builtin: SyntheticSpec };
+  | { kind: 'builtin'; builtin: SyntheticSpec }
+) & { preload?: PreloadFile[] };
+
+/** A `preload:` file: the name the handler sees (as declared) and where this sandbox reads it. */
+export interface PreloadFile {
+  name: string;
+  path: string;
+}
 
 export type Frame =
   | { kind: 'init'; fnName: string; source: RuntimeSource }
@@ -240,15 +250,33 @@ function num(kind: FrameKind, h: Header, field: string): number {
 function source(value: unknown): RuntimeSource {
   if (typeof value === 'object' && value !== null) {
     const s = value as Record<string, unknown>;
+    const preload = preloadFiles(s['preload']);
+    const extra = preload === undefined ? {} : { preload };
     if (s['kind'] === 'handler' && typeof s['path'] === 'string')
-      return { kind: 'handler', path: s['path'] };
+      return { kind: 'handler', path: s['path'], ...extra };
     if (s['kind'] === 'code' && typeof s['code'] === 'string')
-      return { kind: 'code', code: s['code'] };
+      return { kind: 'code', code: s['code'], ...extra };
     if (s['kind'] === 'builtin' && typeof s['builtin'] === 'object' && s['builtin'] !== null) {
-      return { kind: 'builtin', builtin: s['builtin'] as SyntheticSpec };
+      return { kind: 'builtin', builtin: s['builtin'] as SyntheticSpec, ...extra };
     }
   }
   throw new ProtocolError(
-    'init frame field source must be {kind:"handler",path} | {kind:"code",code} | {kind:"builtin",builtin}',
+    'init frame field source must be {kind:"handler",path} | {kind:"code",code} | {kind:"builtin",builtin}, with an optional preload: [{name, path}]',
   );
+}
+
+function preloadFiles(value: unknown): PreloadFile[] | undefined {
+  if (value === undefined) return undefined;
+  if (
+    Array.isArray(value) &&
+    value.every(
+      (f: unknown) =>
+        typeof f === 'object' &&
+        f !== null &&
+        typeof (f as PreloadFile).name === 'string' &&
+        typeof (f as PreloadFile).path === 'string',
+    )
+  )
+    return value as PreloadFile[];
+  throw new ProtocolError('init frame field source.preload must be [{name, path}] of strings');
 }
