@@ -11,6 +11,7 @@ import {
   embedGraph,
   encodeContext,
   featureSpace,
+  personalIndices,
   type FeatureSpace,
 } from '../shared/compose/features.js';
 import {
@@ -127,6 +128,8 @@ export interface AgentOptions {
   model: ModelOptions;
   /** Arms: each variant is one opaque function (no graph structure shared). */
   oneHot?: boolean;
+  /** false: sub-tenant priors shrink every coordinate (no personal projection). */
+  projected?: boolean;
   /** Decisions between two trainings. */
   trainEvery: number;
   seed: number;
@@ -160,9 +163,14 @@ export class Agent {
     const fns = o.oneHot ? variants.map((_, i) => `arm-${i}`) : allFunctions;
     this.space = featureSpace(fns, ['lang', 'bytes'], o.oneHot ? 64 : undefined);
     this.state = emptyState(this.space.dim);
-    this.snap = train(this.state, o.model);
+    this.snap = train(this.state, o.model, this.personal());
     this.rng = mulberry32(o.seed);
     this.bind();
+  }
+
+  /** The personal projection, unless the agent runs the isotropic shrinkage (`projected: false`). */
+  private personal(): number[] | undefined {
+    return this.o.projected === false ? undefined : personalIndices(this.space);
   }
 
   private graphOf(v: Variant) {
@@ -203,7 +211,7 @@ export class Agent {
     this.log.push({ ctx, sub, variant: d.index, propensity: d.propensity, reward });
     if (++this.sinceTrain >= this.o.trainEvery) {
       this.sinceTrain = 0;
-      this.snap = train(this.state, this.o.model);
+      this.snap = train(this.state, this.o.model, this.personal());
     }
   }
 

@@ -18,6 +18,7 @@ import { snips } from '../shared/compose/estimate.js';
 import { allows, policiesFor } from '../shared/compose/policy.js';
 import type { CompositionPolicy, Variant } from '../shared/compose/types.js';
 import { mulberry32 } from '../shared/random.js';
+import { runComposeCluster } from './compose-cluster.js';
 import { flagReader } from './flag-reader.js';
 import {
   Agent,
@@ -33,13 +34,23 @@ export interface ComposeBenchOptions {
   decisions: number;
   seed: number;
   policyDecisions: number;
+  /** Run the cluster part (a real local cluster) instead of the simulator. */
+  cluster: boolean;
+  /** Invocations of the cluster part's learned workflow. */
+  invocations: number;
   reportDir?: string;
   print?: (line: string) => void;
 }
 
-const DEFAULTS: ComposeBenchOptions = { decisions: 20_000, seed: 1, policyDecisions: 100_000 };
-const SMOKE = { decisions: 2_000, policyDecisions: 5_000 };
-const KNOWN = ['smoke', 'decisions', 'seed', 'policy-decisions', 'out'];
+const DEFAULTS: ComposeBenchOptions = {
+  decisions: 20_000,
+  seed: 1,
+  policyDecisions: 100_000,
+  cluster: false,
+  invocations: 400,
+};
+const SMOKE = { decisions: 2_000, policyDecisions: 5_000, invocations: 120 };
+const KNOWN = ['smoke', 'decisions', 'seed', 'policy-decisions', 'cluster', 'invocations', 'out'];
 
 export function composeOptionsFromFlags(
   camel: Record<string, string | boolean>,
@@ -52,6 +63,9 @@ export function composeOptionsFromFlags(
   if (s !== undefined) o.seed = s;
   const p = int('policy-decisions', 1);
   if (p !== undefined) o.policyDecisions = p;
+  const inv = int('invocations', 40);
+  if (inv !== undefined) o.invocations = inv;
+  if (flags['cluster'] === true) o.cluster = true;
   const out = str('out');
   if (out !== undefined) o.reportDir = out;
   return problems.length > 0 ? { error: problems.join('; ') } : { options: o };
@@ -129,6 +143,7 @@ export async function runComposeBench(
   const o = { ...DEFAULTS, ...options };
   const print = o.print ?? ((l: string) => console.log(l));
   const startedAt = new Date();
+  if (o.cluster) return clusterBench(o, print, startedAt);
   const n = o.decisions;
   const driftAt = Math.floor(n / 2);
   const variants = makeVariants(OCRS, SUMS);
@@ -313,6 +328,57 @@ export async function runComposeBench(
     ...(o.reportDir === undefined ? {} : { reportDir: o.reportDir }),
   });
   return figures;
+}
+
+/** The cluster part: learned composition against the static default on a local cluster. */
+async function clusterBench(
+  o: ComposeBenchOptions,
+  print: (line: string) => void,
+  startedAt: Date,
+): Promise<unknown> {
+  const measure = Math.max(20, Math.floor(o.invocations / 2));
+  print(
+    `compose --cluster: a master and 2 workers, ${o.invocations} invocations (the last ${measure} measured) of a workflow choosing between two encoders by input size, seed ${o.seed}`,
+  );
+  const f = await runComposeCluster({
+    invocations: o.invocations,
+    measure,
+    seed: o.seed,
+    workers: 2,
+    print,
+  });
+  const goal = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+  print('');
+  for (const line of formatTable(
+    ['figure', 'value', 'goal', ''],
+    [
+      ['static default, mean latency', `${f.staticMeanMs.toFixed(1)} ms`, '', ''],
+      ['learned (online), mean latency', `${f.learnedMeanMs.toFixed(1)} ms`, '', ''],
+      [
+        'objective: improvement over the static default',
+        `${(f.improvement * 100).toFixed(1)} %`,
+        '≥ 25 %',
+        goal(f.improvement >= 0.25),
+      ],
+      [
+        'invocations explored',
+        `${(f.explored * 100).toFixed(1)} %`,
+        '≤ 10 %',
+        goal(f.explored <= 0.1),
+      ],
+      ['measured invocations on the right option', `${(f.rightOption * 100).toFixed(1)} %`, '', ''],
+    ],
+    ['left', 'right', 'right', 'left'],
+  ))
+    print(line);
+  print(
+    `(latency is end to end at the client, on a machine with load average ${loadavg()[0]!.toFixed(1)})`,
+  );
+  publishReport('compose-cluster', startedAt, f, {
+    print,
+    ...(o.reportDir === undefined ? {} : { reportDir: o.reportDir }),
+  });
+  return f;
 }
 
 function sum(xs: readonly number[]): number {

@@ -118,9 +118,11 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
   },
   compose: {
     summary:
-      'Composition: the learner against ε-greedy, independent models and one-hot arms in a seeded simulator.',
+      'Composition: the learner against ε-greedy, independent models and one-hot arms in a seeded simulator; --cluster: learned against static on a local cluster.',
     options: [
       SMOKE,
+      ['--cluster', 'run the cluster part (a master and 2 workers) instead of the simulator'],
+      ['--invocations <n>', 'invocations of the cluster part', '400'],
       ['--decisions <n>', 'decisions of the main run (drift halfway)', '20000'],
       ['--policy-decisions <n>', 'decisions of the policy check', '100000'],
       ['--seed <n>', 'seed of the simulated world', '1'],

@@ -15,6 +15,7 @@ import {
   encodeContext,
   featureSpace,
   hash32,
+  personalIndices,
   type FeatureSpace,
 } from '../../shared/compose/features.js';
 import {
@@ -104,7 +105,11 @@ export class WorkflowLearner {
       Object.keys(spec.learn.context),
     );
     this.mode = mode;
-    this.model = bindModel(this.space, spec.variants, train(state, DEFAULT_MODEL_OPTIONS));
+    this.model = bindModel(
+      this.space,
+      spec.variants,
+      train(state, DEFAULT_MODEL_OPTIONS, personalIndices(this.space)),
+    );
   }
 
   static fresh(spec: CompositionSpec, rng: () => number): WorkflowLearner {
@@ -221,7 +226,7 @@ export class WorkflowLearner {
     this.model = bindModel(
       this.space,
       this.spec.variants,
-      train(this.state, DEFAULT_MODEL_OPTIONS),
+      train(this.state, DEFAULT_MODEL_OPTIONS, personalIndices(this.space)),
     );
     if (this.mode === 'shadow' && this.promotable()) this.mode = 'online';
     return true;

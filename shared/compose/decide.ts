@@ -12,7 +12,7 @@
  * The decision draws from that distribution and reports the drawn candidate's probability (its
  * propensity, exact given the posterior draws) — the log's inverse-propensity estimates rely on it.
  */
-import { crossFeatures, type FeatureSpace } from './features.js';
+import type { FeatureSpace } from './features.js';
 import type { Posterior } from './model.js';
 import type { ExploreAlgorithm } from './types.js';
 
@@ -51,17 +51,14 @@ export function decide(input: DecideInput): Decision {
   const { space, posterior, candidates, rate } = input;
   const n = candidates.length;
   if (n === 0) throw new Error('no admissible candidate');
-  const d = space.dim;
-  const phi = new Float64Array(n * d);
-  const row = new Float64Array(d);
+  const scratch = scratchFor(space);
   const means = new Float64Array(n);
-  const mu = posterior.mean;
+  // φ = graph ⊗ context is never built: wᵀφ = Σ_j g_j (Σ_k x_k w[j·dc + k]) + measures, so the
+  // weights are folded with the context once and each candidate costs a short dot product.
+  fold(space, posterior.mean, input.context, scratch.folded);
   let best = 0;
   for (let i = 0; i < n; i++) {
-    crossFeatures(space, input.graphs[candidates[i]!]!, input.context, row);
-    phi.set(row, i * d);
-    let m = 0;
-    for (let k = 0; k < d; k++) m += row[k]! * mu[k]!;
+    const m = dotGraph(scratch.folded, input.graphs[candidates[i]!]!);
     means[i] = m;
     if (m > means[best]!) best = i;
   }
@@ -74,14 +71,7 @@ export function decide(input: DecideInput): Decision {
     if (input.algorithm === 'epsilon-greedy') {
       for (let i = 0; i < n; i++) spread[i] = (rate - floor) / n;
     } else {
-      const votes = thompsonVotes(
-        posterior,
-        phi,
-        n,
-        d,
-        input.samples ?? THOMPSON_SAMPLES,
-        input.rng,
-      );
+      const votes = thompsonVotes(input, scratch, input.samples ?? THOMPSON_SAMPLES);
       const total = votes.reduce((s, v) => s + v, 0);
       const others = total - votes[best]!;
       const mass = others === 0 ? 0 : Math.min(rate - floor, others / total);
@@ -105,20 +95,58 @@ export function decide(input: DecideInput): Decision {
   };
 }
 
-function thompsonVotes(
-  p: Posterior,
-  phi: Float64Array,
-  n: number,
-  d: number,
-  samples: number,
-  rng: () => number,
-): number[] {
+interface Scratch {
+  z: Float64Array;
+  w: Float64Array;
+  /** Weights folded with the context: one per graph-embedding entry. */
+  folded: Float64Array;
+}
+
+/** Per feature space, reused across decisions (decisions are synchronous). */
+const scratches = new WeakMap<FeatureSpace, Scratch>();
+
+function scratchFor(space: FeatureSpace): Scratch {
+  let s = scratches.get(space);
+  if (!s) {
+    s = {
+      z: new Float64Array(space.dim),
+      w: new Float64Array(space.dim),
+      folded: new Float64Array(space.dim - (1 + space.identityDims) * (space.contextDims - 1)),
+    };
+    scratches.set(space, s);
+  }
+  return s;
+}
+
+/** folded[j] = Σ_k x_k w[j·dc + k] for the crossed part, then the measures' weights. */
+function fold(space: FeatureSpace, w: ArrayLike<number>, x: Float64Array, out: Float64Array): void {
+  const crossed = 1 + space.identityDims;
+  const dc = space.contextDims;
+  for (let j = 0; j < crossed; j++) {
+    let s = 0;
+    const at = j * dc;
+    for (let k = 0; k < dc; k++) s += x[k]! * w[at + k]!;
+    out[j] = s;
+  }
+  const base = crossed * dc;
+  for (let m = crossed; m < out.length; m++) out[m] = w[base + m - crossed]!;
+}
+
+function dotGraph(folded: Float64Array, g: Float64Array): number {
+  let s = 0;
+  for (let j = 0; j < folded.length; j++) s += folded[j]! * g[j]!;
+  return s;
+}
+
+function thompsonVotes(input: DecideInput, scratch: Scratch, samples: number): number[] {
+  const { posterior: p, candidates, space } = input;
+  const n = candidates.length;
+  const d = space.dim;
   const votes = new Array<number>(n).fill(0);
-  const z = new Float64Array(d);
-  const w = new Float64Array(d);
+  const { z, w, folded } = scratch;
   const u = p.cholT;
   for (let s = 0; s < samples; s++) {
-    for (let k = 0; k < d; k++) z[k] = gaussian(rng);
+    for (let k = 0; k < d; k++) z[k] = gaussian(input.rng);
     // w = μ + L⁻ᵀz: back substitution over the rows of U = Lᵀ.
     for (let i = d - 1; i >= 0; i--) {
       let acc = z[i]!;
@@ -127,12 +155,11 @@ function thompsonVotes(
       w[i] = acc / u[row + i]!;
     }
     for (let k = 0; k < d; k++) w[k]! += p.mean[k]!;
+    fold(space, w, input.context, folded);
     let top = 0;
     let topScore = -Infinity;
     for (let i = 0; i < n; i++) {
-      let sc = 0;
-      const at = i * d;
-      for (let k = 0; k < d; k++) sc += phi[at + k]! * w[k]!;
+      const sc = dotGraph(folded, input.graphs[candidates[i]!]!);
       if (sc > topScore) {
         topScore = sc;
         top = i;

@@ -60,6 +60,15 @@ export function featureSpace(
   };
 }
 
+/**
+ * Indices of φ where sub-tenants may differ from their tenant (the model's personal projection):
+ * the graph's bias and function identities crossed with the context's bias only, so a
+ * sub-tenant learns which functions serve it better or worse, in 1 + identityDims dimensions.
+ */
+export function personalIndices(space: FeatureSpace): number[] {
+  return Array.from({ length: 1 + space.identityDims }, (_, j) => j * space.contextDims);
+}
+
 /** FNV-1a, 32 bits. */
 export function hash32(s: string): number {
   let h = 0x811c9dc5;

@@ -17,6 +17,8 @@ import type { FunctionStats } from './features.js';
 export interface LinearStats {
   /** Decayed count of updates. */
   n: number;
+  /** `updates` of the whole model when these were last decayed (the tenant clock). */
+  at?: number;
   /** D×D row-major. */
   a: number[];
   b: number[];
@@ -45,14 +47,21 @@ export interface ModelOptions {
   subForget: number;
   /** false: sub-tenant models start from zero (no sharing) — the benchmark's baseline. */
   hierarchical: boolean;
+  /**
+   * Whose clock a sub-tenant's forgetting runs on: `'own'` (per update of that sub-tenant) or
+   * `'tenant'` (per update of the whole tenant, so a quiet sub-tenant's old data fades as fast
+   * as the world changes).
+   */
+  subClock: 'own' | 'tenant';
 }
 
 export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   priorPrecision: 1,
-  shrink: 2,
-  forget: 0.998,
+  shrink: 30,
+  forget: 0.999,
   subForget: 0.995,
   hierarchical: true,
+  subClock: 'own',
 };
 
 export interface Posterior {
@@ -118,7 +127,11 @@ export function observe(
     r.n < 2 || r.variance <= 0 ? 0 : Math.max(-CLIP, Math.min(CLIP, (reward - r.mean) / std));
   accumulate(state.global, phi, y, o.forget);
   const sub = (state.subs[subTenant] ??= emptyStats(state.dim));
-  accumulate(sub, phi, y, o.subForget);
+  if (o.subClock === 'tenant') {
+    const elapsed = state.updates - (sub.at ?? state.updates);
+    accumulate(sub, phi, y, o.subForget ** Math.max(1, elapsed));
+    sub.at = state.updates + 1;
+  } else accumulate(sub, phi, y, o.subForget);
   state.updates++;
 }
 
@@ -151,18 +164,56 @@ export function observeFunction(
   prev.failureRate += weight * (m.failureRate - prev.failureRate);
 }
 
-/** Posteriors of the global model and every sub-tenant; bumps nothing (the caller versions). */
-export function train(state: ModelState, o: ModelOptions): ModelSnapshot {
+/**
+ * Posteriors of the global model and every sub-tenant; bumps nothing (the caller versions).
+ *
+ * With `personal` (indices of the graph-identity features, `personalIndices`), a sub-tenant's
+ * prior is the tenant's posterior widened only along those directions: w_sub = w_global + δ,
+ * δ ~ N(0, I/shrink) on the personal coordinates. So a small sub-tenant decides, and explores,
+ * as confidently as the whole tenant, and its data moves it only where sub-tenants may differ
+ * (which functions serve it best), a low-dimensional projection that little data can pin down.
+ * Without `personal`, the prior is N(μ_global, I/shrink) over every coordinate.
+ */
+export function train(
+  state: ModelState,
+  o: ModelOptions,
+  personal?: readonly number[],
+): ModelSnapshot {
   const d = state.dim;
-  const global = posterior(state.global, o.priorPrecision, null, d);
+  const globalPrecision = precisionOf(state.global, o.priorPrecision, 1, d);
+  const global = posteriorFrom(globalPrecision, state.global.b, null, 1, d, state.global.n);
+  const prior =
+    o.hierarchical && personal && personal.length > 0
+      ? widened(globalPrecision, personal, o.shrink, d)
+      : null;
+  const priorRhs = prior ? multiply(prior, global.mean, d) : null;
   const subs = new Map<string, Posterior>();
-  for (const [name, s] of Object.entries(state.subs))
+  for (const [name, s] of Object.entries(state.subs)) {
+    const scale =
+      o.subClock === 'tenant'
+        ? o.subForget ** Math.max(0, state.updates - (s.at ?? state.updates))
+        : 1;
+    if (prior && priorRhs) {
+      const p = new Float64Array(d * d);
+      for (let i = 0; i < d * d; i++) p[i] = prior[i]! + scale * s.a[i]!;
+      const rhs = new Float64Array(d);
+      for (let i = 0; i < d; i++) rhs[i] = priorRhs[i]! + scale * s.b[i]!;
+      subs.set(name, posteriorFrom(p, rhs, null, 1, d, s.n * scale));
+      continue;
+    }
+    const lambda = o.hierarchical ? o.shrink : o.priorPrecision;
     subs.set(
       name,
-      o.hierarchical
-        ? posterior(s, o.shrink, global.mean, d)
-        : posterior(s, o.priorPrecision, null, d),
+      posteriorFrom(
+        precisionOf(s, lambda, scale, d),
+        s.b,
+        o.hierarchical ? global.mean.map((m) => lambda * m) : null,
+        scale,
+        d,
+        s.n * scale,
+      ),
     );
+  }
   return {
     version: state.version,
     dim: d,
@@ -174,23 +225,71 @@ export function train(state: ModelState, o: ModelOptions): ModelSnapshot {
   };
 }
 
-/** P = λI + A, μ = P⁻¹(λ·prior + b). */
-function posterior(
-  s: LinearStats,
-  lambda: number,
-  prior: Float64Array | null,
-  d: number,
-): Posterior {
+/** λI + scale·A */
+function precisionOf(s: LinearStats, lambda: number, scale: number, d: number): Float64Array {
   const p = new Float64Array(d * d);
-  for (let i = 0; i < d * d; i++) p[i] = s.a[i]!;
+  for (let i = 0; i < d * d; i++) p[i] = scale * s.a[i]!;
   for (let i = 0; i < d; i++) p[i * d + i]! += lambda;
+  return p;
+}
+
+/**
+ * The precision of N(μ, P⁻¹ + EEᵀ/shrink) for E the selection of `idx` (Woodbury):
+ * P − P_E (shrink·I + P_EE)⁻¹ P_Eᵀ. Costs one m×m factorisation (m = idx.length).
+ */
+function widened(p: Float64Array, idx: readonly number[], shrink: number, d: number): Float64Array {
+  const m = idx.length;
+  const inner = new Float64Array(m * m);
+  for (let a = 0; a < m; a++)
+    for (let b = 0; b < m; b++)
+      inner[a * m + b] = p[idx[a]! * d + idx[b]!]! + (a === b ? shrink : 0);
+  const l = cholesky(inner, m);
+  // X = L⁻¹ P_Eᵀ, column by column of P_Eᵀ (row j of P restricted to idx).
+  const x = new Float64Array(m * d);
+  const col = new Float64Array(m);
+  for (let j = 0; j < d; j++) {
+    for (let a = 0; a < m; a++) col[a] = p[idx[a]! * d + j]!;
+    const y = solveLower(l, col, m);
+    for (let a = 0; a < m; a++) x[a * d + j] = y[a]!;
+  }
+  const q = new Float64Array(p);
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let a = 0; a < m; a++) s += x[a * d + i]! * x[a * d + j]!;
+      q[i * d + j]! -= s;
+    }
+  // Symmetric positive definite in exact arithmetic; a tiny ridge keeps it so in floats.
+  for (let i = 0; i < d; i++) q[i * d + i]! += 1e-9;
+  return q;
+}
+
+function multiply(m: Float64Array, v: ArrayLike<number>, d: number): Float64Array {
+  const out = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += m[i * d + j]! * v[j]!;
+    out[i] = s;
+  }
+  return out;
+}
+
+/** μ = P⁻¹(scale·b + priorRhs). */
+function posteriorFrom(
+  p: Float64Array,
+  b: ArrayLike<number>,
+  priorRhs: ArrayLike<number> | null,
+  scale: number,
+  d: number,
+  n?: number,
+): Posterior {
   const chol = cholesky(p, d);
   const rhs = new Float64Array(d);
-  for (let i = 0; i < d; i++) rhs[i] = s.b[i]! + (prior ? lambda * prior[i]! : 0);
+  for (let i = 0; i < d; i++) rhs[i] = scale * b[i]! + (priorRhs ? priorRhs[i]! : 0);
   const mean = solveUpper(chol, solveLower(chol, rhs, d), d);
   const cholT = new Float64Array(d * d);
   for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) cholT[j * d + i] = chol[i * d + j]!;
-  return { mean, chol, cholT, n: s.n };
+  return { mean, chol, cholT, n: n ?? 0 };
 }
 
 /** The prior alone (a sub-tenant never seen: the global posterior stands in). */
