@@ -6,7 +6,7 @@
  * - SIGTERM ends it with exit code 0; so does its worker's connection closing, or its stdin
  *   closing under --exit-with-stdin; with no worker connecting in time it exits 1 and says why;
  * - bad arguments exit 2 with the usage;
- * - the compiled runtime imports only node builtins, shared/codec and its own folder.
+ * - the compiled runtime imports only node builtins, shared/codec, shared/framing and its own folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -209,7 +209,7 @@ describe('runtime server', () => {
     expect(stderr).toMatch(/usage: server\.js --socket PATH/);
   });
 
-  it('imports only node builtins, shared/codec and its own folder when compiled', () => {
+  it('imports only node builtins, shared/codec, shared/framing and its own folder when compiled', () => {
     const runtimeDir = dirname(serverPath);
     const specifiers = readdirSync(runtimeDir)
       .filter((f) => f.endsWith('.js'))
@@ -221,10 +221,18 @@ describe('runtime server', () => {
         ].map((m) => m[1]!),
       );
     expect(specifiers.length).toBeGreaterThan(0);
+    const shared = ['../../../shared/codec.js', '../../../shared/framing.js'];
     const outside = specifiers.filter(
-      (s) =>
-        !s.startsWith('node:') && !/^\.\/[a-z-]+\.js$/.test(s) && s !== '../../../shared/codec.js',
+      (s) => !s.startsWith('node:') && !/^\.\/[a-z-]+\.js$/.test(s) && !shared.includes(s),
     );
     expect(outside).toEqual([]);
+    // The shared modules the runtime takes import nothing but node builtins themselves.
+    for (const file of shared) {
+      const text = readFileSync(join(runtimeDir, file), 'utf8');
+      const theirs = [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)]
+        .map((m) => m[1]!)
+        .filter((s) => !s.startsWith('node:'));
+      expect(theirs, file).toEqual([]);
+    }
   });
 });
