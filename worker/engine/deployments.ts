@@ -6,6 +6,7 @@ import { checkDag } from '../../shared/dag/check.js';
 import type { DagEdge, DagNode, WorkflowDag } from '../../shared/dag/types.js';
 import { AppError } from '../../shared/errors.js';
 import type { Deployment } from '../../shared/schema/wire.js';
+import { functionsReadingWorkflowInput } from './reads-input.js';
 
 export interface IndexedNode {
   node: DagNode;
@@ -24,6 +25,8 @@ export interface IndexedDeployment {
   groupOf: Readonly<Record<string, number>>;
   /** Directory holding the deployment's handler files. */
   baseDir: string;
+  /** Functions that may read `ctx.workflowInput` (absent: every one may). */
+  readsWorkflowInput?: ReadonlySet<string>;
 }
 
 export function indexDeployment(d: Deployment, baseDir: string): IndexedDeployment {
@@ -60,6 +63,7 @@ export function indexDeployment(d: Deployment, baseDir: string): IndexedDeployme
     nodes,
     groupOf: d.groupOf,
     baseDir,
+    readsWorkflowInput: functionsReadingWorkflowInput(d.dag, d.files),
   };
 }
 

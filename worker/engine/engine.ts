@@ -43,6 +43,7 @@ import type {
 import type { Sandbox } from '../sandbox/types.js';
 import { StageTracker } from '../harvest/stage-tracker.js';
 import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deployments.js';
+import type { DagNode } from '../../shared/dag/types.js';
 import { commitNode, mustCommit } from './commit.js';
 import { baseStep, executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
 import { Expressions } from '../../shared/expressions.js';
@@ -294,9 +295,15 @@ export class Engine {
     }
     const getStart = performance.now();
     // A durable invocation rides out a store outage (a Redis restart) until its deadline.
-    const read = async (): Promise<[Val, Val]> => {
+    // The invocation's input is fetched only where something reads it: the node's input
+    // template (assembleInput), its function (reads-input.ts), or any node that is not a task.
+    const wanted = readsWorkflowInput(inv.dep, node.node);
+    const read = async (): Promise<[Val, Val | null]> => {
       try {
-        return [await this.assembleInput(inv, node, ns), await this.workflowInput(inv)];
+        return [
+          await this.assembleInput(inv, node, ns),
+          wanted ? await this.workflowInput(inv) : null,
+        ];
       } catch (err) {
         inv.workflowInput = undefined;
         throw err;
@@ -434,7 +441,7 @@ export class Engine {
     return inv.workflowInput;
   }
 
-  private env(inv: InvocationState, workflowInput: Val): ExecEnv {
+  private env(inv: InvocationState, workflowInput: Val | null): ExecEnv {
     const dep = inv.dep;
     return {
       invocationId: inv.id,
@@ -752,4 +759,9 @@ function invocationAbort(): AbortController {
   const c = new AbortController();
   setMaxListeners(0, c.signal);
   return c;
+}
+
+function readsWorkflowInput(dep: IndexedDeployment, node: DagNode): boolean {
+  if (node.kind !== 'task' || dep.readsWorkflowInput === undefined) return true;
+  return dep.readsWorkflowInput.has(node.fn);
 }

@@ -38,7 +38,8 @@ export interface ExecEnv {
   workflow: string;
   version: number;
   functions: Record<string, FunctionSpec>;
-  workflowInput: Val;
+  /** The invocation's input, or null when nothing of the node reads it (not fetched). */
+  workflowInput: Val | null;
   /** Epoch ms. */
   deadline: number;
   signal: AbortSignal;
@@ -218,7 +219,7 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
         node: label,
         attempt,
         input: input.encoded,
-        workflowInput: env.workflowInput.encoded,
+        ...(env.workflowInput === null ? {} : { workflowInput: env.workflowInput.encoded }),
         timeoutMs: Math.min(fn.timeoutMs, remainingMs),
         ...harvestedRun(fallback ?? decision, fallback ? fallback.applied : task.allocation()),
         signal: env.signal,
