@@ -75,7 +75,9 @@ export async function seed(api: Api): Promise<Seeded> {
   const id = async (name: string, input: unknown, status: string): Promise<string> => {
     const r = await api.invoke(name, input);
     if (r.status !== status)
-      throw new Error(`${name} ${JSON.stringify(input)}: ${r.status}, expected ${status}`);
+      throw new Error(
+        `${name} ${JSON.stringify(input)}: ${r.status}, expected ${status}: ${JSON.stringify(r.error ?? null)}`,
+      );
     return r.invocationId as string;
   };
   // Enough runs for harvesting to train a model set, so the next decisions are predictions.
