@@ -146,13 +146,14 @@ export class FunctionPool<C extends PooledChild> {
     if (signal?.aborted === true) return Promise.reject(cancelled(this.opts.label));
     const warm = this.takeIdle(allocation.memoryMb);
     if (warm !== null) {
-      const p = this.prepared.get(warm);
-      if (p === undefined)
-        return Promise.resolve({ child: warm, cold: false, queueMs: 0, initMs: 0 });
-      this.prepared.delete(warm);
-      this.report.used++;
-      this.report.usedMbS += (p.memoryMb * (performance.now() - p.readyMs)) / 1000;
-      return Promise.resolve({ child: warm, cold: false, queueMs: 0, initMs: 0, prepared: true });
+      const prepared = this.settlePrepared(warm, 'used');
+      return Promise.resolve({
+        child: warm,
+        cold: false,
+        queueMs: 0,
+        initMs: 0,
+        ...(prepared ? { prepared: true } : {}),
+      });
     }
     if (this.total() < this.opts.maxConcurrency) return this.startFor(allocation, 0);
     return new Promise<Lease<C>>((resolve, reject) => {
@@ -220,12 +221,7 @@ export class FunctionPool<C extends PooledChild> {
     if (at >= 0) {
       this.idle.splice(at, 1);
       this.clearIdleTimer(child);
-      const p = this.prepared.get(child);
-      if (p !== undefined) {
-        this.prepared.delete(child);
-        this.report.unused++;
-        this.report.wastedMbS += (p.memoryMb * (performance.now() - p.readyMs)) / 1000;
-      }
+      this.settlePrepared(child, 'unused');
       this.pump();
     }
   }
@@ -310,14 +306,28 @@ export class FunctionPool<C extends PooledChild> {
     );
   }
 
+  /**
+   * A prepared child's first run took it (`used`: its idle time before it counts) or it left
+   * without one (`unused`: its whole life counts as waste); false when it was not prepared.
+   */
+  private settlePrepared(child: C, how: 'used' | 'unused'): boolean {
+    const p = this.prepared.get(child);
+    if (p === undefined) return false;
+    this.prepared.delete(child);
+    const mbS = (p.memoryMb * (performance.now() - p.readyMs)) / 1000;
+    if (how === 'used') {
+      this.report.used++;
+      this.report.usedMbS += mbS;
+    } else {
+      this.report.unused++;
+      this.report.wastedMbS += mbS;
+    }
+    return true;
+  }
+
   private retire(child: C, reason: string): void {
     this.clearIdleTimer(child);
-    const p = this.prepared.get(child);
-    if (p !== undefined) {
-      this.prepared.delete(child);
-      this.report.unused++;
-      this.report.wastedMbS += (p.memoryMb * (performance.now() - p.readyMs)) / 1000;
-    }
+    this.settlePrepared(child, 'unused');
     child.kill(reason);
     const exit = child.exited.finally(() => this.exits.delete(exit));
     this.exits.add(exit);
