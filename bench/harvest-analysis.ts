@@ -46,6 +46,40 @@ export function poissonArrivals(
   return out;
 }
 
+/** One profiling run: its input's size level and the CPU time of all its tasks. */
+export interface LevelCpu {
+  sizeLevel: number;
+  cpuMs: number;
+}
+
+/**
+ * The mean CPU time of a request mix, from profiling runs at known size levels: each request's
+ * CPU time interpolated between the two profiled levels around its own, geometrically (the
+ * workloads' sizes grow geometrically with the level), clamped to the profiled range. This is what
+ * scales a load to the machine: a sample of a few requests misjudges a mix whose sizes span
+ * several doublings. Null without a usable profile (no run with CPU time above 0).
+ */
+export function mixCpuMs(profile: readonly LevelCpu[], mix: readonly number[]): number | null {
+  const points = profile
+    .filter((p) => p.cpuMs > 0 && Number.isFinite(p.sizeLevel))
+    .map((p) => ({ level: p.sizeLevel, log: Math.log(p.cpuMs) }))
+    .sort((a, b) => a.level - b.level);
+  if (points.length === 0 || mix.length === 0) return null;
+  const at = (level: number): number => {
+    const first = points[0]!;
+    const last = points[points.length - 1]!;
+    if (level <= first.level) return Math.exp(first.log);
+    if (level >= last.level) return Math.exp(last.log);
+    let i = 1;
+    while (points[i]!.level < level) i++;
+    const a = points[i - 1]!;
+    const b = points[i]!;
+    const t = b.level === a.level ? 0 : (level - a.level) / (b.level - a.level);
+    return Math.exp(a.log + t * (b.log - a.log));
+  };
+  return mix.reduce((sum, level) => sum + at(level), 0) / mix.length;
+}
+
 export interface SpeedupStats {
   count: number;
   mean: number;

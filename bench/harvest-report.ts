@@ -118,11 +118,30 @@ export interface RunResult {
   safeguarded: number;
   /** Share of harvested nodes whose applied allocation covered the measured peak. */
   covered: { cpu: number | null; memory: number | null };
+  /**
+   * Per request, its task steps in brief (the report's JSON only, for reading where a slow
+   * request's time went): node, worker, ms after the run's first request, queue and run time,
+   * CPU time, time throttled and under CPU pressure, the CPU it ran with, cold start.
+   */
+  steps?: (BriefStep[] | null)[];
+}
+
+export interface BriefStep {
+  node: string;
+  worker: string;
+  atMs: number;
+  queueMs: number;
+  runMs: number | null;
+  cpuMs: number | null;
+  throttledMs: number | null;
+  pressureMs: number | null;
+  cpu: number | null;
+  cold: boolean;
 }
 
 interface Metric {
   n: number;
-  meanAbsError: number;
+  meanAbsError: number | null;
   meanPctError: number | null;
   accuracy?: number;
 }
@@ -136,7 +155,9 @@ export function describeAccuracy(trained: Record<string, unknown>): string {
   if (e === undefined || !p?.cpu || !p.memory)
     return `no held-out evaluation (${JSON.stringify(trained).slice(0, 120)})`;
   const m = (x: Metric, unit: string): string =>
-    `error ${x.meanAbsError.toFixed(2)} ${unit} (${(x.meanPctError ?? 0).toFixed(1)}%), accurate ${pct(x.accuracy)}`;
+    x.meanAbsError == null
+      ? 'no held-out runs'
+      : `error ${x.meanAbsError.toFixed(2)} ${unit} (${(x.meanPctError ?? 0).toFixed(1)}%), accurate ${pct(x.accuracy)}`;
   return (
     `v${String(trained['version'])} in ${formatDuration(Number(trained['trainMs']))}, ${e.testRecords ?? 0} held-out runs: CPU ${m(p.cpu, 'cores')}; ` +
     `memory ${m(p.memory, 'MB')}` +

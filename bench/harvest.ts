@@ -25,8 +25,9 @@
  * 1. Profiling: a cluster with harvesting on and Redis runs each workload with `profile: true`
  *    (maximum allocations, siblings one at a time) over a sweep of input sizes, then trains the
  *    models and reads their held-out accuracy.
- * 2. Calibration: the mean CPU time of one invocation of the request mix, which scales the loads
- *    to this machine: a load is a target utilisation of its cores (low, medium, high).
+ * 2. Calibration: the mean CPU time of the requests the runs will send, interpolated from the
+ *    profiling runs' CPU time by each request's size level; it scales the loads to this
+ *    machine: a load is a target utilisation of its cores (low, medium, high).
  * 3. Runs: `--repetitions` fresh clusters per configuration (the models persist in Redis), a
  *    warm-up, then the same seeded requests at the same offsets for every configuration and
  *    repetition, so requests pair up.
@@ -47,10 +48,12 @@ import { repoRoot } from './paths.js';
 import { deletePrefix, redisUrl, uniquePrefix } from './redis.js';
 import {
   capacityUtilisation,
+  mixCpuMs,
   poissonArrivals,
   stageSpanMs,
   utilisation,
   type Arrival,
+  type LevelCpu,
   type UsageStep,
 } from './harvest-analysis.js';
 import {
@@ -61,6 +64,7 @@ import {
   type HarvestBenchOptions,
   type Load,
   type Mode,
+  type BriefStep,
   type Placement,
   type RunResult,
   type Variant,
@@ -140,15 +144,20 @@ async function measure(
   // 1. Profiling and training, on a cluster with harvesting on.
   const accuracy: Record<string, unknown> = {};
   const calibration: Record<string, number> = {};
+  const placementCalibration: Record<string, number> = {};
   const profiling: ClusterSetup = { ...setupOf('predict-rebalance', cores), freeze: false };
   await withCluster(o, profiling, async (api) => {
     for (const w of o.workloads) {
       const gen = generators.get(w)!;
       await deploy(api, root, w, o.userCpu, o.variant);
       print(`profiling ${w}: ${o.profileRuns} runs at maximum allocation…`);
+      const profile: LevelCpu[] = [];
       for (let i = 0; i < o.profileRuns; i++) {
         const level = o.minLevel + ((o.maxLevel - o.minLevel) * i) / Math.max(1, o.profileRuns - 1);
-        await invoke(api, workflowOf(gen, o), gen.generate(level, 1000 + i), { profile: true });
+        const r = await invoke(api, workflowOf(gen, o), gen.generate(level, 1000 + i), {
+          profile: true,
+        });
+        profile.push({ sizeLevel: level, cpuMs: cpuOf(await stepsOf(api, r.invocationId)) });
       }
       const trained = (await api.json(
         `/v1/workflows/${workflowOf(gen, o)}/models/train`,
@@ -157,18 +166,24 @@ async function measure(
       )) as Record<string, unknown>;
       accuracy[w] = trained;
       print(`  trained: ${describeAccuracy(trained)}`);
-      // Calibration: mean CPU time of the request mix, harvesting off (user allocations).
-      const sample = poissonArrivals(4, 1, o.seed + 99, o.minLevel, o.maxLevel);
-      let cpuMs = 0;
-      for (const a of sample) {
-        const r = await invoke(api, workflowOf(gen, o), gen.generate(a.sizeLevel, a.seed), {});
-        cpuMs += (await stepsOf(api, r.invocationId)).reduce(
-          (s, x) => s + (x.cpuTimeMs ?? x.runMs ?? 0),
-          0,
-        );
-      }
-      calibration[w] = cpuMs / sample.length;
-      print(`  one request of the mix: ${formatDuration(calibration[w])} of CPU`);
+      // Calibration: the mean CPU time of the requests the runs will send (their size levels do
+      // not depend on the rate), from the profiling runs' CPU time at each level.
+      const mix = poissonArrivals(o.requests, 1, o.seed, o.minLevel, o.maxLevel);
+      const mixCpu = mixCpuMs(
+        profile,
+        mix.map((a) => a.sizeLevel),
+      );
+      if (mixCpu === null) throw new Error(`profiling ${w} measured no CPU time: cannot set loads`);
+      calibration[w] = mixCpu;
+      const placementMix = poissonArrivals(o.requests, 1, o.seed + 7, o.minLevel, o.maxLevel);
+      placementCalibration[w] =
+        mixCpuMs(
+          profile,
+          placementMix.map((a) => a.sizeLevel),
+        ) ?? mixCpu;
+      print(
+        `  one request of the mix: ${formatDuration(calibration[w])} of CPU (from the profiles)`,
+      );
     }
   });
 
@@ -198,7 +213,7 @@ async function measure(
   }
   const [first] = o.workloads;
   if (first !== undefined && o.placements.length > 1) {
-    const rate = (LOADS.medium * cores * 1000) / Math.max(1, calibration[first]!);
+    const rate = (LOADS.medium * cores * 1000) / Math.max(1, placementCalibration[first]!);
     const arrivals = poissonArrivals(o.requests, rate, o.seed + 7, o.minLevel, o.maxLevel);
     for (const p of o.placements) {
       runs.push({
@@ -388,8 +403,13 @@ async function invoke(
 
 interface BenchStep extends UsageStep {
   node: string;
+  worker: string;
   startedAt: number;
   finishedAt: number;
+  queueMs: number;
+  cold: boolean;
+  throttledMs?: number | null;
+  pressureMs?: number | null;
   harvest?: { applied: { cpu: number; memoryMb: number }; predicted: unknown };
   peakCpuCores?: number | null;
   safeguardAtMs?: number;
@@ -479,14 +499,18 @@ async function runOne(
     const wallMs = performance.now() - t0;
     const steps: BenchStep[] = [];
     const stageMs: (number | null)[] = [];
+    const brief: (BriefStep[] | null)[] = [];
+    const epoch = Date.now() - (performance.now() - t0);
     for (const id of ids) {
       if (id === null) {
         stageMs.push(null);
+        brief.push(null);
         continue;
       }
       const s = await stepsOf(api, id);
       steps.push(...s);
       stageMs.push(stageSpanMs(s, (n) => STAGE_SIBLING[workload].test(n)));
+      brief.push(s.map((x) => briefOf(x, epoch)));
     }
     const latency = summarize(latencyMs.filter((x): x is number => x !== null));
     print(
@@ -507,8 +531,29 @@ async function runOne(
       capacity: capacityUtilisation(steps, cores, wallMs),
       safeguarded: steps.filter((x) => x.safeguardAtMs !== undefined).length,
       covered: coverage(steps),
+      steps: brief,
     };
   });
+}
+
+/** CPU time of an invocation's task steps (run time where CPU time was not measured). */
+function cpuOf(steps: readonly BenchStep[]): number {
+  return steps.reduce((sum, x) => sum + (x.cpuTimeMs ?? x.runMs ?? 0), 0);
+}
+
+function briefOf(s: BenchStep, epoch: number): BriefStep {
+  return {
+    node: s.node,
+    worker: s.worker,
+    atMs: Math.round(s.startedAt - epoch),
+    queueMs: Math.round(s.queueMs),
+    runMs: s.runMs ?? null,
+    cpuMs: s.cpuTimeMs ?? null,
+    throttledMs: s.throttledMs ?? null,
+    pressureMs: s.pressureMs ?? null,
+    cpu: s.allocation?.cpu ?? null,
+    cold: s.cold,
+  };
 }
 
 /** Of the steps with a decision, how often the applied allocation covered the measured peak. */

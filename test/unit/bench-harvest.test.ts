@@ -8,6 +8,7 @@ import {
   bootstrapMeanCi,
   capacityUtilisation,
   meanByRequest,
+  mixCpuMs,
   pairedSpeedups,
   poissonArrivals,
   speedups,
@@ -33,6 +34,26 @@ describe('poissonArrivals', () => {
 
   it('refuses a rate that is not positive', () => {
     expect(() => poissonArrivals(1, 0, 1, 1, 2)).toThrow(/rate must be > 0/);
+  });
+});
+
+describe('mixCpuMs', () => {
+  const profile = [
+    { sizeLevel: 1, cpuMs: 100 },
+    { sizeLevel: 3, cpuMs: 400 },
+    { sizeLevel: 2, cpuMs: 200 },
+  ];
+  it('interpolates each request geometrically between the profiled levels around it', () => {
+    expect(mixCpuMs(profile, [2])).toBeCloseTo(200);
+    expect(mixCpuMs(profile, [1.5])).toBeCloseTo(Math.sqrt(100 * 200));
+    expect(mixCpuMs(profile, [1, 3])).toBeCloseTo(250);
+  });
+  it('clamps requests outside the profiled range to its ends', () => {
+    expect(mixCpuMs(profile, [0.5, 4])).toBeCloseTo(250);
+  });
+  it('is null without a run that measured CPU, or without requests', () => {
+    expect(mixCpuMs([{ sizeLevel: 1, cpuMs: 0 }], [1])).toBeNull();
+    expect(mixCpuMs(profile, [])).toBeNull();
   });
 });
 
