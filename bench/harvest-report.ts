@@ -149,18 +149,31 @@ interface Metric {
 /** The held-out evaluation of a trained model set, one line: ML1 → ML2 as decisions use them. */
 export function describeAccuracy(trained: Record<string, unknown>): string {
   const e = trained['evaluation'] as
-    | { testRecords?: number; pipeline?: { cpu?: Metric; memory?: Metric; inputBytes?: Metric } }
+    | {
+        testRecords?: number;
+        pipeline?: {
+          cpu?: Metric;
+          memory?: Metric;
+          inputBytes?: Metric;
+          cpuTime?: Metric;
+          thesisGrid?: { cpu?: Metric; memory?: Metric };
+        };
+      }
     | undefined;
   const p = e?.pipeline;
   if (e === undefined || !p?.cpu || !p.memory)
     return `no held-out evaluation (${JSON.stringify(trained).slice(0, 120)})`;
-  const m = (x: Metric, unit: string): string =>
+  const m = (x: Metric, unit: string, thesis?: Metric): string =>
     x.meanAbsError == null
       ? 'no held-out runs'
-      : `error ${x.meanAbsError.toFixed(2)} ${unit} (${(x.meanPctError ?? 0).toFixed(1)}%), accurate ${pct(x.accuracy)}`;
+      : `error ${x.meanAbsError.toFixed(2)} ${unit} (${(x.meanPctError ?? 0).toFixed(1)}%), accurate ${pct(x.accuracy)}` +
+        (thesis ? ` (${pct(thesis.accuracy)} on the thesis's grid)` : '');
   return (
-    `v${String(trained['version'])} in ${formatDuration(Number(trained['trainMs']))}, ${e.testRecords ?? 0} held-out runs: CPU ${m(p.cpu, 'cores')}; ` +
-    `memory ${m(p.memory, 'MB')}` +
+    `v${String(trained['version'])} in ${formatDuration(Number(trained['trainMs']))}, ${e.testRecords ?? 0} held-out runs: CPU ${m(p.cpu, 'cores', p.thesisGrid?.cpu)}; ` +
+    `memory ${m(p.memory, 'MB', p.thesisGrid?.memory)}` +
+    (p.cpuTime?.meanPctError != null
+      ? `; work (CPU time) ${p.cpuTime.meanPctError.toFixed(1)}% off`
+      : '') +
     (p.inputBytes ? `; ML1 input size ${(p.inputBytes.meanPctError ?? 0).toFixed(1)}% off` : '')
   );
 }

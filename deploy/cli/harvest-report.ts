@@ -78,6 +78,14 @@ export function accuracyLines(m: ModelSummary): string[] {
       ...e.ml2.map((x) => [`  ${x.function}`, ...accuracyCells(x.cpu, x.memory)]),
       ['  all functions', ...accuracyCells(e.overall.cpu, e.overall.memory)],
       ['  ML1 → ML2 (as decided)', ...accuracyCells(e.pipeline.cpu, e.pipeline.memory)],
+      ...(e.pipeline.thesisGrid
+        ? [
+            [
+              "  the same, thesis's grid",
+              ...accuracyCells(e.pipeline.thesisGrid.cpu, e.pipeline.thesisGrid.memory),
+            ],
+          ]
+        : []),
     ]),
   ];
   if (e.withoutMl1 > 0 || e.withoutMl2 > 0)

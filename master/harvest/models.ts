@@ -23,7 +23,7 @@
  * The model set's shape and its JSON document live in `model-set.ts` (re-exported here).
  */
 import { AppError } from '../../shared/errors.js';
-import { ALLOCATION_GRID, type AllocationGrid } from '../../shared/harvest/types.js';
+import { ALLOCATION_GRID, THESIS_GRID, type AllocationGrid } from '../../shared/harvest/types.js';
 import { trainForest } from '../../shared/harvest/forest.js';
 import { accuracyStats, errorStats, type Pair } from '../../shared/harvest/metrics.js';
 import {
@@ -383,6 +383,10 @@ function evaluate(
       cpu: accuracyStats(pipeCpu, grid.cpu),
       memory: accuracyStats(pipeMem, grid.memoryMb),
       ...(pipeWork.length > 0 ? { cpuTime: errorStats(pipeWork) } : {}),
+      thesisGrid: {
+        cpu: accuracyStats(pipeCpu, THESIS_GRID.cpu),
+        memory: accuracyStats(pipeMem, THESIS_GRID.memoryMb),
+      },
     },
   };
 }

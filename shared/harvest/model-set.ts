@@ -66,11 +66,16 @@ export const Evaluation = Type.Object({
     }),
   ),
   overall: Type.Object({ inputBytes: ErrorStats, cpu: AccuracyStats, memory: AccuracyStats }),
-  /** ML2 fed ML1's prediction, as at invocation time; `cpuTime` the work model's error. */
+  /**
+   * ML2 fed ML1's prediction, as at invocation time; `cpuTime` the work model's error;
+   * `thesisGrid` the same predictions' accuracy on the thesis's whole-core grid, where the
+   * thesis's "accurate" was measured (on a fine grid it asks for errors below one fine step).
+   */
   pipeline: Type.Object({
     cpu: AccuracyStats,
     memory: AccuracyStats,
     cpuTime: Type.Optional(ErrorStats),
+    thesisGrid: Type.Optional(Type.Object({ cpu: AccuracyStats, memory: AccuracyStats })),
   }),
 });
 export type Evaluation = Static<typeof Evaluation>;

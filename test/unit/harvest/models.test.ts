@@ -110,6 +110,10 @@ describe('trainModels', () => {
     expect(ev.overall.memory.n).toBe(40);
     expect(ev.overall.memory.meanPctError!).toBeLessThan(5);
     expect(ev.pipeline.memory.n).toBe(40);
+    // Every whole core is on the fine grid, so a prediction accurate there is accurate on the
+    // thesis's grid too.
+    expect(ev.pipeline.thesisGrid!.cpu.n).toBe(40);
+    expect(ev.pipeline.thesisGrid!.cpu.accurate).toBeGreaterThanOrEqual(ev.pipeline.cpu.accurate);
     expect(ev.ml1[0]).toMatchObject({ workflow: 'video', stage: 'left+right' });
     expect(ev.ml2.map((m) => m.function)).toEqual(['left', 'right']);
   });
