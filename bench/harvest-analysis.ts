@@ -237,3 +237,27 @@ export function stageSpanMs(
   }
   return end >= start ? end - start : null;
 }
+
+/** A stage sibling's measured CPU time and the cores its user gave it. */
+export interface SiblingWork {
+  cpuMs: number;
+  userCores: number;
+}
+
+/**
+ * The first-principles ceiling of harvesting on one stage: with each sibling running at its
+ * user's cores the stage takes max(cpu_i ⁄ user_i); with the users' total shared in proportion to
+ * work it takes Σ cpu ⁄ Σ user (every sibling finishes together). The ceiling is the cut,
+ * 1 − (Σ cpu ⁄ Σ user) ⁄ max(cpu_i ⁄ user_i): what the `work` policy can give when predictions are
+ * perfect and the functions scale with the cores they get, before queueing, start-up and the
+ * stage's serial parts. 4 siblings of work 4:1:1:1 at 0.5 core: 1 − 3.5 ⁄ 8 = 56 %. Null for a
+ * stage without two siblings that used CPU.
+ */
+export function stageCeiling(siblings: readonly SiblingWork[]): number | null {
+  const used = siblings.filter((s) => s.cpuMs > 0 && s.userCores > 0);
+  if (used.length < 2) return null;
+  const slowest = Math.max(...used.map((s) => s.cpuMs / s.userCores));
+  const shared =
+    used.reduce((sum, s) => sum + s.cpuMs, 0) / used.reduce((sum, s) => sum + s.userCores, 0);
+  return 1 - shared / slowest;
+}

@@ -30,6 +30,7 @@ const KNOWN = [
   'redis',
   'seed',
   'out',
+  'from',
 ] as const;
 
 export type FlagsResult = { options: HarvestBenchOptions } | { error: string };
@@ -89,6 +90,8 @@ export function harvestOptionsFromFlags(camelFlags: Record<string, string | bool
     if (/^rediss?:\/\//.test(redis)) o.redisUrl = redis;
     else problems.push(`--redis must be a redis:// URL, got ${redis}`);
   }
+  const from = str('from');
+  if (from !== undefined) o.from = from;
   const out = str('out');
   if (out !== undefined) o.reportDir = out;
   return problems.length > 0 ? { error: problems.join('; ') } : { options: o };

@@ -8,6 +8,7 @@ import {
   bootstrapMeanCi,
   meanByRequest,
   pairedSpeedups,
+  stageCeiling,
   type Utilisation,
 } from './harvest-analysis.js';
 export const WORKLOADS = ['parallel-aes', 'video-analytics', 'ml-pipeline'] as const;
@@ -41,6 +42,8 @@ export const THESIS = {
 } as const;
 
 export interface HarvestBenchOptions {
+  /** Re-print the tables of a saved report (its JSON) instead of measuring. */
+  from?: string;
   workloads: Workload[];
   loads: Load[];
   modes: Mode[];
@@ -181,6 +184,37 @@ export function describeAccuracy(trained: Record<string, unknown>): string {
 const pct = (x: number | null | undefined): string =>
   x == null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(1)}%`;
 
+/** The siblings of each workload's parallel stage, by node name. */
+export const STAGE_SIBLING: Record<Workload, RegExp> = {
+  'parallel-aes': /^encrypt-\d+$/,
+  'video-analytics': /^recognize-\d+$/,
+  'ml-pipeline': /^train-\d+$/,
+};
+
+/** The stage ceiling (stageCeiling) over every request of some `off` runs: mean, min, max. */
+function offCeiling(
+  runs: readonly RunResult[],
+  w: Workload,
+): { mean: number; min: number; max: number } | null {
+  const cuts: number[] = [];
+  for (const r of runs)
+    for (const steps of r.steps ?? []) {
+      if (!steps) continue;
+      const c = stageCeiling(
+        steps
+          .filter((s) => STAGE_SIBLING[w].test(s.node))
+          .map((s) => ({ cpuMs: s.cpuMs ?? 0, userCores: s.cpu ?? 0 })),
+      );
+      if (c !== null) cuts.push(c);
+    }
+  if (cuts.length === 0) return null;
+  return {
+    mean: cuts.reduce((a, b) => a + b, 0) / cuts.length,
+    min: Math.min(...cuts),
+    max: Math.max(...cuts),
+  };
+}
+
 export function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]): string[] {
   const lines: string[] = [
     '',
@@ -267,6 +301,21 @@ export function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]
       ['left', 'left', 'left'],
     ),
   );
+  const ceilings: string[] = [];
+  for (const w of o.workloads)
+    for (const load of o.loads) {
+      const c = offCeiling(of(w, load, 'off'), w);
+      if (c !== null)
+        ceilings.push(
+          `  ${w}, ${load}: ${pct(c.mean)} (requests ${pct(c.min)} to ${pct(c.max)}), from off's measured CPU split`,
+        );
+    }
+  if (ceilings.length > 0)
+    lines.push(
+      '',
+      "first-principles ceiling of the stage speedup (the users' total shared by work, perfect predictions, functions that scale):",
+      ...ceilings,
+    );
   const placementRuns = runs.filter((r) => r.series === 'placement');
   const hash = placementRuns.find((r) => r.placement === 'hash');
   if (placementRuns.length > 1) {

@@ -64,6 +64,7 @@ import {
   type HarvestBenchOptions,
   type Load,
   type Mode,
+  STAGE_SIBLING,
   type BriefStep,
   type Placement,
   type RunResult,
@@ -106,6 +107,7 @@ const CALL_TIMEOUT_MS = 300_000;
 
 export async function runHarvestBench(o: HarvestBenchOptions): Promise<HarvestBenchResult> {
   const print = o.print ?? ((line: string) => console.log(line));
+  if (o.from !== undefined) return reprint(o.from, print);
   const startedAt = new Date();
   const root = join(repoRoot(), 'deploy', 'examples', 'harvest');
   const generators = new Map<Workload, Generator>();
@@ -253,6 +255,41 @@ async function measure(
     },
   );
   return { accuracy, calibration, runs, reportPath };
+}
+
+/** The tables of a saved report, printed again (with any analysis added since it was measured). */
+function reprint(file: string, print: (line: string) => void): HarvestBenchResult {
+  let saved: {
+    command?: string;
+    figures?: {
+      options?: HarvestBenchOptions;
+      accuracy?: Record<string, unknown>;
+      calibration?: Record<string, number>;
+      runs?: RunResult[];
+    };
+  };
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
+  } catch (err) {
+    throw new Error(
+      `--from ${file}: not a readable report of bench harvest (${(err as Error).message})`,
+    );
+  }
+  const f = saved.figures;
+  if (!f?.options || !Array.isArray(f.runs))
+    throw new Error(
+      `--from ${file}: no figures.options and figures.runs; is it a bench harvest report?`,
+    );
+  print(`bench harvest report ${file}, measured by: ${saved.command ?? '(command not recorded)'}`);
+  for (const [w, trained] of Object.entries(f.accuracy ?? {}))
+    print(`  ${w} models: ${describeAccuracy(trained as Record<string, unknown>)}`);
+  for (const line of formatResults(f.options, f.runs)) print(line);
+  return {
+    accuracy: f.accuracy ?? {},
+    calibration: f.calibration ?? {},
+    runs: f.runs,
+    reportPath: file,
+  };
 }
 
 /** The compiled generators (dist/deploy/examples/harvest) beside this file's dist/bench. */
@@ -414,13 +451,6 @@ interface BenchStep extends UsageStep {
   peakCpuCores?: number | null;
   safeguardAtMs?: number;
 }
-
-/** The siblings of each workload's parallel stage, by node name. */
-const STAGE_SIBLING: Record<Workload, RegExp> = {
-  'parallel-aes': /^encrypt-\d+$/,
-  'video-analytics': /^recognize-\d+$/,
-  'ml-pipeline': /^train-\d+$/,
-};
 
 async function stepsOf(api: Api, id: string): Promise<BenchStep[]> {
   const view = (await api.json(`/v1/invocations/${id}`, 'GET')) as { steps?: BenchStep[] };

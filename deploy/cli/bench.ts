@@ -170,6 +170,11 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
       ],
       REDIS,
       ['--seed <n>', 'seed of the inputs and arrivals', '1'],
+      [
+        '--from <file>',
+        'print the tables of a saved report (its JSON) again, measuring nothing',
+        '—',
+      ],
       OUT,
     ],
   },

@@ -9,6 +9,7 @@ import {
   capacityUtilisation,
   meanByRequest,
   mixCpuMs,
+  stageCeiling,
   pairedSpeedups,
   poissonArrivals,
   speedups,
@@ -54,6 +55,28 @@ describe('mixCpuMs', () => {
   it('is null without a run that measured CPU, or without requests', () => {
     expect(mixCpuMs([{ sizeLevel: 1, cpuMs: 0 }], [1])).toBeNull();
     expect(mixCpuMs(profile, [])).toBeNull();
+  });
+});
+
+describe('stageCeiling', () => {
+  it("is the issue's first-principles cut: 4:1:1:1 at 0.5 core takes 3.5 units, not 8", () => {
+    const w = (cpuMs: number) => ({ cpuMs, userCores: 0.5 });
+    expect(stageCeiling([w(4000), w(1000), w(1000), w(1000)])).toBeCloseTo(1 - 3.5 / 8);
+  });
+  it('is 0 when the work already follows the allocations, and null without two siblings', () => {
+    expect(
+      stageCeiling([
+        { cpuMs: 200, userCores: 1 },
+        { cpuMs: 100, userCores: 0.5 },
+      ]),
+    ).toBeCloseTo(0);
+    expect(stageCeiling([{ cpuMs: 200, userCores: 1 }])).toBeNull();
+    expect(
+      stageCeiling([
+        { cpuMs: 200, userCores: 1 },
+        { cpuMs: 0, userCores: 1 },
+      ]),
+    ).toBeNull();
   });
 });
 
@@ -124,9 +147,11 @@ describe('harvestOptionsFromFlags', () => {
         loads: 'low,high',
         profileRuns: '30',
         levels: '2-4',
+        from: '.bench/harvest-1.json',
       }),
     ).toMatchObject({
       options: {
+        from: '.bench/harvest-1.json',
         workloads: ['ml-pipeline'],
         loads: ['low', 'high'],
         profileRuns: 30,
