@@ -124,7 +124,7 @@ export interface RunResult {
   /**
    * Per request, its task steps in brief (the report's JSON only, for reading where a slow
    * request's time went): node, worker, ms after the run's first request, queue and run time,
-   * CPU time, time throttled and under CPU pressure, the CPU it ran with, cold start.
+   * CPU time, time throttled and under CPU pressure, the CPU it ran with, cold start and its time.
    */
   steps?: (BriefStep[] | null)[];
 }
@@ -140,6 +140,8 @@ export interface BriefStep {
   pressureMs: number | null;
   cpu: number | null;
   cold: boolean;
+  /** A cold run's sandbox start, ms. */
+  initMs: number | null;
 }
 
 interface Metric {

@@ -445,6 +445,7 @@ interface BenchStep extends UsageStep {
   finishedAt: number;
   queueMs: number;
   cold: boolean;
+  initMs?: number;
   throttledMs?: number | null;
   pressureMs?: number | null;
   harvest?: { applied: { cpu: number; memoryMb: number }; predicted: unknown };
@@ -583,6 +584,7 @@ function briefOf(s: BenchStep, epoch: number): BriefStep {
     pressureMs: s.pressureMs ?? null,
     cpu: s.allocation?.cpu ?? null,
     cold: s.cold,
+    initMs: s.initMs ?? null,
   };
 }
 
