@@ -84,6 +84,7 @@ export async function runShardClusterBench(o: ShardBenchOptions): Promise<void> 
       'sharded',
       'ratio',
       'foreach step ratio',
+      'cold runs (off/on)',
     ],
     f.rows.map((r) => [
       r.workload,

@@ -124,6 +124,16 @@ describe('sharded foreach on three workers', () => {
     for (const s of items)
       expect(plan.shards.find((p) => p.shard === (s.shard ?? 0))?.worker).toBe(s.worker);
 
+    // GET /v1/workflows/:name/shards lists the plan, newest first.
+    const listed = await api.request('GET', '/v1/workflows/e2e-sharded/shards');
+    expect(listed.status).toBe(200);
+    expect(listed.body.plans[0]).toMatchObject({
+      invocationId: sharded.invocationId,
+      node: 'foreach',
+      planned: 3,
+      items: ITEMS,
+    });
+
     // The unsharded run: no plan, every item on one worker.
     const plainSteps = await stepsOf(api, plain.invocationId as string);
     expect(plainSteps.find((s) => s.kind === 'foreach')!.shardPlan).toBeUndefined();
