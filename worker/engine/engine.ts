@@ -52,7 +52,7 @@ import { preciseNow } from '../../shared/time.js';
 import { WORKER_TRACER } from '../../shared/tracing.js';
 import type { DataPlane, ShardPort, Transport } from './ports.js';
 import type { ShardRunAnswer, ShardRunRequest } from '../../shared/schema/shard.js';
-import { foreachAt, runShardBatch } from './shard-serve.js';
+import { foreachAt, runShardBatch, ShardLanes } from './shard-serve.js';
 import { Val } from './value.js';
 import { traceStep } from './trace.js';
 
@@ -137,6 +137,8 @@ export class Engine {
   private readonly stages: StageTracker;
   private running = 0;
   private readonly tracer: Tracer;
+  /** The lanes of each remote shard running here, shared by its batches in flight. */
+  private readonly shardLanes = new Map<string, ShardLanes>();
 
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? preciseNow;
@@ -721,22 +723,32 @@ export class Engine {
     crashPoint('worker:shard-run');
     const left = Math.max(1, Math.ceil(req.deadline - this.now()));
     const signal = AbortSignal.any([AbortSignal.timeout(left), this.gc.signal]);
+    const key = `${req.invocationId} ${req.label} ${req.shard}`;
+    const lanes = this.shardLanes.get(key) ?? new ShardLanes(req.slots);
+    this.shardLanes.set(key, lanes);
+    lanes.users++;
     this.running++;
     try {
-      return await runShardBatch(req, node, {
-        invocationId: req.invocationId,
-        workflow: dep.workflow,
-        version: dep.version,
-        functions: dep.dag.functions,
-        deadline: req.deadline,
-        signal,
-        sandbox: this.o.sandbox,
-        exprs: this.exprs,
-        workerId: this.o.workerId,
-        now: this.now,
-      });
+      return await runShardBatch(
+        req,
+        node,
+        {
+          invocationId: req.invocationId,
+          workflow: dep.workflow,
+          version: dep.version,
+          functions: dep.dag.functions,
+          deadline: req.deadline,
+          signal,
+          sandbox: this.o.sandbox,
+          exprs: this.exprs,
+          workerId: this.o.workerId,
+          now: this.now,
+        },
+        lanes,
+      );
     } finally {
       this.running--;
+      if (--lanes.users === 0) this.shardLanes.delete(key);
     }
   }
 

@@ -27,11 +27,38 @@ export function foreachAt(dag: WorkflowDag, path: readonly string[], where: stri
   return node as ForeachNode;
 }
 
+/**
+ * The slots of one shard on this worker, shared by the batches of it that are here at once (the
+ * owner sends the next batch before the last one is done): FIFO, so items start in order.
+ */
+export class ShardLanes {
+  private readonly waiting: (() => void)[] = [];
+  /** Batches using these lanes now. */
+  users = 0;
+
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
 /** Runs the batch; `env` is this worker's environment for the invocation (steps collected). */
 export async function runShardBatch(
   req: ShardRunRequest,
   node: ForeachNode,
   env: Omit<ExecEnv, 'onStep' | 'workflowInput'>,
+  lanes: ShardLanes = new ShardLanes(req.slots),
 ): Promise<ShardRunAnswer> {
   const steps: StepRecord[] = [];
   const full: ExecEnv = {
@@ -43,30 +70,27 @@ export async function runShardBatch(
     onStep: (step) => steps.push({ ...step, shard: req.shard }),
   };
   const outputs = new Array<unknown>(req.items.length);
-  let next = 0;
   let cold = false;
   let failure: unknown;
-  const lane = async (): Promise<void> => {
-    while (next < req.items.length && failure === undefined) {
-      const k = next++;
-      const i = req.start + k;
-      try {
-        const r = await runLocalDag(
-          node.body,
-          Val.fromValue(req.items[k]),
-          full,
-          `${req.label}[${i}]`,
-        );
-        outputs[k] = r.output.decodedValue;
-        cold ||= r.cold;
-      } catch (err) {
-        failure ??= err;
-      }
+  const item = async (k: number): Promise<void> => {
+    await lanes.acquire();
+    try {
+      if (failure !== undefined) return;
+      const r = await runLocalDag(
+        node.body,
+        Val.fromValue(req.items[k]),
+        full,
+        `${req.label}[${req.start + k}]`,
+      );
+      outputs[k] = r.output.decodedValue;
+      cold ||= r.cold;
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      lanes.release();
     }
   };
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(req.slots, req.items.length)) }, lane),
-  );
+  await Promise.all(req.items.map((_, k) => item(k)));
   if (failure !== undefined) return { ok: false, error: AppError.from(failure).toWire(), steps };
   return { ok: true, outputs, steps, cold };
 }

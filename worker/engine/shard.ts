@@ -142,8 +142,10 @@ export async function runShardedForeach(
 
   const remote = async (s: PlannedShard): Promise<void> => {
     const run = runs[s.shard]!;
+    // (Read through a function: the other batch in flight may have lost the shard meanwhile.)
+    const lost = (): boolean => run.lost === true;
     for (;;) {
-      if (failure !== undefined || ledger.done) return;
+      if (failure !== undefined || ledger.done || lost()) return;
       if (!steal && run.batches > 0) return;
       const b = ledger.take(s.shard);
       if (b === null) return;
@@ -167,13 +169,17 @@ export async function runShardedForeach(
       try {
         answer = await port.run(s.url, req);
       } catch (err) {
-        // Lost: its batch goes back to the queue; the others (shard 0 at least) run it.
+        // Lost: its batches go back to the queue; the others (shard 0 at least) run them.
+        if (lost()) return;
         ledger.lose(s.shard);
         run.lost = true;
         run.error = AppError.from(err).message;
         changed();
         return;
       }
+      // A late answer of a shard already declared lost: its batch went back, nothing of it
+      // is merged or reported.
+      if (lost()) return;
       for (const step of answer.steps) env.onStep(step);
       if (!answer.ok) {
         failure ??= AppError.fromWire(answer.error);
@@ -189,7 +195,9 @@ export async function runShardedForeach(
   const lanes = Math.max(1, Math.min(node.concurrency, shards[0]!.slots, items.length));
   await Promise.all([
     ...Array.from({ length: lanes }, lane),
-    ...shards.slice(1).map((s) => remote(s)),
+    // Two batches in flight per remote shard: the next is there when a lane of the last frees
+    // (the shard's lanes are shared by both, ShardLanes), so no lane idles over a hop.
+    ...shards.slice(1).flatMap((s) => [remote(s), remote(s)]),
   ]);
   if (failure !== undefined) throw failure;
   for (const [shard, n] of ledger.itemsByShard()) runs[shard]!.items = n;
