@@ -3,11 +3,12 @@
  * simulations — keyed re-sharding under a moving Zipf hot spot against static hash routing,
  * a sharded foreach with stealing against an even split with a noisy neighbour, `size: auto`
  * against every fixed size, and Holt–Winters against the last-value forecast. The same seed
- * prints the same figures. The real-cluster run comes when the runtime calls this core (the
- * worker ingress and channels are being rebuilt); until then `--sim` is required.
+ * prints the same figures. `--cluster` instead runs the sharded foreach on a real local
+ * cluster (bench/shard-cluster.ts): sharded vs unsharded makespan, sleep-bound and no-op.
  */
 import { flagReader } from './flag-reader.js';
 import { formatTable, publishReport } from './report.js';
+import { runShardCluster } from './shard-cluster.js';
 import { simulateForeach, type ForeachFigures } from './shard-foreach.js';
 import { simulateForecast, type ForecastRow } from './shard-forecast.js';
 import { simulateKeyed, type KeyedFigures } from './shard-keyed.js';
@@ -15,22 +16,34 @@ import { simulateKeyed, type KeyedFigures } from './shard-keyed.js';
 export interface ShardBenchOptions {
   seed: number;
   smoke: boolean;
+  /** Run the sharded foreach on a real local cluster instead of the simulation. */
+  cluster?: boolean;
+  /** Measured invocations of each workflow (--cluster). */
+  runs?: number;
   reportDir?: string;
   command?: string;
   print?: (line: string) => void;
 }
 
-const KNOWN = ['sim', 'smoke', 'seed', 'out'] as const;
+const KNOWN = ['sim', 'cluster', 'runs', 'smoke', 'seed', 'out'] as const;
 
 export function shardOptionsFromFlags(
   camelFlags: Record<string, string | boolean>,
 ): { options: ShardBenchOptions } | { error: string } {
   const { flags, problems, str, int } = flagReader(camelFlags, 'shard', KNOWN);
-  if (flags['sim'] !== true && problems.length === 0)
+  const cluster = flags['cluster'] === true;
+  if ((flags['sim'] === true) === cluster && problems.length === 0)
     problems.push(
-      'only the simulation runs today: pass --sim (the real-cluster run comes when the runtime calls the sharding core)',
+      'pass one of --sim (the seeded simulation of the sharding core) or --cluster (the sharded foreach on a local cluster)',
     );
-  const o: ShardBenchOptions = { seed: 1, smoke: flags['smoke'] === true };
+  const o: ShardBenchOptions = {
+    seed: 1,
+    smoke: flags['smoke'] === true,
+    cluster,
+    runs: flags['smoke'] === true ? 3 : 15,
+  };
+  const runs = int('runs', 1);
+  if (runs !== undefined) o.runs = runs;
   const seed = int('seed', 0);
   if (seed !== undefined) o.seed = seed;
   const out = str('out');
@@ -52,6 +65,50 @@ const f2 = (x: number | null | undefined): string =>
 const ms = (x: number | null | undefined): string =>
   x === null || x === undefined ? '—' : `${x.toFixed(0)} ms`;
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+
+/** `--cluster`: sharded vs unsharded foreach on a master and three workers. */
+export async function runShardClusterBench(o: ShardBenchOptions): Promise<void> {
+  const print = o.print ?? ((l: string) => console.log(l));
+  const startedAt = new Date();
+  print(
+    `shard --cluster: a master and 3 workers (process sandboxes) on this machine, foreach concurrency 4, ${o.runs ?? 15} invocations of each workflow after 3 warm-up pairs, alternating`,
+  );
+  const f = await runShardCluster({ runs: o.runs ?? 15, workers: 3, print });
+  for (const l of formatTable(
+    [
+      'foreach',
+      'items',
+      'shards',
+      'items per shard',
+      'unsharded',
+      'sharded',
+      'ratio',
+      'foreach step ratio',
+      'cold runs (off/on)',
+    ],
+    f.rows.map((r) => [
+      r.workload,
+      String(r.items),
+      String(r.shards),
+      r.itemsPerShard.join('/'),
+      ms(r.unshardedMs),
+      ms(r.shardedMs),
+      `${f2(r.ratio)}×`,
+      `${f2(r.foreachRatio)}× (${ms(r.shardedForeachMs)} vs ${ms(r.unshardedForeachMs)})`,
+      `${r.coldUnsharded}/${r.coldSharded} (owners ${r.ownersUnsharded.join(',')} / ${r.ownersSharded.join(',')})`,
+    ]),
+    ['left'],
+  ))
+    print(`  ${l}`);
+  print(
+    '  medians of the client-side latency; goals: the no-op foreach of 64 no slower than 1.1× unsharded; sleep-bound sharded well below 1×',
+  );
+  publishReport('shard-cluster', startedAt, f, {
+    print,
+    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+    ...(o.command !== undefined ? { command: o.command } : {}),
+  });
+}
 
 export function runShardBench(o: ShardBenchOptions): ShardBenchFigures {
   const print = o.print ?? ((l: string) => console.log(l));
@@ -175,7 +232,7 @@ export function runShardBench(o: ShardBenchOptions): ShardBenchFigures {
   );
   print('');
   print(
-    'simulated: the real-cluster run (workers capped with --cpu 1, a cgroup CPU hog) comes when the runtime calls this core.',
+    'simulated: `faasflow bench shard --cluster` runs the sharded foreach on a real local cluster.',
   );
 
   const figures: ShardBenchFigures = {

@@ -5,6 +5,7 @@ import { installErrorHandling, tokenMatches, typed } from '../shared/http.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerTls } from '../shared/tls.js';
 import { chainRoutes } from './routes/chains.js';
+import { shardRoutes } from './routes/shards.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { compositionRoutes } from './routes/composition.js';
 import type { MasterContext } from './routes/context.js';
@@ -82,6 +83,7 @@ export function buildMasterApp(
   harvestRoutes(routes, c);
   compositionRoutes(routes, c);
   chainRoutes(routes, c);
+  shardRoutes(routes, c);
   dashboardRoutes(routes, c);
   return app;
 }

@@ -7,7 +7,8 @@
  * Points: `worker:before-commit`, `worker:after-commit` (committed, triggers not sent),
  * `worker:after-send` (triggers handed to the transport), `worker:after-receive` (a trigger
  * batch recorded, its 202 not yet answered), `master:after-accept` (an invocation accepted and
- * persisted, its start triggers not sent).
+ * persisted, its start triggers not sent), `worker:shard-run` (a batch of a sharded foreach
+ * received, not yet run).
  */
 
 const plan = parse(process.env['FAASFLOW_CRASH_AT']);

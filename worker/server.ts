@@ -162,6 +162,15 @@ export class WorkerServer {
       maxCpu: config.cpu,
       ...(journal ? { journal } : {}),
       masterUrl: () => following.master?.followed,
+      // A sharded foreach spreads over the view's workers that hold the workflow version.
+      shards: {
+        workers: (workflow, version) =>
+          (view.last?.workers ?? []).filter(
+            (w) => w.status === 'ready' && w.holds.includes(`${workflow}@${version}`),
+          ),
+        run: (to, req) =>
+          peers.shardRun(to, req, Math.max(1, Math.ceil(req.deadline - Date.now()))),
+      },
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
     const view = new ViewHolder();

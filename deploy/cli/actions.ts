@@ -6,6 +6,7 @@ import { pickIngress } from './ingress.js';
 import { bytes } from './harvest-report.js';
 import {
   chains,
+  shards,
   composition,
   createKey,
   createTenant,
@@ -22,6 +23,7 @@ import {
   workers,
 } from './client.js';
 import { chainsLines } from './chains-format.js';
+import { shardsLines } from './shards-format.js';
 import { compositionLines } from './compose-format.js';
 import { deployLines, invokeLines, statusLines, workersLines } from './format.js';
 import { exportProfiles, importProfiles, models, profile } from './harvest.js';
@@ -227,6 +229,15 @@ export async function composeCommand(name: string, o: ComposeOptions): Promise<n
 
 export async function chainsCommand(name: string, o: ClientOptions): Promise<number> {
   print(o, await chains(o.master, name), chainsLines);
+  return EXIT.ok;
+}
+
+export interface ShardsOptions extends ClientOptions {
+  limit: number;
+}
+
+export async function shardsCommand(name: string, o: ShardsOptions): Promise<number> {
+  print(o, await shards(o.master, name, o.limit), shardsLines);
   return EXIT.ok;
 }
 

@@ -180,9 +180,14 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
   },
   shard: {
     summary:
-      'Sharding: keyed re-sharding under a moving hot spot, sharded foreach with stealing, size: auto, forecasts (--sim: a seeded simulation).',
+      'Sharding: keyed re-sharding under a moving hot spot, sharded foreach with stealing, size: auto, forecasts (--sim: a seeded simulation; --cluster: the sharded foreach on a local cluster).',
     options: [
-      ['--sim', 'run the seeded discrete-event simulation (required until the runtime lands)'],
+      ['--sim', 'run the seeded discrete-event simulation of the sharding core'],
+      [
+        '--cluster',
+        'run the sharded foreach on a local cluster (a master and 3 workers): sharded vs unsharded',
+      ],
+      ['--runs <n>', 'measured invocations of each workflow (--cluster)', '15'],
       SMOKE,
       ['--seed <n>', 'seed of the simulated load', '1'],
       OUT,
@@ -308,9 +313,11 @@ async function runSuite(suite: string, flags: Flags, print: Print): Promise<void
       return;
     }
     case 'shard': {
-      const { shardOptionsFromFlags, runShardBench } = await import('../../bench/shard.js');
+      const { shardOptionsFromFlags, runShardBench, runShardClusterBench } =
+        await import('../../bench/shard.js');
       const options = parsed(suite, shardOptionsFromFlags(flags));
-      runShardBench({ ...options, print });
+      if (options.cluster) await runShardClusterBench({ ...options, print });
+      else runShardBench({ ...options, print });
       return;
     }
     default:

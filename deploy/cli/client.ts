@@ -239,6 +239,11 @@ export function chains(master: string, name: string): Promise<unknown> {
   return call(master, 'GET', `/v1/workflows/${encodeURIComponent(name)}/chains`);
 }
 
+/** The last sharded-foreach plans of a workflow (GET /v1/workflows/:name/shards). */
+export function shards(master: string, name: string, limit: number): Promise<unknown> {
+  return call(master, 'GET', `/v1/workflows/${encodeURIComponent(name)}/shards?limit=${limit}`);
+}
+
 export function feedback(master: string, id: string, rating: number): Promise<unknown> {
   return call(master, 'POST', `/v1/invocations/${encodeURIComponent(id)}/feedback`, { rating });
 }

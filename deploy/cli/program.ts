@@ -277,6 +277,19 @@ export function buildProgram(done: Done, version: string): Command {
 
   client(
     program
+      .command('shards')
+      .description(
+        "Sharding: the last plans of a workflow's sharded foreach nodes (shards, items per shard and worker, lost shards, estimate vs actual).",
+      )
+      .argument('<name>', 'the workflow')
+      .addOption(new Option('--limit <n>', 'plans to show').argParser(int(1)).default(10))
+      .addOption(json()),
+  ).action(async (name: string, o: Actions.ShardsOptions) =>
+    done(await (await actions()).shardsCommand(name, o)),
+  );
+
+  client(
+    program
       .command('feedback')
       .description(
         "Composition: rate a composed invocation; the rating is $feedback in the workflow's reward while its window is open.",

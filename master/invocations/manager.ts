@@ -893,6 +893,11 @@ export class InvocationManager {
     }
   }
 
+  /** The records of `workflow` (qualified name) this master keeps, oldest first. */
+  recordsOf(workflow: string): InvocationRecord[] {
+    return [...this.records.values()].filter((r) => r.workflow === workflow);
+  }
+
   /** The dashboard's list: newest first, filtered and paged (list.ts). */
   list(f: InvocationFilter): InvocationPage {
     return listInvocations([...this.records.values()], f);

@@ -21,6 +21,8 @@ export const OPS = {
   objectGet: 'object.get',
   objectFetch: 'object.fetch',
   release: 'release',
+  /** A batch of a sharded foreach (shared/schema/shard.ts). */
+  shardRun: 'shard.run',
 } as const;
 
 export interface Op {

@@ -5,6 +5,7 @@
  * when it does not know the operation. The caller sees the same results and the same AppErrors
  * either way, so retry policies do not care which path a call took.
  */
+import { SHARD_RUN_PATH, type ShardRunAnswer, type ShardRunRequest } from '../schema/shard.js';
 import { AppError } from '../errors.js';
 import { errorFromResponse, type HttpClient } from '../http-client.js';
 import type { ChannelTriggerAck, Report, StoredRef, Trigger, WorkerLoad } from '../schema/wire.js';
@@ -157,6 +158,17 @@ export class PeerClient {
   }
 
   private readonly forgetListeners: ((invocationId: string) => void)[] = [];
+
+  /** One batch of a sharded foreach run by the worker at `url`; its answer (shared/schema/shard.ts). */
+  shardRun(url: string, req: ShardRunRequest, timeoutMs: number): Promise<ShardRunAnswer> {
+    return this.via(
+      url,
+      OPS.shardRun,
+      async (ch) => (await ch.request(OPS.shardRun, req, { timeoutMs })).body as ShardRunAnswer,
+      async () =>
+        (await this.http.json(`${url}${SHARD_RUN_PATH}`, 'POST', req, timeoutMs)) as ShardRunAnswer,
+    );
+  }
 
   async close(): Promise<void> {
     await this.pool?.close();

@@ -180,6 +180,34 @@ if (!TypeRegistry.Has(MEASURED_KIND))
   );
 const Measured = Type.Unsafe<number | null>({ [Kind]: MEASURED_KIND, type: ['number', 'null'] });
 
+/** One shard of a sharded foreach as its step shows it (docs/guides/sharding.md). */
+export const ShardRunRecord = Type.Object({
+  shard: Type.Integer({ minimum: 0 }),
+  worker: Type.String(),
+  /** Items it ran (its results were merged). */
+  items: Type.Integer({ minimum: 0 }),
+  batches: Type.Integer({ minimum: 0 }),
+  /** It failed or became unreachable: its outstanding batches went back to the queue. */
+  lost: Type.Optional(Type.Boolean()),
+  /** Why it was lost. */
+  error: Type.Optional(Type.String()),
+});
+export type ShardRunRecord = Static<typeof ShardRunRecord>;
+
+/** A sharded foreach's plan and outcome: the estimate set against what happened. */
+export const ShardPlanRecord = Type.Object({
+  items: Type.Integer({ minimum: 0 }),
+  /** Shards the score chose (1: ran unsharded). */
+  planned: Type.Integer({ minimum: 1 }),
+  predictedMs: Type.Number({ minimum: 0 }),
+  predictedSpeedup: Type.Number({ minimum: 0 }),
+  demandSource: Type.String(),
+  reason: Type.String(),
+  actualMs: Type.Number({ minimum: 0 }),
+  shards: Type.Array(ShardRunRecord),
+});
+export type ShardPlanRecord = Static<typeof ShardPlanRecord>;
+
 /** One node execution as the invocation timeline shows it. */
 export const StepRecord = Type.Object({
   node: Type.String(),
@@ -237,6 +265,10 @@ export const StepRecord = Type.Object({
   /** Committing the node's outcome to the journal before it left the worker (durability). */
   commitMs: Type.Optional(Type.Number({ minimum: 0 })),
   error: Type.Optional(WireErrorSchema),
+  /** Sharded foreach body steps: the shard that ran the item (0: the owner's). */
+  shard: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Sharded foreach: the plan (estimate) and what each shard actually ran. */
+  shardPlan: Type.Optional(ShardPlanRecord),
 });
 export type StepRecord = Static<typeof StepRecord>;
 

@@ -50,7 +50,9 @@ import { Expressions } from '../../shared/expressions.js';
 import { backoffMs, delay } from '../../shared/retry.js';
 import { preciseNow } from '../../shared/time.js';
 import { WORKER_TRACER } from '../../shared/tracing.js';
-import type { DataPlane, Transport } from './ports.js';
+import type { DataPlane, ShardPort, Transport } from './ports.js';
+import type { ShardRunAnswer, ShardRunRequest } from '../../shared/schema/shard.js';
+import { foreachAt, runShardBatch, ShardLanes } from './shard-serve.js';
 import { Val } from './value.js';
 import { traceStep } from './trace.js';
 
@@ -103,6 +105,8 @@ export interface EngineOptions {
   sinkInlineMaxBytes?: number;
   /** Where node spans go; default the global tracer (a no-op without an OpenTelemetry SDK). */
   tracer?: Tracer;
+  /** The other workers a sharded foreach spreads over; absent: foreach runs here only. */
+  shards?: ShardPort;
 }
 
 /** Default of `sinkInlineMaxBytes`. */
@@ -133,6 +137,8 @@ export class Engine {
   private readonly stages: StageTracker;
   private running = 0;
   private readonly tracer: Tracer;
+  /** The lanes of each remote shard running here, shared by its batches in flight. */
+  private readonly shardLanes = new Map<string, ShardLanes>();
 
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? preciseNow;
@@ -456,6 +462,7 @@ export class Engine {
       workerId: this.o.workerId,
       now: this.now,
       onStep: (step) => this.ran(inv, step),
+      ...(this.o.shards === undefined ? {} : { shards: this.o.shards }),
       ...(inv.ctx.harvest === undefined
         ? {}
         : { harvest: inv.ctx.harvest, stages: this.stages.invocation(inv.id) }),
@@ -696,6 +703,53 @@ export class Engine {
   private sendToMaster(inv: InvocationState, report: Report): void {
     this.flushSteps(inv);
     this.o.transport.report(this.coordinatorOf(inv.placement, inv.ctx), report);
+  }
+
+  /**
+   * Runs one batch of a sharded foreach another worker owns (docs/guides/sharding.md): the
+   * body per item here, with the function's retries, until the invocation's deadline.
+   */
+  async runShardBatch(req: ShardRunRequest): Promise<ShardRunAnswer> {
+    const where = `shard ${req.shard} of ${req.label}`;
+    const dep = this.deployments.get(deploymentKey(req.workflow, req.version));
+    if (!dep)
+      throw new AppError(
+        'WORKFLOW_NOT_FOUND',
+        `${where}: workflow ${req.workflow} version ${req.version} is not deployed on worker ${this.o.workerId}`,
+      );
+    if (this.ended.has(req.invocationId))
+      throw new AppError('CANCELLED', `${where}: invocation ${req.invocationId} already ended`);
+    const node = foreachAt(dep.dag, req.path, where);
+    crashPoint('worker:shard-run');
+    const left = Math.max(1, Math.ceil(req.deadline - this.now()));
+    const signal = AbortSignal.any([AbortSignal.timeout(left), this.gc.signal]);
+    const key = `${req.invocationId} ${req.label} ${req.shard}`;
+    const lanes = this.shardLanes.get(key) ?? new ShardLanes(req.slots);
+    this.shardLanes.set(key, lanes);
+    lanes.users++;
+    this.running++;
+    try {
+      return await runShardBatch(
+        req,
+        node,
+        {
+          invocationId: req.invocationId,
+          workflow: dep.workflow,
+          version: dep.version,
+          functions: dep.dag.functions,
+          deadline: req.deadline,
+          signal,
+          sandbox: this.o.sandbox,
+          exprs: this.exprs,
+          workerId: this.o.workerId,
+          now: this.now,
+        },
+        lanes,
+      );
+    } finally {
+      this.running--;
+      if (--lanes.users === 0) this.shardLanes.delete(key);
+    }
   }
 
   /** Drops an invocation's state and frees its objects (the master calls this when it ends). */

@@ -24,12 +24,14 @@ import type {
 import { AppError } from '../../shared/errors.js';
 import type { NodeId } from '../../shared/ids.js';
 import { backoffMs, delay } from '../../shared/retry.js';
-import type { NodeAllocation, StepRecord } from '../../shared/schema/wire.js';
+import type { NodeAllocation, ShardPlanRecord, StepRecord } from '../../shared/schema/wire.js';
 import { harvestedRun } from '../harvest/limits.js';
 import type { InvocationStages } from '../harvest/stage-tracker.js';
 import type { Sandbox } from '../sandbox/types.js';
 import type { Expressions } from '../../shared/expressions.js';
 import { functionKey } from './deployments.js';
+import type { ShardPort } from './ports.js';
+import { runShardedForeach } from './shard.js';
 import { Val } from './value.js';
 import type { InvocationId } from '../../shared/ids.js';
 
@@ -53,6 +55,8 @@ export interface ExecEnv {
   harvest?: Record<string, NodeAllocation>;
   /** Live rebalancing of this invocation's parallel stages on this worker; absent when off. */
   stages?: InvocationStages;
+  /** Other workers for a sharded foreach (docs/guides/sharding.md); absent: never sharded. */
+  shards?: ShardPort;
 }
 
 export interface NodeOutcome {
@@ -84,6 +88,8 @@ export interface NodeOutcome {
   initMs?: number;
   /** Tasks: the tier that ran the function. */
   isolation?: Isolation;
+  /** Sharded foreach: its plan and what each shard ran. */
+  shardPlan?: ShardPlanRecord;
 }
 
 /** Runs `node` on an already assembled input (before its own `inputExpr`). */
@@ -302,19 +308,43 @@ async function runForeach(
       },
     );
   }
+  const runItem = async (i: number): Promise<{ output: unknown; cold: boolean }> => {
+    const r = await runLocalDag(node.body, Val.fromValue(items[i]), env, `${label}[${i}]`);
+    return { output: r.output.decodedValue, cold: r.cold };
+  };
+  let shardPlan: ShardPlanRecord | undefined;
+  if (node.shard !== undefined) {
+    const sharded = await runShardedForeach(node, items, env, label, runItem);
+    shardPlan = sharded.plan;
+    if (sharded.outputs !== null)
+      return {
+        output: Val.fromValue(sharded.outputs),
+        items: items.length,
+        attempts: 1,
+        cold: sharded.cold,
+        queueMs: 0,
+        startedAt,
+        shardPlan,
+      };
+  }
   const results: unknown[] = new Array<unknown>(items.length);
   let next = 0;
   let cold = false;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
-      const r = await runLocalDag(node.body, Val.fromValue(items[i]), env, `${label}[${i}]`);
-      results[i] = r.output.decodedValue;
+      const r = await runItem(i);
+      results[i] = r.output;
       cold ||= r.cold;
     }
   };
   await Promise.all(Array.from({ length: Math.min(node.concurrency, items.length) }, worker));
+  if (shardPlan !== undefined) {
+    shardPlan.actualMs = env.now() - startedAt;
+    shardPlan.shards = [{ shard: 0, worker: env.workerId, items: items.length, batches: 1 }];
+  }
   return {
+    ...(shardPlan === undefined ? {} : { shardPlan }),
     output: Val.fromValue(results),
     items: items.length,
     attempts: 1,
@@ -460,6 +490,7 @@ export function stepOf(
   if (out.runMs !== undefined) step.runMs = out.runMs;
   if (out.prepared === true) step.prepared = true;
   if (out.initMs !== undefined) step.initMs = out.initMs;
+  if (out.shardPlan !== undefined) step.shardPlan = out.shardPlan;
   return step;
 }
 

@@ -3,7 +3,8 @@
  * the sandbox, the transport to other workers and the master, and a clock. The engine is tested
  * with real implementations of each; the interfaces keep it free of drivers.
  */
-import type { Report, StoredRef, Trigger } from '../../shared/schema/wire.js';
+import type { Report, StoredRef, Trigger, ViewWorker } from '../../shared/schema/wire.js';
+import type { ShardRunAnswer, ShardRunRequest } from '../../shared/schema/shard.js';
 import type { InvocationId } from '../../shared/ids.js';
 
 export interface DataPlane {
@@ -29,4 +30,12 @@ export interface Transport {
   ): Promise<void>;
   /** Queues a report for the master at `masterUrl`; batched and retried by the transport. */
   report(masterUrl: string, report: Report): void;
+}
+
+/** What a sharded foreach needs from the worker (docs/guides/sharding.md §sharded foreach). */
+export interface ShardPort {
+  /** Ready workers that hold `workflow@version`, from the placement view; none without one. */
+  workers(workflow: string, version: number): Pick<ViewWorker, 'id' | 'url' | 'load'>[];
+  /** Hands one batch to the shard at `url`; rejects when the shard cannot answer (lost). */
+  run(url: string, req: ShardRunRequest): Promise<ShardRunAnswer>;
 }

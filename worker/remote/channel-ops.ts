@@ -8,6 +8,7 @@ import type { TriggerReceiver } from '../../shared/channel/ops.js';
 import { op, OPS, type Op } from '../../shared/channel/ops.js';
 import type { InvocationId } from '../../shared/ids.js';
 import { InvocationIdField, StoredRef } from '../../shared/schema/wire.js';
+import { ShardRunRequest } from '../../shared/schema/shard.js';
 import type { FaaStore } from '../../faastore/index.js';
 import type { Engine } from '../engine/engine.js';
 
@@ -25,6 +26,9 @@ export function workerChannelOps(d: {
     })),
     [OPS.objectFetch]: op(Type.Object({ ref: StoredRef }), async (b) => ({
       data: await d.store().serveRef(b.ref),
+    })),
+    [OPS.shardRun]: op(ShardRunRequest, async (b) => ({
+      body: await d.engine.runShardBatch(b),
     })),
     [OPS.release]: op(
       Type.Object({

@@ -36,13 +36,24 @@ describe('bench shard --sim', () => {
     );
   });
 
-  it('asks for --sim, and checks its flags', () => {
-    expect(shardOptionsFromFlags({})).toEqual({ error: expect.stringMatching(/pass --sim/) });
+  it('asks for --sim or --cluster, and checks its flags', () => {
+    expect(shardOptionsFromFlags({})).toEqual({
+      error: expect.stringMatching(/pass one of --sim .* or --cluster/),
+    });
+    expect(shardOptionsFromFlags({ sim: true, cluster: true })).toEqual({
+      error: expect.stringMatching(/pass one of --sim/),
+    });
+    expect(shardOptionsFromFlags({ cluster: true, runs: '5' })).toEqual({
+      options: { seed: 1, smoke: false, cluster: true, runs: 5 },
+    });
+    expect(shardOptionsFromFlags({ cluster: true, runs: '0' })).toEqual({
+      error: expect.stringMatching(/--runs/),
+    });
     expect(shardOptionsFromFlags({ sim: true, seed: '-1' })).toEqual({
       error: expect.stringMatching(/--seed must be an integer ≥ 0/),
     });
     expect(shardOptionsFromFlags({ sim: true, seed: '4' })).toEqual({
-      options: { seed: 4, smoke: false },
+      options: { seed: 4, smoke: false, cluster: false, runs: 15 },
     });
   });
 });
