@@ -261,3 +261,33 @@ export function stageCeiling(siblings: readonly SiblingWork[]): number | null {
     used.reduce((sum, s) => sum + s.cpuMs, 0) / used.reduce((sum, s) => sum + s.userCores, 0);
   return 1 - shared / slowest;
 }
+
+/** The machine's CPU counters (Linux `/proc/stat`, first line), in clock ticks. */
+export interface CpuTicks {
+  busy: number;
+  total: number;
+}
+
+/** Parses the aggregate `cpu` line of `/proc/stat`; null when it is not one. */
+export function parseCpuTicks(procStat: string): CpuTicks | null {
+  const line = procStat.split('\n', 1)[0] ?? '';
+  const fields = line.trim().split(/\s+/);
+  if (fields[0] !== 'cpu' || fields.length < 5) return null;
+  const n = fields.slice(1).map(Number);
+  if (n.some((x) => !Number.isFinite(x))) return null;
+  // user nice system idle iowait irq softirq steal (guest time is already in user and nice).
+  const idle = (n[3] ?? 0) + (n[4] ?? 0);
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Share of the machine's CPU that was busy between two readings, whoever used it: next to the
+ * sandboxes' own share (used ÷ capacity) it shows what the cluster's processes and anything else
+ * on the machine took — a run on a machine busy with other work is not a measurement.
+ */
+export function busyShare(before: CpuTicks | null, after: CpuTicks | null): number | null {
+  if (!before || !after) return null;
+  const total = after.total - before.total;
+  return total > 0 ? (after.busy - before.busy) / total : null;
+}

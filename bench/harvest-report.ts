@@ -117,6 +117,8 @@ export interface RunResult {
   utilisation: Utilisation;
   /** CPU time ÷ (cores × the run's wall time). */
   capacity: number | null;
+  /** Share of the machine's CPU busy during the run, whoever used it (/proc/stat); null elsewhere. */
+  machineBusy?: number | null;
   /** Harvested runs the CPU safeguard raised. */
   safeguarded: number;
   /** Share of harvested nodes whose applied allocation covered the measured peak. */
@@ -273,6 +275,7 @@ export function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]
           pct(slower),
           pct(mean(rs.map((r) => r.utilisation.cpu))),
           pct(mean(rs.map((r) => r.capacity))),
+          pct(mean(rs.map((r) => r.machineBusy ?? null))),
           pct(mean(rs.map((r) => r.utilisation.memory))),
           String(rs.reduce((s, r) => s + r.safeguarded, 0)),
           String(rs.reduce((s, r) => s + r.failures.length, 0)),
@@ -295,6 +298,7 @@ export function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]
         '>10% slower',
         'CPU used/alloc',
         'CPU used/capacity',
+        'machine busy',
         'mem util',
         'raised',
         'failed',
@@ -302,6 +306,9 @@ export function formatResults(o: HarvestBenchOptions, runs: readonly RunResult[]
       rows,
       ['left', 'left', 'left'],
     ),
+  );
+  lines.push(
+    "machine busy: the machine's CPU busy during the runs, whoever used it (the cluster's own processes included); CPU used/capacity is the sandboxes' part of it",
   );
   const ceilings: string[] = [];
   for (const w of o.workloads)

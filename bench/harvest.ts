@@ -47,12 +47,15 @@ import { HttpClient } from '../shared/http-client.js';
 import { repoRoot } from './paths.js';
 import { deletePrefix, redisUrl, uniquePrefix } from './redis.js';
 import {
+  busyShare,
   capacityUtilisation,
   mixCpuMs,
+  parseCpuTicks,
   poissonArrivals,
   stageSpanMs,
   utilisation,
   type Arrival,
+  type CpuTicks,
   type LevelCpu,
   type UsageStep,
 } from './harvest-analysis.js';
@@ -505,6 +508,7 @@ async function runOne(
     const latencyMs: (number | null)[] = arrivals.map(() => null);
     const ids: (string | null)[] = arrivals.map(() => null);
     const failures: string[] = [];
+    const ticksBefore = cpuTicks();
     const t0 = performance.now();
     await Promise.all(
       arrivals.map(async (a, i) => {
@@ -528,6 +532,7 @@ async function runOne(
       }),
     );
     const wallMs = performance.now() - t0;
+    const machineBusy = busyShare(ticksBefore, cpuTicks());
     const steps: BenchStep[] = [];
     const stageMs: (number | null)[] = [];
     const brief: (BriefStep[] | null)[] = [];
@@ -545,7 +550,9 @@ async function runOne(
     }
     const latency = summarize(latencyMs.filter((x): x is number => x !== null));
     print(
-      `  p50 ${formatDuration(latency?.p50Ms)}, p99 ${formatDuration(latency?.p99Ms)}${failures.length ? `, ${failures.length} failed: ${failures[0]}` : ''}`,
+      `  p50 ${formatDuration(latency?.p50Ms)}, p99 ${formatDuration(latency?.p99Ms)}` +
+        (machineBusy === null ? '' : `, machine ${(machineBusy * 100).toFixed(0)}% busy`) +
+        (failures.length ? `, ${failures.length} failed: ${failures[0]}` : ''),
     );
     return {
       workload,
@@ -560,11 +567,21 @@ async function runOne(
       failures,
       utilisation: utilisation(steps),
       capacity: capacityUtilisation(steps, cores, wallMs),
+      machineBusy,
       safeguarded: steps.filter((x) => x.safeguardAtMs !== undefined).length,
       covered: coverage(steps),
       steps: brief,
     };
   });
+}
+
+/** The machine's CPU counters now; null where /proc/stat is not readable (not Linux). */
+function cpuTicks(): CpuTicks | null {
+  try {
+    return parseCpuTicks(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 /** CPU time of an invocation's task steps (run time where CPU time was not measured). */

@@ -8,7 +8,9 @@ import {
   bootstrapMeanCi,
   capacityUtilisation,
   meanByRequest,
+  busyShare,
   mixCpuMs,
+  parseCpuTicks,
   stageCeiling,
   pairedSpeedups,
   poissonArrivals,
@@ -77,6 +79,19 @@ describe('stageCeiling', () => {
         { cpuMs: 0, userCores: 1 },
       ]),
     ).toBeNull();
+  });
+});
+
+describe('busyShare', () => {
+  it("reads /proc/stat's cpu line and counts idle and iowait as not busy", () => {
+    const before = parseCpuTicks('cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4');
+    const after = parseCpuTicks('cpu  200 0 100 1500 100 0 0 0 0 0\n');
+    expect(before).toEqual({ busy: 150, total: 1000 });
+    expect(busyShare(before, after)).toBeCloseTo(150 / 900);
+  });
+  it('is null for anything else, or without both readings', () => {
+    expect(parseCpuTicks('intr 1 2 3')).toBeNull();
+    expect(busyShare(null, { busy: 1, total: 2 })).toBeNull();
   });
 });
 
