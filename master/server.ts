@@ -27,6 +27,7 @@ import { authOn, type MasterConfig } from './config.js';
 import { join, resolve } from 'node:path';
 import { sendPrepares } from './chains/prepares.js';
 import { ChainService } from './chains/service.js';
+import { KeyedShards } from './shard/keyed.js';
 import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
 import { harvestGridOf } from './harvest/options.js';
@@ -60,6 +61,7 @@ export class MasterServer {
     private readonly audit: AuditLog,
     private readonly compose: CompositionService,
     private readonly chains: ChainService,
+    private readonly keyed: KeyedShards,
     private leadership: Leadership | undefined = undefined,
   ) {}
 
@@ -171,7 +173,17 @@ export class MasterServer {
         started: (r, v, inputBytes) => sendPrepares(chains, http, logger, r, v, inputBytes),
       },
     });
+    const keyed = new KeyedShards({
+      store,
+      logger,
+      catalog,
+      workers: () => registry.ready().map((w) => w.id),
+      onChange: () => view.changed(),
+    });
+    await keyed.load();
+    registry.onHeartbeat((w, loads) => keyed.heartbeat(w.id, loads, w.load.utilization));
     const view = new ViewPublisher({
+      routing: () => keyed.routing(),
       registry,
       deployments,
       catalog,
@@ -197,6 +209,7 @@ export class MasterServer {
       store,
       compose,
       chains,
+      keyed,
       ...(harvest ? { harvest } : {}),
       ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
       tenants,
@@ -229,6 +242,7 @@ export class MasterServer {
       invocations.close();
       await compose.close();
       await chains.close();
+      await keyed.close();
       sender.close();
       await peers.close();
       await http.close();
@@ -246,6 +260,7 @@ export class MasterServer {
       Math.max(100, Math.floor(config.workerTimeoutMs / 4)),
     );
     sweep.unref();
+    keyed.start();
     logger.info(
       {
         url,
@@ -275,6 +290,7 @@ export class MasterServer {
       audit,
       compose,
       chains,
+      keyed,
     );
   }
 
@@ -298,6 +314,7 @@ export class MasterServer {
       await this.app.close();
       await this.compose.close();
       await this.chains.close();
+      await this.keyed.close();
       await this.harvest?.close();
       await this.journal?.close();
       this.sender.close();

@@ -1,7 +1,8 @@
 /**
  * The worker's HTTP surface (built here, listened to in server.ts):
  * POST /v1/trigger · PUT/DELETE /v1/deployments · GET /v1/objects/:key · POST /v1/objects/fetch ·
- * POST /v1/invocations/:id/release · POST /v1/internal/shard-run · GET /healthz · GET /metrics · GET /v1/debug/cpu; and the
+ * POST /v1/invocations/:id/release · POST /v1/internal/shard-run · POST /v1/internal/keyed-run ·
+ * GET /healthz · GET /metrics · GET /v1/debug/cpu; and the
  * ingress (ingress/routes.ts): POST /v1/workflows/:name/invocations · GET /v1/invocations/:id ·
  * POST /v1/invocations/:id/cancel · PUT /v1/cluster/view · POST /v1/internal/reports; and the
  * dashboard at /ui with the reads it needs answered by the master (ingress/dashboard.ts).
@@ -24,6 +25,7 @@ import { isDashboardRequest, workerDashboardRoutes } from './ingress/dashboard.j
 import { ingressRoutes, type IngressRouteDeps } from './ingress/routes.js';
 import { Deployment, InvocationIdField, StoredRef, DeploymentName } from '../shared/schema/wire.js';
 import { SHARD_RUN_PATH, ShardRunRequest } from '../shared/schema/shard.js';
+import { KEYED_RUN_PATH, KeyedRunRequest } from '../shared/schema/keyed.js';
 import type { FaaStore } from '../faastore/index.js';
 import type { Engine } from './engine/engine.js';
 import type { Sandbox } from './sandbox/types.js';
@@ -90,6 +92,10 @@ export function buildWorkerApp(d: WorkerAppDeps): FastifyInstance {
   // A batch of a sharded foreach another worker owns (docs/guides/sharding.md).
   app.post(SHARD_RUN_PATH, { schema: { body: ShardRunRequest } }, async (req) =>
     d.engine.runShardBatch(req.body),
+  );
+  // A keyed function's call routed here by its key (docs/guides/sharding.md).
+  app.post(KEYED_RUN_PATH, { schema: { body: KeyedRunRequest } }, async (req) =>
+    d.engine.runKeyed(req.body),
   );
 
   app.put(

@@ -31,6 +31,8 @@ import { RedisLease } from '../shared/lease.js';
 import { ChannelServer } from '../shared/channel/handshake.js';
 import { ChannelStats, serveOps, TriggerReceiver } from '../shared/channel/ops.js';
 import { PeerClient } from '../shared/channel/peers.js';
+import { KeyedMeter, RoutingTables } from './engine/keyed.js';
+import { TreeCpuSampler } from './tree-cpu.js';
 import { ChannelPool } from '../shared/channel/pool.js';
 import { workerChannelOps } from './remote/channel-ops.js';
 import { MasterClient } from './remote/master-client.js';
@@ -137,6 +139,8 @@ export class WorkerServer {
       if (!late.store) throw new AppError('STORE_UNAVAILABLE', 'the worker is still starting');
       return late.store;
     };
+    const routing = new RoutingTables();
+    const keyedMeter = new KeyedMeter();
     const engine = new Engine({
       workerId: id,
       sandbox,
@@ -171,6 +175,20 @@ export class WorkerServer {
         run: (to, req) =>
           peers.shardRun(to, req, Math.max(1, Math.ceil(req.deadline - Date.now()))),
       },
+      // A keyed function's call goes to the replica its key's range names (the view's tables).
+      keyed: {
+        table: (workflow, fn) => routing.get(workflow, fn),
+        load: (w) => view.last?.workers.find((x) => x.id === w)?.load ?? 0,
+        run: (to, req) => {
+          const target = view.last?.workers.find((x) => x.id === to);
+          if (target === undefined)
+            return Promise.reject(
+              new AppError('NO_WORKERS', `keyed replica ${to} is not in the placement view`),
+            );
+          return peers.keyedRun(target.url, req, req.timeoutMs + 5_000);
+        },
+        meter: keyedMeter,
+      },
     });
     const deployer = new DeploymentManager(engine, sandbox, dataDir.path, logger);
     const view = new ViewHolder();
@@ -193,6 +211,7 @@ export class WorkerServer {
       logger,
     );
     view.onView((v) => models.onView(v));
+    view.onView((v) => routing.update(v.routing));
     const coordinator = new IngressCoordinator({
       models,
       workerId: id,
@@ -342,13 +361,19 @@ export class WorkerServer {
       await server.close();
       throw err;
     }
+    const cpu = new TreeCpuSampler(config.cpu);
+    cpu.sample();
     master.startHeartbeats(config.heartbeatMs, () => {
       const s = sandbox.stats();
+      const utilization = cpu.sample();
+      const keyed = keyedMeter.drain();
       return {
         running: engine.load.running,
         queued: Object.values(s.perFunction).reduce((a, f) => a + f.queued, 0),
         invocations: engine.load.invocations,
         memoryBytes: store().stats().memoryBytes,
+        ...(utilization === undefined ? {} : { utilization }),
+        ...(keyed.length === 0 ? {} : { keyed }),
       };
     });
     return server;

@@ -279,7 +279,7 @@ export function buildProgram(done: Done, version: string): Command {
     program
       .command('shards')
       .description(
-        "Sharding: the last plans of a workflow's sharded foreach nodes (shards, items per shard and worker, lost shards, estimate vs actual).",
+        "Sharding: each keyed function's routing table (ranges, replicas, load per range, forecast vs actual, re-sharding events), then the last plans of the workflow's sharded foreach nodes (shards, items per shard and worker, lost shards, estimate vs actual).",
       )
       .argument('<name>', 'the workflow')
       .addOption(new Option('--limit <n>', 'plans to show').argParser(int(1)).default(10))

@@ -33,6 +33,8 @@ export interface ViewPublisherOptions {
   /** API keys are required on the client API (the worker ingress then refuses invocations). */
   auth: boolean;
   tenant?: string;
+  /** Keyed sharding: the routing tables of the keyed functions (master/shard/keyed.ts). */
+  routing?: () => NonNullable<PlacementView['routing']>;
   /** With harvesting on: the model sets the master holds and how it decides. */
   harvest?: {
     modelVersions(): Record<string, number>;
@@ -70,6 +72,7 @@ export class ViewPublisher {
       maxTimeoutMs: this.o.config.maxTimeoutMs,
       tenant: this.o.tenant ?? 'default',
       intervalMs: this.o.intervalMs,
+      ...(this.o.routing ? { routing: this.o.routing() } : {}),
       workers: this.o.registry
         .list()
         .filter(

@@ -65,10 +65,20 @@ export class WorkerRegistry {
   heartbeat(id: string, load: WorkerLoad): boolean {
     const w = this.workers.get(id);
     if (!w || w.status === 'dead') return false;
-    w.load = load;
+    // The keyed range loads are a delta for the re-sharding loop, not state of the worker.
+    const { keyed, ...rest } = load;
+    w.load = rest;
     w.lastSeenAt = this.now();
+    for (const l of this.heartbeatListeners) l(w, keyed);
     return true;
   }
+
+  /** Told of every heartbeat, with its keyed range loads (docs/guides/sharding.md). */
+  onHeartbeat(listener: (w: WorkerView, keyed: WorkerLoad['keyed']) => void): void {
+    this.heartbeatListeners.push(listener);
+  }
+
+  private readonly heartbeatListeners: ((w: WorkerView, keyed: WorkerLoad['keyed']) => void)[] = [];
 
   get(id: string): WorkerView | undefined {
     return this.workers.get(id);

@@ -9,6 +9,7 @@ import type { TenantDirectory } from '../auth/directory.js';
 import type { LimitGate, TenantLimits } from '../auth/limits.js';
 import type { MasterConfig } from '../config.js';
 import type { ChainService } from '../chains/service.js';
+import type { KeyedShards } from '../shard/keyed.js';
 import type { CompositionService } from '../compose/service.js';
 import type { Harvester } from '../harvest/harvester.js';
 import type { InvocationManager } from '../invocations/manager.js';
@@ -32,6 +33,8 @@ export interface MasterContext {
   compose?: CompositionService;
   /** Adaptive task chains: the chain model, the budget controllers, the planner. */
   chains?: ChainService;
+  /** Keyed sharding: routing tables, their control loop and its history. */
+  keyed?: KeyedShards;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
   /** What the master's channels served (absent with `transport: http`). */

@@ -1,6 +1,8 @@
 /**
  * `GET /v1/workflows/:name/shards` (docs/guides/sharding.md): the last plans of the workflow's
- * sharded foreach nodes, newest first — shards, items per shard, estimate vs actual.
+ * sharded foreach nodes, newest first — shards, items per shard, estimate vs actual — and the
+ * routing table of each keyed function with its load per range, forecast vs actual per cycle
+ * and the re-sharding events.
  */
 import { Type } from '@sinclair/typebox';
 import { authorize, principalOf } from '../../shared/auth.js';
@@ -28,6 +30,7 @@ export function shardRoutes(app: TypedApp, c: MasterContext): void {
       return {
         workflow: req.params.name,
         plans: lastShardPlans(c.invocations.recordsOf(name), req.query.limit),
+        keyed: c.keyed?.snapshot(name) ?? [],
       };
     },
   );

@@ -23,6 +23,8 @@ export const OPS = {
   release: 'release',
   /** A batch of a sharded foreach (shared/schema/shard.ts). */
   shardRun: 'shard.run',
+  /** A keyed function's call on the replica its routing table names (shared/schema/keyed.ts). */
+  keyedRun: 'keyed.run',
 } as const;
 
 export interface Op {

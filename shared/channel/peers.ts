@@ -6,6 +6,7 @@
  * either way, so retry policies do not care which path a call took.
  */
 import { SHARD_RUN_PATH, type ShardRunAnswer, type ShardRunRequest } from '../schema/shard.js';
+import { KEYED_RUN_PATH, type KeyedRunAnswer, type KeyedRunRequest } from '../schema/keyed.js';
 import { AppError } from '../errors.js';
 import { errorFromResponse, type HttpClient } from '../http-client.js';
 import type { ChannelTriggerAck, Report, StoredRef, Trigger, WorkerLoad } from '../schema/wire.js';
@@ -167,6 +168,17 @@ export class PeerClient {
       async (ch) => (await ch.request(OPS.shardRun, req, { timeoutMs })).body as ShardRunAnswer,
       async () =>
         (await this.http.json(`${url}${SHARD_RUN_PATH}`, 'POST', req, timeoutMs)) as ShardRunAnswer,
+    );
+  }
+
+  /** A keyed function's call run by the worker at `url`; its answer (shared/schema/keyed.ts). */
+  keyedRun(url: string, req: KeyedRunRequest, timeoutMs: number): Promise<KeyedRunAnswer> {
+    return this.via(
+      url,
+      OPS.keyedRun,
+      async (ch) => (await ch.request(OPS.keyedRun, req, { timeoutMs })).body as KeyedRunAnswer,
+      async () =>
+        (await this.http.json(`${url}${KEYED_RUN_PATH}`, 'POST', req, timeoutMs)) as KeyedRunAnswer,
     );
   }
 

@@ -269,6 +269,19 @@ export const StepRecord = Type.Object({
   shard: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Sharded foreach: the plan (estimate) and what each shard actually ran. */
   shardPlan: Type.Optional(ShardPlanRecord),
+  /**
+   * Keyed function (docs/guides/sharding.md): the range of the call's key, the routing table's
+   * version, the replica that ran it, and `fallback` when that replica could not be reached and
+   * the node's own worker ran it.
+   */
+  keyed: Type.Optional(
+    Type.Object({
+      range: Type.Integer({ minimum: 0 }),
+      version: Type.Integer({ minimum: 1 }),
+      worker: Type.String(),
+      fallback: Type.Optional(Type.Boolean()),
+    }),
+  ),
 });
 export type StepRecord = Static<typeof StepRecord>;
 
@@ -330,11 +343,59 @@ export const Capacity = Type.Object({
 });
 export type Capacity = Static<typeof Capacity>;
 
+/** Keyed sharding (shared/schema/keyed.ts): a routing table of hash ranges and replicas. */
+export const KeyRangeSchema = Type.Object({
+  id: Type.Integer({ minimum: 0 }),
+  start: Type.Integer({ minimum: 0 }),
+  end: Type.Integer({ minimum: 1 }),
+  replicas: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 64 }),
+});
+
+export const RoutingTableSchema = Type.Object({
+  fn: Type.String({ minLength: 1 }),
+  version: Type.Integer({ minimum: 1 }),
+  ranges: Type.Array(KeyRangeSchema, { minItems: 1, maxItems: 1024 }),
+  nextId: Type.Integer({ minimum: 1 }),
+});
+
+/** One keyed function's table as the view carries it. */
+export const ViewRouting = Type.Object({
+  workflow: Type.String({ minLength: 1 }),
+  table: RoutingTableSchema,
+});
+export type ViewRouting = Static<typeof ViewRouting>;
+
+/** What one worker ran of one range since its last heartbeat. */
+export const KeyedRangeLoad = Type.Object({
+  workflow: Type.String({ minLength: 1 }),
+  fn: Type.String({ minLength: 1 }),
+  /** The table version the calls were routed by. */
+  version: Type.Integer({ minimum: 1 }),
+  range: Type.Integer({ minimum: 0 }),
+  calls: Type.Integer({ minimum: 0 }),
+  /** Handler time of the calls, ms (the load unit of the control loop). */
+  busyMs: Type.Number({ minimum: 0 }),
+  /** Distinct keys seen. */
+  keys: Type.Integer({ minimum: 0 }),
+  /** Hash below which half the busy time fell. */
+  medianHash: Type.Integer({ minimum: 0 }),
+  /** Share of the busy time from the busiest key, 0..1. */
+  topKeyShare: Type.Number({ minimum: 0, maximum: 1 }),
+});
+export type KeyedRangeLoad = Static<typeof KeyedRangeLoad>;
+
 export const WorkerLoad = Type.Object({
   running: Type.Integer({ minimum: 0 }),
   queued: Type.Integer({ minimum: 0 }),
   invocations: Type.Integer({ minimum: 0 }),
   memoryBytes: Type.Integer({ minimum: 0 }),
+  /**
+   * CPU time of the worker and its sandboxes over the last heartbeat interval ÷ (interval × the
+   * cores it offers), 0..1 or more when it uses more than it offers; absent when unmeasured.
+   */
+  utilization: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Keyed sharding: what it ran of each range since its last heartbeat. */
+  keyed: Type.Optional(Type.Array(KeyedRangeLoad, { maxItems: 10_000 })),
 });
 export type WorkerLoad = Static<typeof WorkerLoad>;
 
@@ -446,6 +507,8 @@ export const PlacementView = Type.Object({
   intervalMs: Type.Integer({ minimum: 1 }),
   /** Ready and draining workers, by id. */
   workers: Type.Array(ViewWorker),
+  /** Keyed sharding: the routing table of every keyed function (docs/guides/sharding.md). */
+  routing: Type.Optional(Type.Array(ViewRouting)),
 });
 export type PlacementView = Static<typeof PlacementView>;
 

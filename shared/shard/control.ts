@@ -86,6 +86,11 @@ export interface ControlOptions {
   replicaTarget: number;
   /** Replica count is fixed (`replicas: N`): the loop splits, merges and moves only. */
   fixedReplicas?: number;
+  /**
+   * Fewest distinct keys a cycle must see for their split over the ranges to count as the key
+   * population's (below it, a range's keys are its share of the hash space). Default 100.
+   */
+  minKeysSeen: number;
   /** Fewest and most ranges. Defaults 1 and 1024. */
   minRanges: number;
   maxRanges: number;
@@ -101,6 +106,7 @@ export const CONTROL_DEFAULTS: ControlOptions = {
   maxReplicas: 4,
   backlogLimitMs: 500,
   replicaTarget: 0.8,
+  minKeysSeen: 100,
   minRanges: 1,
   maxRanges: 1024,
 };
@@ -123,7 +129,15 @@ export const initialControlState = (): ControlState => ({
 });
 
 export type ShardEventKind =
-  'split' | 'replicate' | 'unreplicate' | 'merge' | 'move' | 'move-group';
+  | 'split'
+  | 'replicate'
+  | 'unreplicate'
+  | 'merge'
+  | 'move'
+  | 'move-group'
+  /** The master made the function's first table, or replaced a replica on a worker that left. */
+  | 'create'
+  | 'repair';
 
 export interface ShardEvent {
   kind: ShardEventKind;
@@ -172,10 +186,12 @@ export function controlStep(
   };
   const keysSeen = input.ranges.reduce((s, r) => s + r.keys, 0);
   // Keys of a range: its share of the keys seen, or of the hash space when that is more (keys
-  // not requested this cycle still live there and move with it).
+  // not requested this cycle still live there and move with it). A cycle that saw fewer than
+  // `minKeysSeen` keys is no sample of the key population: the hash space alone then.
   const keyShare = (id: number, fraction = 1): number => {
     const r = t.ranges.find((x) => x.id === id);
-    const seen = keysSeen === 0 ? 0 : (byId.get(id)?.keys ?? 0) / keysSeen;
+    const seen =
+      keysSeen < o.minKeysSeen || keysSeen === 0 ? 0 : (byId.get(id)?.keys ?? 0) / keysSeen;
     return Math.max(seen, r ? widthShare(r) : 0) * fraction;
   };
   let budget = o.maxMovedShare;

@@ -55,6 +55,10 @@ import type { ShardRunAnswer, ShardRunRequest } from '../../shared/schema/shard.
 import { foreachAt, runShardBatch, ShardLanes } from './shard-serve.js';
 import { Val } from './value.js';
 import { traceStep } from './trace.js';
+import type { KeyedPort } from './keyed.js';
+import { routedWorkflow } from './keyed.js';
+import type { KeyedRunAnswer, KeyedRunRequest } from '../../shared/schema/keyed.js';
+import { functionKey } from './deployments.js';
 
 type EdgeArrival = StoredRef | 'skip';
 
@@ -107,6 +111,8 @@ export interface EngineOptions {
   tracer?: Tracer;
   /** The other workers a sharded foreach spreads over; absent: foreach runs here only. */
   shards?: ShardPort;
+  /** Keyed functions' routing (docs/guides/sharding.md); absent: keyed functions run here. */
+  keyed?: KeyedPort;
 }
 
 /** Default of `sinkInlineMaxBytes`. */
@@ -463,6 +469,7 @@ export class Engine {
       now: this.now,
       onStep: (step) => this.ran(inv, step),
       ...(this.o.shards === undefined ? {} : { shards: this.o.shards }),
+      ...(this.o.keyed === undefined ? {} : { keyed: this.o.keyed }),
       ...(inv.ctx.harvest === undefined
         ? {}
         : { harvest: inv.ctx.harvest, stages: this.stages.invocation(inv.id) }),
@@ -743,12 +750,81 @@ export class Engine {
           exprs: this.exprs,
           workerId: this.o.workerId,
           now: this.now,
+          ...(this.o.keyed === undefined ? {} : { keyed: this.o.keyed }),
         },
         lanes,
       );
     } finally {
       this.running--;
       if (--lanes.users === 0) this.shardLanes.delete(key);
+    }
+  }
+
+  /**
+   * A keyed function's call routed here by another worker (docs/guides/sharding.md): one attempt
+   * in this worker's sandbox, counted on the range the caller routed it by. A failed run answers
+   * `ok: false` with its error (the caller retries by the function's rules).
+   */
+  async runKeyed(req: KeyedRunRequest): Promise<KeyedRunAnswer> {
+    const where = `keyed call of ${req.fn} (node ${req.node})`;
+    const dep = this.deployments.get(deploymentKey(req.workflow, req.version));
+    if (!dep)
+      throw new AppError(
+        'WORKFLOW_NOT_FOUND',
+        `${where}: workflow ${req.workflow} version ${req.version} is not deployed on worker ${this.o.workerId}`,
+      );
+    const fn = dep.dag.functions[req.fn];
+    if (fn?.shard === undefined)
+      throw new AppError(
+        'BAD_REQUEST',
+        `${where}: ${req.workflow} version ${req.version} has no keyed function ${req.fn}`,
+        {
+          details: {
+            keyed: Object.values(dep.dag.functions)
+              .filter((f) => f.shard)
+              .map((f) => f.name),
+          },
+        },
+      );
+    this.running++;
+    try {
+      const r = await this.o.sandbox.run(functionKey(dep.workflow, dep.version, fn.name), {
+        invocationId: req.invocationId,
+        node: req.node,
+        attempt: req.attempt,
+        input: Buffer.from(req.input, 'base64'),
+        ...(req.workflowInput === undefined
+          ? {}
+          : { workflowInput: Buffer.from(req.workflowInput, 'base64') }),
+        timeoutMs: req.timeoutMs,
+        allocation: req.allocation,
+        signal: AbortSignal.any([AbortSignal.timeout(req.timeoutMs + 5_000), this.gc.signal]),
+      });
+      this.o.keyed?.meter.record(
+        routedWorkflow(dep.workflow),
+        fn.name,
+        req.tableVersion,
+        req.range,
+        req.keyHash,
+        r.durationMs,
+      );
+      return {
+        ok: true,
+        output: r.output.toString('base64'),
+        cold: r.cold,
+        queueMs: r.queueMs,
+        initMs: r.initMs,
+        durationMs: r.durationMs,
+        allocation: { cpu: r.allocation.cpu, memoryMb: r.allocation.memoryMb },
+        peakMemoryMb: r.peakMemoryMb,
+        peakCpuCores: r.peakCpuCores,
+        cpuTimeMs: r.cpuTimeMs,
+        isolation: r.isolation,
+      };
+    } catch (err) {
+      return { ok: false, error: AppError.from(err, 'FUNCTION_FAILED').toWire() };
+    } finally {
+      this.running--;
     }
   }
 

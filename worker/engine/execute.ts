@@ -31,6 +31,9 @@ import type { Sandbox } from '../sandbox/types.js';
 import type { Expressions } from '../../shared/expressions.js';
 import { functionKey } from './deployments.js';
 import type { ShardPort } from './ports.js';
+import { keyString, routedWorkflow, type KeyedPort } from './keyed.js';
+import { keyHash, route } from '../../shared/shard/routing.js';
+import type { RunRequest, RunResult } from '../sandbox/types.js';
 import { runShardedForeach } from './shard.js';
 import { Val } from './value.js';
 import type { InvocationId } from '../../shared/ids.js';
@@ -57,6 +60,8 @@ export interface ExecEnv {
   stages?: InvocationStages;
   /** Other workers for a sharded foreach (docs/guides/sharding.md); absent: never sharded. */
   shards?: ShardPort;
+  /** Keyed functions' routing tables and their replicas; absent: keyed functions run here. */
+  keyed?: KeyedPort;
 }
 
 export interface NodeOutcome {
@@ -90,6 +95,8 @@ export interface NodeOutcome {
   isolation?: Isolation;
   /** Sharded foreach: its plan and what each shard ran. */
   shardPlan?: ShardPlanRecord;
+  /** Keyed function: where its key's range sent it. */
+  keyed?: StepRecord['keyed'];
 }
 
 /** Runs `node` on an already assembled input (before its own `inputExpr`). */
@@ -174,10 +181,95 @@ async function runTask(
   };
   try {
     await live?.turn();
+    if (fn.shard !== undefined && env.keyed !== undefined)
+      return await runKeyed(task, fn.shard.key, env.keyed, input, env);
     return await runAttempts(task, input, env);
   } finally {
     live?.finish();
   }
+}
+
+/**
+ * A keyed function's call: routed by its key to the replica its routing table names; every
+ * attempt on that replica, or here once it cannot be reached (the step says `fallback`).
+ * Without a table yet (just deployed) it runs here.
+ */
+async function runKeyed(
+  task: Task,
+  keyExpr: string,
+  port: KeyedPort,
+  input: Val,
+  env: ExecEnv,
+): Promise<NodeOutcome> {
+  const workflow = routedWorkflow(env.workflow);
+  const table = port.table(workflow, task.fn.name);
+  if (table === undefined) return runAttempts(task, input, env);
+  const key = keyString(
+    await env.exprs.evaluate(keyExpr, input.decodedValue, `node ${task.label} shard key`),
+  );
+  const hash = keyHash(key);
+  const { range, worker } = route(table, key, (w) => port.load(w));
+  const keyed: NonNullable<NodeOutcome['keyed']> = {
+    range: range.id,
+    version: table.version,
+    worker,
+  };
+  const meter = (ms: number): void =>
+    port.meter.record(workflow, task.fn.name, table.version, range.id, hash, ms);
+  if (worker === env.workerId) {
+    const out = await runAttempts(task, input, env);
+    meter(out.runMs ?? 0);
+    return { ...out, keyed };
+  }
+  let reachable = true;
+  const remote = async (req: RunRequest): Promise<RunResult> => {
+    if (reachable) {
+      const answer = await port
+        .run(worker, {
+          invocationId: req.invocationId,
+          workflow: env.workflow,
+          version: env.version,
+          fn: task.fn.name,
+          node: req.node,
+          attempt: req.attempt,
+          input: req.input.toString('base64'),
+          ...(req.workflowInput ? { workflowInput: req.workflowInput.toString('base64') } : {}),
+          timeoutMs: Math.max(1, Math.ceil(req.timeoutMs)),
+          tableVersion: table.version,
+          range: range.id,
+          keyHash: hash,
+          allocation: { cpu: req.allocation.cpu, memoryMb: req.allocation.memoryMb },
+        })
+        .catch(() => undefined);
+      if (answer?.ok === true) {
+        return {
+          output: Buffer.from(answer.output, 'base64'),
+          cold: answer.cold,
+          queueMs: answer.queueMs,
+          initMs: answer.initMs,
+          durationMs: answer.durationMs,
+          allocation: { ...req.allocation, ...answer.allocation },
+          peakMemoryMb: answer.peakMemoryMb,
+          peakCpuCores: answer.peakCpuCores,
+          cpuTimeMs: answer.cpuTimeMs,
+          throttledMs: null,
+          pressureMs: null,
+          safeguardAtMs: null,
+          sandboxId: `${worker}:keyed`,
+          isolation: (answer.isolation ?? 'process') as Isolation,
+        };
+      }
+      if (answer?.ok === false) throw AppError.fromWire(answer.error);
+      // Lost on the way (the replica died, left or is unreachable): this worker runs it.
+      reachable = false;
+      keyed.fallback = true;
+      keyed.worker = env.workerId;
+    }
+    const r = await env.sandbox.run(task.key, req);
+    meter(r.durationMs);
+    return r;
+  };
+  return { ...(await runAttempts(task, input, env, remote)), keyed };
 }
 
 interface Task {
@@ -206,8 +298,13 @@ function decisionOf(
 }
 
 /** Runs a task in the sandbox, with retries, backoff and the invocation deadline. */
-async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOutcome> {
-  const { key, fn, label, decision } = task;
+async function runAttempts(
+  task: Task,
+  input: Val,
+  env: ExecEnv,
+  run: (req: RunRequest) => Promise<RunResult> = (req) => env.sandbox.run(task.key, req),
+): Promise<NodeOutcome> {
+  const { fn, label, decision } = task;
   const startedAt = env.now();
   // Set when a harvested (smaller) allocation ran out: the remaining attempts get the user's.
   let fallback: NodeAllocation | undefined;
@@ -220,7 +317,7 @@ async function runAttempts(task: Task, input: Val, env: ExecEnv): Promise<NodeOu
       );
     }
     try {
-      const r = await env.sandbox.run(key, {
+      const r = await run({
         invocationId: env.invocationId,
         node: label,
         attempt,
@@ -491,6 +588,7 @@ export function stepOf(
   if (out.prepared === true) step.prepared = true;
   if (out.initMs !== undefined) step.initMs = out.initMs;
   if (out.shardPlan !== undefined) step.shardPlan = out.shardPlan;
+  if (out.keyed !== undefined) step.keyed = out.keyed;
   return step;
 }
 

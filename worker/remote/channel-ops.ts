@@ -1,7 +1,7 @@
 /**
  * What the master and other workers call on a worker's channels (docs/design.md §4,
  * "Channels"): the same operations as the worker's internal HTTP routes (worker/app.ts) —
- * triggers, object reads and releases — with the same checks and answers.
+ * triggers, object reads, shard batches, keyed calls and releases — with the same checks and answers.
  */
 import { Type } from '@sinclair/typebox';
 import type { TriggerReceiver } from '../../shared/channel/ops.js';
@@ -9,6 +9,7 @@ import { op, OPS, type Op } from '../../shared/channel/ops.js';
 import type { InvocationId } from '../../shared/ids.js';
 import { InvocationIdField, StoredRef } from '../../shared/schema/wire.js';
 import { ShardRunRequest } from '../../shared/schema/shard.js';
+import { KeyedRunRequest } from '../../shared/schema/keyed.js';
 import type { FaaStore } from '../../faastore/index.js';
 import type { Engine } from '../engine/engine.js';
 
@@ -29,6 +30,9 @@ export function workerChannelOps(d: {
     })),
     [OPS.shardRun]: op(ShardRunRequest, async (b) => ({
       body: await d.engine.runShardBatch(b),
+    })),
+    [OPS.keyedRun]: op(KeyedRunRequest, async (b) => ({
+      body: await d.engine.runKeyed(b),
     })),
     [OPS.release]: op(
       Type.Object({
