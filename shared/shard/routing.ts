@@ -102,7 +102,15 @@ export function route(
   key: string,
   load: (w: WorkerId) => number = () => 0,
 ): { range: KeyRange; worker: WorkerId } {
-  const hash = keyHash(key);
+  return routeHash(table, keyHash(key), load);
+}
+
+/** `route` for a key already hashed (`keyHash`). */
+export function routeHash(
+  table: RoutingTable,
+  hash: number,
+  load: (w: WorkerId) => number = () => 0,
+): { range: KeyRange; worker: WorkerId } {
   const range = table.ranges[rangeIndexOf(table, hash)]!;
   const n = range.replicas.length;
   let best = range.replicas[hash % n]!;

@@ -42,7 +42,12 @@ import type {
 } from '../../shared/schema/wire.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { StageTracker } from '../harvest/stage-tracker.js';
-import { deploymentKey, type IndexedDeployment, type IndexedNode } from './deployments.js';
+import {
+  deploymentKey,
+  functionKey,
+  type IndexedDeployment,
+  type IndexedNode,
+} from './deployments.js';
 import type { DagNode } from '../../shared/dag/types.js';
 import { commitNode, mustCommit } from './commit.js';
 import { baseStep, executeNode, stepOf, type ExecEnv, type NodeOutcome } from './execute.js';
@@ -55,10 +60,8 @@ import type { ShardRunAnswer, ShardRunRequest } from '../../shared/schema/shard.
 import { foreachAt, runShardBatch, ShardLanes } from './shard-serve.js';
 import { Val } from './value.js';
 import { traceStep } from './trace.js';
-import type { KeyedPort } from './keyed.js';
-import { routedWorkflow } from './keyed.js';
+import { keyedAnswer, routedWorkflow, type KeyedPort } from './keyed.js';
 import type { KeyedRunAnswer, KeyedRunRequest } from '../../shared/schema/keyed.js';
-import { functionKey } from './deployments.js';
 
 type EdgeArrival = StoredRef | 'skip';
 
@@ -808,19 +811,7 @@ export class Engine {
         req.keyHash,
         r.durationMs,
       );
-      return {
-        ok: true,
-        output: r.output.toString('base64'),
-        cold: r.cold,
-        queueMs: r.queueMs,
-        initMs: r.initMs,
-        durationMs: r.durationMs,
-        allocation: { cpu: r.allocation.cpu, memoryMb: r.allocation.memoryMb },
-        peakMemoryMb: r.peakMemoryMb,
-        peakCpuCores: r.peakCpuCores,
-        cpuTimeMs: r.cpuTimeMs,
-        isolation: r.isolation,
-      };
+      return keyedAnswer(r);
     } catch (err) {
       return { ok: false, error: AppError.from(err, 'FUNCTION_FAILED').toWire() };
     } finally {

@@ -31,8 +31,8 @@ import type { Sandbox } from '../sandbox/types.js';
 import type { Expressions } from '../../shared/expressions.js';
 import { functionKey } from './deployments.js';
 import type { ShardPort } from './ports.js';
-import { keyString, routedWorkflow, type KeyedPort } from './keyed.js';
-import { keyHash, route } from '../../shared/shard/routing.js';
+import { keyedResult, keyString, routedWorkflow, type KeyedPort } from './keyed.js';
+import { keyHash, routeHash } from '../../shared/shard/routing.js';
 import type { RunRequest, RunResult } from '../sandbox/types.js';
 import { runShardedForeach } from './shard.js';
 import { Val } from './value.js';
@@ -208,7 +208,7 @@ async function runKeyed(
     await env.exprs.evaluate(keyExpr, input.decodedValue, `node ${task.label} shard key`),
   );
   const hash = keyHash(key);
-  const { range, worker } = route(table, key, (w) => port.load(w));
+  const { range, worker } = routeHash(table, hash, (w) => port.load(w));
   const keyed: NonNullable<NodeOutcome['keyed']> = {
     range: range.id,
     version: table.version,
@@ -241,24 +241,7 @@ async function runKeyed(
           allocation: { cpu: req.allocation.cpu, memoryMb: req.allocation.memoryMb },
         })
         .catch(() => undefined);
-      if (answer?.ok === true) {
-        return {
-          output: Buffer.from(answer.output, 'base64'),
-          cold: answer.cold,
-          queueMs: answer.queueMs,
-          initMs: answer.initMs,
-          durationMs: answer.durationMs,
-          allocation: { ...req.allocation, ...answer.allocation },
-          peakMemoryMb: answer.peakMemoryMb,
-          peakCpuCores: answer.peakCpuCores,
-          cpuTimeMs: answer.cpuTimeMs,
-          throttledMs: null,
-          pressureMs: null,
-          safeguardAtMs: null,
-          sandboxId: `${worker}:keyed`,
-          isolation: (answer.isolation ?? 'process') as Isolation,
-        };
-      }
+      if (answer?.ok === true) return keyedResult(answer, req.allocation, worker);
       if (answer?.ok === false) throw AppError.fromWire(answer.error);
       // Lost on the way (the replica died, left or is unreachable): this worker runs it.
       reachable = false;

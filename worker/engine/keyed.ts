@@ -11,9 +11,11 @@
  * heartbeat, where the re-sharding loop reads it.
  */
 import type { WorkerId } from '../../shared/ids.js';
+import type { Isolation } from '../../shared/dag/types.js';
 import type { KeyedRunAnswer, KeyedRunRequest } from '../../shared/schema/keyed.js';
 import type { KeyedRangeLoad, ViewRouting } from '../../shared/schema/wire.js';
 import type { RoutingTable } from '../../shared/shard/routing.js';
+import type { RunResult } from '../sandbox/types.js';
 
 /** What keyed routing needs from the rest of the worker. */
 export interface KeyedPort {
@@ -126,4 +128,46 @@ export class RoutingTables {
   get(workflow: string, fn: string): RoutingTable | undefined {
     return this.byName.get(`${workflow}\u0000${fn}`);
   }
+}
+
+/** A replica's run as it travels back to the node's worker. */
+export function keyedAnswer(r: RunResult): KeyedRunAnswer {
+  return {
+    ok: true,
+    output: r.output.toString('base64'),
+    cold: r.cold,
+    queueMs: r.queueMs,
+    initMs: r.initMs,
+    durationMs: r.durationMs,
+    allocation: { cpu: r.allocation.cpu, memoryMb: r.allocation.memoryMb },
+    peakMemoryMb: r.peakMemoryMb,
+    peakCpuCores: r.peakCpuCores,
+    cpuTimeMs: r.cpuTimeMs,
+    isolation: r.isolation,
+  };
+}
+
+/** The node's worker's view of a replica's successful run (`worker` names the replica). */
+export function keyedResult(
+  a: Extract<KeyedRunAnswer, { ok: true }>,
+  requested: RunResult['allocation'],
+  worker: string,
+): RunResult {
+  return {
+    output: Buffer.from(a.output, 'base64'),
+    cold: a.cold,
+    queueMs: a.queueMs,
+    initMs: a.initMs,
+    durationMs: a.durationMs,
+    allocation: { ...requested, ...a.allocation },
+    peakMemoryMb: a.peakMemoryMb,
+    peakCpuCores: a.peakCpuCores,
+    cpuTimeMs: a.cpuTimeMs,
+    // Not carried back: the replica's safeguard and pressure readings stay in its own logs.
+    throttledMs: null,
+    pressureMs: null,
+    safeguardAtMs: null,
+    sandboxId: `${worker}:keyed`,
+    isolation: (a.isolation ?? 'process') as Isolation,
+  };
 }
