@@ -27,6 +27,7 @@ import { authOn, type MasterConfig } from './config.js';
 import { join, resolve } from 'node:path';
 import { sendPrepares } from './chains/prepares.js';
 import { ChainService } from './chains/service.js';
+import { HotWorkers } from './shard/hot.js';
 import { KeyedShards } from './shard/keyed.js';
 import { CompositionService } from './compose/service.js';
 import { Harvester } from './harvest/harvester.js';
@@ -150,8 +151,11 @@ export class MasterServer {
     const compose = new CompositionService({ store, logger });
     const chains = new ChainService({ store, logger });
     await chains.load();
+    // Hot workers: a flip pushes the view (declared below; called only once heartbeats come).
+    const hot = new HotWorkers({ onChange: () => view.changed() });
     const invocations = new InvocationManager({
       catalog,
+      hot,
       registry,
       deployments,
       peers,
@@ -181,9 +185,14 @@ export class MasterServer {
       onChange: () => view.changed(),
     });
     await keyed.load();
-    registry.onHeartbeat((w, loads) => keyed.heartbeat(w.id, loads, w.load.utilization));
+    registry.onHeartbeat((w, loads) => {
+      hot.observe(w.id, w.load.utilization);
+      keyed.heartbeat(w.id, loads, w.load.utilization);
+    });
+    registry.onDeath((w) => hot.forget(w.id));
     const view = new ViewPublisher({
       routing: () => keyed.routing(),
+      hot: (id) => hot.isHot(id),
       registry,
       deployments,
       catalog,
@@ -210,6 +219,7 @@ export class MasterServer {
       compose,
       chains,
       keyed,
+      hot,
       ...(harvest ? { harvest } : {}),
       ...(config.transport === 'channel' ? { channelStats: new ChannelStats() } : {}),
       tenants,

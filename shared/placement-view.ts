@@ -71,6 +71,7 @@ export function placeOnView(i: ViewPlacementInput): Placement {
       cpu: w.capacity.cpu,
       memoryMb: w.capacity.memoryMb,
       load: w.load + (i.extraLoad?.get(w.id) ?? 0),
+      ...(w.hot === true ? { hot: true } : {}),
     })),
     groups: groups.length,
     weights: groups.map((g) => g.length),

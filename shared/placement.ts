@@ -15,6 +15,8 @@
  * - jsq: every group independently to the least-loaded worker (without counting this invocation).
  * - round-robin: groups dealt to workers in turn, continuing across invocations.
  * - hash: group i of invocation k to worker hash(k, i) — stable, load-blind.
+ * The load-aware ones (all but round-robin and hash) leave out a worker that runs hot
+ * (docs/guides/sharding.md §hot workers) while a cool one remains, so a group warm there moves.
  */
 import { createHash } from 'node:crypto';
 import type { WorkflowDag } from './dag/types.js';
@@ -29,6 +31,11 @@ export interface PlacementWorker {
   memoryMb?: number;
   /** Work queued or running on it now (nodes running + queued + groups in flight). */
   load: number;
+  /**
+   * It runs hot (shared/shard/hot.ts): the load-aware strategies place nothing on it while a
+   * cool worker can take the group, its warm affinity included.
+   */
+  hot?: boolean;
 }
 
 export interface PlacementInput {
@@ -61,7 +68,11 @@ function perCore(load: number, cpu: number): number {
 }
 
 export function place(input: PlacementInput): string[] {
-  const workers = [...input.workers].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const all = [...input.workers].sort((a, b) => (a.id < b.id ? -1 : 1));
+  // The load-blind strategies stay stable; the others place around hot workers while they can.
+  const cool = all.filter((w) => w.hot !== true);
+  const loadBlind = input.strategy === 'round-robin' || input.strategy === 'hash';
+  const workers = loadBlind || cool.length === 0 ? all : cool;
   if (workers.length === 0)
     throw new AppError(
       'NO_WORKERS',

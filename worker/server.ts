@@ -40,6 +40,9 @@ import { ChannelTransport } from './remote/transport.js';
 import { openSandbox } from './sandbox/docker-select.js';
 import type { Sandbox } from './sandbox/types.js';
 
+/** Load added to a hot worker's replicas when a keyed call picks one (docs/guides/sharding.md). */
+const HOT_REPLICA_PENALTY = 1_000_000;
+
 export const WORKER_VERSION = '0.1.0';
 
 export class WorkerServer {
@@ -178,7 +181,11 @@ export class WorkerServer {
       // A keyed function's call goes to the replica its key's range names (the view's tables).
       keyed: {
         table: (workflow, fn) => routing.get(workflow, fn),
-        load: (w) => view.last?.workers.find((x) => x.id === w)?.load ?? 0,
+        // A replica on a hot worker is the last choice among its range's replicas.
+        load: (w) => {
+          const x = view.last?.workers.find((v) => v.id === w);
+          return (x?.load ?? 0) + (x?.hot === true ? HOT_REPLICA_PENALTY : 0);
+        },
         run: (to, req) => {
           const target = view.last?.workers.find((x) => x.id === to);
           if (target === undefined)

@@ -138,15 +138,30 @@ export function workersLines(answer: unknown): string[] {
   if (workers.length === 0) return ['no workers registered'];
   return table(
     [
-      ['id', 'status', 'runtime', 'cpu', 'memory MB', 'running', 'queued', 'url', 'last seen'],
+      [
+        'id',
+        'status',
+        'runtime',
+        'cpu',
+        'cpu used',
+        'memory MB',
+        'running',
+        'queued',
+        'url',
+        'last seen',
+      ],
       ...workers.map((w) => {
         const cap = obj(w['capacity']);
         const load = obj(w['load']);
         return [
           text(w['id']),
-          text(w['status']),
+          // A hot worker (docs/guides/sharding.md §hot workers) gets no new groups.
+          w['hot'] === true ? `${text(w['status'])},hot` : text(w['status']),
           text(w['runtime']),
           text(cap['cpu']),
+          typeof load['utilization'] === 'number'
+            ? `${Math.round(load['utilization'] * 100)}%`
+            : '—',
           text(cap['memoryMb']),
           text(load['running']),
           text(load['queued']),

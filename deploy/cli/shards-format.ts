@@ -3,6 +3,7 @@
  * load per range, forecast vs actual, the re-sharding events), then the last plans of the
  * workflow's sharded foreach nodes.
  */
+import type { HotSnapshot } from '../../master/shard/hot.js';
 import type { KeyedSnapshot } from '../../master/shard/keyed.js';
 import { HASH_SPACE } from '../../shared/shard/routing.js';
 import type { ShardPlanEntry } from '../../shared/shard/plans.js';
@@ -11,9 +12,15 @@ const ms = (x: number): string => `${x.toFixed(0)} ms`;
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 export function shardsLines(answer: unknown): string[] {
-  const a = answer as { workflow: string; plans: ShardPlanEntry[]; keyed?: KeyedSnapshot[] };
+  const a = answer as {
+    workflow: string;
+    plans: ShardPlanEntry[];
+    keyed?: KeyedSnapshot[];
+    hot?: HotSnapshot;
+  };
   const out: string[] = [];
   for (const k of a.keyed ?? []) out.push(...keyedLines(k));
+  if (a.hot) out.push(...hotLines(a.hot));
   if (a.plans.length === 0) {
     if ((a.keyed ?? []).length === 0)
       out.push(
@@ -77,5 +84,21 @@ export function keyedLines(k: KeyedSnapshot): string[] {
         `    ${new Date(e.at).toISOString()} cycle ${e.cycle} v${e.version} ${e.kind}${e.range === undefined ? '' : ` range ${e.range}`}${e.other === undefined ? '' : ` (+${e.other})`}${e.from === undefined ? '' : ` from ${e.from}`}${e.to === undefined ? '' : ` to ${e.to}`}: ${e.reason}${e.movedShare > 0 ? `, ${pct(e.movedShare)} of keys moved` : ''}`,
       );
   }
+  return out;
+}
+
+/** Hot workers now, and the flips and group moves (of this workflow) that were recorded. */
+export function hotLines(h: HotSnapshot): string[] {
+  const hot = h.workers.filter((w) => w.hot);
+  if (hot.length === 0 && h.events.length === 0) return [];
+  const out = [
+    hot.length === 0
+      ? 'hot workers: none now'
+      : `hot workers: ${hot.map((w) => `${w.id} (${pct(w.utilization)})`).join(', ')} — no new groups, foreach shards or key ranges go there`,
+  ];
+  for (const e of h.events.slice(-15))
+    out.push(
+      `  ${new Date(e.at).toISOString()} ${e.kind} ${e.worker}${e.kind === 'move-group' ? `: group ${e.group} of v${e.version} to ${e.to}` : ''} — ${e.reason}`,
+    );
   return out;
 }

@@ -77,6 +77,7 @@ import {
   type EndStatus,
 } from '../../shared/invocation/finish.js';
 import { ReleaseBatcher } from '../../shared/invocation/releases.js';
+import type { HotWorkers } from '../shard/hot.js';
 import { InvocationSpans } from './trace.js';
 
 export interface InvocationManagerOptions {
@@ -97,6 +98,8 @@ export interface InvocationManagerOptions {
   compose?: ComposeHooks;
   /** Adaptive task chains (docs/guides/chains.md): learning after, prepares at start. */
   chains?: ChainHooks;
+  /** Hot workers (master/shard/hot.ts): placed around, and a group moved off one is an event. */
+  hot?: Pick<HotWorkers, 'isHot' | 'groupMoved'>;
   /** Where records persist; default: this process's memory (nothing survives a restart). */
   records?: RecordStore;
   /** The invocation journal (with Redis); without it every invocation runs as `none`. */
@@ -372,6 +375,7 @@ export class InvocationManager {
         cpu: w.capacity.cpu,
         memoryMb: w.capacity.memoryMb,
         load: w.load.running + w.load.queued + w.inflight,
+        ...(this.o.hot?.isHot(w.id) ? { hot: true } : {}),
       })),
       groups: v.partition.groups.length,
       weights: v.partition.groups.map((g) => g.length),
@@ -379,6 +383,12 @@ export class InvocationManager {
       key,
       cursor: this.cursor,
       affinity: this.lastPlacement.get(`${v.name}@${v.version}`) ?? [],
+    });
+    const homes = this.lastPlacement.get(`${v.name}@${v.version}`) ?? [];
+    groups.forEach((to, g) => {
+      const home = homes[g];
+      if (home !== undefined && home !== to && this.o.hot?.isHot(home))
+        this.o.hot.groupMoved(v.name, v.version, g, home, to);
     });
     this.lastPlacement.set(`${v.name}@${v.version}`, groups);
     this.cursor += v.partition.groups.length;

@@ -35,6 +35,8 @@ export interface ViewPublisherOptions {
   tenant?: string;
   /** Keyed sharding: the routing tables of the keyed functions (master/shard/keyed.ts). */
   routing?: () => NonNullable<PlacementView['routing']>;
+  /** Whether a worker runs hot (master/shard/hot.ts): the view marks it. */
+  hot?: (worker: string) => boolean;
   /** With harvesting on: the model sets the master holds and how it decides. */
   harvest?: {
     modelVersions(): Record<string, number>;
@@ -86,6 +88,7 @@ export class ViewPublisher {
           status: w.status,
           load: w.load.running + w.load.queued + w.inflight,
           journal: w.journal === true,
+          ...(this.o.hot?.(w.id) ? { hot: true } : {}),
           holds: versions
             .filter((v) => this.o.deployments.holds(w.id, v))
             .map((v) => `${v.name}@${v.version}`),

@@ -70,6 +70,7 @@ export function clusterRoutes(app: TypedApp, c: MasterContext): void {
         runtime: w.runtime,
         capacity: w.capacity,
         load: { ...w.load, inflight: w.inflight },
+        hot: c.hot?.isHot(w.id) ?? false,
         registeredAt: new Date(w.registeredAt).toISOString(),
         lastSeenAt: new Date(w.lastSeenAt).toISOString(),
       })),

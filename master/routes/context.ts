@@ -9,6 +9,7 @@ import type { TenantDirectory } from '../auth/directory.js';
 import type { LimitGate, TenantLimits } from '../auth/limits.js';
 import type { MasterConfig } from '../config.js';
 import type { ChainService } from '../chains/service.js';
+import type { HotWorkers } from '../shard/hot.js';
 import type { KeyedShards } from '../shard/keyed.js';
 import type { CompositionService } from '../compose/service.js';
 import type { Harvester } from '../harvest/harvester.js';
@@ -35,6 +36,8 @@ export interface MasterContext {
   chains?: ChainService;
   /** Keyed sharding: routing tables, their control loop and its history. */
   keyed?: KeyedShards;
+  /** Which workers run hot, and the group moves it caused (master/shard/hot.ts). */
+  hot?: HotWorkers;
   /** Resource harvesting; absent when it is off. */
   harvest?: Harvester;
   /** What the master's channels served (absent with `transport: http`). */

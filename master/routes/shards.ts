@@ -2,7 +2,8 @@
  * `GET /v1/workflows/:name/shards` (docs/guides/sharding.md): the last plans of the workflow's
  * sharded foreach nodes, newest first — shards, items per shard, estimate vs actual — and the
  * routing table of each keyed function with its load per range, forecast vs actual per cycle
- * and the re-sharding events.
+ * and the re-sharding events — and which workers run hot, with the flips and the moves of this
+ * workflow's groups off them.
  */
 import { Type } from '@sinclair/typebox';
 import { authorize, principalOf } from '../../shared/auth.js';
@@ -31,6 +32,7 @@ export function shardRoutes(app: TypedApp, c: MasterContext): void {
         workflow: req.params.name,
         plans: lastShardPlans(c.invocations.recordsOf(name), req.query.limit),
         keyed: c.keyed?.snapshot(name) ?? [],
+        hot: c.hot?.snapshot(name) ?? { workers: [], events: [] },
       };
     },
   );

@@ -447,6 +447,11 @@ export const ViewWorker = Type.Object({
   load: Type.Integer({ minimum: 0 }),
   /** It can write the invocation journal. */
   journal: Type.Boolean(),
+  /**
+   * Its measured utilisation stayed over the hot threshold (docs/guides/sharding.md §hot
+   * workers): it gets no new group while a cool worker can take it, and no remote foreach shard.
+   */
+  hot: Type.Optional(Type.Boolean()),
   /** The workflow versions it holds, `name@version`. */
   holds: Type.Array(Type.String()),
 });

@@ -208,6 +208,8 @@ export function controlStep(
   };
   const total = [...routed().values()].reduce((a, b) => a + b, 0);
   const mean = workers.length === 0 ? 0 : total / workers.length;
+  const coolCount = input.workers.filter((w) => !(w.utilization > o.hotUtilization)).length;
+  const coolMean = total / Math.max(1, coolCount);
   const held = (key: string, cond: boolean): boolean => {
     if (!cond) return false;
     streak[key] = (prev.streak[key] ?? 0) + 1;
@@ -222,13 +224,14 @@ export function controlStep(
   };
   /**
    * Saturated and not catching up: its queue is over `backlogLimitMs` and not shrinking (a
-   * worker draining a queue needs no help), or, without a queue figure, routed at least its
-   * share (then something else takes its CPU: a noisy neighbour).
+   * worker draining a queue needs no help), or, without a queue figure, it carries routed load
+   * at all: whatever takes its CPU (a noisy neighbour, or the keyed calls themselves), the calls
+   * routed there wait for it, and `coolest` only hands them to a worker that is not hot itself.
    */
   const saturated = (w: WorkerId, load: number): boolean => {
     const x = input.workers.find((v) => v.worker === w);
     if (!x || !(x.utilization > o.hotUtilization)) return false;
-    if (x.backlogMs === undefined) return load >= mean;
+    if (x.backlogMs === undefined) return load > 0;
     return x.backlogMs > o.backlogLimitMs && x.backlogMs >= (prev.backlogMs[w] ?? 0);
   };
   /** Coolest worker (routed load, then utilisation) not in `exclude` and not hot itself. */
@@ -296,6 +299,37 @@ export function controlStep(
   };
   const hotAlone = (r: KeyRange): boolean => loadOf(r.id) / r.replicas.length > o.hotFactor * mean;
 
+  /** Splits `w`'s busiest range that allows it and moves the right half's replica on `w` off. */
+  const splitOff = (w: WorkerId, why: string): boolean => {
+    if (t.ranges.length >= o.maxRanges) return false;
+    const mine = t.ranges
+      .filter((r) => r.replicas.includes(w) && !quiet(`r:${r.id}`) && r.end - r.start >= 2)
+      .sort((a, b) => loadOf(b.id) - loadOf(a.id) || a.id - b.id);
+    for (const r of mine) {
+      if (!(loadOf(r.id) > 0)) return false;
+      // At the load median, or nearer the end when that half would move more than the budget.
+      const width = r.end - r.start;
+      const whole = keyShare(r.id);
+      const median = (r.end - splitPoint(r, byId.get(r.id)?.medianHash)) / width;
+      const fraction = Math.min(median, whole > 0 ? (budget / whole) * 0.999 : median);
+      const cut = r.end - Math.max(1, Math.floor(fraction * width));
+      const share = keyShare(r.id, (r.end - cut) / width);
+      const to = coolest(r.replicas);
+      if (to === undefined || cut <= r.start || share > budget) continue;
+      t = splitRange(
+        t,
+        r.id,
+        cut,
+        r.replicas.map((x) => (x === w ? to : x)),
+      );
+      const other = t.nextId - 1;
+      touch(`r:${r.id}`, `r:${other}`);
+      emit({ kind: 'split', range: r.id, other, from: w, to, reason: why, movedShare: share });
+      return true;
+    }
+    return false;
+  };
+
   // 1. Hot ranges: split, or replicate a range one key dominates.
   const hotRanges = [...t.ranges]
     .map((r) => ({ r, perReplica: loadOf(r.id) / r.replicas.length }))
@@ -354,10 +388,19 @@ export function controlStep(
         const share = loadOf(r.id) / r.replicas.length;
         const target = now.get(to)! + share;
         const perKey = share / keyShare(r.id);
-        if (target <= o.hotFactor * mean && target < left && share > 0)
-          if (!best || perKey > best.perKey) best = { r, to, perKey };
+        // Off a measured-hot worker the cool workers must carry its share: their mean is the
+        // bar, and the target may end above this worker's routed load (its CPU is what is short).
+        const fits = measuredHot
+          ? target <= o.hotFactor * coolMean
+          : target <= o.hotFactor * mean && target < left;
+        if (fits && share > 0) if (!best || perKey > best.perKey) best = { r, to, perKey };
       }
-      if (!best) break;
+      if (!best) {
+        // Off a measured-hot worker whose ranges are each too wide for the budget: split its
+        // busiest range and hand the right half over.
+        if (measuredHot && !movedAny) movedAny = splitOff(w, reason);
+        break;
+      }
       t = moveReplica(t, best.r.id, w, best.to);
       touch(`r:${best.r.id}`);
       movedAny = true;

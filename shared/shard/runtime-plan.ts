@@ -19,7 +19,7 @@ export interface ShardRuntimeInput {
   items: number;
   owner: string;
   /** The view's workers that hold the workflow version and are ready. */
-  workers: readonly Pick<ViewWorker, 'id' | 'url' | 'load'>[];
+  workers: readonly Pick<ViewWorker, 'id' | 'url' | 'load' | 'hot'>[];
   slotsPerWorker?: number;
   costs?: ShardCosts;
 }
@@ -43,7 +43,8 @@ export function planShardRun(i: ShardRuntimeInput): ShardRuntimePlan {
   const others = i.workers.filter((w) => w.id !== i.owner);
   const rooms: WorkerRoom[] = [
     { worker: i.owner as WorkerId, freeSlots: Math.max(1, own ? room(own) : per) },
-    ...others.map((w) => ({ worker: w.id as WorkerId, freeSlots: room(w) })),
+    // A hot worker (shared/shard/hot.ts) offers no room: the score does not count it either.
+    ...others.map((w) => ({ worker: w.id as WorkerId, freeSlots: w.hot === true ? 0 : room(w) })),
   ];
   const estimate = scoreShards(
     {

@@ -143,14 +143,32 @@ describe('human output', () => {
           url: 'http://127.0.0.1:1',
           lastSeenAt: 'now',
         },
+        {
+          id: 'w2',
+          status: 'ready',
+          hot: true,
+          runtime: 'process',
+          capacity: { cpu: 0.5, memoryMb: 512 },
+          load: { running: 1, queued: 0, utilization: 1.984 },
+          url: 'http://127.0.0.1:2',
+          lastSeenAt: 'now',
+        },
       ],
     });
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3);
+    expect(rows[2]!.split(/\s+/).slice(0, 5)).toEqual([
+      'w2',
+      'ready,hot',
+      'process',
+      '0.5',
+      '198%',
+    ]);
     expect(rows[1]!.split(/\s+/)).toEqual([
       'w1',
       'ready',
       'process',
       '2',
+      '—',
       '512',
       '1',
       '0',

@@ -167,6 +167,55 @@ describe('re-sharding control loop', () => {
     expect(['w0', 'w3']).toContain(e!.to);
   });
 
+  it('moves ranges off a worker a neighbour keeps hot even while its routed load is below the mean, one per cooldown', () => {
+    const r = run(
+      8,
+      (t) => ({
+        // w1's ranges (1, 5) carry less than the others'; its CPU is taken by something else.
+        ranges: loads(t, (id) => (id % 4 === 1 ? { load: 0.6 } : {})),
+        workers: W.map((worker) => ({ worker, utilization: worker === 'w1' ? 1.4 : 0.3 })),
+      }),
+      ROOMY,
+    );
+    const moves = r.events.flat().filter((e) => e.kind === 'move');
+    expect(moves.length).toBeGreaterThanOrEqual(1);
+    for (const m of moves) {
+      expect(m.from).toBe('w1');
+      expect(m.reason).toMatch(/utilisation 140% over 90%/);
+    }
+    // One per cycle at most, and the worker's cooldown between them (no burst of moves).
+    const cycles = r.events
+      .map((e, i) => (e.some((x) => x.kind === 'move') ? i : -1))
+      .filter((i) => i >= 0);
+    for (let i = 1; i < cycles.length; i++)
+      expect(cycles[i]! - cycles[i - 1]!).toBeGreaterThanOrEqual(3);
+    expect(r.events[0]).toEqual([]);
+  });
+
+  it('splits a range off a hot worker when every whole range is wider than the key budget', () => {
+    const r = run(3, (t) => ({
+      ranges: loads(t),
+      workers: W.map((worker) => ({ worker, utilization: worker === 'w2' ? 1.2 : 0.3 })),
+    }));
+    const e = r.events.flat().find((x) => x.kind === 'split');
+    expect(e).toMatchObject({ from: 'w2', reason: expect.stringMatching(/utilisation 120%/) });
+    expect(e!.movedShare).toBeLessThanOrEqual(0.05);
+    const half = r.table.ranges.find((x) => x.id === e!.other)!;
+    expect(half.replicas).toEqual([e!.to]);
+    expect(e!.to).not.toBe('w2');
+    // The left part stays where it was.
+    expect(r.table.ranges.find((x) => x.id === e!.range)!.replicas).toEqual(['w2']);
+  });
+
+  it('moves nothing off a hot worker when every other worker is hot too', () => {
+    const r = run(
+      6,
+      (t) => ({ ranges: loads(t), workers: W.map((worker) => ({ worker, utilization: 0.97 })) }),
+      ROOMY,
+    );
+    expect(r.events.flat().filter((e) => e.kind === 'move')).toEqual([]);
+  });
+
   it('moves a range off a worker saturated with a growing queue, to one with room', () => {
     const r = run(
       3,
