@@ -9,6 +9,7 @@
 import { flagReader } from './flag-reader.js';
 import { formatTable, publishReport } from './report.js';
 import { runShardCluster } from './shard-cluster.js';
+import { KEYED_CLUSTER_DEFAULTS, runKeyedCluster } from './shard-keyed-cluster.js';
 import { simulateForeach, type ForeachFigures } from './shard-foreach.js';
 import { simulateForecast, type ForecastRow } from './shard-forecast.js';
 import { simulateKeyed, type KeyedFigures } from './shard-keyed.js';
@@ -20,12 +21,16 @@ export interface ShardBenchOptions {
   cluster?: boolean;
   /** Measured invocations of each workflow (--cluster). */
   runs?: number;
+  /** Which cluster parts run (--cluster). */
+  part?: 'foreach' | 'keyed' | 'all';
+  /** Measured seconds of the keyed load per router (--cluster). */
+  seconds?: number;
   reportDir?: string;
   command?: string;
   print?: (line: string) => void;
 }
 
-const KNOWN = ['sim', 'cluster', 'runs', 'smoke', 'seed', 'out'] as const;
+const KNOWN = ['sim', 'cluster', 'part', 'runs', 'seconds', 'smoke', 'seed', 'out'] as const;
 
 export function shardOptionsFromFlags(
   camelFlags: Record<string, string | boolean>,
@@ -44,6 +49,14 @@ export function shardOptionsFromFlags(
   };
   const runs = int('runs', 1);
   if (runs !== undefined) o.runs = runs;
+  const seconds = int('seconds', 10);
+  if (seconds !== undefined) o.seconds = seconds;
+  else if (o.smoke) o.seconds = 20;
+  const part = str('part');
+  if (part !== undefined) {
+    if (part === 'foreach' || part === 'keyed' || part === 'all') o.part = part;
+    else problems.push(`--part ${part}: expected foreach, keyed or all`);
+  }
   const seed = int('seed', 0);
   if (seed !== undefined) o.seed = seed;
   const out = str('out');
@@ -66,8 +79,73 @@ const ms = (x: number | null | undefined): string =>
   x === null || x === undefined ? '—' : `${x.toFixed(0)} ms`;
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 
-/** `--cluster`: sharded vs unsharded foreach on a master and three workers. */
+/** `--cluster`: the sharded foreach, then the keyed load (`--part` picks one). */
 export async function runShardClusterBench(o: ShardBenchOptions): Promise<void> {
+  const part = o.part ?? 'all';
+  if (part !== 'keyed') await runForeachCluster(o);
+  if (part !== 'foreach') await runKeyedClusterBench(o);
+}
+
+/** The keyed part: static hash routing vs the re-sharding loop under a moving Zipf hot spot. */
+async function runKeyedClusterBench(o: ShardBenchOptions): Promise<void> {
+  const print = o.print ?? ((l: string) => console.log(l));
+  const startedAt = new Date();
+  const k = {
+    ...KEYED_CLUSTER_DEFAULTS,
+    seed: o.seed,
+    measureS: o.seconds ?? KEYED_CLUSTER_DEFAULTS.measureS,
+    ...(o.smoke ? { warmupS: 5 } : {}),
+  };
+  print(
+    `shard --cluster keyed: a master and ${k.workers} workers per router (process sandboxes, one sandbox per worker for the function), ` +
+      `${k.keys} keys Zipf(${k.zipf}), ${pct(k.load)} of ${k.workers}/${k.serviceMs} ms, ${k.warmupS} s lead-in then ${k.measureS} s measured, ` +
+      `hot keys move at ${k.measureS / 2} s, seed ${k.seed}`,
+  );
+  const f = await runKeyedCluster({ ...k, print });
+  for (const l of formatTable(
+    [
+      'router',
+      'calls',
+      'failed',
+      'p50',
+      'p99',
+      'max/mean 5 s before',
+      'first 5 s after',
+      'next 5 s',
+      'keys moved (15 s)',
+      'ranges',
+      'events',
+    ],
+    f.rows.map((r) => [
+      r.router,
+      String(r.calls),
+      String(r.failed),
+      ms(r.p50Ms),
+      ms(r.p99Ms),
+      f2(r.maxMeanBefore),
+      f2(r.maxMeanAfter5s),
+      f2(r.maxMeanAfter10s),
+      r.router === 'static hash' ? '—' : pct(r.movedAfterShift),
+      String(r.rangesAtEnd),
+      JSON.stringify(r.events),
+    ]),
+    ['left'],
+  ))
+    print(`  ${l}`);
+  const [st, tb] = f.rows;
+  if (st && tb)
+    print(
+      `  ${f.ratePerSecond.toFixed(1)} calls/s; p99 table/static ${f2(tb.p99Ms / st.p99Ms)} (goal ≤ 0.33); max/mean in the 5 s after the first 5 ${f2(tb.maxMeanAfter10s)} (goal ≤ 1.3); keys moved per shift ${pct(tb.movedAfterShift)} (goal ≤ 10 %)`,
+    );
+  publishReport('shard-keyed-cluster', startedAt, f, {
+    print,
+    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+    ...(o.command !== undefined ? { command: o.command } : {}),
+  });
+}
+
+/** The foreach part: sharded vs unsharded on a master and three workers. */
+async function runForeachCluster(o: ShardBenchOptions): Promise<void> {
   const print = o.print ?? ((l: string) => console.log(l));
   const startedAt = new Date();
   print(

@@ -76,6 +76,12 @@ export const MasterConfigSchema = Type.Object({
     minimum: 100,
     default: 5_000,
   }),
+  /** Whether the keyed re-sharding loop runs (docs/guides/sharding.md §control loop). */
+  keyedControl: Type.Boolean({
+    description:
+      "Run the keyed functions' re-sharding loop about once a second; false keeps every routing table as it was made (static hash routing: what `faasflow bench shard --cluster` compares against). Lost workers are still repaired.",
+    default: true,
+  }),
   /** How often the placement view is pushed to every worker (and on every change). */
   viewIntervalMs: Type.Integer({
     description:

@@ -183,6 +183,7 @@ export class MasterServer {
       catalog,
       workers: () => registry.ready().map((w) => w.id),
       onChange: () => view.changed(),
+      reshard: config.keyedControl,
     });
     await keyed.load();
     registry.onHeartbeat((w, loads) => {

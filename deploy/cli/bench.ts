@@ -180,14 +180,20 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
   },
   shard: {
     summary:
-      'Sharding: keyed re-sharding under a moving hot spot, sharded foreach with stealing, size: auto, forecasts (--sim: a seeded simulation; --cluster: the sharded foreach on a local cluster).',
+      'Sharding: keyed re-sharding under a moving hot spot, sharded foreach with stealing, size: auto, forecasts (--sim: a seeded simulation; --cluster: the sharded foreach and the keyed load on local clusters).',
     options: [
       ['--sim', 'run the seeded discrete-event simulation of the sharding core'],
       [
         '--cluster',
-        'run the sharded foreach on a local cluster (a master and 3 workers): sharded vs unsharded',
+        'run on local clusters (a master and 3 workers): the sharded foreach, sharded vs unsharded; the keyed Zipf load, static hash routing vs the re-sharding loop',
       ],
-      ['--runs <n>', 'measured invocations of each workflow (--cluster)', '15'],
+      ['--part <part>', 'with --cluster: foreach, keyed or all', 'all'],
+      ['--runs <n>', 'measured invocations of each workflow (--cluster foreach part)', '15'],
+      [
+        '--seconds <n>',
+        'measured seconds of the keyed load per router (--cluster keyed part; the hot keys move halfway)',
+        '60',
+      ],
       SMOKE,
       ['--seed <n>', 'seed of the simulated load', '1'],
       OUT,

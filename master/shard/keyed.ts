@@ -37,8 +37,12 @@ import type { MasterStore } from '../store/types.js';
 import type { WorkflowVersion } from '../workflow/version.js';
 
 export const KEYED_STORE_KEY = 'shards:keyed';
-/** Ranges per ready worker in a new table (room to move load without splitting first). */
-const RANGES_PER_WORKER = 4;
+/**
+ * Ranges per ready worker in a new table: narrow enough (about 2 % of the keys each on three
+ * workers) that whole ranges move within the loop's key budget of 5 % per cycle, without
+ * splitting first.
+ */
+export const RANGES_PER_WORKER = 16;
 /** Cycles of history and events kept per function. */
 const HISTORY = 120;
 const EVENTS = 200;
@@ -99,6 +103,10 @@ export interface KeyedShardsOptions {
   intervalMs?: number;
   now?: () => number;
   control?: Partial<ControlOptions>;
+  /** Ranges per ready worker in a new table; default RANGES_PER_WORKER. */
+  rangesPerWorker?: number;
+  /** false: tables stay as made (static hash routing); repair and the history go on. Default true. */
+  reshard?: boolean;
 }
 
 export class KeyedShards {
@@ -220,7 +228,7 @@ export class KeyedShards {
         const table = initialTable(
           fn.name,
           workers as WorkerId[],
-          workers.length * RANGES_PER_WORKER,
+          workers.length * (this.o.rangesPerWorker ?? RANGES_PER_WORKER),
           replicas,
         );
         const e: Entry = {
@@ -344,7 +352,7 @@ export class KeyedShards {
       });
       record.push({ id: r.id, load: round(load), forecast: said });
     }
-    const result = controlStep(
+    const stepped = controlStep(
       e.table,
       {
         ranges,
@@ -355,11 +363,16 @@ export class KeyedShards {
       },
       e.state,
       {
+        // Merging stops at the new table's size: a range is a small share of a worker's load
+        // by design (so it can move within the budget), not a cold one.
+        minRanges: workers.length * (this.o.rangesPerWorker ?? RANGES_PER_WORKER),
         ...this.o.control,
         maxReplicas: e.spec.maxReplicas,
         ...(e.spec.replicas === 'auto' ? {} : { fixedReplicas: e.spec.replicas }),
       },
     );
+    // Frozen (`keyedControl: false`): the loop's view of the load is kept, its changes are not.
+    const result = this.o.reshard === false ? { ...stepped, table: e.table, events: [] } : stepped;
     e.state = result.state;
     e.table = result.table;
     // A split range's halves both start from the range's forecast, halved.

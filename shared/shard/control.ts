@@ -299,8 +299,12 @@ export function controlStep(
   };
   const hotAlone = (r: KeyRange): boolean => loadOf(r.id) / r.replicas.length > o.hotFactor * mean;
 
-  /** Splits `w`'s busiest range that allows it and moves the right half's replica on `w` off. */
-  const splitOff = (w: WorkerId, why: string): boolean => {
+  /**
+   * Splits `w`'s busiest range that allows it and moves the right part's replica on `w` to the
+   * coolest worker, when that worker stays under the hot bar (the cool workers' mean off a
+   * measured-hot worker) and, off a routed-hot one, under what `w` is left with.
+   */
+  const splitOff = (w: WorkerId, why: string, measuredHot: boolean): boolean => {
     if (t.ranges.length >= o.maxRanges) return false;
     const mine = t.ranges
       .filter((r) => r.replicas.includes(w) && !quiet(`r:${r.id}`) && r.end - r.start >= 2)
@@ -316,6 +320,13 @@ export function controlStep(
       const share = keyShare(r.id, (r.end - cut) / width);
       const to = coolest(r.replicas);
       if (to === undefined || cut <= r.start || share > budget) continue;
+      const now = routed();
+      const moved = (loadOf(r.id) / r.replicas.length) * ((r.end - cut) / width);
+      const target = now.get(to)! + moved;
+      const fits = measuredHot
+        ? target <= o.hotFactor * coolMean
+        : target <= o.hotFactor * mean && target < now.get(w)! - moved;
+      if (!fits) continue;
       t = splitRange(
         t,
         r.id,
@@ -396,9 +407,9 @@ export function controlStep(
         if (fits && share > 0) if (!best || perKey > best.perKey) best = { r, to, perKey };
       }
       if (!best) {
-        // Off a measured-hot worker whose ranges are each too wide for the budget: split its
-        // busiest range and hand the right half over.
-        if (measuredHot && !movedAny) movedAny = splitOff(w, reason);
+        // Nothing fits: every range there is too wide for the key budget (or moving it whole
+        // would overload the target). Split its busiest range and hand the right part over.
+        if (!movedAny) movedAny = splitOff(w, reason, measuredHot);
         break;
       }
       t = moveReplica(t, best.r.id, w, best.to);

@@ -123,7 +123,7 @@ describe('a worker that runs hot', () => {
     const api = c.api!;
     await eventually(async () => {
       const k = (await shards(api, 'e2e-hot-keyed')).keyed[0];
-      return k?.table.ranges.length === 12;
+      return k?.table.ranges.length === 48;
     }, 15_000);
     const items = Array.from({ length: 24 }, (_, i) => i);
 

@@ -95,7 +95,7 @@ describe('keyed sharding on three workers', () => {
     const api = c.api!;
     const first = await eventually(async () => {
       const k = await keyedOf(api);
-      return k?.table.ranges.length === 12 ? k : null;
+      return k?.table.ranges.length === 48 ? k : null;
     }, 15_000);
     expect(new Set(first.table.ranges.flatMap((r) => r.replicas)).size).toBe(3);
     expect(first.events[0]).toMatchObject({ kind: 'create' });

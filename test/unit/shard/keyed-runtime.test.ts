@@ -88,6 +88,7 @@ function keeper(workers: string[]) {
     workers: () => members.list,
     onChange: () => void changes++,
     now: () => now,
+    rangesPerWorker: 4,
   });
   return {
     k,
