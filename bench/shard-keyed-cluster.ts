@@ -171,7 +171,11 @@ async function runOne(
           keyed: KeyedAnswer[];
         }
       ).keyed[0];
-    for (let i = 0; i < 100 && (await shards())?.table.ranges.length !== o.workers * RANGES_PER_WORKER; i++)
+    for (
+      let i = 0;
+      i < 100 && (await shards())?.table.ranges.length !== o.workers * RANGES_PER_WORKER;
+      i++
+    )
       await new Promise((r) => setTimeout(r, 100));
     // Warm every worker's sandbox before the clock starts.
     await Promise.all(

@@ -10,6 +10,7 @@ import { flagReader } from './flag-reader.js';
 import { formatTable, publishReport } from './report.js';
 import { runShardCluster } from './shard-cluster.js';
 import { KEYED_CLUSTER_DEFAULTS, runKeyedCluster } from './shard-keyed-cluster.js';
+import { NOISY_DEFAULTS, runNoisyCluster } from './shard-noisy-cluster.js';
 import { simulateForeach, type ForeachFigures } from './shard-foreach.js';
 import { simulateForecast, type ForecastRow } from './shard-forecast.js';
 import { simulateKeyed, type KeyedFigures } from './shard-keyed.js';
@@ -22,7 +23,7 @@ export interface ShardBenchOptions {
   /** Measured invocations of each workflow (--cluster). */
   runs?: number;
   /** Which cluster parts run (--cluster). */
-  part?: 'foreach' | 'keyed' | 'all';
+  part?: 'foreach' | 'keyed' | 'noisy' | 'all';
   /** Measured seconds of the keyed load per router (--cluster). */
   seconds?: number;
   reportDir?: string;
@@ -54,8 +55,8 @@ export function shardOptionsFromFlags(
   else if (o.smoke) o.seconds = 20;
   const part = str('part');
   if (part !== undefined) {
-    if (part === 'foreach' || part === 'keyed' || part === 'all') o.part = part;
-    else problems.push(`--part ${part}: expected foreach, keyed or all`);
+    if (part === 'foreach' || part === 'keyed' || part === 'noisy' || part === 'all') o.part = part;
+    else problems.push(`--part ${part}: expected foreach, keyed, noisy or all`);
   }
   const seed = int('seed', 0);
   if (seed !== undefined) o.seed = seed;
@@ -82,8 +83,42 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 /** `--cluster`: the sharded foreach, then the keyed load (`--part` picks one). */
 export async function runShardClusterBench(o: ShardBenchOptions): Promise<void> {
   const part = o.part ?? 'all';
-  if (part !== 'keyed') await runForeachCluster(o);
-  if (part !== 'foreach') await runKeyedClusterBench(o);
+  if (part === 'all' || part === 'foreach') await runForeachCluster(o);
+  if (part === 'all' || part === 'noisy') await runNoisyClusterBench(o);
+  if (part === 'all' || part === 'keyed') await runKeyedClusterBench(o);
+}
+
+/** The noisy-neighbour part: stealing vs an even split with one worker's cap half taken. */
+async function runNoisyClusterBench(o: ShardBenchOptions): Promise<void> {
+  const print = o.print ?? ((l: string) => console.log(l));
+  const startedAt = new Date();
+  const n = { ...NOISY_DEFAULTS, ...(o.smoke ? { runs: 2 } : {}) };
+  print(
+    `shard --cluster noisy: a master and 3 workers each capped at ${n.capCores} core (a CPU cgroup holding the worker and its sandboxes), ` +
+      `${n.hogs} busy loops in the third worker's cap; a foreach of ${n.items} items of ${n.itemCpuMs} ms CPU, concurrency 4, 3 shards, ` +
+      `${n.runs} invocations each way after 2 warm-up pairs, alternating`,
+  );
+  const f = await runNoisyCluster({ ...n, print });
+  for (const l of formatTable(
+    ['schedule', 'makespan (median)', 'items per worker (last run)', 'owners'],
+    f.rows.map((r) => [
+      r.schedule,
+      ms(r.makespanMs),
+      Object.entries(r.itemsByWorker)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([w, c]) => `${w}${w === f.noisyWorker ? ' (noisy)' : ''} ${c}`)
+        .join(', '),
+      r.owners.join(','),
+    ]),
+    ['left'],
+  ))
+    print(`  ${l}`);
+  print(`  stealing ${pct(f.reduction)} below the even split (goal ≥ 35 %)`);
+  publishReport('shard-noisy-cluster', startedAt, f, {
+    print,
+    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+    ...(o.command !== undefined ? { command: o.command } : {}),
+  });
 }
 
 /** The keyed part: static hash routing vs the re-sharding loop under a moving Zipf hot spot. */

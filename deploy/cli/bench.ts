@@ -187,7 +187,11 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
         '--cluster',
         'run on local clusters (a master and 3 workers): the sharded foreach, sharded vs unsharded; the keyed Zipf load, static hash routing vs the re-sharding loop',
       ],
-      ['--part <part>', 'with --cluster: foreach, keyed or all', 'all'],
+      [
+        '--part <part>',
+        'with --cluster: foreach (sharded vs unsharded), noisy (stealing vs an even split beside a CPU hog; needs root and cgroups), keyed, or all',
+        'all',
+      ],
       ['--runs <n>', 'measured invocations of each workflow (--cluster foreach part)', '15'],
       [
         '--seconds <n>',
