@@ -78,13 +78,16 @@ export function stealQueue(
   };
 }
 
-/** The next batch for whichever shard asks, and the queue after it; null when drained. */
-export function takeBatch(q: StealQueue): [Batch, StealQueue] | null {
+/**
+ * The next batch for whichever shard asks, and the queue after it; null when drained. `weight`
+ * scales the batch to the asking shard's speed against the others' (1: as fast as the mean).
+ */
+export function takeBatch(q: StealQueue, weight = 1): [Batch, StealQueue] | null {
   const remaining = q.total - q.next;
   if (remaining <= 0) return null;
   const count = Math.min(
     remaining,
-    Math.max(q.minBatch, Math.ceil(remaining / (q.divisor * q.shards))),
+    Math.max(q.minBatch, Math.ceil((remaining * weight) / (q.divisor * q.shards))),
   );
   return [
     { start: q.next, count },

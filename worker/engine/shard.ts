@@ -140,10 +140,21 @@ export async function runShardedForeach(
     }
   };
 
-  const remote = async (s: PlannedShard): Promise<void> => {
+  const remote = async (s: PlannedShard, second: boolean): Promise<void> => {
     const run = runs[s.shard]!;
     // (Read through a function: the other batch in flight may have lost the shard meanwhile.)
     const lost = (): boolean => run.lost === true;
+    // The second batch in flight waits for the shard's first to come back, so its size is
+    // weighed by the shard's measured speed: a slowed shard does not hoard two first batches.
+    if (second)
+      while (
+        steal &&
+        !ledger.itemsByShard().has(s.shard) &&
+        failure === undefined &&
+        !ledger.done &&
+        !lost()
+      )
+        await wait();
     for (;;) {
       if (failure !== undefined || ledger.done || lost()) return;
       if (!steal && run.batches > 0) return;
@@ -195,9 +206,10 @@ export async function runShardedForeach(
   const lanes = Math.max(1, Math.min(node.concurrency, shards[0]!.slots, items.length));
   await Promise.all([
     ...Array.from({ length: lanes }, lane),
-    // Two batches in flight per remote shard: the next is there when a lane of the last frees
-    // (the shard's lanes are shared by both, ShardLanes), so no lane idles over a hop.
-    ...shards.slice(1).flatMap((s) => [remote(s), remote(s)]),
+    // Two batches in flight per remote shard (from its first return on): the next is there
+    // when a lane of the last frees (the shard's lanes are shared by both, ShardLanes), so no
+    // lane idles over a hop.
+    ...shards.slice(1).flatMap((s) => [remote(s, false), remote(s, true)]),
   ]);
   if (failure !== undefined) throw failure;
   for (const [shard, n] of ledger.itemsByShard()) runs[shard]!.items = n;

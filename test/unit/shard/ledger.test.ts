@@ -16,6 +16,37 @@ function drain(l: ShardLedger<number>, shard: number, limit = Infinity): number 
 }
 
 describe('ShardLedger', () => {
+  it("gives a shard that returns items at a third of the others' rate smaller batches", () => {
+    let now = 0;
+    const l = new ShardLedger<number>(600, 3, { now: () => now });
+    const first = [0, 1, 2].map((s) => l.take(s)!);
+    expect(first.map((b) => b.count)).toEqual([100, 84, 70]);
+    const done = (s: number, b: { start: number; count: number }): void =>
+      l.complete(
+        s,
+        b.start,
+        Array.from({ length: b.count }, () => 0),
+      );
+    // Shards 0 and 1 return their batch within 100 ms, shard 2 a third as fast: 70 in 300 ms.
+    now = 100;
+    done(0, first[0]!);
+    done(1, first[1]!);
+    now = 300;
+    done(2, first[2]!);
+    // Throughputs 1, 0.84 and 0.23 items/ms: mean 0.69.
+    expect(l.weight(2)).toBeCloseTo(0.7 / 3 / ((1 + 0.84 + 0.7 / 3) / 3), 5);
+    expect(l.weight(0)).toBeGreaterThan(1.4);
+    const unweighted = Math.ceil((600 - 254) / 6);
+    const slow = l.take(2)!;
+    const fast = l.take(0)!;
+    expect(slow.count).toBeLessThan(unweighted / 2);
+    expect(fast.count).toBeGreaterThan(unweighted);
+    // Without any other shard's figure there is nothing to compare with.
+    const alone = new ShardLedger<number>(10, 2, { now: () => now });
+    alone.take(0);
+    expect(alone.weight(0)).toBe(1);
+  });
+
   it('merges batches of several shards in item order', () => {
     const l = new ShardLedger<number>(48, 3);
     const a = l.take(0)!;
