@@ -3,8 +3,10 @@
  * simulations — keyed re-sharding under a moving Zipf hot spot against static hash routing,
  * a sharded foreach with stealing against an even split with a noisy neighbour, `size: auto`
  * against every fixed size, and Holt–Winters against the last-value forecast. The same seed
- * prints the same figures. `--cluster` instead runs the sharded foreach on a real local
- * cluster (bench/shard-cluster.ts): sharded vs unsharded makespan, sleep-bound and no-op.
+ * prints the same figures. `--cluster` instead runs on real local clusters: the sharded
+ * foreach against the unsharded one (bench/shard-cluster.ts), stealing against an even split
+ * beside a noisy neighbour (bench/shard-noisy-cluster.ts), and a keyed Zipf load with a moving
+ * hot spot, static hash routing against the re-sharding loop (bench/shard-keyed-cluster.ts).
  */
 import { flagReader } from './flag-reader.js';
 import { formatTable, publishReport } from './report.js';
@@ -345,7 +347,7 @@ export function runShardBench(o: ShardBenchOptions): ShardBenchFigures {
   );
   print('');
   print(
-    'simulated: `faasflow bench shard --cluster` runs the sharded foreach on a real local cluster.',
+    'simulated: `faasflow bench shard --cluster` runs the foreach, noisy-neighbour and keyed parts on real local clusters.',
   );
 
   const figures: ShardBenchFigures = {
