@@ -218,7 +218,7 @@ async function runOne(
               const ok = (r as { status?: string }).status === 'succeeded';
               if (!a.measured) return;
               if (!ok) failed++;
-              latencies.push(performance.now() - sent);
+              else latencies.push(performance.now() - sent);
             },
             () => {
               if (a.measured) failed++;

@@ -184,6 +184,7 @@ export class MasterServer {
       workers: () => registry.ready().map((w) => w.id),
       onChange: () => view.changed(),
       reshard: config.keyedControl,
+      isHot: (id) => hot.isHot(id),
     });
     await keyed.load();
     registry.onHeartbeat((w, loads) => {

@@ -367,7 +367,16 @@ export class InvocationManager {
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, +1);
   }
 
-  private placement(v: WorkflowVersion, workers: WorkerView[], key: string): Placement {
+  /**
+   * Places every group of a new invocation (`fresh`), or proposes a placement a recovery takes
+   * only the lost groups of: then neither the warm affinity nor the group-move events change.
+   */
+  private placement(
+    v: WorkflowVersion,
+    workers: WorkerView[],
+    key: string,
+    fresh = true,
+  ): Placement {
     const groups = place({
       strategy: this.o.placement,
       workers: workers.map((w) => ({
@@ -384,13 +393,15 @@ export class InvocationManager {
       cursor: this.cursor,
       affinity: this.lastPlacement.get(`${v.name}@${v.version}`) ?? [],
     });
-    const homes = this.lastPlacement.get(`${v.name}@${v.version}`) ?? [];
-    groups.forEach((to, g) => {
-      const home = homes[g];
-      if (home !== undefined && home !== to && this.o.hot?.isHot(home))
-        this.o.hot.groupMoved(v.name, v.version, g, home, to);
-    });
-    this.lastPlacement.set(`${v.name}@${v.version}`, groups);
+    if (fresh) {
+      const homes = this.lastPlacement.get(`${v.name}@${v.version}`) ?? [];
+      groups.forEach((to, g) => {
+        const home = homes[g];
+        if (home !== undefined && home !== to && this.o.hot?.isHot(home))
+          this.o.hot.groupMoved(v.name, v.version, g, home, to);
+      });
+      this.lastPlacement.set(`${v.name}@${v.version}`, groups);
+    }
     this.cursor += v.partition.groups.length;
     const urls: Record<string, string> = {};
     for (const w of workers) if (groups.includes(w.id)) urls[w.id] = w.url;
@@ -706,7 +717,12 @@ export class InvocationManager {
     const live = this.o.registry
       .ready()
       .filter((w) => !stillGone.has(w.id) && w.journal && this.o.deployments.holds(w.id, v));
-    const replaced = replaceOnLive(r, stillGone, live, () => this.placement(v, live, r.id).groups);
+    const replaced = replaceOnLive(
+      r,
+      stillGone,
+      live,
+      () => this.placement(v, live, r.id, false).groups,
+    );
     const state = await journal.replace(r.id, replaced.placement, journalTtlMs(r.deadline));
     if (r.status !== 'running') return;
     for (const w of new Set(r.placement.groups)) this.adjustInflight(w, -1);

@@ -103,6 +103,8 @@ export interface KeyedShardsOptions {
   intervalMs?: number;
   now?: () => number;
   control?: Partial<ControlOptions>;
+  /** Whether the master's tracker marks a worker hot (master/shard/hot.ts): it takes no range. */
+  isHot?: (worker: string) => boolean;
   /** Ranges per ready worker in a new table; default RANGES_PER_WORKER. */
   rangesPerWorker?: number;
   /** false: tables stay as made (static hash routing); repair and the history go on. Default true. */
@@ -359,6 +361,7 @@ export class KeyedShards {
         workers: workers.map((w) => ({
           worker: w as WorkerId,
           utilization: this.reports.get(w)?.utilization ?? 0,
+          ...(this.o.isHot?.(w) ? { hot: true } : {}),
         })),
       },
       e.state,

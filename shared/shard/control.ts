@@ -49,6 +49,8 @@ export interface WorkerLoad {
   utilization: number;
   /** Work queued on it at the end of the cycle, ms, when known. */
   backlogMs?: number;
+  /** Marked hot by the master's tracker (shared/shard/hot.ts): never a target, like a hot one. */
+  hot?: boolean;
 }
 
 /** A group pinned to a worker (a warm placement or a running shard) the loop may move. */
@@ -208,8 +210,11 @@ export function controlStep(
   };
   const total = [...routed().values()].reduce((a, b) => a + b, 0);
   const mean = workers.length === 0 ? 0 : total / workers.length;
-  const coolCount = input.workers.filter((w) => !(w.utilization > o.hotUtilization)).length;
+  // A worker may take load when it is neither measured over the threshold nor marked hot.
+  const cool = (w: WorkerLoad): boolean => w.utilization < o.hotUtilization && w.hot !== true;
+  const coolCount = input.workers.filter(cool).length;
   const coolMean = total / Math.max(1, coolCount);
+  const coolIds = new Set(input.workers.filter(cool).map((w) => w.worker));
   const held = (key: string, cond: boolean): boolean => {
     if (!cond) return false;
     streak[key] = (prev.streak[key] ?? 0) + 1;
@@ -238,7 +243,7 @@ export function controlStep(
   const coolest = (exclude: readonly WorkerId[]): WorkerId | undefined => {
     const m = routed();
     return workers
-      .filter((w) => !exclude.includes(w) && (util.get(w) ?? 0) < o.hotUtilization)
+      .filter((w) => !exclude.includes(w) && coolIds.has(w))
       .sort((a, b) => m.get(a)! - m.get(b)! || util.get(a)! - util.get(b)! || cmp(a, b))[0];
   };
   const emit = (e: Omit<ShardEvent, 'cycle' | 'version'>): void => {
@@ -321,7 +326,11 @@ export function controlStep(
       const to = coolest(r.replicas);
       if (to === undefined || cut <= r.start || share > budget) continue;
       const now = routed();
-      const moved = (loadOf(r.id) / r.replicas.length) * ((r.end - cut) / width);
+      // Half the range's load lies right of its median; a cut further right (the budget) takes
+      // that half's width share of it.
+      const medianCut = splitPoint(r, byId.get(r.id)?.medianHash);
+      const moved =
+        (loadOf(r.id) / r.replicas.length) * 0.5 * Math.min(1, (r.end - cut) / (r.end - medianCut));
       const target = now.get(to)! + moved;
       const fits = measuredHot
         ? target <= o.hotFactor * coolMean
@@ -460,6 +469,8 @@ export function controlStep(
     const keep = loadOf(a.id) >= loadOf(b.id) ? a : b;
     const gone = keep === a ? b : a;
     const same = sameSet(a.replicas, b.replicas);
+    // Keys never move onto a worker that may not take load.
+    if (!same && keep.replicas.some((x) => !coolIds.has(x))) continue;
     const share = same ? 0 : keyShare(gone.id);
     if (share > budget) continue;
     t = mergeWithNext(t, a.id, keep.replicas);

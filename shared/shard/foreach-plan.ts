@@ -6,9 +6,10 @@
  *   others go to the workers with the most free slots, one shard per worker, never to a worker
  *   running hot (measured utilisation at or above `hotUtilization`).
  * - Stealing: every shard asks the owner for its next batch when it runs dry; a batch is
- *   ceil(remaining / (divisor · shards)) items, at least `minBatch` — guided self-scheduling with
- *   a divisor (2 by default, "factoring"), so batches shrink as the queue drains and a slow
- *   shard holds at most a small last batch.
+ *   ceil(remaining · weight / (divisor · shards)) items, at least `minBatch` — guided
+ *   self-scheduling with a divisor (2 by default, "factoring"), so batches shrink as the queue
+ *   drains, and the asking shard's weight (its measured speed against the others', from
+ *   `ShardLedger`; 1 until known), so a slow shard holds at most a small last batch.
  * - Merge: results come back as (start, outputs); the merge puts every item in its place and
  *   fails loudly on an item missing or given twice.
  */

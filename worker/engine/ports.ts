@@ -35,7 +35,7 @@ export interface Transport {
 /** What a sharded foreach needs from the worker (docs/guides/sharding.md §sharded foreach). */
 export interface ShardPort {
   /** Ready workers that hold `workflow@version`, from the placement view; none without one. */
-  workers(workflow: string, version: number): Pick<ViewWorker, 'id' | 'url' | 'load'>[];
+  workers(workflow: string, version: number): Pick<ViewWorker, 'id' | 'url' | 'load' | 'hot'>[];
   /** Hands one batch to the shard at `url`; rejects when the shard cannot answer (lost). */
   run(url: string, req: ShardRunRequest): Promise<ShardRunAnswer>;
 }

@@ -223,6 +223,33 @@ describe('re-sharding control loop', () => {
     expect(r.table.ranges.find((x) => x.id === e!.other)!.replicas).toEqual([e!.to]);
   });
 
+  it('never moves load to a worker the master marks hot, whatever its last utilisation', () => {
+    const r = run(8, (t) => ({
+      ranges: loads(t, (id) => (id % 4 === 0 ? { load: 30 } : {})),
+      // w3 ties on load and is the coolest by this beat's figure, but the tracker holds it hot.
+      workers: W.map((worker) => ({
+        worker,
+        utilization: worker === 'w3' ? 0.1 : 0.5,
+        ...(worker === 'w3' ? { hot: true } : {}),
+      })),
+    }));
+    const changes = r.events.flat().filter((e) => e.to !== undefined);
+    expect(changes.length).toBeGreaterThan(0);
+    expect(changes.map((e) => e.to)).not.toContain('w3');
+  });
+
+  it('merges no cold neighbour onto a worker that may not take load', () => {
+    const cold = (t: RoutingTable): ControlInput => ({
+      // Ranges 2 (w2) and 3 (w3) cold together; range 3 is the busier, on w3, which is hot.
+      ranges: loads(t, (id) =>
+        id === 2 ? { load: 0.2, keys: 1 } : id === 3 ? { load: 0.5, keys: 1 } : { load: 40 },
+      ),
+      workers: W.map((worker) => ({ worker, utilization: worker === 'w3' ? 0.95 : 0.5 })),
+    });
+    const r = run(4, cold, ROOMY);
+    expect(r.events.flat().filter((e) => e.kind === 'merge' && e.range === 2)).toEqual([]);
+  });
+
   it('moves nothing off a hot worker when every other worker is hot too', () => {
     const r = run(
       6,
