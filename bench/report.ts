@@ -27,6 +27,36 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 }
 
+/** The median of `xs` (the mean of the middle two for an even count); 0 for none. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? 0
+    : (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
+}
+
+/**
+ * Zipf(`exponent`) over ranks 0..n−1: the rank a uniform `u` in [0, 1) falls on (rank 0 is the
+ * most likely), by binary search of the cumulative weights 1 / (rank + 1)^exponent.
+ */
+export function zipfRanks(n: number, exponent: number): (u: number) => number {
+  const weights = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** exponent);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const cdf: number[] = [];
+  let acc = 0;
+  for (const w of weights) cdf.push((acc += w / total));
+  return (u) => {
+    let lo = 0;
+    let hi = cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
 /** p50, p99, mean, min and max of `samplesMs`; null when there are none. */
 export function summarize(samplesMs: readonly number[]): Summary | null {
   if (samplesMs.length === 0) return null;

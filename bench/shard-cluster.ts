@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../deploy/local-cluster.js';
 import { HttpClient } from '../shared/http-client.js';
+import { median } from './report.js';
 
 export interface ShardClusterOptions {
   /** Measured invocations of each workflow. */
@@ -91,13 +92,6 @@ interface Step {
   finishedAt: number;
   shardPlan?: { planned: number; shards: { items: number }[] };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0
-    ? 0
-    : (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
-};
 
 export async function runShardCluster(o: ShardClusterOptions): Promise<ShardClusterFigures> {
   const logDir = mkdtempSync(join(tmpdir(), 'faasflow-bench-shard-'));

@@ -20,7 +20,7 @@ import { LocalCluster } from '../deploy/local-cluster.js';
 import { RANGES_PER_WORKER } from '../master/shard/keyed.js';
 import { HttpClient } from '../shared/http-client.js';
 import { mulberry32 } from '../shared/random.js';
-import { percentile } from './report.js';
+import { percentile, zipfRanks } from './report.js';
 
 export interface KeyedClusterOptions {
   seed: number;
@@ -100,29 +100,14 @@ export function keyedArrivals(o: Omit<KeyedClusterOptions, 'print'>): {
 } {
   const rand = mulberry32(o.seed);
   const rate = (o.load * o.workers * 1000) / o.serviceMs;
-  const weights = Array.from({ length: o.keys }, (_, i) => (i + 1) ** -o.zipf);
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cdf: number[] = [];
-  let acc = 0;
-  for (const w of weights) cdf.push((acc += w / total));
-  const rank = (): number => {
-    const u = rand();
-    let lo = 0;
-    let hi = cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const rankOf = zipfRanks(o.keys, o.zipf);
   const endMs = (o.warmupS + o.measureS) * 1000;
   const shiftAtMs = (o.warmupS + o.measureS / 2) * 1000;
   const arrivals: Arrival[] = [];
   for (let t = 0; ;) {
     t += (-Math.log(1 - rand()) * 1000) / rate;
     if (t >= endMs) break;
-    const r = rank();
+    const r = rankOf(rand());
     const id = t < shiftAtMs ? r : (r + Math.floor(o.keys / 2)) % o.keys;
     arrivals.push({ atMs: t, key: `user-${id}`, measured: t >= o.warmupS * 1000 });
   }

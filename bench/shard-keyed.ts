@@ -9,7 +9,7 @@
  * CPU's). Figures: latency p99 after warm-up, max/mean of the work routed to each worker per
  * second around the shift, and the share of keys that gained a worker after the shift.
  */
-import { summarize, type Summary } from './report.js';
+import { summarize, zipfRanks, type Summary } from './report.js';
 import { mulberry32 } from '../shared/random.js';
 import type { WorkerId } from '../shared/ids.js';
 import {
@@ -108,11 +108,7 @@ interface Arrival {
 function arrivals(o: KeyedSimOptions): { list: Arrival[]; keys: string[] } {
   const rnd = mulberry32(o.seed);
   const keys = Array.from({ length: o.keys }, (_, i) => `user-${i}`);
-  const weights = keys.map((_, i) => 1 / (i + 1) ** o.zipf);
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cdf: number[] = [];
-  let acc = 0;
-  for (const w of weights) cdf.push((acc += w / total));
+  const rankOf = zipfRanks(o.keys, o.zipf);
   // rank → key, before and after the shift (a fresh permutation: the hot spot moves).
   const perm = (): number[] => {
     const p = keys.map((_, i) => i);
@@ -131,15 +127,7 @@ function arrivals(o: KeyedSimOptions): { list: Arrival[]; keys: string[] } {
     t < o.durationMs;
     t += -Math.log(1 - rnd()) / ratePerMs
   ) {
-    const u = rnd();
-    let lo = 0;
-    let hi = cdf.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    const rank = lo;
+    const rank = rankOf(rnd());
     const key = keys[(t < o.shiftAtMs ? before : after)[rank]!]!;
     list.push({ t, key, serviceMs: -Math.log(1 - rnd()) * o.serviceMeanMs });
   }

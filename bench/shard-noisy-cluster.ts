@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../deploy/local-cluster.js';
 import { HttpClient } from '../shared/http-client.js';
+import { median } from './report.js';
 
 export interface NoisyClusterOptions {
   runs: number;
@@ -107,13 +108,6 @@ interface Step {
   startedAt: number;
   finishedAt: number;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0
-    ? 0
-    : (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
-};
 
 export async function runNoisyCluster(o: NoisyClusterOptions): Promise<NoisyClusterFigures> {
   const { print, ...options } = o;
