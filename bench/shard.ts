@@ -82,6 +82,21 @@ const ms = (x: number | null | undefined): string =>
   x === null || x === undefined ? '—' : `${x.toFixed(0)} ms`;
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 
+/** Writes a part's report where `--out` says and prints how to reproduce it. */
+function publish<T>(
+  name: string,
+  startedAt: Date,
+  figures: T,
+  o: ShardBenchOptions,
+  print: (line: string) => void,
+): void {
+  publishReport(name, startedAt, figures, {
+    print,
+    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+    ...(o.command !== undefined ? { command: o.command } : {}),
+  });
+}
+
 /** `--cluster`: the sharded foreach, then the keyed load (`--part` picks one). */
 export async function runShardClusterBench(o: ShardBenchOptions): Promise<void> {
   const part = o.part ?? 'all';
@@ -116,11 +131,7 @@ async function runNoisyClusterBench(o: ShardBenchOptions): Promise<void> {
   ))
     print(`  ${l}`);
   print(`  stealing ${pct(f.reduction)} below the even split (goal ≥ 35 %)`);
-  publishReport('shard-noisy-cluster', startedAt, f, {
-    print,
-    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
-    ...(o.command !== undefined ? { command: o.command } : {}),
-  });
+  publish('shard-noisy-cluster', startedAt, f, o, print);
 }
 
 /** The keyed part: static hash routing vs the re-sharding loop under a moving Zipf hot spot. */
@@ -174,11 +185,7 @@ async function runKeyedClusterBench(o: ShardBenchOptions): Promise<void> {
     print(
       `  ${f.ratePerSecond.toFixed(1)} calls/s; p99 table/static ${f2(tb.p99Ms / st.p99Ms)} (goal ≤ 0.33); max/mean in the 5 s after the first 5 ${f2(tb.maxMeanAfter10s)} (goal ≤ 1.3); keys moved per shift ${pct(tb.movedAfterShift)} (goal ≤ 10 %)`,
     );
-  publishReport('shard-keyed-cluster', startedAt, f, {
-    print,
-    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
-    ...(o.command !== undefined ? { command: o.command } : {}),
-  });
+  publish('shard-keyed-cluster', startedAt, f, o, print);
 }
 
 /** The foreach part: sharded vs unsharded on a master and three workers. */
@@ -218,11 +225,7 @@ async function runForeachCluster(o: ShardBenchOptions): Promise<void> {
   print(
     '  medians of the client-side latency; goals: the no-op foreach of 64 no slower than 1.1× unsharded; sleep-bound sharded well below 1×',
   );
-  publishReport('shard-cluster', startedAt, f, {
-    print,
-    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
-    ...(o.command !== undefined ? { command: o.command } : {}),
-  });
+  publish('shard-cluster', startedAt, f, o, print);
 }
 
 export function runShardBench(o: ShardBenchOptions): ShardBenchFigures {
@@ -356,11 +359,7 @@ export function runShardBench(o: ShardBenchOptions): ShardBenchFigures {
     foreach,
     forecast,
   };
-  publishReport('shard', startedAt, figures, {
-    print,
-    ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
-    ...(o.command !== undefined ? { command: o.command } : {}),
-  });
+  publish('shard', startedAt, figures, o, print);
   return figures;
 }
 

@@ -117,6 +117,11 @@ export class ShardLedger<T> {
     return this.doneItems === this.total;
   }
 
+  /** Whether any batch of `shard` came back. */
+  returned(shard: number): boolean {
+    return this.ranBy.has(shard);
+  }
+
   /** Items each shard ran (its results came back), by shard. */
   itemsByShard(): Map<number, number> {
     return new Map(this.ranBy);

@@ -147,13 +147,7 @@ export async function runShardedForeach(
     // The second batch in flight waits for the shard's first to come back, so its size is
     // weighed by the shard's measured speed: a slowed shard does not hoard two first batches.
     if (second)
-      while (
-        steal &&
-        !ledger.itemsByShard().has(s.shard) &&
-        failure === undefined &&
-        !ledger.done &&
-        !lost()
-      )
+      while (steal && !ledger.returned(s.shard) && failure === undefined && !ledger.done && !lost())
         await wait();
     for (;;) {
       if (failure !== undefined || ledger.done || lost()) return;
