@@ -134,7 +134,12 @@ export function simulate(
 ): SimResult {
   const byName = new Map(workflows.map((w) => [w.dag.name, w]));
   const planned: Record<string, PlannedWorkflow> = {};
-  for (const w of workflows) planned[w.dag.name] = { dag: w.dag, owners: w.owners };
+  // Every workflow of the run has the run's mode (a successor's prepares follow its own).
+  for (const w of workflows)
+    planned[w.dag.name] = {
+      dag: { ...w.dag, prewarm: { mode, budget: o.budget } },
+      owners: w.owners,
+    };
   const pools = new Map<string, Sandbox[]>();
   const pool = (worker: string, wf: string, fn: string): Sandbox[] => {
     const k = `${worker}/${wf}/${fn}`;
@@ -295,25 +300,18 @@ function runOne(
       .sort((x, y) => x.readyAt - y.readyAt)[0];
     let started = false;
     if (!s) {
+      // As the worker's pool does: a prepare not yet fired is not there; start one now.
       started = true;
-      // A prepare scheduled later than this node needs it is started now, on demand.
-      const late = list.find((x) => x.firstUseAt === null && x.createdAt > ready);
-      if (late) {
-        late.createdAt = ready;
-        late.readyAt = ready + o.coldMs;
-        s = late;
-      } else {
-        s = {
-          createdAt: ready,
-          readyAt: ready + o.coldMs,
-          freeAt: 0,
-          evictAt: 0,
-          memoryMb: fn.memoryMb,
-          prepared: false,
-          firstUseAt: null,
-        };
-        list.push(s);
-      }
+      s = {
+        createdAt: ready,
+        readyAt: ready + o.coldMs,
+        freeAt: 0,
+        evictAt: 0,
+        memoryMb: fn.memoryMb,
+        prepared: false,
+        firstUseAt: null,
+      };
+      list.push(s);
     }
     const start = Math.max(ready, s.readyAt);
     const waitMs = start - ready;

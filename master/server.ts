@@ -174,7 +174,9 @@ export class MasterServer {
       compose,
       chains: {
         finished: (r, dag) => chains.finished(r, dag),
-        started: (r, v, inputBytes) => sendPrepares(chains, http, logger, r, v, inputBytes),
+        started: (r, v, inputBytes, predict) => {
+          sendPrepares(chains, http, logger, r, v, inputBytes, predict);
+        },
       },
     });
     const keyed = new KeyedShards({

@@ -71,6 +71,7 @@ export interface InvokeOptions extends ClientOptions {
   ingress?: string;
   via?: 'master' | 'worker';
   subTenant?: string;
+  session?: string;
 }
 
 export async function invokeCommand(name: string, o: InvokeOptions): Promise<number> {
@@ -79,6 +80,7 @@ export async function invokeCommand(name: string, o: InvokeOptions): Promise<num
     ...(o.profile === true ? { profile: true } : {}),
     ...(o.dataBytes !== undefined ? { dataBytes: o.dataBytes } : {}),
     ...(o.subTenant !== undefined ? { subTenant: o.subTenant } : {}),
+    ...(o.session !== undefined ? { session: o.session } : {}),
   })) as { status?: string };
   print(o, r, invokeLines);
   return r.status === undefined || r.status === 'succeeded' ? EXIT.ok : EXIT.failure;

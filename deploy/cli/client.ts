@@ -201,8 +201,8 @@ export function invoke(
   input: unknown,
   wait: boolean,
   timeoutMs?: number,
-  /** Harvesting options of the invocation (`profile`, `dataBytes`) and its `subTenant`. */
-  extra: { profile?: boolean; dataBytes?: number; subTenant?: string } = {},
+  /** Harvesting options of the invocation (`profile`, `dataBytes`), its `subTenant`, `session`. */
+  extra: { profile?: boolean; dataBytes?: number; subTenant?: string; session?: string } = {},
 ): Promise<unknown> {
   return call(master, 'POST', `/v1/workflows/${encodeURIComponent(name)}/invocations`, {
     input,

@@ -243,6 +243,10 @@ export function buildProgram(done: Done, version: string): Command {
         '--sub-tenant <id>',
         "the tenant's end user this run is for (recorded on the invocation, its profiles and decisions)",
       )
+      .option(
+        '--session <id>',
+        'chains: the caller session; a workflow invoked next in the same session is learned as its successor',
+      )
       .addOption(json()),
   ).action(async (name: string, o: Actions.InvokeOptions) =>
     done(await (await actions()).invokeCommand(name, o)),

@@ -20,6 +20,7 @@ import {
   observe,
   parseChainModel,
   planPrepares,
+  runProbabilities,
   startOffsetMs,
   successorChains,
   updateBudget,
@@ -32,7 +33,7 @@ import {
 } from '../../shared/chains/index.js';
 import type { WorkflowDag } from '../../shared/dag/types.js';
 import type { Logger } from '../../shared/logger.js';
-import type { InvocationRecord } from '../../shared/invocation/record.js';
+import type { InvocationPrewarm, InvocationRecord } from '../../shared/invocation/record.js';
 import type { MasterStore } from '../store/types.js';
 
 /** The master store keys the model and the controllers' states live under. */
@@ -85,6 +86,8 @@ export interface ChainsView {
   prepares: { wastedMbS: number; usedMbS: number };
 }
 
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
 interface Queued {
   dag: WorkflowDag;
   inv: ObservedInvocation;
@@ -135,6 +138,7 @@ export class ChainService {
         startedAt: r.startedAt,
         steps: r.steps,
         context: contextBucket(inputBytes),
+        ...(r.session === undefined ? {} : { session: r.session }),
       },
     });
     let total = 0;
@@ -162,11 +166,19 @@ export class ChainService {
     return this.budgets[workflow]?.price ?? BUDGET_DEFAULTS.initialPrice;
   }
 
+  /** The workflows likely to follow `workflow` now, best first (the planner's threshold applies). */
+  successorsOf(workflow: string): SuccessorChain[] {
+    return successorChains(this.model, workflow, this.now());
+  }
+
   current(): ChainModel {
     return this.model;
   }
 
-  /** The prepares for an invocation of `w` starting now (none with `prewarm` off or absent). */
+  /**
+   * The prepares for an invocation of `w` starting now: its own by its `prewarm` mode (none
+   * when off or absent), and its likely successors' first nodes where their mode is predictive.
+   */
   plan(
     w: PlannedWorkflow,
     warm: (worker: string, workflow: string, fn: string) => number,
@@ -174,17 +186,55 @@ export class ChainService {
     successors?: Readonly<Record<string, PlannedWorkflow>>,
   ): PrepareAction[] {
     const mode = w.dag.prewarm?.mode ?? 'off';
-    if (mode === 'off') return [];
+    const next = Object.values(successors ?? {});
+    if (mode === 'off' && !next.some((s) => s.dag.prewarm?.mode === 'predictive')) return [];
     return planPrepares({
       ...w,
       model: this.model,
       mode,
       warm,
       price: this.price(w.dag.name),
+      successorPrice: (workflow) => this.price(workflow),
       nowMs: this.now(),
       context: contextBucket(inputBytes),
       ...(successors === undefined ? {} : { successors }),
     });
+  }
+
+  /**
+   * What the model predicts for an invocation of `dag` starting now (recorded on it as its
+   * timeline's `prewarm` part): per task node P(runs) and the median start offset, per switch
+   * the branch probabilities.
+   */
+  predictions(dag: WorkflowDag, inputBytes: number): Pick<InvocationPrewarm, 'nodes' | 'switches'> {
+    const m = this.model;
+    const context = contextBucket(inputBytes);
+    const runP = runProbabilities(m, dag, context);
+    const nodes: InvocationPrewarm['nodes'] = [];
+    const switches: InvocationPrewarm['switches'] = [];
+    for (const n of dag.nodes) {
+      if (n.kind === 'switch') {
+        const heads: Record<string, string[]> = {};
+        for (const e of dag.edges)
+          if (e.from === n.id && e.branch !== undefined)
+            (heads[String(e.branch)] ??= []).push(e.to);
+        switches.push({
+          node: n.id,
+          branches: branchProbabilities(m, dag, n.id, context).probabilities,
+          heads,
+        });
+      }
+      if (n.kind !== 'task') continue;
+      const startMs = startOffsetMs(m, dag.name, n.id, 0.5);
+      nodes.push({
+        node: n.id,
+        probability: round3(runP.get(n.id) ?? 1),
+        startMs: startMs === null ? null : Math.round(startMs),
+      });
+    }
+    for (const s of switches)
+      for (const b of Object.keys(s.branches)) s.branches[b] = round3(s.branches[b]!);
+    return { nodes, switches };
   }
 
   /** Observes what is queued, feeds the controllers and persists; one flush at a time. */

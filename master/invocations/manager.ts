@@ -142,8 +142,23 @@ export interface ComposeHooks {
 export interface ChainHooks {
   /** Called once an invocation has ended (any status), off its caller's path. */
   finished(r: InvocationRecord, dag: WorkflowDag): void;
-  /** Called after an invocation was accepted: sends its prepares (never throws, never waits). */
-  started?(r: InvocationRecord, v: WorkflowVersion, inputBytes: number): void;
+  /**
+   * Called after an invocation was accepted: sends its prepares (never throws, never waits).
+   * `predict` tells where an invocation of another workflow starting now would run (for the
+   * prepares of a likely successor workflow).
+   */
+  started?(
+    r: InvocationRecord,
+    v: WorkflowVersion,
+    inputBytes: number,
+    predict: (workflow: string) => PredictedRun | undefined,
+  ): void;
+}
+
+/** Where an invocation of a workflow starting now would most likely run. */
+export interface PredictedRun {
+  v: WorkflowVersion;
+  placement: Placement;
 }
 
 /** Longest wait for the last steps of a finished invocation before answering without them. */
@@ -164,6 +179,8 @@ export interface StartRequest {
   dataBytes?: number;
   /** The tenant's end user: recorded on the invocation, its decisions and its profiles; composition's models and policies are per sub-tenant. */
   subTenant?: string;
+  /** Adaptive chains: the caller's session (successors are learned within it). */
+  session?: string;
   /**
    * Harvesting: the demand of task nodes, known beforehand (e.g. measured by an earlier run of
    * the same input), decided from instead of the models' predictions.
@@ -310,6 +327,7 @@ export class InvocationManager {
       ...(harvest ? { harvest: recordedHarvest(harvest.decision, req.subTenant) } : {}),
       ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
       ...(composition ? { composition } : {}),
+      ...(req.session === undefined ? {} : { session: req.session }),
     });
     try {
       await this.store.putInvocation(toDoc(r, input.key === undefined ? undefined : encoded));
@@ -325,7 +343,9 @@ export class InvocationManager {
     }
     this.track(r);
     crashPoint('master:after-accept');
-    this.o.chains?.started?.(r, v, req.dataBytes ?? encoded.length);
+    this.o.chains?.started?.(r, v, req.dataBytes ?? encoded.length, (name) =>
+      this.predictRun(name),
+    );
     const starts = v.dag.sources.map((node) => ({ node, from: null, ref: input.ref }));
     this.sendTriggers(r, v, starts);
     return r;
@@ -356,6 +376,30 @@ export class InvocationManager {
 
   private newRecord(f: NewRecordFields): InvocationRecord {
     return newRecord(f, this.now());
+  }
+
+  /**
+   * Where an invocation of `workflow` starting now would most likely run (the successor
+   * prepares of adaptive chains): its latest version's default deployment on the groups' last
+   * homes when they are all still ready, else what placement proposes from the live view.
+   * Changes nothing: no warm affinity, no group-move event, the round-robin cursor put back.
+   */
+  predictRun(workflow: string): PredictedRun | undefined {
+    if (!this.o.catalog.has(workflow)) return undefined;
+    const v = this.o.catalog.latest(workflow);
+    const workers = this.o.registry.ready().filter((w) => this.o.deployments.holds(w.id, v));
+    if (workers.length === 0) return undefined;
+    const homes = this.lastPlacement.get(`${v.name}@${v.version}`);
+    const byId = new Map(workers.map((w) => [w.id, w]));
+    if (homes && homes.length === v.partition.groups.length && homes.every((h) => byId.has(h))) {
+      const urls: Record<string, string> = {};
+      for (const h of homes) urls[h] = byId.get(h)!.url;
+      return { v, placement: { groups: [...homes], workers: urls } };
+    }
+    const cursor = this.cursor;
+    const placement = this.placement(v, workers, `predict:${v.name}`, false);
+    this.cursor = cursor;
+    return { v, placement };
   }
 
   /** Keeps a record in memory and arms its deadline. */

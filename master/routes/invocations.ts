@@ -133,6 +133,7 @@ async function startOne(
     ...(body.profile !== undefined ? { profile: body.profile } : {}),
     ...(dataBytes !== undefined ? { dataBytes } : {}),
     ...(body.subTenant !== undefined ? { subTenant: body.subTenant } : {}),
+    ...(body.session !== undefined ? { session: body.session } : {}),
     ...(body.demand !== undefined ? { demand: body.demand } : {}),
     ...(traceparent !== undefined ? { traceparent } : {}),
   });

@@ -5,14 +5,20 @@
  *
  * - `off`: nothing.
  * - `eager` (the baseline): every task node whose worker has no warm sandbox for it, at 0.
+ * - Never a source of the invocation itself (in any mode): its trigger reaches its worker as
+ *   soon as any prepare could, so that prepare would only start a second sandbox. A source is
+ *   warmed ahead only by a predecessor workflow's start (successor chains).
  * - `predictive`: a node is prepared at `predicted start − cold time − margin` (the low start
  *   quantile, so a faster run still finds it warm) only when the critical-path time it is
  *   expected to save, P(runs) × max(0, cold − slack), is at least `price` × the memory-seconds it
  *   is expected to hold: memory × (P × time warm before use + (1 − P) × its time to live). A
  *   prepare carries `ttlMs`: unused by then (the node's high start quantile has passed, so its
  *   branch was not taken or its successor did not come), the worker releases it instead of
- *   keeping it for the pool's idle timeout. Nodes of a likely successor workflow (by its chain
- *   score) are prepared on the same rule, timed by the gap between the two starts.
+ *   keeping it for the pool's idle timeout.
+ * - Successors: the nodes of a likely successor workflow (by its chain score) whose own start
+ *   is too late for them are prepared on the predictive rule, timed by the gap between the two
+ *   starts — when the successor's own `prewarm.mode` is `predictive`, at its controller's price,
+ *   whatever the mode of this one.
  *
  * Slack is the node's float in the expected schedule (warm run times, or the catalogue's
  * runtime until measured): a node off the critical path saves only the part of its cold start
@@ -96,8 +102,13 @@ export interface PlanInput extends PlannedWorkflow {
   /** Epoch ms now (successor recency). */
   nowMs: number;
   context?: string;
-  /** Where a successor workflow would run, by name (its predicted placement). */
+  /**
+   * Where a successor workflow would run, by name (its predicted placement). Only those whose
+   * own `prewarm.mode` is `predictive` are prepared, whatever this workflow's mode.
+   */
   successors?: Readonly<Record<string, PlannedWorkflow>>;
+  /** The price for a successor's prepares (its own controller's); default `price`. */
+  successorPrice?: (workflow: string) => number;
   options?: Partial<PlannerOptions>;
 }
 
@@ -105,27 +116,35 @@ interface Candidate extends PrepareAction {
   startMs: number;
   /** Whether a prepare at its own invocation's start is early enough for this node. */
   inOwnReach: boolean;
+  /**
+   * A source of its workflow: its own invocation never prepares it (its trigger reaches the
+   * worker before any prepare could); only a predecessor workflow's start can.
+   */
+  source: boolean;
 }
 
 export function planPrepares(input: PlanInput): PrepareAction[] {
-  if (input.mode === 'off') return [];
   const o = { ...PLANNER_DEFAULTS, ...input.options };
   const candidates: Candidate[] = [];
-  const own = nodeCandidates(input, input, o, 1, input.context ?? ALL_CONTEXTS);
-  if (input.mode === 'eager') {
-    for (const { ttlMs: _t, ...c } of own) candidates.push({ ...c, atMs: 0, reason: 'eager' });
-  } else {
-    candidates.push(...own.filter((c) => worthIt(c, input.price, o)));
-    for (const chain of successorChains(input.model, input.dag.name, input.nowMs)) {
-      const next = input.successors?.[chain.workflow];
-      if (!next || chain.score < o.minSuccessorScore || chain.gapMs === null) continue;
-      const list = nodeCandidates(input, next, o, chain.score, ALL_CONTEXTS, chain.gapMs);
-      // Only what the successor's own plan at its start cannot warm in time: its nodes that
-      // start sooner than a cold start after it (its first nodes).
-      for (const c of list)
-        if (c.inOwnReach === false && worthIt(c, input.price, o))
-          candidates.push({ ...c, reason: 'successor' });
-    }
+  if (input.mode !== 'off') {
+    const own = nodeCandidates(input, input, o, 1, input.context ?? ALL_CONTEXTS);
+    if (input.mode === 'eager') {
+      for (const { ttlMs: _t, ...c } of own)
+        if (!c.source) candidates.push({ ...c, atMs: 0, reason: 'eager' });
+    } else candidates.push(...own.filter((c) => !c.source && worthIt(c, input.price, o)));
+  }
+  for (const chain of successorChains(input.model, input.dag.name, input.nowMs)) {
+    const next = input.successors?.[chain.workflow];
+    // A successor's prepares follow its own setting and its own controller's price.
+    if (!next || next.dag.prewarm?.mode !== 'predictive') continue;
+    if (chain.score < o.minSuccessorScore || chain.gapMs === null) continue;
+    const price = input.successorPrice?.(chain.workflow) ?? input.price;
+    const list = nodeCandidates(input, next, o, chain.score, ALL_CONTEXTS, chain.gapMs);
+    // Only what the successor's own plan at its start cannot warm in time: its nodes that
+    // start sooner than a cold start after it (its first nodes).
+    for (const c of list)
+      if (c.inOwnReach === false && worthIt(c, price, o))
+        candidates.push({ ...c, reason: 'successor' });
   }
   // A warm idle sandbox serves the earliest node that needs one; the rest get a prepare.
   candidates.sort((a, b) => a.startMs - b.startMs || (a.node < b.node ? -1 : 1));
@@ -136,7 +155,7 @@ export function planPrepares(input: PlanInput): PrepareAction[] {
     const taken = used.get(key) ?? 0;
     used.set(key, taken + 1);
     if (taken < input.warm(c.worker, c.workflow, c.function)) continue;
-    const { startMs: _s, inOwnReach: _r, ...action } = c;
+    const { startMs: _s, inOwnReach: _r, source: _src, ...action } = c;
     out.push(action);
   }
   return out.sort(
@@ -170,6 +189,7 @@ function nodeCandidates(
     return e;
   };
   const schedule = expectedSchedule(dag, est);
+  const sources = new Set<string>(dag.sources);
   const out: Candidate[] = [];
   for (const n of dag.nodes) {
     if (n.kind !== 'task') continue;
@@ -203,6 +223,7 @@ function nodeCandidates(
       ...(ttlMs < o.idleMs ? { ttlMs } : {}),
       startMs,
       inOwnReach: low >= e.coldMs + o.marginMs,
+      source: sources.has(n.id),
     });
   }
   return out;

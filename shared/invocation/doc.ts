@@ -8,7 +8,12 @@ import type { WireError } from '../errors.js';
 import type { InvocationId } from '../ids.js';
 import type { InvocationHarvest } from '../harvest/types.js';
 import type { InvocationContext, Placement, StepRecord } from '../schema/wire.js';
-import type { InvocationRecord, InvocationStatus, RecordComposition } from './record.js';
+import type {
+  InvocationPrewarm,
+  InvocationRecord,
+  InvocationStatus,
+  RecordComposition,
+} from './record.js';
 
 export interface InvocationDoc {
   id: InvocationId;
@@ -43,6 +48,8 @@ export function toDoc(r: InvocationRecord, inputData?: Buffer): InvocationDoc {
     ...(r.harvest === undefined ? {} : { harvest: r.harvest }),
     ...(r.subTenant === undefined ? {} : { subTenant: r.subTenant }),
     ...(r.composition === undefined ? {} : { composition: r.composition }),
+    ...(r.session === undefined ? {} : { session: r.session }),
+    ...(r.prewarm === undefined ? {} : { prewarm: r.prewarm }),
     recoveries: r.recoveries,
     ...(r.adoptedFrom === undefined ? {} : { adoptedFrom: r.adoptedFrom }),
   };
@@ -70,6 +77,8 @@ export type RestoredFields = Pick<
   | 'harvest'
   | 'subTenant'
   | 'composition'
+  | 'session'
+  | 'prewarm'
   | 'recoveries'
   | 'adoptedFrom'
 > & { inputData?: Buffer };
@@ -108,9 +117,22 @@ export function fromDoc(d: InvocationDoc): RestoredFields | null {
     ...(d['harvest'] !== undefined ? { harvest: d['harvest'] as InvocationHarvest } : {}),
     ...(typeof d['subTenant'] === 'string' ? { subTenant: d['subTenant'] } : {}),
     ...(isComposition(d['composition']) ? { composition: d['composition'] } : {}),
+    ...(typeof d['session'] === 'string' ? { session: d['session'] } : {}),
+    ...(isPrewarm(d['prewarm']) ? { prewarm: d['prewarm'] } : {}),
     recoveries: num(d['recoveries']) ? d['recoveries'] : 0,
     ...(typeof d['adoptedFrom'] === 'string' ? { adoptedFrom: d['adoptedFrom'] } : {}),
   };
+}
+
+function isPrewarm(v: unknown): v is InvocationPrewarm {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Record<string, unknown>;
+  return (
+    (p['mode'] === 'off' || p['mode'] === 'eager' || p['mode'] === 'predictive') &&
+    Array.isArray(p['nodes']) &&
+    Array.isArray(p['switches']) &&
+    Array.isArray(p['prepares'])
+  );
 }
 
 function isComposition(v: unknown): v is RecordComposition {

@@ -65,6 +65,31 @@ export interface InvocationRecord {
   subTenant?: string;
   /** Composition (docs/guides/composition.md): the variant that runs and why. */
   composition?: RecordComposition;
+  /** The caller's session (`session` in the request): chains learn successors within it. */
+  session?: string;
+  /** Adaptive chains (docs/guides/chains.md): what was predicted at start and prepared. */
+  prewarm?: InvocationPrewarm;
+}
+
+/** What the chain model predicted at an invocation's start, and the prepares sent for it. */
+export interface InvocationPrewarm {
+  /** This workflow's mode (`off` when only a successor's prepares were sent). */
+  mode: 'off' | 'eager' | 'predictive';
+  /** The budget controller's price then (ms saved per MB·s). */
+  price: number;
+  /** Per task node: P(it runs) and its predicted start (median offset, null before any run). */
+  nodes: { node: string; probability: number; startMs: number | null }[];
+  /** Per switch: the branch probabilities it was planned with; `heads`: the nodes each leads to. */
+  switches: { node: string; branches: Record<string, number>; heads: Record<string, string[]> }[];
+  /** The prepares sent, this workflow's and its likely successors'. */
+  prepares: {
+    workflow: string;
+    node: string;
+    worker: string;
+    atMs: number;
+    reason: string;
+    probability: number;
+  }[];
 }
 
 /** The public decision plus the variant's index (which deployment `<name>~<i>` runs). */
@@ -127,6 +152,7 @@ export function publicView(r: InvocationRecord, withSteps = true): Record<string
     );
     if (r.stepsDropped > 0) view['stepsDropped'] = r.stepsDropped;
     if (r.harvest) view['harvest'] = harvestView(r.harvest, r.steps);
+    if (r.prewarm) view['prewarm'] = prewarmView(r.prewarm, r.steps, r.startedAt);
   }
   return view;
 }
@@ -153,6 +179,52 @@ function harvestView(h: InvocationHarvest, steps: readonly StepRecord[]): Record
           : null;
       return { ...n, measured, ...(s?.runMs !== undefined ? { runMs: s.runMs } : {}) };
     }),
+  };
+}
+
+/**
+ * The timeline's prewarm part (docs/guides/chains.md): per task node what was predicted at
+ * start (P(runs), median start offset) beside what happened (whether it ran, its start offset,
+ * cold or warm, whether a prepared sandbox took it); per switch the predicted branch
+ * probabilities beside the branch taken; and the prepares sent. `actual` is null until the
+ * node's step arrives (or for a node that did not run).
+ */
+export function prewarmView(
+  p: InvocationPrewarm,
+  steps: readonly StepRecord[],
+  startedAt: number,
+): Record<string, unknown> {
+  const byNode = new Map<string, StepRecord>();
+  for (const s of steps) if (!byNode.has(s.node)) byNode.set(s.node, s);
+  const ran = (id: string): boolean => {
+    const s = byNode.get(id);
+    return s !== undefined && s.status !== 'skipped';
+  };
+  return {
+    mode: p.mode,
+    price: p.price,
+    nodes: p.nodes.map((n) => {
+      const s = byNode.get(n.node);
+      const actual =
+        s && s.status !== 'skipped'
+          ? {
+              startMs: Math.max(0, Math.round(s.startedAt - startedAt)),
+              cold: s.cold,
+              prepared: s.prepared === true,
+            }
+          : null;
+      return {
+        node: n.node,
+        predicted: { probability: n.probability, startMs: n.startMs },
+        ran: s === undefined ? null : s.status !== 'skipped',
+        actual,
+      };
+    }),
+    switches: p.switches.map((w) => {
+      const taken = Object.keys(w.heads).find((b) => w.heads[b]!.some(ran)) ?? null;
+      return { node: w.node, predicted: w.branches, taken };
+    }),
+    prepares: p.prepares,
   };
 }
 

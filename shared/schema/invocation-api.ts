@@ -22,6 +22,11 @@ export const InvokeBody = Type.Object(
     dataBytes: Type.Optional(Type.Integer({ minimum: 0 })),
     /** The tenant's own end user this invocation is for; recorded on it, its profiles and decisions. */
     subTenant: Type.Optional(Type.String({ pattern: SUB_TENANT_PATTERN })),
+    /**
+     * Adaptive chains: the caller's session; a workflow that follows this one in the same
+     * session is learned as its successor (docs/guides/chains.md).
+     */
+    session: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     /** Harvesting: the demand of task nodes, decided from instead of the models' predictions. */
     demand: Type.Optional(
       Type.Record(

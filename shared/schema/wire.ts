@@ -254,6 +254,11 @@ export const StepRecord = Type.Object({
   ),
   /** Tasks: the handler's run as the worker saw it (request sent → result), last attempt. */
   runMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /**
+   * Joins: inputs held on other workers that were fetched while the node waited for its last
+   * parent, before it became ready (docs/guides/chains.md).
+   */
+  prefetched: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Tasks: the run found a sandbox prepared ahead for it (docs/guides/chains.md). */
   prepared: Type.Optional(Type.Boolean()),
   /** Tasks: the sandbox start of a cold run (child or container up, handler loaded), ms. */

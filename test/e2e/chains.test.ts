@@ -3,7 +3,9 @@
  * idle timeout 2 s so sandboxes go cold between invocations): with `prewarm: {mode: eager}` the
  * sandbox of the node that starts ~0.7 s after the start is prepared before its trigger
  * arrives — its step says `prepared: true`, is warm, and its worker measured no cold start —
- * while the chain model learns the workflow (`GET /v1/workflows/:name/chains`).
+ * while the chain model learns the workflow (`GET /v1/workflows/:name/chains`); a workflow that
+ * follows another in the same session has its first node prepared from the other's start, and
+ * the timeline shows what was predicted beside what happened.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -25,6 +27,8 @@ describe('prepares ahead on a cluster', () => {
       env: { FAASFLOW_IDLE_MS: '2000' },
     }));
     await api.deploy(fixture);
+    await api.deploy(join(repoRoot(), 'test/fixtures/workflows/chains-upload.yaml'));
+    await api.deploy(join(repoRoot(), 'test/fixtures/workflows/chains-analyse.yaml'));
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();
@@ -64,6 +68,43 @@ describe('prepares ahead on a cluster', () => {
     const node = view.nodes.find((n: any) => n.function === 'late');
     expect(node.startMs.p50).toBeGreaterThanOrEqual(250);
   }, 60_000);
+
+  it('prepares the first node of a workflow that follows in the same session', async () => {
+    const rounds: { upload: any; analyse: any }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const t0 = Date.now();
+      const u = await api.invoke('e2e-chain-upload', { i }, { session: `s${i}` });
+      expect(u.status).toBe('succeeded');
+      await sleep(Math.max(0, 400 - (Date.now() - t0)));
+      const a = await api.invoke('e2e-chain-analyse', { i }, { session: `s${i}` });
+      expect(a).toMatchObject({ status: 'succeeded', output: { analysed: { i } } });
+      const [upload, analyse] = await Promise.all(
+        [u, a].map((r) =>
+          eventually(async () => {
+            const inv = await api.invocation(r.invocationId);
+            return inv.steps?.length >= 1 && inv;
+          }),
+        ),
+      );
+      rounds.push({ upload, analyse });
+      await sleep(2_400); // every sandbox goes cold in between
+    }
+    // Unknown at first: the analysis starts cold.
+    expect(rounds[0]!.analyse.steps[0]).toMatchObject({ cold: true });
+    const last = rounds[rounds.length - 1]!;
+    expect(last.upload.prewarm.prepares).toContainEqual(
+      expect.objectContaining({ workflow: 'e2e-chain-analyse', reason: 'successor' }),
+    );
+    expect(last.analyse.steps[0]).toMatchObject({ cold: false, prepared: true });
+    // The upload's timeline: what was predicted beside what happened.
+    const store = last.upload.prewarm.nodes[0];
+    expect(store.predicted.probability).toBe(1);
+    expect(store.predicted.startMs).not.toBeNull();
+    expect(store.ran).toBe(true);
+    expect(store.actual).toMatchObject({ cold: expect.any(Boolean) });
+    const view = await api.request('GET', '/v1/workflows/e2e-chain-upload/chains');
+    expect(view.body.successors[0]).toMatchObject({ workflow: 'e2e-chain-analyse' });
+  }, 90_000);
 
   it('hands each tier its preload: files as ctx.preloaded, uploaded by faasflow deploy', async () => {
     await deploy(api.url, join(repoRoot(), 'test/fixtures/workflows/preload/workflow.yaml'));

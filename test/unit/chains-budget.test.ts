@@ -52,7 +52,7 @@ describe('budget controller', () => {
       const workload = await chainsWorkload(3);
       const r = simulate(workload, 'predictive', {
         ...CHAINS_DEFAULTS,
-        invocations: 200,
+        invocations: 400,
         warmup: 50,
         budget,
       });

@@ -51,10 +51,17 @@ describe('prepare-ahead planner', () => {
   it('off prepares nothing; eager every task node at start unless a warm one is idle', () => {
     expect(plan({ mode: 'off', model: trained(0.5) })).toEqual([]);
     const eager = plan({ mode: 'eager', model: trained(0.5) });
-    expect(eager.map((a) => a.function).sort()).toEqual(['a', 'b', 'c', 'd']);
+    // Not the source a: its trigger reaches the worker before any prepare could.
+    expect(eager.map((a) => a.function).sort()).toEqual(['b', 'c', 'd']);
     expect(eager.every((a) => a.atMs === 0 && a.reason === 'eager')).toBe(true);
-    const warmA = plan({ mode: 'eager', warm: (_w, _wf, fn) => (fn === 'a' ? 1 : 0) });
-    expect(warmA.map((a) => a.function).sort()).toEqual(['b', 'c', 'd']);
+    const warmB = plan({ mode: 'eager', warm: (_w, _wf, fn) => (fn === 'b' ? 1 : 0) });
+    expect(warmB.map((a) => a.function).sort()).toEqual(['c', 'd']);
+  });
+
+  it('never prepares a source of its own invocation: its trigger is there first', () => {
+    const actions = plan({ model: trained(1), price: 0 });
+    expect(actions.map((a) => a.function)).not.toContain('a');
+    expect(actions.map((a) => a.function)).toContain('b');
   });
 
   it('times a prepare at the predicted start − cold time − margin', () => {
@@ -71,16 +78,18 @@ describe('prepare-ahead planner', () => {
 
   it('skips an unlikely branch at a price its saving does not pay, and takes it at price 0', () => {
     const m = trained(0.95);
-    const dear = plan({ model: m, price: 1 }).map((a) => a.function);
-    expect(dear).toContain('b');
-    expect(dear).not.toContain('c');
-    const free = plan({ model: m, price: 0 }).map((a) => a.function);
-    expect(free).toContain('c');
     const actions = plan({ model: m, price: 0 });
+    expect(actions.map((a) => a.function)).toContain('c');
     const c = actions.find((a) => a.function === 'c')!;
     const b = actions.find((a) => a.function === 'b')!;
     expect(c.probability).toBeLessThan(0.1);
-    expect(b.savedMs / b.costMbS).toBeGreaterThan(c.savedMs / c.costMbS);
+    const rb = b.savedMs / b.costMbS;
+    const rc = c.savedMs / c.costMbS;
+    expect(rb).toBeGreaterThan(rc);
+    // At a price between the two, the likely branch pays for itself and the unlikely one not.
+    const dear = plan({ model: m, price: Math.sqrt(rb * rc) }).map((a) => a.function);
+    expect(dear).toContain('b');
+    expect(dear).not.toContain('c');
   });
 
   it('does not prepare a node whose slack absorbs its cold start', () => {
@@ -104,7 +113,7 @@ describe('prepare-ahead planner', () => {
     const fns = plan({ dag: par, price: 0 })
       .map((a) => a.function)
       .sort();
-    expect(fns).toEqual(['a', 'b', 'd']);
+    expect(fns).toEqual(['b', 'd']);
   });
 
   it("prepares a likely successor's first nodes from the predecessor's start", () => {
@@ -120,16 +129,26 @@ describe('prepare-ahead planner', () => {
       );
     }
     const anOwners = Object.fromEntries(an.nodes.map((n) => [n.id, 'w2']));
-    const actions = planPrepares({
-      model: m,
-      dag: up,
-      owners,
-      mode: 'predictive',
-      warm: () => 0,
-      price: 0.01,
-      nowMs: 40 * 1e5,
-      successors: { analysis: { dag: an, owners: anOwners } },
-    });
+    const predictive: WorkflowDag = { ...an, prewarm: { mode: 'predictive', budget: 0.1 } };
+    const planWith = (mode: 'off' | 'predictive', next: WorkflowDag, price = 0.01) =>
+      planPrepares({
+        model: m,
+        dag: up,
+        owners,
+        mode,
+        warm: () => 0,
+        price: 0.01,
+        successorPrice: () => price,
+        nowMs: 40 * 1e5,
+        successors: { analysis: { dag: next, owners: anOwners } },
+      });
+    const actions = planWith('predictive', predictive);
+    // The successor's own setting governs: not prepared when it is off, prepared when this
+    // workflow's is off; its own controller's price applies.
+    expect(planWith('predictive', an).filter((a) => a.reason === 'successor')).toEqual([]);
+    expect(planWith('off', predictive).every((a) => a.reason === 'successor')).toBe(true);
+    expect(planWith('off', predictive).length).toBeGreaterThan(0);
+    expect(planWith('off', predictive, 1e9)).toEqual([]);
     const succ = actions.filter((a) => a.reason === 'successor');
     // Those starting within a cold start of the successor's start (a at 0, b at 25, d at 70);
     // c never ran there (its branch is unlikely).

@@ -51,6 +51,12 @@ function makePool(maxConcurrency = 2, idleMs = 60_000) {
       pending = null;
       for (const p of held) p.resolve();
     },
+    /** Fails the starts held so far (later starts succeed at once). */
+    failStarts: () => {
+      const held = pending ?? [];
+      pending = null;
+      for (const p of held) p.reject(new Error('start failed'));
+    },
   };
 }
 
@@ -253,6 +259,40 @@ describe('FunctionPool.prepare (sandboxes prepared ahead)', () => {
     const lease = await pool.acquire(small);
     expect(await pool.prepare(small, 1_000)).toBe(false);
     expect(started).toHaveLength(1);
+    pool.release(lease.child);
+    await pool.close('test');
+  });
+
+  it('a run that comes while a prepared child starts waits for it instead of starting another', async () => {
+    const { pool, started, holdStarts, finishStarts } = makePool(4);
+    holdStarts();
+    const prepared = pool.prepare(small, 1_000);
+    const run = pool.acquire(small);
+    // Room for three more children, yet the run waits for the one being prepared.
+    const second = pool.acquire(small); // a second run does not: nothing else is being prepared
+    finishStarts();
+    expect(await prepared).toBe(true);
+    const lease = await run;
+    expect(lease).toMatchObject({ cold: false, prepared: true });
+    expect(lease.child).toBe(started[0]);
+    const other = await second;
+    expect(other).toMatchObject({ cold: true });
+    expect(started).toHaveLength(2);
+    pool.release(lease.child);
+    pool.release(other.child);
+    await pool.close('test');
+  });
+
+  it('a run waiting for a prepared child that fails to start gets a child of its own', async () => {
+    const { pool, started, holdStarts, failStarts } = makePool(4);
+    holdStarts();
+    const prepared = pool.prepare(small, 1_000);
+    const run = pool.acquire(small);
+    failStarts();
+    await expect(prepared).rejects.toThrow();
+    const lease = await run;
+    expect(lease).toMatchObject({ cold: true });
+    expect(started.length).toBeGreaterThanOrEqual(1);
     pool.release(lease.child);
     await pool.close('test');
   });

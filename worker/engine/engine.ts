@@ -69,6 +69,11 @@ interface NodeState {
   arrivals: Map<string, EdgeArrival>;
   status: 'waiting' | 'running' | 'done';
   readyAt: number;
+  /**
+   * A join's inputs held on other workers, fetched as their edges arrive while it waits for
+   * the last one (undefined when the fetch failed: it is read again when the node runs).
+   */
+  ahead?: Map<string, { read: Promise<Buffer | undefined>; done: boolean }>;
 }
 
 interface InvocationState {
@@ -280,6 +285,8 @@ export class Engine {
     this.adoptSteps(t, inv);
     ns.arrivals.set(from, t.skip === true || t.ref === undefined ? 'skip' : t.ref);
     const node = inv.dep.nodes.get(t.node)!;
+    if (ns.arrivals.size < node.parents && t.ref !== undefined && t.skip !== true)
+      this.fetchAhead(ns, from, t.ref);
     if (ns.arrivals.size >= Math.max(1, node.parents)) {
       ns.status = 'running';
       ns.readyAt = this.now();
@@ -308,6 +315,7 @@ export class Engine {
       this.dispatch(inv, node, out.ref, out.branch);
       return;
     }
+    const prefetched = this.aheadCount(ns);
     const getStart = performance.now();
     // A durable invocation rides out a store outage (a Redis restart) until its deadline.
     // The invocation's input is fetched only where something reads it: the node's input
@@ -340,6 +348,7 @@ export class Engine {
       tier,
       getMs,
       putMs: performance.now() - putStart,
+      ...(prefetched > 0 ? { prefetched } : {}),
     };
     const commitStart = performance.now();
     const out = await this.commitIfNeeded(inv, node, {
@@ -422,6 +431,42 @@ export class Engine {
     if ((p.epoch ?? 0) > (inv.placement.epoch ?? 0)) inv.placement = p;
   }
 
+  /**
+   * A join's input that lives on another worker (Redis or its producer's memory) is read as
+   * soon as its edge arrives, while the join waits for its other parents (docs/guides/chains.md).
+   */
+  private fetchAhead(ns: NodeState, from: string, ref: StoredRef): void {
+    const remote = (ref.tier === 'redis' || ref.tier === 'peer') && ref.worker !== this.o.workerId;
+    if (!remote) return;
+    const entry = {
+      done: false,
+      read: this.o.store.getBuffer(ref).then(
+        (b: Buffer) => b,
+        () => undefined,
+      ),
+    };
+    void entry.read.then(() => (entry.done = true));
+    (ns.ahead ??= new Map()).set(from, entry);
+  }
+
+  /** The buffer of the input that came over `from`: fetched ahead when it was, else now. */
+  private async inputOf(ns: NodeState, from: string, ref: StoredRef): Promise<Buffer> {
+    const ahead = ns.ahead?.get(from);
+    if (ahead) {
+      ns.ahead!.delete(from); // a retry reads again
+      const b = await ahead.read;
+      if (b !== undefined) return b;
+    }
+    return this.o.store.getBuffer(ref);
+  }
+
+  /** How many of a node's inputs had been fetched ahead by the time it became ready. */
+  private aheadCount(ns: NodeState): number {
+    let n = 0;
+    for (const a of ns.ahead?.values() ?? []) if (a.done) n++;
+    return n;
+  }
+
   private async assembleInput(
     inv: InvocationState,
     node: IndexedNode,
@@ -433,7 +478,7 @@ export class Engine {
       const a = ns.arrivals.get(t.node);
       return a === undefined || a === 'skip'
         ? Val.fromValue(null)
-        : Val.fromBuffer(await this.o.store.getBuffer(a));
+        : Val.fromBuffer(await this.inputOf(ns, t.node, a));
     }
     const values = new Map<string, Arrival>();
     await Promise.all(
@@ -443,7 +488,7 @@ export class Engine {
           from,
           a === 'skip'
             ? { skip: true }
-            : { skip: false, value: Val.fromBuffer(await this.o.store.getBuffer(a)).decodedValue },
+            : { skip: false, value: Val.fromBuffer(await this.inputOf(ns, from, a)).decodedValue },
         );
       }),
     );

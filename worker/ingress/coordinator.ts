@@ -109,6 +109,8 @@ export interface IngressStart {
   profile?: boolean;
   /** The tenant's end user the invocation is for (recorded on it). */
   subTenant?: string;
+  /** Adaptive chains: the caller's session (successors are learned within it). */
+  session?: string;
   /** `wait: false`: an idempotency key naming another worker's invocation needs only its id. */
   wait: boolean;
 }
@@ -246,6 +248,7 @@ export class IngressCoordinator {
         ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
         ...(harvest ? { harvest: recordedHarvest(harvest.decision, req.subTenant) } : {}),
         ...(req.subTenant === undefined ? {} : { subTenant: req.subTenant }),
+        ...(req.session === undefined ? {} : { session: req.session }),
       },
       now,
     );

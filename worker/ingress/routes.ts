@@ -90,6 +90,7 @@ export function ingressRoutes(app: FastifyInstance, d: IngressRouteDeps): void {
         ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
         ...(body.profile !== undefined ? { profile: body.profile } : {}),
         ...(body.subTenant !== undefined ? { subTenant: body.subTenant } : {}),
+        ...(body.session !== undefined ? { session: body.session } : {}),
       });
       if (!wait) return reply.status(202).send({ invocationId: r.id });
       if ('kind' in r) {

@@ -74,6 +74,11 @@ export class FunctionPool<C extends PooledChild> {
   private readonly queue: Waiter<C>[] = [];
   private readonly exits = new Set<Promise<void>>();
   private starting = 0;
+  /**
+   * Prepares whose child is still starting, by memory, that no run has claimed yet: a run that
+   * finds no idle child waits for one of these rather than starting a second cold child.
+   */
+  private readonly unclaimed: { memoryMb: number }[] = [];
   private readonly startingNow = new Set<Promise<C>>();
   private closed = false;
   /** Idle children started by `prepare` that have not run yet. */
@@ -90,14 +95,36 @@ export class FunctionPool<C extends PooledChild> {
   async prepare(allocation: Allocation, ttlMs: number): Promise<boolean> {
     if (this.closed || this.total() >= this.opts.maxConcurrency) return false;
     if (this.idle.some((c) => c.usable && c.heapMb >= allocation.memoryMb)) return false;
-    const lease = await this.startFor(allocation, 0);
+    const token = { memoryMb: allocation.memoryMb };
+    this.unclaimed.push(token);
+    const unclaim = (): void => {
+      const at = this.unclaimed.indexOf(token);
+      if (at >= 0) this.unclaimed.splice(at, 1);
+    };
+    let lease: Lease<C>;
+    try {
+      lease = await this.startFor(allocation, 0);
+    } catch (err) {
+      unclaim();
+      this.pump(); // a run that waited for this child gets a child of its own
+      throw err;
+    }
+    unclaim();
     const child = lease.child;
     this.busy.delete(child);
     if (this.closed || !child.usable) {
       this.retire(child, 'function closed');
+      this.pump();
       return false;
     }
     const waiter = this.queue.shift();
+    if (waiter !== undefined && child.heapMb < waiter.allocation.memoryMb) {
+      // The run that came needs more memory than was prepared: it gets a child of its own.
+      this.queue.unshift(waiter);
+      this.retire(child, 'prepared with a smaller memory allocation than the run needs');
+      this.pump();
+      return false;
+    }
     if (waiter !== undefined) {
       // A run arrived while it started: it is that run's sandbox now.
       this.busy.add(child);
@@ -155,7 +182,10 @@ export class FunctionPool<C extends PooledChild> {
         ...(prepared ? { prepared: true } : {}),
       });
     }
-    if (this.total() < this.opts.maxConcurrency) return this.startFor(allocation, 0);
+    // A prepared child that is still starting is nearer than a new cold start: wait for it.
+    const claim = this.unclaimed.findIndex((t) => t.memoryMb >= allocation.memoryMb);
+    if (claim >= 0) this.unclaimed.splice(claim, 1);
+    else if (this.total() < this.opts.maxConcurrency) return this.startFor(allocation, 0);
     return new Promise<Lease<C>>((resolve, reject) => {
       const waiter: Waiter<C> = {
         allocation,

@@ -12,7 +12,8 @@ import {
 } from '../../../master/chains/service.js';
 import { parseChainModel } from '../../../shared/chains/index.js';
 import type { WorkflowDag } from '../../../shared/dag/types.js';
-import type { InvocationRecord } from '../../../shared/invocation/record.js';
+import { prewarmView, type InvocationRecord } from '../../../shared/invocation/record.js';
+import { fromDoc, toDoc } from '../../../shared/invocation/doc.js';
 import { createLogger } from '../../../shared/logger.js';
 import { nodeOf, shopDag, shopRun, switchOf } from '../../helpers/chains.js';
 
@@ -110,14 +111,15 @@ describe('ChainService', () => {
     expect(s.view(dag).prepares.wastedMbS).toBe(50);
   });
 
-  it('plans nothing with prewarm off, every node with eager', () => {
+  it('plans nothing with prewarm off, every node but the source with eager', () => {
     const s = service(new FakeStore());
     const off = dagWith('off');
     const owners = Object.fromEntries(off.nodes.map((n) => [n.id, 'w1']));
     expect(s.plan({ dag: off, owners }, () => 0, 10)).toEqual([]);
     const eager = dagWith('eager');
     const plan = s.plan({ dag: eager, owners }, () => 0, 10);
-    expect(plan.map((a) => a.function).sort()).toEqual(['a', 'b', 'c', 'd']);
+    // The source starts before any prepare could reach its worker.
+    expect(plan.map((a) => a.function).sort()).toEqual(['b', 'c', 'd']);
   });
 
   it('a failed write is retried on the next flush', async () => {
@@ -133,5 +135,57 @@ describe('ChainService', () => {
     expect(parseChainModel(store.values.get(CHAINS_MODEL_KEY) as string).workflows).toHaveProperty([
       dag.name,
     ]);
+  });
+
+  it('records what it predicts, and the timeline shows it beside what happened', async () => {
+    const s = service(new FakeStore());
+    const dag = dagWith('predictive');
+    for (let i = 0; i < 20; i++) s.finished(record(dag, i, i % 4 === 0 ? 'c' : 'b'), dag);
+    await s.flush();
+    const p = s.predictions(dag, 10);
+    const sw = p.switches.find((x) => x.node === switchOf(dag))!;
+    // b three times in four; the heads say which node each branch leads to.
+    expect(sw.branches['0']).toBeGreaterThan(0.6);
+    expect(sw.heads['0']).toEqual([nodeOf(dag, 'b')]);
+    expect(sw.heads['1']).toEqual([nodeOf(dag, 'c')]);
+    const b = p.nodes.find((n) => n.node === nodeOf(dag, 'b'))!;
+    expect(b.probability).toBeCloseTo(sw.branches['0']!, 2);
+    expect(b.startMs).toBeGreaterThan(0);
+
+    const run = record(dag, 99, 'c');
+    const view = prewarmView(
+      { mode: 'predictive', price: 0.01, ...p, prepares: [] },
+      run.steps,
+      run.startedAt,
+    ) as any;
+    expect(view.switches[0]).toMatchObject({ node: sw.node, taken: '1' });
+    const byNode = Object.fromEntries(view.nodes.map((n: any) => [n.node, n]));
+    expect(byNode[nodeOf(dag, 'c')]).toMatchObject({
+      ran: true,
+      actual: { cold: false, prepared: false },
+    });
+    expect(byNode[nodeOf(dag, 'b')]).toMatchObject({ ran: false, actual: null });
+    expect(byNode[nodeOf(dag, 'b')].predicted.probability).toBe(b.probability);
+  });
+
+  it('keeps the session and the prewarm record in the stored document', () => {
+    const dag = dagWith('predictive');
+    const r = {
+      ...record(dag, 1, 'b'),
+      id: 'inv_x',
+      version: 1,
+      status: 'succeeded',
+      deadline: 1,
+      placement: { groups: ['w1'], workers: { w1: 'http://w1' } },
+      ctx: { tenant: 'default', deadline: 1, input: { tier: 'inline', data: '', sizeBytes: 0 } },
+      durability: 'none',
+      recoveries: 0,
+      stepsDropped: 0,
+      session: 'cart-7',
+      prewarm: { mode: 'off', price: 1, nodes: [], switches: [], prepares: [] },
+    } as unknown as InvocationRecord;
+    const back = fromDoc(JSON.parse(JSON.stringify(toDoc(r))))!;
+    expect(back.session).toBe('cart-7');
+    expect(back.prewarm).toEqual(r.prewarm);
   });
 });
