@@ -18,12 +18,26 @@ import { loadWorkflowFile } from '../master/workflow/index.js';
 import type { PrewarmMode } from '../shared/chains/planner.js';
 import type { WorkflowDag } from '../shared/dag/types.js';
 import { simulate, type SimOptions, type SimResult, type SimWorkflow } from './chains-sim.js';
+import { CHAINS_CLUSTER_DEFAULTS } from './chains-cluster-defaults.js';
 import { flagReader } from './flag-reader.js';
 import { faasflowBenchmarks } from './paths.js';
 import { formatTable, percentile, publishReport } from './report.js';
 
 export interface ChainsBenchOptions extends SimOptions {
   sim: boolean;
+  /** The real-cluster run (bench/chains-cluster.ts) instead of the simulation. */
+  cluster: boolean;
+  /** Cluster: measured rounds (warm-up: a quarter, 2..8). */
+  rounds: number;
+  /** Cluster: the workers' sandbox tier. */
+  runtime: 'process' | 'docker';
+  /** Cluster: the workers' idle timeout (`--idle-ms`; default 1,500). */
+  clusterIdleMs: number;
+  /** Data ahead on namespace hosts (bench/chains-data.ts) instead of the simulation. */
+  data: boolean;
+  hosts: number;
+  bandwidth: string;
+  repetitions: number;
   workers: number;
   reportDir?: string | null;
   print?: (line: string) => void;
@@ -39,12 +53,27 @@ export const CHAINS_DEFAULTS: Omit<ChainsBenchOptions, 'sim'> = {
   noise: 0.1,
   budget: 0.1,
   workers: 3,
+  cluster: false,
+  rounds: CHAINS_CLUSTER_DEFAULTS.rounds,
+  runtime: 'process',
+  clusterIdleMs: CHAINS_CLUSTER_DEFAULTS.idleMs,
+  data: false,
+  hosts: 3,
+  bandwidth: '25mbit',
+  repetitions: 5,
 };
 
-const SMOKE = { invocations: 120, warmup: 30 };
+const SMOKE = { invocations: 120, warmup: 30, rounds: 4, repetitions: 2 };
 
 const KNOWN = [
   'sim',
+  'cluster',
+  'rounds',
+  'runtime',
+  'data',
+  'hosts',
+  'bandwidth',
+  'repetitions',
   'smoke',
   'seed',
   'invocations',
@@ -62,11 +91,30 @@ export function chainsOptionsFromFlags(
     ...CHAINS_DEFAULTS,
     ...(flags['smoke'] === true ? SMOKE : {}),
     sim: flags['sim'] === true,
+    cluster: flags['cluster'] === true,
+    data: flags['data'] === true,
   };
-  if (!o.sim)
+  if ([o.sim, o.cluster, o.data].filter(Boolean).length !== 1)
     problems.push(
-      '--sim is required: the real-cluster run comes once the runtime calls the planner (docs/guides/chains.md)',
+      'give one of --sim (seeded simulated pools), --cluster (a local cluster of processes) or --data (namespace hosts with capped links)',
     );
+  const hosts = int('hosts', 2);
+  if (hosts !== undefined) o.hosts = hosts;
+  const reps = int('repetitions', 1);
+  if (reps !== undefined) o.repetitions = reps;
+  const bandwidth = str('bandwidth');
+  if (bandwidth !== undefined) {
+    if (/^\d+(\.\d+)?[kmg]bit$/.test(bandwidth)) o.bandwidth = bandwidth;
+    else
+      problems.push(`--bandwidth must be a rate like 25mbit, 500kbit or 1gbit, got ${bandwidth}`);
+  }
+  const rounds = int('rounds', 2);
+  if (rounds !== undefined) o.rounds = rounds;
+  const runtime = str('runtime');
+  if (runtime !== undefined) {
+    if (runtime === 'process' || runtime === 'docker') o.runtime = runtime;
+    else problems.push(`--runtime must be process or docker, got ${runtime}`);
+  }
   const seed = int('seed', 0);
   if (seed !== undefined) o.seed = seed;
   const n = int('invocations', 20);
@@ -77,7 +125,7 @@ export function chainsOptionsFromFlags(
   const coldMs = int('cold-ms', 1);
   if (coldMs !== undefined) o.coldMs = coldMs;
   const idleMs = int('idle-ms', 1);
-  if (idleMs !== undefined) o.idleMs = idleMs;
+  if (idleMs !== undefined) o.idleMs = o.clusterIdleMs = idleMs;
   const budget = str('budget');
   if (budget !== undefined) {
     const b = Number(budget);
@@ -196,6 +244,33 @@ export function figures(results: Record<string, SimResult>, budget: number): Mod
 
 export async function runChainsBench(o: ChainsBenchOptions): Promise<ModeFigures[]> {
   const print = o.print ?? ((line: string) => console.log(line));
+  if (o.data) {
+    const { runChainsData, CHAINS_DATA_DEFAULTS } = await import('./chains-data.js');
+    await runChainsData({
+      ...CHAINS_DATA_DEFAULTS,
+      hosts: o.hosts,
+      bandwidth: o.bandwidth,
+      repetitions: o.repetitions,
+      ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+      print,
+    });
+    return [];
+  }
+  if (o.cluster) {
+    const { runChainsCluster } = await import('./chains-cluster.js');
+    await runChainsCluster({
+      ...CHAINS_CLUSTER_DEFAULTS,
+      rounds: o.rounds,
+      warmup: Math.max(2, Math.min(8, Math.floor(o.rounds / 4))),
+      idleMs: o.clusterIdleMs,
+      runtime: o.runtime,
+      budget: o.budget,
+      seed: o.seed,
+      ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+      print,
+    });
+    return [];
+  }
   const startedAt = new Date();
   const workload = await chainsWorkload(o.workers);
   const results: Record<string, SimResult> = {};
@@ -243,7 +318,7 @@ export async function runChainsBench(o: ChainsBenchOptions): Promise<ModeFigures
   ))
     print(line);
   print(
-    'Simulated pools, not a cluster: the real-cluster benchmark comes once the runtime calls the planner.',
+    'Simulated pools, not a cluster: `bench chains --cluster` runs the same modes on processes.',
   );
   if (o.reportDir !== null)
     publishReport(

@@ -85,9 +85,28 @@ export class BenchClient {
   }
 
   /** Runs one invocation to its end through `via` (a worker's ingress; default the master). */
-  async invoke(
+  invoke(
     name: string,
     input: unknown,
+    timeoutMs = CALL_TIMEOUT_MS,
+    via: string = this.masterUrl,
+  ): Promise<InvokeResult> {
+    return this.invokeBody(name, { input }, timeoutMs, via);
+  }
+
+  /** As `invoke`, in a caller session (chains learn successors within it). */
+  invokeWith(name: string, input: unknown, session?: string): Promise<InvokeResult> {
+    return this.invokeBody(name, { input, ...(session === undefined ? {} : { session }) });
+  }
+
+  /** A GET of the master's API, answered JSON. */
+  get(path: string): Promise<unknown> {
+    return this.http.json(`${this.masterUrl}${path}`, 'GET', undefined, CALL_TIMEOUT_MS);
+  }
+
+  private async invokeBody(
+    name: string,
+    fields: { input: unknown; session?: string },
     timeoutMs = CALL_TIMEOUT_MS,
     via: string = this.masterUrl,
   ): Promise<InvokeResult> {
@@ -95,7 +114,7 @@ export class BenchClient {
     const body = (await this.http.json(
       `${via}/v1/workflows/${name}/invocations`,
       'POST',
-      { input, wait: true, timeoutMs },
+      { ...fields, wait: true, timeoutMs },
       timeoutMs + 5_000,
     )) as {
       invocationId?: unknown;

@@ -9,7 +9,7 @@
  */
 import type { WorkflowDag } from './dag/types.js';
 import { AppError } from './errors.js';
-import { groupMemoryMb, groupsOf, place, type PlacementStrategy } from './placement.js';
+import { groupMemoryMb, groupsOf, groupUses, place, type PlacementStrategy } from './placement.js';
 import type { Durability, Placement, PlacementView, ViewWorker } from './schema/wire.js';
 
 export interface DurabilityInput {
@@ -72,10 +72,12 @@ export function placeOnView(i: ViewPlacementInput): Placement {
       memoryMb: w.capacity.memoryMb,
       load: w.load + (i.extraLoad?.get(w.id) ?? 0),
       ...(w.hot === true ? { hot: true } : {}),
+      ...(w.labels === undefined ? {} : { labels: w.labels }),
     })),
     groups: groups.length,
     weights: groups.map((g) => g.length),
     memoryMb: groupMemoryMb(i.dag, groups),
+    uses: groupUses(i.dag, groups),
     key: i.key,
     cursor: i.cursor,
     ...(i.affinity ? { affinity: i.affinity } : {}),

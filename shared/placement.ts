@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import type { WorkflowDag } from './dag/types.js';
 import { AppError } from './errors.js';
+import { preferLabelled, type Labels } from './labels.js';
 
 export type PlacementStrategy = 'greedy-jsq' | 'jsq' | 'round-robin' | 'hash' | 'composition-jsq';
 
@@ -36,6 +37,8 @@ export interface PlacementWorker {
    * cool worker can take the group, its warm affinity included.
    */
   hot?: boolean;
+  /** Its labels (shared/labels.ts): groups go where the most of what they use matches. */
+  labels?: Labels;
 }
 
 export interface PlacementInput {
@@ -53,6 +56,11 @@ export interface PlacementInput {
   cursor: number;
   /** greedy-jsq: the worker each group ran on last time, where its sandboxes are warm. */
   affinity?: readonly (string | undefined)[];
+  /**
+   * What each group's functions use (`uses:`, label selectors): the load-aware strategies
+   * choose among the workers that match the most of them (all, when none matches any).
+   */
+  uses?: readonly (readonly string[])[];
 }
 
 /** Extra queue, per core, a group accepts to stay on the worker where it is warm. */
@@ -92,7 +100,8 @@ export function place(input: PlacementInput): string[] {
       return out;
     case 'composition-jsq': {
       const totalMb = (input.memoryMb ?? []).reduce((s, m) => s + m, 0);
-      const roomy = workers.filter((w) => w.memoryMb === undefined || totalMb <= w.memoryMb);
+      const near = preferLabelled(workers, input.uses?.flat());
+      const roomy = near.filter((w) => w.memoryMb === undefined || totalMb <= w.memoryMb);
       if (roomy.length === 0) return place({ ...input, strategy: 'greedy-jsq', affinity: [] });
       let best = roomy[0]!;
       for (const w of roomy) if (perCore(w.load, w.cpu) < perCore(best.load, best.cpu)) best = w;
@@ -107,8 +116,9 @@ export function place(input: PlacementInput): string[] {
         const needMb = input.memoryMb?.[g] ?? 0;
         const fits = (w: PlacementWorker): boolean =>
           w.memoryMb === undefined || (usedMb.get(w.id) ?? 0) + needMb <= w.memoryMb;
-        const roomy = input.strategy === 'greedy-jsq' ? workers.filter(fits) : workers;
-        const candidates = roomy.length > 0 ? roomy : workers;
+        const near = preferLabelled(workers, input.uses?.[g]);
+        const roomy = input.strategy === 'greedy-jsq' ? near.filter(fits) : near;
+        const candidates = roomy.length > 0 ? roomy : near;
         const score = (w: PlacementWorker): number => {
           const counted = input.strategy === 'greedy-jsq' ? (extra.get(w.id) ?? 0) : 0;
           return perCore(w.load + counted, w.cpu);
@@ -151,6 +161,23 @@ export function groupMemoryMb(dag: WorkflowDag, groups: readonly (readonly strin
       return sum;
     }, 0),
   );
+}
+
+/** What each partition group's functions use (`uses:`), deduplicated, in first-seen order. */
+export function groupUses(dag: WorkflowDag, groups: readonly (readonly string[])[]): string[][] {
+  const nodes = new Map(dag.nodes.map((n) => [n.id as string, n]));
+  return groups.map((group) => {
+    const out = new Set<string>();
+    const add = (fn: string): void => {
+      for (const u of dag.functions[fn]?.uses ?? []) out.add(u);
+    };
+    for (const id of group) {
+      const n = nodes.get(id);
+      if (n?.kind === 'task') add(n.fn);
+      if (n?.kind === 'foreach') for (const b of n.body.nodes) if (b.kind === 'task') add(b.fn);
+    }
+    return [...out];
+  });
 }
 
 /** The groups of a partition (node ids per group index) from its `groupOf`. */

@@ -182,6 +182,16 @@ export const WorkerConfigSchema = Type.Object({
         "OpenTelemetry: base URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318); spans go to <url>/v1/traces in JSON. Default: OTEL_EXPORTER_OTLP_ENDPOINT when set; without either, tracing is off (the api's no-op).",
     }),
   ),
+  labels: Type.String({
+    default: '',
+    description:
+      'Labels of this worker, comma-separated `key` or `key=value` (e.g. `zone=eu-1,near=db,gpu`): a function that declares `uses: [near=db]` is placed on the workers matching the most of what it uses (docs/guides/chains.md).',
+  }),
+  fetchAhead: Type.Boolean({
+    default: true,
+    description:
+      'A join reads each input held on another worker as soon as its edge arrives, while it waits for its other parents (docs/guides/chains.md). `false` reads them all when the join runs (for comparisons).',
+  }),
   rebalance: Type.Boolean({
     default: true,
     description:

@@ -2,6 +2,7 @@
  * A running worker: owns the store, the sandbox, the engine, the HTTP server and the membership
  * loop, and closes them in reverse order. `main.ts` only reads config and signals.
  */
+import { parseLabels } from '../shared/labels.js';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,8 @@ export class WorkerServer {
     const port = config.port;
     const provisionalId = config.workerId ?? `w-${process.pid}`;
     const id = parseWorkerId(provisionalId);
+    // A bad label stops the start, naming it (before anything is opened).
+    const labels = parseLabels(config.labels, '--labels');
     const logger = rootLogger.child({ workerId: id });
     const tls = loadTls(config);
     const http = new HttpClient({
@@ -166,6 +169,7 @@ export class WorkerServer {
       logger,
       sinkInlineMaxBytes: config.sinkInlineMaxBytes,
       rebalance: config.rebalance,
+      fetchAhead: config.fetchAhead,
       maxCpu: config.cpu,
       ...(journal ? { journal } : {}),
       masterUrl: () => following.master?.followed,
@@ -327,6 +331,7 @@ export class WorkerServer {
         runtime: sandbox.kind,
         version: WORKER_VERSION,
         journal: journal !== undefined,
+        ...(Object.keys(labels).length > 0 ? { labels } : {}),
       },
       logger,
       lease ? async () => (await lease.leader())?.url || undefined : undefined,

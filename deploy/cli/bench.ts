@@ -104,15 +104,25 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
   },
   chains: {
     summary:
-      'Prewarming off vs eager vs predictive (adaptive task chains), in a seeded simulation (--sim).',
+      'Prewarming off vs eager vs predictive (adaptive task chains): a seeded simulation (--sim) or a local cluster (--cluster); data read ahead on capped links (--data).',
     options: [
-      ['--sim', 'simulated pools and arrivals (required until the runtime calls the planner)'],
+      ['--sim', 'simulated pools and arrivals'],
+      ['--cluster', 'a master and 2 workers as processes, with an all-warm reference'],
+      ['--rounds <n>', 'cluster: measured rounds (warm-up: a quarter of them, 2..8)', '30'],
+      ['--runtime <tier>', 'cluster: process or docker sandboxes', 'process'],
+      [
+        '--data',
+        'Cycles and Genome on namespace hosts with capped links, joins reading ahead off vs on (root)',
+      ],
+      ['--hosts <n>', 'data: namespace worker hosts', '3'],
+      ['--bandwidth <rate>', 'data: the cap of every host link', '25mbit'],
+      ['--repetitions <n>', 'data: measured invocations per benchmark and setting', '5'],
       SMOKE,
       ['--seed <n>', 'seed of the arrivals, branches and run times', '1'],
       ['--invocations <n>', 'primary invocations (successors come on top)', '800'],
       ['--budget <fraction>', 'share of sandbox memory-seconds unused prewarms may take', '0.1'],
       ['--cold-ms <ms>', 'cold-start time (process ~70, Docker ~160)', '70'],
-      ['--idle-ms <ms>', 'idle timeout of a warm sandbox', '3000'],
+      ['--idle-ms <ms>', 'idle timeout of a warm sandbox', '3000 (sim), 1500 (cluster)'],
       OUT,
     ],
   },

@@ -41,7 +41,7 @@ import {
   type InvocationHarvest,
 } from '../../shared/harvest/invocation.js';
 import { resolveDurability } from '../../shared/placement-view.js';
-import { groupMemoryMb, place, type PlacementStrategy } from '../../shared/placement.js';
+import { groupMemoryMb, groupUses, place, type PlacementStrategy } from '../../shared/placement.js';
 import type { DeploymentTracker } from '../registry/deployments.js';
 import type { WorkerRegistry, WorkerView } from '../registry/workers.js';
 import { assertInput } from '../../shared/input-schema.js';
@@ -429,10 +429,12 @@ export class InvocationManager {
         memoryMb: w.capacity.memoryMb,
         load: w.load.running + w.load.queued + w.inflight,
         ...(this.o.hot?.isHot(w.id) ? { hot: true } : {}),
+        ...(w.labels === undefined ? {} : { labels: w.labels }),
       })),
       groups: v.partition.groups.length,
       weights: v.partition.groups.map((g) => g.length),
       memoryMb: groupMemoryMb(v.dag, v.partition.groups),
+      uses: groupUses(v.dag, v.partition.groups),
       key,
       cursor: this.cursor,
       affinity: this.lastPlacement.get(`${v.name}@${v.version}`) ?? [],

@@ -89,6 +89,7 @@ export class ViewPublisher {
           load: w.load.running + w.load.queued + w.inflight,
           journal: w.journal === true,
           ...(this.o.hot?.(w.id) ? { hot: true } : {}),
+          ...(w.labels === undefined ? {} : { labels: w.labels }),
           holds: versions
             .filter((v) => this.o.deployments.holds(w.id, v))
             .map((v) => `${v.name}@${v.version}`),

@@ -13,6 +13,8 @@ export interface WorkerView {
   version: string;
   /** It can write the invocation journal (durable invocations are placed only on such). */
   journal?: boolean;
+  /** Its labels (shared/labels.ts), as it registered them. */
+  labels?: Readonly<Record<string, string>>;
   /** `draining`: stopping; keeps its running work, gets no new invocations. */
   status: 'registering' | 'ready' | 'draining' | 'dead';
   load: WorkerLoad;

@@ -71,6 +71,7 @@ export function clusterRoutes(app: TypedApp, c: MasterContext): void {
         capacity: w.capacity,
         load: { ...w.load, inflight: w.inflight },
         hot: c.hot?.isHot(w.id) ?? false,
+        labels: w.labels ?? {},
         registeredAt: new Date(w.registeredAt).toISOString(),
         lastSeenAt: new Date(w.lastSeenAt).toISOString(),
       })),

@@ -21,7 +21,7 @@ import { parseDurationMs } from '../../shared/time.js';
 import { at, type Issues } from './diagnostics.js';
 import { FUNCTION_NAME_RE, LIMITS } from './limits.js';
 import { readKeyShard } from './shard-spec.js';
-import { readPreload } from './prewarm.js';
+import { readPreload, readUses } from './prewarm.js';
 import {
   describe,
   isObj,
@@ -58,6 +58,7 @@ const KEYS = [
   'outputBytes',
   'shard',
   'preload',
+  'uses',
   'description',
 ];
 const HANDLER_RE = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_./-]+\.(?:js|mjs)$/;
@@ -196,6 +197,7 @@ function readFunction(
     );
   }
   const preload = readPreload(value['preload'], at(path, 'preload'), issues);
+  const uses = readUses(value['uses'], at(path, 'uses'), issues);
   if (!source) return undefined;
   const isolation = own ?? (source.kind === 'image' ? undefined : defaults.isolation);
   return {
@@ -211,6 +213,7 @@ function readFunction(
     outputBytes,
     ...(shard ? { shard } : {}),
     ...(preload !== undefined ? { preload } : {}),
+    ...(uses !== undefined && uses.length > 0 ? { uses } : {}),
   };
 }
 

@@ -123,7 +123,10 @@ function compileDocument(
     };
     const flat = importFlat(doc, options.name ?? 'workflow', flatOptions);
     for (const i of flat.issues) issues.list.push(i);
-    return { dag: flat.dag, warnings: flat.warnings };
+    // Our `prewarm:` is read beside FaaSFlow's keys (docs/guides/chains.md#settings).
+    const prewarm = readPrewarm(doc['prewarm'], 'prewarm', issues);
+    const dag = flat.dag && prewarm !== undefined ? { ...flat.dag, prewarm } : flat.dag;
+    return { dag, warnings: flat.warnings };
   }
   return compileNative(doc, issues);
 }

@@ -10,6 +10,7 @@
  */
 import { PREWARM_DEFAULT_BUDGET } from '../../shared/chains/budget.js';
 import type { PrewarmMode, PrewarmSpec } from '../../shared/dag/types.js';
+import { isSelector } from '../../shared/labels.js';
 import { at, type Issues } from './diagnostics.js';
 import { describe, isObj, onlyKeys } from './read.js';
 
@@ -60,6 +61,38 @@ function readBudget(value: unknown, path: string, issues: Issues): number | unde
     return undefined;
   }
   return fraction;
+}
+
+/** At most this many selectors in a function's `uses:`. */
+export const MAX_USES = 16;
+
+/** `uses: [near=db, gpu]`: worker label selectors (shared/labels.ts), checked with their paths. */
+export function readUses(value: unknown, path: string, issues: Issues): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    issues.add(
+      path,
+      `must be a list of worker labels the function uses, each key or key=value (e.g. [near=db, gpu]), got ${describe(value)}`,
+    );
+    return undefined;
+  }
+  if (value.length > MAX_USES) {
+    issues.add(path, `has ${value.length} labels; at most ${MAX_USES}`);
+    return undefined;
+  }
+  const out: string[] = [];
+  value.forEach((v: unknown, i) => {
+    const p = at(path, i);
+    if (typeof v !== 'string' || !isSelector(v)) {
+      issues.add(
+        p,
+        `must be a worker label, key or key=value (key: lower-case letters, digits, _ . -, starting with a letter; value: letters, digits, _ . -), got ${describe(v)}`,
+      );
+    } else if (out.includes(v)) {
+      issues.add(p, `${JSON.stringify(v)} is listed twice`);
+    } else out.push(v);
+  });
+  return out.length === value.length ? out : undefined;
 }
 
 export function readPreload(value: unknown, path: string, issues: Issues): string[] | undefined {

@@ -77,6 +77,11 @@ export interface FunctionSpec {
    * has them in memory before its first run (docs/guides/chains.md). Absent: none.
    */
   preload?: string[];
+  /**
+   * What it uses, as worker label selectors (`near=db`, `gpu`; shared/labels.ts): its group is
+   * placed on the workers matching the most of them when any does. Absent: none.
+   */
+  uses?: string[];
 }
 
 /**

@@ -2,6 +2,7 @@
  * Wire types between master and workers (TypeBox schemas; the TS types are derived from them).
  * These are contracts (docs/design.md §4): change them only in backwards-compatible ways.
  */
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../labels.js';
 import { Kind, Type, TypeRegistry, type Static } from '@sinclair/typebox';
 import type { WorkflowDag } from '../dag/types.js';
 import type { InvocationId } from '../ids.js';
@@ -412,6 +413,14 @@ export const Registration = Type.Object({
   version: Type.String(),
   /** The worker can write the invocation journal (it has Redis); absent: false. */
   journal: Type.Optional(Type.Boolean()),
+  /** Its labels (`--labels zone=eu-1,near=db`; shared/labels.ts); absent: none. */
+  labels: Type.Optional(
+    Type.Record(
+      Type.String({ pattern: LABEL_KEY_PATTERN }),
+      Type.String({ pattern: LABEL_VALUE_PATTERN }),
+      { maxProperties: 64 },
+    ),
+  ),
 });
 export type Registration = Static<typeof Registration>;
 
@@ -457,6 +466,14 @@ export const ViewWorker = Type.Object({
    * workers): it gets no new group while a cool worker can take it, and no remote foreach shard.
    */
   hot: Type.Optional(Type.Boolean()),
+  /** Its labels: groups go where the most of what their functions use matches. */
+  labels: Type.Optional(
+    Type.Record(
+      Type.String({ pattern: LABEL_KEY_PATTERN }),
+      Type.String({ pattern: LABEL_VALUE_PATTERN }),
+      { maxProperties: 64 },
+    ),
+  ),
   /** The workflow versions it holds, `name@version`. */
   holds: Type.Array(Type.String()),
 });

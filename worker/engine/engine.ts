@@ -101,6 +101,8 @@ export interface EngineOptions {
   gcGraceMs?: number;
   /** Live rebalancing of harvested parallel stages (see stage-tracker.ts). Default true. */
   rebalance?: boolean;
+  /** A join reads its remote inputs as their edges arrive (default true). */
+  fetchAhead?: boolean;
   /** Largest CPU quota live rebalancing gives one sandbox, cores. Default: the machine's. */
   maxCpu?: number;
   /** The invocation journal (with Redis); without it every invocation runs as `none`. */
@@ -437,7 +439,7 @@ export class Engine {
    */
   private fetchAhead(ns: NodeState, from: string, ref: StoredRef): void {
     const remote = (ref.tier === 'redis' || ref.tier === 'peer') && ref.worker !== this.o.workerId;
-    if (!remote) return;
+    if (!remote || this.o.fetchAhead === false) return;
     const entry = {
       done: false,
       read: this.o.store.getBuffer(ref).then(
