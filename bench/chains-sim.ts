@@ -212,16 +212,17 @@ export function simulate(
     for (const act of actions) {
       const at = T + act.atMs;
       const spec = byName.get(act.workflow)?.dag.functions[act.function];
-      pool(act.worker, act.workflow, act.function).push({
-        createdAt: at,
-        readyAt: at + o.coldMs,
-        freeAt: at + o.coldMs,
-        evictAt: at + Math.max(o.coldMs, act.ttlMs ?? o.coldMs + o.idleMs),
-        memoryMb: spec?.memoryMb ?? 256,
-        prepared: true,
-        firstUseAt: null,
-      });
-      result.prepares++;
+      for (let k = 0; k < (act.count ?? 1); k++)
+        pool(act.worker, act.workflow, act.function).push({
+          createdAt: at,
+          readyAt: at + o.coldMs,
+          freeAt: at + o.coldMs,
+          evictAt: at + Math.max(o.coldMs, act.ttlMs ?? o.coldMs + o.idleMs),
+          memoryMb: spec?.memoryMb ?? 256,
+          prepared: true,
+          firstUseAt: null,
+        });
+      result.prepares += act.count ?? 1;
     }
     const { steps, outcome } = runOne(w, a, pool, o);
     result.outcomes.push({ ...outcome, measured: measuring });

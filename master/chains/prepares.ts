@@ -30,6 +30,7 @@ interface PrepareWire {
   startedAt: number;
   atMs: number;
   ttlMs: number;
+  count?: number;
 }
 
 export function sendPrepares(
@@ -71,6 +72,7 @@ export function sendPrepares(
       atMs: Math.round(a.atMs),
       reason: a.reason,
       probability: Math.round(a.probability * 1000) / 1000,
+      ...(a.count === undefined ? {} : { count: a.count }),
     })),
   };
   const byUrl = new Map<string, PrepareWire[]>();
@@ -87,6 +89,7 @@ export function sendPrepares(
       startedAt: r.startedAt,
       atMs: a.atMs,
       ttlMs: Math.max(1, Math.round(a.ttlMs ?? 600_000)),
+      ...(a.count === undefined ? {} : { count: a.count }),
     });
     byUrl.set(url, list);
   }

@@ -67,6 +67,8 @@ export interface NodeChains {
   startMs: Digest;
   /** Duration of its warm runs (queue excluded), ms. */
   warmMs: Mean;
+  /** Foreach nodes: how many items ran (absent for tasks, and in models before it was kept). */
+  width?: Mean;
 }
 
 export interface FunctionChains {
@@ -142,6 +144,8 @@ export interface ObservedStep {
   initMs?: number;
   peakMemoryMb?: number | null;
   allocation?: { memoryMb: number };
+  /** Foreach: how many items ran. */
+  items?: number;
 }
 
 /** What `observe` reads of a finished invocation: an `InvocationRecord` fits. */
@@ -210,6 +214,14 @@ export function observe(model: ChainModel, dag: WorkflowDag, inv: ObservedInvoca
     if (node.kind === 'switch') {
       const taken = takenBranch(dag, id, stepOf);
       if (taken !== null) observeBranch(wf, id, buckets, taken, d, p.maxBuckets);
+    }
+    if (node.kind === 'foreach') {
+      // How wide it runs, and when it starts: its body's sandboxes are prepared for that.
+      const n = (wf.nodes[id] ??= { startMs: newDigest(p.digestSize), warmMs: newMean() });
+      digestDecay(n.startMs, d);
+      digestAdd(n.startMs, Math.max(0, s.startedAt - inv.startedAt));
+      if (typeof s.items === 'number') meanAdd((n.width ??= newMean()), s.items, d);
+      continue;
     }
     if (node.kind !== 'task') continue;
     const runMs = Math.max(0, s.finishedAt - s.startedAt - s.queueMs);
@@ -358,8 +370,13 @@ export function mergeChainModels(a: ChainModel, b: ChainModel): ChainModel {
     }
     for (const [id, nb] of Object.entries(wb.nodes)) {
       const na = wa.nodes[id];
+      const width = na?.width && nb.width ? meanMerge(na.width, nb.width) : (na?.width ?? nb.width);
       wa.nodes[id] = na
-        ? { startMs: digestMerge(na.startMs, nb.startMs), warmMs: meanMerge(na.warmMs, nb.warmMs) }
+        ? {
+            startMs: digestMerge(na.startMs, nb.startMs),
+            warmMs: meanMerge(na.warmMs, nb.warmMs),
+            ...(width ? { width: structuredClone(width) } : {}),
+          }
         : structuredClone(nb);
     }
     for (const [fn, fb] of Object.entries(wb.functions)) {

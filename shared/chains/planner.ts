@@ -28,6 +28,7 @@ import type { PrewarmMode, WorkflowDag } from '../dag/types.js';
 import { topologicalOrder } from '../dag/graph.js';
 import { ALL_CONTEXTS, type ChainModel } from './model.js';
 import {
+  foreachWidth,
   functionEstimate,
   runProbabilities,
   startOffsetMs,
@@ -57,6 +58,11 @@ export interface PrepareAction {
    * timeout, as eager's are).
    */
   ttlMs?: number;
+  /**
+   * Sandboxes to have ready (absent: 1): a foreach body's first function, as many as the
+   * foreach is predicted to run at once (its learned width, at most its concurrency).
+   */
+  count?: number;
 }
 
 export interface PlannerOptions {
@@ -192,6 +198,10 @@ function nodeCandidates(
   const sources = new Set<string>(dag.sources);
   const out: Candidate[] = [];
   for (const n of dag.nodes) {
+    if (n.kind === 'foreach') {
+      out.push(...foreachCandidates(input, w, o, n, runP.get(n.id) ?? 1, scale, gap, schedule));
+      continue;
+    }
     if (n.kind !== 'task') continue;
     const worker = w.owners[n.id];
     if (worker === undefined) continue;
@@ -224,6 +234,65 @@ function nodeCandidates(
       startMs,
       inOwnReach: low >= e.coldMs + o.marginMs,
       source: sources.has(n.id),
+    });
+  }
+  return out;
+}
+
+/**
+ * A foreach's body: its first functions (no parent inside the body) are prepared on the
+ * foreach's worker at the foreach's predicted start, as many as it runs at once — its learned
+ * width (else its estimate) up to its concurrency. Each item starts one, so the critical path
+ * through the foreach saves one cold start.
+ */
+function foreachCandidates(
+  input: PlanInput,
+  w: PlannedWorkflow,
+  o: PlannerOptions,
+  n: Extract<WorkflowDag['nodes'][number], { kind: 'foreach' }>,
+  runP: number,
+  scale: number,
+  gap: { low: number; median: number; high: number },
+  schedule: ReadonlyMap<string, { earliestMs: number; slackMs: number }>,
+): Candidate[] {
+  const worker = w.owners[n.id];
+  if (worker === undefined) return [];
+  const { model } = input;
+  const dag = w.dag;
+  const width = foreachWidth(model, dag.name, n.id) ?? n.estimatedWidth;
+  const count = Math.max(1, Math.min(n.concurrency, Math.round(width), 64));
+  const inner = new Set(n.body.edges.map((e) => e.to as string));
+  const s = schedule.get(n.id) ?? { earliestMs: 0, slackMs: 0 };
+  const low = startOffsetMs(model, dag.name, n.id, o.startQuantile) ?? s.earliestMs;
+  const median = startOffsetMs(model, dag.name, n.id, 0.5) ?? s.earliestMs;
+  const high = startOffsetMs(model, dag.name, n.id, o.endQuantile);
+  const out: Candidate[] = [];
+  for (const b of n.body.nodes) {
+    if (b.kind !== 'task' || inner.has(b.id)) continue;
+    const e = functionEstimate(model, dag, b.fn, o.defaultColdMs);
+    const probability = runP * scale;
+    const startMs = gap.low + low;
+    const atMs = Math.max(0, startMs - e.coldMs - o.marginMs);
+    const holdMs = Math.max(0, gap.median + median - atMs);
+    const ttlMs =
+      high === null
+        ? o.idleMs
+        : Math.min(o.idleMs, Math.max(gap.high + high - atMs, e.coldMs) + 2 * o.marginMs);
+    out.push({
+      worker,
+      workflow: dag.name,
+      function: b.fn,
+      node: `${n.id}/${b.id}`,
+      atMs,
+      reason: 'node',
+      probability,
+      savedMs: probability * Math.max(0, e.coldMs - s.slackMs),
+      costMbS: (count * e.memoryMb * (probability * holdMs + (1 - probability) * ttlMs)) / 1000,
+      ...(ttlMs < o.idleMs ? { ttlMs } : {}),
+      ...(count > 1 ? { count } : {}),
+      startMs,
+      inOwnReach: low >= e.coldMs + o.marginMs,
+      source: (dag.sources as readonly string[]).includes(n.id),
     });
   }
   return out;

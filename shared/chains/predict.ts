@@ -112,6 +112,12 @@ export function startOffsetMs(
   return n ? digestQuantile(n.startMs, q) : null;
 }
 
+/** How many items foreach node `id` runs, by its decayed mean; null before any run. */
+export function foreachWidth(model: ChainModel, workflow: string, id: string): number | null {
+  const w = model.workflows[workflow]?.nodes[id]?.width;
+  return w && w.weight > 0 ? w.mean : null;
+}
+
 export interface FunctionEstimate {
   /** Cold-start time, ms: measured init time, else cold run − warm run, else the default. */
   coldMs: number;

@@ -89,6 +89,8 @@ export interface InvocationPrewarm {
     atMs: number;
     reason: string;
     probability: number;
+    /** Sandboxes it asked for (a foreach body's function); absent: 1. */
+    count?: number;
   }[];
 }
 

@@ -297,6 +297,21 @@ describe('FunctionPool.prepare (sandboxes prepared ahead)', () => {
     await pool.close('test');
   });
 
+  it('prepares up to `want` children, counting those idle or starting', async () => {
+    const { pool, started, holdStarts, finishStarts } = makePool(8);
+    holdStarts();
+    const three = [1, 2, 3].map(() => pool.prepare(small, 1_000, 3));
+    // Three are starting: a fourth asked for the same three starts nothing.
+    expect(await pool.prepare(small, 1_000, 3)).toBe(false);
+    finishStarts();
+    expect(await Promise.all(three)).toEqual([true, true, true]);
+    expect(pool.stats().warm).toBe(3);
+    expect(await pool.prepare(small, 1_000, 3)).toBe(false);
+    expect(await pool.prepare(small, 1_000, 4)).toBe(true);
+    expect(started).toHaveLength(4);
+    await pool.close('test');
+  });
+
   it('a run queued while the prepared child started takes it', async () => {
     const { pool, holdStarts, finishStarts } = makePool(1);
     holdStarts();

@@ -25,6 +25,8 @@ export const PrepareMessage = Type.Object({
   startedAt: Type.Optional(Type.Number()),
   atMs: Type.Number({ minimum: 0 }),
   ttlMs: Type.Number({ minimum: 1 }),
+  /** Sandboxes to have ready for it (a foreach body's function: its predicted width); default 1. */
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
 });
 export type PrepareMessage = Static<typeof PrepareMessage>;
 
@@ -76,16 +78,22 @@ export class PrepareScheduler {
   }
 
   private async fire(p: PrepareMessage): Promise<void> {
-    if (this.closed || !this.o.sandbox.prepareAhead) return;
+    const prepare = this.o.sandbox.prepareAhead?.bind(this.o.sandbox);
+    if (this.closed || !prepare) return;
     const key = `${p.workflow}@${p.version}/${p.function}`;
-    try {
-      const started = await this.o.sandbox.prepareAhead(key, p.ttlMs);
-      if (started) this.counts.started++;
-      else this.counts.skipped++;
-    } catch (err) {
-      this.counts.skipped++;
-      this.o.logger.debug({ err, key, node: p.node }, 'prepare ahead failed');
-    }
+    const want = p.count ?? 1;
+    // All at once: each starts one unless `want` are idle or starting already.
+    await Promise.all(
+      Array.from({ length: want }, async () => {
+        try {
+          if (await prepare(key, p.ttlMs, want)) this.counts.started++;
+          else this.counts.skipped++;
+        } catch (err) {
+          this.counts.skipped++;
+          this.o.logger.debug({ err, key, node: p.node }, 'prepare ahead failed');
+        }
+      }),
+    );
   }
 
   /** Prepared memory-seconds per workflow since the last call (also what `report` sends). */

@@ -89,12 +89,16 @@ export class FunctionPool<C extends PooledChild> {
 
   /**
    * Starts one child ahead of a predicted run (issue 15): it waits idle and is released after
-   * `ttlMs` (at most the pool's idle timeout) if no run took it. Resolves false when an idle
-   * child fits already or the pool is at its cap (nothing started).
+   * `ttlMs` (at most the pool's idle timeout) if no run took it. Resolves false when `want`
+   * (default 1) fitting children are idle or being prepared already, or the pool is at its cap
+   * (nothing started).
    */
-  async prepare(allocation: Allocation, ttlMs: number): Promise<boolean> {
+  async prepare(allocation: Allocation, ttlMs: number, want = 1): Promise<boolean> {
     if (this.closed || this.total() >= this.opts.maxConcurrency) return false;
-    if (this.idle.some((c) => c.usable && c.heapMb >= allocation.memoryMb)) return false;
+    const ready =
+      this.idle.filter((c) => c.usable && c.heapMb >= allocation.memoryMb).length +
+      this.unclaimed.filter((t) => t.memoryMb >= allocation.memoryMb).length;
+    if (ready >= want) return false;
     const token = { memoryMb: allocation.memoryMb };
     this.unclaimed.push(token);
     const unclaim = (): void => {

@@ -109,11 +109,11 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
     if (prewarm > 0) await entry.pool.prewarm(prewarm, { cpu: d.fn.cpu, memoryMb: d.fn.memoryMb });
   }
 
-  async prepareAhead(key: string, ttlMs: number): Promise<boolean> {
+  async prepareAhead(key: string, ttlMs: number, want = 1): Promise<boolean> {
     const entry = this.deployed.get(key);
     if (entry === undefined || this.closing !== null) return false;
     const fn = entry.deployment.fn;
-    return entry.pool.prepare({ cpu: fn.cpu, memoryMb: fn.memoryMb }, ttlMs);
+    return entry.pool.prepare({ cpu: fn.cpu, memoryMb: fn.memoryMb }, ttlMs, want);
   }
 
   takePreparedReport(): Record<string, PreparedReport> {

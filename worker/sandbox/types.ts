@@ -131,9 +131,10 @@ export interface Sandbox {
   undeploy(key: string): Promise<void>;
   /**
    * Starts one sandbox for `key` ahead of a predicted run, released after `ttlMs` if unused;
-   * resolves false when one is idle already or the cap is reached (docs/guides/chains.md).
+   * resolves false when `want` (default 1) are idle or being prepared already, or the cap is
+   * reached (docs/guides/chains.md).
    */
-  prepareAhead?(key: string, ttlMs: number): Promise<boolean>;
+  prepareAhead?(key: string, ttlMs: number, want?: number): Promise<boolean>;
   /** Memory-seconds of prepared sandboxes per deployment key since the last call (then reset). */
   takePreparedReport?(): Record<string, PreparedReport>;
   stats(): SandboxStats;
