@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalCluster } from '../deploy/local-cluster.js';
 import { mulberry32 } from '../shared/random.js';
 import type { StepRecord } from '../shared/schema/wire.js';
+import { criticalPath, hasParents } from './critical-path.js';
 import { BenchClient, type WorkflowShape } from './overhead-load.js';
 import { faasflowBenchmarks } from './paths.js';
 import { formatTable, percentile, publishReport } from './report.js';
@@ -117,7 +118,7 @@ export async function runChainsCluster(o: ChainsClusterOptions): Promise<Cluster
           return r.invocationId;
         } catch (err) {
           // Right after deploying, a worker may not hold the workflow yet (503 NO_WORKERS).
-          if (attempt >= 20 || !/NO_WORKERS|503/.test(String(err))) throw err;
+          if (attempt >= 20 || !/NO_WORKERS/.test(String(err))) throw err;
           await sleep(250);
         }
       }
@@ -162,7 +163,8 @@ export async function runChainsCluster(o: ChainsClusterOptions): Promise<Cluster
       }
       wasted.set(v, sum);
     }
-    const rows = await figures(client, measured, wasted);
+    // What a cold start takes in the tier (a wait longer than half of it counts as cold).
+    const rows = await figures(client, measured, wasted, o.runtime === 'docker' ? 160 : 70);
     printRows(rows, print);
     print(
       'Wasted MB·s counts the whole run (warm-up included); removal is against off in the same run.',
@@ -189,22 +191,12 @@ export function criticalColds(
   steps: readonly StepRecord[],
   coldMs: number,
 ): { all: number; afterSource: number } {
-  const byNode = new Map<string, StepRecord>();
-  for (const s of steps) if (s.status !== 'skipped' && !byNode.has(s.node)) byNode.set(s.node, s);
-  const parents = new Map<string, string[]>();
-  for (const e of shape.edges) parents.set(e.to, [...(parents.get(e.to) ?? []), e.from]);
-  let last: StepRecord | undefined;
-  for (const s of byNode.values()) if (!last || s.finishedAt > last.finishedAt) last = s;
   let all = 0;
   let afterSource = 0;
-  for (let s = last; s !== undefined;) {
-    const ps = (parents.get(s.node) ?? []).flatMap((p) => byNode.get(p) ?? []);
-    const cold = s.kind === 'task' && (s.cold || s.queueMs > coldMs / 2);
-    if (cold) {
-      all++;
-      if ((parents.get(s.node) ?? []).length > 0) afterSource++;
-    }
-    s = ps.sort((a, b) => b.finishedAt - a.finishedAt)[0];
+  for (const s of criticalPath(shape.edges, steps)) {
+    if (s.kind !== 'task' || !(s.cold || s.queueMs > coldMs / 2)) continue;
+    all++;
+    if (hasParents(shape.edges, s.node)) afterSource++;
   }
   return { all, afterSource };
 }
@@ -213,6 +205,7 @@ async function figures(
   client: BenchClient,
   measured: readonly Measured[],
   wasted: ReadonlyMap<ClusterVariant, number>,
+  coldMs: number,
 ): Promise<ClusterRow[]> {
   interface Acc {
     n: number;
@@ -256,7 +249,7 @@ async function figures(
     }
     a.n++;
     a.latencies.push(inv.durationMs);
-    const c = criticalColds(m.shape, inv.steps, 70);
+    const c = criticalColds(m.shape, inv.steps, coldMs);
     a.cp += c.all;
     a.cpAfter += c.afterSource;
   }

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StepRecord } from '../shared/schema/wire.js';
+import { criticalPath } from './critical-path.js';
 import { BenchClient, type WorkflowShape } from './overhead-load.js';
 import { faasflowBenchmarks } from './paths.js';
 import { formatTable, median, publishReport } from './report.js';
@@ -63,19 +64,7 @@ export function criticalGetMs(
   shape: Pick<WorkflowShape, 'edges'>,
   steps: readonly StepRecord[],
 ): number {
-  const byNode = new Map<string, StepRecord>();
-  for (const s of steps) if (s.status !== 'skipped' && !byNode.has(s.node)) byNode.set(s.node, s);
-  const parents = new Map<string, string[]>();
-  for (const e of shape.edges) parents.set(e.to, [...(parents.get(e.to) ?? []), e.from]);
-  let last: StepRecord | undefined;
-  for (const s of byNode.values()) if (!last || s.finishedAt > last.finishedAt) last = s;
-  let sum = 0;
-  for (let s = last; s !== undefined;) {
-    sum += s.getMs ?? 0;
-    const ps = (parents.get(s.node) ?? []).flatMap((p) => byNode.get(p) ?? []);
-    s = ps.sort((a, b) => b.finishedAt - a.finishedAt)[0];
-  }
-  return sum;
+  return criticalPath(shape.edges, steps).reduce((sum, s) => sum + (s.getMs ?? 0), 0);
 }
 
 export async function runChainsData(o: ChainsDataOptions): Promise<DataComparison[]> {

@@ -14,6 +14,8 @@ export const LABEL_VALUE_PATTERN = '^[A-Za-z0-9_.-]{1,63}$';
 /** A label or a selector as text. */
 export const SELECTOR_PATTERN = '^[a-z][a-z0-9_.-]{0,62}(=[A-Za-z0-9_.-]{1,63})?$';
 const SELECTOR = new RegExp(SELECTOR_PATTERN);
+/** Labels a worker may carry. */
+export const MAX_LABELS = 64;
 /** The value a bare label (`gpu`) carries. */
 export const BARE_LABEL = 'true';
 
@@ -32,6 +34,8 @@ export function parseLabels(text: string, where = 'labels'): Record<string, stri
     if (key in out) throw new Error(`${where}: label ${key} is given twice`);
     out[key] = at < 0 ? BARE_LABEL : item.slice(at + 1);
   }
+  if (Object.keys(out).length > MAX_LABELS)
+    throw new Error(`${where}: ${Object.keys(out).length} labels; at most ${MAX_LABELS}`);
   return out;
 }
 

@@ -100,8 +100,11 @@ export function place(input: PlacementInput): string[] {
       return out;
     case 'composition-jsq': {
       const totalMb = (input.memoryMb ?? []).reduce((s, m) => s + m, 0);
-      const near = preferLabelled(workers, input.uses?.flat());
-      const roomy = near.filter((w) => w.memoryMb === undefined || totalMb <= w.memoryMb);
+      // Near what it uses if such a worker has room for it all, else any worker with room.
+      const fitsAll = (w: PlacementWorker): boolean =>
+        w.memoryMb === undefined || totalMb <= w.memoryMb;
+      const nearRoomy = preferLabelled(workers, input.uses?.flat()).filter(fitsAll);
+      const roomy = nearRoomy.length > 0 ? nearRoomy : workers.filter(fitsAll);
       if (roomy.length === 0) return place({ ...input, strategy: 'greedy-jsq', affinity: [] });
       let best = roomy[0]!;
       for (const w of roomy) if (perCore(w.load, w.cpu) < perCore(best.load, best.cpu)) best = w;
@@ -116,8 +119,12 @@ export function place(input: PlacementInput): string[] {
         const needMb = input.memoryMb?.[g] ?? 0;
         const fits = (w: PlacementWorker): boolean =>
           w.memoryMb === undefined || (usedMb.get(w.id) ?? 0) + needMb <= w.memoryMb;
+        // Labels are a preference below memory: near and with room, else any with room, else
+        // near (every worker is full), else any.
         const near = preferLabelled(workers, input.uses?.[g]);
-        const roomy = input.strategy === 'greedy-jsq' ? near.filter(fits) : near;
+        const check = input.strategy === 'greedy-jsq';
+        const nearRoomy = check ? near.filter(fits) : near;
+        const roomy = nearRoomy.length > 0 ? nearRoomy : check ? workers.filter(fits) : [];
         const candidates = roomy.length > 0 ? roomy : near;
         const score = (w: PlacementWorker): number => {
           const counted = input.strategy === 'greedy-jsq' ? (extra.get(w.id) ?? 0) : 0;

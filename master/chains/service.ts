@@ -138,7 +138,8 @@ export class ChainService {
         startedAt: r.startedAt,
         steps: r.steps,
         context: contextBucket(inputBytes),
-        ...(r.session === undefined ? {} : { session: r.session }),
+        // Per tenant: two tenants' equal session ids never link their workflows.
+        ...(r.session === undefined ? {} : { session: `${r.ctx.tenant}\u0000${r.session}` }),
       },
     });
     let total = 0;

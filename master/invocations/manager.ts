@@ -343,11 +343,16 @@ export class InvocationManager {
     }
     this.track(r);
     crashPoint('master:after-accept');
-    this.o.chains?.started?.(r, v, req.dataBytes ?? encoded.length, (name) =>
-      this.predictRun(name),
-    );
     const starts = v.dag.sources.map((node) => ({ node, from: null, ref: input.ref }));
     this.sendTriggers(r, v, starts);
+    // Prepares ahead are an optimisation: whatever goes wrong there, the invocation runs.
+    try {
+      this.o.chains?.started?.(r, v, req.dataBytes ?? encoded.length, (name) =>
+        this.predictRun(name),
+      );
+    } catch (err) {
+      this.o.logger.warn({ err, invocationId: r.id }, 'chains: prepares not planned');
+    }
     return r;
   }
 
@@ -387,7 +392,12 @@ export class InvocationManager {
   predictRun(workflow: string): PredictedRun | undefined {
     if (!this.o.catalog.has(workflow)) return undefined;
     const v = this.o.catalog.latest(workflow);
-    const workers = this.o.registry.ready().filter((w) => this.o.deployments.holds(w.id, v));
+    // A composed workflow's variant is chosen at its start: nothing to predict before.
+    if (v.composition) return undefined;
+    const durability = this.durabilityOf(v);
+    const workers = this.o.registry
+      .ready()
+      .filter((w) => this.o.deployments.holds(w.id, v) && (durability === 'none' || w.journal));
     if (workers.length === 0) return undefined;
     const homes = this.lastPlacement.get(`${v.name}@${v.version}`);
     const byId = new Map(workers.map((w) => [w.id, w]));

@@ -199,7 +199,9 @@ function nodeCandidates(
   const out: Candidate[] = [];
   for (const n of dag.nodes) {
     if (n.kind === 'foreach') {
-      out.push(...foreachCandidates(input, w, o, n, runP.get(n.id) ?? 1, scale, gap, schedule));
+      out.push(
+        ...foreachCandidates(input, w, o, n, runP.get(n.id) ?? 1, scale, gap, schedule, sources),
+      );
       continue;
     }
     if (n.kind !== 'task') continue;
@@ -254,13 +256,16 @@ function foreachCandidates(
   scale: number,
   gap: { low: number; median: number; high: number },
   schedule: ReadonlyMap<string, { earliestMs: number; slackMs: number }>,
+  sources: ReadonlySet<string>,
 ): Candidate[] {
   const worker = w.owners[n.id];
-  if (worker === undefined) return [];
+  // A sharded foreach runs its items on other workers too: not prepared here.
+  if (worker === undefined || n.shard !== undefined) return [];
   const { model } = input;
   const dag = w.dag;
   const width = foreachWidth(model, dag.name, n.id) ?? n.estimatedWidth;
-  const count = Math.max(1, Math.min(n.concurrency, Math.round(width), 64));
+  const count = Math.min(n.concurrency, Math.round(width), 64);
+  if (count < 1) return [];
   const inner = new Set(n.body.edges.map((e) => e.to as string));
   const s = schedule.get(n.id) ?? { earliestMs: 0, slackMs: 0 };
   const low = startOffsetMs(model, dag.name, n.id, o.startQuantile) ?? s.earliestMs;
@@ -292,7 +297,7 @@ function foreachCandidates(
       ...(count > 1 ? { count } : {}),
       startMs,
       inOwnReach: low >= e.coldMs + o.marginMs,
-      source: (dag.sources as readonly string[]).includes(n.id),
+      source: sources.has(n.id),
     });
   }
   return out;

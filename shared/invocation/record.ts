@@ -223,7 +223,8 @@ export function prewarmView(
       };
     }),
     switches: p.switches.map((w) => {
-      const taken = Object.keys(w.heads).find((b) => w.heads[b]!.some(ran)) ?? null;
+      const heads = w.heads ?? {}; // a record stored without them shows no taken branch
+      const taken = Object.keys(heads).find((b) => heads[b]?.some(ran) === true) ?? null;
       return { node: w.node, predicted: w.branches, taken };
     }),
     prepares: p.prepares,

@@ -2,7 +2,7 @@
  * Wire types between master and workers (TypeBox schemas; the TS types are derived from them).
  * These are contracts (docs/design.md §4): change them only in backwards-compatible ways.
  */
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../labels.js';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MAX_LABELS } from '../labels.js';
 import { Kind, Type, TypeRegistry, type Static } from '@sinclair/typebox';
 import type { WorkflowDag } from '../dag/types.js';
 import type { InvocationId } from '../ids.js';
@@ -405,6 +405,13 @@ export const WorkerLoad = Type.Object({
 });
 export type WorkerLoad = Static<typeof WorkerLoad>;
 
+/** A worker's labels (shared/labels.ts): key → value (`true` for a bare label). */
+const WorkerLabels = Type.Record(
+  Type.String({ pattern: LABEL_KEY_PATTERN }),
+  Type.String({ pattern: LABEL_VALUE_PATTERN }),
+  { maxProperties: MAX_LABELS },
+);
+
 export const Registration = Type.Object({
   id: Id,
   url: Type.String({ minLength: 1 }),
@@ -414,13 +421,7 @@ export const Registration = Type.Object({
   /** The worker can write the invocation journal (it has Redis); absent: false. */
   journal: Type.Optional(Type.Boolean()),
   /** Its labels (`--labels zone=eu-1,near=db`; shared/labels.ts); absent: none. */
-  labels: Type.Optional(
-    Type.Record(
-      Type.String({ pattern: LABEL_KEY_PATTERN }),
-      Type.String({ pattern: LABEL_VALUE_PATTERN }),
-      { maxProperties: 64 },
-    ),
-  ),
+  labels: Type.Optional(WorkerLabels),
 });
 export type Registration = Static<typeof Registration>;
 
@@ -467,13 +468,7 @@ export const ViewWorker = Type.Object({
    */
   hot: Type.Optional(Type.Boolean()),
   /** Its labels: groups go where the most of what their functions use matches. */
-  labels: Type.Optional(
-    Type.Record(
-      Type.String({ pattern: LABEL_KEY_PATTERN }),
-      Type.String({ pattern: LABEL_VALUE_PATTERN }),
-      { maxProperties: 64 },
-    ),
-  ),
+  labels: Type.Optional(WorkerLabels),
   /** The workflow versions it holds, `name@version`. */
   holds: Type.Array(Type.String()),
 });

@@ -62,6 +62,37 @@ describe('placement near what a group uses', () => {
     ]);
   });
 
+  it('never overfills a labelled worker: memory comes first', () => {
+    const small = [
+      { id: 'w1', cpu: 2, load: 0, memoryMb: 512 },
+      { id: 'w2', cpu: 2, load: 0, memoryMb: 512, labels: { near: 'db' } },
+    ];
+    // Both groups use near=db; only one fits on w2, the other goes where there is room.
+    expect(
+      place({
+        ...base,
+        workers: small,
+        strategy: 'greedy-jsq',
+        memoryMb: [384, 384],
+        uses: [['near=db'], ['near=db']],
+      }),
+    ).toEqual(['w2', 'w1']);
+    // The whole invocation does not fit near db: composition-jsq takes a worker with room.
+    const big = [
+      { id: 'w1', cpu: 2, load: 0, memoryMb: 2048 },
+      { id: 'w2', cpu: 2, load: 0, memoryMb: 512, labels: { near: 'db' } },
+    ];
+    expect(
+      place({
+        ...base,
+        workers: big,
+        strategy: 'composition-jsq',
+        memoryMb: [384, 384],
+        uses: [['near=db'], []],
+      }),
+    ).toEqual(['w1', 'w1']);
+  });
+
   it('leaves the load-blind strategies as they are', () => {
     expect(place({ ...base, strategy: 'round-robin', uses: [['near=db'], []] })).toEqual([
       'w1',

@@ -288,7 +288,7 @@ export class Engine {
     ns.arrivals.set(from, t.skip === true || t.ref === undefined ? 'skip' : t.ref);
     const node = inv.dep.nodes.get(t.node)!;
     if (ns.arrivals.size < node.parents && t.ref !== undefined && t.skip !== true)
-      this.fetchAhead(ns, from, t.ref);
+      this.fetchAhead(node, ns, from, t.ref);
     if (ns.arrivals.size >= Math.max(1, node.parents)) {
       ns.status = 'running';
       ns.readyAt = this.now();
@@ -337,6 +337,7 @@ export class Engine {
     const [input, wf] = this.durable(inv)
       ? await retryWhileRetryable(read, inv.ctx.deadline, inv.abort.signal, this.now)
       : await read();
+    ns.ahead = undefined; // read into the input: nothing more to hold
     const env = this.env(inv, wf);
     const getMs = performance.now() - getStart;
     const outcome = await executeNode(node.node, input, env);
@@ -437,17 +438,23 @@ export class Engine {
    * A join's input that lives on another worker (Redis or its producer's memory) is read as
    * soon as its edge arrives, while the join waits for its other parents (docs/guides/chains.md).
    */
-  private fetchAhead(ns: NodeState, from: string, ref: StoredRef): void {
+  private fetchAhead(node: IndexedNode, ns: NodeState, from: string, ref: StoredRef): void {
     const remote = (ref.tier === 'redis' || ref.tier === 'peer') && ref.worker !== this.o.workerId;
     if (!remote || this.o.fetchAhead === false) return;
+    // Only what the node will read: its input template names one parent, or the workflow
+    // input (none), or all of them.
+    const t = node.node.input;
+    if (t.kind === 'input' || (t.kind === 'node' && t.node !== from)) return;
     const entry = {
       done: false,
       read: this.o.store.getBuffer(ref).then(
-        (b: Buffer) => b,
+        (b: Buffer) => {
+          entry.done = true;
+          return b;
+        },
         () => undefined,
       ),
     };
-    void entry.read.then(() => (entry.done = true));
     (ns.ahead ??= new Map()).set(from, entry);
   }
 
@@ -664,6 +671,8 @@ export class Engine {
     // re-places or fails its work when it leaves): either way not this node's failure.
     if (inv.failed || this.ended.has(inv.id) || inv.abort.signal.aborted) return;
     inv.failed = true;
+    // Reads ahead for joins that will not run now are let go.
+    for (const other of inv.nodes.values()) other.ahead = undefined;
     if (ns) {
       ns.status = 'done';
       const tried = (e.details as { attempts?: unknown } | undefined)?.attempts;
