@@ -68,57 +68,48 @@ export const MAX_USES = 16;
 
 /** `uses: [near=db, gpu]`: worker label selectors (shared/labels.ts), checked with their paths. */
 export function readUses(value: unknown, path: string, issues: Issues): string[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) {
-    issues.add(
-      path,
-      `must be a list of worker labels the function uses, each key or key=value (e.g. [near=db, gpu]), got ${describe(value)}`,
-    );
-    return undefined;
-  }
-  if (value.length > MAX_USES) {
-    issues.add(path, `has ${value.length} labels; at most ${MAX_USES}`);
-    return undefined;
-  }
-  const out: string[] = [];
-  value.forEach((v: unknown, i) => {
-    const p = at(path, i);
-    if (typeof v !== 'string' || !isSelector(v)) {
-      issues.add(
-        p,
-        `must be a worker label, key or key=value (key: lower-case letters, digits, _ . -, starting with a letter; value: letters, digits, _ . -), got ${describe(v)}`,
-      );
-    } else if (out.includes(v)) {
-      issues.add(p, `${JSON.stringify(v)} is listed twice`);
-    } else out.push(v);
+  return readDistinctList(value, path, issues, {
+    max: MAX_USES,
+    unit: 'labels',
+    list: 'a list of worker labels the function uses, each key or key=value (e.g. [near=db, gpu])',
+    valid: isSelector,
+    item: 'a worker label, key or key=value (key: lower-case letters, digits, _ . -, starting with a letter; value: letters, digits, _ . -)',
   });
-  return out.length === value.length ? out : undefined;
 }
 
 export function readPreload(value: unknown, path: string, issues: Issues): string[] | undefined {
+  return readDistinctList(value, path, issues, {
+    max: MAX_PRELOAD_FILES,
+    unit: 'files',
+    list: 'a list of files relative to the workflow folder (e.g. [models/weights.bin])',
+    valid: (v) => PRELOAD_RE.test(v),
+    item: 'a relative path inside the workflow folder (letters, digits, _ . / -; no leading / and no ..)',
+  });
+}
+
+/** A list of at most `max` distinct strings each `valid`; every problem added with its path. */
+function readDistinctList(
+  value: unknown,
+  path: string,
+  issues: Issues,
+  o: { max: number; unit: string; list: string; valid: (v: string) => boolean; item: string },
+): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
-    issues.add(
-      path,
-      `must be a list of files relative to the workflow folder (e.g. [models/weights.bin]), got ${describe(value)}`,
-    );
+    issues.add(path, `must be ${o.list}, got ${describe(value)}`);
     return undefined;
   }
-  if (value.length > MAX_PRELOAD_FILES) {
-    issues.add(path, `has ${value.length} files; at most ${MAX_PRELOAD_FILES}`);
+  if (value.length > o.max) {
+    issues.add(path, `has ${value.length} ${o.unit}; at most ${o.max}`);
     return undefined;
   }
   const out: string[] = [];
   value.forEach((v: unknown, i) => {
     const p = at(path, i);
-    if (typeof v !== 'string' || !PRELOAD_RE.test(v)) {
-      issues.add(
-        p,
-        `must be a relative path inside the workflow folder (letters, digits, _ . / -; no leading / and no ..), got ${describe(v)}`,
-      );
-    } else if (out.includes(v)) {
-      issues.add(p, `${JSON.stringify(v)} is listed twice`);
-    } else out.push(v);
+    if (typeof v !== 'string' || !o.valid(v))
+      issues.add(p, `must be ${o.item}, got ${describe(v)}`);
+    else if (out.includes(v)) issues.add(p, `${JSON.stringify(v)} is listed twice`);
+    else out.push(v);
   });
   return out.length === value.length ? out : undefined;
 }

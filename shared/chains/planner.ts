@@ -207,36 +207,21 @@ function nodeCandidates(
     if (n.kind !== 'task') continue;
     const worker = w.owners[n.id];
     if (worker === undefined) continue;
-    const e = est(n.fn);
-    const s = schedule.get(n.id) ?? { earliestMs: 0, slackMs: 0 };
-    const low = startOffsetMs(model, dag.name, n.id, o.startQuantile) ?? s.earliestMs;
-    const median = startOffsetMs(model, dag.name, n.id, 0.5) ?? s.earliestMs;
-    const high = startOffsetMs(model, dag.name, n.id, o.endQuantile);
-    const startMs = gap.low + low;
-    const medianStartMs = gap.median + median;
-    const probability = (runP.get(n.id) ?? 1) * scale;
-    const atMs = Math.max(0, startMs - e.coldMs - o.marginMs);
-    const holdMs = Math.max(0, medianStartMs - atMs);
-    // Unseen nodes have no high quantile: an unused prepare lives the pool's idle timeout.
-    const ttlMs =
-      high === null
-        ? o.idleMs
-        : Math.min(o.idleMs, Math.max(gap.high + high - atMs, e.coldMs) + 2 * o.marginMs);
-    out.push({
-      worker,
-      workflow: dag.name,
-      function: n.fn,
-      node: n.id,
-      atMs,
-      reason: 'node',
-      probability,
-      savedMs: probability * Math.max(0, e.coldMs - s.slackMs),
-      costMbS: (e.memoryMb * (probability * holdMs + (1 - probability) * ttlMs)) / 1000,
-      ...(ttlMs < o.idleMs ? { ttlMs } : {}),
-      startMs,
-      inOwnReach: low >= e.coldMs + o.marginMs,
-      source: sources.has(n.id),
-    });
+    out.push(
+      candidate(o, {
+        worker,
+        workflow: dag.name,
+        fn: n.fn,
+        node: n.id,
+        e: est(n.fn),
+        slackMs: (schedule.get(n.id) ?? { slackMs: 0 }).slackMs,
+        starts: startsOf(model, dag.name, n.id, o, schedule),
+        gap,
+        probability: (runP.get(n.id) ?? 1) * scale,
+        count: 1,
+        source: sources.has(n.id),
+      }),
+    );
   }
   return out;
 }
@@ -267,40 +252,97 @@ function foreachCandidates(
   const count = Math.min(n.concurrency, Math.round(width), 64);
   if (count < 1) return [];
   const inner = new Set(n.body.edges.map((e) => e.to as string));
-  const s = schedule.get(n.id) ?? { earliestMs: 0, slackMs: 0 };
-  const low = startOffsetMs(model, dag.name, n.id, o.startQuantile) ?? s.earliestMs;
-  const median = startOffsetMs(model, dag.name, n.id, 0.5) ?? s.earliestMs;
-  const high = startOffsetMs(model, dag.name, n.id, o.endQuantile);
+  const starts = startsOf(model, dag.name, n.id, o, schedule);
+  const slackMs = (schedule.get(n.id) ?? { slackMs: 0 }).slackMs;
   const out: Candidate[] = [];
   for (const b of n.body.nodes) {
     if (b.kind !== 'task' || inner.has(b.id)) continue;
-    const e = functionEstimate(model, dag, b.fn, o.defaultColdMs);
-    const probability = runP * scale;
-    const startMs = gap.low + low;
-    const atMs = Math.max(0, startMs - e.coldMs - o.marginMs);
-    const holdMs = Math.max(0, gap.median + median - atMs);
-    const ttlMs =
-      high === null
-        ? o.idleMs
-        : Math.min(o.idleMs, Math.max(gap.high + high - atMs, e.coldMs) + 2 * o.marginMs);
-    out.push({
-      worker,
-      workflow: dag.name,
-      function: b.fn,
-      node: `${n.id}/${b.id}`,
-      atMs,
-      reason: 'node',
-      probability,
-      savedMs: probability * Math.max(0, e.coldMs - s.slackMs),
-      costMbS: (count * e.memoryMb * (probability * holdMs + (1 - probability) * ttlMs)) / 1000,
-      ...(ttlMs < o.idleMs ? { ttlMs } : {}),
-      ...(count > 1 ? { count } : {}),
-      startMs,
-      inOwnReach: low >= e.coldMs + o.marginMs,
-      source: sources.has(n.id),
-    });
+    out.push(
+      candidate(o, {
+        worker,
+        workflow: dag.name,
+        fn: b.fn,
+        node: `${n.id}/${b.id}`,
+        e: functionEstimate(model, dag, b.fn, o.defaultColdMs),
+        slackMs,
+        starts,
+        gap,
+        probability: runP * scale,
+        count,
+        source: sources.has(n.id),
+      }),
+    );
   }
   return out;
+}
+
+/** A node's start offsets: the low and median quantiles (else its expected start) and the high. */
+interface Starts {
+  low: number;
+  median: number;
+  high: number | null;
+}
+
+function startsOf(
+  model: ChainModel,
+  workflow: string,
+  id: string,
+  o: PlannerOptions,
+  schedule: ReadonlyMap<string, { earliestMs: number; slackMs: number }>,
+): Starts {
+  const earliest = schedule.get(id)?.earliestMs ?? 0;
+  return {
+    low: startOffsetMs(model, workflow, id, o.startQuantile) ?? earliest,
+    median: startOffsetMs(model, workflow, id, 0.5) ?? earliest,
+    high: startOffsetMs(model, workflow, id, o.endQuantile),
+  };
+}
+
+/**
+ * One prepare candidate: timed a cold start (and the margin) before the low start, released
+ * after the high start has passed (the idle timeout for a node never seen), saving what the
+ * slack does not absorb, costing `count` sandboxes' memory for the time they are expected to wait.
+ */
+function candidate(
+  o: PlannerOptions,
+  c: {
+    worker: string;
+    workflow: string;
+    fn: string;
+    node: string;
+    e: FunctionEstimate;
+    slackMs: number;
+    starts: Starts;
+    gap: { low: number; median: number; high: number };
+    probability: number;
+    count: number;
+    source: boolean;
+  },
+): Candidate {
+  const { e, starts, gap, probability } = c;
+  const startMs = gap.low + starts.low;
+  const atMs = Math.max(0, startMs - e.coldMs - o.marginMs);
+  const holdMs = Math.max(0, gap.median + starts.median - atMs);
+  const ttlMs =
+    starts.high === null
+      ? o.idleMs
+      : Math.min(o.idleMs, Math.max(gap.high + starts.high - atMs, e.coldMs) + 2 * o.marginMs);
+  return {
+    worker: c.worker,
+    workflow: c.workflow,
+    function: c.fn,
+    node: c.node,
+    atMs,
+    reason: 'node',
+    probability,
+    savedMs: probability * Math.max(0, e.coldMs - c.slackMs),
+    costMbS: (c.count * e.memoryMb * (probability * holdMs + (1 - probability) * ttlMs)) / 1000,
+    ...(ttlMs < o.idleMs ? { ttlMs } : {}),
+    ...(c.count > 1 ? { count: c.count } : {}),
+    startMs,
+    inOwnReach: starts.low >= e.coldMs + o.marginMs,
+    source: c.source,
+  };
 }
 
 /** Earliest start and slack per node with expected (warm) run times; joins wait for all parents. */
