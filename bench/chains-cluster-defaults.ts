@@ -11,6 +11,8 @@ export interface ChainsClusterOptions {
   runtime: 'process' | 'docker';
   budget: number;
   seed: number;
+  /** Sandboxes each worker starts at once (absent: the worker's default, its cores; 0: no limit). */
+  startConcurrency?: number;
   reportDir?: string | null;
   print: (line: string) => void;
 }

@@ -32,6 +32,23 @@ export { CHAINS_CLUSTER_DEFAULTS, type ChainsClusterOptions } from './chains-clu
 export type ClusterVariant = 'all-warm' | 'off' | 'eager' | 'predictive';
 const VARIANTS: readonly ClusterVariant[] = ['all-warm', 'off', 'eager', 'predictive'];
 
+/** Where a variant's critical-path cold starts after the first node were (bench output). */
+export interface ColdSpot {
+  variant: ClusterVariant;
+  workflow: string;
+  node: string;
+  /** Times the node was on the realised critical path. */
+  onPath: number;
+  /** Of them: a sandbox started for the step. */
+  started: number;
+  /** Of them: a wait over half a cold start for a sandbox (one prepared but still starting). */
+  waited: number;
+  /** Of them: the run found a prepared sandbox. */
+  prepared: number;
+  /** Mean wait for a sandbox over the cold ones, ms. */
+  meanQueueMs: number;
+}
+
 export interface ClusterRow {
   variant: ClusterVariant;
   invocations: number;
@@ -74,7 +91,12 @@ export async function runChainsCluster(o: ChainsClusterOptions): Promise<Cluster
     workers: 2,
     logDir,
     runtime: o.runtime,
-    env: { FAASFLOW_IDLE_MS: String(o.idleMs) },
+    env: {
+      FAASFLOW_IDLE_MS: String(o.idleMs),
+      ...(o.startConcurrency === undefined
+        ? {}
+        : { FAASFLOW_START_CONCURRENCY: String(o.startConcurrency) }),
+    },
   });
   try {
     await cluster.start();
@@ -86,7 +108,7 @@ export async function runChainsCluster(o: ChainsClusterOptions): Promise<Cluster
   const rnd = mulberry32(o.seed);
   try {
     print(
-      `chains (cluster): 2 workers, ${o.runtime} sandboxes, idle timeout ${o.idleMs} ms, ${o.warmup} warm-up + ${o.rounds} measured rounds, runtimes ×${RUNTIME_SCALE}, budget ${o.budget}, seed ${o.seed}`,
+      `chains (cluster): 2 workers, ${o.runtime} sandboxes, idle timeout ${o.idleMs} ms, ${o.warmup} warm-up + ${o.rounds} measured rounds, runtimes ×${RUNTIME_SCALE}, budget ${o.budget}, seed ${o.seed}, sandboxes started at once ${o.startConcurrency ?? 'the cores'}`,
     );
     const shapes = new Map<string, WorkflowShape>();
     for (const v of VARIANTS) {
@@ -164,8 +186,14 @@ export async function runChainsCluster(o: ChainsClusterOptions): Promise<Cluster
       wasted.set(v, sum);
     }
     // What a cold start takes in the tier (a wait longer than half of it counts as cold).
-    const rows = await figures(client, measured, wasted, o.runtime === 'docker' ? 160 : 70);
+    const { rows, spots } = await figures(
+      client,
+      measured,
+      wasted,
+      o.runtime === 'docker' ? 160 : 70,
+    );
     printRows(rows, print);
+    printSpots(spots, print);
     print(
       'Wasted MB·s counts the whole run (warm-up included); removal is against off in the same run.',
     );
@@ -174,7 +202,7 @@ export async function runChainsCluster(o: ChainsClusterOptions): Promise<Cluster
       publishReport(
         'chains-cluster',
         startedAt,
-        { options, rows },
+        { options, rows, spots },
         { print, ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}) },
       );
     }
@@ -206,7 +234,29 @@ async function figures(
   measured: readonly Measured[],
   wasted: ReadonlyMap<ClusterVariant, number>,
   coldMs: number,
-): Promise<ClusterRow[]> {
+): Promise<{ rows: ClusterRow[]; spots: ColdSpot[] }> {
+  const spots = new Map<string, ColdSpot & { queueSum: number }>();
+  const spot = (m: Measured, s: StepRecord, cold: boolean, onPath: boolean): void => {
+    const key = `${m.variant}\0${m.shape.name}\0${s.node}`;
+    const e = spots.get(key) ?? {
+      variant: m.variant,
+      workflow: m.shape.name,
+      node: s.node,
+      onPath: 0,
+      started: 0,
+      waited: 0,
+      prepared: 0,
+      meanQueueMs: 0,
+      queueSum: 0,
+    };
+    spots.set(key, e);
+    if (onPath) e.onPath++;
+    if (!cold) return;
+    if (s.cold) e.started++;
+    else e.waited++;
+    if (s.prepared === true) e.prepared++;
+    e.queueSum += s.queueMs;
+  };
   interface Acc {
     n: number;
     cp: number;
@@ -252,6 +302,9 @@ async function figures(
     const c = criticalColds(m.shape, inv.steps, coldMs);
     a.cp += c.all;
     a.cpAfter += c.afterSource;
+    for (const s of criticalPath(m.shape.edges, inv.steps))
+      if (s.kind === 'task' && hasParents(m.shape.edges, s.node))
+        spot(m, s, s.cold || s.queueMs > coldMs / 2, true);
   }
   const get = (v: ClusterVariant): Acc => acc.get(v)!;
   const p = (v: ClusterVariant, q: number): number =>
@@ -262,7 +315,13 @@ async function figures(
   const succ = (v: ClusterVariant): number =>
     get(v).succTasks > 0 ? get(v).succCold / get(v).succTasks : 0;
   const off = get('off');
-  return VARIANTS.map((v) => {
+  const coldSpots = [...spots.values()]
+    .filter((e) => e.started + e.waited > 0)
+    .map(({ queueSum, ...e }) => ({
+      ...e,
+      meanQueueMs: queueSum / (e.started + e.waited),
+    }));
+  const rows = VARIANTS.map((v) => {
     const a = get(v);
     const w = wasted.get(v) ?? 0;
     return {
@@ -283,6 +342,31 @@ async function figures(
       successorColdVsOff: succ('off') > 0 ? succ(v) / succ('off') : null,
     };
   });
+  return { rows, spots: coldSpots };
+}
+
+/** The remaining critical-path cold starts after the first node, by variant and node. */
+function printSpots(spots: readonly ColdSpot[], print: (line: string) => void): void {
+  const shown = spots.filter((e) => e.variant === 'eager' || e.variant === 'predictive');
+  if (shown.length === 0) return;
+  print('Critical-path cold starts after the first node (eager and predictive), by node:');
+  for (const line of formatTable(
+    ['variant', 'workflow', 'node', 'on path', 'started', 'waited', 'prepared', 'mean wait'],
+    [...shown]
+      .sort((a, b) => b.started + b.waited - (a.started + a.waited))
+      .map((e) => [
+        e.variant,
+        e.workflow,
+        e.node,
+        String(e.onPath),
+        String(e.started),
+        String(e.waited),
+        String(e.prepared),
+        `${e.meanQueueMs.toFixed(0)} ms`,
+      ]),
+    ['left', 'left', 'left'],
+  ))
+    print(line);
 }
 
 function printRows(rows: readonly ClusterRow[], print: (line: string) => void): void {

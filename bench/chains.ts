@@ -33,8 +33,14 @@ export interface ChainsBenchOptions extends SimOptions {
   runtime: 'process' | 'docker';
   /** Cluster: the workers' idle timeout (`--idle-ms`; default 1,500). */
   clusterIdleMs: number;
+  /** Cluster: sandboxes each worker starts at once (`--start-concurrency`; default its cores). */
+  startConcurrency?: number;
   /** Data ahead on namespace hosts (bench/chains-data.ts) instead of the simulation. */
   data: boolean;
+  /** A burst of sandbox starts, the start gate off and on (bench/chains-starts.ts). */
+  starts: boolean;
+  /** Starts: prepares asked for at once. */
+  burst: number;
   hosts: number;
   bandwidth: string;
   repetitions: number;
@@ -58,6 +64,8 @@ export const CHAINS_DEFAULTS: Omit<ChainsBenchOptions, 'sim'> = {
   runtime: 'process',
   clusterIdleMs: CHAINS_CLUSTER_DEFAULTS.idleMs,
   data: false,
+  starts: false,
+  burst: 8,
   hosts: 3,
   bandwidth: '25mbit',
   repetitions: 5,
@@ -71,6 +79,8 @@ const KNOWN = [
   'rounds',
   'runtime',
   'data',
+  'starts',
+  'burst',
   'hosts',
   'bandwidth',
   'repetitions',
@@ -80,6 +90,7 @@ const KNOWN = [
   'budget',
   'cold-ms',
   'idle-ms',
+  'start-concurrency',
   'out',
 ] as const;
 
@@ -93,11 +104,14 @@ export function chainsOptionsFromFlags(
     sim: flags['sim'] === true,
     cluster: flags['cluster'] === true,
     data: flags['data'] === true,
+    starts: flags['starts'] === true,
   };
-  if ([o.sim, o.cluster, o.data].filter(Boolean).length !== 1)
+  if ([o.sim, o.cluster, o.data, o.starts].filter(Boolean).length !== 1)
     problems.push(
-      'give one of --sim (seeded simulated pools), --cluster (a local cluster of processes) or --data (namespace hosts with capped links)',
+      'give one of --sim (seeded simulated pools), --cluster (a local cluster of processes), --data (namespace hosts with capped links) or --starts (a burst of sandbox starts)',
     );
+  const burst = int('burst', 2);
+  if (burst !== undefined) o.burst = burst;
   const hosts = int('hosts', 2);
   if (hosts !== undefined) o.hosts = hosts;
   const reps = int('repetitions', 1);
@@ -126,6 +140,8 @@ export function chainsOptionsFromFlags(
   if (coldMs !== undefined) o.coldMs = coldMs;
   const idleMs = int('idle-ms', 1);
   if (idleMs !== undefined) o.idleMs = o.clusterIdleMs = idleMs;
+  const startConcurrency = int('start-concurrency', 0);
+  if (startConcurrency !== undefined) o.startConcurrency = startConcurrency;
   const budget = str('budget');
   if (budget !== undefined) {
     const b = Number(budget);
@@ -256,6 +272,17 @@ export async function runChainsBench(o: ChainsBenchOptions): Promise<ModeFigures
     });
     return [];
   }
+  if (o.starts) {
+    const { runStartsBench } = await import('./chains-starts.js');
+    await runStartsBench({
+      runtime: o.runtime,
+      burst: o.burst,
+      repetitions: o.repetitions,
+      ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+      print,
+    });
+    return [];
+  }
   if (o.cluster) {
     const { runChainsCluster } = await import('./chains-cluster.js');
     await runChainsCluster({
@@ -266,6 +293,7 @@ export async function runChainsBench(o: ChainsBenchOptions): Promise<ModeFigures
       runtime: o.runtime,
       budget: o.budget,
       seed: o.seed,
+      ...(o.startConcurrency !== undefined ? { startConcurrency: o.startConcurrency } : {}),
       ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
       print,
     });

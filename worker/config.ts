@@ -187,6 +187,13 @@ export const WorkerConfigSchema = Type.Object({
     description:
       'Labels of this worker, comma-separated `key` or `key=value` (e.g. `zone=eu-1,near=db,gpu`): a function that declares `uses: [near=db]` is placed on the workers matching the most of what it uses (docs/guides/chains.md).',
   }),
+  startConcurrency: Type.Integer({
+    minimum: 0,
+    default: availableParallelism(),
+    'x-default': "the machine's cores",
+    description:
+      "Sandboxes this worker starts at once; the rest wait in line, a run's start before every prepare ahead, prepares by their node's predicted start (docs/guides/chains.md). 0: no limit.",
+  }),
   fetchAhead: Type.Boolean({
     default: true,
     description:

@@ -39,6 +39,7 @@ import { workerChannelOps } from './remote/channel-ops.js';
 import { MasterClient } from './remote/master-client.js';
 import { ChannelTransport } from './remote/transport.js';
 import { openSandbox } from './sandbox/docker-select.js';
+import { IngressChains } from './ingress/chains.js';
 import type { Sandbox } from './sandbox/types.js';
 
 /** Load added to a hot worker's replicas when a keyed call picks one (docs/guides/sharding.md). */
@@ -116,6 +117,7 @@ export class WorkerServer {
       ...(config.dockerSocket === undefined ? {} : { dockerSocket: config.dockerSocket }),
       runtimeImage: config.runtimeImage,
       prewarm: config.prewarm,
+      startConcurrency: config.startConcurrency,
     });
     // The store writes this worker's URL into peer refs, and the URL is known only after listen
     // (port 0), so the store is created after listen; the engine and routes reach it through
@@ -221,10 +223,21 @@ export class WorkerServer {
         ),
       logger,
     );
+    const chainKits = new IngressChains(
+      async (master, workflow) =>
+        http.json(
+          `${master}/v1/internal/chains/${encodeURIComponent(workflow)}`,
+          'GET',
+          undefined,
+          10_000,
+        ),
+      logger,
+    );
     view.onView((v) => models.onView(v));
     view.onView((v) => routing.update(v.routing));
     const coordinator = new IngressCoordinator({
       models,
+      chains: chainKits,
       workerId: id,
       url: () => url,
       view,
@@ -263,6 +276,12 @@ export class WorkerServer {
           return JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
         },
         ship: (doc) => shipper.ship(doc),
+        prepare: (to, prepares) => {
+          if (to === url) return ahead.schedule(prepares);
+          http
+            .json(`${to}/v1/prepares`, 'POST', { prepares }, 5_000)
+            .catch((err: unknown) => logger.debug({ err, url: to }, 'prepares not delivered'));
+        },
       },
     });
     late.coordinator = coordinator;

@@ -104,7 +104,7 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
   },
   chains: {
     summary:
-      'Prewarming off vs eager vs predictive (adaptive task chains): a seeded simulation (--sim) or a local cluster (--cluster); data read ahead on capped links (--data).',
+      'Prewarming off vs eager vs predictive (adaptive task chains): a seeded simulation (--sim) or a local cluster (--cluster); data read ahead on capped links (--data); a burst of sandbox starts through the start gate (--starts).',
     options: [
       ['--sim', 'simulated pools and arrivals'],
       ['--cluster', 'a master and 2 workers as processes, with an all-warm reference'],
@@ -114,15 +114,29 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
         '--data',
         'Cycles and Genome on namespace hosts with capped links, joins reading ahead off vs on (root)',
       ],
+      [
+        '--starts',
+        'a burst of sandbox starts on one worker, its start gate off vs on (--runtime, --burst, --repetitions)',
+      ],
+      ['--burst <n>', 'starts: prepares asked for at once', '8'],
       ['--hosts <n>', 'data: namespace worker hosts', '3'],
       ['--bandwidth <rate>', 'data: the cap of every host link', '25mbit'],
-      ['--repetitions <n>', 'data: measured invocations per benchmark and setting', '5'],
+      [
+        '--repetitions <n>',
+        'data: measured invocations per benchmark and setting; starts: bursts per setting',
+        '5',
+      ],
       SMOKE,
       ['--seed <n>', 'seed of the arrivals, branches and run times', '1'],
       ['--invocations <n>', 'primary invocations (successors come on top)', '800'],
       ['--budget <fraction>', 'share of sandbox memory-seconds unused prewarms may take', '0.1'],
       ['--cold-ms <ms>', 'cold-start time (process ~70, Docker ~160)', '70'],
       ['--idle-ms <ms>', 'idle timeout of a warm sandbox', '3000 (sim), 1500 (cluster)'],
+      [
+        '--start-concurrency <n>',
+        'cluster: sandboxes each worker starts at once (0: no limit)',
+        "the workers' cores",
+      ],
       OUT,
     ],
   },

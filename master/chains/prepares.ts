@@ -1,7 +1,8 @@
 /**
- * At an invocation's start, the chain planner's prepares go to their owner workers
+ * At an invocation's start on the master, the chain planner's prepares go to their owner workers
  * (`POST /v1/prepares`, one request per worker, off the start's path; a worker that does not
- * answer just misses them — a prepare is an optimisation, never part of the run).
+ * answer just misses them — a prepare is an optimisation, never part of the run). Ingress
+ * workers plan theirs the same way (shared/chains/start.ts) from a kit of the master's model.
  *
  * A likely successor workflow (by its chain score) is planned where it would run now
  * (`predict`: its groups' last homes, else a proposal from the live view): its first nodes are
@@ -13,25 +14,13 @@ import type { Logger } from '../../shared/logger.js';
 import type { InvocationRecord } from '../../shared/invocation/record.js';
 import {
   PLANNER_DEFAULTS,
-  type PlannedWorkflow,
+  planStart,
+  type PlacedRun,
   type PrepareAction,
 } from '../../shared/chains/index.js';
-import type { Placement } from '../../shared/schema/wire.js';
 import type { PredictedRun } from '../invocations/manager.js';
 import type { WorkflowVersion } from '../workflow/version.js';
 import type { ChainService } from './service.js';
-
-/** One prepare as it travels (worker/sandbox/ahead.ts `PrepareMessage`). */
-interface PrepareWire {
-  workflow: string;
-  version: number;
-  function: string;
-  node: string;
-  startedAt: number;
-  atMs: number;
-  ttlMs: number;
-  count?: number;
-}
 
 export function sendPrepares(
   chains: ChainService,
@@ -42,70 +31,29 @@ export function sendPrepares(
   inputBytes: number,
   predict: (workflow: string) => PredictedRun | undefined = () => undefined,
 ): PrepareAction[] {
-  const runs = new Map<string, { version: number; placement: Placement }>([
-    [v.name, { version: v.version, placement: r.placement }],
-  ]);
-  const successors: Record<string, PlannedWorkflow> = {};
+  const successors: PlacedRun[] = [];
   for (const chain of chains.successorsOf(v.name)) {
     if (chain.score < PLANNER_DEFAULTS.minSuccessorScore) break; // best first
     const next = predict(chain.workflow);
-    if (!next || next.v.name === v.name) continue;
-    if (next.v.dag.prewarm?.mode !== 'predictive') continue;
-    successors[next.v.name] = { dag: next.v.dag, owners: ownersOf(next.v, next.placement) };
-    runs.set(next.v.name, { version: next.v.version, placement: next.placement });
+    if (next) successors.push(placedRun(next.v, next.placement));
   }
-  if ((v.dag.prewarm?.mode ?? 'off') === 'off' && Object.keys(successors).length === 0) return [];
-  const actions = chains.plan(
-    { dag: v.dag, owners: ownersOf(v, r.placement) },
-    () => 0,
-    inputBytes,
+  const plan = planStart({
+    model: chains.current(),
+    price: (workflow) => chains.price(workflow),
+    run: placedRun(v, r.placement),
     successors,
-  );
-  r.prewarm = {
-    mode: v.dag.prewarm?.mode ?? 'off',
-    price: chains.price(v.name),
-    ...chains.predictions(v.dag, inputBytes),
-    prepares: actions.map((a) => ({
-      workflow: a.workflow,
-      node: a.node,
-      worker: a.worker,
-      atMs: Math.round(a.atMs),
-      reason: a.reason,
-      probability: Math.round(a.probability * 1000) / 1000,
-      ...(a.count === undefined ? {} : { count: a.count }),
-    })),
-  };
-  const byUrl = new Map<string, PrepareWire[]>();
-  for (const a of actions) {
-    const run = runs.get(a.workflow);
-    const url = run?.placement.workers[a.worker];
-    if (run === undefined || url === undefined) continue;
-    const list = byUrl.get(url) ?? [];
-    list.push({
-      workflow: a.workflow,
-      version: run.version,
-      function: a.function,
-      node: a.node,
-      startedAt: r.startedAt,
-      atMs: a.atMs,
-      ttlMs: Math.max(1, Math.round(a.ttlMs ?? 600_000)),
-      ...(a.count === undefined ? {} : { count: a.count }),
-    });
-    byUrl.set(url, list);
-  }
-  for (const [url, prepares] of byUrl)
+    inputBytes,
+    startedAt: r.startedAt,
+    nowMs: Date.now(),
+  });
+  if (plan.prewarm) r.prewarm = plan.prewarm;
+  for (const [url, prepares] of plan.messages)
     http
       .json(`${url}/v1/prepares`, 'POST', { prepares }, 5_000)
       .catch((err: unknown) => logger.debug({ err, url }, 'prepares not delivered'));
-  return actions;
+  return plan.actions;
 }
 
-/** Node id → the worker that owns it under `placement`. */
-function ownersOf(v: WorkflowVersion, placement: Placement): Record<string, string> {
-  const owners: Record<string, string> = {};
-  for (const [node, group] of Object.entries(v.partition.groupOf)) {
-    const worker = placement.groups[group];
-    if (worker !== undefined) owners[node] = worker;
-  }
-  return owners;
+function placedRun(v: WorkflowVersion, placement: PlacedRun['placement']): PlacedRun {
+  return { dag: v.dag, version: v.version, placement, groupOf: v.partition.groupOf };
 }

@@ -20,11 +20,13 @@ import {
   observe,
   parseChainModel,
   planPrepares,
-  runProbabilities,
   startOffsetMs,
   successorChains,
   updateBudget,
+  chainKit,
+  predictionsOf,
   type BudgetState,
+  type ChainKit,
   type ChainModel,
   type ObservedInvocation,
   type PlannedWorkflow,
@@ -85,8 +87,6 @@ export interface ChainsView {
   wasteFraction: number | null;
   prepares: { wastedMbS: number; usedMbS: number };
 }
-
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 interface Queued {
   dag: WorkflowDag;
@@ -208,34 +208,12 @@ export class ChainService {
    * the branch probabilities.
    */
   predictions(dag: WorkflowDag, inputBytes: number): Pick<InvocationPrewarm, 'nodes' | 'switches'> {
-    const m = this.model;
-    const context = contextBucket(inputBytes);
-    const runP = runProbabilities(m, dag, context);
-    const nodes: InvocationPrewarm['nodes'] = [];
-    const switches: InvocationPrewarm['switches'] = [];
-    for (const n of dag.nodes) {
-      if (n.kind === 'switch') {
-        const heads: Record<string, string[]> = {};
-        for (const e of dag.edges)
-          if (e.from === n.id && e.branch !== undefined)
-            (heads[String(e.branch)] ??= []).push(e.to);
-        switches.push({
-          node: n.id,
-          branches: branchProbabilities(m, dag, n.id, context).probabilities,
-          heads,
-        });
-      }
-      if (n.kind !== 'task') continue;
-      const startMs = startOffsetMs(m, dag.name, n.id, 0.5);
-      nodes.push({
-        node: n.id,
-        probability: round3(runP.get(n.id) ?? 1),
-        startMs: startMs === null ? null : Math.round(startMs),
-      });
-    }
-    for (const s of switches)
-      for (const b of Object.keys(s.branches)) s.branches[b] = round3(s.branches[b]!);
-    return { nodes, switches };
+    return predictionsOf(this.model, dag, inputBytes);
+  }
+
+  /** What an ingress plans `workflow`'s starts with (GET /v1/internal/chains/:workflow). */
+  kit(workflow: string): ChainKit {
+    return chainKit(this.model, workflow, (w) => this.price(w), this.now());
   }
 
   /** Observes what is queued, feeds the controllers and persists; one flush at a time. */

@@ -148,6 +148,19 @@ export function clusterRoutes(app: TypedApp, c: MasterContext): void {
     },
   );
 
+  // What an ingress worker plans a workflow's prepares ahead with (docs/guides/chains.md).
+  app.get(
+    '/v1/internal/chains/:workflow',
+    {
+      schema: { params: Type.Object({ workflow: Type.String({ minLength: 1, maxLength: 300 }) }) },
+    },
+    (req) => {
+      if (!c.chains)
+        throw new AppError('NOT_FOUND', 'adaptive chains are not running on this master');
+      return c.chains.kit(req.params.workflow);
+    },
+  );
+
   cpuRoute(app);
 
   app.get(

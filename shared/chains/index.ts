@@ -4,3 +4,4 @@ export * from './model.js';
 export * from './predict.js';
 export * from './planner.js';
 export * from './budget.js';
+export * from './start.js';

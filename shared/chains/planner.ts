@@ -46,6 +46,11 @@ export interface PrepareAction {
   node: string;
   /** When to start the sandbox, ms after the invocation start. */
   atMs: number;
+  /**
+   * When the node is predicted to start (its low start quantile), ms after the invocation start:
+   * the worker starts waiting prepares earliest-needed first.
+   */
+  needMs: number;
   reason: 'eager' | 'node' | 'successor';
   /** P(the node runs) (for a successor: chain score × P(node runs in it)). */
   probability: number;
@@ -118,7 +123,7 @@ export interface PlanInput extends PlannedWorkflow {
   options?: Partial<PlannerOptions>;
 }
 
-interface Candidate extends PrepareAction {
+interface Candidate extends Omit<PrepareAction, 'needMs'> {
   startMs: number;
   /** Whether a prepare at its own invocation's start is early enough for this node. */
   inOwnReach: boolean;
@@ -161,8 +166,8 @@ export function planPrepares(input: PlanInput): PrepareAction[] {
     const taken = used.get(key) ?? 0;
     used.set(key, taken + 1);
     if (taken < input.warm(c.worker, c.workflow, c.function)) continue;
-    const { startMs: _s, inOwnReach: _r, source: _src, ...action } = c;
-    out.push(action);
+    const { startMs, inOwnReach: _r, source: _src, ...action } = c;
+    out.push({ ...action, needMs: Math.max(action.atMs, startMs) });
   }
   return out.sort(
     (a, b) =>

@@ -5,14 +5,15 @@
  * arrives — its step says `prepared: true`, is warm, and its worker measured no cold start —
  * while the chain model learns the workflow (`GET /v1/workflows/:name/chains`); a workflow that
  * follows another in the same session has its first node prepared from the other's start, and
- * the timeline shows what was predicted beside what happened.
+ * the timeline shows what was predicted beside what happened. Invoked on the worker's own API
+ * (no master on the path), the worker plans the same prepares from its kit of the master's model.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../deploy/local-cluster.js';
 import { repoRoot } from '../../bench/paths.js';
-import { eventually, startCluster, type Api } from '../helpers/cluster.js';
+import { client, eventually, startCluster, type Api } from '../helpers/cluster.js';
 import { deploy } from '../../deploy/cli/client.js';
 
 const fixture = join(repoRoot(), 'test/fixtures/workflows/chains-late.yaml');
@@ -67,6 +68,41 @@ describe('prepares ahead on a cluster', () => {
     expect(view.mode).toBe('eager');
     const node = view.nodes.find((n: any) => n.function === 'late');
     expect(node.startMs.p50).toBeGreaterThanOrEqual(250);
+  }, 60_000);
+
+  it('prepares ahead for an invocation taken on a worker’s own API', async () => {
+    const url = await eventually(async () => {
+      const r = await api.request('GET', '/v1/workers');
+      return (r.body.workers as { url: string; status: string }[]).find((w) => w.status === 'ready')
+        ?.url;
+    });
+    const worker = client(url);
+    const runs: any[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await eventually(async () => {
+        const r = await worker.request('POST', '/v1/workflows/e2e-chains/invocations', {
+          input: { n: i },
+        });
+        return r.status === 200 && r;
+      });
+      expect(res.body.output).toBe(i + 1);
+      runs.push(
+        await eventually(async () => {
+          const r = await worker.request('GET', `/v1/invocations/${res.body.invocationId}`);
+          return r.body.steps?.length >= 2 && r.body;
+        }),
+      );
+      await sleep(2_400); // every sandbox goes cold in between
+    }
+    // The first start fetched the kit (it never waits for it); the later ones planned with it.
+    const last = runs[runs.length - 1];
+    const late = last.steps.find((s: any) => s.node.includes('late'));
+    expect(late).toMatchObject({ prepared: true, cold: false });
+    expect(runs[0].prewarm).toBeUndefined();
+    // Recorded on the invocation, as the master shows it once the worker shipped the record.
+    const shown = await eventually(async () => (await api.invocation(last.invocationId)).prewarm);
+    expect(shown.mode).toBe('eager');
+    expect(shown.prepares.some((p: any) => p.node.includes('late'))).toBe(true);
   }, 60_000);
 
   it('prepares the first node of a workflow that follows in the same session', async () => {

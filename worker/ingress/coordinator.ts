@@ -51,7 +51,22 @@ import { journalTtlMs, type Journal, type JournalState } from '../../shared/jour
 import type { Logger } from '../../shared/logger.js';
 import { eligibleWorkers, placeOnView, resolveDurability } from '../../shared/placement-view.js';
 import { IDEMPOTENCY_TTL_MS } from '../../shared/schema/invocation-api.js';
-import type { PlacementView, Report, StoredRef, Trigger } from '../../shared/schema/wire.js';
+import type {
+  Placement,
+  PlacementView,
+  Report,
+  StoredRef,
+  Trigger,
+} from '../../shared/schema/wire.js';
+import {
+  BUDGET_DEFAULTS,
+  PLANNER_DEFAULTS,
+  planStart,
+  successorChains,
+  type PlacedRun,
+  type PrepareMessage,
+} from '../../shared/chains/index.js';
+import type { IngressChains } from './chains.js';
 import type { IndexedDeployment } from '../engine/deployments.js';
 import { ingressDecision, StagePlans, type IngressModels } from './harvest.js';
 import { recordedHarvest } from '../../shared/harvest/invocation.js';
@@ -80,6 +95,8 @@ export interface IngressPorts {
   lookup(invocationId: InvocationId): Promise<Record<string, unknown> | undefined>;
   /** Queues an ended invocation's record for the master. */
   ship(doc: InvocationDoc): void;
+  /** Prepares ahead for the worker at `url` (this one's own scheduler when it is this worker). */
+  prepare?(url: string, prepares: PrepareMessage[]): void;
 }
 
 export interface IngressOptions {
@@ -97,6 +114,8 @@ export interface IngressOptions {
   inlineMaxBytes: number;
   /** The master's harvesting model sets, as this worker holds them (harvesting on). */
   models?: IngressModels;
+  /** Adaptive chains: the kits of the master's chain model this worker plans prepares with. */
+  chains?: IngressChains;
   /** Ended invocations kept for GET /v1/invocations/:id here. Default 1,000. */
   retain?: number;
   now?: () => number;
@@ -160,10 +179,6 @@ export class IngressCoordinator {
   }
 
   /**
-   * Accepts an invocation: once this resolves it is journaled (durable) and its sources are
-   * being started. With an idempotency key already bound, resolves to what the key names.
-   */
-  /**
    * The workflow learns its composition (it was deployed with variants `<name>~<i>`): its
    * decisions and their log are the master's.
    */
@@ -171,6 +186,10 @@ export class IngressCoordinator {
     return this.o.deployments.latest(`${workflow}~1`) !== undefined;
   }
 
+  /**
+   * Accepts an invocation: once this resolves it is journaled (durable) and its sources are
+   * being started. With an idempotency key already bound, resolves to what the key names.
+   */
   async start(workflow: string, req: IngressStart): Promise<InvocationRecord | RemoteInvocation> {
     const view = this.o.view.current();
     if (view.mode === 'master')
@@ -199,26 +218,8 @@ export class IngressCoordinator {
       );
       if (owner !== id) return this.existing(owner, req);
     }
-    const durability = resolveDurability({
-      workflow: dep.workflow,
-      asked: dep.dag.durability ?? view.durability,
-      journal: view.journal && this.o.journal !== undefined,
-      capable: view.workers.some((w) => w.status === 'ready' && w.journal),
-    });
-    const workers = eligibleWorkers(view, dep.workflow, dep.version, durability);
-    const key = `${dep.workflow}@${dep.version}`;
-    const placement = placeOnView({
-      strategy: view.strategy,
-      workers,
-      dag: dep.dag,
-      groupOf: dep.groupOf,
-      key: id,
-      cursor: this.cursor,
-      affinity: this.lastPlacement.get(key) ?? [],
-      extraLoad: this.placed,
-      coordinator: this.o.url(),
-    });
-    this.lastPlacement.set(key, placement.groups);
+    const { durability, placement } = this.place(dep, view, id);
+    this.lastPlacement.set(`${dep.workflow}@${dep.version}`, placement.groups);
     this.cursor += placement.groups.length;
     const encoded = encodeValue(req.input);
     const harvest = view.harvest ? this.decideHarvest(dep, view, placement.groups, encoded) : null;
@@ -276,7 +277,75 @@ export class IngressCoordinator {
       dep,
       dep.dag.sources.map((node) => ({ node, from: null, ref: input })),
     );
+    try {
+      this.prepareAhead(r, dep, view, encoded.length);
+    } catch (err) {
+      // An optimisation: never a reason to fail a started invocation.
+      this.o.logger.warn({ err, invocationId: id }, 'prepares ahead not planned');
+    }
     return r;
+  }
+
+  /** Where an invocation of `dep` goes on `view` now, and with which durability (no change made). */
+  private place(
+    dep: IndexedDeployment,
+    view: PlacementView,
+    key: string,
+  ): { durability: ReturnType<typeof resolveDurability>; placement: Placement } {
+    const durability = resolveDurability({
+      workflow: dep.workflow,
+      asked: dep.dag.durability ?? view.durability,
+      journal: view.journal && this.o.journal !== undefined,
+      capable: view.workers.some((w) => w.status === 'ready' && w.journal),
+    });
+    const placement = placeOnView({
+      strategy: view.strategy,
+      workers: eligibleWorkers(view, dep.workflow, dep.version, durability),
+      dag: dep.dag,
+      groupOf: dep.groupOf,
+      key,
+      cursor: this.cursor,
+      affinity: this.lastPlacement.get(`${dep.workflow}@${dep.version}`) ?? [],
+      extraLoad: this.placed,
+      coordinator: this.o.url(),
+    });
+    return { durability, placement };
+  }
+
+  /**
+   * Adaptive chains: the prepares the master would send for this start, planned here from the
+   * kit this worker holds (none yet: none this time) and sent to their workers. A likely
+   * successor deployed here is planned where it would be placed now.
+   */
+  private prepareAhead(
+    r: InvocationRecord,
+    dep: IndexedDeployment,
+    view: PlacementView,
+    inputBytes: number,
+  ): void {
+    const ports = this.o.ports;
+    const kit = ports.prepare && this.o.chains?.get(dep.workflow, view.master);
+    if (!kit) return;
+    const now = this.now();
+    const successors: PlacedRun[] = [];
+    for (const chain of successorChains(kit.model, dep.workflow, now)) {
+      if (chain.score < PLANNER_DEFAULTS.minSuccessorScore) break; // best first
+      const next = this.o.deployments.latest(chain.workflow);
+      if (next?.dag.prewarm?.mode !== 'predictive') continue;
+      const { placement } = this.place(next, view, `${r.id}:${next.workflow}`);
+      successors.push({ dag: next.dag, version: next.version, groupOf: next.groupOf, placement });
+    }
+    const plan = planStart({
+      model: kit.model,
+      price: (w) => kit.prices[w] ?? BUDGET_DEFAULTS.initialPrice,
+      run: { dag: dep.dag, version: dep.version, groupOf: dep.groupOf, placement: r.placement },
+      successors,
+      inputBytes,
+      startedAt: r.startedAt,
+      nowMs: now,
+    });
+    if (plan.prewarm) r.prewarm = plan.prewarm;
+    for (const [url, prepares] of plan.messages) ports.prepare?.(url, prepares);
   }
 
   /** The harvest decision for an invocation placed on `groups` (the master's, made here). */

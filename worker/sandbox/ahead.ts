@@ -2,37 +2,20 @@
  * Prepares ahead on a worker (docs/guides/chains.md): the master (or an ingress coordinator)
  * sends `prepare` messages at an invocation's start; each is scheduled for `atMs` after that
  * start, and then the function's pool starts one warm sandbox, released after `ttlMs` if no run
- * took it. What prepared sandboxes held (used, and unused memory-seconds) goes back to the
+ * took it; the worker's start gate orders it by when its node is predicted to start (`needMs`). What prepared sandboxes held (used, and unused memory-seconds) goes back to the
  * master every `reportMs`, for its budget controller.
  *
  * Invariants: a prepare never delays or fails a run (errors are logged, never thrown to the
  * sender); a prepare for a function not deployed here is dropped; timers do not keep the
  * process alive and `close` cancels what has not fired.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import type { PrepareMessage } from '../../shared/chains/start.js';
 import type { HttpClient } from '../../shared/http-client.js';
 import type { Logger } from '../../shared/logger.js';
 import type { PreparedReport } from './pool.js';
 import type { Sandbox } from './types.js';
 
-/** One `prepare` message: warm `function` of `workflow` for `node`, `atMs` after `startedAt`. */
-export const PrepareMessage = Type.Object({
-  workflow: Type.String({ maxLength: 200 }),
-  version: Type.Integer({ minimum: 1 }),
-  function: Type.String({ maxLength: 200 }),
-  node: Type.String({ maxLength: 400 }),
-  /** Epoch ms of the invocation start `atMs` counts from (absent: when the message arrived). */
-  startedAt: Type.Optional(Type.Number()),
-  atMs: Type.Number({ minimum: 0 }),
-  ttlMs: Type.Number({ minimum: 1 }),
-  /** Sandboxes to have ready for it (a foreach body's function: its predicted width); default 1. */
-  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-});
-export type PrepareMessage = Static<typeof PrepareMessage>;
-
-export const PrepareBatch = Type.Object({
-  prepares: Type.Array(PrepareMessage, { maxItems: 4096 }),
-});
+export { PrepareBatch, PrepareMessage } from '../../shared/chains/start.js';
 
 export interface PrepareOptions {
   sandbox: Pick<Sandbox, 'prepareAhead' | 'takePreparedReport'>;
@@ -66,18 +49,20 @@ export class PrepareScheduler {
     if (this.closed) return;
     const now = this.now();
     for (const p of prepares) {
-      const delayMs = Math.max(0, (p.startedAt ?? now) + p.atMs - now);
+      const from = p.startedAt ?? now;
+      const delayMs = Math.max(0, from + p.atMs - now);
       this.counts.scheduled++;
       const timer = setTimeout(() => {
         this.timers.delete(timer);
-        void this.fire(p);
+        void this.fire(p, from + Math.max(p.atMs, p.needMs ?? p.atMs));
       }, delayMs);
       timer.unref();
       this.timers.add(timer);
     }
   }
 
-  private async fire(p: PrepareMessage): Promise<void> {
+  /** `needBy`: epoch ms the node is predicted to start (its place among the worker's starts). */
+  private async fire(p: PrepareMessage, needBy: number): Promise<void> {
     const prepare = this.o.sandbox.prepareAhead?.bind(this.o.sandbox);
     if (this.closed || !prepare) return;
     const key = `${p.workflow}@${p.version}/${p.function}`;
@@ -86,7 +71,7 @@ export class PrepareScheduler {
     await Promise.all(
       Array.from({ length: want }, async () => {
         try {
-          if (await prepare(key, p.ttlMs, want)) this.counts.started++;
+          if (await prepare(key, p.ttlMs, want, needBy)) this.counts.started++;
           else this.counts.skipped++;
         } catch (err) {
           this.counts.skipped++;

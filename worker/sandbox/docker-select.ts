@@ -14,6 +14,7 @@ import { ProcessSandbox, type ProcessSandboxOptions } from './process.js';
 import { ThreadSandbox } from './thread.js';
 import { TieredSandbox, type TierSandbox } from './tiered.js';
 import { TrustedSandbox } from './trusted.js';
+import { StartGate } from './start-gate.js';
 import type { Isolation } from '../../shared/dag/types.js';
 
 export interface SandboxChoiceOptions {
@@ -32,9 +33,16 @@ export interface SandboxChoiceOptions {
   prewarm?: number;
   /** How long the engine may take to answer the probe. Default 2000. */
   probeTimeoutMs?: number;
+  /** Sandboxes started at once across every tier (start-gate.ts); 0: no limit. Default: none. */
+  startConcurrency?: number;
 }
 
-export async function openSandbox(o: SandboxChoiceOptions): Promise<TieredSandbox> {
+export async function openSandbox(options: SandboxChoiceOptions): Promise<TieredSandbox> {
+  // One gate for every tier: their starts share the worker's cores.
+  const o: Choice =
+    options.startConcurrency === undefined
+      ? options
+      : { ...options, startGate: new StartGate(options.startConcurrency) };
   const base = await openBase(o);
   const open = async (tier: Isolation): Promise<TierSandbox> => {
     o.logger.info({ tier }, 'sandbox tier opened');
@@ -55,6 +63,8 @@ export async function openSandbox(o: SandboxChoiceOptions): Promise<TieredSandbo
   return new TieredSandbox(base, open);
 }
 
+type Choice = SandboxChoiceOptions & { startGate?: StartGate };
+
 function common(o: SandboxChoiceOptions): {
   workerId: SandboxChoiceOptions['workerId'];
   logger: Logger;
@@ -71,8 +81,12 @@ function common(o: SandboxChoiceOptions): {
   };
 }
 
-function processOptions(o: SandboxChoiceOptions): ProcessSandboxOptions {
-  return { ...common(o), ...(o.confine === undefined ? {} : { confine: o.confine }) };
+function processOptions(o: Choice): ProcessSandboxOptions {
+  return {
+    ...common(o),
+    ...(o.confine === undefined ? {} : { confine: o.confine }),
+    ...(o.startGate === undefined ? {} : { startGate: o.startGate }),
+  };
 }
 
 /**
@@ -80,7 +94,7 @@ function processOptions(o: SandboxChoiceOptions): ProcessSandboxOptions {
  * fallback itself when no engine answers.
  */
 async function openBase(
-  o: SandboxChoiceOptions,
+  o: Choice,
   runtime: 'process' | 'docker' = o.runtime,
   fallback?: ProcessSandbox,
 ): Promise<ProcessSandbox | DockerSandbox> {
@@ -108,6 +122,7 @@ async function openBase(
     socketPath: probe.socketPath,
     ...(o.runtimeImage === undefined ? {} : { runtimeImage: o.runtimeImage }),
     ...(o.prewarm === undefined ? {} : { prewarm: o.prewarm }),
+    ...(o.startGate === undefined ? {} : { startGate: o.startGate }),
   });
   o.logger.info(
     {

@@ -30,6 +30,7 @@ import {
 import { PooledSandbox } from './pooled.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import type { FunctionDeployment } from './types.js';
+import type { StartGate } from './start-gate.js';
 
 export interface DockerSandboxOptions {
   workerId: WorkerId;
@@ -48,6 +49,11 @@ export interface DockerSandboxOptions {
   startTimeoutMs?: number;
   /** Containers started per function at deploy, unless `deploy` says otherwise. Default 0. */
   prewarm?: number;
+  /**
+   * The worker's start gate (start-gate.ts), shared with its other sandboxes: how many containers
+   * start at once, runs before prepares. Default: none (every start at once).
+   */
+  startGate?: StartGate;
   /** Processes and threads per container at most. Default 64. */
   pidsLimit?: number;
   /** Size of the writable /tmp of each container, MB (counted in its memory). Default 64. */
@@ -76,6 +82,7 @@ interface Settings {
   pidsLimit: number;
   tmpfsMb: number;
   profileIntervalMs: number;
+  startGate?: StartGate;
 }
 
 export class DockerSandbox extends PooledSandbox<ContainerChild, ContainerPlan> {
@@ -95,6 +102,7 @@ export class DockerSandbox extends PooledSandbox<ContainerChild, ContainerPlan> 
       idleMs: settings.idleMs,
       prewarm: settings.prewarm,
       minMemoryMb: MIN_MEMORY_MB,
+      ...(settings.startGate ? { gate: settings.startGate } : {}),
     });
   }
 
@@ -127,6 +135,7 @@ export class DockerSandbox extends PooledSandbox<ContainerChild, ContainerPlan> 
       pidsLimit: options.pidsLimit ?? 64,
       tmpfsMb: options.tmpfsMb ?? 64,
       profileIntervalMs: options.profileIntervalMs ?? 10,
+      ...(options.startGate ? { startGate: options.startGate } : {}),
     };
     const problems = (
       [

@@ -11,6 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { AppError } from '../../shared/errors.js';
 import type { Allocation } from '../../shared/schema/wire.js';
+import type { StartGate, StartTicket } from './start-gate.js';
 
 /** What the pool needs of a sandbox child. */
 export interface PooledChild {
@@ -32,6 +33,11 @@ export interface PoolOptions<C extends PooledChild> {
   maxConcurrency: number;
   /** Idle children are killed after this long. */
   idleMs: number;
+  /**
+   * The worker's start gate (start-gate.ts), shared by every pool: how many children start at
+   * once, runs' starts before prepares. Absent: every start begins at once.
+   */
+  gate?: StartGate;
 }
 
 export interface Lease<C> {
@@ -78,7 +84,7 @@ export class FunctionPool<C extends PooledChild> {
    * Prepares whose child is still starting, by memory, that no run has claimed yet: a run that
    * finds no idle child waits for one of these rather than starting a second cold child.
    */
-  private readonly unclaimed: { memoryMb: number }[] = [];
+  private readonly unclaimed: { memoryMb: number; ticket?: StartTicket }[] = [];
   private readonly startingNow = new Set<Promise<C>>();
   private closed = false;
   /** Idle children started by `prepare` that have not run yet. */
@@ -91,15 +97,24 @@ export class FunctionPool<C extends PooledChild> {
    * Starts one child ahead of a predicted run (issue 15): it waits idle and is released after
    * `ttlMs` (at most the pool's idle timeout) if no run took it. Resolves false when `want`
    * (default 1) fitting children are idle or being prepared already, or the pool is at its cap
-   * (nothing started).
+   * (nothing started). `needBy` (epoch ms, the node's predicted start) orders it at the gate.
    */
-  async prepare(allocation: Allocation, ttlMs: number, want = 1): Promise<boolean> {
+  async prepare(
+    allocation: Allocation,
+    ttlMs: number,
+    want = 1,
+    needBy?: number,
+  ): Promise<boolean> {
     if (this.closed || this.total() >= this.opts.maxConcurrency) return false;
     const ready =
       this.idle.filter((c) => c.usable && c.heapMb >= allocation.memoryMb).length +
       this.unclaimed.filter((t) => t.memoryMb >= allocation.memoryMb).length;
     if (ready >= want) return false;
-    const token = { memoryMb: allocation.memoryMb };
+    const ticket = this.opts.gate?.enter({
+      demand: false,
+      ...(needBy === undefined ? {} : { deadline: needBy }),
+    });
+    const token = { memoryMb: allocation.memoryMb, ...(ticket ? { ticket } : {}) };
     this.unclaimed.push(token);
     const unclaim = (): void => {
       const at = this.unclaimed.indexOf(token);
@@ -107,7 +122,7 @@ export class FunctionPool<C extends PooledChild> {
     };
     let lease: Lease<C>;
     try {
-      lease = await this.startFor(allocation, 0);
+      lease = await this.startFor(allocation, 0, ticket);
     } catch (err) {
       unclaim();
       this.pump(); // a run that waited for this child gets a child of its own
@@ -188,7 +203,7 @@ export class FunctionPool<C extends PooledChild> {
     }
     // A prepared child that is still starting is nearer than a new cold start: wait for it.
     const claim = this.unclaimed.findIndex((t) => t.memoryMb >= allocation.memoryMb);
-    if (claim >= 0) this.unclaimed.splice(claim, 1);
+    if (claim >= 0) this.unclaimed.splice(claim, 1)[0]!.ticket?.promote();
     else if (this.total() < this.opts.maxConcurrency) return this.startFor(allocation, 0);
     return new Promise<Lease<C>>((resolve, reject) => {
       const waiter: Waiter<C> = {
@@ -297,24 +312,45 @@ export class FunctionPool<C extends PooledChild> {
     return null;
   }
 
-  private async startFor(allocation: Allocation, queueMs: number): Promise<Lease<C>> {
+  /**
+   * Starts one child once the gate lets it (`ticket`: a prepare's place; else a run's, at the
+   * front). The wait at the gate counts in the run's `queueMs`, not in `initMs`.
+   */
+  private async startFor(
+    allocation: Allocation,
+    queueMs: number,
+    ticket: StartTicket | undefined = this.opts.gate?.enter({ demand: true }),
+  ): Promise<Lease<C>> {
     this.starting++;
-    const startedMs = performance.now();
-    const start = this.opts.start(allocation);
-    this.startingNow.add(start);
+    const gatedMs = performance.now();
     let child: C;
+    let startedMs = gatedMs;
     try {
-      child = await start;
+      if (ticket !== undefined) await ticket.granted;
+      if (this.closed) throw this.closedError();
+      startedMs = performance.now();
+      const start = this.opts.start(allocation);
+      this.startingNow.add(start);
+      try {
+        child = await start;
+      } finally {
+        this.startingNow.delete(start);
+      }
     } finally {
       this.starting--;
-      this.startingNow.delete(start);
+      ticket?.leave();
     }
     if (this.closed) {
       this.retire(child, 'function closed');
       throw this.closedError();
     }
     this.busy.add(child);
-    return { child, cold: true, queueMs, initMs: performance.now() - startedMs };
+    return {
+      child,
+      cold: true,
+      queueMs: queueMs + (startedMs - gatedMs),
+      initMs: performance.now() - startedMs,
+    };
   }
 
   /** Gives freed capacity to the head of the queue. */

@@ -15,6 +15,7 @@
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { FunctionPool, type PooledChild, type PreparedReport } from './pool.js';
+import type { StartGate } from './start-gate.js';
 import type { Isolation } from '../../shared/dag/types.js';
 import type { Frame } from './runtime/protocol.js';
 import type { Allocation } from '../../shared/schema/wire.js';
@@ -57,6 +58,8 @@ export interface PoolSettings {
   prewarm: number;
   /** Smallest memory allocation a run may ask for. */
   minMemoryMb: number;
+  /** The worker's start gate, shared by every pool (start-gate.ts); absent: none. */
+  gate?: StartGate;
 }
 
 interface Deployed<C extends RunnableChild> {
@@ -99,6 +102,7 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
           label: d.key,
           maxConcurrency: this.poolSettings.maxConcurrency,
           idleMs: this.poolSettings.idleMs,
+          ...(this.poolSettings.gate ? { gate: this.poolSettings.gate } : {}),
           start: (allocation) => this.startChild(d, plan, allocation),
         }),
       };
@@ -109,11 +113,11 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
     if (prewarm > 0) await entry.pool.prewarm(prewarm, { cpu: d.fn.cpu, memoryMb: d.fn.memoryMb });
   }
 
-  async prepareAhead(key: string, ttlMs: number, want = 1): Promise<boolean> {
+  async prepareAhead(key: string, ttlMs: number, want = 1, needBy?: number): Promise<boolean> {
     const entry = this.deployed.get(key);
     if (entry === undefined || this.closing !== null) return false;
     const fn = entry.deployment.fn;
-    return entry.pool.prepare({ cpu: fn.cpu, memoryMb: fn.memoryMb }, ttlMs, want);
+    return entry.pool.prepare({ cpu: fn.cpu, memoryMb: fn.memoryMb }, ttlMs, want, needBy);
   }
 
   takePreparedReport(): Record<string, PreparedReport> {

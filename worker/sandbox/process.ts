@@ -31,6 +31,7 @@ import { preloadFiles, withPreload } from './preload.js';
 import type { RuntimeSource } from './runtime/protocol.js';
 import type { Allocation } from '../../shared/schema/wire.js';
 import type { FunctionDeployment } from './types.js';
+import type { StartGate } from './start-gate.js';
 
 export interface ProcessSandboxOptions {
   workerId: WorkerId;
@@ -60,6 +61,11 @@ export interface ProcessSandboxOptions {
    * `sandboxNetwork` settings, `auto` by default.
    */
   confine?: { user: SandboxUserSetting; network: SandboxNetworkSetting };
+  /**
+   * The worker's start gate (start-gate.ts), shared with its other sandboxes: how many children
+   * start at once, runs before prepares. Default: none (every start at once).
+   */
+  startGate?: StartGate;
 }
 
 /** Below this a Node child cannot even start. */
@@ -103,8 +109,15 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
     private readonly profileIntervalMs: number,
     /** Who children run as, and in which network (logged once at create). */
     readonly confinement: Confinement,
+    gate: StartGate | undefined,
   ) {
-    super(logger, { maxConcurrency, idleMs, prewarm: 0, minMemoryMb: MIN_MEMORY_MB });
+    super(logger, {
+      maxConcurrency,
+      idleMs,
+      prewarm: 0,
+      minMemoryMb: MIN_MEMORY_MB,
+      ...(gate ? { gate } : {}),
+    });
   }
 
   static create(options: ProcessSandboxOptions): Promise<ProcessSandbox> {
@@ -160,6 +173,7 @@ export class ProcessSandbox extends PooledSandbox<RuntimeChild, RuntimeSource> {
         startTimeoutMs,
         profileIntervalMs,
         confinement,
+        options.startGate,
       ),
     );
   }

@@ -101,9 +101,9 @@ export class TieredSandbox implements Sandbox {
     return this.base.resizeRun(run, change);
   }
 
-  async prepareAhead(key: string, ttlMs: number, want = 1): Promise<boolean> {
+  async prepareAhead(key: string, ttlMs: number, want = 1, needBy?: number): Promise<boolean> {
     const tier = this.byKey.get(key);
-    return tier?.prepareAhead ? tier.prepareAhead(key, ttlMs, want) : false;
+    return tier?.prepareAhead ? tier.prepareAhead(key, ttlMs, want, needBy) : false;
   }
 
   takePreparedReport(): Record<string, PreparedReport> {

@@ -132,9 +132,10 @@ export interface Sandbox {
   /**
    * Starts one sandbox for `key` ahead of a predicted run, released after `ttlMs` if unused;
    * resolves false when `want` (default 1) are idle or being prepared already, or the cap is
-   * reached (docs/guides/chains.md).
+   * reached (docs/guides/chains.md). `needBy`, epoch ms: when its node is predicted to start
+   * (orders it among the worker's starts).
    */
-  prepareAhead?(key: string, ttlMs: number, want?: number): Promise<boolean>;
+  prepareAhead?(key: string, ttlMs: number, want?: number, needBy?: number): Promise<boolean>;
   /** Memory-seconds of prepared sandboxes per deployment key since the last call (then reset). */
   takePreparedReport?(): Record<string, PreparedReport>;
   stats(): SandboxStats;
