@@ -57,6 +57,11 @@ export interface ClusterRow {
   criticalColdAfterSource: number;
   removed: number | null;
   removedAfterSource: number | null;
+  /**
+   * Mean per invocation of the time its realised critical path spent on sandboxes: cold starts
+   * (`initMs`) and waits for one (`queueMs`, a prepared one still starting or the start gate), ms.
+   */
+  cpSandboxMs: number;
   p50Ms: number;
   p99Ms: number;
   p99VsAllWarm: number;
@@ -195,7 +200,7 @@ export async function runChainsCluster(o: ChainsClusterOptions): Promise<Cluster
     printRows(rows, print);
     printSpots(spots, print);
     print(
-      'Wasted MB·s counts the whole run (warm-up included); removal is against off in the same run.',
+      'Wasted MB·s counts the whole run (warm-up included); removal is against off in the same run; cp wait: mean critical-path time on sandbox starts and waits per invocation.',
     );
     if (o.reportDir !== null) {
       const { print: _p, ...options } = o;
@@ -261,6 +266,7 @@ async function figures(
     n: number;
     cp: number;
     cpAfter: number;
+    cpSandboxMs: number;
     latencies: number[];
     prepares: number;
     totalMbS: number;
@@ -273,6 +279,7 @@ async function figures(
       n: 0,
       cp: 0,
       cpAfter: 0,
+      cpSandboxMs: 0,
       latencies: [],
       prepares: 0,
       totalMbS: 0,
@@ -302,9 +309,11 @@ async function figures(
     const c = criticalColds(m.shape, inv.steps, coldMs);
     a.cp += c.all;
     a.cpAfter += c.afterSource;
-    for (const s of criticalPath(m.shape.edges, inv.steps))
-      if (s.kind === 'task' && hasParents(m.shape.edges, s.node))
-        spot(m, s, s.cold || s.queueMs > coldMs / 2, true);
+    for (const s of criticalPath(m.shape.edges, inv.steps)) {
+      if (s.kind !== 'task') continue;
+      a.cpSandboxMs += s.queueMs + (s.cold ? (s.initMs ?? coldMs) : 0);
+      if (hasParents(m.shape.edges, s.node)) spot(m, s, s.cold || s.queueMs > coldMs / 2, true);
+    }
   }
   const get = (v: ClusterVariant): Acc => acc.get(v)!;
   const p = (v: ClusterVariant, q: number): number =>
@@ -331,6 +340,7 @@ async function figures(
       criticalColdAfterSource: a.cpAfter,
       removed: v === 'off' || off.cp === 0 ? null : 1 - a.cp / off.cp,
       removedAfterSource: v === 'off' || off.cpAfter === 0 ? null : 1 - a.cpAfter / off.cpAfter,
+      cpSandboxMs: a.n > 0 ? a.cpSandboxMs / a.n : 0,
       p50Ms: p(v, 0.5),
       p99Ms: p(v, 0.99),
       p99VsAllWarm: p(v, 0.99) / p('all-warm', 0.99),
@@ -378,6 +388,7 @@ function printRows(rows: readonly ClusterRow[], print: (line: string) => void): 
       'cp cold',
       'removed',
       'after 1st',
+      'cp wait',
       'p50',
       'p99',
       'vs warm',
@@ -393,6 +404,7 @@ function printRows(rows: readonly ClusterRow[], print: (line: string) => void): 
       String(r.criticalColdStarts),
       pct(r.removed),
       pct(r.removedAfterSource),
+      `${r.cpSandboxMs.toFixed(0)} ms`,
       `${r.p50Ms.toFixed(0)} ms`,
       `${r.p99Ms.toFixed(0)} ms`,
       ratio(r.p99VsAllWarm),

@@ -175,7 +175,7 @@ export class MasterServer {
       chains: {
         finished: (r, dag) => chains.finished(r, dag),
         started: (r, v, inputBytes, predict) => {
-          sendPrepares(chains, http, logger, r, v, inputBytes, predict);
+          sendPrepares(chains, peers, logger, r, v, inputBytes, predict);
         },
       },
     });

@@ -197,7 +197,7 @@ export const WorkerConfigSchema = Type.Object({
   fetchAhead: Type.Boolean({
     default: true,
     description:
-      'A join reads each input held on another worker as soon as its edge arrives, while it waits for its other parents (docs/guides/chains.md). `false` reads them all when the join runs (for comparisons).',
+      'A join reads each input held on another worker as soon as its edge arrives, while it waits for its other parents, and a task reading such an input has its sandbox started as the read begins (docs/guides/chains.md). `false` reads them all when the join runs, and starts the sandbox after the read (for comparisons).',
   }),
   rebalance: Type.Boolean({
     default: true,

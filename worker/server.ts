@@ -278,8 +278,8 @@ export class WorkerServer {
         ship: (doc) => shipper.ship(doc),
         prepare: (to, prepares) => {
           if (to === url) return ahead.schedule(prepares);
-          http
-            .json(`${to}/v1/prepares`, 'POST', { prepares }, 5_000)
+          peers
+            .prepares(to, prepares, 5_000)
             .catch((err: unknown) => logger.debug({ err, url: to }, 'prepares not delivered'));
         },
       },
@@ -317,7 +317,7 @@ export class WorkerServer {
         ? new ChannelServer(app.server, {
             ...(config.token === undefined ? {} : { token: config.token }),
             handlers: serveOps(
-              workerChannelOps({ engine, store, release, triggers }),
+              workerChannelOps({ engine, store, release, triggers, ahead }),
               channelStats,
             ),
             onWarning: warn,

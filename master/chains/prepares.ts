@@ -1,6 +1,6 @@
 /**
  * At an invocation's start on the master, the chain planner's prepares go to their owner workers
- * (`POST /v1/prepares`, one request per worker, off the start's path; a worker that does not
+ * (the `prepares` op on the worker's channel, or `POST /v1/prepares`; one request per worker, off the start's path; a worker that does not
  * answer just misses them — a prepare is an optimisation, never part of the run). Ingress
  * workers plan theirs the same way (shared/chains/start.ts) from a kit of the master's model.
  *
@@ -9,7 +9,7 @@
  * prepared from this invocation's start + the learned gap, since its own start is too late for
  * them.
  */
-import type { HttpClient } from '../../shared/http-client.js';
+import type { PeerClient } from '../../shared/channel/peers.js';
 import type { Logger } from '../../shared/logger.js';
 import type { InvocationRecord } from '../../shared/invocation/record.js';
 import {
@@ -24,7 +24,7 @@ import type { ChainService } from './service.js';
 
 export function sendPrepares(
   chains: ChainService,
-  http: Pick<HttpClient, 'json'>,
+  peers: Pick<PeerClient, 'prepares'>,
   logger: Logger,
   r: InvocationRecord,
   v: WorkflowVersion,
@@ -48,8 +48,8 @@ export function sendPrepares(
   });
   if (plan.prewarm) r.prewarm = plan.prewarm;
   for (const [url, prepares] of plan.messages)
-    http
-      .json(`${url}/v1/prepares`, 'POST', { prepares }, 5_000)
+    peers
+      .prepares(url, prepares, 5_000)
       .catch((err: unknown) => logger.debug({ err, url }, 'prepares not delivered'));
   return plan.actions;
 }

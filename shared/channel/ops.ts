@@ -25,6 +25,8 @@ export const OPS = {
   shardRun: 'shard.run',
   /** A keyed function's call on the replica its routing table names (shared/schema/keyed.ts). */
   keyedRun: 'keyed.run',
+  /** Prepares ahead for a worker's sandboxes (shared/chains/start.ts `PrepareBatch`). */
+  prepares: 'prepares',
 } as const;
 
 export interface Op {

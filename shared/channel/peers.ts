@@ -5,6 +5,7 @@
  * when it does not know the operation. The caller sees the same results and the same AppErrors
  * either way, so retry policies do not care which path a call took.
  */
+import type { PrepareMessage } from '../chains/start.js';
 import { SHARD_RUN_PATH, type ShardRunAnswer, type ShardRunRequest } from '../schema/shard.js';
 import { KEYED_RUN_PATH, type KeyedRunAnswer, type KeyedRunRequest } from '../schema/keyed.js';
 import { AppError } from '../errors.js';
@@ -128,6 +129,17 @@ export class PeerClient {
         if (res.status === 200) return res.body;
         throw errorFromResponse(target, res.status, res.body);
       },
+    );
+  }
+
+  /** Prepares ahead (docs/guides/chains.md); resolves once the worker scheduled them. */
+  prepares(url: string, prepares: readonly PrepareMessage[], timeoutMs: number): Promise<void> {
+    return this.via(
+      url,
+      OPS.prepares,
+      async (ch) => void (await ch.request(OPS.prepares, { prepares }, { timeoutMs })),
+      async () =>
+        void (await this.http.json(`${url}/v1/prepares`, 'POST', { prepares }, timeoutMs)),
     );
   }
 

@@ -6,7 +6,8 @@
  *   are reached over HTTP instead, with the same results;
  * - a lost channel is opened again; while the peer is down, attempts are spaced by backoff;
  * - trigger batches carry an invocation's context once per connection; a receiver that forgot
- *   it gets it again, and every trigger arrives whole.
+ *   it gets it again, and every trigger arrives whole;
+ * - prepares ahead reach the worker's scheduler on the `prepares` op.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +26,11 @@ import {
 } from '../../shared/schema/wire.js';
 import type { InvocationId } from '../../shared/ids.js';
 import { Type } from '@sinclair/typebox';
+import { silentLogger } from '../../shared/logger.js';
+import { PrepareScheduler } from '../../worker/sandbox/ahead.js';
+import { workerChannelOps } from '../../worker/remote/channel-ops.js';
+import type { Engine } from '../../worker/engine/engine.js';
+import type { FaaStore } from '../../faastore/index.js';
 
 interface Peer {
   url: string;
@@ -129,6 +135,71 @@ describe('channels', () => {
     const res = await fetch(`${p.url}/healthz`);
     expect(res.status).toBe(404); // plain HTTP on the same port
     expect(p.httpHits).toEqual(['GET /healthz']);
+  });
+
+  it('carries prepares ahead to the worker’s scheduler, which starts them on its sandbox', async () => {
+    const asked: { key: string; ttlMs: number; want: number; needBy: number }[] = [];
+    const ahead = new PrepareScheduler({
+      sandbox: {
+        prepareAhead: (key, ttlMs, want = 1, needBy = 0) => {
+          asked.push({ key, ttlMs, want, needBy });
+          return Promise.resolve(true);
+        },
+      },
+      logger: silentLogger,
+    });
+    open.push(() => Promise.resolve(ahead.close()));
+    const p = await peer({
+      ops: {
+        [OPS.prepares]: workerChannelOps({
+          engine: {} as Engine,
+          store: () => ({}) as FaaStore,
+          release: () => Promise.resolve(),
+          triggers: new TriggerReceiver(() => undefined),
+          ahead,
+        })[OPS.prepares]!,
+      },
+    });
+    const startedAt = Date.now();
+    await client().prepares(
+      p.url,
+      [
+        {
+          workflow: 'wf',
+          version: 2,
+          function: 'f',
+          node: 'n',
+          startedAt,
+          atMs: 0,
+          needMs: 40,
+          ttlMs: 900,
+        },
+        {
+          workflow: 'wf',
+          version: 2,
+          function: 'g',
+          node: 'm',
+          startedAt,
+          atMs: 0,
+          ttlMs: 900,
+          count: 2,
+        },
+      ],
+      1_000,
+    );
+    expect(p.httpHits).toEqual([]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(asked.map(({ key, ttlMs, want }) => ({ key, ttlMs, want }))).toEqual([
+      { key: 'wf@2/f', ttlMs: 900, want: 1 },
+      { key: 'wf@2/g', ttlMs: 900, want: 2 },
+      { key: 'wf@2/g', ttlMs: 900, want: 2 },
+    ]);
+    // The deadline at the gate is the node's predicted start (needMs), else when it fires.
+    expect(asked[0]!.needBy).toBe(startedAt + 40);
+    expect(asked[1]!.needBy).toBe(startedAt);
+    await expect(
+      client().prepares(p.url, [{ workflow: 'wf' } as never], 1_000),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
   it('refuses a channel without the cluster token, and accepts it with the token', async () => {

@@ -2,7 +2,8 @@
  * A join fetches the inputs that have arrived from other workers while it waits for its last
  * parent (docs/guides/chains.md): the remote read starts when the edge arrives, the join's step
  * counts it as `prefetched`, the value it runs with is the same, and a fetch that failed ahead
- * is read again when the join runs.
+ * is read again when the join runs. A node that reads an input held elsewhere has its sandbox
+ * started while it reads.
  */
 import { describe, expect, it } from 'vitest';
 import { decodeValue } from '../../shared/codec.js';
@@ -92,5 +93,18 @@ describe('a join fetches its remote inputs while it waits', () => {
     await until(() => c.net.sinks().length === 1);
     expect(c.net.failures()).toEqual([]);
     expect(reads.filter((k) => k.includes('/a')).length).toBe(2);
+  });
+
+  it('starts the join’s sandbox while it reads its remote input, and no other node’s', async () => {
+    const { c, gate } = setup();
+    const expected: string[] = [];
+    for (const [worker, sandbox] of c.sandboxes)
+      (sandbox as { expectRun?: (key: string) => void }).expectRun = (key) =>
+        expected.push(`${worker} ${key}`);
+    c.start('inv_3', { n: 3 }, undefined);
+    gate.resolve();
+    await until(() => c.net.sinks().length === 1);
+    // a and b read the (inline) workflow input; only the join reads an input held elsewhere.
+    expect(expected).toEqual(['w2 join-ahead@1/join']);
   });
 });

@@ -324,4 +324,69 @@ describe('FunctionPool.prepare (sandboxes prepared ahead)', () => {
     pool.release(lease.child);
     await pool.close('test');
   });
+
+  describe('expect (a run reading its input)', () => {
+    const settle = () => new Promise((r) => setImmediate(r));
+
+    it('starts the run’s child now; the run takes it as its own cold start', async () => {
+      const { pool, started } = makePool(4);
+      pool.expect(small);
+      await settle();
+      expect(started).toHaveLength(1);
+      const lease = await pool.acquire(small);
+      expect(lease.cold).toBe(true);
+      expect(lease.queueMs).toBe(0);
+      expect(lease.prepared).toBeUndefined();
+      expect(started).toHaveLength(1);
+      pool.release(lease.child);
+      // Warm from then on; nothing counted as prepared.
+      expect((await pool.acquire(small)).cold).toBe(false);
+      expect(pool.takePreparedReport()).toEqual({ usedMbS: 0, wastedMbS: 0, used: 0, unused: 0 });
+      await pool.close('test');
+    });
+
+    it('a run that comes while the child starts waits for it rather than starting another', async () => {
+      const { pool, started, holdStarts, finishStarts } = makePool(4);
+      holdStarts();
+      pool.expect(small);
+      const run = pool.acquire(small);
+      await settle();
+      expect(started).toHaveLength(1);
+      finishStarts();
+      expect(await run).toMatchObject({ cold: true });
+      expect(started).toHaveLength(1);
+      await pool.close('test');
+    });
+
+    it('starts nothing when a child is idle, and leaves prepares their own children', async () => {
+      const { pool, started, holdStarts, finishStarts } = makePool(4);
+      const first = await pool.acquire(small);
+      pool.release(first.child);
+      pool.expect(small);
+      expect(started).toHaveLength(1);
+      (await pool.acquire(small)).child.kill();
+      holdStarts();
+      pool.expect(small);
+      // The run's start does not count toward a prepare's `want`.
+      const prepared = pool.prepare(small, 1_000);
+      await settle();
+      expect(started).toHaveLength(3);
+      finishStarts();
+      expect(await prepared).toBe(true);
+      await pool.close('test');
+    });
+
+    it('leaves a failed start to the run’s own acquire', async () => {
+      const { pool, started, holdStarts, failStarts } = makePool(4);
+      holdStarts();
+      pool.expect(small);
+      await settle();
+      failStarts();
+      await settle();
+      const lease = await pool.acquire(small);
+      expect(lease.cold).toBe(true);
+      expect(started).toHaveLength(2);
+      await pool.close('test');
+    });
+  });
 });

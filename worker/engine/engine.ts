@@ -318,6 +318,7 @@ export class Engine {
       return;
     }
     const prefetched = this.aheadCount(ns);
+    this.expectRun(inv, node, arrivals);
     const getStart = performance.now();
     // A durable invocation rides out a store outage (a Redis restart) until its deadline.
     // The invocation's input is fetched only where something reads it: the node's input
@@ -456,6 +457,22 @@ export class Engine {
       ),
     };
     (ns.ahead ??= new Map()).set(from, entry);
+  }
+
+  /**
+   * A task about to read an input held on another worker has its sandbox started now, so a cold
+   * start overlaps the read instead of following it (docs/guides/chains.md). Not for a keyed
+   * function, whose call may run on another worker.
+   */
+  private expectRun(inv: InvocationState, node: IndexedNode, arrivals: EdgeArrival[]): void {
+    const n = node.node;
+    if (n.kind !== 'task' || this.o.fetchAhead === false || !this.o.sandbox.expectRun) return;
+    if (inv.dep.dag.functions[n.fn]?.shard !== undefined) return;
+    const remote = arrivals.some(
+      (a) =>
+        a !== 'skip' && (a.tier === 'redis' || a.tier === 'peer') && a.worker !== this.o.workerId,
+    );
+    if (remote) this.o.sandbox.expectRun(functionKey(inv.dep.workflow, inv.dep.version, n.fn));
   }
 
   /** The buffer of the input that came over `from`: fetched ahead when it was, else now. */

@@ -84,11 +84,16 @@ export class FunctionPool<C extends PooledChild> {
    * Prepares whose child is still starting, by memory, that no run has claimed yet: a run that
    * finds no idle child waits for one of these rather than starting a second cold child.
    */
-  private readonly unclaimed: { memoryMb: number; ticket?: StartTicket }[] = [];
+  private readonly unclaimed: { memoryMb: number; cold?: boolean; ticket?: StartTicket }[] = [];
   private readonly startingNow = new Set<Promise<C>>();
   private closed = false;
   /** Idle children started by `prepare` that have not run yet. */
   private readonly prepared = new Map<C, PreparedChild>();
+  /**
+   * Idle children started by `expect` for a run that has not taken them yet, with their start
+   * time: that run's cold start, overlapped with its input read.
+   */
+  private readonly expected = new Map<C, number>();
   private report: PreparedReport = { usedMbS: 0, wastedMbS: 0, used: 0, unused: 0 };
 
   constructor(private readonly opts: PoolOptions<C>) {}
@@ -108,7 +113,8 @@ export class FunctionPool<C extends PooledChild> {
     if (this.closed || this.total() >= this.opts.maxConcurrency) return false;
     const ready =
       this.idle.filter((c) => c.usable && c.heapMb >= allocation.memoryMb).length +
-      this.unclaimed.filter((t) => t.memoryMb >= allocation.memoryMb).length;
+      // A start for a run that is reading its input (`expect`) is that run's, not a prepare's.
+      this.unclaimed.filter((t) => t.cold !== true && t.memoryMb >= allocation.memoryMb).length;
     if (ready >= want) return false;
     const ticket = this.opts.gate?.enter({
       demand: false,
@@ -131,39 +137,84 @@ export class FunctionPool<C extends PooledChild> {
     unclaim();
     const child = lease.child;
     this.busy.delete(child);
-    if (this.closed || !child.usable) {
-      this.retire(child, 'function closed');
-      this.pump();
-      return false;
-    }
-    const waiter = this.queue.shift();
-    if (waiter !== undefined && child.heapMb < waiter.allocation.memoryMb) {
-      // The run that came needs more memory than was prepared: it gets a child of its own.
-      this.queue.unshift(waiter);
-      this.retire(child, 'prepared with a smaller memory allocation than the run needs');
-      this.pump();
-      return false;
-    }
-    if (waiter !== undefined) {
-      // A run arrived while it started: it is that run's sandbox now.
-      this.busy.add(child);
-      waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve({
-        child,
-        cold: false,
-        queueMs: performance.now() - waiter.enqueuedMs,
-        initMs: 0,
-        prepared: true,
-      });
-      this.report.used++;
-      return true;
-    }
+    // A run arrived while it started: it is that run's sandbox now.
+    const to = this.handOver(child, { cold: false, initMs: 0 });
+    if (to === 'run') this.report.used++;
+    if (to !== 'none') return to === 'run';
     this.idle.push(child);
     this.prepared.set(child, { readyMs: performance.now(), memoryMb: allocation.memoryMb });
     const timer = setTimeout(() => this.evict(child), Math.min(ttlMs, this.opts.idleMs));
     timer.unref();
     this.idleTimers.set(child, timer);
     return true;
+  }
+
+  /**
+   * A run is coming (its node is reading its input): start its child now, at a run's place at
+   * the gate, unless a fitting one is idle or starting unclaimed. The run finds it as its own cold
+   * start (`cold`, with the start's `initMs`), overlapped with the read. Never throws: a start
+   * that fails is left to the run's own `acquire`.
+   */
+  expect(allocation: Allocation): void {
+    if (this.closed || this.total() >= this.opts.maxConcurrency) return;
+    const fits = (c: { memoryMb: number }): boolean => c.memoryMb >= allocation.memoryMb;
+    if (this.idle.some((c) => c.usable && c.heapMb >= allocation.memoryMb)) return;
+    if (this.unclaimed.some(fits)) return;
+    const ticket = this.opts.gate?.enter({ demand: true });
+    const token = { memoryMb: allocation.memoryMb, cold: true, ...(ticket ? { ticket } : {}) };
+    this.unclaimed.push(token);
+    const unclaim = (): void => {
+      const at = this.unclaimed.indexOf(token);
+      if (at >= 0) this.unclaimed.splice(at, 1);
+    };
+    this.startFor(allocation, 0, ticket).then(
+      (lease) => {
+        unclaim();
+        const child = lease.child;
+        this.busy.delete(child);
+        if (this.handOver(child, { cold: true, initMs: lease.initMs }) !== 'none') return;
+        this.idle.push(child);
+        this.expected.set(child, lease.initMs);
+        const timer = setTimeout(() => this.evict(child), this.opts.idleMs);
+        timer.unref();
+        this.idleTimers.set(child, timer);
+      },
+      () => {
+        unclaim();
+        this.pump(); // a run that waited for this child gets a child of its own
+      },
+    );
+  }
+
+  /**
+   * A child started ahead is up: to the run waiting at the head of the queue (`run`), or, when
+   * none waits, back to the caller to keep idle (`none`). `retired` when the pool closed, the
+   * child died, or the waiting run needs more memory than it has (that run gets a child of its own).
+   */
+  private handOver(child: C, how: { cold: boolean; initMs: number }): 'run' | 'none' | 'retired' {
+    if (this.closed || !child.usable) {
+      this.retire(child, 'function closed');
+      this.pump();
+      return 'retired';
+    }
+    const waiter = this.queue.shift();
+    if (waiter === undefined) return 'none';
+    if (child.heapMb < waiter.allocation.memoryMb) {
+      this.queue.unshift(waiter);
+      this.retire(child, 'started ahead with a smaller memory allocation than the run needs');
+      this.pump();
+      return 'retired';
+    }
+    this.busy.add(child);
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.resolve({
+      child,
+      cold: how.cold,
+      queueMs: performance.now() - waiter.enqueuedMs,
+      initMs: how.initMs,
+      ...(how.cold ? {} : { prepared: true }),
+    });
+    return 'run';
   }
 
   /** What prepared children held since the last call (then reset). */
@@ -192,6 +243,12 @@ export class FunctionPool<C extends PooledChild> {
     if (signal?.aborted === true) return Promise.reject(cancelled(this.opts.label));
     const warm = this.takeIdle(allocation.memoryMb);
     if (warm !== null) {
+      const initMs = this.expected.get(warm);
+      if (initMs !== undefined) {
+        // Started for this run while it read its input: its cold start, already paid.
+        this.expected.delete(warm);
+        return Promise.resolve({ child: warm, cold: true, queueMs: 0, initMs });
+      }
       const prepared = this.settlePrepared(warm, 'used');
       return Promise.resolve({
         child: warm,
@@ -270,6 +327,7 @@ export class FunctionPool<C extends PooledChild> {
     if (at >= 0) {
       this.idle.splice(at, 1);
       this.clearIdleTimer(child);
+      this.expected.delete(child);
       this.settlePrepared(child, 'unused');
       this.pump();
     }
@@ -397,6 +455,7 @@ export class FunctionPool<C extends PooledChild> {
 
   private retire(child: C, reason: string): void {
     this.clearIdleTimer(child);
+    this.expected.delete(child);
     this.settlePrepared(child, 'unused');
     child.kill(reason);
     const exit = child.exited.finally(() => this.exits.delete(exit));

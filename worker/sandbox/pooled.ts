@@ -120,6 +120,13 @@ export abstract class PooledSandbox<C extends RunnableChild, Plan> implements Sa
     return entry.pool.prepare({ cpu: fn.cpu, memoryMb: fn.memoryMb }, ttlMs, want, needBy);
   }
 
+  expectRun(key: string): void {
+    const entry = this.deployed.get(key);
+    if (entry === undefined || this.closing !== null) return;
+    const fn = entry.deployment.fn;
+    entry.pool.expect({ cpu: fn.cpu, memoryMb: fn.memoryMb });
+  }
+
   takePreparedReport(): Record<string, PreparedReport> {
     const out: Record<string, PreparedReport> = {};
     for (const [key, e] of this.deployed) {

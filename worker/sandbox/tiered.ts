@@ -106,6 +106,10 @@ export class TieredSandbox implements Sandbox {
     return tier?.prepareAhead ? tier.prepareAhead(key, ttlMs, want, needBy) : false;
   }
 
+  expectRun(key: string): void {
+    this.byKey.get(key)?.expectRun?.(key);
+  }
+
   takePreparedReport(): Record<string, PreparedReport> {
     const out: Record<string, PreparedReport> = {};
     for (const tier of new Set([this.base, ...this.byKey.values()]))

@@ -136,6 +136,12 @@ export interface Sandbox {
    * (orders it among the worker's starts).
    */
   prepareAhead?(key: string, ttlMs: number, want?: number, needBy?: number): Promise<boolean>;
+  /**
+   * A run of `key` is coming (its node is reading an input held on another worker): start its
+   * sandbox now unless one is idle or starting, so the cold start overlaps the read. The run still
+   * reports it as its cold start. Never throws.
+   */
+  expectRun?(key: string): void;
   /** Memory-seconds of prepared sandboxes per deployment key since the last call (then reset). */
   takePreparedReport?(): Record<string, PreparedReport>;
   stats(): SandboxStats;
