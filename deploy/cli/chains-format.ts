@@ -25,7 +25,7 @@ export function chainsLines(answer: unknown): string[] {
   out.push('functions:');
   for (const f of a.functions)
     out.push(
-      `  ${f.function}: cold ${ms(f.coldMs)}${f.measured ? '' : ' (assumed)'}, warm ${ms(f.warmMs)}, ${f.memoryMb.toFixed(0)} MB, ${f.colds}/${f.runs} runs cold`,
+      `  ${f.function}: cold ${ms(f.coldMs)}${f.measured ? '' : ' (assumed)'}${f.coldHighMs > f.coldMs ? ` (p90 ${ms(f.coldHighMs)})` : ''}, warm ${ms(f.warmMs)}, ${f.memoryMb.toFixed(0)} MB, ${f.colds}/${f.runs} runs cold`,
     );
   if (a.successors.length === 0) out.push('successors: none seen');
   else out.push('successors:');

@@ -75,6 +75,8 @@ export interface ChainsView {
   functions: {
     function: string;
     coldMs: number;
+    /** The cold-start time prepares are timed by (p90 of the measured ones, else `coldMs`). */
+    coldHighMs: number;
     measured: boolean;
     warmMs: number;
     memoryMb: number;

@@ -78,6 +78,11 @@ export interface FunctionChains {
   coldRunMs: Mean;
   /** Sandbox start time when the worker measured it (`initMs` on the step). */
   initMs: Mean;
+  /**
+   * The distribution of those start times (absent in models from before it was kept): a prepare
+   * is timed by its high quantile, since a start that runs late is a cold start after all.
+   */
+  initQ?: Digest;
   /** Peak memory, else the allocation, MB. */
   memoryMb: Mean;
   runs: number;
@@ -232,7 +237,12 @@ export function observe(model: ChainModel, dag: WorkflowDag, inv: ObservedInvoca
     f.runs += 1;
     if (s.cold) {
       f.colds += 1;
-      if (s.initMs !== undefined) meanAdd(f.initMs, s.initMs, d);
+      if (s.initMs !== undefined) {
+        meanAdd(f.initMs, s.initMs, d);
+        const q = (f.initQ ??= newDigest(p.digestSize));
+        digestDecay(q, d);
+        digestAdd(q, s.initMs);
+      }
       meanAdd(f.coldRunMs, runMs, d);
     } else {
       meanAdd(f.warmMs, runMs, d);
@@ -386,6 +396,7 @@ export function mergeChainModels(a: ChainModel, b: ChainModel): ChainModel {
             warmMs: meanMerge(fa.warmMs, fb.warmMs),
             coldRunMs: meanMerge(fa.coldRunMs, fb.coldRunMs),
             initMs: meanMerge(fa.initMs, fb.initMs),
+            ...mergedInitQ(fa.initQ, fb.initQ),
             memoryMb: meanMerge(fa.memoryMb, fb.memoryMb),
             runs: fa.runs + fb.runs,
             colds: fa.colds + fb.colds,
@@ -452,4 +463,10 @@ export function parseChainModel(text: string): ChainModel {
       'chain model: workflows, successors (objects) and recent (array) are required',
     );
   return { ...(o as ChainModel), params: { ...CHAIN_DEFAULTS, ...o.params } };
+}
+
+function mergedInitQ(a: Digest | undefined, b: Digest | undefined): { initQ?: Digest } {
+  if (a && b) return { initQ: digestMerge(a, b) };
+  const one = a ?? b;
+  return one ? { initQ: structuredClone(one) } : {};
 }

@@ -9,7 +9,8 @@
  *   soon as any prepare could, so that prepare would only start a second sandbox. A source is
  *   warmed ahead only by a predecessor workflow's start (successor chains).
  * - `predictive`: a node is prepared at `predicted start − cold time − margin` (the low start
- *   quantile, so a faster run still finds it warm) only when the critical-path time it is
+ *   quantile, so a faster run still finds it warm; the cold time's p90 once measured, so a slow
+ *   start is up in time too) only when the critical-path time it is
  *   expected to save, P(runs) × max(0, cold − slack), is at least `price` × the memory-seconds it
  *   is expected to hold: memory × (P × time warm before use + (1 − P) × its time to live). A
  *   prepare carries `ttlMs`: unused by then (the node's high start quantile has passed, so its
@@ -326,12 +327,14 @@ function candidate(
 ): Candidate {
   const { e, starts, gap, probability } = c;
   const startMs = gap.low + starts.low;
-  const atMs = Math.max(0, startMs - e.coldMs - o.marginMs);
+  // Timed by a slow start (the high quantile of the measured ones): one that runs late is a cold
+  // start after all; the saving is counted at the mean.
+  const atMs = Math.max(0, startMs - e.coldHighMs - o.marginMs);
   const holdMs = Math.max(0, gap.median + starts.median - atMs);
   const ttlMs =
     starts.high === null
       ? o.idleMs
-      : Math.min(o.idleMs, Math.max(gap.high + starts.high - atMs, e.coldMs) + 2 * o.marginMs);
+      : Math.min(o.idleMs, Math.max(gap.high + starts.high - atMs, e.coldHighMs) + 2 * o.marginMs);
   return {
     worker: c.worker,
     workflow: c.workflow,
@@ -345,7 +348,7 @@ function candidate(
     ...(ttlMs < o.idleMs ? { ttlMs } : {}),
     ...(c.count > 1 ? { count: c.count } : {}),
     startMs,
-    inOwnReach: starts.low >= e.coldMs + o.marginMs,
+    inOwnReach: starts.low >= e.coldHighMs + o.marginMs,
     source: c.source,
   };
 }

@@ -12,7 +12,7 @@
 import type { NodeId } from '../ids.js';
 import type { WorkflowDag } from '../dag/types.js';
 import { topologicalOrder } from '../dag/graph.js';
-import { digestQuantile } from './digest.js';
+import { digestQuantile, digestWeight } from './digest.js';
 import { ALL_CONTEXTS, type ChainModel } from './model.js';
 
 /** Pseudo-count per branch (Laplace prior): an unseen branch is unlikely, never impossible. */
@@ -126,7 +126,17 @@ export interface FunctionEstimate {
   memoryMb: number;
   /** Whether the cold-start time was measured (not the default). */
   measured: boolean;
+  /**
+   * The cold-start time a prepare is timed by: the high quantile (p90) of the measured ones once
+   * there are enough of them, else `coldMs`.
+   */
+  coldHighMs: number;
 }
+
+/** Quantile of the measured start times a prepare is timed by. */
+export const COLD_TIMING_QUANTILE = 0.9;
+/** Measured starts (decayed weight) before their quantile is trusted. */
+const COLD_QUANTILE_MIN_WEIGHT = 5;
 
 export function functionEstimate(
   model: ChainModel,
@@ -147,7 +157,11 @@ export function functionEstimate(
     measured = true;
   }
   const memoryMb = f && f.memoryMb.weight > 0 ? f.memoryMb.mean : (spec?.memoryMb ?? 256);
-  return { coldMs, warmMs, memoryMb, measured };
+  const high =
+    f?.initQ && digestWeight(f.initQ) >= COLD_QUANTILE_MIN_WEIGHT
+      ? digestQuantile(f.initQ, COLD_TIMING_QUANTILE)
+      : null;
+  return { coldMs, warmMs, memoryMb, measured, coldHighMs: Math.max(coldMs, high ?? coldMs) };
 }
 
 export interface SuccessorChain {

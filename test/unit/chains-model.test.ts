@@ -153,7 +153,7 @@ describe('timing, cold starts and memory', () => {
     expect(f.memoryMb).toBe(512);
     // Never ran: the default cold time and the catalogue's memory and runtime.
     const c = functionEstimate(m, dag, 'c', 999);
-    expect(c).toEqual({ coldMs: 999, warmMs: 40, memoryMb: 512, measured: false });
+    expect(c).toEqual({ coldMs: 999, warmMs: 40, memoryMb: 512, measured: false, coldHighMs: 999 });
   });
 
   it('prefers the measured init time', () => {

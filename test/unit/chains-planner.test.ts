@@ -1,13 +1,14 @@
 /**
  * The prepare-ahead planner (shared/chains/planner.ts): off prepares nothing, eager every task
  * node at start, predictive only where the expected critical-path time saved pays for the
- * memory-seconds at the price; timing = predicted start − cold − margin; warm sandboxes and
+ * memory-seconds at the price; timing = predicted start − cold (its p90) − margin; warm sandboxes and
  * slack are respected; a likely successor's first nodes are prepared from the predecessor's start.
  */
 import { describe, expect, it } from 'vitest';
 import {
   newChainModel,
   observe,
+  functionEstimate,
   planPrepares,
   type ChainModel,
   type PlanInput,
@@ -156,5 +157,30 @@ describe('prepare-ahead planner', () => {
     expect(succ.every((a) => a.worker === 'w2' && a.workflow === 'analysis')).toBe(true);
     expect(succ[0]!.atMs).toBeGreaterThan(3000 - 70 - 10 - 100);
     expect(succ[0]!.atMs).toBeLessThan(3000);
+  });
+
+  it('times a prepare by a slow start (p90 of the measured ones), not the mean', () => {
+    // The same mean start (30 ms) for d's function (which starts at 70 ms), steady or spread 10…50.
+    const learn = (initOf: (i: number) => number): ChainModel => {
+      let m = newChainModel({ halfLife: 1000 });
+      for (let i = 0; i < 60; i++) {
+        const run = shopRun(dag, { startedAt: i * 1e5, branchFn: 'b', cold: ['d'] });
+        const d = nodeOf(dag, 'd');
+        for (const s of run.steps) if (s.node === d) s.initMs = initOf(i);
+        m = observe(m, dag, run);
+      }
+      return m;
+    };
+    const steady = learn(() => 30);
+    const spread = learn((i) => [10, 20, 30, 40, 50][i % 5]!);
+    const atOf = (model: ChainModel): number =>
+      plan({ model, mode: 'predictive', price: 0 }).find((a) => a.function === 'd')!.atMs;
+    expect(functionEstimate(steady, dag, 'd', 70).coldHighMs).toBeCloseTo(30, 0);
+    const high = functionEstimate(spread, dag, 'd', 70).coldHighMs;
+    expect(high).toBeGreaterThan(42);
+    expect(high).toBeLessThanOrEqual(50);
+    expect(functionEstimate(spread, dag, 'd', 70).coldMs).toBeCloseTo(30, 0);
+    expect(atOf(steady)).toBeGreaterThan(0);
+    expect(atOf(steady) - atOf(spread)).toBeCloseTo(high - 30, 0);
   });
 });
