@@ -39,6 +39,10 @@ export interface ChainsBenchOptions extends SimOptions {
   data: boolean;
   /** A burst of sandbox starts, the start gate off and on (bench/chains-starts.ts). */
   starts: boolean;
+  /** Placement near a labelled database on namespace hosts (bench/chains-near.ts). */
+  near: boolean;
+  /** Near: the object the query reads, KB. */
+  blobKb: number;
   /** Starts: prepares asked for at once. */
   burst: number;
   hosts: number;
@@ -66,6 +70,8 @@ export const CHAINS_DEFAULTS: Omit<ChainsBenchOptions, 'sim'> = {
   data: false,
   starts: false,
   burst: 8,
+  near: false,
+  blobKb: 1024,
   hosts: 3,
   bandwidth: '25mbit',
   repetitions: 5,
@@ -81,6 +87,8 @@ const KNOWN = [
   'data',
   'starts',
   'burst',
+  'near',
+  'blob-kb',
   'hosts',
   'bandwidth',
   'repetitions',
@@ -105,11 +113,14 @@ export function chainsOptionsFromFlags(
     cluster: flags['cluster'] === true,
     data: flags['data'] === true,
     starts: flags['starts'] === true,
+    near: flags['near'] === true,
   };
-  if ([o.sim, o.cluster, o.data, o.starts].filter(Boolean).length !== 1)
+  if ([o.sim, o.cluster, o.data, o.starts, o.near].filter(Boolean).length !== 1)
     problems.push(
-      'give one of --sim (seeded simulated pools), --cluster (a local cluster of processes), --data (namespace hosts with capped links) or --starts (a burst of sandbox starts)',
+      'give one of --sim (seeded simulated pools), --cluster (a local cluster of processes), --data (namespace hosts with capped links), --starts (a burst of sandbox starts) or --near (placement near a labelled database on namespace hosts)',
     );
+  const blobKb = int('blob-kb', 1);
+  if (blobKb !== undefined) o.blobKb = blobKb;
   const burst = int('burst', 2);
   if (burst !== undefined) o.burst = burst;
   const hosts = int('hosts', 2);
@@ -266,6 +277,19 @@ export async function runChainsBench(o: ChainsBenchOptions): Promise<ModeFigures
       ...CHAINS_DATA_DEFAULTS,
       hosts: o.hosts,
       bandwidth: o.bandwidth,
+      repetitions: o.repetitions,
+      ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
+      print,
+    });
+    return [];
+  }
+  if (o.near) {
+    const { runChainsNear } = await import('./chains-near.js');
+    await runChainsNear({
+      hosts: o.hosts,
+      bandwidth: o.bandwidth,
+      blobKb: o.blobKb,
+      warmup: 2,
       repetitions: o.repetitions,
       ...(o.reportDir !== undefined ? { reportDir: o.reportDir } : {}),
       print,

@@ -15,6 +15,8 @@
  * - jsq: every group independently to the least-loaded worker (without counting this invocation).
  * - round-robin: groups dealt to workers in turn, continuing across invocations.
  * - hash: group i of invocation k to worker hash(k, i) — stable, load-blind.
+ * Every strategy takes a group that uses something (`uses`, labels) among the workers that match
+ * the most of it, when any does.
  * The load-aware ones (all but round-robin and hash) leave out a worker that runs hot
  * (docs/guides/sharding.md §hot workers) while a cool one remains, so a group warm there moves.
  */
@@ -88,14 +90,18 @@ export function place(input: PlacementInput): string[] {
     );
   const out: string[] = [];
   switch (input.strategy) {
+    // Load-blind, but a group that uses something goes among the workers near it.
     case 'round-robin':
-      for (let g = 0; g < input.groups; g++)
-        out.push(workers[(input.cursor + g) % workers.length]!.id);
+      for (let g = 0; g < input.groups; g++) {
+        const near = preferLabelled(workers, input.uses?.[g]);
+        out.push(near[(input.cursor + g) % near.length]!.id);
+      }
       return out;
     case 'hash':
       for (let g = 0; g < input.groups; g++) {
+        const near = preferLabelled(workers, input.uses?.[g]);
         const h = createHash('sha1').update(`${input.key}:${g}`).digest().readUInt32BE(0);
-        out.push(workers[h % workers.length]!.id);
+        out.push(near[h % near.length]!.id);
       }
       return out;
     case 'composition-jsq': {

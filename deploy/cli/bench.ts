@@ -119,6 +119,11 @@ export const SUITES: Record<string, { summary: string; options: readonly Spec[] 
         'a burst of sandbox starts on one worker, its start gate off vs on (--runtime, --burst, --repetitions)',
       ],
       ['--burst <n>', 'starts: prepares asked for at once', '8'],
+      [
+        '--near',
+        'placement near a database labelled near=db, with and without uses:, on namespace hosts with capped links (root)',
+      ],
+      ['--blob-kb <n>', 'near: the object each query reads from the database, KB', '1024'],
       ['--hosts <n>', 'data: namespace worker hosts', '3'],
       ['--bandwidth <rate>', 'data: the cap of every host link', '25mbit'],
       [

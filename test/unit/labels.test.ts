@@ -93,11 +93,26 @@ describe('placement near what a group uses', () => {
     ).toEqual(['w1', 'w1']);
   });
 
-  it('leaves the load-blind strategies as they are', () => {
-    expect(place({ ...base, strategy: 'round-robin', uses: [['near=db'], []] })).toEqual([
-      'w1',
-      'w2',
+  it('deals load-blind groups that use something among the workers near it', () => {
+    const three = [
+      { id: 'w1', cpu: 2, load: 0 },
+      { id: 'w2', cpu: 2, load: 0, labels: { near: 'db' } },
+      { id: 'w3', cpu: 2, load: 0, labels: { near: 'db' } },
+    ];
+    const rr = (cursor: number) =>
+      place({ ...base, workers: three, strategy: 'round-robin', cursor, uses: [['near=db'], []] });
+    // Group 0 goes to w2 and w3 in turn; group 1 (no uses) to every worker in turn.
+    expect([0, 1, 2].map((c) => rr(c))).toEqual([
+      ['w2', 'w2'],
+      ['w3', 'w3'],
+      ['w2', 'w1'],
     ]);
+    for (const key of ['a', 'b', 'c', 'd', 'e']) {
+      const [g0] = place({ ...base, workers: three, strategy: 'hash', key, uses: [['near=db']] });
+      expect(['w2', 'w3']).toContain(g0);
+    }
+    // No worker near it: as before.
+    expect(place({ ...base, strategy: 'round-robin', uses: [['gpu'], []] })).toEqual(['w1', 'w2']);
   });
 
   it('reads uses: with its path and gathers each group’s', () => {
