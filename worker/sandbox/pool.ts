@@ -141,11 +141,8 @@ export class FunctionPool<C extends PooledChild> {
     const to = this.handOver(child, { cold: false, initMs: 0 });
     if (to === 'run') this.report.used++;
     if (to !== 'none') return to === 'run';
-    this.idle.push(child);
     this.prepared.set(child, { readyMs: performance.now(), memoryMb: allocation.memoryMb });
-    const timer = setTimeout(() => this.evict(child), Math.min(ttlMs, this.opts.idleMs));
-    timer.unref();
-    this.idleTimers.set(child, timer);
+    this.park(child, Math.min(ttlMs, this.opts.idleMs));
     return true;
   }
 
@@ -173,11 +170,8 @@ export class FunctionPool<C extends PooledChild> {
         const child = lease.child;
         this.busy.delete(child);
         if (this.handOver(child, { cold: true, initMs: lease.initMs }) !== 'none') return;
-        this.idle.push(child);
         this.expected.set(child, lease.initMs);
-        const timer = setTimeout(() => this.evict(child), this.opts.idleMs);
-        timer.unref();
-        this.idleTimers.set(child, timer);
+        this.park(child, this.opts.idleMs);
       },
       () => {
         unclaim();
@@ -290,10 +284,7 @@ export class FunctionPool<C extends PooledChild> {
     }
     const waiter = this.queue.shift();
     if (waiter === undefined) {
-      this.idle.push(child);
-      const timer = setTimeout(() => this.evict(child), this.opts.idleMs);
-      timer.unref();
-      this.idleTimers.set(child, timer);
+      this.park(child, this.opts.idleMs);
       return;
     }
     waiter.signal?.removeEventListener('abort', waiter.onAbort);
@@ -422,6 +413,14 @@ export class FunctionPool<C extends PooledChild> {
         this.pump();
       });
     }
+  }
+
+  /** Idle, evicted after `ms` unless a run takes it first. */
+  private park(child: C, ms: number): void {
+    this.idle.push(child);
+    const timer = setTimeout(() => this.evict(child), ms);
+    timer.unref();
+    this.idleTimers.set(child, timer);
   }
 
   private evict(child: C): void {
