@@ -4,7 +4,9 @@
  *
  * - greedy: the candidate with the highest posterior mean;
  * - thompson: `samples` posterior draws each vote for their best candidate; the candidates other
- *   than the greedy one get the votes' share, capped in total at `rate`;
+ *   than the greedy one get `rate` times their share of the votes, so `rate` is a ceiling reached
+ *   only when no draw agrees with the greedy pick, and exploration fades as the posterior
+ *   concentrates (it is not forced up to the cap whenever one draw disagrees);
  * - epsilon-greedy: `rate` spread evenly over the candidates;
  * - in both, a floor of `rate / 10` spread evenly keeps every candidate's propensity above zero,
  *   so any policy can be evaluated offline from the log.
@@ -45,6 +47,8 @@ export interface Decision {
   distribution: Float64Array;
   /** Posterior mean (standardised reward) of each candidate. */
   means: Float64Array;
+  /** The drawn candidate's posterior mean: what the change detector compares its outcome with. */
+  predicted: number;
 }
 
 export function decide(input: DecideInput): Decision {
@@ -74,7 +78,7 @@ export function decide(input: DecideInput): Decision {
       const votes = thompsonVotes(input, scratch, input.samples ?? THOMPSON_SAMPLES);
       const total = votes.reduce((s, v) => s + v, 0);
       const others = total - votes[best]!;
-      const mass = others === 0 ? 0 : Math.min(rate - floor, others / total);
+      const mass = (rate - floor) * (others / total);
       for (let i = 0; i < n; i++) if (i !== best) spread[i] = (mass * votes[i]!) / others || 0;
     }
     let used = 0;
@@ -92,6 +96,7 @@ export function decide(input: DecideInput): Decision {
     explored: drawn !== best,
     distribution: dist,
     means,
+    predicted: means[drawn]!,
   };
 }
 

@@ -2,7 +2,11 @@
  * The composition learner's Bayesian linear head (pure; docs/guides/composition.md). The reward
  * of running a graph in a context is modelled as wᵀφ(graph, context) plus noise, on rewards
  * standardised by a running mean and spread. Each model keeps sufficient statistics (A = Σφφᵀ,
- * b = Σφy) with exponential forgetting, so the posterior follows a drifting world.
+ * b = Σφy) with slow exponential forgetting, so the posterior follows a drifting world, and a
+ * change detector (`detect`): when outcomes stop matching what the deciding posterior predicted,
+ * every model's statistics are discounted at once, so the posteriors widen, Thompson explores
+ * again and new data outweighs the old — quick recovery after a change without paying for fast
+ * forgetting (a posterior that never concentrates) the rest of the time.
  *
  * Hierarchy: the tenant's global model has the prior N(0, I/λ); each sub-tenant's model has the
  * prior N(μ_global, I/shrink), so a sub-tenant with little data decides like the tenant and one
@@ -34,6 +38,19 @@ export interface ModelState {
   /** Per-function measurements, exponentially averaged (features of the graphs). */
   functions: Record<string, FunctionStats>;
   updates: number;
+  /** The change detector over prediction residuals (absent in states stored before it). */
+  change?: ChangeState;
+}
+
+export interface ChangeState {
+  /** Exponentially weighted mean of squared standardised residuals (the no-change level). */
+  baseline: number;
+  /** One-sided CUSUM of residual² / baseline − slack. */
+  cusum: number;
+  /** Residuals seen. */
+  n: number;
+  /** Changes detected (each one discounted the statistics). */
+  detections: number;
 }
 
 export interface ModelOptions {
@@ -53,15 +70,22 @@ export interface ModelOptions {
    * as the world changes).
    */
   subClock: 'own' | 'tenant';
+  /**
+   * Change detection (null: none). Each outcome's squared residual against what the deciding
+   * snapshot predicted, over its running level, feeds a one-sided CUSUM with `slack`; past
+   * `threshold` every model's statistics are multiplied by `keep`, widening the posteriors.
+   */
+  detect: { slack: number; threshold: number; keep: number } | null;
 }
 
 export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   priorPrecision: 1,
   shrink: 30,
-  forget: 0.999,
-  subForget: 0.995,
+  forget: 0.9998,
+  subForget: 0.999,
   hierarchical: true,
   subClock: 'own',
+  detect: { slack: 1.5, threshold: 25, keep: 0.2 },
 };
 
 export interface Posterior {
@@ -110,6 +134,7 @@ export function observe(
   subTenant: string,
   phi: ArrayLike<number>,
   reward: number,
+  predicted?: number,
 ): void {
   if (phi.length !== state.dim)
     throw new Error(`features have ${phi.length} dimensions, the model ${state.dim}`);
@@ -125,6 +150,8 @@ export function observe(
   // Clipped: one outlier (a cold start) must not condemn a graph for long.
   const y =
     r.n < 2 || r.variance <= 0 ? 0 : Math.max(-CLIP, Math.min(CLIP, (reward - r.mean) / std));
+  if (o.detect && predicted !== undefined && Number.isFinite(predicted))
+    if (detectChange(state, o.detect, y - predicted)) discount(state, o.detect.keep);
   accumulate(state.global, phi, y, o.forget);
   const sub = (state.subs[subTenant] ??= emptyStats(state.dim));
   if (o.subClock === 'tenant') {
@@ -133,6 +160,39 @@ export function observe(
     sub.at = state.updates + 1;
   } else accumulate(sub, phi, y, o.subForget);
   state.updates++;
+}
+
+const BASELINE_FORGET = 0.998;
+/** Residuals before the detector may fire (the model is still learning its level). */
+const DETECT_AFTER = 200;
+/** One residual counts at most this many times the baseline (a cold start is not a change). */
+const RATIO_CAP = 8;
+
+function detectChange(
+  state: ModelState,
+  d: { slack: number; threshold: number },
+  residual: number,
+): boolean {
+  const c = (state.change ??= { baseline: 0, cusum: 0, n: 0, detections: 0 });
+  const e2 = residual * residual;
+  if (c.n >= DETECT_AFTER && c.baseline > 0) {
+    c.cusum = Math.max(0, c.cusum + Math.min(RATIO_CAP, e2 / c.baseline) - d.slack);
+  }
+  c.baseline += Math.max(1 / (c.n + 1), 1 - BASELINE_FORGET) * (e2 - c.baseline);
+  c.n++;
+  if (c.cusum <= d.threshold) return false;
+  c.cusum = 0;
+  c.detections++;
+  return true;
+}
+
+/** Multiplies every model's statistics by `keep` (a detected change: old data counts less). */
+function discount(state: ModelState, keep: number): void {
+  for (const s of [state.global, ...Object.values(state.subs)]) {
+    s.n *= keep;
+    for (let i = 0; i < s.b.length; i++) s.b[i]! *= keep;
+    for (let i = 0; i < s.a.length; i++) s.a[i]! *= keep;
+  }
 }
 
 function accumulate(s: LinearStats, phi: ArrayLike<number>, y: number, forget: number): void {
