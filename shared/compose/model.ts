@@ -10,7 +10,10 @@
  *
  * Hierarchy: the tenant's global model has the prior N(0, I/λ); each sub-tenant's model has the
  * prior N(μ_global, I/shrink), so a sub-tenant with little data decides like the tenant and one
- * with much data becomes personal. Posteriors are kept as the mean and the Cholesky factor L of
+ * with much data becomes personal. With the personal projection and `marginal`, the tenant
+ * model itself is estimated from the sub-tenants' statistics with their personal effects
+ * integrated out (`marginalPool`), so it describes the tenant, not whoever ran an option most.
+ * Posteriors are kept as the mean and the Cholesky factor L of
  * the precision (P = LLᵀ): a Thompson sample is μ + L⁻ᵀz and costs one triangular solve.
  *
  * State is plain JSON (it is stored in the cluster store); `train` turns it into a snapshot,
@@ -65,6 +68,12 @@ export interface ModelOptions {
   /** false: sub-tenant models start from zero (no sharing) — the benchmark's baseline. */
   hierarchical: boolean;
   /**
+   * With the personal projection: the tenant model is built from the sub-tenants' statistics
+   * with each one's personal effect integrated out (a random-effects model), rather than from
+   * all outcomes pooled as if sub-tenants did not differ.
+   */
+  marginal: boolean;
+  /**
    * Whose clock a sub-tenant's forgetting runs on: `'own'` (per update of that sub-tenant) or
    * `'tenant'` (per update of the whole tenant, so a quiet sub-tenant's old data fades as fast
    * as the world changes).
@@ -84,6 +93,7 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   forget: 0.9998,
   subForget: 0.999,
   hierarchical: true,
+  marginal: true,
   subClock: 'own',
   detect: { slack: 1.5, threshold: 25, keep: 0.2 },
 };
@@ -240,8 +250,19 @@ export function train(
   personal?: readonly number[],
 ): ModelSnapshot {
   const d = state.dim;
-  const globalPrecision = precisionOf(state.global, o.priorPrecision, 1, d);
-  const global = posteriorFrom(globalPrecision, state.global.b, null, 1, d, state.global.n);
+  const projected = o.hierarchical && personal !== undefined && personal.length > 0;
+  const pooled = projected && o.marginal ? marginalPool(state, o, personal, d) : null;
+  const globalPrecision = pooled
+    ? pooled.precision
+    : precisionOf(state.global, o.priorPrecision, 1, d);
+  const global = posteriorFrom(
+    globalPrecision,
+    pooled ? pooled.rhs : state.global.b,
+    null,
+    1,
+    d,
+    state.global.n,
+  );
   const prior =
     o.hierarchical && personal && personal.length > 0
       ? widened(globalPrecision, personal, o.shrink, d)
@@ -249,10 +270,7 @@ export function train(
   const priorRhs = prior ? multiply(prior, global.mean, d) : null;
   const subs = new Map<string, Posterior>();
   for (const [name, s] of Object.entries(state.subs)) {
-    const scale =
-      o.subClock === 'tenant'
-        ? o.subForget ** Math.max(0, state.updates - (s.at ?? state.updates))
-        : 1;
+    const scale = subScale(state, o, s);
     if (prior && priorRhs) {
       const p = new Float64Array(d * d);
       for (let i = 0; i < d * d; i++) p[i] = prior[i]! + scale * s.a[i]!;
@@ -283,6 +301,61 @@ export function train(
     rewardStd: state.reward.variance > 0 ? Math.sqrt(state.reward.variance) : 1,
     functions: structuredClone(state.functions),
   };
+}
+
+/** A sub-tenant's statistics scale on the tenant clock (1 on its own clock). */
+function subScale(state: ModelState, o: ModelOptions, s: LinearStats): number {
+  return o.subClock === 'tenant'
+    ? o.subForget ** Math.max(0, state.updates - (s.at ?? state.updates))
+    : 1;
+}
+
+/**
+ * The tenant model's precision and right-hand side with every sub-tenant's personal effect
+ * integrated out: Σ_s (A_s − A_sE M_s⁻¹ EᵀA_s), Σ_s (b_s − A_sE M_s⁻¹ Eᵀb_s), M_s = shrink·I +
+ * EᵀA_sE, plus the prior λI. Pooling the raw data instead lets an option only some sub-tenants
+ * may run (a policy) absorb those sub-tenants' personal taste, and the tenant model is then
+ * confidently wrong about it for everyone.
+ */
+function marginalPool(
+  state: ModelState,
+  o: ModelOptions,
+  idx: readonly number[],
+  d: number,
+): { precision: Float64Array; rhs: Float64Array } {
+  const m = idx.length;
+  const precision = new Float64Array(d * d);
+  const rhs = new Float64Array(d);
+  for (let i = 0; i < d; i++) precision[i * d + i] = o.priorPrecision;
+  const inner = new Float64Array(m * m);
+  const x = new Float64Array(m * d);
+  const col = new Float64Array(m);
+  for (const s of Object.values(state.subs)) {
+    const scale = subScale(state, o, s);
+    for (let a = 0; a < m; a++)
+      for (let c = 0; c < m; c++)
+        inner[a * m + c] = scale * s.a[idx[a]! * d + idx[c]!]! + (a === c ? o.shrink : 0);
+    const l = cholesky(inner, m);
+    // X = L⁻¹ EᵀA_s (m×d), y = L⁻¹ Eᵀb_s.
+    for (let j = 0; j < d; j++) {
+      for (let a = 0; a < m; a++) col[a] = scale * s.a[idx[a]! * d + j]!;
+      const y = solveLower(l, col, m);
+      for (let a = 0; a < m; a++) x[a * d + j] = y[a]!;
+    }
+    for (let a = 0; a < m; a++) col[a] = scale * s.b[idx[a]!]!;
+    const y = solveLower(l, col, m);
+    for (let i = 0; i < d; i++) {
+      let t = 0;
+      for (let a = 0; a < m; a++) t += x[a * d + i]! * y[a]!;
+      rhs[i]! += scale * s.b[i]! - t;
+      for (let j = 0; j < d; j++) {
+        let u = 0;
+        for (let a = 0; a < m; a++) u += x[a * d + i]! * x[a * d + j]!;
+        precision[i * d + j]! += scale * s.a[i * d + j]! - u;
+      }
+    }
+  }
+  return { precision, rhs };
 }
 
 /** λI + scale·A */
