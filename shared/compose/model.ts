@@ -46,7 +46,7 @@ export interface ModelState {
 }
 
 export interface ChangeState {
-  /** Exponentially weighted mean of squared standardised residuals (the no-change level). */
+  /** Exponentially weighted mean of squared residuals over (1 + φᵀP⁻¹φ): the noise level. */
   baseline: number;
   /** One-sided CUSUM of residual² / baseline − slack. */
   cusum: number;
@@ -144,7 +144,7 @@ export function observe(
   subTenant: string,
   phi: ArrayLike<number>,
   reward: number,
-  predicted?: number,
+  prediction?: { mean: number; variance: number },
 ): void {
   if (phi.length !== state.dim)
     throw new Error(`features have ${phi.length} dimensions, the model ${state.dim}`);
@@ -160,8 +160,9 @@ export function observe(
   // Clipped: one outlier (a cold start) must not condemn a graph for long.
   const y =
     r.n < 2 || r.variance <= 0 ? 0 : Math.max(-CLIP, Math.min(CLIP, (reward - r.mean) / std));
-  if (o.detect && predicted !== undefined && Number.isFinite(predicted))
-    if (detectChange(state, o.detect, y - predicted)) discount(state, o.detect.keep);
+  if (o.detect && prediction && Number.isFinite(prediction.mean))
+    if (detectChange(state, o.detect, y - prediction.mean, Math.max(0, prediction.variance) || 0))
+      discount(state, o.detect.keep);
   accumulate(state.global, phi, y, o.forget);
   const sub = (state.subs[subTenant] ??= emptyStats(state.dim));
   if (o.subClock === 'tenant') {
@@ -174,7 +175,7 @@ export function observe(
 
 const BASELINE_FORGET = 0.998;
 /** Residuals before the detector may fire (the model is still learning its level). */
-const DETECT_AFTER = 200;
+const DETECT_AFTER = 1000;
 /** One residual counts at most this many times the baseline (a cold start is not a change). */
 const RATIO_CAP = 8;
 
@@ -182,13 +183,16 @@ function detectChange(
   state: ModelState,
   d: { slack: number; threshold: number },
   residual: number,
+  variance: number,
 ): boolean {
   const c = (state.change ??= { baseline: 0, cusum: 0, n: 0, detections: 0 });
-  const e2 = residual * residual;
+  // The residual over its predictive spread: the noise (the baseline) plus the uncertainty of
+  // the mean, so trying an option the model knows little about is no evidence of a change.
+  const z2 = (residual * residual) / (1 + variance);
   if (c.n >= DETECT_AFTER && c.baseline > 0) {
-    c.cusum = Math.max(0, c.cusum + Math.min(RATIO_CAP, e2 / c.baseline) - d.slack);
+    c.cusum = Math.max(0, c.cusum + Math.min(RATIO_CAP, z2 / c.baseline) - d.slack);
   }
-  c.baseline += Math.max(1 / (c.n + 1), 1 - BASELINE_FORGET) * (e2 - c.baseline);
+  c.baseline += Math.max(1 / (c.n + 1), 1 - BASELINE_FORGET) * (z2 - c.baseline);
   c.n++;
   if (c.cusum <= d.threshold) return false;
   c.cusum = 0;

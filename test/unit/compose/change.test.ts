@@ -57,7 +57,7 @@ function run(
     if (i >= steps - tail && d.greedy === 1) onNewBest++;
     const worth = d.index === 1 ? 0.6 : i < flipAt ? 1 : 0.2;
     const reward = worth + gaussian(rng) * 0.3;
-    observe(state, o, 'beta', phis[d.index]!, reward, d.predicted);
+    observe(state, o, 'beta', phis[d.index]!, reward, d.prediction);
     if ((i + 1) % 50 === 0) snap = train(state, o);
   }
   return { state, snap, onNewBest: onNewBest / tail };
@@ -85,6 +85,43 @@ describe('change detection', () => {
     const state = emptyState(space.dim);
     for (let i = 0; i < 500; i++) observe(state, DEFAULT_MODEL_OPTIONS, 'beta', phis[0]!, i % 7);
     expect(state.change).toBeUndefined();
+  });
+});
+
+describe('change detection and a new option', () => {
+  it('outcomes of an option the model knows nothing about are weighed by its uncertainty, not taken for a change', () => {
+    const s3 = featureSpace(['ocr-fast', 'ocr-accurate', 'ocr-new', 'audit'], ['lang']);
+    const g3 = ['ocr-fast', 'ocr-accurate', 'ocr-new'].map((f) =>
+      embedGraph(s3, { nodes: [f, 'audit'], edges: [[0, 1]] }, {}),
+    );
+    const x = encodeContext(s3, { lang: 'en' });
+    const phi3 = g3.map((g) => crossFeatures(s3, g, x, new Float64Array(s3.dim)));
+    const worth = [1, 0.6, 1.6];
+    const feed = (withVariance: boolean): number => {
+      const rng = mulberry32(8);
+      const state = emptyState(s3.dim);
+      let snap = train(state, DEFAULT_MODEL_OPTIONS);
+      for (let i = 0; i < 3_060; i++) {
+        const d = decide({
+          space: s3,
+          posterior: posteriorFor(snap, 'beta'),
+          graphs: g3,
+          // The new option appears after 3,000 outcomes and is tried every other time.
+          candidates: i < 3_000 ? [0, 1] : i % 2 === 0 ? [2] : [0, 1],
+          context: x,
+          algorithm: 'thompson',
+          rate: 0.05,
+          rng,
+        });
+        const prediction = withVariance ? d.prediction : { ...d.prediction, variance: 0 };
+        const reward = worth[d.index]! + gaussian(rng) * 0.3;
+        observe(state, DEFAULT_MODEL_OPTIONS, 'beta', phi3[d.index]!, reward, prediction);
+        if ((i + 1) % 50 === 0) snap = train(state, DEFAULT_MODEL_OPTIONS);
+      }
+      return state.change?.detections ?? 0;
+    };
+    expect(feed(true)).toBe(0);
+    expect(feed(false)).toBeGreaterThan(0);
   });
 });
 
