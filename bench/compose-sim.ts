@@ -207,7 +207,7 @@ export class Agent {
       encodeContext(this.space, { ...ctx }),
       new Float64Array(this.space.dim),
     );
-    observe(this.state, this.o.model, sub, phi, reward);
+    observe(this.state, this.o.model, sub, phi, reward, d.prediction);
     this.log.push({ ctx, sub, variant: d.index, propensity: d.propensity, reward });
     if (++this.sinceTrain >= this.o.trainEvery) {
       this.sinceTrain = 0;

@@ -66,6 +66,8 @@ export interface PendingDecision {
   propensity: number;
   target: number;
   explored: boolean;
+  /** The deciding posterior's mean for the variant that ran and its variance (change detection). */
+  prediction?: { mean: number; variance: number };
 }
 
 export interface Outcome {
@@ -167,12 +169,15 @@ export class WorkflowLearner {
     let propensity = d.propensity;
     let explored = d.explored;
     let target = ran === d.greedy ? 1 : 0;
+    let prediction = d.prediction;
     let wouldRun: string | undefined;
     if (this.mode === 'shadow') {
       ran = candidates.includes(0) ? 0 : candidates[0]!;
       propensity = 1;
       explored = false;
       target = d.distribution[candidates.indexOf(ran)]!;
+      // The default's mean; its variance is not computed (the detector treats it as known).
+      prediction = { mean: d.means[candidates.indexOf(ran)]!, variance: 0 };
       wouldRun = this.spec.variants[d.index]!.label;
     }
     const phi = Array.from(
@@ -189,7 +194,7 @@ export class WorkflowLearner {
         modelVersion: this.state.version,
         ...(wouldRun === undefined ? {} : { wouldRun }),
       },
-      pending: { subTenant, phi, variant: ran, propensity, target, explored },
+      pending: { subTenant, phi, variant: ran, propensity, target, explored, prediction },
     };
   }
 
@@ -217,7 +222,14 @@ export class WorkflowLearner {
         at: o.at,
       });
       if (this.mode === 'frozen') continue;
-      observe(this.state, DEFAULT_MODEL_OPTIONS, o.decision.subTenant, o.decision.phi, o.reward);
+      observe(
+        this.state,
+        DEFAULT_MODEL_OPTIONS,
+        o.decision.subTenant,
+        o.decision.phi,
+        o.reward,
+        o.decision.prediction,
+      );
       for (const f of o.functions) observeFunction(this.state, f.fn, f.stats);
     }
     if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);

@@ -4,7 +4,9 @@
  *
  * - greedy: the candidate with the highest posterior mean;
  * - thompson: `samples` posterior draws each vote for their best candidate; the candidates other
- *   than the greedy one get the votes' share, capped in total at `rate`;
+ *   than the greedy one get `rate` times their share of the votes, so `rate` is a ceiling reached
+ *   only when no draw agrees with the greedy pick, and exploration fades as the posterior
+ *   concentrates (it is not forced up to the cap whenever one draw disagrees);
  * - epsilon-greedy: `rate` spread evenly over the candidates;
  * - in both, a floor of `rate / 10` spread evenly keeps every candidate's propensity above zero,
  *   so any policy can be evaluated offline from the log.
@@ -12,7 +14,7 @@
  * The decision draws from that distribution and reports the drawn candidate's probability (its
  * propensity, exact given the posterior draws) — the log's inverse-propensity estimates rely on it.
  */
-import type { FeatureSpace } from './features.js';
+import { crossFeatures, type FeatureSpace } from './features.js';
 import type { Posterior } from './model.js';
 import type { ExploreAlgorithm } from './types.js';
 
@@ -45,6 +47,11 @@ export interface Decision {
   distribution: Float64Array;
   /** Posterior mean (standardised reward) of each candidate. */
   means: Float64Array;
+  /**
+   * What the change detector compares the outcome with: the drawn candidate's posterior mean
+   * and the variance of that mean (φᵀP⁻¹φ, in units of the noise).
+   */
+  prediction: { mean: number; variance: number };
 }
 
 export function decide(input: DecideInput): Decision {
@@ -74,7 +81,7 @@ export function decide(input: DecideInput): Decision {
       const votes = thompsonVotes(input, scratch, input.samples ?? THOMPSON_SAMPLES);
       const total = votes.reduce((s, v) => s + v, 0);
       const others = total - votes[best]!;
-      const mass = others === 0 ? 0 : Math.min(rate - floor, others / total);
+      const mass = (rate - floor) * (others / total);
       for (let i = 0; i < n; i++) if (i !== best) spread[i] = (mass * votes[i]!) / others || 0;
     }
     let used = 0;
@@ -92,11 +99,13 @@ export function decide(input: DecideInput): Decision {
     explored: drawn !== best,
     distribution: dist,
     means,
+    prediction: { mean: means[drawn]!, variance: meanVariance(input, scratch, drawn) },
   };
 }
 
 interface Scratch {
   z: Float64Array;
+  phi: Float64Array;
   w: Float64Array;
   /** Weights folded with the context: one per graph-embedding entry. */
   folded: Float64Array;
@@ -110,6 +119,7 @@ function scratchFor(space: FeatureSpace): Scratch {
   if (!s) {
     s = {
       z: new Float64Array(space.dim),
+      phi: new Float64Array(space.dim),
       w: new Float64Array(space.dim),
       folded: new Float64Array(space.dim - (1 + space.identityDims) * (space.contextDims - 1)),
     };
@@ -136,6 +146,23 @@ function dotGraph(folded: Float64Array, g: Float64Array): number {
   let s = 0;
   for (let j = 0; j < folded.length; j++) s += folded[j]! * g[j]!;
   return s;
+}
+
+/** φᵀP⁻¹φ = |L⁻¹φ|² for the candidate at `at` (one forward substitution, into scratch). */
+function meanVariance(input: DecideInput, scratch: Scratch, at: number): number {
+  const d = input.space.dim;
+  const { phi, z } = scratch;
+  crossFeatures(input.space, input.graphs[input.candidates[at]!]!, input.context, phi);
+  const l = input.posterior.chol;
+  let sum = 0;
+  for (let i = 0; i < d; i++) {
+    let acc = phi[i]!;
+    const row = i * d;
+    for (let k = 0; k < i; k++) acc -= l[row + k]! * z[k]!;
+    z[i] = acc / l[row + i]!;
+    sum += z[i]! * z[i]!;
+  }
+  return sum;
 }
 
 function thompsonVotes(input: DecideInput, scratch: Scratch, samples: number): number[] {

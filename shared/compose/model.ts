@@ -2,11 +2,18 @@
  * The composition learner's Bayesian linear head (pure; docs/guides/composition.md). The reward
  * of running a graph in a context is modelled as wᵀφ(graph, context) plus noise, on rewards
  * standardised by a running mean and spread. Each model keeps sufficient statistics (A = Σφφᵀ,
- * b = Σφy) with exponential forgetting, so the posterior follows a drifting world.
+ * b = Σφy) with slow exponential forgetting, so the posterior follows a drifting world, and a
+ * change detector (`detect`): when outcomes stop matching what the deciding posterior predicted,
+ * every model's statistics are discounted at once, so the posteriors widen, Thompson explores
+ * again and new data outweighs the old — quick recovery after a change without paying for fast
+ * forgetting (a posterior that never concentrates) the rest of the time.
  *
  * Hierarchy: the tenant's global model has the prior N(0, I/λ); each sub-tenant's model has the
  * prior N(μ_global, I/shrink), so a sub-tenant with little data decides like the tenant and one
- * with much data becomes personal. Posteriors are kept as the mean and the Cholesky factor L of
+ * with much data becomes personal. With the personal projection and `marginal`, the tenant
+ * model itself is estimated from the sub-tenants' statistics with their personal effects
+ * integrated out (`marginalPool`), so it describes the tenant, not whoever ran an option most.
+ * Posteriors are kept as the mean and the Cholesky factor L of
  * the precision (P = LLᵀ): a Thompson sample is μ + L⁻ᵀz and costs one triangular solve.
  *
  * State is plain JSON (it is stored in the cluster store); `train` turns it into a snapshot,
@@ -34,6 +41,19 @@ export interface ModelState {
   /** Per-function measurements, exponentially averaged (features of the graphs). */
   functions: Record<string, FunctionStats>;
   updates: number;
+  /** The change detector over prediction residuals (absent in states stored before it). */
+  change?: ChangeState;
+}
+
+export interface ChangeState {
+  /** Exponentially weighted mean of squared residuals over (1 + φᵀP⁻¹φ): the noise level. */
+  baseline: number;
+  /** One-sided CUSUM of residual² / baseline − slack. */
+  cusum: number;
+  /** Residuals seen. */
+  n: number;
+  /** Changes detected (each one discounted the statistics). */
+  detections: number;
 }
 
 export interface ModelOptions {
@@ -48,20 +68,34 @@ export interface ModelOptions {
   /** false: sub-tenant models start from zero (no sharing) — the benchmark's baseline. */
   hierarchical: boolean;
   /**
+   * With the personal projection: the tenant model is built from the sub-tenants' statistics
+   * with each one's personal effect integrated out (a random-effects model), rather than from
+   * all outcomes pooled as if sub-tenants did not differ.
+   */
+  marginal: boolean;
+  /**
    * Whose clock a sub-tenant's forgetting runs on: `'own'` (per update of that sub-tenant) or
    * `'tenant'` (per update of the whole tenant, so a quiet sub-tenant's old data fades as fast
    * as the world changes).
    */
   subClock: 'own' | 'tenant';
+  /**
+   * Change detection (null: none). Each outcome's squared residual against what the deciding
+   * snapshot predicted, over its running level, feeds a one-sided CUSUM with `slack`; past
+   * `threshold` every model's statistics are multiplied by `keep`, widening the posteriors.
+   */
+  detect: { slack: number; threshold: number; keep: number } | null;
 }
 
 export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   priorPrecision: 1,
   shrink: 30,
-  forget: 0.999,
-  subForget: 0.995,
+  forget: 0.9998,
+  subForget: 0.999,
   hierarchical: true,
+  marginal: true,
   subClock: 'own',
+  detect: { slack: 1.5, threshold: 25, keep: 0.2 },
 };
 
 export interface Posterior {
@@ -110,6 +144,7 @@ export function observe(
   subTenant: string,
   phi: ArrayLike<number>,
   reward: number,
+  prediction?: { mean: number; variance: number },
 ): void {
   if (phi.length !== state.dim)
     throw new Error(`features have ${phi.length} dimensions, the model ${state.dim}`);
@@ -125,6 +160,9 @@ export function observe(
   // Clipped: one outlier (a cold start) must not condemn a graph for long.
   const y =
     r.n < 2 || r.variance <= 0 ? 0 : Math.max(-CLIP, Math.min(CLIP, (reward - r.mean) / std));
+  if (o.detect && prediction && Number.isFinite(prediction.mean))
+    if (detectChange(state, o.detect, y - prediction.mean, Math.max(0, prediction.variance) || 0))
+      discount(state, o.detect.keep);
   accumulate(state.global, phi, y, o.forget);
   const sub = (state.subs[subTenant] ??= emptyStats(state.dim));
   if (o.subClock === 'tenant') {
@@ -133,6 +171,42 @@ export function observe(
     sub.at = state.updates + 1;
   } else accumulate(sub, phi, y, o.subForget);
   state.updates++;
+}
+
+const BASELINE_FORGET = 0.998;
+/** Residuals before the detector may fire (the model is still learning its level). */
+const DETECT_AFTER = 1000;
+/** One residual counts at most this many times the baseline (a cold start is not a change). */
+const RATIO_CAP = 8;
+
+function detectChange(
+  state: ModelState,
+  d: { slack: number; threshold: number },
+  residual: number,
+  variance: number,
+): boolean {
+  const c = (state.change ??= { baseline: 0, cusum: 0, n: 0, detections: 0 });
+  // The residual over its predictive spread: the noise (the baseline) plus the uncertainty of
+  // the mean, so trying an option the model knows little about is no evidence of a change.
+  const z2 = (residual * residual) / (1 + variance);
+  if (c.n >= DETECT_AFTER && c.baseline > 0) {
+    c.cusum = Math.max(0, c.cusum + Math.min(RATIO_CAP, z2 / c.baseline) - d.slack);
+  }
+  c.baseline += Math.max(1 / (c.n + 1), 1 - BASELINE_FORGET) * (z2 - c.baseline);
+  c.n++;
+  if (c.cusum <= d.threshold) return false;
+  c.cusum = 0;
+  c.detections++;
+  return true;
+}
+
+/** Multiplies every model's statistics by `keep` (a detected change: old data counts less). */
+function discount(state: ModelState, keep: number): void {
+  for (const s of [state.global, ...Object.values(state.subs)]) {
+    s.n *= keep;
+    for (let i = 0; i < s.b.length; i++) s.b[i]! *= keep;
+    for (let i = 0; i < s.a.length; i++) s.a[i]! *= keep;
+  }
 }
 
 function accumulate(s: LinearStats, phi: ArrayLike<number>, y: number, forget: number): void {
@@ -180,8 +254,19 @@ export function train(
   personal?: readonly number[],
 ): ModelSnapshot {
   const d = state.dim;
-  const globalPrecision = precisionOf(state.global, o.priorPrecision, 1, d);
-  const global = posteriorFrom(globalPrecision, state.global.b, null, 1, d, state.global.n);
+  const projected = o.hierarchical && personal !== undefined && personal.length > 0;
+  const pooled = projected && o.marginal ? marginalPool(state, o, personal, d) : null;
+  const globalPrecision = pooled
+    ? pooled.precision
+    : precisionOf(state.global, o.priorPrecision, 1, d);
+  const global = posteriorFrom(
+    globalPrecision,
+    pooled ? pooled.rhs : state.global.b,
+    null,
+    1,
+    d,
+    state.global.n,
+  );
   const prior =
     o.hierarchical && personal && personal.length > 0
       ? widened(globalPrecision, personal, o.shrink, d)
@@ -189,10 +274,7 @@ export function train(
   const priorRhs = prior ? multiply(prior, global.mean, d) : null;
   const subs = new Map<string, Posterior>();
   for (const [name, s] of Object.entries(state.subs)) {
-    const scale =
-      o.subClock === 'tenant'
-        ? o.subForget ** Math.max(0, state.updates - (s.at ?? state.updates))
-        : 1;
+    const scale = subScale(state, o, s);
     if (prior && priorRhs) {
       const p = new Float64Array(d * d);
       for (let i = 0; i < d * d; i++) p[i] = prior[i]! + scale * s.a[i]!;
@@ -223,6 +305,61 @@ export function train(
     rewardStd: state.reward.variance > 0 ? Math.sqrt(state.reward.variance) : 1,
     functions: structuredClone(state.functions),
   };
+}
+
+/** A sub-tenant's statistics scale on the tenant clock (1 on its own clock). */
+function subScale(state: ModelState, o: ModelOptions, s: LinearStats): number {
+  return o.subClock === 'tenant'
+    ? o.subForget ** Math.max(0, state.updates - (s.at ?? state.updates))
+    : 1;
+}
+
+/**
+ * The tenant model's precision and right-hand side with every sub-tenant's personal effect
+ * integrated out: Σ_s (A_s − A_sE M_s⁻¹ EᵀA_s), Σ_s (b_s − A_sE M_s⁻¹ Eᵀb_s), M_s = shrink·I +
+ * EᵀA_sE, plus the prior λI. Pooling the raw data instead lets an option only some sub-tenants
+ * may run (a policy) absorb those sub-tenants' personal taste, and the tenant model is then
+ * confidently wrong about it for everyone.
+ */
+function marginalPool(
+  state: ModelState,
+  o: ModelOptions,
+  idx: readonly number[],
+  d: number,
+): { precision: Float64Array; rhs: Float64Array } {
+  const m = idx.length;
+  const precision = new Float64Array(d * d);
+  const rhs = new Float64Array(d);
+  for (let i = 0; i < d; i++) precision[i * d + i] = o.priorPrecision;
+  const inner = new Float64Array(m * m);
+  const x = new Float64Array(m * d);
+  const col = new Float64Array(m);
+  for (const s of Object.values(state.subs)) {
+    const scale = subScale(state, o, s);
+    for (let a = 0; a < m; a++)
+      for (let c = 0; c < m; c++)
+        inner[a * m + c] = scale * s.a[idx[a]! * d + idx[c]!]! + (a === c ? o.shrink : 0);
+    const l = cholesky(inner, m);
+    // X = L⁻¹ EᵀA_s (m×d), y = L⁻¹ Eᵀb_s.
+    for (let j = 0; j < d; j++) {
+      for (let a = 0; a < m; a++) col[a] = scale * s.a[idx[a]! * d + j]!;
+      const y = solveLower(l, col, m);
+      for (let a = 0; a < m; a++) x[a * d + j] = y[a]!;
+    }
+    for (let a = 0; a < m; a++) col[a] = scale * s.b[idx[a]!]!;
+    const y = solveLower(l, col, m);
+    for (let i = 0; i < d; i++) {
+      let t = 0;
+      for (let a = 0; a < m; a++) t += x[a * d + i]! * y[a]!;
+      rhs[i]! += scale * s.b[i]! - t;
+      for (let j = 0; j < d; j++) {
+        let u = 0;
+        for (let a = 0; a < m; a++) u += x[a * d + i]! * x[a * d + j]!;
+        precision[i * d + j]! += scale * s.a[i * d + j]! - u;
+      }
+    }
+  }
+  return { precision, rhs };
 }
 
 /** λI + scale·A */
