@@ -192,7 +192,7 @@ export const WorkerConfigSchema = Type.Object({
     default: availableParallelism(),
     'x-default': "the machine's cores",
     description:
-      "Sandboxes this worker starts at once; the rest wait in line, a run's start before every prepare ahead, prepares by their node's predicted start (docs/guides/chains.md). 0: no limit.",
+      "Sandboxes this worker starts at once for runs, and as many again for prepares ahead; the rest wait in line, runs first come first served, prepares by their node's predicted start (docs/guides/chains.md). 0: no limit.",
   }),
   fetchAhead: Type.Boolean({
     default: true,

@@ -25,10 +25,12 @@ describe('StartGate', () => {
     expect(gate.stats()).toEqual({ active: 2, waiting: 0 });
   });
 
-  it('serves runs first in arrival order, then prepares earliest deadline first', async () => {
+  /** A gate of one slot per row with both rows held; `enter` logs each grant and leaves at once. */
+  function busyGate() {
     const gate = new StartGate(1);
     const order: string[] = [];
-    const hold = gate.enter({ demand: true });
+    const holdRun = gate.enter({ demand: true });
+    const holdPrepare = gate.enter({ demand: false, deadline: 0 });
     const enter = (name: string, kind: Parameters<StartGate['enter']>[0]): StartTicket => {
       const ticket = gate.enter(kind);
       void ticket.granted.then(() => {
@@ -37,34 +39,45 @@ describe('StartGate', () => {
       });
       return ticket;
     };
+    return { gate, order, holdRun, holdPrepare, enter };
+  }
+  const settle = () => new Promise((r) => setImmediate(r));
+
+  it('serves runs in arrival order, and prepares earliest deadline first, each in its own row', async () => {
+    const { order, holdRun, holdPrepare, enter } = busyGate();
     enter('late prepare', { demand: false, deadline: 3_000 });
     enter('soon prepare', { demand: false, deadline: 1_000 });
     enter('run 1', { demand: true });
     enter('run 2', { demand: true });
     enter('middle prepare', { demand: false, deadline: 2_000 });
-    hold.leave();
-    await new Promise((r) => setImmediate(r));
+    holdRun.leave();
+    await settle();
+    expect(order).toEqual(['run 1', 'run 2']);
+    holdPrepare.leave();
+    await settle();
     expect(order).toEqual(['run 1', 'run 2', 'soon prepare', 'middle prepare', 'late prepare']);
   });
 
-  it('puts a promoted prepare with the runs, in its arrival order', async () => {
+  it('never holds a run’s start behind a prepare, nor a prepare behind runs', async () => {
     const gate = new StartGate(1);
-    const order: string[] = [];
-    const hold = gate.enter({ demand: true });
-    const enter = (name: string, kind: Parameters<StartGate['enter']>[0]): StartTicket => {
-      const ticket = gate.enter(kind);
-      void ticket.granted.then(() => {
-        order.push(name);
-        ticket.leave();
-      });
-      return ticket;
-    };
+    const prepare = gate.enter({ demand: false, deadline: 0 });
+    const run = gate.enter({ demand: true });
+    const t = { prepare, run, second: gate.enter({ demand: false, deadline: 1 }) };
+    expect(await grantedOf(t)).toEqual(['prepare', 'run']);
+    expect(gate.stats()).toEqual({ active: 2, waiting: 1 });
+  });
+
+  it('moves a promoted prepare to the runs’ row, in its arrival order', async () => {
+    const { order, holdRun, holdPrepare, enter } = busyGate();
     enter('soon prepare', { demand: false, deadline: 1_000 });
     const claimed = enter('claimed prepare', { demand: false, deadline: 9_000 });
     enter('run', { demand: true });
     claimed.promote();
-    hold.leave();
-    await new Promise((r) => setImmediate(r));
+    holdRun.leave();
+    await settle();
+    expect(order).toEqual(['claimed prepare', 'run']);
+    holdPrepare.leave();
+    await settle();
     expect(order).toEqual(['claimed prepare', 'run', 'soon prepare']);
   });
 
@@ -107,7 +120,7 @@ class Child implements PooledChild {
 }
 
 describe('FunctionPool behind a shared StartGate', () => {
-  /** Two pools, one gate of one slot; every start waits for `release(n)`. */
+  /** Pools sharing one gate of one slot per row; every start waits for `release()`. */
   function setup() {
     const gate = new StartGate(1);
     const begun: string[] = [];
@@ -131,7 +144,7 @@ describe('FunctionPool behind a shared StartGate', () => {
   }
   const alloc = { cpu: 1, memoryMb: 128 };
 
-  it('starts a claimed prepare first, then the prepares needed soonest', async () => {
+  it('starts a claimed prepare with the runs, then the prepares needed soonest', async () => {
     const { begun, pool, release } = setup();
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(pool) as [
       FunctionPool<Child>,
@@ -139,17 +152,21 @@ describe('FunctionPool behind a shared StartGate', () => {
       FunctionPool<Child>,
       FunctionPool<Child>,
     ];
-    const first = a.acquire(alloc); // takes the one slot
+    const first = a.acquire(alloc); // the runs' slot
     const prepares = [
-      d.prepare(alloc, 10_000, 1, 5_000),
+      d.prepare(alloc, 10_000, 1, 5_000), // the prepares' slot
       c.prepare(alloc, 10_000, 1, 1_000),
       b.prepare(alloc, 10_000, 1, 9_000),
     ];
-    const run = b.acquire(alloc); // claims b's prepare: it goes to the front
+    const run = b.acquire(alloc); // claims b's prepare: it moves to the runs' row
     await new Promise((r) => setImmediate(r));
-    expect(begun).toEqual(['a']);
-    for (let i = 0; i < 4; i++) await release();
-    expect(begun).toEqual(['a', 'b', 'c', 'd']);
+    expect(begun).toEqual(['a', 'd']);
+    await release(); // a is up: the runs' slot goes to b
+    expect(begun).toEqual(['a', 'd', 'b']);
+    await release(); // d is up: the prepares' slot goes to c (needed before any other)
+    expect(begun).toEqual(['a', 'd', 'b', 'c']);
+    await release();
+    await release();
     expect((await first).cold).toBe(true);
     expect(await run).toMatchObject({ prepared: true, cold: false });
     expect(await Promise.all(prepares)).toEqual([true, true, true]);
@@ -160,7 +177,7 @@ describe('FunctionPool behind a shared StartGate', () => {
     const a = pool('a');
     const b = pool('b');
     const first = a.acquire(alloc);
-    const second = b.acquire(alloc);
+    const second = b.acquire(alloc); // behind a, in the runs' row
     await new Promise((r) => setTimeout(r, 30));
     await release(); // a is up; b begins now, after ≥ 30 ms at the gate
     await release();

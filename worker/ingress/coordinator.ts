@@ -332,8 +332,13 @@ export class IngressCoordinator {
       if (chain.score < PLANNER_DEFAULTS.minSuccessorScore) break; // best first
       const next = this.o.deployments.latest(chain.workflow);
       if (next?.dag.prewarm?.mode !== 'predictive') continue;
-      const { placement } = this.place(next, view, `${r.id}:${next.workflow}`);
-      successors.push({ dag: next.dag, version: next.version, groupOf: next.groupOf, placement });
+      try {
+        const { placement } = this.place(next, view, `${r.id}:${next.workflow}`);
+        successors.push({ dag: next.dag, version: next.version, groupOf: next.groupOf, placement });
+      } catch (err) {
+        // Not placeable here now (no eligible worker, a durability it cannot have): not planned.
+        this.o.logger.debug({ err, workflow: next.workflow }, 'successor not planned');
+      }
     }
     const plan = planStart({
       model: kit.model,
