@@ -375,9 +375,11 @@ export class FunctionPool<C extends PooledChild> {
     let child: C;
     let startedMs = gatedMs;
     try {
-      if (ticket !== undefined) await ticket.granted;
+      if (ticket !== undefined) {
+        await ticket.granted;
+        startedMs = performance.now();
+      }
       if (this.closed) throw this.closedError();
-      startedMs = performance.now();
       const start = this.opts.start(allocation);
       this.startingNow.add(start);
       try {
