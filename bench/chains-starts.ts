@@ -7,7 +7,7 @@
  * by round so the machine's noise falls on every setting alike.
  */
 import { availableParallelism, tmpdir } from 'node:os';
-import type { FunctionSpec } from '../shared/dag/types.js';
+import { NOOP } from './sandbox.js';
 import { parseWorkerId } from '../shared/ids.js';
 import { DockerSandbox } from '../worker/sandbox/docker.js';
 import { ProcessSandbox } from '../worker/sandbox/process.js';
@@ -33,18 +33,6 @@ export interface StartsRow {
   fourthMs: number;
   lastMs: number;
 }
-
-const NOOP: FunctionSpec = {
-  name: 'noop',
-  source: { kind: 'code', code: 'export default async (x) => x' },
-  cpu: 1,
-  memoryMb: 256,
-  timeoutMs: 10_000,
-  retries: 0,
-  network: 'none',
-  runtimeMs: 1,
-  outputBytes: 16,
-};
 
 export async function runStartsBench(o: StartsBenchOptions): Promise<StartsRow[]> {
   const startedAt = new Date();

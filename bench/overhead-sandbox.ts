@@ -8,7 +8,7 @@
  * Runs on the bench host, before the cluster starts, so nothing else competes for the cores.
  */
 import { encodeValue } from '../shared/codec.js';
-import type { FunctionSpec } from '../shared/dag/types.js';
+import { NOOP } from './sandbox.js';
 import { newInvocationId, parseWorkerId } from '../shared/ids.js';
 import { ProcessSandbox } from '../worker/sandbox/process.js';
 import { tmpdir } from 'node:os';
@@ -19,18 +19,6 @@ export interface SandboxFloor {
   /** The sandbox's own figure: request sent → result received. */
   runMs: number[];
 }
-
-const NOOP: FunctionSpec = {
-  name: 'noop',
-  source: { kind: 'code', code: 'export default async (x) => x' },
-  cpu: 1,
-  memoryMb: 256,
-  timeoutMs: 10_000,
-  retries: 0,
-  network: 'none',
-  runtimeMs: 1,
-  outputBytes: 16,
-};
 
 /** `warmup` unmeasured then `iterations` measured calls of a no-op through one warm sandbox. */
 export async function measureSandboxFloor(o: {

@@ -74,7 +74,8 @@ export interface SandboxBenchReport {
   reportPath: string | null;
 }
 
-const NOOP: FunctionSpec = {
+/** A no-op inline function (shared by the sandbox benches). */
+export const NOOP: FunctionSpec = {
   name: 'noop',
   source: { kind: 'code', code: 'export default async (x) => x' },
   cpu: 1,
